@@ -1,0 +1,248 @@
+/*
+ * CSystem — the only door from qcm's Swift code to libc and the Linux headers.
+ *
+ * Glibc cannot be imported by Embedded Swift, so every daemon module imports this
+ * module instead. It holds system headers plus thin static inline wrappers for what
+ * Swift cannot call directly: errno, variadic functions (open, fcntl, ioctl), macros,
+ * and sockaddr set-up that would otherwise mean poking at C arrays from Swift.
+ * No policy lives here; keep it small.
+ */
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <dirent.h>
+#include <spawn.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/signalfd.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+#include <linux/if_tun.h>
+#include <linux/filter.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- process arguments and environment (captured by a constructor in shim.c) ---- */
+int csys_argc(void);
+char *const *csys_argv(void);
+char *const *csys_environ(void);
+
+/* ---- errno ---- */
+static inline int csys_errno(void) { return errno; }
+static inline void csys_set_errno(int e) { errno = e; }
+
+/* ---- variadic libc calls Swift cannot import ---- */
+static inline int csys_open(const char *path, int flags, int mode) { return open(path, flags | O_CLOEXEC, (mode_t)mode); }
+static inline int csys_set_nonblocking(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -1;
+    return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+static inline int csys_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+
+/* ---- file kinds (S_IS* are macros) ---- */
+enum { CSYS_NONE = 0, CSYS_FILE = 1, CSYS_DIR = 2, CSYS_SOCKET = 3, CSYS_CHARDEV = 4, CSYS_OTHER = 5 };
+/* Follows symlinks, like stat(2). Returns CSYS_NONE (errno set) when absent. */
+static inline int csys_file_kind(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return CSYS_NONE;
+    if (S_ISREG(st.st_mode)) return CSYS_FILE;
+    if (S_ISDIR(st.st_mode)) return CSYS_DIR;
+    if (S_ISSOCK(st.st_mode)) return CSYS_SOCKET;
+    if (S_ISCHR(st.st_mode)) return CSYS_CHARDEV;
+    return CSYS_OTHER;
+}
+static inline int csys_is_symlink(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+static inline int csys_is_executable(const char *path) { return access(path, X_OK) == 0; }
+static inline const char *csys_dirent_name(const struct dirent *d) { return d->d_name; }
+
+/* ---- clocks ---- */
+static inline int64_t csys_monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static inline int64_t csys_realtime_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+/* Local broken-down time of a realtime millisecond stamp (for log timestamps). */
+static inline void csys_localtime(int64_t ms, struct tm *out) {
+    time_t t = (time_t)(ms / 1000);
+    localtime_r(&t, out);
+}
+
+/* ---- signals: block the given signals and return a signalfd that reports them ---- */
+static inline int csys_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+static inline int csys_unblock_all_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    return sigprocmask(SIG_SETMASK, &set, NULL);
+}
+static inline int csys_ignore_sigpipe(void) { return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0; }
+
+/* ---- processes ---- */
+/* posix_spawn with stdin/stdout/stderr redirected (-1 keeps the parent's) and a clean signal mask. */
+int csys_spawn(const char *path, char *const argv[], char *const envp[],
+               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid);
+static inline int csys_wait_status_exited(int status) { return WIFEXITED(status); }
+static inline int csys_wait_status_code(int status) { return WEXITSTATUS(status); }
+static inline int csys_wait_status_signal(int status) { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }
+
+/* ---- namespaces (need _GNU_SOURCE, so they live in shim.c) ---- */
+int csys_unshare_net(void);
+int csys_setns_net(int fd);
+
+/* ---- AF_UNIX ---- */
+/* name starting with '@' means the abstract namespace (as ss(8) prints it). */
+static inline socklen_t csys_unix_addr(struct sockaddr_un *sa, const char *name) {
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n >= sizeof(sa->sun_path)) n = sizeof(sa->sun_path) - 1;
+    memcpy(sa->sun_path, name, n);
+    if (name[0] == '@') sa->sun_path[0] = 0;
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] == '@' ? 0 : 1));
+}
+static inline int csys_unix_connect(const char *name) {
+    struct sockaddr_un sa;
+    socklen_t len = csys_unix_addr(&sa, name);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&sa, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+static inline int csys_unix_listen(const char *name, int backlog) {
+    struct sockaddr_un sa;
+    socklen_t len = csys_unix_addr(&sa, name);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+/* accept4 with CLOEXEC|NONBLOCK (needs _GNU_SOURCE: shim.c) */
+int csys_accept(int fd);
+static inline int csys_unix_dgram_send(const char *name, const void *buf, size_t len) {
+    struct sockaddr_un sa;
+    socklen_t alen = csys_unix_addr(&sa, name);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sa, alen);
+    int e = errno; close(fd); errno = e;
+    return n < 0 ? -1 : 0;
+}
+
+/* ---- AF_NETLINK (rtnetlink) ---- */
+static inline int csys_netlink_open(int protocol) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    if (fd < 0) return -1;
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    int one = 1;
+    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));   /* best effort: older kernels lack it */
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    return fd;
+}
+static inline ssize_t csys_netlink_send(int fd, const void *buf, size_t len) {
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/* ---- AF_PACKET (DHCP before the link has an address) ---- */
+static inline int csys_packet_open(int ifindex, uint16_t ethertype) {
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, (int)htons(ethertype));
+    if (fd < 0) return -1;
+    struct sockaddr_ll sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sll_family = AF_PACKET;
+    sa.sll_protocol = htons(ethertype);
+    sa.sll_ifindex = ifindex;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+static inline int csys_attach_filter(int fd, struct sock_filter *code, unsigned short count) {
+    struct sock_fprog prog = { .len = count, .filter = code };
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+static inline ssize_t csys_packet_send(int fd, int ifindex, const uint8_t *dest_mac, uint16_t ethertype,
+                                       const void *buf, size_t len) {
+    struct sockaddr_ll sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sll_family = AF_PACKET;
+    sa.sll_protocol = htons(ethertype);
+    sa.sll_ifindex = ifindex;
+    sa.sll_halen = 6;
+    memcpy(sa.sll_addr, dest_mac, 6);
+    return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/* ---- interface ioctls ---- */
+static inline int csys_if_hwaddr(const char *ifname, uint8_t out[6], int *arphrd) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+    int e = errno; close(fd); errno = e;
+    if (rc != 0) return -1;
+    memcpy(out, ifr.ifr_hwaddr.sa_data, 6);
+    if (arphrd) *arphrd = ifr.ifr_hwaddr.sa_family;
+    return 0;
+}
+/* Create (or attach to) a TUN/TAP device; returns the fd that carries its packets. */
+static inline int csys_tun_open(const char *ifname, int flags) {
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    ifr.ifr_flags = (short)flags;
+    if (ioctl(fd, TUNSETIFF, &ifr) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CSYSTEM_H */

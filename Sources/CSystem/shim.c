@@ -1,0 +1,56 @@
+/* The non-inline half of CSystem: things that need _GNU_SOURCE or a definition. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include "CSystem.h"
+
+static int saved_argc;
+static char **saved_argv;
+static char **saved_envp;
+
+/* glibc passes (argc, argv, envp) to ELF constructors; this lets Embedded Swift,
+ * which has no CommandLine, read its arguments. */
+__attribute__((constructor))
+static void csys_capture_args(int argc, char **argv, char **envp) {
+    saved_argc = argc;
+    saved_argv = argv;
+    saved_envp = envp;
+}
+
+int csys_argc(void) { return saved_argc; }
+char *const *csys_argv(void) { return saved_argv; }
+char *const *csys_environ(void) { return environ ? environ : saved_envp; }
+
+int csys_unshare_net(void) { return unshare(CLONE_NEWNET); }
+int csys_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+
+int csys_spawn(const char *path, char *const argv[], char *const envp[],
+               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, dflt;
+    int rc;
+
+    posix_spawn_file_actions_init(&fa);
+    if (stdin_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
+    if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
+    if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stderr_fd, 2);
+
+    posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+    sigaddset(&dflt, SIGINT);
+    sigaddset(&dflt, SIGTERM);
+    sigaddset(&dflt, SIGHUP);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) { errno = rc; return -1; }
+    return 0;
+}
+
+int csys_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }

@@ -1,0 +1,2 @@
+// Placeholder until the DHCP issue lands.
+public enum DHCPClient {}

@@ -1,0 +1,2 @@
+// Placeholder until the LinkConfig issue lands.
+public enum LinkConfig {}

@@ -1,0 +1,78 @@
+import QMICore
+
+/// `qcm decode [--quectel] [FILE...]`: finds QMI frames in logs or hex dumps and prints
+/// each one decoded. Lines that are not QMI are skipped; broken frames are reported.
+enum DecodeCommand {
+    static let usage = """
+        Usage: qcm decode [--quectel] [FILE...]
+          Reads quectel-CM -v logs, qmicli --verbose dumps or bare hex (files, or stdin
+          when no FILE or FILE is -) and prints every QMI frame found, decoded.
+          --quectel   print quectel-CM style lines instead of the full decode
+        Exit status: 0 when at least one frame was decoded, 1 when none was found or a
+        file could not be read, 2 on a usage error.
+        """
+
+    static func run(_ args: [String]) -> Int32 {
+        var files: [String] = []
+        var quectel = false
+        for a in args {
+            switch a {
+            case "--quectel": quectel = true
+            case "-h", "--help":
+                Out.line(usage)
+                return 0
+            default:
+                if a.hasPrefix("-") && a != "-" {
+                    Out.error("qcm decode: unknown option '\(a)'")
+                    Out.error(usage)
+                    return ExitCode.usage
+                }
+                files.append(a)
+            }
+        }
+        if files.isEmpty { files = ["-"] }
+        var decoded = 0, broken = 0
+        var failed = false
+        for f in files {
+            let bytes: [UInt8]
+            do {
+                bytes = f == "-" ? try Files.readAll(fd: 0, name: "standard input") : try Files.read(f)
+            } catch {
+                Out.error("qcm decode: \(error.description)")
+                failed = true
+                continue
+            }
+            let label = f == "-" ? "stdin" : f
+            for (n, line) in Files.lines(bytes).enumerated() {
+                for item in HexScan.scan(line: line) {
+                    switch item {
+                    case .frame(let frame):
+                        do {
+                            let m = try QMIMessage.decode(frame)
+                            decoded += 1
+                            if quectel {
+                                Out.line(Text.hexBytes(frame))
+                                Out.line(QMITrace.quectelLine(m))
+                            } else {
+                                Out.line("\(label):\(n + 1): \(Text.hexBytes(frame))")
+                                for l in QMITrace.describe(m) { Out.line("  " + l) }
+                            }
+                        } catch {
+                            broken += 1
+                            Out.line("\(label):\(n + 1): broken frame: \(error.description)")
+                            Out.line("  bytes: \(Text.hexBytes(frame))")
+                        }
+                    case let .broken(frameBytes, reason):
+                        broken += 1
+                        Out.line("\(label):\(n + 1): broken frame: \(reason)")
+                        Out.line("  bytes: \(Text.hexBytes(frameBytes))")
+                    }
+                }
+            }
+        }
+        if decoded == 0 && !failed {
+            Out.error("qcm decode: no QMI frames found" + (broken > 0 ? " (\(broken) broken)" : ""))
+        }
+        return decoded > 0 && !failed ? 0 : 1
+    }
+}

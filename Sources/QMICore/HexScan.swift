@@ -1,0 +1,129 @@
+/// Finds QMI frames in free text: quectel-CM `-v` logs (`01 0b 00 ...`, possibly
+/// several frames flattened onto one line), qmicli `--verbose` dumps
+/// (`data   = 01:0B:00:...`) and bare hex (`010b0000...`).
+///
+/// A candidate is a run of at least 12 hex bytes (the smallest QMUX frame) that is not
+/// inside a `{..}` TLV dump and not a qmicli `value =` TLV dump. Runs starting with
+/// 0x01 are split into frames by their QMUX length; runs that do not fit are reported
+/// as broken, never fatal.
+public enum HexScan {
+    public enum Found: Equatable {
+        case frame([UInt8])
+        case broken(bytes: [UInt8], reason: String)
+    }
+
+    public static func scan(line: String) -> [Found] {
+        var found: [Found] = []
+        var run: [UInt8] = []
+        var inBraces = false
+        var previous: [String] = []
+        var runTruncated = false
+
+        func flush() {
+            defer { run.removeAll(); runTruncated = false }
+            guard run.count >= 12 || (runTruncated && run.first == QMIMessage.marker) else { return }
+            found += split(run, truncatedBySource: runTruncated)
+        }
+
+        for word in Text.words(line) {
+            let u = Array(word.utf8)
+            if u.first == 123 { inBraces = true }            // '{'
+            if inBraces {
+                flush()
+                if u.last == 125 { inBraces = false }        // '}'
+                previous.append(word)
+                continue
+            }
+            if let bytes = hexToken(u) {
+                let isTLVDump = previous.count >= 2 && previous[previous.count - 1] == "=" && previous[previous.count - 2] == "value"
+                if isTLVDump { flush() } else {
+                    // A single-byte token continues a run; a joined token (01:0b:.. or 010b..)
+                    // is a run of its own.
+                    if bytes.count > 1 { flush() }
+                    run += bytes.bytes
+                    if bytes.truncated { runTruncated = true }
+                    if bytes.count > 1 { flush() }
+                }
+            } else {
+                flush()
+            }
+            previous.append(word)
+            if previous.count > 4 { previous.removeFirst() }
+        }
+        flush()
+        return found
+    }
+
+    struct Token { var bytes: [UInt8]; var truncated: Bool; var count: Int { bytes.count } }
+
+    /// "0b" → [0x0b]; "01:0B:00" → bytes; "010b00..." (even, ≥ 24 digits) → bytes.
+    /// qmicli marks cut-off dumps with a trailing "...".
+    static func hexToken(_ u: [UInt8]) -> Token? {
+        var chars = u
+        var truncated = false
+        if chars.count > 3 && chars.suffix(3).allSatisfy({ $0 == 46 }) {
+            chars.removeLast(3)
+            truncated = true
+        }
+        if chars.count == 2 {
+            guard let h = Text.hexValue(chars[0]), let l = Text.hexValue(chars[1]) else { return nil }
+            return Token(bytes: [h << 4 | l], truncated: truncated)
+        }
+        if chars.contains(58) {                                       // ':'
+            var out: [UInt8] = []
+            var i = 0
+            while i < chars.count {
+                guard i + 1 < chars.count, let h = Text.hexValue(chars[i]), let l = Text.hexValue(chars[i + 1]) else { return nil }
+                out.append(h << 4 | l)
+                i += 2
+                if i < chars.count {
+                    guard chars[i] == 58 else { return nil }
+                    i += 1
+                    if i == chars.count { return nil }
+                }
+            }
+            return out.count >= 2 ? Token(bytes: out, truncated: truncated) : nil
+        }
+        if chars.count >= 24 && chars.count % 2 == 0 {
+            var out: [UInt8] = []
+            var i = 0
+            while i < chars.count {
+                guard let h = Text.hexValue(chars[i]), let l = Text.hexValue(chars[i + 1]) else { return nil }
+                out.append(h << 4 | l)
+                i += 2
+            }
+            return Token(bytes: out, truncated: truncated)
+        }
+        return nil
+    }
+
+    static func split(_ run: [UInt8], truncatedBySource: Bool) -> [Found] {
+        var out: [Found] = []
+        var i = 0
+        guard run.first == QMIMessage.marker else { return [] }  // hex that is not QMI: ignore
+        while i < run.count {
+            let rest = Array(run[i...])
+            guard rest[0] == QMIMessage.marker else {
+                out.append(.broken(bytes: rest, reason: "\(rest.count) byte(s) after the last frame do not start with 0x01"))
+                break
+            }
+            guard rest.count >= 3 else {
+                out.append(.broken(bytes: rest, reason: "\(rest.count) byte(s) are too short for a QMUX header"))
+                break
+            }
+            let length = Int(rest[1]) | Int(rest[2]) << 8
+            if length + 1 > rest.count {
+                let why = truncatedBySource ? "the dump was cut off by the tool that printed it" : "the QMUX length says \(length + 1) byte(s), only \(rest.count) present"
+                out.append(.broken(bytes: rest, reason: why))
+                break
+            }
+            if length < 11 {
+                out.append(.broken(bytes: rest, reason: "QMUX length \(length) is too small for a QMI message"))
+                break
+            }
+            out.append(.frame(Array(rest[0...length])))
+            i += length + 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,186 @@
+/// A QMI TLV exactly as it was on the wire. Unknown TLVs are kept, never dropped.
+public struct TLV: Equatable {
+    public var type: UInt8
+    public var value: [UInt8]
+    public init(_ type: UInt8, _ value: [UInt8]) {
+        self.type = type
+        self.value = value
+    }
+}
+
+public enum QMIKind: UInt8, Equatable {
+    case request = 0, response = 1, indication = 2
+
+    public var traceSuffix: String {
+        switch self {
+        case .request: return "_REQ"
+        case .response: return "_RESP"
+        case .indication: return "_IND"
+        }
+    }
+    public var word: String {
+        switch self {
+        case .request: return "request"
+        case .response: return "response"
+        case .indication: return "indication"
+        }
+    }
+}
+
+/// One QMUX frame: the QMUX header (marker 0x01, length, control flags, service, client id)
+/// plus the QMI SDU. CTL (service 0) uses a 1-byte transaction id and flags 0/1/2 for
+/// request/response/indication; other services use a 2-byte transaction id and flags 0/2/4.
+public struct QMIMessage: Equatable {
+    public static let marker: UInt8 = 0x01
+    public static let qmuxHeaderSize = 6
+    public static let maxFrameSize = 0x10000
+
+    public var service: QMIService
+    public var clientID: UInt8
+    public var kind: QMIKind
+    /// QMUX control flags bit 7: set on frames the modem sends.
+    public var fromModem: Bool
+    public var transactionID: UInt16
+    public var messageID: UInt16
+    public var tlvs: [TLV]
+
+    public init(service: QMIService, clientID: UInt8, kind: QMIKind, transactionID: UInt16,
+                messageID: UInt16, tlvs: [TLV] = [], fromModem: Bool? = nil) {
+        self.service = service
+        self.clientID = clientID
+        self.kind = kind
+        self.transactionID = transactionID
+        self.messageID = messageID
+        self.tlvs = tlvs
+        self.fromModem = fromModem ?? (kind != .request)
+    }
+
+    public var isControl: Bool { service == .ctl }
+
+    public func tlv(_ type: UInt8) -> TLV? { tlvs.first { $0.type == type } }
+
+    public mutating func setTLV(_ t: TLV) {
+        if let i = tlvs.firstIndex(where: { $0.type == t.type }) { tlvs[i] = t } else { tlvs.append(t) }
+    }
+
+    /// The catalogue entry for this message, when known.
+    public var spec: QMIMessageSpec? { QMICatalogue.find(service: service, id: messageID) }
+
+    public func encode() -> [UInt8] {
+        var w = ByteWriter(capacity: 32 + tlvs.reduce(0) { $0 + 3 + $1.value.count })
+        w.u8(QMIMessage.marker)
+        w.u16(0) // patched below
+        w.u8(fromModem ? 0x80 : 0x00)
+        w.u8(service.rawValue)
+        w.u8(clientID)
+        if isControl {
+            w.u8(kind.rawValue)
+            w.u8(UInt8(truncatingIfNeeded: transactionID))
+        } else {
+            w.u8(kind.rawValue << 1)
+            w.u16(transactionID)
+        }
+        w.u16(messageID)
+        let lengthAt = w.bytes.count
+        w.u16(0)
+        for t in tlvs {
+            w.u8(t.type)
+            w.u16(UInt16(truncatingIfNeeded: t.value.count))
+            w.append(t.value)
+        }
+        w.patchU16(at: lengthAt, UInt16(truncatingIfNeeded: w.bytes.count - lengthAt - 2))
+        w.patchU16(at: 1, UInt16(truncatingIfNeeded: w.bytes.count - 1))
+        return w.bytes
+    }
+
+    /// Decodes exactly one frame. Every length is checked against the bytes present;
+    /// nothing a modem sends can make this trap.
+    public static func decode(_ bytes: [UInt8]) throws(QMIError) -> QMIMessage {
+        guard let first = bytes.first else { throw .frameTooShort(0) }
+        guard first == marker else { throw .badMarker(first) }
+        guard bytes.count >= 12 else { throw .frameTooShort(bytes.count) }
+        var r = ByteReader(bytes, from: 1)
+        let qmuxLength = Int(try r.u16("QMUX length"))
+        guard qmuxLength == bytes.count - 1 else {
+            throw .lengthMismatch(declared: qmuxLength, actual: bytes.count - 1)
+        }
+        let ctlFlags = try r.u8("QMUX control flags")
+        let service = QMIService(try r.u8("service"))
+        let clientID = try r.u8("client id")
+        let kind: QMIKind
+        let tid: UInt16
+        if service == .ctl {
+            let f = try r.u8("CTL flags")
+            guard let k = QMIKind(rawValue: f & 0x03), f & 0x03 != 3 else {
+                throw .badValue(tlv: "CTL header", reason: "unknown message flags 0x\(Text.hex(f))")
+            }
+            kind = k
+            tid = UInt16(try r.u8("transaction id"))
+        } else {
+            let f = try r.u8("service flags")
+            let k = (f >> 1) & 0x03
+            guard let kk = QMIKind(rawValue: k), k != 3 else {
+                throw .badValue(tlv: "service header", reason: "unknown message flags 0x\(Text.hex(f))")
+            }
+            kind = kk
+            tid = try r.u16("transaction id")
+        }
+        let messageID = try r.u16("message id")
+        let sduLength = Int(try r.u16("message length"))
+        guard sduLength == r.remaining else {
+            throw .sduLengthMismatch(declared: sduLength, actual: r.remaining)
+        }
+        var tlvs: [TLV] = []
+        while !r.isAtEnd {
+            let t = try r.u8("TLV type")
+            let len = Int(try r.u16("TLV length"))
+            guard len <= r.remaining else { throw .tlvOverrun(type: t, declared: len, available: r.remaining) }
+            tlvs.append(TLV(t, try r.take(len)))
+        }
+        return QMIMessage(service: service, clientID: clientID, kind: kind, transactionID: tid,
+                          messageID: messageID, tlvs: tlvs, fromModem: ctlFlags & 0x80 != 0)
+    }
+}
+
+/// Reframes a byte stream by the QMUX length. A cdc-wdm read returns one message;
+/// a socket may split a message over several reads or join several in one.
+public struct FrameReader {
+    private var buffer: [UInt8] = []
+    public private(set) var discarded = 0
+
+    public init() {}
+
+    public var buffered: Int { buffer.count }
+
+    public mutating func append(_ bytes: [UInt8]) { buffer.append(contentsOf: bytes) }
+
+    public enum Item: Equatable {
+        case frame([UInt8])
+        /// Bytes skipped to resynchronise on the next 0x01 marker.
+        case garbage([UInt8])
+    }
+
+    /// Next complete frame (or a run of garbage that was skipped); nil when more bytes are needed.
+    public mutating func next() -> Item? {
+        guard let first = buffer.first else { return nil }
+        if first != QMIMessage.marker {
+            let cut = buffer.firstIndex(of: QMIMessage.marker) ?? buffer.count
+            let junk = Array(buffer[0..<cut])
+            buffer.removeFirst(cut)
+            discarded += junk.count
+            return .garbage(junk)
+        }
+        guard buffer.count >= 3 else { return nil }
+        let length = Int(buffer[1]) | Int(buffer[2]) << 8
+        if length < 11 {
+            // Cannot be a frame; drop the marker and resync.
+            buffer.removeFirst(1)
+            discarded += 1
+            return .garbage([first])
+        }
+        guard buffer.count >= length + 1 else { return nil }
+        let frame = Array(buffer[0...length])
+        buffer.removeFirst(length + 1)
+        return .frame(frame)
+    }
+}

@@ -1,0 +1,234 @@
+/// Small text helpers that stay clear of the Unicode tables (Embedded Swift links
+/// them only when String case mapping or Character properties are used).
+public enum Text {
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Lower-case hex, zero-padded to `width` digits: `hex(0x1a, 4)` → "001a".
+    public static func hex<T: BinaryInteger>(_ v: T, _ width: Int = 2) -> String {
+        var n = UInt64(truncatingIfNeeded: v)
+        var out: [UInt8] = []
+        while n > 0 || out.count < width {
+            out.append(hexDigits[Int(n & 0xf)])
+            n >>= 4
+        }
+        return String(decoding: out.reversed(), as: UTF8.self)
+    }
+
+    /// "01 0b 00" style dump (quectel-CM -v).
+    public static func hexBytes(_ bytes: [UInt8], separator: String = " ") -> String {
+        var s = ""
+        s.reserveCapacity(bytes.count * 3)
+        for (i, b) in bytes.enumerated() {
+            if i > 0 { s += separator }
+            s += hex(b)
+        }
+        return s
+    }
+
+    public static func decimal<T: BinaryInteger>(_ v: T, width: Int) -> String {
+        var s = String(v)
+        while s.utf8.count < width { s = "0" + s }
+        return s
+    }
+
+    public static func lowercasedASCII(_ s: String) -> String {
+        String(decoding: s.utf8.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+
+    public static func uppercasedASCII(_ s: String) -> String {
+        String(decoding: s.utf8.map { ($0 >= 97 && $0 <= 122) ? $0 - 32 : $0 }, as: UTF8.self)
+    }
+
+    public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        lowercasedASCII(a) == lowercasedASCII(b)
+    }
+
+    public static func trimmed(_ s: String) -> String {
+        let u = Array(s.utf8)
+        var lo = 0, hi = u.count
+        while lo < hi, isSpace(u[lo]) { lo += 1 }
+        while hi > lo, isSpace(u[hi - 1]) { hi -= 1 }
+        return String(decoding: u[lo..<hi], as: UTF8.self)
+    }
+
+    @inline(__always) public static func isSpace(_ c: UInt8) -> Bool {
+        c == 32 || c == 9 || c == 10 || c == 13 || c == 11 || c == 12
+    }
+
+    public static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+
+    /// Parses "0x1f", "1f" (hex when `hex` is true) or decimal; nil when not a number.
+    public static func parseInt(_ s: String, hex: Bool = false) -> Int64? {
+        var u = Array(s.utf8)
+        var negative = false
+        if u.first == 45 { negative = true; u.removeFirst() }
+        var base: Int64 = hex ? 16 : 10
+        if u.count > 2, u[0] == 48, u[1] == 120 || u[1] == 88 { base = 16; u.removeFirst(2) }
+        if u.isEmpty || u.count > 18 { return nil }
+        var v: Int64 = 0
+        for c in u {
+            guard let d = hexValue(c), Int64(d) < base else { return nil }
+            v = v * base + Int64(d)
+        }
+        return negative ? -v : v
+    }
+
+    /// Splits on ASCII whitespace, dropping empty pieces.
+    public static func words(_ s: String) -> [String] {
+        var out: [String] = []
+        var cur: [UInt8] = []
+        for c in s.utf8 {
+            if isSpace(c) {
+                if !cur.isEmpty { out.append(String(decoding: cur, as: UTF8.self)); cur.removeAll(keepingCapacity: true) }
+            } else {
+                cur.append(c)
+            }
+        }
+        if !cur.isEmpty { out.append(String(decoding: cur, as: UTF8.self)) }
+        return out
+    }
+
+    /// Splits on one ASCII byte, keeping empty pieces.
+    public static func split(_ s: String, on sep: UInt8) -> [String] {
+        var out: [String] = []
+        var cur: [UInt8] = []
+        for c in s.utf8 {
+            if c == sep { out.append(String(decoding: cur, as: UTF8.self)); cur.removeAll(keepingCapacity: true) } else { cur.append(c) }
+        }
+        out.append(String(decoding: cur, as: UTF8.self))
+        return out
+    }
+
+    /// Printable form of bytes a modem called a string: non-printable bytes become \xNN.
+    public static func printable(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        for b in bytes {
+            if b >= 32 && b < 127 && b != 92 { out.append(b) } else if b == 92 { out += [92, 92] } else {
+                out += [92, 120, hexDigits[Int(b >> 4)], hexDigits[Int(b & 15)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// JSON string literal with escapes.
+    public static func jsonString(_ s: String) -> String {
+        var out: [UInt8] = [34]
+        for b in s.utf8 {
+            switch b {
+            case 34: out += [92, 34]
+            case 92: out += [92, 92]
+            case 10: out += [92, 110]
+            case 13: out += [92, 114]
+            case 9: out += [92, 116]
+            case 0..<32: out += Array("\\u00".utf8) + [hexDigits[Int(b >> 4)], hexDigits[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(34)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func ipv4(_ v: UInt32) -> String {
+        "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
+    }
+
+    /// RFC 5952 text form of a 16-byte IPv6 address.
+    public static func ipv6(_ b: [UInt8]) -> String {
+        guard b.count == 16 else { return "<bad ipv6>" }
+        var groups: [UInt16] = []
+        for i in 0..<8 { groups.append(UInt16(b[2 * i]) << 8 | UInt16(b[2 * i + 1])) }
+        var bestStart = -1, bestLen = 0, i = 0
+        while i < 8 {
+            if groups[i] == 0 {
+                var j = i
+                while j < 8 && groups[j] == 0 { j += 1 }
+                if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
+                i = j
+            } else { i += 1 }
+        }
+        var s = ""
+        i = 0
+        while i < 8 {
+            if i == bestStart {
+                s += "::"
+                i += bestLen
+                continue
+            }
+            if !s.isEmpty && !s.hasSuffix(":") { s += ":" }
+            s += String(groups[i], radix: 16)
+            i += 1
+        }
+        return s
+    }
+
+    public static func parseIPv4(_ s: String) -> UInt32? {
+        let parts = split(s, on: 46)
+        guard parts.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for p in parts {
+            guard !p.isEmpty, p.utf8.count <= 3, let n = parseInt(p), n >= 0, n <= 255 else { return nil }
+            v = v << 8 | UInt32(n)
+        }
+        return v
+    }
+
+    public static func parseIPv6(_ s: String) -> [UInt8]? {
+        let halves = s.components("::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ part: String) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var out: [UInt16] = []
+            for g in split(part, on: 58) {
+                guard !g.isEmpty, g.utf8.count <= 4, let n = parseInt(g, hex: true), n >= 0 else { return nil }
+                out.append(UInt16(n))
+            }
+            return out
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        var all: [UInt16]
+        if halves.count == 2 {
+            guard let tail = groups(halves[1]), head.count + tail.count <= 7 else { return nil }
+            all = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        } else {
+            guard head.count == 8 else { return nil }
+            all = head
+        }
+        var b: [UInt8] = []
+        for g in all { b.append(UInt8(g >> 8)); b.append(UInt8(g & 0xff)) }
+        return b
+    }
+
+    /// Pads with spaces on the right to `width` (ASCII widths).
+    public static func pad(_ s: String, _ width: Int) -> String {
+        var r = s
+        var n = s.utf8.count
+        while n < width { r += " "; n += 1 }
+        return r
+    }
+}
+
+extension String {
+    /// Splits on a multi-byte ASCII separator (no Foundation).
+    func components(_ sep: String) -> [String] {
+        let s = Array(self.utf8), p = Array(sep.utf8)
+        guard !p.isEmpty else { return [self] }
+        var out: [String] = []
+        var start = 0, i = 0
+        while i + p.count <= s.count {
+            if Array(s[i..<(i + p.count)]) == p {
+                out.append(String(decoding: s[start..<i], as: UTF8.self))
+                i += p.count
+                start = i
+            } else { i += 1 }
+        }
+        out.append(String(decoding: s[start...], as: UTF8.self))
+        return out
+    }
+}

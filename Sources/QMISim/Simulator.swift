@@ -1,0 +1,3 @@
+// Placeholder until the simulator issue lands.
+import QMICore
+public enum QMISimulator {}

@@ -1,0 +1,2 @@
+// Placeholder until the discovery issue lands.
+public enum USBDiscovery {}

@@ -1,0 +1,46 @@
+import QMICore
+
+/// libFuzzer entry point for everything that parses modem bytes: the QMUX/QMI decoder,
+/// TLV value decoding per the catalogue, the trace printer and the hex scanner.
+///
+///   swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -DQCM_LIBFUZZER --product qmi-fuzz
+///   .build/debug/qmi-fuzz -max_total_time=60 corpus/
+///
+/// Built normally (without QCM_LIBFUZZER) the same binary replays files given as
+/// arguments through the entry point, for reproducing a crash without the fuzzer.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func qmiFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if let m = try? QMIMessage.decode(bytes) {
+        _ = QMITrace.describe(m)
+        _ = QMITrace.quectelLine(m)
+        _ = QMITrace.masked(m).encode()
+        if let spec = m.spec {
+            for t in spec.tlvs(for: m.kind) { _ = try? m.value(t.name) }
+        }
+    }
+    var reader = FrameReader()
+    reader.append(bytes)
+    while reader.next() != nil {}
+    _ = HexScan.scan(line: String(decoding: bytes, as: UTF8.self))
+    return 0
+}
+
+#if !QCM_LIBFUZZER
+@main
+struct FuzzReplay {
+    static func main() {
+        var replayed = 0
+        for path in CommandLine.arguments.dropFirst() {
+            guard let bytes = try? Files.read(path) else {
+                print("qmi-fuzz: cannot read \(path)")
+                continue
+            }
+            _ = bytes.withUnsafeBufferPointer { qmiFuzzOne($0.baseAddress, $0.count) }
+            replayed += 1
+        }
+        print("qmi-fuzz: replayed \(replayed) input(s) without a crash")
+    }
+}
+#endif

@@ -1,0 +1,2 @@
+import QMISim
+print("qmi-sim: not implemented yet")

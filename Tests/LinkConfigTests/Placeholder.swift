@@ -1,0 +1,5 @@
+import XCTest
+
+final class LinkConfigPlaceholder: XCTestCase {
+    func testBuilds() {}
+}
