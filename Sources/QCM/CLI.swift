@@ -5,6 +5,7 @@ enum ExitCode {
     static let ok: Int32 = 0
     static let failure: Int32 = 1
     static let usage: Int32 = 2
+    static let noModem: Int32 = 3
 }
 
 enum CLI {
@@ -14,6 +15,7 @@ enum CLI {
         qcm \(version) — QMI connection manager for Quectel modems (quectel-CM compatible)
 
         Usage: qcm [options]               dial and keep the data call up
+               qcm list [--json]           show the modems found
                qcm decode [FILE...]        decode QMI frames from logs or hex
                qcm --help | --version
         """
@@ -29,6 +31,8 @@ enum CLI {
             return ExitCode.ok
         case "decode":
             return DecodeCommand.run(Array(args.dropFirst()))
+        case "list":
+            return ListCommand.run(Array(args.dropFirst()))
         default:
             Out.error("qcm: unknown option '\(first)'")
             Out.error(help)

@@ -1,2 +1,397 @@
-// Placeholder until the discovery issue lands.
-public enum USBDiscovery {}
+/// Finds Quectel modems from sysfs: which USB (or PCIe/MHI) device is the modem, which
+/// interface carries QMI, its /dev node, its network interface(s) and driver — and says
+/// precisely what is wrong when nothing usable is found.
+public struct DiscoveryOptions {
+    /// Root of the sysfs tree ("/sys"; a fixture directory in tests, or qmi-sim's fake tree).
+    public var sysRoot: String
+    /// Where device nodes live ("/dev").
+    public var devRoot: String
+    /// Where to look for a running ModemManager ("/proc").
+    public var procRoot: String
+
+    public init(sysRoot: String = "/sys", devRoot: String = "/dev", procRoot: String = "/proc") {
+        self.sysRoot = sysRoot
+        self.devRoot = devRoot
+        self.procRoot = procRoot
+    }
+}
+
+public enum ModemMode: Equatable {
+    case qmi
+    case mbim
+    case ecm
+    case ncm
+    case rndis
+    /// A QMI-capable interface with no driver bound to it.
+    case noDriver
+    case unknown
+
+    public var name: String {
+        switch self {
+        case .qmi: return "QMI"
+        case .mbim: return "MBIM"
+        case .ecm: return "ECM"
+        case .ncm: return "NCM"
+        case .rndis: return "RNDIS"
+        case .noDriver: return "no driver"
+        case .unknown: return "unknown"
+        }
+    }
+}
+
+public struct Modem: Equatable {
+    /// "usb" or "pcie".
+    public var bus: String
+    /// sysfs name: "2-1.2" (USB) or "0306_00.01.00" (MHI).
+    public var sysfsName: String
+    public var sysfsPath: String
+    public var vendorID: UInt16
+    public var productID: UInt16
+    public var busNumber: Int?
+    public var deviceNumber: Int?
+    public var model: String
+    public var mode: ModemMode
+    /// The interface carrying QMI (or MBIM/ECM...), e.g. "2-1.2:1.4".
+    public var interface: String?
+    public var driver: String?
+    public var driverVersion: String?
+    /// QMI channel node as seen under the dev root, e.g. "/dev/cdc-wdm0".
+    public var controlDevice: String?
+    public var netInterfaces: [String]
+    /// From qmi_wwan's qmi/raw_ip; nil when the driver does not say.
+    public var rawIP: Bool?
+    /// qmi_wwan_q / GobiNet / pcie_mhi qmap_mode (0 none, 1 aggregation, >1 muxing).
+    public var qmapMode: Int?
+    /// qmi_wwan offers qmi/add_mux (QMAP muxing through qmimuxN).
+    public var addMux: Bool
+    /// Problems found while reading this device (unreadable attributes, missing nodes).
+    public var warnings: [String]
+
+    public var usable: Bool { mode == .qmi && controlDevice != nil && !netInterfaces.isEmpty }
+    public var netInterface: String? { netInterfaces.first }
+
+    public var idString: String { "\(QuectelModels.hex4(vendorID)):\(QuectelModels.hex4(productID))" }
+
+    /// One line: "EC25/EC20 R2.x (EC2x/EG2x) 2c7c:0125 at usb 2-1.2: QMI, qmi_wwan, /dev/cdc-wdm0, wwan0".
+    public var summary: String {
+        var s = "\(model) \(idString) at \(bus) \(sysfsName): \(mode.name)"
+        if let d = driver { s += ", driver \(d)" }
+        if let c = controlDevice { s += ", \(c)" }
+        if !netInterfaces.isEmpty { s += ", " + netInterfaces.joined(separator: "/") }
+        return s
+    }
+}
+
+public struct ScanResult {
+    public var modems: [Modem]
+    /// The places looked at, for "nothing found" messages.
+    public var looked: [String]
+    public var modemManagerRunning: Bool
+}
+
+public enum DiscoveryError: Error, Equatable {
+    case noModem(looked: [String], modemManager: Bool)
+    case notQMI(Modem, modemManager: Bool)
+    case ambiguous([Modem])
+    case noSuchInterface(String, [Modem])
+    case noSuchDevice(String, [Modem])
+    case notUsable(Modem)
+
+    public var description: String {
+        switch self {
+        case let .noModem(looked, mm):
+            var s = "no Quectel modem found. Looked at: " + looked.joined(separator: "; ") + "."
+            s += "\nUsual causes: the modem is not powered or not enumerated (check lsusb and dmesg);"
+            s += " the QMI driver is not loaded (modprobe qmi_wwan, or build Quectel's qmi_wwan_q/GobiNet);"
+            s += " the modem is in MBIM/ECM/RNDIS mode (AT+QCFG=\"usbnet\",0 switches it to QMI, then reset it)."
+            if mm { s += "\nModemManager is running and may hold the modem: stop it (systemctl stop ModemManager)." }
+            return s
+        case let .notQMI(m, mm):
+            var s = "\(m.model) \(m.idString) at \(m.bus) \(m.sysfsName) "
+            switch m.mode {
+            case .noDriver:
+                s += "has a QMI interface (\(m.interface ?? "?")) but no driver is bound to it:"
+                s += " load qmi_wwan (modprobe qmi_wwan) or Quectel's qmi_wwan_q/GobiNet driver."
+            case .unknown:
+                s += "exposes no QMI interface qcm recognises (interfaces present but none bound to qmi_wwan, qmi_wwan_q or GobiNet)."
+            default:
+                s += "works in \(m.mode.name) mode (driver \(m.driver ?? "none")). qcm speaks QMI:"
+                s += " send AT+QCFG=\"usbnet\",0 on the modem's AT port and reset it to switch to QMI mode."
+            }
+            if mm { s += " ModemManager is running and may have claimed the modem: stop it (systemctl stop ModemManager)." }
+            return s
+        case let .ambiguous(ms):
+            return "several modems found; choose one with -i IFACE or --device PATH:\n" + ms.map { "  " + $0.summary }.joined(separator: "\n")
+        case let .noSuchInterface(i, ms):
+            return "no modem owns network interface '\(i)'" + found(ms)
+        case let .noSuchDevice(d, ms):
+            return "no modem has the QMI channel '\(d)'" + found(ms)
+        case let .notUsable(m):
+            var missing: [String] = []
+            if m.controlDevice == nil { missing.append("no QMI channel (cdc-wdm/qcqmi node) under \(m.interface ?? m.sysfsName)") }
+            if m.netInterfaces.isEmpty { missing.append("no network interface") }
+            return "\(m.summary): " + missing.joined(separator: " and ") + (m.warnings.isEmpty ? "" : " (" + m.warnings.joined(separator: "; ") + ")")
+        }
+    }
+
+    private func found(_ ms: [Modem]) -> String {
+        ms.isEmpty ? "; no modem was found at all" : "; found:\n" + ms.map { "  " + $0.summary }.joined(separator: "\n")
+    }
+}
+
+public enum Discovery {
+    static let qmiDrivers = ["qmi_wwan", "qmi_wwan_q", "GobiNet"]
+
+    public static func scan(_ o: DiscoveryOptions = DiscoveryOptions()) -> ScanResult {
+        var looked: [String] = []
+        var modems = scanUSB(o, &looked)
+        modems += scanMHI(o, &looked)
+        return ScanResult(modems: modems, looked: looked,
+                          modemManagerRunning: Sysfs.processRunning(named: "ModemManager", procRoot: o.procRoot))
+    }
+
+    /// Picks the modem to dial: by network interface (-i), by QMI channel (--device), or the
+    /// only usable one.
+    public static func select(_ r: ScanResult, interface: String? = nil, device: String? = nil) throws(DiscoveryError) -> Modem {
+        if let iface = interface {
+            guard let m = r.modems.first(where: { owns($0, iface) }) else { throw .noSuchInterface(iface, r.modems) }
+            return try usable(m, r)
+        }
+        if let dev = device {
+            guard let m = r.modems.first(where: { $0.controlDevice == dev || $0.controlDevice.map(Sysfs.basename) == Sysfs.basename(dev) }) else {
+                throw .noSuchDevice(dev, r.modems)
+            }
+            return try usable(m, r)
+        }
+        let good = r.modems.filter { $0.usable }
+        if good.count == 1 { return good[0] }
+        if good.count > 1 { throw .ambiguous(good) }
+        if let m = r.modems.first { return try usable(m, r) }
+        throw .noModem(looked: r.looked, modemManager: r.modemManagerRunning)
+    }
+
+    static func usable(_ m: Modem, _ r: ScanResult) throws(DiscoveryError) -> Modem {
+        if m.mode != .qmi { throw .notQMI(m, modemManager: r.modemManagerRunning) }
+        if !m.usable { throw .notUsable(m) }
+        return m
+    }
+
+    /// wwan0 owns wwan0, and its QMAP children wwan0.1 / wwan0_1 / qmimux0.
+    static func owns(_ m: Modem, _ iface: String) -> Bool {
+        for n in m.netInterfaces {
+            if n == iface || iface.hasPrefix(n + ".") || iface.hasPrefix(n + "_") { return true }
+        }
+        return m.addMux && iface.hasPrefix("qmimux")
+    }
+
+    // MARK: USB
+
+    struct Interface {
+        var name: String
+        var path: String
+        var number: Int?
+        var cls: Int?, sub: Int?, proto: Int?
+        var driver: String?
+        var control: String?
+        var net: [String]
+        var controlUevent: String?
+    }
+
+    static func scanUSB(_ o: DiscoveryOptions, _ looked: inout [String]) -> [Modem] {
+        let root = o.sysRoot + "/bus/usb/devices"
+        guard let entries = Sysfs.list(root) else {
+            looked.append("\(root) (missing: is sysfs mounted?)")
+            return []
+        }
+        var modems: [Modem] = []
+        var devices = 0
+        var unreadable: [String] = []
+        for e in entries where !e.contains(":") && !e.hasPrefix("usb") {
+            let path = root + "/" + e
+            guard Sysfs.exists(path + "/idVendor") else { continue }
+            devices += 1
+            guard let vendor = Sysfs.hex(path + "/idVendor"), vendor <= 0xffff else {
+                unreadable.append("\(e)/idVendor")
+                continue
+            }
+            let product = Sysfs.hex(path + "/idProduct")
+            guard vendor == 0x2c7c || (vendor == 0x05c6 && product == 0x9215) else { continue }
+            var m = Modem(bus: "usb", sysfsName: e, sysfsPath: path, vendorID: UInt16(vendor),
+                          productID: UInt16(truncatingIfNeeded: product ?? 0), busNumber: Sysfs.decimal(path + "/busnum"),
+                          deviceNumber: Sysfs.decimal(path + "/devnum"), model: "", mode: .unknown, interface: nil,
+                          driver: nil, driverVersion: nil, controlDevice: nil, netInterfaces: [], rawIP: nil,
+                          qmapMode: nil, addMux: false, warnings: [])
+            if product == nil {
+                m.warnings.append("\(path)/idProduct is unreadable or not hex")
+            }
+            m.model = QuectelModels.name(vendor: m.vendorID, product: m.productID)
+            let interfaces = entries.filter { $0.hasPrefix(e + ":") }.map { readInterface(root + "/" + $0, name: $0, &m) }
+            classify(&m, interfaces, o)
+            modems.append(m)
+        }
+        var note = "\(root) (\(devices) USB device(s), \(modems.count) Quectel"
+        if !unreadable.isEmpty { note += "; unreadable: " + unreadable.joined(separator: ", ") }
+        looked.append(note + ")")
+        return modems
+    }
+
+    static func readInterface(_ path: String, name: String, _ m: inout Modem) -> Interface {
+        var i = Interface(name: name, path: path, number: Sysfs.hex(path + "/bInterfaceNumber"),
+                          cls: Sysfs.hex(path + "/bInterfaceClass"), sub: Sysfs.hex(path + "/bInterfaceSubClass"),
+                          proto: Sysfs.hex(path + "/bInterfaceProtocol"), driver: nil, control: nil, net: [], controlUevent: nil)
+        if Sysfs.exists(path + "/bInterfaceClass") && i.cls == nil {
+            m.warnings.append("\(name)/bInterfaceClass is unreadable or not hex")
+        }
+        if let link = Sysfs.readlink(path + "/driver") { i.driver = Sysfs.basename(link) }
+        for sub in ["usbmisc", "GobiQMI", "usb"] {
+            if let kids = Sysfs.list(path + "/" + sub), let first = kids.first(where: { isControlNode($0) }) {
+                i.control = first
+                i.controlUevent = path + "/" + sub + "/" + first + "/uevent"
+                break
+            }
+        }
+        i.net = Sysfs.list(path + "/net") ?? []
+        // Old kernels (2.6.x) flatten children into "net:usb0" and "GobiQMI:qcqmi0" entries.
+        for entry in Sysfs.list(path) ?? [] {
+            if entry.hasPrefix("net:") { i.net.append(String(entry.dropFirst(4))) }
+            if i.control == nil, entry.hasPrefix("GobiQMI:") || entry.hasPrefix("usbmisc:") {
+                i.control = String(entry.split(separator: ":", maxSplits: 1).last ?? "")
+            }
+        }
+        return i
+    }
+
+    static func isControlNode(_ n: String) -> Bool {
+        n.hasPrefix("cdc-wdm") || n.hasPrefix("qcqmi") || n.hasPrefix("mhi_")
+    }
+
+    static func classify(_ m: inout Modem, _ interfaces: [Interface], _ o: DiscoveryOptions) {
+        // 1. A QMI driver bound to an interface.
+        var chosen = interfaces.first { i in i.driver.map { qmiDrivers.contains($0) } ?? false }
+        var mode = ModemMode.qmi
+        if chosen == nil {
+            // 2. Other network functions.
+            for i in interfaces {
+                switch i.driver {
+                case "cdc_mbim": chosen = i; mode = .mbim
+                case "cdc_ether": chosen = i; mode = .ecm
+                case "cdc_ncm": chosen = i; mode = .ncm
+                case "rndis_host": chosen = i; mode = .rndis
+                default: continue
+                }
+                break
+            }
+        }
+        if chosen == nil {
+            // 3. Driverless interfaces: a vendor-specific ff/ff/ff function that is not a
+            //    serial port (option binds those) is the QMI one; 02/0e is MBIM.
+            if let i = interfaces.first(where: { $0.driver == nil && $0.cls == 0xff && $0.sub == 0xff && $0.proto == 0xff && ($0.number ?? 0) >= 4 }) {
+                chosen = i
+                mode = .noDriver
+            } else if let i = interfaces.first(where: { $0.driver == nil && $0.cls == 0x02 && $0.sub == 0x0e }) {
+                chosen = i
+                mode = .mbim
+            } else {
+                mode = .unknown
+            }
+        }
+        m.mode = mode
+        guard let i = chosen else { return }
+        m.interface = i.name
+        m.driver = i.driver
+        if let d = i.driver {
+            m.driverVersion = Sysfs.read(o.sysRoot + "/module/\(d)/version")
+        } else if mode != .noDriver && mode != .unknown {
+            m.warnings.append("\(i.name)/driver link is missing")
+        }
+        // Net devices: the chosen interface's, else any interface's (MBIM data interface).
+        m.netInterfaces = i.net.isEmpty ? interfaces.flatMap { $0.net } : i.net
+        if let c = i.control ?? interfaces.compactMap({ $0.control }).first {
+            let node = o.devRoot + "/" + c
+            m.controlDevice = node
+            if !Sysfs.exists(node) {
+                var w = "\(node) does not exist"
+                if let ue = i.controlUevent, let text = Sysfs.read(ue), let mj = field(text, "MAJOR"), let mn = field(text, "MINOR") {
+                    w += " (udev not running? create it: mknod \(node) c \(mj) \(mn))"
+                }
+                m.warnings.append(w)
+            }
+        }
+        if let d = i.driver, let n = m.netInterfaces.first {
+            readNetAttributes(&m, net: n, driver: d, o)
+        }
+    }
+
+    static func field(_ uevent: String, _ key: String) -> String? {
+        for line in uevent.split(separator: "\n") where line.hasPrefix(key + "=") {
+            return String(line.dropFirst(key.utf8.count + 1))
+        }
+        return nil
+    }
+
+    static func readNetAttributes(_ m: inout Modem, net: String, driver: String, _ o: DiscoveryOptions) {
+        let base = o.sysRoot + "/class/net/" + net
+        if let raw = Sysfs.read(base + "/qmi/raw_ip") {
+            switch raw {
+            case "Y", "y", "1": m.rawIP = true
+            case "N", "n", "0": m.rawIP = false
+            default: m.warnings.append("\(base)/qmi/raw_ip holds '\(raw)', expected Y or N")
+            }
+        }
+        m.addMux = Sysfs.exists(base + "/qmi/add_mux")
+        for p in [base + "/qmap_mode", o.sysRoot + "/module/\(driver)/parameters/qmap_mode"] {
+            if Sysfs.exists(p) {
+                if let v = Sysfs.decimal(p) { m.qmapMode = v } else { m.warnings.append("\(p) is not a number") }
+                break
+            }
+        }
+    }
+
+    // MARK: PCIe (MHI)
+
+    /// Quectel PCIe modules under Quectel's pcie_mhi driver: the IP_HW0 channel carries the
+    /// netdev (rmnet_mhi0), the QMI0 channel the control node (/dev/mhi_QMI0).
+    static func scanMHI(_ o: DiscoveryOptions, _ looked: inout [String]) -> [Modem] {
+        var modems: [Modem] = []
+        for bus in ["mhi_q", "mhi"] {
+            let root = o.sysRoot + "/bus/\(bus)/devices"
+            guard let entries = Sysfs.list(root) else { continue }
+            looked.append(root)
+            for e in entries where e.hasSuffix("_IP_HW0") {
+                let prefix = String(e.dropLast("_IP_HW0".utf8.count))
+                let net = Sysfs.list(root + "/" + e + "/net") ?? []
+                guard !net.isEmpty else { continue }
+                var control: String?
+                for ch in ["_QMI0", "_MBIM"] {
+                    if let kids = Sysfs.list(root + "/" + prefix + ch + "/mhi_uci_q"), let k = kids.first {
+                        control = k
+                        break
+                    }
+                }
+                let driver = "pcie_mhi"
+                var m = Modem(bus: "pcie", sysfsName: prefix, sysfsPath: root + "/" + e, vendorID: 0x17cb,
+                              productID: UInt16(truncatingIfNeeded: Sysfs.parse(String(prefix.prefix(4)), base: 16) ?? 0),
+                              busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module \(prefix)",
+                              mode: control.map { $0.contains("MBIM") ? .mbim : .qmi } ?? .unknown, interface: e,
+                              driver: driver, driverVersion: Sysfs.read(o.sysRoot + "/module/\(driver)/version"),
+                              controlDevice: control.map { o.devRoot + "/" + $0 }, netInterfaces: net, rawIP: nil,
+                              qmapMode: nil, addMux: false, warnings: [])
+                readNetAttributes(&m, net: net[0], driver: driver, o)
+                modems.append(m)
+            }
+        }
+        // quectel-CM's fallback: the netdev and node exist without an MHI bus listing.
+        if modems.isEmpty && Sysfs.exists(o.sysRoot + "/class/net/rmnet_mhi0") && Sysfs.exists(o.devRoot + "/mhi_QMI0") {
+            var m = Modem(bus: "pcie", sysfsName: "rmnet_mhi0", sysfsPath: o.sysRoot + "/class/net/rmnet_mhi0",
+                          vendorID: 0x17cb, productID: 0, busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module",
+                          mode: .qmi, interface: nil, driver: "pcie_mhi",
+                          driverVersion: Sysfs.read(o.sysRoot + "/module/pcie_mhi/version"),
+                          controlDevice: o.devRoot + "/mhi_QMI0", netInterfaces: ["rmnet_mhi0"], rawIP: nil,
+                          qmapMode: nil, addMux: false, warnings: [])
+            readNetAttributes(&m, net: "rmnet_mhi0", driver: "pcie_mhi", o)
+            modems.append(m)
+        }
+        if modems.isEmpty { looked.append("\(o.sysRoot)/bus/mhi_q and \(o.sysRoot)/bus/mhi (no PCIe module)") }
+        return modems
+    }
+}

@@ -1,0 +1,95 @@
+import QMICore
+import USBDiscovery
+
+/// `qcm list [--json] [--sysfs-root DIR] [--dev-root DIR]`: what discovery finds.
+enum ListCommand {
+    static let usage = """
+        Usage: qcm list [--json] [--sysfs-root DIR] [--dev-root DIR]
+          Lists the Quectel modems found in sysfs, one entry per modem, with the QMI
+          channel, network interface(s) and driver qcm would use.
+          --json            machine-readable output (an array of objects)
+          --sysfs-root DIR  read DIR instead of /sys (a copy of a board's sysfs, or qmi-sim's)
+          --dev-root DIR    look for device nodes in DIR instead of /dev
+        Exit status: 0 when at least one modem was found, 3 when none, 2 on a usage error.
+        """
+
+    static func run(_ args: [String]) -> Int32 {
+        var json = false
+        var options = DiscoveryOptions()
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "--json": json = true
+            case "-h", "--help":
+                Out.line(usage)
+                return ExitCode.ok
+            case "--sysfs-root", "--dev-root":
+                guard i + 1 < args.count else {
+                    Out.error("qcm list: \(a) needs a directory")
+                    return ExitCode.usage
+                }
+                if a == "--sysfs-root" { options.sysRoot = args[i + 1] } else { options.devRoot = args[i + 1] }
+                i += 1
+            default:
+                Out.error("qcm list: unknown option '\(a)'")
+                Out.error(usage)
+                return ExitCode.usage
+            }
+            i += 1
+        }
+        let result = Discovery.scan(options)
+        if json {
+            Out.line("[" + result.modems.map(jsonObject).joined(separator: ",\n ") + "]")
+        } else {
+            for (n, m) in result.modems.enumerated() { Out.line(text(m, index: n + 1)) }
+        }
+        if result.modems.isEmpty {
+            Out.error("qcm: " + DiscoveryError.noModem(looked: result.looked, modemManager: result.modemManagerRunning).description)
+            return ExitCode.noModem
+        }
+        return ExitCode.ok
+    }
+
+    static func text(_ m: Modem, index: Int) -> String {
+        var lines = ["Modem \(index): \(m.model) (\(m.idString)) at \(m.bus) \(m.sysfsName)"
+            + (m.busNumber.map { b in " (bus \(Text.decimal(b, width: 3)) device \(Text.decimal(m.deviceNumber ?? 0, width: 3)))" } ?? "")]
+        lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
+        lines.append("  driver:     \(m.driver ?? "none")" + (m.driverVersion.map { " \($0)" } ?? ""))
+        if let i = m.interface { lines.append("  interface:  \(i)") }
+        lines.append("  channel:    \(m.controlDevice ?? "none")")
+        var net = m.netInterfaces.isEmpty ? "none" : m.netInterfaces.joined(separator: ", ")
+        var extras: [String] = []
+        if let r = m.rawIP { extras.append("raw-ip: " + (r ? "yes" : "no")) }
+        if let q = m.qmapMode { extras.append("qmap_mode: \(q)") }
+        if m.addMux { extras.append("QMAP via qmi/add_mux") }
+        if !extras.isEmpty { net += " (" + extras.joined(separator: ", ") + ")" }
+        lines.append("  netdev:     \(net)")
+        for w in m.warnings { lines.append("  warning:    \(w)") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func jsonObject(_ m: Modem) -> String {
+        var o = JSONObject()
+        o.add("bus", m.bus)
+        o.add("sysfs_name", m.sysfsName)
+        o.add("sysfs_path", m.sysfsPath)
+        o.add("vendor_id", QuectelModels.hex4(m.vendorID))
+        o.add("product_id", QuectelModels.hex4(m.productID))
+        o.add("busnum", m.busNumber)
+        o.add("devnum", m.deviceNumber)
+        o.add("model", m.model)
+        o.add("mode", m.mode.name)
+        o.add("usable", m.usable)
+        o.add("interface", m.interface)
+        o.add("driver", m.driver)
+        o.add("driver_version", m.driverVersion)
+        o.add("channel", m.controlDevice)
+        o.add("net", m.netInterfaces)
+        o.add("raw_ip", m.rawIP)
+        o.add("qmap_mode", m.qmapMode)
+        o.add("add_mux", m.addMux)
+        o.add("warnings", m.warnings)
+        return o.text
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+@testable import USBDiscovery
+
+/// Builds sysfs-like trees in a temporary directory: files, directories and symlinks laid
+/// out like the real ones (devices live under /sys/devices, /sys/bus/usb/devices holds
+/// symlinks to them, drivers are symlinks into /sys/bus/usb/drivers).
+final class FixtureTree {
+    let root: String
+    var sys: String { root + "/sys" }
+    var dev: String { root + "/dev" }
+    var proc: String { root + "/proc" }
+    let fm = FileManager.default
+
+    init() {
+        root = NSTemporaryDirectory() + "qcm-sysfs-" + UUID().uuidString
+        try! fm.createDirectory(atPath: root + "/sys/bus/usb/devices", withIntermediateDirectories: true)
+        try! fm.createDirectory(atPath: root + "/dev", withIntermediateDirectories: true)
+        try! fm.createDirectory(atPath: root + "/proc", withIntermediateDirectories: true)
+    }
+
+    deinit { try? fm.removeItem(atPath: root) }
+
+    var options: DiscoveryOptions { DiscoveryOptions(sysRoot: sys, devRoot: dev, procRoot: proc) }
+
+    func file(_ path: String, _ content: String) {
+        let full = root + "/" + path
+        try! fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try! (content + "\n").write(toFile: full, atomically: false, encoding: .utf8)
+    }
+
+    func dir(_ path: String) { try! fm.createDirectory(atPath: root + "/" + path, withIntermediateDirectories: true) }
+
+    func link(_ path: String, to target: String) {
+        let full = root + "/" + path
+        try! fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try! fm.createSymbolicLink(atPath: full, withDestinationPath: target)
+    }
+
+    /// A USB device with its interfaces, as the kernel lays it out.
+    /// `interfaces`: (number, class/sub/proto, driver or nil, children like "usbmisc/cdc-wdm0", "net/wwan0").
+    func usbDevice(_ name: String, vendor: String = "2c7c", product: String, busnum: Int = 2, devnum: Int = 3,
+                   interfaces: [(Int, String, String?, [String])]) {
+        let devPath = "sys/devices/platform/soc/usb\(busnum)/\(name)"
+        file(devPath + "/idVendor", vendor)
+        file(devPath + "/idProduct", product)
+        file(devPath + "/busnum", "\(busnum)")
+        file(devPath + "/devnum", "\(devnum)")
+        file(devPath + "/bNumInterfaces", " \(interfaces.count)")
+        link("sys/bus/usb/devices/\(name)", to: "../../../devices/platform/soc/usb\(busnum)/\(name)")
+        for (n, csp, driver, children) in interfaces {
+            let iname = "\(name):1.\(n)"
+            let ipath = devPath + "/" + iname
+            let parts = csp.split(separator: "/").map(String.init)
+            file(ipath + "/bInterfaceNumber", String(format: "%02x", n))
+            file(ipath + "/bInterfaceClass", parts[0])
+            file(ipath + "/bInterfaceSubClass", parts[1])
+            file(ipath + "/bInterfaceProtocol", parts[2])
+            if let d = driver {
+                dir("sys/bus/usb/drivers/\(d)")
+                link(ipath + "/driver", to: "../../../../../../bus/usb/drivers/\(d)")
+            }
+            for c in children {
+                dir(ipath + "/" + c)
+                if c.hasPrefix("usbmisc/") || c.hasPrefix("GobiQMI/") {
+                    file(ipath + "/" + c + "/uevent", "MAJOR=180\nMINOR=176\nDEVNAME=\((c as NSString).lastPathComponent)")
+                }
+            }
+            link("sys/bus/usb/devices/\(iname)", to: "../../../devices/platform/soc/usb\(busnum)/\(name)/\(iname)")
+        }
+    }
+
+    /// Quectel's usual layout: interfaces 0-3 serial (option), 4 the network function.
+    func quectel(_ name: String, product: String = "0125", driver: String?, control: String?, net: String?,
+                 busnum: Int = 2, devnum: Int = 3, netClass: String = "ff/ff/ff") {
+        var ifs: [(Int, String, String?, [String])] = (0..<4).map { ($0, "ff/00/00", "option", ["ttyUSB\($0)"]) }
+        var kids: [String] = []
+        if let c = control { kids.append((c.hasPrefix("qcqmi") ? "GobiQMI/" : "usbmisc/") + c) }
+        if let n = net { kids.append("net/" + n) }
+        ifs.append((4, netClass, driver, kids))
+        usbDevice(name, product: product, busnum: busnum, devnum: devnum, interfaces: ifs)
+        if let c = control { file("dev/" + c, "") }
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class USBDiscoveryPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
