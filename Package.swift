@@ -30,7 +30,7 @@ let package = Package(
         .executableTarget(name: "qmi-fuzz", dependencies: ["QMICore"]),
         .testTarget(name: "QMICoreTests", dependencies: ["QMICore", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["USBDiscovery"]),
-        .testTarget(name: "QMISimTests", dependencies: ["QMISim", "QMICore", "CSystem"]),
+        .testTarget(name: "QMISimTests", dependencies: ["QMISim", "QMICore", "CSystem", "USBDiscovery"]),
         .testTarget(name: "LinkConfigTests", dependencies: ["LinkConfig", "CSystem"]),
         .testTarget(name: "DHCPClientTests", dependencies: ["DHCPClient", "LinkConfig", "CSystem"]),
         .testTarget(name: "QCMTests", dependencies: ["QCM", "QMISim", "QMICore", "CSystem"]),

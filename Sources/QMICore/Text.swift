@@ -216,7 +216,7 @@ public enum Text {
 
 extension String {
     /// Splits on a multi-byte ASCII separator (no Foundation).
-    func components(_ sep: String) -> [String] {
+    public func components(_ sep: String) -> [String] {
         let s = Array(self.utf8), p = Array(sep.utf8)
         guard !p.isEmpty else { return [self] }
         var out: [String] = []

@@ -1,3 +1,337 @@
-// Placeholder until the simulator issue lands.
+import Foundation
+import CSystem
 import QMICore
-public enum QMISimulator {}
+
+/// A simulated Quectel modem speaking QMI over Unix stream sockets: a socket file (what
+/// qcm opens in place of /dev/cdc-wdm0) and, optionally, libqmi's `@qmi-proxy` abstract
+/// socket so `qmicli -p` talks to it. Stateful services, switchable faults, and a
+/// transcript of every frame.
+///
+/// Runs on a QMICore `EventLoop`: either the caller's (tests that drive the simulator
+/// and a client on one loop) or its own thread (`startThread`), in which case every
+/// public method is safe to call from other threads.
+public final class QMISimulator {
+    public var config: SimConfig
+    public let transcript = Transcript()
+    public private(set) var loop: EventLoop
+    let lock = NSRecursiveLock()
+    var startMs: Int64 = 0
+    var thread: Thread?
+    var threadRunning = false
+    /// Diagnostics (connections, faults firing), for qmi-sim -v.
+    public var onLog: ((String) -> Void)?
+
+    final class Connection {
+        let id: Int
+        var fd: Int32
+        var watch = 0
+        var reader = FrameReader()
+        let viaProxy: Bool
+        var proxyOpened = false
+        var outbox: [UInt8] = []
+        init(id: Int, fd: Int32, viaProxy: Bool) {
+            self.id = id
+            self.fd = fd
+            self.viaProxy = viaProxy
+        }
+    }
+
+    struct Listener {
+        let fd: Int32
+        let watch: Int
+        let path: String
+        let proxy: Bool
+    }
+
+    var connections: [Connection] = []
+    var listeners: [Listener] = []
+    var listenSpecs: [(path: String, proxy: Bool)] = []
+    var nextConnection = 1
+    var faultTimers: [Int] = []
+    public internal(set) var gone = false
+
+    // CTL
+    var allocated: [UInt8: Set<UInt8>] = [:]          // service → client ids
+    var owners: [UInt32: Int] = [:]                     // (service, cid) → connection
+
+    // SIM
+    var simState: SimConfig.SIMState
+    var pinRetriesLeft: Int
+    var pukRetriesLeft: Int
+
+    // NAS / DMS
+    var registered = false
+    var operatingMode: UInt64 = 0
+    var registrationTimer: Int?
+
+    // WDA
+    var linkProtocol: UInt64
+    var ulAggregation: UInt64 = 0
+    var dlAggregation: UInt64 = 0
+
+    // WDS
+    struct Call: Equatable {
+        let handle: UInt32
+        let cid: UInt8
+        let family: UInt64
+        let apn: String
+        let connection: Int
+    }
+    var profiles: [SimConfig.Profile]
+    var calls: [Call] = []
+    var ipFamily: [UInt8: UInt64] = [:]
+    var startAttempts = 0
+    var rejectedCalls = 0
+    var nextHandle: UInt32 = 0x8724_5bd0
+    var callTimers: [UInt32: Int] = [:]
+
+    public init(config: SimConfig = SimConfig(), loop: EventLoop = EventLoop()) {
+        self.config = config
+        self.loop = loop
+        simState = config.sim
+        pinRetriesLeft = config.pinRetries
+        pukRetriesLeft = config.pukRetries
+        linkProtocol = config.linkProtocol
+        profiles = config.profiles
+    }
+
+    deinit { shutdownNow() }
+
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    func log(_ s: String) { onLog?(s) }
+
+    var now: Int64 { loop.now - startMs }
+
+    // MARK: lifecycle
+
+    /// Listens on a socket file (`/path`) or abstract name (`@name`); `proxy` selects
+    /// libqmi's qmi-proxy protocol (the client opens with CTL Internal Proxy Open).
+    public func listen(_ path: String, proxy: Bool = false) throws {
+        try locked {
+            if startMs == 0 { begin() }
+            listenSpecs.append((path, proxy))
+            try openListener(path, proxy: proxy)
+        }
+    }
+
+    func openListener(_ path: String, proxy: Bool) throws {
+        if !path.hasPrefix("@") { _ = unlink(path) }
+        let fd = csys_unix_listen(path, 16)
+        guard fd >= 0 else { throw QMIError.system(operation: "listen on \(path)", errno: csys_errno()) }
+        let w = loop.watch(fd) { [unowned self] _ in self.locked { self.acceptAll(fd, proxy: proxy) } }
+        listeners.append(Listener(fd: fd, watch: w, path: path, proxy: proxy))
+        log("listening on \(path)\(proxy ? " (qmi-proxy protocol)" : "")")
+    }
+
+    /// Serves an already-connected socket (a socketpair end in tests).
+    public func attach(fd: Int32, proxy: Bool = false) {
+        locked {
+            if startMs == 0 { begin() }
+            addConnection(fd, proxy: proxy)
+        }
+    }
+
+    func begin() {
+        startMs = loop.now
+        if startMs == 0 { startMs = 1 }
+        scheduleRegistration()
+        if let ms = config.resetAfterMs {
+            faultTimers.append(loop.after(ms) { [unowned self] in self.locked { self.resetModem() } })
+        }
+        if let ms = config.goneAfterMs {
+            faultTimers.append(loop.after(ms) { [unowned self] in self.locked { self.disappear(backAfterMs: self.config.backAfterMs) } })
+        }
+    }
+
+    /// Runs the simulator on its own thread with its own loop (for tests that run qcm as
+    /// a separate process). Call before `listen`.
+    public func startThread() {
+        let ready = DispatchSemaphore(value: 0)
+        threadRunning = true
+        let t = Thread { [unowned self] in
+            ready.signal()
+            while self.locked({ self.threadRunning }) {
+                self.loop.runOnce(maxWaitMs: 50)
+            }
+        }
+        t.name = "qmi-sim"
+        thread = t
+        t.start()
+        ready.wait()
+    }
+
+    /// Stops serving: closes every socket, removes socket files, stops the thread.
+    public func shutdown() {
+        locked { threadRunning = false }
+        if let t = thread {
+            while t.isExecuting && !t.isFinished { usleep(1000) }
+            thread = nil
+        }
+        locked { shutdownNow() }
+    }
+
+    func shutdownNow() {
+        for c in connections { closeConnection(c, why: nil) }
+        for l in listeners {
+            loop.unwatch(l.watch)
+            _ = close(l.fd)
+            if !l.path.hasPrefix("@") { _ = unlink(l.path) }
+        }
+        listeners.removeAll()
+        for t in faultTimers { loop.cancel(t) }
+        faultTimers.removeAll()
+        if let t = registrationTimer { loop.cancel(t) }
+        for (_, t) in callTimers { loop.cancel(t) }
+        callTimers.removeAll()
+    }
+
+    // MARK: connections
+
+    func acceptAll(_ lfd: Int32, proxy: Bool) {
+        while true {
+            let fd = csys_accept(lfd)
+            if fd < 0 { return }
+            addConnection(fd, proxy: proxy)
+        }
+    }
+
+    func addConnection(_ fd: Int32, proxy: Bool) {
+        _ = csys_set_nonblocking(fd)
+        let c = Connection(id: nextConnection, fd: fd, viaProxy: proxy)
+        nextConnection += 1
+        c.watch = loop.watch(fd) { [unowned self, unowned c] ev in self.locked { self.onEvent(c, ev) } }
+        connections.append(c)
+        log("connection \(c.id) opened\(proxy ? " via qmi-proxy" : "")")
+    }
+
+    func onEvent(_ c: Connection, _ ev: Int16) {
+        if ev & Int16(POLLOUT) != 0 { flush(c) }
+        guard ev & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
+        var buf = [UInt8](repeating: 0, count: 16384)
+        while c.fd >= 0 {
+            let n = buf.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                c.reader.append(Array(buf[0..<n]))
+                while c.fd >= 0, let item = c.reader.next() {
+                    if case let .frame(f) = item { received(f, on: c) } else { log("connection \(c.id): skipped non-QMUX bytes") }
+                }
+                continue
+            }
+            if n < 0 && (csys_errno() == EAGAIN || csys_errno() == EINTR) { return }
+            closeConnection(c, why: "closed by the client")
+            return
+        }
+    }
+
+    /// The client went away. Like a real modem behind cdc-wdm, client ids it did not
+    /// release stay allocated (and their calls stay up) until a CTL Sync.
+    func closeConnection(_ c: Connection, why: String?) {
+        guard c.fd >= 0 else { return }
+        loop.unwatch(c.watch)
+        _ = close(c.fd)
+        c.fd = -1
+        connections.removeAll { $0 === c }
+        if let why { log("connection \(c.id) \(why)") }
+    }
+
+    func send(_ m: QMIMessage, to c: Connection) {
+        send(bytes: m.encode(), message: m, to: c)
+    }
+
+    func send(bytes: [UInt8], message: QMIMessage?, to c: Connection) {
+        guard c.fd >= 0 else { return }
+        transcript.record(.init(timeMs: now, connection: c.id, incoming: false, bytes: bytes, message: message))
+        c.outbox += bytes
+        flush(c)
+    }
+
+    func flush(_ c: Connection) {
+        while !c.outbox.isEmpty && c.fd >= 0 {
+            let n = c.outbox.withUnsafeBytes { CSystem.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                c.outbox.removeFirst(n)
+                continue
+            }
+            if n < 0 && (csys_errno() == EAGAIN || csys_errno() == EINTR) { break }
+            closeConnection(c, why: "write failed")
+            return
+        }
+        if c.fd >= 0 {
+            loop.setEvents(c.watch, Int16(POLLIN) | (c.outbox.isEmpty ? 0 : Int16(POLLOUT)))
+        }
+    }
+
+    func received(_ frame: [UInt8], on c: Connection) {
+        let m = try? QMIMessage.decode(frame)
+        transcript.record(.init(timeMs: now, connection: c.id, incoming: true, bytes: frame, message: m))
+        guard let req = m, req.kind == .request else {
+            log("connection \(c.id): ignored \(m == nil ? "malformed frame" : "non-request")")
+            return
+        }
+        if c.viaProxy && !c.proxyOpened {
+            // libqmi's proxy protocol: nothing but Internal Proxy Open first.
+            guard req.service == .ctl && req.messageID == CTL.internalProxyOpen.id else {
+                log("connection \(c.id): request before qmi-proxy open; closing")
+                closeConnection(c, why: "broke the qmi-proxy protocol")
+                return
+            }
+        }
+        let key = SimConfig.key(req.service, req.messageID)
+        if config.neverAnswer.contains(key) {
+            log("not answering \(req.displayName) (fault)")
+            return
+        }
+        let response = handle(req, on: c)
+        let delay = config.latencyFor[key] ?? config.latencyMs
+        loop.after(delay) { [unowned self] in
+            self.locked {
+                guard c.fd >= 0, !self.gone else { return }
+                if self.config.malformedFor.contains(key) {
+                    var bytes = response.encode()
+                    if bytes.count > 12 { bytes[11] = bytes[11] &+ 7 }   // SDU length no longer matches
+                    self.send(bytes: bytes, message: nil, to: c)
+                    return
+                }
+                var r = response
+                if self.config.wrongTIDFor.contains(key) { r.transactionID = r.transactionID &+ 0x40 }
+                self.send(r, to: c)
+            }
+        }
+    }
+
+    /// Sends an indication to the connection that owns (service, cid); 0xff reaches every client of the service.
+    func indicate(_ m: QMIMessage) {
+        if m.clientID == 0xff || m.service == .ctl {
+            for c in connections { send(m, to: c) }
+            return
+        }
+        guard let id = owners[SimConfig.key(m.service, UInt16(m.clientID))],
+              let c = connections.first(where: { $0.id == id }) else { return }
+        send(m, to: c)
+    }
+
+    // MARK: public state, for tests
+
+    /// Client ids currently allocated, per service.
+    public var allocatedClients: [UInt8: Set<UInt8>] { locked { allocated.filter { !$0.value.isEmpty } } }
+    public var allocatedClientCount: Int { locked { allocated.values.reduce(0) { $0 + $1.count } } }
+    public var activeCalls: Int { locked { calls.count } }
+    public var activeCallFamilies: [UInt64] { locked { calls.map { $0.family } } }
+    public var connectionCount: Int { locked { connections.count } }
+    public var currentLinkProtocol: UInt64 { locked { linkProtocol } }
+    public var isRegistered: Bool { locked { registered } }
+    public var profile1: SimConfig.Profile { locked { profiles[0] } }
+    public func profile(_ index: Int) -> SimConfig.Profile? { locked { index >= 1 && index <= profiles.count ? profiles[index - 1] : nil } }
+    public var pinRetries: Int { locked { pinRetriesLeft } }
+    /// No client id allocated and no call up: what a clean client leaves behind.
+    public var isClean: Bool { locked { allocated.values.allSatisfy { $0.isEmpty } && calls.isEmpty } }
+    public var elapsedMs: Int64 { locked { now } }
+
+    /// Runs `body` under the simulator's lock (consistent snapshots from another thread).
+    public func withState<T>(_ body: (QMISimulator) -> T) -> T { locked { body(self) } }
+}

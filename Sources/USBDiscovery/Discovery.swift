@@ -372,7 +372,7 @@ public enum Discovery {
                 var m = Modem(bus: "pcie", sysfsName: prefix, sysfsPath: root + "/" + e, vendorID: 0x17cb,
                               productID: UInt16(truncatingIfNeeded: Sysfs.parse(String(prefix.prefix(4)), base: 16) ?? 0),
                               busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module \(prefix)",
-                              mode: control.map { $0.contains("MBIM") ? .mbim : .qmi } ?? .unknown, interface: e,
+                              mode: control.map { $0.hasSuffix("MBIM") ? .mbim : .qmi } ?? .unknown, interface: e,
                               driver: driver, driverVersion: Sysfs.read(o.sysRoot + "/module/\(driver)/version"),
                               controlDevice: control.map { o.devRoot + "/" + $0 }, netInterfaces: net, rawIP: nil,
                               qmapMode: nil, addMux: false, warnings: [])

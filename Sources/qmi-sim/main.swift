@@ -1,2 +1,267 @@
+import Foundation
+import CSystem
+import QMICore
 import QMISim
-print("qmi-sim: not implemented yet")
+
+let usage = """
+    Usage: qmi-sim [options]
+
+    A simulated Quectel EC25 modem speaking QMI, for trying and testing qcm without hardware.
+
+    Where it listens
+      --socket PATH          Unix socket to serve QMI on (default: ROOT/dev/cdc-wdm0 with --root,
+                             else /tmp/qmi-sim.sock). Open it as qcm's QMI channel.
+      --proxy                also serve libqmi's qmi-proxy protocol on @qmi-proxy, so
+                             `qmicli -p -d /dev/cdc-wdm0 ...` talks to the simulator
+      --root DIR             write a fake sysfs tree (EC25 on qmi_wwan) under DIR/sys and put the
+                             socket at DIR/dev/cdc-wdm0; then `qcm --sysfs-root DIR/sys --dev-root DIR/dev`
+      --netdev NAME          the modem's network interface name (default wwan0)
+      --tun                  (root) create NAME as a TUN device (raw-IP) and answer pings to the gateway
+      --veth                 (root) create NAME as a veth whose far end has the gateway and runs
+                             dnsmasq handing out the call's address (802.3 mode)
+      --netns NS             (root) create the netdev inside network namespace NS (created if needed)
+
+    Modem
+      --mode raw-ip|802.3    link layer the modem starts in (default raw-ip)
+      --revision REV         firmware revision (default EC25EFAR06A11M4G)
+      --sim STATE            ready | pin | puk | absent (default ready)
+      --pin PIN              the SIM's PIN (default 1234)
+      --pin-retries N        PIN attempts left (default 3)
+      --registration-delay MS  searching for MS milliseconds before registering (default 0)
+      --no-registration      never register
+      --roaming              register as roaming
+      --apn APN              APN stored in profile 1 (default cmnet)
+      --ipv4 ADDR/PREFIX     address handed out (default 10.90.1.113/30)
+      --gateway ADDR         IPv4 gateway (default 10.90.1.114)
+      --dns ADDR[,ADDR]      IPv4 DNS servers (default 211.138.180.2,211.138.180.3)
+      --mtu N                MTU (default 1500)
+      --client-ids N         client ids per service before ClientIdsExhausted (default 16)
+      --calls-outlive-clients  calls stay up when their client is released (autoconnect-like)
+
+    Faults (MSG is SERVICE:ID or a name, e.g. WDS:0x0020, "WDS Start Network")
+      --latency MS           delay before every response (default 30)
+      --latency-for MSG=MS   delay for one message
+      --no-answer MSG        never answer MSG
+      --malformed MSG        answer MSG with a frame whose lengths do not add up
+      --wrong-tid MSG        answer MSG with a transaction id that matches nothing
+      --reject-call REASON[:TYPE:VERBOSE]  reject Start Network (e.g. 1013:6:27 unknown APN)
+      --reject-times N       only reject the first N attempts
+      --drop-after MS        the network drops each call MS milliseconds after it came up
+      --reset-after MS       the modem resets MS milliseconds after start
+      --gone-after MS        the device disappears MS milliseconds after start
+      --back-after MS        ...and comes back MS milliseconds later
+
+    Output
+      --transcript FILE      append every frame in and out to FILE (quectel-CM style lines)
+      --ready-file FILE      create FILE once listening (for scripts)
+      -v, --verbose          log what the simulator does to stderr
+      -h, --help             this text
+    Stop with SIGINT/SIGTERM; everything created (socket, tree entries, links, namespaces) is removed.
+    """
+
+func fail(_ s: String) -> Never {
+    FileHandle.standardError.write(("qmi-sim: " + s + "\n").data(using: .utf8)!)
+    exit(2)
+}
+
+var config = SimConfig()
+var socketPath: String?
+var proxy = false
+var root: String?
+var netdev = "wwan0"
+var makeTun = false
+var makeVeth = false
+var netns: String?
+var transcriptPath: String?
+var readyFile: String?
+var verbose = false
+
+var args = Array(CommandLine.arguments.dropFirst())
+func value(_ flag: String) -> String {
+    guard !args.isEmpty else { fail("\(flag) needs a value") }
+    return args.removeFirst()
+}
+func number(_ flag: String) -> Int64 {
+    let v = value(flag)
+    guard let n = Text.parseInt(v) else { fail("\(flag): '\(v)' is not a number") }
+    return n
+}
+func message(_ flag: String, _ s: String) -> UInt32 {
+    guard let k = SimConfig.parseMessage(s) else { fail("\(flag): unknown message '\(s)'") }
+    return k
+}
+
+while !args.isEmpty {
+    let a = args.removeFirst()
+    switch a {
+    case "-h", "--help": print(usage); exit(0)
+    case "--socket": socketPath = value(a)
+    case "--proxy": proxy = true
+    case "--root": root = value(a)
+    case "--netdev": netdev = value(a)
+    case "--tun": makeTun = true
+    case "--veth": makeVeth = true
+    case "--netns": netns = value(a)
+    case "--mode":
+        switch value(a) {
+        case "raw-ip", "rawip": config.linkProtocol = 2
+        case "802.3", "ethernet": config.linkProtocol = 1
+        default: fail("--mode takes raw-ip or 802.3")
+        }
+    case "--revision": config.revision = value(a)
+    case "--sim":
+        switch value(a) {
+        case "ready": config.sim = .ready
+        case "pin": config.sim = .pinRequired
+        case "puk": config.sim = .pukBlocked
+        case "absent": config.sim = .absent
+        default: fail("--sim takes ready, pin, puk or absent")
+        }
+    case "--pin": config.pin = value(a)
+    case "--pin-retries": config.pinRetries = Int(number(a))
+    case "--registration-delay": config.registrationDelayMs = number(a)
+    case "--no-registration": config.neverRegister = true
+    case "--roaming": config.roaming = true
+    case "--apn": config.profiles[0].apn = value(a)
+    case "--ipv4":
+        let parts = Text.split(value(a), on: 47)
+        guard parts.count == 2, let ip = Text.parseIPv4(parts[0]), let p = Int(parts[1]), p >= 0, p <= 32 else { fail("--ipv4 takes ADDR/PREFIX") }
+        config.ipv4Address = ip
+        config.ipv4Prefix = p
+    case "--gateway":
+        guard let ip = Text.parseIPv4(value(a)) else { fail("--gateway takes an IPv4 address") }
+        config.ipv4Gateway = ip
+    case "--dns":
+        let list = Text.split(value(a), on: 44).map { Text.parseIPv4($0) }
+        guard !list.contains(where: { $0 == nil }) else { fail("--dns takes IPv4 addresses separated by commas") }
+        config.ipv4DNS = list.map { $0! }
+    case "--mtu": config.mtu = UInt32(number(a))
+    case "--client-ids": config.clientIDsPerService = Int(number(a))
+    case "--calls-outlive-clients": config.callsOutliveClients = true
+    case "--latency": config.latencyMs = number(a)
+    case "--latency-for":
+        let parts = value(a).components("=")
+        guard parts.count == 2, let ms = Text.parseInt(parts[1]) else { fail("--latency-for takes MSG=MS") }
+        config.latencyFor[message(a, parts[0])] = ms
+    case "--no-answer": config.neverAnswer.insert(message(a, value(a)))
+    case "--malformed": config.malformedFor.insert(message(a, value(a)))
+    case "--wrong-tid": config.wrongTIDFor.insert(message(a, value(a)))
+    case "--reject-call":
+        let parts = Text.split(value(a), on: 58).map { Text.parseInt($0) }
+        guard parts.count == 1 || parts.count == 3, !parts.contains(where: { $0 == nil }) else { fail("--reject-call takes REASON or REASON:TYPE:VERBOSE") }
+        config.rejectCall = (UInt16(truncatingIfNeeded: parts[0]!), parts.count == 3 ? UInt16(truncatingIfNeeded: parts[1]!) : 0,
+                             parts.count == 3 ? Int16(truncatingIfNeeded: parts[2]!) : 0)
+    case "--reject-times": config.rejectCallTimes = Int(number(a))
+    case "--drop-after": config.dropCallAfterMs = number(a)
+    case "--reset-after": config.resetAfterMs = number(a)
+    case "--gone-after": config.goneAfterMs = number(a)
+    case "--back-after": config.backAfterMs = number(a)
+    case "--transcript": transcriptPath = value(a)
+    case "--ready-file": readyFile = value(a)
+    case "-v", "--verbose": verbose = true
+    default: fail("unknown option '\(a)' (see --help)")
+    }
+}
+if makeTun && makeVeth { fail("--tun and --veth are exclusive") }
+if (makeTun || makeVeth || netns != nil) && getuid() != 0 { fail("--tun, --veth and --netns need root") }
+
+func log(_ s: String) {
+    if verbose { FileHandle.standardError.write(("qmi-sim: " + s + "\n").data(using: .utf8)!) }
+}
+
+// Network namespace first: every link and socket below is created inside it.
+var createdNamespace: String?
+if let ns = netns {
+    do { if try FakeHardware.enterNamespace(ns) { createdNamespace = ns } } catch { fail("\(error)") }
+}
+
+let loop = EventLoop()
+let sim = QMISimulator(config: config, loop: loop)
+sim.onLog = log
+
+if let r = root {
+    do { try FakeHardware.writeSysfs(root: r, netdev: netdev, rawIP: config.linkProtocol == 2) } catch { fail("cannot write \(r): \(error)") }
+}
+let path = socketPath ?? root.map(FakeHardware.socketPath) ?? "/tmp/qmi-sim.sock"
+
+var tun: TunDevice?
+var veth: VethLink?
+do {
+    if makeTun {
+        let t = try TunDevice(name: netdev)
+        t.ipv4Gateway = config.ipv4Gateway
+        t.ipv6Gateway = config.ipv6Gateway
+        t.serve(on: loop)
+        tun = t
+        log("TUN \(netdev) created; answering pings to \(Text.ipv4(config.ipv4Gateway)) and \(Text.ipv6(config.ipv6Gateway))")
+    }
+    if makeVeth {
+        veth = try VethLink(name: netdev, config: config)
+        log("veth \(netdev) created; dnsmasq serves \(Text.ipv4(config.ipv4Address)) from namespace \(veth!.farNamespace)")
+    }
+    try sim.listen(path)
+    if proxy { try sim.listen("@qmi-proxy", proxy: true) }
+} catch {
+    veth?.remove()
+    fail("\(error)")
+}
+
+// Transcript file: one line per frame, appended as it happens.
+var transcriptHandle: FileHandle?
+var transcriptWritten = 0
+if let tp = transcriptPath {
+    _ = FileManager.default.createFile(atPath: tp, contents: nil)
+    transcriptHandle = FileHandle(forWritingAtPath: tp)
+}
+func flushTranscript() {
+    guard let h = transcriptHandle else { return }
+    let all = sim.transcript.entries
+    guard all.count > transcriptWritten else { return }
+    var text = ""
+    for e in all[transcriptWritten...] {
+        text += "\(e.timeMs) c\(e.connection) \(e.incoming ? "in " : "out") \(Text.hexBytes(e.bytes))"
+        if let m = e.message { text += "  \(QMITrace.quectelLine(QMITrace.masked(m)))" }
+        text += "\n"
+    }
+    transcriptWritten = all.count
+    h.write(text.data(using: .utf8)!)
+}
+
+// Signals through a self-pipe: a signal mask would be inherited by ip(8)/dnsmasq children.
+var stopping = false
+var signalPipe: [Int32] = [-1, -1]
+_ = pipe(&signalPipe)
+_ = csys_set_nonblocking(signalPipe[0])
+nonisolated(unsafe) var signalWriteFD: Int32 = signalPipe[1]
+let onSignal: @convention(c) (Int32) -> Void = { _ in
+    var b: UInt8 = 1
+    _ = write(signalWriteFD, &b, 1)
+}
+signal(SIGINT, onSignal)
+signal(SIGTERM, onSignal)
+loop.watch(signalPipe[0]) { _ in
+    var b = [UInt8](repeating: 0, count: 16)
+    _ = read(signalPipe[0], &b, b.count)
+    stopping = true
+    loop.stop()
+}
+
+if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
+print("qmi-sim: ready on \(path)\(proxy ? " and @qmi-proxy" : "")")
+fflush(stdout)
+
+while !stopping {
+    loop.runOnce(maxWaitMs: 200)
+    flushTranscript()
+}
+flushTranscript()
+sim.shutdown()
+tun?.close()
+veth?.remove()
+if let r = root {
+    try? FileManager.default.removeItem(atPath: r + "/sys")
+    try? FileManager.default.removeItem(atPath: r + "/dev")   // only succeeds when empty
+}
+if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
+log("stopped")
+exit(0)

@@ -1,0 +1,121 @@
+import QMICore
+
+/// Everything about the simulated modem that a test or `qmi-sim` flag can change.
+public struct SimConfig {
+    // Identity
+    public var manufacturer = "Quectel"
+    public var model = "EC25"
+    public var revision = "EC25EFAR06A11M4G"
+    public var imei = "867394041355693"
+    public var iccid = "89860117851101539010"
+
+    // SIM card
+    public enum SIMState: Equatable {
+        case ready
+        /// PIN required; `retries` attempts left before PUK.
+        case pinRequired
+        case pukBlocked
+        case absent
+    }
+    public var sim: SIMState = .ready
+    public var pin = "1234"
+    public var pinRetries = 3
+    public var pukRetries = 10
+
+    // Network
+    public var registrationDelayMs: Int64 = 0
+    /// Registration never completes (stays "searching").
+    public var neverRegister = false
+    public var roaming = false
+    public var mcc: UInt16 = 460
+    public var mnc: UInt16 = 1
+    public var operatorName = "CHN-UNICOM"
+    /// QMI radio interface: 8 = LTE, 12 = 5G NR.
+    public var radioInterface: Int64 = 8
+    public var rssi: Int64 = -65
+    public var rsrq: Int64 = -9
+    public var rsrp: Int64 = -95
+    public var snr: Int64 = 120   // 0.1 dB units
+
+    // Data
+    /// WDA link layer protocol the modem starts in: 1 = 802.3, 2 = raw-IP.
+    public var linkProtocol: UInt64 = 2
+    public struct Profile: Equatable {
+        public var apn: String
+        public var username: String
+        public var password: String
+        public var auth: UInt64       // 0 none, 1 PAP, 2 CHAP, 3 PAP|CHAP
+        public var pdpType: UInt64    // 0 IPv4, 2 IPv6, 3 IPv4v6
+        public init(apn: String = "", username: String = "", password: String = "", auth: UInt64 = 0, pdpType: UInt64 = 3) {
+            self.apn = apn
+            self.username = username
+            self.password = password
+            self.auth = auth
+            self.pdpType = pdpType
+        }
+    }
+    /// Profiles 1...N (index 0 of the array is profile 1).
+    public var profiles: [Profile] = [Profile(apn: "cmnet"), Profile(), Profile(), Profile()]
+    public var ipv4Address: UInt32 = 0x0a5a_0171          // 10.90.1.113
+    public var ipv4Prefix: Int = 30
+    public var ipv4Gateway: UInt32 = 0x0a5a_0172          // 10.90.1.114
+    public var ipv4DNS: [UInt32] = [0xd38a_b402, 0xd38a_b403]   // 211.138.180.2, .3
+    public var ipv6Address: [UInt8] = Text.parseIPv6("2409:8930:463:3daa:7c8e:429a:c902:c6cc")!
+    public var ipv6Prefix: Int = 64
+    public var ipv6Gateway: [UInt8] = Text.parseIPv6("2409:8930:463:3daa:7c8e:429a:c902:c6cd")!
+    public var ipv6DNS: [[UInt8]] = [Text.parseIPv6("2409:8030:2000::1")!, Text.parseIPv6("2409:8030:2000::2")!]
+    public var mtu: UInt32 = 1500
+    /// Calls survive the release of the client that started them (autoconnect-like), so a
+    /// killed client leaves a call up that the next one must deal with.
+    public var callsOutliveClients = false
+
+    // CTL
+    /// Client-id pool per service (real modems run out after a handful per service).
+    public var clientIDsPerService = 16
+
+    // Faults
+    /// Delay before every response (a realistic 30 ms by default).
+    public var latencyMs: Int64 = 30
+    /// Per-message latency overrides, keyed by `SimConfig.key(service, messageID)`.
+    public var latencyFor: [UInt32: Int64] = [:]
+    /// Messages never answered.
+    public var neverAnswer: Set<UInt32> = []
+    /// Messages answered with a malformed frame (bad lengths) instead of the response.
+    public var malformedFor: Set<UInt32> = []
+    /// Messages answered with a transaction id that matches nothing (the real response
+    /// never comes).
+    public var wrongTIDFor: Set<UInt32> = []
+    /// Start Network is rejected with this call-end reason (and verbose reason).
+    public var rejectCall: (reason: UInt16, verboseType: UInt16, verboseReason: Int16)?
+    /// How many Start Network attempts are rejected (-1: all of them).
+    public var rejectCallTimes = -1
+    /// The network drops each call this long after it came up (a packet service indication).
+    public var dropCallAfterMs: Int64?
+    /// Reason reported when the network drops the call.
+    public var dropReason: (reason: UInt16, verboseType: UInt16, verboseReason: Int16) = (1003, 6, 36)
+    /// The modem resets (all client ids dropped, CTL Sync indication) this long after start.
+    public var resetAfterMs: Int64?
+    /// The device disappears (sockets closed) this long after start...
+    public var goneAfterMs: Int64?
+    /// ...and comes back this long after that (nil: never).
+    public var backAfterMs: Int64?
+
+    public init() {}
+
+    public static func key(_ service: QMIService, _ id: UInt16) -> UInt32 { UInt32(service.rawValue) << 16 | UInt32(id) }
+    public static func key(_ spec: QMIMessageSpec) -> UInt32 { key(spec.service, spec.id) }
+
+    /// Parses "WDS:0x0020", "wds:32", "WDS Start Network" or "QMIWDS_START_NETWORK_INTERFACE".
+    public static func parseMessage(_ s: String) -> UInt32? {
+        if let spec = QMICatalogue.find(name: s) { return key(spec) }
+        let parts = Text.split(s, on: 58)
+        guard parts.count == 2, let svc = QMIService.named(parts[0]) else { return nil }
+        if let id = Text.parseInt(parts[1]), id >= 0, id <= 0xffff { return key(svc, UInt16(id)) }
+        for m in QMICatalogue.all where m.service == svc {
+            if Text.equalsIgnoringCase(m.name.components(" ").joined(), parts[1]) || Text.equalsIgnoringCase(m.name, parts[1]) {
+                return key(m)
+            }
+        }
+        return nil
+    }
+}

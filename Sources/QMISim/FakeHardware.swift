@@ -1,0 +1,237 @@
+import Foundation
+import CSystem
+import QMICore
+
+/// What makes the simulator look like a real board to qcm: a sysfs tree USBDiscovery
+/// finds as an EC25 on qmi_wwan, the QMI "device node" (the simulator's socket), and —
+/// as root — the network interface itself.
+public enum FakeHardware {
+    /// Where the simulator listens for a fake tree rooted at `root`.
+    public static func socketPath(root: String) -> String { root + "/dev/cdc-wdm0" }
+
+    /// Writes `<root>/sys` (EC25 2c7c:0125 at usb 1-1.2, QMI on interface 1-1.2:1.4 with
+    /// usbmisc/cdc-wdm0 and net/<netdev>, driver qmi_wwan) and creates `<root>/dev`.
+    public static func writeSysfs(root: String, netdev: String = "wwan0", rawIP: Bool = true,
+                                  product: String = "0125", driver: String = "qmi_wwan") throws {
+        let fm = FileManager.default
+        let dev = "sys/devices/platform/sim/usb1/1-1/1-1.2"
+        func file(_ p: String, _ s: String) throws {
+            let full = root + "/" + p
+            try fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try (s + "\n").write(toFile: full, atomically: true, encoding: .utf8)
+        }
+        func dir(_ p: String) throws { try fm.createDirectory(atPath: root + "/" + p, withIntermediateDirectories: true) }
+        func link(_ p: String, _ target: String) throws {
+            let full = root + "/" + p
+            try? fm.removeItem(atPath: full)
+            try fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: full, withDestinationPath: target)
+        }
+        try dir("dev")
+        try file(dev + "/idVendor", "2c7c")
+        try file(dev + "/idProduct", product)
+        try file(dev + "/busnum", "1")
+        try file(dev + "/devnum", "3")
+        try file(dev + "/manufacturer", "Quectel")
+        try file(dev + "/product", "EC25-E")
+        try file(dev + "/bNumInterfaces", " 5")
+        try link("sys/bus/usb/devices/1-1.2", "../../../devices/platform/sim/usb1/1-1/1-1.2")
+        try dir("sys/bus/usb/drivers/option")
+        try dir("sys/bus/usb/drivers/\(driver)")
+        for n in 0...4 {
+            let i = "\(dev)/1-1.2:1.\(n)"
+            try file(i + "/bInterfaceNumber", "0\(n)")
+            try file(i + "/bInterfaceClass", "ff")
+            try file(i + "/bInterfaceSubClass", n == 4 ? "ff" : "00")
+            try file(i + "/bInterfaceProtocol", n == 4 ? "ff" : "00")
+            try link(i + "/driver", "../../../../../../../bus/usb/drivers/\(n == 4 ? driver : "option")")
+            try link("sys/bus/usb/devices/1-1.2:1.\(n)", "../../../devices/platform/sim/usb1/1-1/1-1.2/1-1.2:1.\(n)")
+        }
+        let qmi = "\(dev)/1-1.2:1.4"
+        try file(qmi + "/usbmisc/cdc-wdm0/uevent", "MAJOR=180\nMINOR=176\nDEVNAME=cdc-wdm0")
+        try dir(qmi + "/net/" + netdev)
+        try file("sys/class/net/\(netdev)/qmi/raw_ip", rawIP ? "Y" : "N")
+        try file("sys/class/net/\(netdev)/qmi/add_mux", "")
+        try file("sys/module/\(driver)/version", "qmi-sim")
+    }
+
+    // MARK: network namespaces and links (root; these shell out to ip(8): the simulator is
+    // a test tool, not the daemon)
+
+    @discardableResult
+    public static func run(_ args: [String], quiet: Bool = false) -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0].hasPrefix("/") ? args[0] : "/usr/bin/env")
+        p.arguments = args[0].hasPrefix("/") ? Array(args.dropFirst()) : args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        do { try p.run() } catch { return (127, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Moves the calling thread into network namespace `name`, creating it when needed.
+    /// Returns whether it was created here.
+    public static func enterNamespace(_ name: String) throws -> Bool {
+        var created = false
+        let path = "/run/netns/" + name
+        if !FileManager.default.fileExists(atPath: path) {
+            let r = run(["ip", "netns", "add", name])
+            guard r.status == 0 else { throw QMIError.invalidArgument("ip netns add \(name) failed: \(r.output)") }
+            created = true
+        }
+        let fd = csys_open(path, O_RDONLY, 0)
+        guard fd >= 0 else { throw QMIError.system(operation: "open \(path)", errno: csys_errno()) }
+        defer { close(fd) }
+        guard csys_setns_net(fd) == 0 else { throw QMIError.system(operation: "setns \(name)", errno: csys_errno()) }
+        _ = run(["ip", "link", "set", "lo", "up"])
+        return created
+    }
+}
+
+/// A TUN device standing in for the modem's raw-IP netdev. The simulator holds its file
+/// descriptor and answers ICMP/ICMPv6 echo requests sent to the gateway addresses, so
+/// `ping -I wwan0 <gateway>` proves the data path end to end.
+public final class TunDevice {
+    public let name: String
+    public private(set) var fd: Int32
+    var watch = 0
+    var loop: EventLoop?
+    public var ipv4Gateway: UInt32 = 0
+    public var ipv6Gateway: [UInt8] = []
+    public private(set) var echoesAnswered = 0
+
+    public init(name: String) throws {
+        self.name = name
+        fd = csys_tun_open(name, Int32(IFF_TUN | IFF_NO_PI))
+        guard fd >= 0 else { throw QMIError.system(operation: "create TUN device \(name)", errno: csys_errno()) }
+        _ = csys_set_nonblocking(fd)
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if let l = loop { l.unwatch(watch) }
+        loop = nil
+        if fd >= 0 { _ = CSystem.close(fd) }
+        fd = -1
+    }
+
+    public func serve(on loop: EventLoop) {
+        self.loop = loop
+        watch = loop.watch(fd) { [unowned self] _ in self.drain() }
+    }
+
+    func drain() {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while fd >= 0 {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            if let reply = TunDevice.echoReply(Array(buf[0..<n]), ipv4: ipv4Gateway, ipv6: ipv6Gateway) {
+                echoesAnswered += 1
+                _ = reply.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            }
+        }
+    }
+
+    /// The echo reply for an IPv4 ICMP or IPv6 ICMPv6 echo request addressed to a gateway.
+    public static func echoReply(_ p: [UInt8], ipv4: UInt32, ipv6: [UInt8]) -> [UInt8]? {
+        guard let first = p.first else { return nil }
+        if first >> 4 == 4 {
+            let ihl = Int(first & 0x0f) * 4
+            guard p.count >= ihl + 8, ihl >= 20, p[9] == 1, p[ihl] == 8 else { return nil }
+            let dst = UInt32(p[16]) << 24 | UInt32(p[17]) << 16 | UInt32(p[18]) << 8 | UInt32(p[19])
+            guard dst == ipv4 else { return nil }
+            var r = p
+            for i in 0..<4 { r[12 + i] = p[16 + i]; r[16 + i] = p[12 + i] }
+            r[8] = 64
+            r[10] = 0; r[11] = 0
+            let hc = checksum(r[0..<ihl])
+            r[10] = UInt8(hc >> 8); r[11] = UInt8(hc & 0xff)
+            r[ihl] = 0
+            r[ihl + 2] = 0; r[ihl + 3] = 0
+            let cc = checksum(r[ihl...])
+            r[ihl + 2] = UInt8(cc >> 8); r[ihl + 3] = UInt8(cc & 0xff)
+            return r
+        }
+        if first >> 4 == 6 {
+            guard p.count >= 48, p[6] == 58, p[40] == 128, ipv6.count == 16, Array(p[24..<40]) == ipv6 else { return nil }
+            var r = p
+            for i in 0..<16 { r[8 + i] = p[24 + i]; r[24 + i] = p[8 + i] }
+            r[7] = 64
+            r[40] = 129
+            r[42] = 0; r[43] = 0
+            var pseudo = Array(r[8..<40])
+            let len = p.count - 40
+            pseudo += [UInt8(len >> 24 & 0xff), UInt8(len >> 16 & 0xff), UInt8(len >> 8 & 0xff), UInt8(len & 0xff), 0, 0, 0, 58]
+            let c = checksum((pseudo + r[40...])[...])
+            r[42] = UInt8(c >> 8); r[43] = UInt8(c & 0xff)
+            return r
+        }
+        return nil
+    }
+
+    static func checksum(_ b: ArraySlice<UInt8>) -> UInt16 {
+        var sum: UInt32 = 0
+        var i = b.startIndex
+        while i + 1 < b.endIndex {
+            sum += UInt32(b[i]) << 8 | UInt32(b[i + 1])
+            i += 2
+        }
+        if i < b.endIndex { sum += UInt32(b[i]) << 8 }
+        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+}
+
+/// 802.3 mode: a veth pair whose near end (`name`) stands in for the modem's Ethernet-mode
+/// netdev; the far end lives in its own namespace with the gateway address and dnsmasq
+/// handing out the call's address, the way the modem's DHCP server would.
+public final class VethLink {
+    public let name: String
+    public let farNamespace: String
+    var dnsmasq: Process?
+    public let leaseFile: String
+
+    public init(name: String, config: SimConfig, leaseSeconds: Int = 7200) throws {
+        self.name = name
+        farNamespace = "qsim-far-\(getpid())-\(name)"
+        leaseFile = NSTemporaryDirectory() + "\(farNamespace).leases"
+        let far = "\(name)-far"
+        func sh(_ a: [String]) throws {
+            let r = FakeHardware.run(a)
+            guard r.status == 0 else { throw QMIError.invalidArgument("\(a.joined(separator: " ")) failed: \(r.output)") }
+        }
+        try sh(["ip", "netns", "add", farNamespace])
+        try sh(["ip", "link", "add", name, "type", "veth", "peer", "name", far, "netns", farNamespace])
+        let gw = Text.ipv4(config.ipv4Gateway)
+        try sh(["ip", "-n", farNamespace, "addr", "add", "\(gw)/\(config.ipv4Prefix)", "dev", far])
+        try sh(["ip", "-n", farNamespace, "link", "set", far, "up"])
+        try sh(["ip", "-n", farNamespace, "link", "set", "lo", "up"])
+        let ip = Text.ipv4(config.ipv4Address)
+        let mask = Text.ipv4(config.ipv4Prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - config.ipv4Prefix))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", farNamespace, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+                       "--port=0", "--interface=\(far)", "--bind-interfaces", "--dhcp-authoritative",
+                       "--dhcp-range=\(ip),\(ip),\(mask),\(leaseSeconds)", "--dhcp-option=3,\(gw)",
+                       "--dhcp-option=6," + config.ipv4DNS.map(Text.ipv4).joined(separator: ","),
+                       "--dhcp-option=26,\(config.mtu)", "--dhcp-leasefile=\(leaseFile)", "--pid-file="]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        dnsmasq = p
+    }
+
+    deinit { remove() }
+
+    public func remove() {
+        if let p = dnsmasq, p.isRunning { p.terminate(); p.waitUntilExit() }
+        dnsmasq = nil
+        FakeHardware.run(["ip", "link", "del", name])
+        FakeHardware.run(["ip", "netns", "del", farNamespace])
+        try? FileManager.default.removeItem(atPath: leaseFile)
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class QMISimPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
