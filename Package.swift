@@ -28,12 +28,13 @@ let package = Package(
         .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "QMICore", "CSystem"]),
         // libFuzzer entry point for the decoder (README: "Fuzzing"); a corpus replayer otherwise.
         .executableTarget(name: "qmi-fuzz", dependencies: ["QMICore"]),
+        .target(name: "TestSupport", dependencies: ["CSystem"], path: "Tests/TestSupport"),
         .testTarget(name: "QMICoreTests", dependencies: ["QMICore", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["USBDiscovery"]),
-        .testTarget(name: "QMISimTests", dependencies: ["QMISim", "QMICore", "CSystem", "USBDiscovery"]),
-        .testTarget(name: "LinkConfigTests", dependencies: ["LinkConfig", "CSystem"]),
-        .testTarget(name: "DHCPClientTests", dependencies: ["DHCPClient", "LinkConfig", "CSystem"]),
-        .testTarget(name: "QCMTests", dependencies: ["QCM", "QMISim", "QMICore", "CSystem"]),
+        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "QMICore", "CSystem", "USBDiscovery"]),
+        .testTarget(name: "LinkConfigTests", dependencies: ["TestSupport", "LinkConfig", "CSystem"]),
+        .testTarget(name: "DHCPClientTests", dependencies: ["TestSupport", "DHCPClient", "LinkConfig", "CSystem"]),
+        .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "QMICore", "CSystem"]),
     ],
     swiftLanguageModes: [.v5]
 )

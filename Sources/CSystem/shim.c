@@ -54,3 +54,43 @@ int csys_spawn(const char *path, char *const argv[], char *const envp[],
 }
 
 int csys_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+ssize_t csys_read_file(const char *path, void *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t total = 0;
+    while (total < cap) {
+        ssize_t n = read(fd, (char *)buf + total, cap - total);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno; close(fd); errno = e;
+            return -1;
+        }
+        if (n == 0) break;
+        total += (size_t)n;
+    }
+    close(fd);
+    return (ssize_t)total;
+}
+
+int csys_write_file_atomic(const char *path, const void *data, size_t len, int mode) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.qcm-tmp", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, (const char *)data + off, len - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno; close(fd); unlink(tmp); errno = e;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) { int e = errno; unlink(tmp); errno = e; return -1; }
+    if (rename(tmp, path) != 0) { int e = errno; unlink(tmp); errno = e; return -1; }
+    return 0;
+}
+
+int csys_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -27,28 +27,8 @@ public enum Files {
 
     /// Writes `bytes` to a temporary file next to `path`, then renames it over `path`.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: Int32 = 0o644) throws(QMIError) {
-        let tmp = path + ".qcm-tmp"
-        let fd = csys_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard fd >= 0 else { throw .system(operation: "create \(tmp)", errno: csys_errno()) }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 {
-                let e = csys_errno()
-                if e == EINTR { continue }
-                _ = close(fd)
-                _ = unlink(tmp)
-                throw .system(operation: "write \(tmp)", errno: e)
-            }
-            off += n
-        }
-        _ = fsync(fd)
-        _ = close(fd)
-        if rename(tmp, path) != 0 {
-            let e = csys_errno()
-            _ = unlink(tmp)
-            throw .system(operation: "rename \(tmp) to \(path)", errno: e)
-        }
+        let rc = bytes.withUnsafeBytes { csys_write_file_atomic(path, $0.baseAddress, $0.count, mode) }
+        if rc != 0 { throw .system(operation: "write \(path)", errno: csys_errno()) }
     }
 
     public static func exists(_ path: String) -> Bool { csys_file_kind(path) != Int32(CSYS_NONE) }

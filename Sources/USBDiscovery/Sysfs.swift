@@ -4,21 +4,10 @@ import CSystem
 /// read with a size cap; anything unreadable or malformed comes back as nil, never a trap.
 struct Sysfs {
     static func read(_ path: String, limit: Int = 4096) -> String? {
-        let fd = csys_open(path, O_RDONLY, 0)
-        guard fd >= 0 else { return nil }
-        defer { _ = close(fd) }
         var buf = [UInt8](repeating: 0, count: limit)
-        var total = 0
-        while total < limit {
-            let n = buf.withUnsafeMutableBytes { CSystem.read(fd, $0.baseAddress! + total, limit - total) }
-            if n < 0 {
-                if csys_errno() == EINTR { continue }
-                return nil
-            }
-            if n == 0 { break }
-            total += n
-        }
-        var bytes = Array(buf[0..<total])
+        let n = buf.withUnsafeMutableBytes { csys_read_file(path, $0.baseAddress, $0.count) }
+        guard n >= 0 else { return nil }
+        var bytes = Array(buf[0..<n])
         while let last = bytes.last, last == 10 || last == 13 || last == 32 || last == 9 || last == 0 { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import QMISim
+import TestSupport
 import QMICore
 
 /// The qmi-sim executable: documented knobs, precise errors, clean start and stop.

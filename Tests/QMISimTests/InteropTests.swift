@@ -3,6 +3,7 @@ import XCTest
 import CSystem
 @testable import QMICore
 @testable import QMISim
+import TestSupport
 import USBDiscovery
 
 /// Clients nobody here wrote accept the simulator, and the fake hardware looks real.

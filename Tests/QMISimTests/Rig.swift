@@ -3,6 +3,7 @@ import XCTest
 import CSystem
 @testable import QMICore
 @testable import QMISim
+import TestSupport
 
 /// The simulator and a QMICore engine on one event loop, talking over a real Unix socket.
 final class Rig {

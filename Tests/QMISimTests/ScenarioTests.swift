@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import QMICore
 @testable import QMISim
+import TestSupport
 
 final class ScenarioTests: XCTestCase {
     func testNormalDialAndCleanTeardown() throws {

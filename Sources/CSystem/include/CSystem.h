@@ -84,6 +84,12 @@ static inline int csys_is_symlink(const char *path) {
 static inline int csys_is_executable(const char *path) { return access(path, X_OK) == 0; }
 static inline const char *csys_dirent_name(const struct dirent *d) { return d->d_name; }
 
+/* ---- whole files (shim.c) ---- */
+/* Reads up to cap bytes of path into buf; returns the count, or -1 with errno set. */
+ssize_t csys_read_file(const char *path, void *buf, size_t cap);
+/* Writes data to path.qcm-tmp, fsyncs, renames it over path. 0 or -1 with errno set. */
+int csys_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+
 /* ---- clocks ---- */
 static inline int64_t csys_monotonic_ms(void) {
     struct timespec ts;
@@ -155,6 +161,8 @@ static inline int csys_unix_listen(const char *name, int backlog) {
     if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
+/* pipe2(O_CLOEXEC): children only get the ends dup2ed onto their stdio (shim.c) */
+int csys_pipe_cloexec(int fds[2]);
 /* accept4 with CLOEXEC|NONBLOCK (needs _GNU_SOURCE: shim.c) */
 int csys_accept(int fd);
 static inline int csys_unix_dgram_send(const char *name, const void *buf, size_t len) {

@@ -1,10 +1,11 @@
 import Foundation
-import XCTest
 import CSystem
+
+/// Helpers shared by the test targets: subprocesses, network namespaces, built products.
 
 /// Runs a program, returning its exit status and combined output.
 @discardableResult
-func shell(_ args: [String], timeout: TimeInterval = 30) -> (status: Int32, output: String) {
+public func shell(_ args: [String], timeout: TimeInterval = 30) -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = args
@@ -22,16 +23,16 @@ func shell(_ args: [String], timeout: TimeInterval = 30) -> (status: Int32, outp
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-var isRoot: Bool { getuid() == 0 }
+public var isRoot: Bool { getuid() == 0 }
 
-func which(_ tool: String) -> Bool { shell(["sh", "-c", "command -v \(tool)"]).status == 0 }
+public func which(_ tool: String) -> Bool { shell(["sh", "-c", "command -v \(tool)"]).status == 0 }
 
 /// A network namespace made for one test; `enter` moves the calling thread into it.
-final class TestNamespace {
-    let name: String
+public final class TestNamespace {
+    public let name: String
     private var saved: Int32 = -1
 
-    init(_ prefix: String) throws {
+    public init(_ prefix: String) throws {
         name = "\(prefix)-\(getpid())-\(Int.random(in: 1000...9999))"
         let r = shell(["ip", "netns", "add", name])
         guard r.status == 0 else { throw NSError(domain: "netns", code: 1, userInfo: [NSLocalizedDescriptionKey: r.output]) }
@@ -42,7 +43,7 @@ final class TestNamespace {
 
     /// Runs `body` with the calling thread inside the namespace (sockets and links created
     /// meanwhile belong to it).
-    func inside<T>(_ body: () throws -> T) rethrows -> T {
+    public func inside<T>(_ body: () throws -> T) rethrows -> T {
         let me = open("/proc/thread-self/ns/net", O_RDONLY)
         let target = open("/run/netns/\(name)", O_RDONLY)
         precondition(me >= 0 && target >= 0)
@@ -57,17 +58,18 @@ final class TestNamespace {
 }
 
 /// A flag shared with a helper thread.
-final class Flag: @unchecked Sendable {
+public final class Flag: @unchecked Sendable {
+    public init() {}
     private let lock = NSLock()
     private var v = false
-    var value: Bool {
+    public var value: Bool {
         get { lock.lock(); defer { lock.unlock() }; return v }
         set { lock.lock(); v = newValue; lock.unlock() }
     }
 }
 
 /// A product built next to the test bundle (swift build --build-tests builds them all).
-func productPath(_ name: String) -> String {
+public func productPath(_ name: String) -> String {
     let bundle = Bundle(for: Flag.self).bundleURL
     for dir in [bundle, bundle.deletingLastPathComponent()] {
         let p = dir.appendingPathComponent(name).path
@@ -75,4 +77,29 @@ func productPath(_ name: String) -> String {
     }
     return bundle.appendingPathComponent(name).path
 
+}
+
+/// The address/route state of a namespace as `ip -j` reports it (parsed, not scraped).
+public func ipJSON(_ ns: String, _ args: [String]) -> [[String: Any]] {
+    let r = shell(["ip", "-n", ns, "-j"] + args)
+    guard r.status == 0, let data = r.output.data(using: .utf8),
+          let v = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
+    return v
+}
+
+/// "addr/prefix" strings of an interface, from `ip -j addr`.
+public func ipAddresses(_ ns: String, _ dev: String) -> [String] {
+    ipJSON(ns, ["addr", "show", "dev", dev]).flatMap { link -> [String] in
+        ((link["addr_info"] as? [[String: Any]]) ?? []).compactMap { a in
+            guard let l = a["local"] as? String, let p = a["prefixlen"] as? Int, (a["scope"] as? String) != "link" else { return nil }
+            return "\(l)/\(p)"
+        }
+    }
+}
+
+/// Default routes of a family ("-4" / "-6") as "dev via metric" strings, from `ip -j route`.
+public func ipDefaultRoutes(_ ns: String, _ family: String) -> [String] {
+    shell(["ip", "-n", ns, "-j", family, "route", "show", "default"]).output.data(using: .utf8)
+        .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [[String: Any]] }?
+        .map { r in "\(r["dev"] ?? "?") via \(r["gateway"] ?? "-") metric \(r["metric"] ?? 0)" } ?? []
 }

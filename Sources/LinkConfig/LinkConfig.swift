@@ -1,2 +1,0 @@
-// Placeholder until the LinkConfig issue lands.
-public enum LinkConfig {}

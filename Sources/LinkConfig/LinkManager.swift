@@ -1,0 +1,161 @@
+import CSystem
+
+/// Applies a LinkPlan over rtnetlink and undoes exactly what it did: addresses and routes
+/// that were already there are left alone, re-applying the same plan changes nothing, and
+/// a changed plan (a renewed lease with a new address) moves cleanly.
+public final class LinkManager {
+    public let netlink: Netlink
+    public var dns: DNSManager?
+    public var log: ((String) -> Void)?
+
+    struct Applied {
+        var index: Int32
+        var name: String
+        var addresses: [AddressInfo] = []
+        var routes: [RouteInfo] = []
+        var originalMTU: UInt32?
+        var broughtUp = false
+        var dnsServers: [IPAddress] = []
+        var dnsDomain: String?
+    }
+    var applied: Applied?
+
+    public init(netlink: Netlink, dns: DNSManager? = nil) {
+        self.netlink = netlink
+        self.dns = dns
+    }
+
+    public var isApplied: Bool { applied != nil }
+    public var plannedInterface: String? { applied?.name }
+
+    public func apply(_ plan: LinkPlan) throws(LinkError) {
+        try plan.validate()
+        let index = try netlink.index(of: plan.interface)
+        if var a = applied, a.name != plan.interface || a.index != index {
+            // Another interface (or the link was recreated): start over.
+            try undo()
+            a = Applied(index: index, name: plan.interface)
+            applied = a
+        }
+        var a = applied ?? Applied(index: index, name: plan.interface)
+        defer { applied = a }
+        let name = plan.interface
+        guard let link = try netlink.link(index) else { throw .noSuchInterface(name) }
+
+        // MTU first: some drivers refuse addresses larger packets would need otherwise.
+        if let mtu = plan.mtu, link.mtu != mtu {
+            try netlink.setLink(index, name: name, mtu: mtu)
+            if a.originalMTU == nil { a.originalMTU = link.mtu }
+            log?("\(name): mtu \(link.mtu) -> \(mtu)")
+        }
+        if !link.isUp {
+            try netlink.setLink(index, name: name, up: true)
+            a.broughtUp = true
+            log?("\(name): link up")
+        }
+
+        // Addresses.
+        let wanted = [plan.ipv4, plan.ipv6].compactMap { $0 }
+        let everywhere = try netlink.addresses()
+        for old in a.addresses where !wanted.contains(where: { $0.address == old.address && $0.prefix == old.prefix }) {
+            try removeRoutes(&a, using: old.address.family)
+            try? netlink.deleteAddress(index, name: name, old.address, prefix: old.prefix)
+            a.addresses.removeAll { $0 == old }
+            log?("\(name): removed \(old.address.text)/\(old.prefix)")
+        }
+        for w in wanted {
+            if let elsewhere = everywhere.first(where: { $0.address == w.address && $0.index != index }) {
+                let other = (try? netlink.link(elsewhere.index))??.name ?? "interface \(elsewhere.index)"
+                throw .invalid("\(w.address.text) is already assigned to \(other); refusing to put it on \(name) too")
+            }
+            if everywhere.contains(where: { $0.index == index && $0.address == w.address && $0.prefix == w.prefix }) { continue }
+            try netlink.addAddress(index, name: name, w.address, prefix: w.prefix)
+            a.addresses.append(AddressInfo(index: index, address: w.address, prefix: w.prefix))
+            log?("\(name): added \(w.address.text)/\(w.prefix)")
+        }
+
+        // Default routes (IPv6 metric 0 is the kernel's 1024).
+        var wantedRoutes: [RouteInfo] = []
+        if plan.defaultRoute {
+            for w in wanted {
+                let fam = w.address.family
+                wantedRoutes.append(RouteInfo(family: fam, destination: nil, prefix: 0,
+                                              gateway: w.routeViaGateway ? w.gateway : nil, outputIndex: index,
+                                              metric: fam == .ipv6 && plan.metric == 0 ? 1024 : plan.metric,
+                                              table: RT.tableMain, proto: RT.protoStatic))
+            }
+        }
+        for old in a.routes where !wantedRoutes.contains(where: { same($0, old) }) {
+            try? netlink.deleteRoute(old, name: name)
+            a.routes.removeAll { same($0, old) }
+        }
+        for r in wantedRoutes where !a.routes.contains(where: { same($0, r) }) {
+            let existing = try netlink.routes(r.family).filter { $0.isDefault && $0.metric == r.metric }
+            if existing.contains(where: { $0.outputIndex == index && $0.gateway == r.gateway }) { continue }
+            do throws(LinkError) {
+                try netlink.addRoute(r, name: name)
+            } catch {
+                if error.errno == EEXIST, let other = existing.first {
+                    let dev = (try? netlink.link(other.outputIndex ?? 0))??.name ?? "another interface"
+                    throw .invalid("a default route with metric \(r.metric) already exists via \(dev); qcm leaves it alone: choose another metric with --metric N")
+                }
+                throw error
+            }
+            a.routes.append(r)
+            log?("\(name): default route\(r.gateway.map { " via \($0.text)" } ?? "") metric \(r.metric)")
+        }
+
+        // DNS.
+        if let d = dns, a.dnsServers != plan.dns || a.dnsDomain != plan.domain {
+            if plan.dns.isEmpty {
+                try d.revert()
+            } else {
+                try d.apply(servers: plan.dns, domain: plan.domain)
+            }
+            a.dnsServers = plan.dns
+            a.dnsDomain = plan.domain
+        }
+    }
+
+    func same(_ x: RouteInfo, _ y: RouteInfo) -> Bool {
+        x.family == y.family && x.prefix == y.prefix && x.gateway == y.gateway && x.outputIndex == y.outputIndex && x.metric == y.metric
+    }
+
+    private func removeRoutes(_ a: inout Applied, using family: Family) throws(LinkError) {
+        for r in a.routes where r.family == family {
+            try? netlink.deleteRoute(r, name: a.name)
+        }
+        a.routes.removeAll { $0.family == family }
+    }
+
+    /// Removes the routes, addresses and DNS qcm added, restores the MTU and the link's
+    /// down state. Keeps going after a failure and reports the first one.
+    public func undo() throws(LinkError) {
+        guard let a = applied else { return }
+        applied = nil
+        var first: LinkError?
+        func note(_ e: LinkError) {
+            // Already gone (the interface vanished with the modem, or someone else removed it): fine.
+            if let n = e.errno, n == ENODEV || n == ESRCH || n == ENOENT || n == EADDRNOTAVAIL { return }
+            if case .noSuchInterface = e { return }
+            if first == nil { first = e }
+        }
+        for r in a.routes {
+            do throws(LinkError) { try netlink.deleteRoute(r, name: a.name) } catch { note(error) }
+        }
+        for ad in a.addresses {
+            do throws(LinkError) { try netlink.deleteAddress(a.index, name: a.name, ad.address, prefix: ad.prefix) } catch { note(error) }
+        }
+        if let mtu = a.originalMTU {
+            do throws(LinkError) { try netlink.setLink(a.index, name: a.name, mtu: mtu) } catch { note(error) }
+        }
+        if a.broughtUp {
+            do throws(LinkError) { try netlink.setLink(a.index, name: a.name, up: false) } catch { note(error) }
+        }
+        if let d = dns, !a.dnsServers.isEmpty {
+            do throws(LinkError) { try d.revert() } catch { note(error) }
+        }
+        log?("\(a.name): configuration removed")
+        if let e = first { throw e }
+    }
+}

@@ -1,0 +1,83 @@
+/// What a link should look like: built from QMI runtime settings or a DHCP lease.
+public struct LinkPlan: Equatable {
+    public struct Address: Equatable {
+        public var address: IPAddress
+        public var prefix: Int
+        public var gateway: IPAddress?
+        /// Route via the gateway (802.3/DHCP) or as a device route (raw-IP point-to-point).
+        public var routeViaGateway: Bool
+
+        public init(address: IPAddress, prefix: Int, gateway: IPAddress? = nil, routeViaGateway: Bool = false) {
+            self.address = address
+            self.prefix = prefix
+            self.gateway = gateway
+            self.routeViaGateway = routeViaGateway
+        }
+    }
+
+    public var interface: String
+    public var ipv4: Address?
+    public var ipv6: Address?
+    public var dns: [IPAddress]
+    public var domain: String?
+    public var mtu: UInt32?
+    /// Metric of the default routes qcm adds.
+    public var metric: UInt32
+    public var defaultRoute: Bool
+
+    public init(interface: String, ipv4: Address? = nil, ipv6: Address? = nil, dns: [IPAddress] = [],
+                domain: String? = nil, mtu: UInt32? = nil, metric: UInt32 = 0, defaultRoute: Bool = true) {
+        self.interface = interface
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.dns = dns
+        self.domain = domain
+        self.mtu = mtu
+        self.metric = metric
+        self.defaultRoute = defaultRoute
+    }
+
+    /// Prefix length of a dotted netmask; nil when the mask is not contiguous.
+    public static func prefix(ofMask mask: UInt32) -> Int? { IPText.prefix(ofMask: mask) }
+
+    public func validate() throws(LinkError) {
+        func check(_ a: Address?, _ family: Family) throws(LinkError) {
+            guard let a else { return }
+            let label = family == .ipv4 ? "IPv4" : "IPv6"
+            guard a.address.family == family else { throw .invalid("\(a.address.text) is not an \(label) address") }
+            guard a.prefix >= 1 && a.prefix <= family.maxPrefix else {
+                throw .invalid("invalid \(label) prefix length \(a.prefix) for \(a.address.text) (1-\(family.maxPrefix))")
+            }
+            if let g = a.gateway, g.family != family { throw .invalid("gateway \(g.text) is not an \(label) address") }
+            if a.routeViaGateway && a.gateway == nil { throw .invalid("\(label) route via gateway requested but no gateway given") }
+        }
+        try check(ipv4, .ipv4)
+        try check(ipv6, .ipv6)
+        if let m = mtu, m < 576 || m > 65535 { throw .invalid("invalid MTU \(m) (576-65535)") }
+    }
+
+    /// The udhcpc-style variables describing this plan (for script hooks).
+    public func scriptEnvironment(leaseSeconds: UInt32? = nil) -> [(String, String)] {
+        var env: [(String, String)] = [("interface", interface)]
+        if let v4 = ipv4 {
+            env.append(("ip", v4.address.text))
+            let mask: UInt32 = v4.prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - v4.prefix)
+            env.append(("subnet", IPAddress(ipv4: mask).text))
+            env.append(("mask", "\(v4.prefix)"))
+            if let g = v4.gateway { env.append(("router", g.text)) }
+        }
+        if let v6 = ipv6 {
+            env.append(("ipv6", v6.address.text))
+            env.append(("ipv6_prefix", "\(v6.prefix)"))
+            if let g = v6.gateway { env.append(("ipv6_router", g.text)) }
+        }
+        let v4dns = dns.filter { $0.family == .ipv4 }.map { $0.text }
+        let v6dns = dns.filter { $0.family == .ipv6 }.map { $0.text }
+        if !v4dns.isEmpty { env.append(("dns", v4dns.joined(separator: " "))) }
+        if !v6dns.isEmpty { env.append(("ipv6_dns", v6dns.joined(separator: " "))) }
+        if let d = domain { env.append(("domain", d)) }
+        if let m = mtu { env.append(("mtu", "\(m)")) }
+        if let l = leaseSeconds { env.append(("lease", "\(l)")) }
+        return env
+    }
+}

@@ -1,0 +1,263 @@
+import CSystem
+
+/// rtnetlink numbers (stable kernel ABI), spelled out so the Swift types stay simple.
+enum RT {
+    static let newLink: UInt16 = 16, getLink: UInt16 = 18
+    static let newAddr: UInt16 = 20, delAddr: UInt16 = 21, getAddr: UInt16 = 22
+    static let newRoute: UInt16 = 24, delRoute: UInt16 = 25, getRoute: UInt16 = 26
+    static let request: UInt16 = 0x1, ack: UInt16 = 0x4, dump: UInt16 = 0x300
+    static let replace: UInt16 = 0x100, excl: UInt16 = 0x200, create: UInt16 = 0x400
+    static let iflaAddress: UInt16 = 1, iflaIfname: UInt16 = 3, iflaMTU: UInt16 = 4
+    static let ifaAddress: UInt16 = 1, ifaLocal: UInt16 = 2, ifaFlags: UInt16 = 8
+    static let rtaDst: UInt16 = 1, rtaOif: UInt16 = 4, rtaGateway: UInt16 = 5, rtaPriority: UInt16 = 6, rtaTable: UInt16 = 15
+    static let tableMain: UInt32 = 254
+    static let protoStatic: UInt8 = 4
+    static let scopeUniverse: UInt8 = 0, scopeLink: UInt8 = 253
+    static let unicast: UInt8 = 1
+    static let nodad: UInt32 = 0x02
+}
+
+public enum Family: UInt8, Equatable {
+    case ipv4 = 2
+    case ipv6 = 10
+    public var addressLength: Int { self == .ipv4 ? 4 : 16 }
+    public var maxPrefix: Int { self == .ipv4 ? 32 : 128 }
+}
+
+/// An IPv4 or IPv6 address in network byte order.
+public struct IPAddress: Equatable, Hashable {
+    public let bytes: [UInt8]
+    public init?(_ bytes: [UInt8]) {
+        guard bytes.count == 4 || bytes.count == 16 else { return nil }
+        self.bytes = bytes
+    }
+    public init(ipv4 v: UInt32) { bytes = [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+    public var family: Family { bytes.count == 4 ? .ipv4 : .ipv6 }
+    public var ipv4: UInt32? {
+        guard bytes.count == 4 else { return nil }
+        return UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+    }
+
+    public var text: String {
+        if let v = ipv4 { return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)" }
+        return IPText.ipv6(bytes)
+    }
+
+    public init?(_ text: String) {
+        if let v = IPText.parseIPv4(text) { self.init(ipv4: v); return }
+        guard let b = IPText.parseIPv6(text) else { return nil }
+        self.init(b)
+    }
+}
+
+public struct LinkInfo: Equatable {
+    public let index: Int32
+    public let name: String
+    public let flags: UInt32
+    public let mtu: UInt32
+    public let type: UInt16
+    public var isUp: Bool { flags & 1 != 0 }
+}
+
+public struct AddressInfo: Equatable {
+    public let index: Int32
+    public let address: IPAddress
+    public let prefix: Int
+}
+
+public struct RouteInfo: Equatable {
+    public let family: Family
+    public let destination: IPAddress?
+    public let prefix: Int
+    public let gateway: IPAddress?
+    public let outputIndex: Int32?
+    public let metric: UInt32
+    public let table: UInt32
+    public let proto: UInt8
+    public var isDefault: Bool { prefix == 0 }
+}
+
+extension Netlink {
+    // MARK: links
+
+    public func index(of name: String) throws(LinkError) -> Int32 {
+        guard !name.isEmpty, name.utf8.count < 16 else { throw .invalid("'\(name)' is not a valid interface name") }
+        var m = Message(type: RT.getLink, flags: RT.request | RT.ack)
+        ifinfo(&m, index: 0, flags: 0, change: 0)
+        m.attributeString(RT.iflaIfname, name)
+        let replies: [[UInt8]]
+        do throws(LinkError) {
+            replies = try query(m, operation: "look up interface \(name)")
+        } catch {
+            if error.errno == ENODEV { throw .noSuchInterface(name) }
+            throw error
+        }
+        guard let first = replies.first, let link = Netlink.parseLink(first) else { throw .noSuchInterface(name) }
+        return link.index
+    }
+
+    public func link(_ index: Int32) throws(LinkError) -> LinkInfo? { try links().first { $0.index == index } }
+
+    public func links() throws(LinkError) -> [LinkInfo] {
+        var m = Message(type: RT.getLink, flags: RT.request | RT.dump)
+        ifinfo(&m, index: 0, flags: 0, change: 0)
+        return try dump(m, operation: "list links").compactMap(Netlink.parseLink)
+    }
+
+    /// Brings the link up or down and/or sets its MTU.
+    public func setLink(_ index: Int32, name: String, up: Bool? = nil, mtu: UInt32? = nil) throws(LinkError) {
+        var m = Message(type: RT.newLink, flags: RT.request | RT.ack)
+        ifinfo(&m, index: index, flags: up == true ? 1 : 0, change: up == nil ? 0 : 1)
+        if let mtu { m.attribute32(RT.iflaMTU, mtu) }
+        var what: [String] = []
+        if let up { what.append(up ? "up" : "down") }
+        if let mtu { what.append("mtu \(mtu)") }
+        try transact(m, operation: "set \(name) " + what.joined(separator: " "))
+    }
+
+    func ifinfo(_ m: inout Message, index: Int32, flags: UInt32, change: UInt32) {
+        m.append8(0)          // AF_UNSPEC
+        m.append8(0)
+        m.append16(0)
+        m.append32(UInt32(bitPattern: index))
+        m.append32(flags)
+        m.append32(change)
+    }
+
+    static func parseLink(_ b: [UInt8]) -> LinkInfo? {
+        let r = Reader(b: b)
+        guard b.count >= 32, let type = r.u16(18), let index = r.i32(20), let flags = r.u32(24) else { return nil }
+        var name = "", mtu: UInt32 = 0
+        for (t, v) in attributes(b, from: 32) {
+            if t == RT.iflaIfname { name = String(decoding: v.prefix { $0 != 0 }, as: UTF8.self) }
+            if t == RT.iflaMTU, v.count >= 4 { mtu = Reader(b: v).u32(0) ?? 0 }
+        }
+        return LinkInfo(index: index, name: name, flags: flags, mtu: mtu, type: type)
+    }
+
+    // MARK: addresses
+
+    public func addresses(_ family: Family? = nil, index: Int32? = nil) throws(LinkError) -> [AddressInfo] {
+        var m = Message(type: RT.getAddr, flags: RT.request | RT.dump)
+        ifaddr(&m, family: family?.rawValue ?? 0, prefix: 0, flags: 0, scope: 0, index: 0)
+        return try dump(m, operation: "list addresses").compactMap(Netlink.parseAddress).filter {
+            (family == nil || $0.address.family == family) && (index == nil || $0.index == index)
+        }
+    }
+
+    public func addAddress(_ index: Int32, name: String, _ a: IPAddress, prefix: Int, replace: Bool = false) throws(LinkError) {
+        var m = Message(type: RT.newAddr, flags: RT.request | RT.ack | RT.create | (replace ? RT.replace : RT.excl))
+        ifaddr(&m, family: a.family.rawValue, prefix: UInt8(prefix), flags: 0, scope: RT.scopeUniverse, index: index)
+        m.attribute(RT.ifaLocal, a.bytes)
+        m.attribute(RT.ifaAddress, a.bytes)
+        if a.family == .ipv6 { m.attribute32(RT.ifaFlags, RT.nodad) }
+        try transact(m, operation: "add address \(a.text)/\(prefix) to \(name)")
+    }
+
+    public func deleteAddress(_ index: Int32, name: String, _ a: IPAddress, prefix: Int) throws(LinkError) {
+        var m = Message(type: RT.delAddr, flags: RT.request | RT.ack)
+        ifaddr(&m, family: a.family.rawValue, prefix: UInt8(prefix), flags: 0, scope: 0, index: index)
+        m.attribute(RT.ifaLocal, a.bytes)
+        try transact(m, operation: "delete address \(a.text)/\(prefix) from \(name)")
+    }
+
+    /// Deletes every address of `family` on the link (what `ip addr flush` does).
+    public func flushAddresses(_ index: Int32, name: String, _ family: Family) throws(LinkError) {
+        for a in try addresses(family, index: index) {
+            do throws(LinkError) {
+                try deleteAddress(index, name: name, a.address, prefix: a.prefix)
+            } catch {
+                // Deleting a primary IPv4 address takes its secondaries with it.
+                if error.errno != EADDRNOTAVAIL { throw error }
+            }
+        }
+    }
+
+    func ifaddr(_ m: inout Message, family: UInt8, prefix: UInt8, flags: UInt8, scope: UInt8, index: Int32) {
+        m.append8(family)
+        m.append8(prefix)
+        m.append8(flags)
+        m.append8(scope)
+        m.append32(UInt32(bitPattern: index))
+    }
+
+    static func parseAddress(_ b: [UInt8]) -> AddressInfo? {
+        guard b.count >= 24, let idx = Reader(b: b).i32(20) else { return nil }
+        let prefix = Int(b[17])
+        var local: IPAddress?, address: IPAddress?
+        for (t, v) in attributes(b, from: 24) {
+            if t == RT.ifaLocal { local = IPAddress(v) }
+            if t == RT.ifaAddress { address = IPAddress(v) }
+        }
+        guard let a = local ?? address else { return nil }
+        return AddressInfo(index: idx, address: a, prefix: prefix)
+    }
+
+    // MARK: routes
+
+    public func routes(_ family: Family) throws(LinkError) -> [RouteInfo] {
+        var m = Message(type: RT.getRoute, flags: RT.request | RT.dump)
+        rtmsg(&m, family: family.rawValue, dstLen: 0, table: 0, proto: 0, scope: 0, type: 0)
+        return try dump(m, operation: "list routes").compactMap(Netlink.parseRoute).filter { $0.table == RT.tableMain }
+    }
+
+    /// Adds a route in the main table; `gateway` nil means a device route (point-to-point).
+    public func addRoute(_ r: RouteInfo, name: String) throws(LinkError) {
+        var m = Message(type: RT.newRoute, flags: RT.request | RT.ack | RT.create | RT.excl)
+        route(&m, r)
+        try transact(m, operation: "add \(describe(r, name))")
+    }
+
+    public func deleteRoute(_ r: RouteInfo, name: String) throws(LinkError) {
+        var m = Message(type: RT.delRoute, flags: RT.request | RT.ack)
+        route(&m, r)
+        try transact(m, operation: "delete \(describe(r, name))")
+    }
+
+    func describe(_ r: RouteInfo, _ name: String) -> String {
+        let dst = r.prefix == 0 ? "default" : "\(r.destination?.text ?? "?")/\(r.prefix)"
+        var s = (r.family == .ipv6 ? "IPv6 " : "IPv4 ") + "route \(dst)"
+        if let g = r.gateway { s += " via \(g.text)" }
+        return s + " dev \(name) metric \(r.metric)"
+    }
+
+    func route(_ m: inout Message, _ r: RouteInfo) {
+        let scope = r.gateway == nil && r.family == .ipv4 ? RT.scopeLink : RT.scopeUniverse
+        rtmsg(&m, family: r.family.rawValue, dstLen: UInt8(r.prefix), table: UInt8(RT.tableMain), proto: RT.protoStatic,
+              scope: scope, type: RT.unicast)
+        if let d = r.destination, r.prefix > 0 { m.attribute(RT.rtaDst, d.bytes) }
+        if let g = r.gateway { m.attribute(RT.rtaGateway, g.bytes) }
+        if let o = r.outputIndex { m.attribute32(RT.rtaOif, UInt32(bitPattern: o)) }
+        m.attribute32(RT.rtaPriority, r.metric)
+    }
+
+    func rtmsg(_ m: inout Message, family: UInt8, dstLen: UInt8, table: UInt8, proto: UInt8, scope: UInt8, type: UInt8) {
+        m.append8(family)
+        m.append8(dstLen)
+        m.append8(0)          // src_len
+        m.append8(0)          // tos
+        m.append8(table)
+        m.append8(proto)
+        m.append8(scope)
+        m.append8(type)
+        m.append32(0)         // flags
+    }
+
+    static func parseRoute(_ b: [UInt8]) -> RouteInfo? {
+        guard b.count >= 28, let fam = Family(rawValue: b[16]) else { return nil }
+        var table = UInt32(b[20])
+        var dst: IPAddress?, gw: IPAddress?, oif: Int32?, metric: UInt32 = 0
+        for (t, v) in attributes(b, from: 28) {
+            switch t {
+            case RT.rtaDst: dst = IPAddress(v)
+            case RT.rtaGateway: gw = IPAddress(v)
+            case RT.rtaOif: oif = Reader(b: v).i32(0)
+            case RT.rtaPriority: metric = Reader(b: v).u32(0) ?? 0
+            case RT.rtaTable: table = Reader(b: v).u32(0) ?? table
+            default: break
+            }
+        }
+        return RouteInfo(family: fam, destination: dst, prefix: Int(b[17]), gateway: gw, outputIndex: oif,
+                         metric: metric, table: table, proto: b[21])
+    }
+}

@@ -1,0 +1,52 @@
+import CSystem
+
+/// A udhcpc-compatible hook (`scripts/default.script`): called with the event as its only
+/// argument (deconfig, bound, renew, leasefail, nak) and the lease in environment
+/// variables (interface ip subnet router dns domain mtu lease). Arguments travel as argv
+/// and environment, never through a shell command line.
+public struct ScriptHook {
+    public let path: String
+
+    public init(path: String) throws(LinkError) {
+        self.path = path
+        try ScriptHook.validate(path)
+    }
+
+    /// The checks behind the classic "default.script does nothing" support tickets.
+    public static func validate(_ path: String) throws(LinkError) {
+        switch csys_file_kind(path) {
+        case Int32(CSYS_NONE):
+            throw .script("script \(path) does not exist")
+        case Int32(CSYS_DIR):
+            throw .script("script \(path) is a directory, not a script")
+        case Int32(CSYS_FILE):
+            break
+        default:
+            throw .script("script \(path) is not a regular file")
+        }
+        guard csys_is_executable(path) != 0 else {
+            throw .script("script \(path) is not executable (chmod +x \(path))")
+        }
+        guard let head = FileText.read(path, limit: 4096) else {
+            throw .script("script \(path) cannot be read")
+        }
+        if let i = head.firstIndex(of: 13), i + 1 < head.count, head[i + 1] == 10 {
+            let firstLine = String(decoding: head.prefix { $0 != 10 && $0 != 13 }, as: UTF8.self)
+            throw .script("script \(path) has DOS (CRLF) line endings, so the kernel looks for the interpreter '\(firstLine.hasPrefix("#!") ? String(firstLine.dropFirst(2)) : firstLine)\\r'; convert it with dos2unix \(path)")
+        }
+        if !head.starts(with: [35, 33]) {   // "#!"
+            throw .script("script \(path) does not start with #! (e.g. #!/bin/sh)")
+        }
+    }
+
+    /// Runs `path event` with the variables added to the current environment.
+    public func run(event: String, variables: [(String, String)], timeoutMs: Int64 = 30_000) throws(LinkError) -> String {
+        var env = Spawn.currentEnvironment.filter { e in !variables.contains { e.hasPrefix($0.0 + "=") } }
+        env += variables.map { "\($0.0)=\($0.1)" }
+        let out = try Spawn.run(path, [event], environment: env, timeoutMs: timeoutMs)
+        guard out.status == 0 else {
+            throw .script("script \(path) \(event) failed with exit status \(out.status)" + (out.output.isEmpty ? "" : ": " + out.output))
+        }
+        return out.output
+    }
+}

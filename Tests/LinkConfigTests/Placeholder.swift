@@ -1,5 +1,0 @@
-import XCTest
-
-final class LinkConfigPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
