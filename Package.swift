@@ -26,9 +26,9 @@ let package = Package(
             dependencies: ["QMICore", "USBDiscovery", "LinkConfig", "DHCPClient", "CSystem"]),
         .target(name: "QMISim", dependencies: ["QMICore", "CSystem"]),
         .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "QMICore", "CSystem"]),
-        // libFuzzer entry point for the decoder (README: "Fuzzing"); a corpus replayer otherwise.
-        .executableTarget(name: "qmi-fuzz", dependencies: ["QMICore"]),
-        .target(name: "TestSupport", dependencies: ["CSystem"], path: "Tests/TestSupport"),
+        // libFuzzer entry point for the QMI and DHCP parsers (README: "Fuzzing"); a corpus replayer otherwise.
+        .executableTarget(name: "qcm-fuzz", dependencies: ["QMICore", "DHCPClient"]),
+        .target(name: "TestSupport", dependencies: ["CSystem", "QMISim"], path: "Tests/TestSupport"),
         .testTarget(name: "QMICoreTests", dependencies: ["QMICore", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["USBDiscovery"]),
         .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "QMICore", "CSystem", "USBDiscovery"]),

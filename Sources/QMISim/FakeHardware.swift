@@ -60,16 +60,7 @@ public enum FakeHardware {
 
     @discardableResult
     public static func run(_ args: [String], quiet: Bool = false) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0].hasPrefix("/") ? args[0] : "/usr/bin/env")
-        p.arguments = args[0].hasPrefix("/") ? Array(args.dropFirst()) : args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        do { try p.run() } catch { return (127, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        Subprocess.run(args)
     }
 
     /// Moves the calling thread into network namespace `name`, creating it when needed.
@@ -192,7 +183,7 @@ public final class TunDevice {
 public final class VethLink {
     public let name: String
     public let farNamespace: String
-    var dnsmasq: Process?
+    var dnsmasq: pid_t?
     public let leaseFile: String
 
     public init(name: String, config: SimConfig, leaseSeconds: Int = 7200) throws {
@@ -212,23 +203,21 @@ public final class VethLink {
         try sh(["ip", "-n", farNamespace, "link", "set", "lo", "up"])
         let ip = Text.ipv4(config.ipv4Address)
         let mask = Text.ipv4(config.ipv4Prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - config.ipv4Prefix))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", farNamespace, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
-                       "--port=0", "--interface=\(far)", "--bind-interfaces", "--dhcp-authoritative",
-                       "--dhcp-range=\(ip),\(ip),\(mask),\(leaseSeconds)", "--dhcp-option=3,\(gw)",
-                       "--dhcp-option=6," + config.ipv4DNS.map(Text.ipv4).joined(separator: ","),
-                       "--dhcp-option=26,\(config.mtu)", "--dhcp-leasefile=\(leaseFile)", "--pid-file="]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        dnsmasq = p
+        let args = ["ip", "netns", "exec", farNamespace, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+                    "--port=0", "--interface=\(far)", "--bind-interfaces", "--dhcp-authoritative",
+                    "--dhcp-range=\(ip),\(ip),\(mask),\(leaseSeconds)", "--dhcp-option=3,\(gw)",
+                    "--dhcp-option=6," + config.ipv4DNS.map(Text.ipv4).joined(separator: ","),
+                    "--dhcp-option=26,\(config.mtu)", "--dhcp-leasefile=\(leaseFile)", "--pid-file="]
+        guard let pid = Subprocess.start(args, outputFD: Subprocess.devNull) else {
+            throw QMIError.invalidArgument("cannot start dnsmasq (Debian: dnsmasq-base)")
+        }
+        dnsmasq = pid
     }
 
     deinit { remove() }
 
     public func remove() {
-        if let p = dnsmasq, p.isRunning { p.terminate(); p.waitUntilExit() }
+        if let p = dnsmasq { Subprocess.stop(p) }
         dnsmasq = nil
         FakeHardware.run(["ip", "link", "del", name])
         FakeHardware.run(["ip", "netns", "del", farNamespace])

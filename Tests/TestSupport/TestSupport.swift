@@ -1,26 +1,13 @@
 import Foundation
 import CSystem
+@_exported import QMISim
 
 /// Helpers shared by the test targets: subprocesses, network namespaces, built products.
 
 /// Runs a program, returning its exit status and combined output.
 @discardableResult
 public func shell(_ args: [String], timeout: TimeInterval = 30) -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    do { try p.run() } catch { return (127, "\(error)") }
-    let deadline = Date().addingTimeInterval(timeout)
-    var data = Data()
-    let h = pipe.fileHandleForReading
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { p.terminate() }
-    data = h.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    Subprocess.run(args, timeoutMs: Int64(timeout * 1000))
 }
 
 public var isRoot: Bool { getuid() == 0 }

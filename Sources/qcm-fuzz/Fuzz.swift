@@ -1,10 +1,9 @@
 import QMICore
+import DHCPClient
 
-/// libFuzzer entry point for everything that parses modem bytes: the QMUX/QMI decoder,
-/// TLV value decoding per the catalogue, the trace printer and the hex scanner.
-///
-///   swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -DQCM_LIBFUZZER --product qmi-fuzz
-///   .build/debug/qmi-fuzz -max_total_time=60 corpus/
+/// libFuzzer entry point for every parser fed from outside: the QMUX/QMI decoder, TLV
+/// value decoding per the catalogue, the trace printer, the hex scanner, and the DHCP
+/// frame and packet parsers (README: "Fuzzing").
 ///
 /// Built normally (without QCM_LIBFUZZER) the same binary replays files given as
 /// arguments through the entry point, for reproducing a crash without the fuzzer.
@@ -24,6 +23,8 @@ public func qmiFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     reader.append(bytes)
     while reader.next() != nil {}
     _ = HexScan.scan(line: String(decoding: bytes, as: UTF8.self))
+    if let p = try? DHCPPacket.parse(bytes) { _ = p.encode() }
+    _ = try? DHCPFrame.parse(bytes)
     return 0
 }
 
@@ -34,13 +35,13 @@ struct FuzzReplay {
         var replayed = 0
         for path in CommandLine.arguments.dropFirst() {
             guard let bytes = try? Files.read(path) else {
-                print("qmi-fuzz: cannot read \(path)")
+                print("qcm-fuzz: cannot read \(path)")
                 continue
             }
             _ = bytes.withUnsafeBufferPointer { qmiFuzzOne($0.baseAddress, $0.count) }
             replayed += 1
         }
-        print("qmi-fuzz: replayed \(replayed) input(s) without a crash")
+        print("qcm-fuzz: replayed \(replayed) input(s) without a crash")
     }
 }
 #endif

@@ -1,2 +1,0 @@
-// Placeholder until the DHCP issue lands.
-public enum DHCPClient {}

@@ -1,0 +1,274 @@
+/// A lease as the client holds it. Times are CLOCK_MONOTONIC milliseconds.
+public struct Lease: Equatable {
+    public var address: UInt32
+    public var mask: UInt32
+    public var routers: [UInt32]
+    public var dns: [UInt32]
+    public var domain: String?
+    public var mtu: UInt16?
+    public var leaseSeconds: UInt32
+    public var renewSeconds: UInt32
+    public var rebindSeconds: UInt32
+    public var server: UInt32
+    public var serverMAC: [UInt8]
+    public var obtainedAt: Int64
+
+    public var renewAt: Int64 { obtainedAt + Int64(renewSeconds) * 1000 }
+    public var rebindAt: Int64 { obtainedAt + Int64(rebindSeconds) * 1000 }
+    public var expiresAt: Int64 { obtainedAt + Int64(leaseSeconds) * 1000 }
+
+    /// Prefix length of the subnet mask (its leading one bits).
+    public var prefix: Int { (~mask).leadingZeroBitCount }
+
+    public var summary: String {
+        "\(ipText(address))/\(prefix) from \(ipText(server))" + (routers.first.map { ", router \(ipText($0))" } ?? "")
+            + ", lease \(leaseSeconds) s"
+    }
+}
+
+/// The RFC 2131 client state machine, without I/O: feed it received packets and timeouts,
+/// it answers with packets to send, events, and the next deadline. Deterministic given
+/// its clock inputs and random source, which makes every timer testable.
+public final class DHCPMachine {
+    public enum State: Equatable { case idle, selecting, requesting, rebooting, bound, renewing, rebinding, released }
+
+    public enum Event: Equatable {
+        case bound(Lease)
+        case renewed(old: Lease, new: Lease)
+        case expired(Lease)
+        case nak(String?)
+        /// No lease after this many DISCOVERs (the client keeps trying).
+        case leaseFailed(attempts: Int)
+    }
+
+    public enum Output: Equatable {
+        case broadcast(DHCPPacket)
+        case unicast(DHCPPacket, mac: [UInt8], ip: UInt32)
+        case event(Event)
+        case log(String)
+    }
+
+    public let mac: [UInt8]
+    public var hostname: String?
+    let random: () -> UInt32
+    public private(set) var state: State = .idle
+    public private(set) var lease: Lease?
+    public private(set) var deadline: Int64?
+    public private(set) var xid: UInt32 = 0
+    var attempts = 0
+    var discovers = 0
+    var offered: (packet: DHCPPacket, mac: [UInt8])?
+    var startedAt: Int64 = 0
+    var requestedFrom: (address: UInt32, server: UInt32)?
+
+    public init(mac: [UInt8], hostname: String? = nil, random: @escaping () -> UInt32) {
+        self.mac = mac
+        self.hostname = hostname
+        self.random = random
+    }
+
+    /// The client needs its packet socket in every state but bound (and idle/released),
+    /// so a bound client sleeps without waking for other traffic.
+    public var listening: Bool { state != .bound && state != .idle && state != .released }
+
+    /// RFC 2131 4.1: 4 s, doubling to 64 s, randomized by ±1 s.
+    func backoff(_ attempt: Int) -> Int64 {
+        let base = Int64(4000) << Int64(min(attempt, 4))
+        return base + Int64(random() % 2001) - 1000
+    }
+
+    // MARK: entry points
+
+    public func start(now: Int64, previous: Lease? = nil) -> [Output] {
+        startedAt = now
+        if let p = previous, p.expiresAt > now {
+            state = .rebooting
+            lease = nil
+            requestedFrom = (p.address, 0)
+            newTransaction()
+            var out: [Output] = [.log("INIT-REBOOT: asking again for \(ipText(p.address))")]
+            out.append(.broadcast(request(requested: p.address, server: nil, ciaddr: 0, now: now)))
+            deadline = now + backoff(0)
+            return out
+        }
+        return discover(now: now)
+    }
+
+    public func receive(_ r: DHCPFrame.Received, now: Int64) -> [Output] {
+        let p = r.packet
+        guard p.xid == xid, p.chaddr == mac, let type = p.messageType else { return [] }
+        switch (state, type) {
+        case (.selecting, .offer):
+            guard p.yiaddr != 0, let server = p.address(DHCPOption.serverID) else {
+                return [.log("ignored an OFFER without an address or server id")]
+            }
+            offered = (p, r.srcMAC)
+            state = .requesting
+            attempts = 0
+            requestedFrom = (p.yiaddr, server)
+            deadline = now + backoff(0)
+            return [.log("OFFER of \(ipText(p.yiaddr)) from \(ipText(server))"),
+                    .broadcast(request(requested: p.yiaddr, server: server, ciaddr: 0, now: now))]
+        case (.requesting, .ack), (.rebooting, .ack), (.renewing, .ack), (.rebinding, .ack):
+            guard p.yiaddr != 0, let secs = p.seconds(DHCPOption.leaseTime), secs > 0 else {
+                return [.log("ignored an ACK without an address or lease time")]
+            }
+            let new = makeLease(p, srcMAC: r.srcMAC, srcIP: r.srcIP, seconds: secs, now: now)
+            let old = lease
+            lease = new
+            let wasRenewal = state == .renewing || state == .rebinding
+            state = .bound
+            attempts = 0
+            deadline = new.renewAt
+            if wasRenewal, let old { return [.event(.renewed(old: old, new: new))] }
+            return [.event(.bound(new))]
+        case (.requesting, .nak), (.rebooting, .nak), (.renewing, .nak), (.rebinding, .nak):
+            if state == .requesting, let server = p.address(DHCPOption.serverID), server != requestedFrom?.server { return [] }
+            let msg = p.option(DHCPOption.message).map { String(decoding: $0, as: UTF8.self) }
+            var out: [Output] = [.event(.nak(msg))]
+            if let l = lease { out.append(.event(.expired(l))) }
+            lease = nil
+            return out + discover(now: now)
+        default:
+            return []
+        }
+    }
+
+    /// Call when `now >= deadline`.
+    public func timeout(now: Int64) -> [Output] {
+        guard let d = deadline, now >= d else { return [] }
+        switch state {
+        case .idle, .released:
+            deadline = nil
+            return []
+        case .selecting:
+            attempts += 1
+            discovers += 1
+            var out: [Output] = []
+            if discovers == 3 { out.append(.event(.leaseFailed(attempts: discovers))) }
+            out.append(.broadcast(discoverPacket(now: now)))
+            deadline = now + backoff(attempts)
+            return out
+        case .requesting:
+            attempts += 1
+            guard attempts < 4, let (a, s) = requestedFrom else { return [.log("no ACK: starting over")] + discover(now: now) }
+            deadline = now + backoff(attempts)
+            return [.broadcast(request(requested: a, server: s, ciaddr: 0, now: now))]
+        case .rebooting:
+            attempts += 1
+            guard attempts < 2, let (a, _) = requestedFrom else { return [.log("no answer to INIT-REBOOT: starting over")] + discover(now: now) }
+            deadline = now + backoff(attempts)
+            return [.broadcast(request(requested: a, server: nil, ciaddr: 0, now: now))]
+        case .bound:
+            guard let l = lease else { return discover(now: now) }
+            state = .renewing
+            newTransaction()
+            return renewStep(l, now: now)
+        case .renewing:
+            guard let l = lease else { return discover(now: now) }
+            if now >= l.rebindAt {
+                state = .rebinding
+                newTransaction()
+            }
+            return renewStep(l, now: now)
+        case .rebinding:
+            guard let l = lease else { return discover(now: now) }
+            if now >= l.expiresAt {
+                lease = nil
+                return [.event(.expired(l))] + discover(now: now)
+            }
+            return renewStep(l, now: now)
+        }
+    }
+
+    /// RELEASE to the server (unicast); the machine goes quiet.
+    public func release(now: Int64) -> [Output] {
+        defer {
+            state = .released
+            lease = nil
+            deadline = nil
+        }
+        guard let l = lease, !l.serverMAC.isEmpty else { return [] }
+        newTransaction()
+        var p = base(.release, now: now)
+        p.ciaddr = l.address
+        p.set(DHCPOption.serverID, be(l.server))
+        return [.unicast(p, mac: l.serverMAC, ip: l.server)]
+    }
+
+    // MARK: steps
+
+    func discover(now: Int64) -> [Output] {
+        state = .selecting
+        newTransaction()
+        attempts = 0
+        discovers = 1
+        offered = nil
+        deadline = now + backoff(0)
+        return [.broadcast(discoverPacket(now: now))]
+    }
+
+    /// RENEWING unicasts to the server until T2, REBINDING broadcasts until expiry;
+    /// retransmissions wait half the time left, at least 60 s, never past the next phase.
+    func renewStep(_ l: Lease, now: Int64) -> [Output] {
+        let limit = state == .renewing ? l.rebindAt : l.expiresAt
+        let left = max(0, limit - now)
+        deadline = now + min(max(left / 2, 60_000), left)
+        var p = base(.request, now: now)
+        p.ciaddr = l.address
+        if state == .renewing, !l.serverMAC.isEmpty {
+            return [.unicast(p, mac: l.serverMAC, ip: l.server)]
+        }
+        return [.broadcast(p)]
+    }
+
+    func newTransaction() { xid = random() }
+
+    func base(_ t: DHCPMessageType, now: Int64) -> DHCPPacket {
+        var p = DHCPPacket()
+        p.xid = xid
+        p.secs = UInt16(min(0xffff, max(0, (now - startedAt) / 1000)))
+        p.chaddr = mac
+        p.set(DHCPOption.messageType, [t.rawValue])
+        p.set(DHCPOption.clientID, [1] + mac)
+        if t != .release {
+            p.set(DHCPOption.maxSize, [0x05, 0xdc])
+            p.set(DHCPOption.parameterList, [1, 3, 6, 12, 15, 26, 28, 42, 51, 54, 58, 59])
+            if let h = hostname, !h.isEmpty { p.set(DHCPOption.hostName, Array(h.utf8.prefix(63))) }
+        }
+        return p
+    }
+
+    func discoverPacket(now: Int64) -> DHCPPacket { base(.discover, now: now) }
+
+    func request(requested: UInt32, server: UInt32?, ciaddr: UInt32, now: Int64) -> DHCPPacket {
+        var p = base(.request, now: now)
+        p.ciaddr = ciaddr
+        p.set(DHCPOption.requestedIP, be(requested))
+        if let s = server { p.set(DHCPOption.serverID, be(s)) }
+        return p
+    }
+
+    func be(_ v: UInt32) -> [UInt8] {
+        var b: [UInt8] = []
+        put32(&b, v)
+        return b
+    }
+
+    func makeLease(_ p: DHCPPacket, srcMAC: [UInt8], srcIP: UInt32, seconds: UInt32, now: Int64) -> Lease {
+        var t1 = p.seconds(DHCPOption.renewalTime) ?? seconds / 2
+        var t2 = p.seconds(DHCPOption.rebindingTime) ?? UInt32(UInt64(seconds) * 7 / 8)
+        if t2 >= seconds || t2 == 0 { t2 = UInt32(UInt64(seconds) * 7 / 8) }
+        if t1 >= t2 || t1 == 0 { t1 = min(seconds / 2, t2 > 0 ? t2 - 1 : 0) }
+        let mask = p.address(DHCPOption.subnetMask) ?? 0xffff_ff00
+        var mtu: UInt16?
+        if let m = p.option(DHCPOption.mtu), m.count == 2 {
+            let v = UInt16(m[0]) << 8 | UInt16(m[1])
+            if v >= 576 { mtu = v }
+        }
+        let domain = p.option(DHCPOption.domainName).map { v in String(decoding: v.prefix { $0 != 0 }, as: UTF8.self) }
+        return Lease(address: p.yiaddr, mask: mask, routers: p.addresses(DHCPOption.router), dns: p.addresses(DHCPOption.dns),
+                     domain: domain, mtu: mtu, leaseSeconds: seconds, renewSeconds: t1, rebindSeconds: t2,
+                     server: p.address(DHCPOption.serverID) ?? srcIP, serverMAC: srcMAC, obtainedAt: now)
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class DHCPClientPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
