@@ -23,8 +23,8 @@ char *const *csys_environ(void) { return environ ? environ : saved_envp; }
 int csys_unshare_net(void) { return unshare(CLONE_NEWNET); }
 int csys_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 
-int csys_spawn(const char *path, char *const argv[], char *const envp[],
-               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid) {
+static int spawn(const char *path, char *const argv[], char *const envp[],
+                 int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid, int own_group) {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, dflt;
@@ -44,13 +44,28 @@ int csys_spawn(const char *path, char *const argv[], char *const envp[],
     sigaddset(&dflt, SIGHUP);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dflt);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (own_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        posix_spawnattr_setpgroup(&attr, 0);
+    }
+    posix_spawnattr_setflags(&attr, flags);
 
     rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) { errno = rc; return -1; }
     return 0;
+}
+
+int csys_spawn(const char *path, char *const argv[], char *const envp[],
+               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid) {
+    return spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, pid, 0);
+}
+
+int csys_spawn_own_group(const char *path, char *const argv[], char *const envp[],
+                         int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid) {
+    return spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, pid, 1);
 }
 
 int csys_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }

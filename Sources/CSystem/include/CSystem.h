@@ -126,6 +126,9 @@ static inline int csys_ignore_sigpipe(void) { return signal(SIGPIPE, SIG_IGN) ==
 /* posix_spawn with stdin/stdout/stderr redirected (-1 keeps the parent's) and a clean signal mask. */
 int csys_spawn(const char *path, char *const argv[], char *const envp[],
                int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid);
+/* The same, in a process group of its own (a terminal's Ctrl-C does not reach it). */
+int csys_spawn_own_group(const char *path, char *const argv[], char *const envp[],
+                         int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid);
 static inline int csys_wait_status_exited(int status) { return WIFEXITED(status); }
 static inline int csys_wait_status_code(int status) { return WEXITSTATUS(status); }
 static inline int csys_wait_status_signal(int status) { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }

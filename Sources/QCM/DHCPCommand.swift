@@ -1,0 +1,149 @@
+import CSystem
+import QMICore
+import LinkConfig
+import DHCPClient
+
+/// `qcm dhcp -i IFACE`: the DHCP client alone, like `udhcpc -i IFACE`.
+enum DHCPCommand {
+    static let usage = """
+        Usage: qcm dhcp -i IFACE [--script PATH] [-q] [--timeout SEC] [--dns MODE] [--resolv-conf FILE]
+                        [--metric N] [-v] [-f FILE]
+          Runs qcm's RFC 2131 client on IFACE (an 802.3 link brought up by other means) and
+          applies the lease over rtnetlink, or hands it to a udhcpc-style script.
+          Keeps renewing until SIGINT/SIGTERM, then sends RELEASE and removes the configuration.
+          -q               exit once bound (the configuration stays, as with udhcpc -q)
+          --timeout SEC    with -q: give up (exit 1) without a lease after SEC seconds
+        Exit status: 0 done, 1 no lease (-q --timeout), 2 usage, 8 interface or link error.
+        """
+
+    static func run(_ args: [String]) -> Int32 {
+        var iface: String?
+        var script: String?
+        var quit = false
+        var timeout: Int64?
+        var dns = "auto"
+        var resolv = "/etc/resolv.conf"
+        var metric: UInt32 = 0
+        let log = Logger()
+        var i = 0
+        func value() -> String? {
+            guard i + 1 < args.count else { return nil }
+            i += 1
+            return args[i]
+        }
+        while i < args.count {
+            let a = args[i]
+            var bad = false
+            switch a {
+            case "-i", "--interface": if let v = value() { iface = v } else { bad = true }
+            case "--script", "-s": if let v = value() { script = v } else { bad = true }
+            case "-q", "--quit": quit = true
+            case "--timeout", "-T": if let v = value(), let n = Text.parseInt(v), n > 0 { timeout = n * 1000 } else { bad = true }
+            case "--dns": if let v = value(), DNSMode.parse(v) != nil { dns = v } else { bad = true }
+            case "--resolv-conf": if let v = value() { resolv = v } else { bad = true }
+            case "--metric": if let v = value(), let n = Text.parseInt(v), n >= 0 { metric = UInt32(truncatingIfNeeded: n) } else { bad = true }
+            case "-v", "--verbose": log.verbose = true
+            case "-f", "--log-file":
+                if let v = value(), log.openFile(v) == nil {} else { bad = true }
+            case "-h", "--help":
+                Out.line(usage)
+                return ExitCode.ok
+            default:
+                Out.error("qcm dhcp: unknown option '\(a)'")
+                Out.error(usage)
+                return ExitCode.usage
+            }
+            if bad {
+                Out.error("qcm dhcp: \(a) needs a valid value")
+                Out.error(usage)
+                return ExitCode.usage
+            }
+            i += 1
+        }
+        guard let dev = iface else {
+            Out.error("qcm dhcp: -i IFACE is required")
+            Out.error(usage)
+            return ExitCode.usage
+        }
+        let setup: LinkSetup
+        let client: DHCPClient
+        do throws(LinkError) {
+            setup = try LinkSetup(interface: dev, metric: metric, dnsMode: DNSMode.parse(dns) ?? .auto,
+                                  resolvConf: resolv, scriptPath: script, log: log)
+            try setup.up()
+        } catch {
+            log.log(error.description)
+            return ExitCode.link
+        }
+        do throws(DHCPError) {
+            client = try DHCPClient(interface: dev)
+        } catch {
+            log.log(error.description)
+            return ExitCode.link
+        }
+        let loop = EventLoop()
+        var signals: [Int32] = [SIGINT, SIGTERM]
+        let sfd = csys_signalfd(&signals, 2)
+        var code: Int32?
+        var bound = false
+        let driver = DHCPDriver(client: client, loop: loop)
+        client.onLog = { log.debug($0) }
+        driver.onError = { log.log($0) }
+        client.onEvent = { e in
+            switch e {
+            case .bound(let l), .renewed(_, let l):
+                log.log("lease \(l.summary)")
+                var renew = false
+                if case .renewed = e { renew = true }
+                do throws(LinkError) {
+                    try setup.apply(setup.plan(lease: l), leaseSeconds: l.leaseSeconds, renew: renew)
+                } catch {
+                    log.log(error.description)
+                    code = ExitCode.link
+                    loop.stop()
+                    return
+                }
+                bound = true
+                if quit {
+                    code = ExitCode.ok
+                    loop.stop()
+                }
+            case .expired(let l):
+                log.log("lease of \(IPAddress(ipv4: l.address).text) expired")
+                setup.deconfigure()
+                bound = false
+            case .nak(let m):
+                log.log("NAK" + (m.map { ": \($0)" } ?? ""))
+                if let s = setup.script { _ = try? s.run(event: "nak", variables: [("interface", dev), ("message", m ?? "")]) }
+            case .leaseFailed(let n):
+                log.log("no lease after \(n) DISCOVERs")
+                if let s = setup.script { _ = try? s.run(event: "leasefail", variables: [("interface", dev)]) }
+            }
+        }
+        loop.watch(sfd) { _ in
+            var info = signalfd_siginfo()
+            _ = read(sfd, &info, MemoryLayout<signalfd_siginfo>.size)
+            code = ExitCode.ok
+            loop.stop()
+        }
+        if let t = timeout, quit {
+            loop.after(t) {
+                if !bound {
+                    log.log("no lease on \(dev) within \(t / 1000) s")
+                    code = ExitCode.failure
+                    loop.stop()
+                }
+            }
+        }
+        do throws(DHCPError) { try driver.start() } catch {
+            log.log(error.description)
+            return ExitCode.link
+        }
+        while code == nil { loop.run() }
+        if !(quit && code == ExitCode.ok) {
+            driver.stop(release: bound)
+            setup.deconfigure()
+        }
+        return code ?? ExitCode.failure
+    }
+}
