@@ -97,7 +97,14 @@ final class Instance {
         let values: [(String, String)]
         func value(_ k: String) -> String? { values.first { $0.0 == k }?.1 }
         var pid: Int32? { value("pid").flatMap { Text.parseInt($0) }.map { Int32(truncatingIfNeeded: $0) } }
-        var alive: Bool { pid.map { kill($0, 0) == 0 || csys_errno() == EPERM } ?? false }
+        var alive: Bool { pid.map { Instance.running($0) } ?? false }
+    }
+
+    /// Alive and not a zombie waiting for its parent to reap it.
+    static func running(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || csys_errno() == EPERM else { return false }
+        guard let stat = try? Files.read("/proc/\(pid)/stat", limit: 512), let close = stat.lastIndex(of: 41) else { return true }
+        return !(close + 2 < stat.count && stat[close + 2] == 90)   // "Z"
     }
 
     static func statuses(runDir: String) -> [Status] {
@@ -200,7 +207,7 @@ enum KillCommand {
         }
         let deadline = csys_monotonic_ms() + 15_000
         while csys_monotonic_ms() < deadline {
-            if kill(pid, 0) != 0 && csys_errno() == ESRCH {
+            if !Instance.running(pid) {
                 log.log("qcm pid \(pid) stopped")
                 return ExitCode.ok
             }

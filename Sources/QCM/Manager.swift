@@ -65,6 +65,9 @@ final class Manager {
     var reopenDelayMs: Int64 = 1000
     var pinTried = false
     var currentPlan: LinkPlan?
+    var dialInFlight = false
+    var afterDial: (() -> Void)?
+    var connectedAt: Int64?
 
     init(options: Options, log: Logger, loop: EventLoop, notify: SystemdNotify, instance: Instance,
          channel: String, netdev: String?, modemName: String, rawIP: Bool?, driver: String?, sysRoot: String,
@@ -544,9 +547,17 @@ final class Manager {
     func dial() {
         cancelTimers()
         set(.dialing)
+        dialInFlight = true
         var started: [UInt64: UInt32] = [:]
         var errors: [String] = []
         let join = Join {
+            self.dialInFlight = false
+            if self.state == .stopping {
+                // SIGTERM arrived while the modem was bringing the call up: stop what came up.
+                self.handles = started
+                self.afterDial?()
+                return
+            }
             if errors.isEmpty {
                 self.handles = started
                 self.afterCallUp()
@@ -730,8 +741,9 @@ final class Manager {
 
     func connected(_ plan: LinkPlan?) {
         currentPlan = plan
-        retryDelayMs = 1000
         failures = 0
+        connectedAt = loop.now
+        if o.stableAfterSeconds == 0 { retryDelayMs = 1000 }
         instance.set("connected_since", "\(csys_realtime_ms() / 1000)")
         if let p = plan { saveAddresses(p) }
         let summary = "connected" + (plan.map { " (" + LinkSetup.describe($0) + ")" } ?? "")
@@ -770,6 +782,10 @@ final class Manager {
     /// The call is gone: deconfigure, log the reason, redial with backoff.
     func callDropped(_ why: String, stop: Bool) {
         log.log(why)
+        // The backoff starts over only after a call that stayed up long enough: a network
+        // that drops every call at once is not redialed in a tight loop.
+        if let t = connectedAt, loop.now - t >= Int64(o.stableAfterSeconds) * 1000 { retryDelayMs = 1000 }
+        connectedAt = nil
         instance.set("last_end_reason", why)
         deconfigureLink()
         if stop {
@@ -853,6 +869,7 @@ final class Manager {
     }
 
     /// Stop the call(s), release every client id, remove the link configuration, exit.
+    /// Bounded: a modem that no longer answers cannot keep qcm from exiting.
     func finish(_ code: Int32) {
         if state == .stopping { return }
         state = .stopping
@@ -863,7 +880,10 @@ final class Manager {
         dhcp?.stop(release: true)
         dhcp = nil
         link?.deconfigure()
+        var finished = false
         let done = {
+            if finished { return }
+            finished = true
             self.engine?.onClose = nil
             self.engine?.close()
             self.engine = nil
@@ -871,16 +891,29 @@ final class Manager {
             self.loop.stop()
         }
         guard engine != nil, !engine!.isClosed else { return done() }
-        // Bounded: a modem that no longer answers must not keep us from exiting.
-        let guardTimer = loop.after(1500) {
-            self.log.log("the modem did not confirm the teardown in time")
+        loop.after(2500) {
+            if !finished { self.log.log("the modem did not confirm the teardown in time") }
             done()
         }
+        var tornDown = false
+        let teardown = {
+            if tornDown { return }
+            tornDown = true
+            self.afterDial = nil
+            self.stopCallsAndRelease(done)
+        }
+        if dialInFlight {
+            // Wait for the Start Network answer so a call coming up now is stopped too.
+            afterDial = teardown
+            loop.after(1000) { teardown() }
+        } else {
+            teardown()
+        }
+    }
+
+    func stopCallsAndRelease(_ done: @escaping () -> Void) {
         let release = {
-            let join = Join {
-                self.loop.cancel(guardTimer)
-                done()
-            }
+            let join = Join { done() }
             for (svc, cid) in self.cids {
                 let d = join.member()
                 self.request(CTL.releaseClientID, nil, timeoutMs: 1000, { m throws(QMIError) in

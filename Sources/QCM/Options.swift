@@ -29,6 +29,7 @@ struct Options {
     var script: String?
     var metric: UInt32 = 0
     var maxRetries = 0               // 0 = redial forever
+    var stableAfterSeconds = 30
     var noLink = false
     var pidFile: String?
 
@@ -61,6 +62,8 @@ struct Options {
               --resolv-conf FILE the resolv.conf to manage (default /etc/resolv.conf)
               --metric N         metric of the default routes qcm adds (default 0)
               --max-retries N    give up (exit 6) after N failed dials in a row (default: never)
+              --stable-after SEC a call that stayed up SEC seconds resets the redial backoff
+                                 to 1 s (default 30; redials back off 1, 2, 4 ... 60 s)
               --no-link          leave the network interface alone (dial only)
               --run-dir DIR      lock, pid and status files (default /run/qcm)
               --pid-file FILE    pid file (default RUNDIR/qcm-pdnN.pid)
@@ -161,6 +164,7 @@ struct Options {
             case "--resolv-conf": o.resolvConf = try next(a)
             case "--metric": o.metric = UInt32(try number(a, 0...0x7fff_ffff))
             case "--max-retries": o.maxRetries = try number(a, 0...1_000_000)
+            case "--stable-after": o.stableAfterSeconds = try number(a, 0...86400)
             case "--no-link": o.noLink = true
             case "--run-dir": o.runDir = try next(a)
             case "--pid-file": o.pidFile = try next(a)

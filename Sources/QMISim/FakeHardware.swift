@@ -10,7 +10,8 @@ public enum FakeHardware {
     public static func socketPath(root: String) -> String { root + "/dev/cdc-wdm0" }
 
     /// Writes `<root>/sys` (EC25 2c7c:0125 at usb 1-1.2, QMI on interface 1-1.2:1.4 with
-    /// usbmisc/cdc-wdm0 and net/<netdev>, driver qmi_wwan) and creates `<root>/dev`.
+    /// usbmisc/cdc-wdm0 (GobiQMI/qcqmi0 for GobiNet) and net/<netdev>, driver qmi_wwan)
+    /// and creates `<root>/dev`. Only qmi_wwan has the qmi/raw_ip switch.
     public static func writeSysfs(root: String, netdev: String = "wwan0", rawIP: Bool = true,
                                   product: String = "0125", driver: String = "qmi_wwan") throws {
         let fm = FileManager.default
@@ -50,8 +51,12 @@ public enum FakeHardware {
         let qmi = "\(dev)/1-1.2:1.4"
         try file(qmi + "/usbmisc/cdc-wdm0/uevent", "MAJOR=180\nMINOR=176\nDEVNAME=cdc-wdm0")
         try dir(qmi + "/net/" + netdev)
-        try file("sys/class/net/\(netdev)/qmi/raw_ip", rawIP ? "Y" : "N")
-        try file("sys/class/net/\(netdev)/qmi/add_mux", "")
+        if driver == "qmi_wwan" {
+            try file("sys/class/net/\(netdev)/qmi/raw_ip", rawIP ? "Y" : "N")
+            try file("sys/class/net/\(netdev)/qmi/add_mux", "")
+        } else {
+            try dir("sys/class/net/\(netdev)")
+        }
         try file("sys/module/\(driver)/version", "qmi-sim")
     }
 
@@ -98,6 +103,13 @@ public final class TunDevice {
         self.name = name
         fd = csys_tun_open(name, Int32(IFF_TUN | IFF_NO_PI))
         guard fd >= 0 else { throw QMIError.system(operation: "create TUN device \(name)", errno: csys_errno()) }
+        _ = csys_set_nonblocking(fd)
+    }
+
+    /// Takes over an already-open TUN file descriptor.
+    public init(adopting fd: Int32, name: String) {
+        self.name = name
+        self.fd = fd
         _ = csys_set_nonblocking(fd)
     }
 

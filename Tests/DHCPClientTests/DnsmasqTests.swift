@@ -5,51 +5,6 @@ import CSystem
 import LinkConfig
 import TestSupport
 
-/// Two network namespaces joined by a veth pair; dnsmasq serves on the far side. The
-/// client runs on a real AF_PACKET socket in the near namespace.
-final class DHCPLab {
-    let server: TestNamespace
-    let client: TestNamespace
-    let leaseFile: String
-    var dnsmasq: pid_t?
-
-    init(extra: [String] = []) throws {
-        server = try TestNamespace("qcm-dhcps")
-        client = try TestNamespace("qcm-dhcpc")
-        leaseFile = NSTemporaryDirectory() + "qcm-dnsmasq-\(UUID().uuidString).leases"
-        XCTAssertEqual(shell(["ip", "-n", client.name, "link", "add", "usb0", "type", "veth", "peer", "name", "srv0", "netns", server.name]).status, 0)
-        XCTAssertEqual(shell(["ip", "-n", server.name, "addr", "add", "10.77.0.1/24", "dev", "srv0"]).status, 0)
-        XCTAssertEqual(shell(["ip", "-n", server.name, "link", "set", "srv0", "up"]).status, 0)
-        XCTAssertEqual(shell(["ip", "-n", client.name, "link", "set", "usb0", "up"]).status, 0)
-        try startServer(extra)
-    }
-
-    func startServer(_ extra: [String] = []) throws {
-        let args = ["ip", "netns", "exec", server.name, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
-                    "--interface=srv0", "--bind-interfaces", "--dhcp-authoritative", "--no-ping",
-                    "--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,2m",
-                    "--dhcp-option=3,10.77.0.1", "--dhcp-option=6,10.77.0.1", "--dhcp-option=26,1400",
-                    "--dhcp-option=15,lab.example", "--dhcp-leasefile=\(leaseFile)", "--pid-file="] + extra
-        dnsmasq = Subprocess.start(args, outputFD: Subprocess.devNull)
-        XCTAssertNotNil(dnsmasq, "dnsmasq did not start")
-        usleep(300_000)   // let it bind
-    }
-
-    func stopServer() {
-        if let p = dnsmasq { Subprocess.stop(p) }
-        dnsmasq = nil
-    }
-
-    deinit {
-        stopServer()
-        try? FileManager.default.removeItem(atPath: leaseFile)
-    }
-
-    func makeClient() throws -> DHCPClient { try client.inside { try DHCPClient(interface: "usb0", hostname: "qcm-test") } }
-
-    var leases: String { (try? String(contentsOfFile: leaseFile, encoding: .utf8)) ?? "" }
-}
-
 final class DnsmasqTests: XCTestCase {
     var events: [DHCPMachine.Event] = []
 
@@ -82,7 +37,7 @@ final class DnsmasqTests: XCTestCase {
 
     func testLeaseObtainedAndApplied() throws {
         lab = try DHCPLab()
-        let c = try lab.makeClient()
+        let c = try lab.client.inside { try DHCPClient(interface: "usb0", hostname: "qcm-test") }
         c.onEvent = { self.events.append($0) }
         try start(c)
         drive(c, seconds: 20) { bound(c) != nil }
@@ -112,7 +67,7 @@ final class DnsmasqTests: XCTestCase {
 
     func testRenewAtT1() throws {
         lab = try DHCPLab(extra: ["--dhcp-option=58,3", "--dhcp-option=59,5"])
-        let c = try lab.makeClient()
+        let c = try lab.client.inside { try DHCPClient(interface: "usb0", hostname: "qcm-test") }
         c.onEvent = { self.events.append($0) }
         try start(c)
         drive(c, seconds: 20) { bound(c) != nil }
@@ -128,7 +83,7 @@ final class DnsmasqTests: XCTestCase {
 
     func testNakOnAForeignAddressThenFreshLease() throws {
         lab = try DHCPLab()
-        let c = try lab.makeClient()
+        let c = try lab.client.inside { try DHCPClient(interface: "usb0", hostname: "qcm-test") }
         c.onEvent = { self.events.append($0) }
         let stale = Lease(address: 0x0a63_0005, mask: 0xffff_ff00, routers: [], dns: [], domain: nil, mtu: nil,
                           leaseSeconds: 3600, renewSeconds: 1800, rebindSeconds: 3000, server: 0x0a63_0001,
@@ -141,7 +96,7 @@ final class DnsmasqTests: XCTestCase {
 
     func testReleaseIsSeenByTheServer() throws {
         lab = try DHCPLab()
-        let c = try lab.makeClient()
+        let c = try lab.client.inside { try DHCPClient(interface: "usb0", hostname: "qcm-test") }
         c.onEvent = { self.events.append($0) }
         try start(c)
         drive(c, seconds: 20) { bound(c) != nil }
@@ -158,7 +113,7 @@ final class DnsmasqTests: XCTestCase {
     /// dnsmasq's shortest lease is 2 minutes, so this test takes that long.
     func testServerGoneRebindThenExpiry() throws {
         lab = try DHCPLab(extra: ["--dhcp-option=58,3", "--dhcp-option=59,6"])
-        let c = try lab.makeClient()
+        let c = try lab.client.inside { try DHCPClient(interface: "usb0", hostname: "qcm-test") }
         c.onEvent = { self.events.append($0) }
         try start(c)
         drive(c, seconds: 20) { bound(c) != nil }

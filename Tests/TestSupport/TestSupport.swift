@@ -90,3 +90,53 @@ public func ipDefaultRoutes(_ ns: String, _ family: String) -> [String] {
         .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [[String: Any]] }?
         .map { r in "\(r["dev"] ?? "?") via \(r["gateway"] ?? "-") metric \(r["metric"] ?? 0)" } ?? []
 }
+
+/// Two network namespaces joined by a veth pair; dnsmasq serves on the far side. The
+/// client runs on a real AF_PACKET socket in the near namespace.
+public final class DHCPLab {
+    public let server: TestNamespace
+    public let client: TestNamespace
+    public let leaseFile: String
+    var dnsmasq: pid_t?
+
+    /// `usb0` in the client namespace; `srv0` (10.77.0.1/24, dnsmasq) in the server namespace.
+    public init(extra: [String] = []) throws {
+        server = try TestNamespace("qcm-dhcps")
+        client = try TestNamespace("qcm-dhcpc")
+        leaseFile = NSTemporaryDirectory() + "qcm-dnsmasq-\(UUID().uuidString).leases"
+        try check(shell(["ip", "-n", client.name, "link", "add", "usb0", "type", "veth", "peer", "name", "srv0", "netns", server.name]).status)
+        try check(shell(["ip", "-n", server.name, "addr", "add", "10.77.0.1/24", "dev", "srv0"]).status)
+        try check(shell(["ip", "-n", server.name, "link", "set", "srv0", "up"]).status)
+        try check(shell(["ip", "-n", client.name, "link", "set", "usb0", "up"]).status)
+        try startServer(extra)
+    }
+
+    public func startServer(_ extra: [String] = []) throws {
+        let args = ["ip", "netns", "exec", server.name, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
+                    "--interface=srv0", "--bind-interfaces", "--dhcp-authoritative", "--no-ping",
+                    "--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,2m",
+                    "--dhcp-option=3,10.77.0.1", "--dhcp-option=6,10.77.0.1", "--dhcp-option=26,1400",
+                    "--dhcp-option=15,lab.example", "--dhcp-leasefile=\(leaseFile)", "--pid-file="] + extra
+        dnsmasq = Subprocess.start(args, outputFD: Subprocess.devNull)
+        if dnsmasq == nil { throw NSError(domain: "dnsmasq", code: 1, userInfo: [NSLocalizedDescriptionKey: "dnsmasq did not start"]) }
+        usleep(300_000)   // let it bind
+    }
+
+    public func stopServer() {
+        if let p = dnsmasq { Subprocess.stop(p) }
+        dnsmasq = nil
+    }
+
+    deinit {
+        stopServer()
+        try? FileManager.default.removeItem(atPath: leaseFile)
+    }
+
+
+    public var leases: String { (try? String(contentsOfFile: leaseFile, encoding: .utf8)) ?? "" }
+}
+
+
+func check(_ status: Int32) throws {
+    if status != 0 { throw NSError(domain: "ip", code: Int(status), userInfo: [NSLocalizedDescriptionKey: "ip(8) failed"]) }
+}

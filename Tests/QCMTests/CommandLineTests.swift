@@ -1,0 +1,180 @@
+import Foundation
+import XCTest
+import CSystem
+@testable import QMICore
+import QMISim
+import TestSupport
+@testable import QCM
+
+final class CommandLineTests: XCTestCase {
+    func testBadFlagsAndValuesExit2WithOnePreciseMessage() {
+        let cases: [([String], String)] = [
+            (["--frobnicate"], "qcm: unknown option '--frobnicate'"),
+            (["stray"], "qcm: unexpected argument 'stray'"),
+            (["-s", "a", "b", "c", "d", "e"], "qcm: -s takes at most APN USER PASSWORD AUTH, got 5 values"),
+            (["-s", "apn", "u", "p", "kerberos"], "qcm: unknown authentication 'kerberos' (0/none, 1/pap, 2/chap, 3/both)"),
+            (["-p", "12a4"], "qcm: -p: '12a4' is neither a PIN (4-8 digits) nor qmi-proxy"),
+            (["-p", "123"], "qcm: -p: '123' is neither a PIN (4-8 digits) nor qmi-proxy"),
+            (["-p", "quectel-qmi-proxy"], "qcm: -p quectel-qmi-proxy: qcm speaks libqmi's qmi-proxy protocol only (-p qmi-proxy)"),
+            (["-n", "0"], "qcm: -n: '0' is not a number from 1 to 24"),
+            (["-n"], "qcm: -n needs a value"),
+            (["-k", "x"], "qcm: -k: 'x' is not a number from 1 to 24"),
+            (["--dns", "magic"], "qcm: --dns: 'magic' is not one of auto, resolvconf, file, none"),
+            (["--metric", "-1"], "qcm: --metric: '-1' is not a number from 0 to 2147483647"),
+            (["-m", "1"], "qcm: -m: this quectel-CM option (QMAP muxing, bridging, usbmon, loopback, APN type) is not supported by qcm"),
+            (["--script", "/x", "--no-link"], "qcm: --script and --no-link exclude each other"),
+            (["-f"], "qcm: -f needs a value"),
+        ]
+        for (args, message) in cases {
+            let r = qcm(args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.output)")
+            let lines = r.output.split(separator: "\n").map(String.init)
+            XCTAssertEqual(lines.first, message, "\(args)")
+            XCTAssertTrue(r.output.contains("Usage: qcm [options]"), "usage follows the message")
+        }
+    }
+
+    func testQuectelStyleParsing() throws {
+        var o = try Options.parse(["-s", "3gnet", "carl", "1234", "1", "-p", "4321", "-f", "/tmp/x.log", "-n", "2", "-4", "-6", "-v"])
+        XCTAssertEqual(o.apn, "3gnet")
+        XCTAssertEqual(o.user, "carl")
+        XCTAssertEqual(o.password, "1234")
+        XCTAssertEqual(o.auth, 1)
+        XCTAssertEqual(o.pin, "4321")
+        XCTAssertEqual(o.logFile, "/tmp/x.log")
+        XCTAssertEqual(o.pdn, 2)
+        XCTAssertEqual(o.families, [4, 6])
+        XCTAssertTrue(o.verbose)
+        o = try Options.parse(["-s", "internet", "user", "pw"])
+        XCTAssertEqual(o.auth, 2, "a password without AUTH means CHAP, as in quectel-CM")
+        o = try Options.parse(["-s"])
+        XCTAssertEqual(o.apn, "")
+        o = try Options.parse(["-s", "apn", "u", "p", "MsChapV2", "-p", "qmi-proxy", "-6"])
+        XCTAssertEqual(o.auth, 3)
+        XCTAssertEqual(o.proxy, "qmi-proxy")
+        XCTAssertEqual(o.families, [6])
+        o = try Options.parse(["--apn", "a", "--user", "u", "--password", "p", "--auth", "pap", "--pin", "1234", "--pdn", "3", "--kill", "2"])
+        XCTAssertEqual(o.auth, 1)
+        XCTAssertEqual(o.killPDN, 2)
+        XCTAssertEqual(Options.authName(3), "pap|chap")
+    }
+
+    func testHelpAndVersion() {
+        let h = qcm(["--help"])
+        XCTAssertEqual(h.status, 0)
+        for flag in ["-s, --apn", "-p, --pin", "-p qmi-proxy", "-f, --log-file", "-i, --interface", "--device", "-4, --ipv4", "-6, --ipv6",
+                     "-n, --pdn", "-k, --kill", "-v, --verbose", "-d, --no-dhcp", "--script", "--dns", "--metric", "--max-retries",
+                     "--stable-after", "--no-link", "--run-dir", "--pid-file", "--sysfs-root", "--dev-root", "--simulate", "--sim-arg",
+                     "qcm list", "qcm status", "qcm decode", "qcm dhcp", "Exit status:"] {
+            XCTAssertTrue(h.output.contains(flag), "--help lacks \(flag)")
+        }
+        let v = qcm(["--version"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertTrue(v.output.hasPrefix("qcm 0."), v.output)
+    }
+
+    func testListFindsTheFakeModem() throws {
+        let root = NSTemporaryDirectory() + "qcm-list-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FakeHardware.writeSysfs(root: root)
+        FileManager.default.createFile(atPath: root + "/dev/cdc-wdm0", contents: nil)
+        let r = qcm(["list", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("Modem 1: EC25/EC20 R2.x (EC2x/EG2x) (2c7c:0125) at usb 1-1.2 (bus 001 device 003)"), r.output)
+        XCTAssertTrue(r.output.contains("channel:    \(root)/dev/cdc-wdm0"), r.output)
+        XCTAssertTrue(r.output.contains("netdev:     wwan0 (raw-ip: yes, QMAP via qmi/add_mux)"), r.output)
+        let j = qcm(["list", "--json", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
+        let arr = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.output.utf8)) as? [[String: Any]])
+        XCTAssertEqual(arr.count, 1)
+        XCTAssertEqual(arr[0]["product_id"] as? String, "0125")
+        XCTAssertEqual(arr[0]["usable"] as? Bool, true)
+        let none = qcm(["list", "--sysfs-root", root + "/nothing"])
+        XCTAssertEqual(none.status, 3)
+        XCTAssertTrue(none.output.contains("no Quectel modem found. Looked at:"), none.output)
+        XCTAssertEqual(qcm(["list", "--bogus"]).status, 2)
+        // The daemon says the same thing and exits 3.
+        let d = qcm(["--sysfs-root", root + "/nothing", "--run-dir", root + "/run"])
+        XCTAssertEqual(d.status, 3, d.output)
+        XCTAssertTrue(d.output.contains("no Quectel modem found"), d.output)
+    }
+
+    func testDecodeSeedTrace() {
+        let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../QMICoreTests/Fixtures/seed001-flattened.txt").standardized.path
+        let r = qcm(["decode", seed])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(r.output.components(separatedBy: "\n  CTL ").count - 1, 8)
+        XCTAssertTrue(r.output.contains("WDA Set Data Format request (QMIWDS_ADMIN_SET_DATA_FORMAT_REQ)"), r.output)
+        XCTAssertTrue(r.output.contains("[0x11] Link Layer Protocol: 802-3 (1)"), r.output)
+        let q = qcm(["decode", "--quectel"], stdin: "01 0b 00 00 00 00 00 01 27 00 00 00\n")
+        XCTAssertEqual(q.output, "01 0b 00 00 00 00 00 01 27 00 00 00\nTransactionId: 01 QMICTLType: 0027 QMICTL_SYNC_REQ Length: 0000\n")
+        let broken = qcm(["decode"], stdin: "01 0f 00 00 00 00 00 03 22 00 04 00 01 01\nnot qmi\n")
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.output.contains("stdin:1: broken frame: the QMUX length says 16 byte(s), only 14 present"), broken.output)
+        XCTAssertTrue(broken.output.contains("no QMI frames found (1 broken)"), broken.output)
+        XCTAssertEqual(qcm(["decode", "/nonexistent"]).status, 1)
+    }
+
+    func testSystemdNotifyReadyStatusAndWatchdog() throws {
+        let name = "@qcm-notify-\(getpid())"
+        var sa = sockaddr_un()
+        let len = csys_unix_addr(&sa, name)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        XCTAssertEqual(withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }, 0)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let rig = try DaemonRig()
+        let logFD = csys_open(rig.logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        rig.pid = Subprocess.start(["env", "NOTIFY_SOCKET=\(name)", "WATCHDOG_USEC=400000", productPath("qcm")] + rig.baseArgs, outputFD: logFD)
+        close(logFD)
+        var messages: [String] = []
+        let end = Date().addingTimeInterval(8)
+        while Date() < end && messages.filter({ $0 == "WATCHDOG=1" }).count < 3 {
+            var buf = [UInt8](repeating: 0, count: 512)
+            let n = recv(fd, &buf, buf.count, 0)
+            if n > 0 { messages.append(String(decoding: buf[0..<n], as: UTF8.self)) }
+        }
+        XCTAssertTrue(messages.contains { $0.hasPrefix("READY=1\nSTATUS=connected") }, "\(messages)")
+        XCTAssertTrue(messages.contains("STATUS=waiting for network registration") || messages.contains("STATUS=dialing"), "\(messages)")
+        XCTAssertGreaterThanOrEqual(messages.filter { $0 == "WATCHDOG=1" }.count, 3, "\(messages)")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0)
+        var buf = [UInt8](repeating: 0, count: 512)
+        var sawStopping = false
+        while true {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            if String(decoding: buf[0..<n], as: UTF8.self).hasPrefix("STOPPING=1") { sawStopping = true }
+        }
+        XCTAssertTrue(sawStopping)
+    }
+
+    /// The README's run command: the built-in simulator end to end.
+    func testSimulateEndToEnd() throws {
+        let run = NSTemporaryDirectory() + "qcm-simrun-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let logPath = run + ".log"
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
+        let fd = csys_open(logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let pid = Subprocess.start([productPath("qcm"), "--simulate", "-s", "3gnet", "--run-dir", run], outputFD: fd)!
+        close(fd)
+        var log = ""
+        let end = Date().addingTimeInterval(20)
+        while Date() < end && !log.contains("] connected") {
+            usleep(50_000)
+            log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        }
+        XCTAssertTrue(log.contains("] connected"), log)
+        if isRoot {
+            XCTAssertTrue(log.contains("wwan0: added 10.90.1.113/30"), "as root the simulated wwan0 is configured:\n\(log)")
+        } else {
+            XCTAssertTrue(log.contains("link configuration is skipped"), log)
+        }
+        _ = kill(pid, SIGINT)
+        XCTAssertEqual(Subprocess.wait(pid), 0)
+        log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("requestDeactivateDefaultPDP"), log)
+        XCTAssertEqual(shell(["pgrep", "-f", "qcm-sim-"]).output, "", "the simulator is gone too")
+    }
+}

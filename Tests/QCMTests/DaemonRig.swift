@@ -1,0 +1,133 @@
+import Foundation
+import XCTest
+import CSystem
+import QMICore
+import QMISim
+import TestSupport
+
+/// qcm as a separate process dialing the simulator (in-process, on its own thread) through
+/// a fake sysfs tree and a real Unix socket. With a namespace, qcm runs inside it and
+/// configures a real TUN wwan0 there.
+final class DaemonRig {
+    let sim: QMISimulator
+    let root: String
+    let logPath: String
+    var pid: pid_t?
+    var exitStatus: Int32?
+    var ns: TestNamespace?
+    var tunFD: Int32 = -1
+
+    init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
+         namespace: TestNamespace? = nil, _ configure: (inout SimConfig) -> Void = { _ in }) throws {
+        var c = SimConfig()
+        c.latencyMs = 5
+        configure(&c)
+        root = NSTemporaryDirectory() + "qcm-rig-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: root + "/run", withIntermediateDirectories: true)
+        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP, driver: driver)
+        logPath = root + "/qcm.log"
+        sim = QMISimulator(config: c)
+        sim.startThread()
+        try sim.listen(FakeHardware.socketPath(root: root))
+        if let n = namespace {
+            ns = n
+        } else if netns {
+            let n = try TestNamespace("qcm-d")
+            ns = n
+            tunFD = n.inside { csys_tun_open("wwan0", Int32(IFF_TUN | IFF_NO_PI)) }
+            XCTAssertGreaterThanOrEqual(tunFD, 0, "TUN wwan0")
+        }
+    }
+
+    deinit {
+        if let p = pid, exitStatus == nil { _ = kill(p, SIGKILL); _ = Subprocess.wait(p) }
+        sim.shutdown()
+        if tunFD >= 0 { close(tunFD) }
+        ns = nil
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    var baseArgs: [String] {
+        ["--sysfs-root", root + "/sys", "--dev-root", root + "/dev", "--run-dir", root + "/run", "--dns", "none"]
+            + (ns == nil ? ["--no-link"] : [])
+    }
+
+    /// Starts qcm with `args` (plus the rig's roots); output goes to the log file.
+    func start(_ args: [String]) {
+        let fd = csys_open(logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)   // each run gets a fresh log
+        defer { close(fd) }
+        exitStatus = nil
+        let qcm = [productPath("qcm")] + baseArgs + args
+        pid = Subprocess.start(ns.map { ["ip", "netns", "exec", $0.name] + qcm } ?? qcm, outputFD: fd)
+        XCTAssertNotNil(pid)
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    @discardableResult
+    func waitLog(_ text: String, timeout: Double = 15) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if log.contains(text) { return true }
+            if exited { return log.contains(text) }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Waits until `text` occurs `count` times in the log.
+    @discardableResult
+    func waitCount(_ text: String, _ count: Int, timeout: Double = 15) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if log.components(separatedBy: text).count - 1 >= count { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    var exited: Bool {
+        guard let p = pid else { return true }
+        if exitStatus != nil { return true }
+        var status: Int32 = 0
+        if waitpid(p, &status, WNOHANG) == p {
+            exitStatus = csys_wait_status_exited(status) != 0 ? csys_wait_status_code(status) : 128 + csys_wait_status_signal(status)
+            return true
+        }
+        return false
+    }
+
+    /// Waits for qcm to exit; nil if it did not within `timeout`.
+    func waitExit(timeout: Double = 15) -> Int32? {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if exited { return exitStatus }
+            usleep(10_000)
+        }
+        return nil
+    }
+
+    func signal(_ s: Int32) { if let p = pid { _ = kill(p, s) } }
+
+    func waitSim(_ timeout: Double = 10, _ cond: (QMISimulator) -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if sim.withState(cond) { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    var requests: [String] { sim.transcript.requestNames }
+}
+
+/// Runs qcm to completion (for commands that exit by themselves).
+func qcm(_ args: [String], stdin: String? = nil) -> (status: Int32, output: String) {
+    if let input = stdin {
+        let tmp = NSTemporaryDirectory() + "qcm-in-" + UUID().uuidString
+        try? input.write(toFile: tmp, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        return shell(["sh", "-c", "exec \"$0\" \"$@\" < \(tmp)", productPath("qcm")] + args)
+    }
+    return shell([productPath("qcm")] + args)
+}

@@ -1,0 +1,134 @@
+import Foundation
+import XCTest
+import CSystem
+@testable import QMICore
+import QMISim
+import TestSupport
+
+/// qcm configuring real links: a TUN wwan0 (raw-IP) or a veth usb0 with dnsmasq behind
+/// it (802.3), each in a network namespace of its own.
+final class LinkTests: XCTestCase {
+    override func setUpWithError() throws {
+        guard isRoot else { throw XCTSkip("needs root: network namespaces, TUN/veth, rtnetlink") }
+    }
+
+    func testRawIPDualStackConfiguredAndRemoved() throws {
+        let rig = try DaemonRig(netns: true)
+        let ns = rig.ns!.name
+        let resolv = rig.root + "/resolv.conf"
+        try "nameserver 192.0.2.53\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        rig.start(["-4", "-6", "--dns", "file", "--resolv-conf", resolv])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertEqual(Set(ipAddresses(ns, "wwan0")), ["10.90.1.113/30", "2409:8930:463:3daa:7c8e:429a:c902:c6cc/64"])
+        XCTAssertEqual(ipDefaultRoutes(ns, "-4"), ["wwan0 via - metric 0"])
+        XCTAssertEqual(ipDefaultRoutes(ns, "-6"), ["wwan0 via - metric 1024"])
+        let dns = try String(contentsOfFile: resolv, encoding: .utf8)
+        XCTAssertTrue(dns.contains("nameserver 211.138.180.2\nnameserver 211.138.180.3\nnameserver 2409:8030:2000::1"), dns)
+        let st = qcm(["status", "--run-dir", rig.root + "/run"]).output
+        XCTAssertTrue(st.contains("ipv4:      10.90.1.113/30"), st)
+        XCTAssertTrue(st.contains("ipv6:      2409:8930:463:3daa:7c8e:429a:c902:c6cc/64"), st)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), [], "addresses removed")
+        XCTAssertEqual(ipDefaultRoutes(ns, "-4"), [])
+        XCTAssertEqual(ipDefaultRoutes(ns, "-6"), [])
+        XCTAssertEqual(try String(contentsOfFile: resolv, encoding: .utf8), "nameserver 192.0.2.53\n", "resolv.conf restored")
+        XCTAssertTrue(rig.waitSim { $0.isClean })
+    }
+
+    func testDropDeconfiguresAndRedialReconfigures() throws {
+        let rig = try DaemonRig(netns: true)
+        let ns = rig.ns!.name
+        rig.start(["--stable-after", "0"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        rig.sim.dropCalls()
+        XCTAssertTrue(rig.waitLog("the network ended the IPv4 call"), rig.log)
+        XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["10.90.1.113/30"], "configured once, not twice")
+        XCTAssertTrue(rig.log.contains("wwan0: configuration removed"), rig.log)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), [])
+    }
+
+    func testEthernetModeTakesTheAddressByDHCP() throws {
+        let lab = try DHCPLab()
+        let rig = try DaemonRig(rawIP: false, driver: "GobiNet", netdev: "usb0", namespace: lab.client) { $0.linkProtocol = 1 }
+        rig.start([])
+        XCTAssertTrue(rig.waitLog("] connected", timeout: 20), rig.log)
+        XCTAssertTrue(rig.log.contains("requestSetEthMode: 802.3"), rig.log)
+        XCTAssertTrue(rig.log.contains("DHCP lease 10.77.0."), rig.log)
+        let addrs = ipAddresses(lab.client.name, "usb0")
+        XCTAssertEqual(addrs.count, 1)
+        XCTAssertTrue(addrs[0].hasPrefix("10.77.0.") && addrs[0].hasSuffix("/24"), "\(addrs)")
+        XCTAssertEqual(ipDefaultRoutes(lab.client.name, "-4"), ["usb0 via 10.77.0.1 metric 0"])
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertEqual(ipAddresses(lab.client.name, "usb0"), [])
+        let end = Date().addingTimeInterval(5)
+        while lab.leases.contains("10.77.0.") && Date() < end { usleep(50_000) }
+        XCTAssertFalse(lab.leases.contains("10.77.0."), "the lease was released: \(lab.leases)")
+        XCTAssertTrue(rig.waitSim { $0.isClean })
+    }
+
+    func testNoDHCPTakesQMIAddressesOnAnEthernetLink() throws {
+        let lab = try DHCPLab()
+        let rig = try DaemonRig(rawIP: false, driver: "GobiNet", netdev: "usb0", namespace: lab.client) { $0.linkProtocol = 1 }
+        rig.start(["-d"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertEqual(ipAddresses(lab.client.name, "usb0"), ["10.90.1.113/30"])
+        XCTAssertEqual(ipDefaultRoutes(lab.client.name, "-4"), ["usb0 via 10.90.1.114 metric 0"], "802.3: via the gateway")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0)
+    }
+
+    func testScriptHookConfiguresTheLink() throws {
+        let rig = try DaemonRig(netns: true)
+        let ns = rig.ns!.name
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/default.script").standardized.path
+        rig.start(["--script", script])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["10.90.1.113/30"])
+        XCTAssertTrue(rig.log.contains("Adding DNS 211.138.180.2"), rig.log)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), [], "deconfig ran")
+    }
+
+    func testBrokenScriptAndMissingInterfaceFailCleanly() throws {
+        let rig = try DaemonRig(netns: true)
+        let dos = rig.root + "/dos.script"
+        FileManager.default.createFile(atPath: dos, contents: Data("#!/bin/sh\r\nexit 0\r\n".utf8), attributes: [.posixPermissions: 0o755])
+        rig.start(["--script", dos])
+        XCTAssertEqual(rig.waitExit(), 8, rig.log)
+        XCTAssertTrue(rig.log.contains("has DOS (CRLF) line endings"), rig.log)
+        XCTAssertTrue(rig.waitSim { $0.isClean }, "call stopped and clients released before exiting")
+        // A netdev that does not exist in qcm's namespace.
+        rig.ns = try TestNamespace("qcm-empty")
+        rig.start([])
+        XCTAssertEqual(rig.waitExit(), 8, rig.log)
+        XCTAssertTrue(rig.log.contains("network interface 'wwan0' does not exist"), rig.log)
+        XCTAssertTrue(rig.waitSim { $0.isClean })
+    }
+
+    func testPingThroughTheSimulatedDataPath() throws {
+        let rig = try DaemonRig(netns: true)
+        let ns = rig.ns!.name
+        // Serve the rig's TUN like qmi-sim --tun does.
+        let tun = TunDevice(adopting: rig.tunFD, name: "wwan0")
+        rig.tunFD = -1
+        tun.ipv4Gateway = 0x0a5a_0172
+        let loop = EventLoop()
+        tun.serve(on: loop)
+        let stop = Flag()
+        let t = Thread { while !stop.value { loop.runOnce(maxWaitMs: 50) } }
+        t.start()
+        defer { stop.value = true; while !t.isFinished { usleep(1000) }; tun.close() }
+        rig.start([])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        let r = shell(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "2", "10.90.1.114"])
+        XCTAssertEqual(r.status, 0, r.output)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0)
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class QCMPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
