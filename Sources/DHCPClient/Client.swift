@@ -161,8 +161,7 @@ public final class DHCPClient {
             var p = pollfd(fd: f, events: Int16(POLLIN), revents: 0)
             if poll(&p, 1, Int32(wait)) > 0 { try handleReadable() }
         } else if wait > 0 {
-            var ts = timespec(tv_sec: Int(wait / 1000), tv_nsec: Int(wait % 1000) * 1_000_000)
-            _ = nanosleep(&ts, nil)
+            csys_sleep_ms(wait)
         }
         if let d = deadline, csys_monotonic_ms() >= d { try handleTimeout() }
     }

@@ -11,8 +11,7 @@ public final class Netlink {
     public init() throws(LinkError) {
         fd = csys_netlink_open(Int32(NETLINK_ROUTE))
         guard fd >= 0 else { throw .system(operation: "open rtnetlink socket", errno: csys_errno()) }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = csys_set_receive_timeout(fd, 5)
     }
 
     deinit { close() }

@@ -211,8 +211,7 @@ enum KillCommand {
                 log.log("qcm pid \(pid) stopped")
                 return ExitCode.ok
             }
-            var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
-            _ = nanosleep(&ts, nil)
+            csys_sleep_ms(50)
         }
         log.log("qcm pid \(pid) did not stop within 15 s")
         return ExitCode.failure

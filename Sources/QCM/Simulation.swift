@@ -78,8 +78,7 @@ final class Simulation {
                 sim.stop()
                 throw Failure(message: "qmi-sim did not become ready within 15 s")
             }
-            var ts = timespec(tv_sec: 0, tv_nsec: 20_000_000)
-            _ = nanosleep(&ts, nil)
+            csys_sleep_ms(20)
         }
         return sim
     }

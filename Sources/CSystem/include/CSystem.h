@@ -10,6 +10,15 @@
 #ifndef CSYSTEM_H
 #define CSYSTEM_H
 
+/* 32-bit targets (armv7): 64-bit file offsets/inodes (stat and readdir otherwise fail with
+ * EOVERFLOW on large filesystems) and a 64-bit time_t. No effect on 64-bit targets. */
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64
+#endif
+#ifndef _TIME_BITS
+#define _TIME_BITS 64
+#endif
+
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -101,6 +110,10 @@ static inline int64_t csys_realtime_ms(void) {
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+static inline void csys_sleep_ms(int64_t ms) {
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
 /* Local broken-down time of a realtime millisecond stamp (for log timestamps). */
 static inline void csys_localtime(int64_t ms, struct tm *out) {
     time_t t = (time_t)(ms / 1000);
@@ -176,6 +189,12 @@ static inline int csys_unix_dgram_send(const char *name, const void *buf, size_t
     ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sa, alen);
     int e = errno; close(fd); errno = e;
     return n < 0 ? -1 : 0;
+}
+
+/* SO_RCVTIMEO is a macro that depends on the time_t ABI on 32-bit targets. */
+static inline int csys_set_receive_timeout(int fd, int seconds) {
+    struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 /* ---- AF_NETLINK (rtnetlink) ---- */
