@@ -45,6 +45,23 @@ final class DialTests: XCTestCase {
         XCTAssertTrue(rig.log.contains("requestDeactivateDefaultPDP WdsConnectionIPv4Handle"), rig.log)
     }
 
+    func testRawIPSwitchLogFileAndPidFile() throws {
+        // qmi_wwan in 802.3 mode offers qmi/raw_ip: qcm switches it to raw-IP and asks WDA for raw-IP.
+        let rig = try DaemonRig(rawIP: false)
+        let logFile = rig.root + "/qcm-f.log"
+        rig.start(["-f", logFile])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertEqual(try String(contentsOfFile: rig.root + "/sys/class/net/wwan0/qmi/raw_ip", encoding: .utf8).prefix(1), "Y")
+        XCTAssertTrue(rig.log.contains("wwan0: switched the driver to raw-IP"), rig.log)
+        XCTAssertEqual(rig.sim.currentLinkProtocol, 2)
+        let pid = try String(contentsOfFile: rig.root + "/run/qcm-pdn1.pid", encoding: .utf8)
+        XCTAssertEqual(pid, "\(rig.pid!)\n")
+        assertCleanTeardown(rig)
+        let file = try String(contentsOfFile: logFile, encoding: .utf8)
+        XCTAssertTrue(file.contains("] connected") && file.contains("SIGTERM: stopping"), "-f appends the same log:\n\(file)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: rig.root + "/run/qcm-pdn1.pid"), "pid file removed on exit")
+    }
+
     func testMatchingProfileIsNotModified() throws {
         let rig = try DaemonRig()
         rig.start(["-s", "cmnet"])

@@ -11,12 +11,15 @@
 #define CSYSTEM_H
 
 /* 32-bit targets (armv7): 64-bit file offsets/inodes (stat and readdir otherwise fail with
- * EOVERFLOW on large filesystems) and a 64-bit time_t. No effect on 64-bit targets. */
+ * EOVERFLOW on large filesystems) and a 64-bit time_t. Only there: on 64-bit targets the
+ * headers must stay identical to the ones the Glibc module saw. */
+#if __SIZEOF_LONG__ == 4
 #ifndef _FILE_OFFSET_BITS
 #define _FILE_OFFSET_BITS 64
 #endif
 #ifndef _TIME_BITS
 #define _TIME_BITS 64
+#endif
 #endif
 
 #include <stdint.h>
