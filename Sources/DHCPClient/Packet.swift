@@ -1,3 +1,5 @@
+import CSystem
+
 /// RFC 2131/2132 message codec. `parse` never traps: a malformed packet is an error the
 /// caller logs and drops.
 public enum DHCPError: Error, Equatable {
@@ -154,4 +156,9 @@ public struct DHCPPacket: Equatable {
     b += [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
 }
 
-func ipText(_ v: UInt32) -> String { "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)" }
+func ipText(_ v: UInt32) -> String {
+    var b: [UInt8] = []
+    put32(&b, v)
+    var out = [CChar](repeating: 0, count: 46)
+    return csys_address_text(b, 4, &out) == 0 ? String(cString: out) : "?"
+}

@@ -38,14 +38,10 @@ public struct IPAddress: Equatable, Hashable {
         return UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
     }
 
-    public var text: String {
-        if let v = ipv4 { return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)" }
-        return IPText.ipv6(bytes)
-    }
+    public var text: String { IPText.text(bytes) }
 
     public init?(_ text: String) {
-        if let v = IPText.parseIPv4(text) { self.init(ipv4: v); return }
-        guard let b = IPText.parseIPv6(text) else { return nil }
+        guard let b = IPText.parse(text, length: 4) ?? IPText.parse(text, length: 16) else { return nil }
         self.init(b)
     }
 }

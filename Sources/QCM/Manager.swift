@@ -801,12 +801,7 @@ final class Manager {
         guard state != .stopping else { return }
         if m.messageID == CTL.sync.id || m.messageID == CTL.revokeClientID.id {
             log.log(m.messageID == CTL.sync.id ? "modem reset: every QMI client id was dropped" : "the modem revoked a QMI client id")
-            deconfigureLink()
-            handles.removeAll()
-            cids.removeAll()
-            registered = false
-            generation += 1
-            cancelTimers()
+            forgetSession()
             set(.initializing, "after a modem reset")
             after(1000) { self.sync() }
         }
@@ -819,13 +814,19 @@ final class Manager {
         scheduleReopen("waiting for the modem to come back")
     }
 
-    func dropSession() {
+    /// The modem's side of the session is gone (reset) or going: forget the call, the
+    /// client ids and every pending callback of this session.
+    func forgetSession() {
         deconfigureLink()
         handles.removeAll()
         cids.removeAll()
         registered = false
         generation += 1
         cancelTimers()
+    }
+
+    func dropSession() {
+        forgetSession()
         engine?.onClose = nil
         engine?.close()
         engine = nil

@@ -1,3 +1,5 @@
+import CSystem
+
 /// Small text helpers that stay clear of the Unicode tables (Embedded Swift links
 /// them only when String case mapping or Character properties are used).
 public enum Text {
@@ -136,73 +138,32 @@ public enum Text {
     }
 
     public static func ipv4(_ v: UInt32) -> String {
-        "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
+        address([UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)])
     }
 
     /// RFC 5952 text form of a 16-byte IPv6 address.
     public static func ipv6(_ b: [UInt8]) -> String {
         guard b.count == 16 else { return "<bad ipv6>" }
-        var groups: [UInt16] = []
-        for i in 0..<8 { groups.append(UInt16(b[2 * i]) << 8 | UInt16(b[2 * i + 1])) }
-        var bestStart = -1, bestLen = 0, i = 0
-        while i < 8 {
-            if groups[i] == 0 {
-                var j = i
-                while j < 8 && groups[j] == 0 { j += 1 }
-                if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
-                i = j
-            } else { i += 1 }
-        }
-        var s = ""
-        i = 0
-        while i < 8 {
-            if i == bestStart {
-                s += "::"
-                i += bestLen
-                continue
-            }
-            if !s.isEmpty && !s.hasSuffix(":") { s += ":" }
-            s += String(groups[i], radix: 16)
-            i += 1
-        }
-        return s
+        return address(b)
+    }
+
+    /// Text of a 4- or 16-byte address in network order (libc's inet_ntop).
+    public static func address(_ b: [UInt8]) -> String {
+        var out = [CChar](repeating: 0, count: 46)
+        guard csys_address_text(b, Int32(b.count), &out) == 0 else { return "?" }
+        return String(cString: out)
     }
 
     public static func parseIPv4(_ s: String) -> UInt32? {
-        let parts = split(s, on: 46)
-        guard parts.count == 4 else { return nil }
-        var v: UInt32 = 0
-        for p in parts {
-            guard !p.isEmpty, p.utf8.count <= 3, let n = parseInt(p), n >= 0, n <= 255 else { return nil }
-            v = v << 8 | UInt32(n)
-        }
-        return v
+        guard let b = parseAddress(s, length: 4) else { return nil }
+        return UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
     }
 
-    public static func parseIPv6(_ s: String) -> [UInt8]? {
-        let halves = s.components("::")
-        guard halves.count <= 2 else { return nil }
-        func groups(_ part: String) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var out: [UInt16] = []
-            for g in split(part, on: 58) {
-                guard !g.isEmpty, g.utf8.count <= 4, let n = parseInt(g, hex: true), n >= 0 else { return nil }
-                out.append(UInt16(n))
-            }
-            return out
-        }
-        guard let head = groups(halves[0]) else { return nil }
-        var all: [UInt16]
-        if halves.count == 2 {
-            guard let tail = groups(halves[1]), head.count + tail.count <= 7 else { return nil }
-            all = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
-        } else {
-            guard head.count == 8 else { return nil }
-            all = head
-        }
-        var b: [UInt8] = []
-        for g in all { b.append(UInt8(g >> 8)); b.append(UInt8(g & 0xff)) }
-        return b
+    public static func parseIPv6(_ s: String) -> [UInt8]? { parseAddress(s, length: 16) }
+
+    static func parseAddress(_ s: String, length: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: length)
+        return csys_address_parse(s, Int32(length), &out) == 1 ? out : nil
     }
 
     /// Pads with spaces on the right to `width` (ASCII widths).

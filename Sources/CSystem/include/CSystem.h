@@ -46,6 +46,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <linux/netlink.h>
@@ -101,6 +102,16 @@ static inline const char *csys_dirent_name(const struct dirent *d) { return d->d
 ssize_t csys_read_file(const char *path, void *buf, size_t cap);
 /* Writes data to path.qcm-tmp, fsyncs, renames it over path. 0 or -1 with errno set. */
 int csys_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+
+/* ---- address text (RFC 5952 for IPv6), via inet_ntop/inet_pton ---- */
+/* bytes: 4 or 16 bytes in network order; out must hold 46 bytes. 0 or -1. */
+static inline int csys_address_text(const uint8_t *bytes, int length, char *out) {
+    return inet_ntop(length == 4 ? AF_INET : AF_INET6, bytes, out, 46) ? 0 : -1;
+}
+/* Parses dotted IPv4 (length 4) or IPv6 text (length 16) into out; 1 on success. */
+static inline int csys_address_parse(const char *text, int length, uint8_t *out) {
+    return inet_pton(length == 4 ? AF_INET : AF_INET6, text, out) == 1;
+}
 
 /* ---- clocks ---- */
 static inline int64_t csys_monotonic_ms(void) {
