@@ -26,7 +26,6 @@ public final class LinkManager {
     }
 
     public var isApplied: Bool { applied != nil }
-    public var plannedInterface: String? { applied?.name }
 
     public func apply(_ plan: LinkPlan) throws(LinkError) {
         try plan.validate()

@@ -64,7 +64,3 @@ final class DHCPDriver {
         timerAt = nil
     }
 }
-
-extension Lease {
-    var linkPlanAddress: (address: UInt32, prefix: Int, gateway: UInt32?) { (address, prefix, routers.first) }
-}

@@ -128,14 +128,6 @@ public final class QMISimulator {
         log("listening on \(path)\(proxy ? " (qmi-proxy protocol)" : "")")
     }
 
-    /// Serves an already-connected socket (a socketpair end in tests).
-    public func attach(fd: Int32, proxy: Bool = false) {
-        locked {
-            if startMs == 0 { begin() }
-            addConnection(fd, proxy: proxy)
-        }
-    }
-
     func begin() {
         startMs = loop.now
         if startMs == 0 { startMs = 1 }
