@@ -18,7 +18,7 @@ final class DNSAndScriptTests: XCTestCase {
 
     func writeScript(_ name: String, _ body: String, mode: Int = 0o755) -> String {
         let p = dir + "/" + name
-        FileManager.default.createFile(atPath: p, contents: Data(body.utf8), attributes: [.posixPermissions: mode])
+        _ = FileManager.default.createFile(atPath: p, contents: Data(body.utf8), attributes: [.posixPermissions: mode])
         return p
     }
 

@@ -77,7 +77,7 @@ final class CommandLineTests: XCTestCase {
         let root = NSTemporaryDirectory() + "qcm-list-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FakeHardware.writeSysfs(root: root)
-        FileManager.default.createFile(atPath: root + "/dev/cdc-wdm0", contents: nil)
+        _ = FileManager.default.createFile(atPath: root + "/dev/cdc-wdm0", contents: nil)
         let r = qcm(["list", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("Modem 1: EC25/EC20 R2.x (EC2x/EG2x) (2c7c:0125) at usb 1-1.2 (bus 001 device 003)"), r.output)

@@ -98,7 +98,7 @@ final class LinkTests: XCTestCase {
     func testBrokenScriptAndMissingInterfaceFailCleanly() throws {
         let rig = try DaemonRig(netns: true)
         let dos = rig.root + "/dos.script"
-        FileManager.default.createFile(atPath: dos, contents: Data("#!/bin/sh\r\nexit 0\r\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: dos, contents: Data("#!/bin/sh\r\nexit 0\r\n".utf8), attributes: [.posixPermissions: 0o755])
         rig.start(["--script", dos])
         XCTAssertEqual(rig.waitExit(), 8, rig.log)
         XCTAssertTrue(rig.log.contains("has DOS (CRLF) line endings"), rig.log)
