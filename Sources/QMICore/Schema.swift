@@ -52,38 +52,68 @@ public struct QMIService: Equatable, Hashable {
 
 /// A named set of integer values (enumeration or bit flags).
 public struct QMIEnum {
-    public let name: String
-    public let cases: [(Int64, String)]
+    public let name: StaticString
+    /// The cases as "value=name" entries separated by spaces or newlines: constant data in
+    /// the binary's read-only section, no table built at start-up.
+    let packed: StaticString
     public let isFlags: Bool
 
-    public init(_ name: String, flags: Bool = false, _ cases: [(Int64, String)]) {
+    public init(_ name: StaticString, flags: Bool = false, _ packed: StaticString) {
         self.name = name
-        self.cases = cases
+        self.packed = packed
         self.isFlags = flags
     }
 
+    /// Calls `match` for each case in order until it returns a value.
+    func first<T>(_ match: (Int64, UnsafeBufferPointer<UInt8>) -> T?) -> T? {
+        packed.withUTF8Buffer { (b: UnsafeBufferPointer<UInt8>) -> T? in
+            var i = 0
+            while i < b.count {
+                if b[i] == 0x20 || b[i] == 0x0a { i += 1; continue }
+                let negative = b[i] == 0x2d
+                if negative { i += 1 }
+                var v: Int64 = 0
+                while i < b.count, b[i] != 0x3d { v = v &* 10 &+ Int64(b[i] &- 0x30); i += 1 }
+                i += 1
+                let start = min(i, b.count)
+                while i < b.count, b[i] != 0x20, b[i] != 0x0a { i += 1 }
+                if let r = match(negative ? -v : v, UnsafeBufferPointer(rebasing: b[start..<i])) { return r }
+            }
+            return nil
+        }
+    }
+
+    /// Every case, in table order.
+    public var cases: [(Int64, String)] {
+        var all: [(Int64, String)] = []
+        let _: Bool? = first { k, n in all.append((k, String(decoding: n, as: UTF8.self))); return nil }
+        return all
+    }
+
     public func name(of v: Int64) -> String? {
-        for (k, n) in cases where k == v { return n }
-        return nil
+        first { k, n in k == v ? String(decoding: n, as: UTF8.self) : nil }
     }
 
     public func value(named n: String) -> Int64? {
-        for (k, nm) in cases where nm == n { return k }
-        return nil
+        first { k, nm in nm.elementsEqual(n.utf8) ? k : nil }
     }
 
     /// "pap|chap" for flags, "registered" for enums, the number when unknown.
     public func describe(_ v: Int64) -> String {
         if isFlags {
             if v == 0, let z = name(of: 0) { return z }
-            var parts: [String] = []
+            var text = ""
             var rest = v
-            for (k, n) in cases where k != 0 && v & k == k {
-                parts.append(n)
-                rest &= ~k
+            let _: Bool? = first { k, n in
+                if k != 0 && v & k == k {
+                    if !text.isEmpty { text += "|" }
+                    text += String(decoding: n, as: UTF8.self)
+                    rest &= ~k
+                }
+                return nil
             }
-            if rest != 0 { parts.append("0x" + Text.hex(UInt64(bitPattern: rest))) }
-            return parts.isEmpty ? "none" : parts.joined(separator: "|")
+            if rest != 0 { text += (text.isEmpty ? "" : "|") + "0x" + Text.hex(UInt64(bitPattern: rest)) }
+            return text.isEmpty ? "none" : text
         }
         return name(of: v) ?? "unknown"
     }

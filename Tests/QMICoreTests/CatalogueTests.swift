@@ -62,6 +62,29 @@ final class CatalogueTests: XCTestCase {
         XCTAssertNotNil(CTL.sync.indication)
     }
 
+    func testEnumTablesReadBothWays() {
+        XCTAssertEqual(QMIEnums.service.name(of: -1), "unknown")
+        XCTAssertEqual(QMIEnums.service.name(of: 770), "imsdcm")
+        XCTAssertEqual(QMIEnums.service.value(named: "wda"), 26)
+        XCTAssertNil(QMIEnums.service.value(named: "wd"))
+        XCTAssertNil(QMIEnums.service.name(of: 35))
+        XCTAssertEqual(QMIEnums.service.describe(35), "unknown")
+        XCTAssertEqual(QMIEnums.wdsAuthentication.describe(3), "pap|chap")
+        XCTAssertEqual(QMIEnums.wdsAuthentication.describe(0), "none")
+        XCTAssertEqual(QMIEnums.wdsAuthentication.describe(6), "chap|0x04")
+        XCTAssertEqual(QMIErrorCode.name(0x47), "InvalidQmiCommand")
+        XCTAssertEqual(QMIErrorCode.name(61445), "CatEnvelopeCommandFailed")
+        XCTAssertEqual(QMIErrorCode.name(0x7fff), "UnknownError")
+        // Every table parses into distinct values with non-empty names.
+        for e in [QMIEnums.service, QMIEnums.wdsCallEndReason, QMIEnums.wdsVerboseCm, QMIEnums.protocolError] {
+            let cases = e.cases
+            XCTAssertGreaterThan(cases.count, 10)
+            XCTAssertEqual(Set(cases.map { $0.0 }).count, cases.count)
+            XCTAssertFalse(cases.contains { $0.1.isEmpty || $0.1.contains(" ") || $0.1.contains("=") })
+        }
+        XCTAssertEqual(QMIEnums.protocolError.cases.count, 125)
+    }
+
     func testNoDuplicateIDsOrTLVs() {
         var seen = Set<UInt32>()
         for m in QMICatalogue.all {
