@@ -10,14 +10,19 @@ public enum DNSMode: Equatable {
     /// Leave DNS to the system.
     case none
 
-    public static func parse(_ s: String) -> DNSMode? {
-        switch s {
-        case "auto": return .auto
-        case "resolvconf": return .resolvconf
-        case "file": return .file
-        case "none": return DNSMode.none
-        default: return nil
+    /// The word on the command line.
+    public var name: String {
+        switch self {
+        case .auto: return "auto"
+        case .resolvconf: return "resolvconf"
+        case .file: return "file"
+        case .none: return "none"
         }
+    }
+
+    public static func parse(_ s: String) -> DNSMode? {
+        for m in [DNSMode.auto, .resolvconf, .file, .none] where m.name.equals(s) { return m }
+        return nil
     }
 }
 

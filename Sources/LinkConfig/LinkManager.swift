@@ -30,7 +30,7 @@ public final class LinkManager {
     public func apply(_ plan: LinkPlan) throws(LinkError) {
         try plan.validate()
         let index = try netlink.index(of: plan.interface)
-        if var a = applied, a.name != plan.interface || a.index != index {
+        if var a = applied, !a.name.equals(plan.interface) || a.index != index {
             // Another interface (or the link was recreated): start over.
             try undo()
             a = Applied(index: index, name: plan.interface)
@@ -105,7 +105,9 @@ public final class LinkManager {
         }
 
         // DNS.
-        if let d = dns, a.dnsServers != plan.dns || a.dnsDomain != plan.domain {
+        var sameDomain = a.dnsDomain == nil && plan.domain == nil
+        if let x = a.dnsDomain, let y = plan.domain { sameDomain = x.equals(y) }
+        if let d = dns, a.dnsServers != plan.dns || !sameDomain {
             if plan.dns.isEmpty {
                 try d.revert()
             } else {

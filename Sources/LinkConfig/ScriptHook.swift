@@ -31,8 +31,10 @@ public struct ScriptHook {
             throw .script("script \(path) cannot be read")
         }
         if let i = head.firstIndex(of: 13), i + 1 < head.count, head[i + 1] == 10 {
-            let firstLine = String(decoding: head.prefix { $0 != 10 && $0 != 13 }, as: UTF8.self)
-            throw .script("script \(path) has DOS (CRLF) line endings, so the kernel looks for the interpreter '\(firstLine.hasPrefix("#!") ? String(firstLine.dropFirst(2)) : firstLine)\\r'; convert it with dos2unix \(path)")
+            var firstLine = head.prefix { $0 != 10 && $0 != 13 }
+            if firstLine.starts(with: [35, 33]) { firstLine = firstLine.dropFirst(2) }     // "#!"
+            let interpreter = String(decoding: firstLine, as: UTF8.self)
+            throw .script("script \(path) has DOS (CRLF) line endings, so the kernel looks for the interpreter '\(interpreter)\\r'; convert it with dos2unix \(path)")
         }
         if !head.starts(with: [35, 33]) {   // "#!"
             throw .script("script \(path) does not start with #! (e.g. #!/bin/sh)")
@@ -41,7 +43,7 @@ public struct ScriptHook {
 
     /// Runs `path event` with the variables added to the current environment.
     public func run(event: String, variables: [(String, String)], timeoutMs: Int64 = 30_000) throws(LinkError) -> String {
-        var env = Spawn.currentEnvironment.filter { e in !variables.contains { e.hasPrefix($0.0 + "=") } }
+        var env = Spawn.currentEnvironment.filter { e in !variables.contains { e.begins(with: $0.0 + "=") } }
         env += variables.map { "\($0.0)=\($0.1)" }
         let out = try Spawn.run(path, [event], environment: env, timeoutMs: timeoutMs)
         guard out.status == 0 else {

@@ -19,7 +19,7 @@ enum CLI {
 
     static func main(_ args: [String]) -> Int32 {
         if let first = args.first {
-            switch first {
+            switch Word(first) {
             case "-h", "--help", "help":
                 Out.line("qcm \(version) — QMI connection manager for Quectel modems (quectel-CM compatible)\n")
                 Out.line(Options.usage)

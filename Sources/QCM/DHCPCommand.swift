@@ -34,7 +34,7 @@ enum DHCPCommand {
         while i < args.count {
             let a = args[i]
             var bad = false
-            switch a {
+            switch Word(a) {
             case "-i", "--interface": if let v = value() { iface = v } else { bad = true }
             case "--script", "-s": if let v = value() { script = v } else { bad = true }
             case "-q", "--quit": quit = true

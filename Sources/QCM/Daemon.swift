@@ -25,10 +25,10 @@ enum Daemon {
                 log.log(error.message)
                 return ExitCode.failure
             }
-            if o.dns == "auto" { o.dns = "none" }   // the host's resolv.conf is not the simulation's
+            if o.dns.equals("auto") { o.dns = "none" }   // the host's resolv.conf is not the simulation's
             o.sysRoot = sim!.sysRoot
             o.devRoot = sim!.devRoot
-            if o.runDir == "/run/qcm" && getuid() != 0 { o.runDir = sim!.root + "/run" }
+            if o.runDir.equals("/run/qcm") && getuid() != 0 { o.runDir = sim!.root + "/run" }
             if !sim!.networking {
                 o.noLink = true
                 log.log("--simulate without root: the QMI dial runs, link configuration is skipped")

@@ -16,13 +16,13 @@ enum DecodeCommand {
         var files: [String] = []
         var quectel = false
         for a in args {
-            switch a {
+            switch Word(a) {
             case "--quectel": quectel = true
             case "-h", "--help":
                 Out.line(usage)
                 return 0
             default:
-                if a.hasPrefix("-") && a != "-" {
+                if a.begins(with: "-") && !a.equals("-") {
                     Out.error("qcm decode: unknown option '\(a)'")
                     Out.error(usage)
                     return ExitCode.usage
@@ -36,13 +36,13 @@ enum DecodeCommand {
         for f in files {
             let bytes: [UInt8]
             do {
-                bytes = f == "-" ? try Files.readAll(fd: 0, name: "standard input") : try Files.read(f)
+                bytes = f.equals("-") ? try Files.readAll(fd: 0, name: "standard input") : try Files.read(f)
             } catch {
                 Out.error("qcm decode: \(error.description)")
                 failed = true
                 continue
             }
-            let label = f == "-" ? "stdin" : f
+            let label = f.equals("-") ? "stdin" : f
             for (n, line) in Files.lines(bytes).enumerated() {
                 for item in HexScan.scan(line: line) {
                     switch item {

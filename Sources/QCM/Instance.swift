@@ -63,11 +63,11 @@ final class Instance {
     }
 
     func set(_ key: String, _ value: String?) {
-        fields.removeAll { $0.0 == key }
+        fields.removeAll { $0.0.equals(key) }
         if let v = value { fields.append((key, v)) }
     }
 
-    func get(_ key: String) -> String? { fields.first { $0.0 == key }?.1 }
+    func get(_ key: String) -> String? { fields.first { $0.0.equals(key) }?.1 }
 
     /// Rewritten atomically on every state change.
     func save() {
@@ -95,7 +95,7 @@ final class Instance {
     struct Status {
         let path: String
         let values: [(String, String)]
-        func value(_ k: String) -> String? { values.first { $0.0 == k }?.1 }
+        func value(_ k: String) -> String? { values.first { $0.0.equals(k) }?.1 }
         var pid: Int32? { value("pid").flatMap { Text.parseInt($0) }.map { Int32(truncatingIfNeeded: $0) } }
         var alive: Bool { pid.map { Instance.running($0) } ?? false }
     }
@@ -112,10 +112,10 @@ final class Instance {
         var names: [String] = []
         while let e = readdir(dir) {
             let n = String(cString: csys_dirent_name(e))
-            if n.hasPrefix("qcm-pdn") && n.hasSuffix(".status") { names.append(n) }
+            if n.begins(with: "qcm-pdn") && n.ends(with: ".status") { names.append(n) }
         }
         closedir(dir)
-        return names.sorted().compactMap { n in
+        return names.sorted { $0.precedes($1) }.compactMap { n in
             let path = runDir + "/" + n
             guard let bytes = try? Files.read(path, limit: 65536) else { return nil }
             var values: [(String, String)] = []
@@ -142,7 +142,7 @@ enum StatusCommand {
         var runDir = "/run/qcm"
         var i = 0
         while i < args.count {
-            switch args[i] {
+            switch Word(args[i]) {
             case "--json": json = true
             case "--run-dir":
                 guard i + 1 < args.count else { Out.error("qcm status: --run-dir needs a directory"); return ExitCode.usage }
@@ -196,7 +196,7 @@ enum StatusCommand {
 /// `qcm -k PDN`: stop the instance serving that PDN and wait for its clean teardown.
 enum KillCommand {
     static func run(pdn: Int, runDir: String, log: Logger) -> Int32 {
-        guard let s = Instance.statuses(runDir: runDir).first(where: { $0.value("pdn") == "\(pdn)" && $0.alive }), let pid = s.pid else {
+        guard let s = Instance.statuses(runDir: runDir).first(where: { $0.value("pdn")?.equals("\(pdn)") == true && $0.alive }), let pid = s.pid else {
             log.log("no running qcm serves PDN \(pdn) (looked in \(runDir))")
             return ExitCode.failure
         }

@@ -19,7 +19,7 @@ enum ListCommand {
         var i = 0
         while i < args.count {
             let a = args[i]
-            switch a {
+            switch Word(a) {
             case "--json": json = true
             case "-h", "--help":
                 Out.line(usage)
@@ -29,7 +29,7 @@ enum ListCommand {
                     Out.error("qcm list: \(a) needs a directory")
                     return ExitCode.usage
                 }
-                if a == "--sysfs-root" { options.sysRoot = args[i + 1] } else { options.devRoot = args[i + 1] }
+                if a.equals("--sysfs-root") { options.sysRoot = args[i + 1] } else { options.devRoot = args[i + 1] }
                 i += 1
             default:
                 Out.error("qcm list: unknown option '\(a)'")

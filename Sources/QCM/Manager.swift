@@ -446,7 +446,8 @@ final class Manager {
         if let apn = o.apn, let cid = wds.values.first {
             let want = (apn, o.user ?? "", o.password ?? "", o.auth ?? (o.password.map { $0.isEmpty ? 0 : 2 } ?? 0))
             let have = f.profile
-            if have == nil || have!.apn != want.0 || have!.user != want.1 || have!.password != want.2 || have!.auth != want.3 {
+            let same = have.map { $0.apn.equals(want.0) && $0.user.equals(want.1) && $0.password.equals(want.2) && $0.auth == want.3 } ?? false
+            if !same {
                 let d = join.member()
                 log.log("requestSetProfile[\(o.pdn)] \(want.0)/\(want.1)/\(want.2.isEmpty ? "" : "***")/\(want.3)")
                 request(WDS.modifyProfile, cid, { m throws(QMIError) in
@@ -491,10 +492,7 @@ final class Manager {
             }
         }
         if let r = rawIP { return r }
-        switch driver {
-        case "GobiNet": return false
-        default: return true
-        }
+        return !(driver?.equals("GobiNet") ?? false)
     }
 
     func writeSysfs(_ path: String, _ value: String) -> Bool {
@@ -839,7 +837,7 @@ final class Manager {
         after(delay) {
             if let r = self.rediscover?() {
                 self.channelPath = r.channel
-            } else if self.rediscover != nil || !Files.exists(self.channelPath) && !self.channelPath.hasPrefix("@") {
+            } else if self.rediscover != nil || !Files.exists(self.channelPath) && !self.channelPath.begins(with: "@") {
                 return self.scheduleReopen(why)
             }
             self.reopenDelayMs = 1000

@@ -1,3 +1,4 @@
+import QMICore
 import CSystem
 
 /// The sd_notify datagram protocol, spoken directly (no libsystemd): READY=1 once
@@ -10,7 +11,7 @@ final class SystemdNotify {
     init() {
         socket = SystemdNotify.env("NOTIFY_SOCKET")
         if let usec = SystemdNotify.env("WATCHDOG_USEC").flatMap({ Int64($0) }), usec > 0 {
-            let pidOK = SystemdNotify.env("WATCHDOG_PID").map { $0 == "\(getpid())" } ?? true
+            let pidOK = SystemdNotify.env("WATCHDOG_PID").map { $0.equals("\(getpid())") } ?? true
             watchdogMs = pidOK ? max(1, usec / 2000) : nil
         } else {
             watchdogMs = nil

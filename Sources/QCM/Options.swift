@@ -1,3 +1,4 @@
+import LinkConfig
 import QMICore
 
 /// Everything the command line can say. Parsing is quectel-CM compatible (`-s apn user
@@ -106,7 +107,7 @@ struct Options {
         /// quectel-CM style: the values following a flag up to the next "-" argument.
         func values() -> [String] {
             var out: [String] = []
-            while i + 1 < args.count, !args[i + 1].hasPrefix("-") || args[i + 1] == "-" {
+            while i + 1 < args.count, !args[i + 1].begins(with: "-") || args[i + 1].equals("-") {
                 i += 1
                 out.append(args[i])
             }
@@ -114,10 +115,10 @@ struct Options {
         }
         while i < args.count {
             let a = args[i]
-            switch a {
+            switch Word(a) {
             case "-s", "--apn":
                 let v = values()
-                guard !v.isEmpty || a == "-s" else { throw fail("--apn needs an APN") }
+                guard !v.isEmpty || a.equals("-s") else { throw fail("--apn needs an APN") }
                 guard v.count <= 4 else { throw fail("-s takes at most APN USER PASSWORD AUTH, got \(v.count) values") }
                 o.apn = v.count > 0 ? v[0] : ""
                 if v.count > 1 { o.user = v[1] }
@@ -133,9 +134,9 @@ struct Options {
             case "--auth": o.auth = try parseAuth(try next(a))
             case "-p", "--pin":
                 let v = try next(a)
-                if v == "qmi-proxy" || v == "libqmi-proxy" {
+                if v.equals("qmi-proxy") || v.equals("libqmi-proxy") {
                     o.proxy = "qmi-proxy"
-                } else if v == "quectel-qmi-proxy" || v.hasSuffix("mbim-proxy") || v == "quectel-atc-proxy" {
+                } else if v.equals("quectel-qmi-proxy") || v.ends(with: "mbim-proxy") || v.equals("quectel-atc-proxy") {
                     throw fail("-p \(v): qcm speaks libqmi's qmi-proxy protocol only (-p qmi-proxy)")
                 } else {
                     let digits = v.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
@@ -157,7 +158,7 @@ struct Options {
             case "--script": o.script = try next(a)
             case "--dns":
                 let v = try next(a)
-                guard ["auto", "resolvconf", "file", "none"].contains(v) else {
+                guard DNSMode.parse(v) != nil else {
                     throw fail("--dns: '\(v)' is not one of auto, resolvconf, file, none")
                 }
                 o.dns = v
@@ -175,7 +176,7 @@ struct Options {
             case "-m", "-b", "-u", "-r", "-l", "-a", "-y":
                 throw fail("\(a): this quectel-CM option (QMAP muxing, bridging, usbmon, loopback, APN type) is not supported by qcm")
             default:
-                throw fail(a.hasPrefix("-") ? "unknown option '\(a)'" : "unexpected argument '\(a)'")
+                throw fail(a.begins(with: "-") ? "unknown option '\(a)'" : "unexpected argument '\(a)'")
             }
             i += 1
         }
@@ -186,7 +187,7 @@ struct Options {
     }
 
     static func parseAuth(_ s: String) throws(Failure) -> UInt8 {
-        switch Text.lowercasedASCII(s) {
+        switch Word(Text.lowercasedASCII(s)) {
         case "0", "none": return 0
         case "1", "pap": return 1
         case "2", "chap": return 2

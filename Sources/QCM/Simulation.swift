@@ -51,7 +51,7 @@ final class Simulation {
                 throw Failure(message: "cannot create a private network namespace: \(SystemError.string(csys_errno()))")
             }
             networking = true
-            if !o.simArgs.contains("--veth") { args.append("--tun") }
+            if !o.simArgs.contains(where: { $0.equals("--veth") }) { args.append("--tun") }
             log.log("simulation: private network namespace; qmi-sim provides the modem and its wwan0")
         }
         args += o.simArgs

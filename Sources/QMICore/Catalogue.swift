@@ -15,7 +15,7 @@ public enum QMICatalogue {
 
     public static func find(name: String) -> QMIMessageSpec? {
         let wanted = Text.lowercasedASCII(name)
-        for m in all where Text.lowercasedASCII(m.fullName) == wanted || Text.lowercasedASCII(m.traceName) == wanted {
+        for m in all where Text.lowercasedASCII(m.fullName).equals(wanted) || Text.lowercasedASCII(m.traceName).equals(wanted) {
             return m
         }
         return nil

@@ -19,7 +19,7 @@ public final class QMIChannel {
     deinit { close() }
 
     public static func open(_ path: String) throws(QMIError) -> QMIChannel {
-        if path.hasPrefix("@") {
+        if path.begins(with: "@") {
             let fd = csys_unix_connect(path)
             guard fd >= 0 else { throw .system(operation: "connect to abstract socket \(path)", errno: csys_errno()) }
             _ = csys_set_nonblocking(fd)

@@ -35,7 +35,7 @@ public enum HexScan {
                 continue
             }
             if let bytes = hexToken(u) {
-                let isTLVDump = previous.count >= 2 && previous[previous.count - 1] == "=" && previous[previous.count - 2] == "value"
+                let isTLVDump = previous.count >= 2 && previous[previous.count - 1].equals("=") && previous[previous.count - 2].equals("value")
                 if isTLVDump { flush() } else {
                     // A single-byte token continues a run; a joined token (01:0b:.. or 010b..)
                     // is a run of its own.

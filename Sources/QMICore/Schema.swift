@@ -215,7 +215,7 @@ public struct QMIMessageSpec {
     }
 
     public func tlv(named name: String, kind: QMIKind) -> TLVSpec? {
-        tlvs(for: kind).first { $0.name == name }
+        tlvs(for: kind).first { $0.name.equals(name) }
     }
 
     public func tlv(type: UInt8, kind: QMIKind) -> TLVSpec? {

@@ -42,7 +42,7 @@ public enum Text {
     }
 
     public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        lowercasedASCII(a) == lowercasedASCII(b)
+        lowercasedASCII(a).equals(lowercasedASCII(b))
     }
 
     public static func trimmed(_ s: String) -> String {
@@ -173,6 +173,34 @@ public enum Text {
         while n < width { r += " "; n += 1 }
         return r
     }
+}
+
+/// Byte-wise string comparison. Everything qcm compares (its own option words, interface
+/// names, paths, sysfs attributes, QMI field names) is bytes to the kernel and ASCII in
+/// practice; the standard library's `==`, `<`, `hasPrefix` and `hasSuffix` implement Unicode
+/// canonical equivalence and would link about 45 KB of normalization tables and code into
+/// the Embedded binary. The daemon modules use these instead (`scripts/build-embedded`
+/// checks that no Unicode table is linked).
+extension String {
+    @inline(__always) public func equals(_ other: String) -> Bool { utf8.elementsEqual(other.utf8) }
+
+    public func begins(with prefix: String) -> Bool { utf8.starts(with: prefix.utf8) }
+
+    public func ends(with suffix: String) -> Bool {
+        let n = utf8.count, k = suffix.utf8.count
+        return n >= k && utf8.dropFirst(n - k).elementsEqual(suffix.utf8)
+    }
+
+    /// Byte order, for sorting.
+    public func precedes(_ other: String) -> Bool { utf8.lexicographicallyPrecedes(other.utf8) }
+}
+
+/// A word compared byte for byte in a `switch`: `switch Word(arg) { case "-s", "--apn": ... }`.
+public struct Word: ExpressibleByStringLiteral {
+    public let text: String
+    public init(_ text: String) { self.text = text }
+    public init(stringLiteral text: String) { self.text = text }
+    public static func ~= (pattern: Word, value: Word) -> Bool { pattern.text.equals(value.text) }
 }
 
 extension String {

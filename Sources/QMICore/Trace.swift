@@ -57,7 +57,7 @@ public enum QMITrace {
         var lines: [String]
         if spec.type == 0x02, let f = value.fields, f.count == 2, let st = f[0].uint, let er = f[1].uint {
             lines = ["\(tag) \(spec.name): \(QMIResult(status: UInt16(truncatingIfNeeded: st), error: UInt16(truncatingIfNeeded: er)).description)"]
-        } else if spec.name == "Verbose Call End Reason", let f = value.fields, f.count == 2,
+        } else if spec.name.equals("Verbose Call End Reason"), let f = value.fields, f.count == 2,
                   let ty = f[0].uint, let re = f[1].int {
             lines = ["\(tag) \(spec.name): \(CallEndReason.verboseName(type: UInt16(truncatingIfNeeded: ty), reason: Int16(truncatingIfNeeded: re)))"]
         } else {

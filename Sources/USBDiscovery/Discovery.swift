@@ -158,7 +158,7 @@ public enum Discovery {
             return try usable(m, r)
         }
         if let dev = device {
-            guard let m = r.modems.first(where: { $0.controlDevice == dev || $0.controlDevice.map(Sysfs.basename) == Sysfs.basename(dev) }) else {
+            guard let m = r.modems.first(where: { $0.controlDevice?.equals(dev) == true || $0.controlDevice.map(Sysfs.basename)?.equals(Sysfs.basename(dev)) == true }) else {
                 throw .noSuchDevice(dev, r.modems)
             }
             return try usable(m, r)
@@ -179,9 +179,9 @@ public enum Discovery {
     /// wwan0 owns wwan0, and its QMAP children wwan0.1 / wwan0_1 / qmimux0.
     static func owns(_ m: Modem, _ iface: String) -> Bool {
         for n in m.netInterfaces {
-            if n == iface || iface.hasPrefix(n + ".") || iface.hasPrefix(n + "_") { return true }
+            if n.equals(iface) || iface.begins(with: n + ".") || iface.begins(with: n + "_") { return true }
         }
-        return m.addMux && iface.hasPrefix("qmimux")
+        return m.addMux && iface.begins(with: "qmimux")
     }
 
     // MARK: USB
@@ -206,7 +206,7 @@ public enum Discovery {
         var modems: [Modem] = []
         var devices = 0
         var unreadable: [String] = []
-        for e in entries where !e.contains(":") && !e.hasPrefix("usb") {
+        for e in entries where !e.utf8.contains(58) && !e.begins(with: "usb") {   // no ":"
             let path = root + "/" + e
             guard Sysfs.exists(path + "/idVendor") else { continue }
             devices += 1
@@ -225,7 +225,7 @@ public enum Discovery {
                 m.warnings.append("\(path)/idProduct is unreadable or not hex")
             }
             m.model = QuectelModels.name(vendor: m.vendorID, product: m.productID)
-            let interfaces = entries.filter { $0.hasPrefix(e + ":") }.map { readInterface(root + "/" + $0, name: $0, &m) }
+            let interfaces = entries.filter { $0.begins(with: e + ":") }.map { readInterface(root + "/" + $0, name: $0, &m) }
             classify(&m, interfaces, o)
             modems.append(m)
         }
@@ -253,32 +253,30 @@ public enum Discovery {
         i.net = Sysfs.list(path + "/net") ?? []
         // Old kernels (2.6.x) flatten children into "net:usb0" and "GobiQMI:qcqmi0" entries.
         for entry in Sysfs.list(path) ?? [] {
-            if entry.hasPrefix("net:") { i.net.append(String(entry.dropFirst(4))) }
-            if i.control == nil, entry.hasPrefix("GobiQMI:") || entry.hasPrefix("usbmisc:") {
-                i.control = String(entry.split(separator: ":", maxSplits: 1).last ?? "")
+            if entry.begins(with: "net:") { i.net.append(String(decoding: entry.utf8.dropFirst(4), as: UTF8.self)) }
+            if i.control == nil, entry.begins(with: "GobiQMI:") || entry.begins(with: "usbmisc:"),
+               let colon = entry.utf8.firstIndex(of: 58) {
+                i.control = String(decoding: entry.utf8[entry.utf8.index(after: colon)...], as: UTF8.self)
             }
         }
         return i
     }
 
     static func isControlNode(_ n: String) -> Bool {
-        n.hasPrefix("cdc-wdm") || n.hasPrefix("qcqmi") || n.hasPrefix("mhi_")
+        n.begins(with: "cdc-wdm") || n.begins(with: "qcqmi") || n.begins(with: "mhi_")
     }
 
     static func classify(_ m: inout Modem, _ interfaces: [Interface], _ o: DiscoveryOptions) {
         // 1. A QMI driver bound to an interface.
-        var chosen = interfaces.first { i in i.driver.map { qmiDrivers.contains($0) } ?? false }
+        var chosen = interfaces.first { i in i.driver.map { d in qmiDrivers.contains { $0.equals(d) } } ?? false }
         var mode = ModemMode.qmi
         if chosen == nil {
             // 2. Other network functions.
             for i in interfaces {
-                switch i.driver {
-                case "cdc_mbim": chosen = i; mode = .mbim
-                case "cdc_ether": chosen = i; mode = .ecm
-                case "cdc_ncm": chosen = i; mode = .ncm
-                case "rndis_host": chosen = i; mode = .rndis
-                default: continue
-                }
+                guard let d = i.driver else { continue }
+                if d.equals("cdc_mbim") { mode = .mbim } else if d.equals("cdc_ether") { mode = .ecm }
+                else if d.equals("cdc_ncm") { mode = .ncm } else if d.equals("rndis_host") { mode = .rndis } else { continue }
+                chosen = i
                 break
             }
         }
@@ -323,8 +321,9 @@ public enum Discovery {
     }
 
     static func field(_ uevent: String, _ key: String) -> String? {
-        for line in uevent.split(separator: "\n") where line.hasPrefix(key + "=") {
-            return String(line.dropFirst(key.utf8.count + 1))
+        let k = key + "="
+        for line in uevent.utf8.split(separator: 10) where line.starts(with: k.utf8) {
+            return String(decoding: line.dropFirst(k.utf8.count), as: UTF8.self)
         }
         return nil
     }
@@ -332,11 +331,10 @@ public enum Discovery {
     static func readNetAttributes(_ m: inout Modem, net: String, driver: String, _ o: DiscoveryOptions) {
         let base = o.sysRoot + "/class/net/" + net
         if let raw = Sysfs.read(base + "/qmi/raw_ip") {
-            switch raw {
-            case "Y", "y", "1": m.rawIP = true
-            case "N", "n", "0": m.rawIP = false
-            default: m.warnings.append("\(base)/qmi/raw_ip holds '\(raw)', expected Y or N")
-            }
+            let u = Array(raw.utf8)
+            if u.count == 1 && (u[0] == 89 || u[0] == 121 || u[0] == 49) { m.rawIP = true }            // Y y 1
+            else if u.count == 1 && (u[0] == 78 || u[0] == 110 || u[0] == 48) { m.rawIP = false }     // N n 0
+            else { m.warnings.append("\(base)/qmi/raw_ip holds '\(raw)', expected Y or N") }
         }
         m.addMux = Sysfs.exists(base + "/qmi/add_mux")
         for p in [base + "/qmap_mode", o.sysRoot + "/module/\(driver)/parameters/qmap_mode"] {
@@ -357,8 +355,8 @@ public enum Discovery {
             let root = o.sysRoot + "/bus/\(bus)/devices"
             guard let entries = Sysfs.list(root) else { continue }
             looked.append(root)
-            for e in entries where e.hasSuffix("_IP_HW0") {
-                let prefix = String(e.dropLast("_IP_HW0".utf8.count))
+            for e in entries where e.ends(with: "_IP_HW0") {
+                let prefix = String(decoding: e.utf8.dropLast("_IP_HW0".utf8.count), as: UTF8.self)
                 let net = Sysfs.list(root + "/" + e + "/net") ?? []
                 guard !net.isEmpty else { continue }
                 var control: String?
@@ -370,9 +368,9 @@ public enum Discovery {
                 }
                 let driver = "pcie_mhi"
                 var m = Modem(bus: "pcie", sysfsName: prefix, sysfsPath: root + "/" + e, vendorID: 0x17cb,
-                              productID: UInt16(truncatingIfNeeded: Sysfs.parse(String(prefix.prefix(4)), base: 16) ?? 0),
+                              productID: UInt16(truncatingIfNeeded: Sysfs.parse(String(decoding: prefix.utf8.prefix(4), as: UTF8.self), base: 16) ?? 0),
                               busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module \(prefix)",
-                              mode: control.map { $0.hasSuffix("MBIM") ? .mbim : .qmi } ?? .unknown, interface: e,
+                              mode: control.map { $0.ends(with: "MBIM") ? .mbim : .qmi } ?? .unknown, interface: e,
                               driver: driver, driverVersion: Sysfs.read(o.sysRoot + "/module/\(driver)/version"),
                               controlDevice: control.map { o.devRoot + "/" + $0 }, netInterfaces: net, rawIP: nil,
                               qmapMode: nil, addMux: false, warnings: [])

@@ -41,7 +41,7 @@ struct Sysfs {
         var out: [String] = []
         while let ent = readdir(dir) {
             let name = String(cString: csys_dirent_name(ent))
-            if name != "." && name != ".." { out.append(name) }
+            if !name.equals(".") && !name.equals("..") { out.append(name) }
         }
         return out.sorted(by: naturalLess)
     }
@@ -88,7 +88,7 @@ struct Sysfs {
     static func processRunning(named name: String, procRoot: String) -> Bool {
         guard let entries = list(procRoot) else { return false }
         for e in entries where e.utf8.allSatisfy(isDigit) {
-            if read(procRoot + "/" + e + "/comm") == name { return true }
+            if read(procRoot + "/" + e + "/comm")?.equals(name) == true { return true }
         }
         return false
     }
