@@ -109,3 +109,19 @@ int csys_write_file_atomic(const char *path, const void *data, size_t len, int m
 }
 
 int csys_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+/* ceil() without libm, for the Embedded build (see below); tested against libm's. */
+double csys_ceil(double x) {
+    if (x == 0.0 || !(x > -4503599627370496.0 && x < 4503599627370496.0)) return x;   /* ±0, NaN, ±inf, |x| >= 2^52 */
+    double t = (double)(long long)x;                                                  /* toward zero */
+    if (t < x) t += 1.0;
+    return (t == 0.0 && x < 0.0) ? -0.0 : t;
+}
+
+#ifdef QCM_EMBEDDED
+/* The Embedded stdlib's Dictionary sizing (_HashTable.scale(forCapacity:)) rounds a Double
+   up with ceil(), on targets without a rounding instruction (x86-64 baseline, ARMv7). It is
+   the only libm function the daemon uses, and mapping libm for it costs about 380 KB of
+   resident memory, so scripts/build-embedded links libm only as needed and this provides it. */
+double ceil(double x) { return csys_ceil(x); }
+#endif

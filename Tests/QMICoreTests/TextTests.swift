@@ -33,3 +33,23 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(kind(""), 0)
     }
 }
+
+import CSystem
+import Foundation
+
+final class CeilTests: XCTestCase {
+    /// The Embedded build's ceil() (no libm) agrees with libm's, sign of zero included.
+    func testMatchesLibm() {
+        var values: [Double] = [0, -0.0, 0.5, -0.5, 1, -1, 1.0000001, -1.0000001, 2.5, -2.5, 3 / 0.75, 12 / 0.75,
+                                4503599627370495.5, -4503599627370495.5, 4503599627370496, 1e300, -1e300,
+                                .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 { values.append(Double.random(in: -1e6...1e6, using: &rng)) }
+        for v in values {
+            let mine = csys_ceil(v), libm = Foundation.ceil(v)
+            XCTAssertEqual(mine, libm, "ceil(\(v))")
+            XCTAssertEqual(mine.sign, libm.sign, "sign of ceil(\(v))")
+        }
+        XCTAssertTrue(csys_ceil(.nan).isNaN)
+    }
+}

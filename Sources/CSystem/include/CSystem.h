@@ -193,6 +193,8 @@ static inline int csys_unix_listen(const char *name, int backlog) {
 }
 /* pipe2(O_CLOEXEC): children only get the ends dup2ed onto their stdio (shim.c) */
 int csys_pipe_cloexec(int fds[2]);
+/* ceil() without libm (the Embedded build defines ceil with it; see shim.c). */
+double csys_ceil(double x);
 /* accept4 with CLOEXEC|NONBLOCK (needs _GNU_SOURCE: shim.c) */
 int csys_accept(int fd);
 static inline int csys_unix_dgram_send(const char *name, const void *buf, size_t len) {
