@@ -112,10 +112,12 @@ final class Instance {
         var names: [String] = []
         while let e = readdir(dir) {
             let n = String(cString: csys_dirent_name(e))
-            if n.begins(with: "qcm-pdn") && n.ends(with: ".status") { names.append(n) }
+            if n.begins(with: "qcm-pdn") && n.ends(with: ".status") {
+                names.insert(n, at: names.firstIndex { n.precedes($0) } ?? names.count)   // kept in order
+            }
         }
         closedir(dir)
-        return names.sorted { $0.precedes($1) }.compactMap { n in
+        return names.compactMap { n in
             let path = runDir + "/" + n
             guard let bytes = try? Files.read(path, limit: 65536) else { return nil }
             var values: [(String, String)] = []

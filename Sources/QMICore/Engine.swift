@@ -198,7 +198,12 @@ public final class QMIEngine {
         let failed = pending
         pending.removeAll()
         // Fail in transaction order so callers see a deterministic sequence.
-        for (_, p) in failed.sorted(by: { $0.key.tid < $1.key.tid }) {
+        // (Insertion into order: the standard library's sort adds 7 KB to the Embedded binary.)
+        var ordered: [(UInt16, Pending)] = []
+        for (k, p) in failed {
+            ordered.insert((k.tid, p), at: ordered.firstIndex { $0.0 > k.tid } ?? ordered.count)
+        }
+        for (_, p) in ordered {
             loop.cancel(p.timer)
             p.completion(.failure(error))
         }

@@ -35,15 +35,18 @@ struct Sysfs {
         return v
     }
 
-    static func list(_ path: String) -> [String]? {
+    /// Directory entries in natural order (or as readdir returns them: /proc is large).
+    static func list(_ path: String, ordered: Bool = true) -> [String]? {
         guard let dir = opendir(path) else { return nil }
         defer { closedir(dir) }
         var out: [String] = []
         while let ent = readdir(dir) {
             let name = String(cString: csys_dirent_name(ent))
-            if !name.equals(".") && !name.equals("..") { out.append(name) }
+            guard !name.equals(".") && !name.equals("..") else { continue }
+            let at = ordered ? out.firstIndex { naturalLess(name, $0) } ?? out.count : out.count
+            out.insert(name, at: at)
         }
-        return out.sorted(by: naturalLess)
+        return out
     }
 
     static func exists(_ path: String) -> Bool { csys_file_kind(path) != Int32(CSYS_NONE) || csys_is_symlink(path) != 0 }
@@ -86,7 +89,7 @@ struct Sysfs {
 
     /// Names of running processes whose comm matches (ModemManager holding the modem).
     static func processRunning(named name: String, procRoot: String) -> Bool {
-        guard let entries = list(procRoot) else { return false }
+        guard let entries = list(procRoot, ordered: false) else { return false }
         for e in entries where e.utf8.allSatisfy(isDigit) {
             if read(procRoot + "/" + e + "/comm")?.equals(name) == true { return true }
         }

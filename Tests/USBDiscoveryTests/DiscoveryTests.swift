@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import USBDiscovery
 
@@ -230,5 +231,13 @@ final class DiscoveryTests: XCTestCase {
 
     func testNaturalOrder() {
         XCTAssertEqual(["2-1.10", "2-1.9", "1-1", "usb1"].sorted(by: Sysfs.naturalLess), ["1-1", "2-1.9", "2-1.10", "usb1"])
+        // Sysfs.list returns a directory in that order.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qcm-list-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let names = ["usb1", "2-1.10", "2-1.9", "1-1", "2-1.9:1.4", "2-1"]
+        XCTAssertNoThrow(try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true))
+        for n in names { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + n, contents: nil)) }
+        XCTAssertEqual(Sysfs.list(dir), ["1-1", "2-1", "2-1.9", "2-1.9:1.4", "2-1.10", "usb1"])
+        XCTAssertEqual(Sysfs.list(dir, ordered: false).map { Set($0) }, Set(names))
     }
 }
