@@ -313,6 +313,24 @@ public enum QMIEnums {
         0=disabled 1=tlp 2=qc-ncm 3=mbim 4=rndis 5=qmap 6=qmapv2
         7=qmapv3 8=qmapv4 9=qmapv5
         """)
+    /// Every table, for the catalogue's schema text (`enum8 wdsIpFamily`).
+    static let all: [QMIEnum] = [
+        resultStatus, protocolError, ctlDataFormat, ctlLinkProtocol, service, wdsIpFamily, wdsAuthentication,
+        wdsPdpType, wdsProfileType, wdsConnectionStatus, wdsCallEndReason, wdsVerboseType, wdsVerboseMip,
+        wdsVerboseInternal, wdsVerboseCm, wdsVerbose3gpp, wdsVerbosePpp, wdsVerboseEhrpd, wdsVerboseIpv6,
+        wdsDataBearerTechnology, wdsNetworkType, wdsRequestedSettings, wdsProfileError,
+        wdsExtendedTechnologyPreference, wdsClientType, wdsCallType, wdsTechnologyPreference,
+        wdsDormancyStatus, wdsDataCallStatus, dataEndpointType, nasRegistrationState, nasAttachState,
+        nasNetworkType, nasRadioInterface, nasRoamingIndicator, nasDataCapability, nasServiceStatus,
+        nasServiceDomain, nasRoamingStatus, dmsPinId, dmsPinStatus, dmsOperatingMode, uimSessionType, uimPinId,
+        uimCardState, uimPinState, uimCardError, uimApplicationType, uimApplicationState, wdaLinkLayerProtocol,
+        wdaAggregationProtocol,
+    ]
+
+    static func named(_ name: String) -> QMIEnum? {
+        for e in all where e.name.withUTF8Buffer({ $0.elementsEqual(name.utf8) }) { return e }
+        return nil
+    }
 }
 
 /// Names of QMI protocol error codes (the Error field of the result TLV 0x02).

@@ -190,18 +190,21 @@ public struct QMIMessageSpec {
     /// Indication TLVs when this id is also an indication, else nil.
     public let indication: [TLVSpec]?
     public let hasRequest: Bool
+    /// The first error in this definition's text in the catalogue, nil when it is well
+    /// formed (the catalogue tests assert that for every message).
+    public let schemaProblem: String?
 
-    public init(_ service: QMIService, _ id: UInt16, _ name: String, trace: String,
-                request: [TLVSpec] = [], response: [TLVSpec] = [], indication: [TLVSpec]? = nil,
-                indicationOnly: Bool = false) {
+    init(service: QMIService, id: UInt16, name: String, traceName: String, request: [TLVSpec], response: [TLVSpec],
+         indication: [TLVSpec]?, hasRequest: Bool, schemaProblem: String?) {
         self.service = service
         self.id = id
         self.name = name
-        self.traceName = trace
+        self.traceName = traceName
         self.request = request
         self.response = response
         self.indication = indication
-        self.hasRequest = !indicationOnly
+        self.hasRequest = hasRequest
+        self.schemaProblem = schemaProblem
     }
 
     public var fullName: String { "\(service.name) \(name)" }

@@ -57,6 +57,11 @@ public enum Text {
         c == 32 || c == 9 || c == 10 || c == 13 || c == 11 || c == 12
     }
 
+    /// Letters, digits and '_'.
+    @inline(__always) static func isWordByte(_ c: UInt8) -> Bool {
+        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95
+    }
+
     public static func hexValue(_ c: UInt8) -> UInt8? {
         switch c {
         case 48...57: return c - 48

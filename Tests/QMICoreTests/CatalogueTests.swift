@@ -85,6 +85,153 @@ final class CatalogueTests: XCTestCase {
         XCTAssertEqual(QMIEnums.protocolError.cases.count, 125)
     }
 
+    func testEverySchemaTextIsWellFormed() {
+        XCTAssertEqual(QMICatalogue.all.count, 39)
+        for m in QMICatalogue.all {
+            XCTAssertNil(m.schemaProblem, m.fullName)
+        }
+        // Every named definition resolves to its message in the text.
+        let named: [(QMIMessageSpec, UInt8, UInt16)] = [
+            (CTL.setInstanceID, 0, 0x20), (CTL.getVersionInfo, 0, 0x21), (CTL.allocateClientID, 0, 0x22),
+            (CTL.releaseClientID, 0, 0x23), (CTL.revokeClientID, 0, 0x24), (CTL.invalidClientID, 0, 0x25),
+            (CTL.setDataFormat, 0, 0x26), (CTL.sync, 0, 0x27), (CTL.internalProxyOpen, 0, 0xff00),
+            (WDS.setEventReport, 1, 0x01), (WDS.startNetwork, 1, 0x20), (WDS.stopNetwork, 1, 0x21),
+            (WDS.getPacketServiceStatus, 1, 0x22), (WDS.createProfile, 1, 0x27), (WDS.modifyProfile, 1, 0x28),
+            (WDS.getProfileSettings, 1, 0x2b), (WDS.getRuntimeSettings, 1, 0x2d), (WDS.getDataBearerTechnology, 1, 0x37),
+            (WDS.getCurrentDataBearerTechnology, 1, 0x44), (WDS.setIPFamily, 1, 0x4d), (WDS.bindMuxDataPort, 1, 0xa2),
+            (DMS.getManufacturer, 2, 0x21), (DMS.getModel, 2, 0x22), (DMS.getRevision, 2, 0x23), (DMS.getIDs, 2, 0x25),
+            (DMS.uimVerifyPIN, 2, 0x28), (DMS.uimGetPINStatus, 2, 0x2b), (DMS.getOperatingMode, 2, 0x2d),
+            (DMS.setOperatingMode, 2, 0x2e), (DMS.uimGetICCID, 2, 0x3c),
+            (NAS.getServingSystem, 3, 0x24), (NAS.getSystemInfo, 3, 0x4d), (NAS.systemInfoIndication, 3, 0x4e),
+            (NAS.getSignalInfo, 3, 0x4f), (UIM.verifyPIN, 0x0b, 0x26), (UIM.getCardStatus, 0x0b, 0x2f),
+            (UIM.statusChange, 0x0b, 0x32), (WDA.setDataFormat, 0x1a, 0x20), (WDA.getDataFormat, 0x1a, 0x21),
+        ]
+        XCTAssertEqual(named.count, QMICatalogue.all.count)
+        for (spec, service, id) in named {
+            XCTAssertNil(spec.schemaProblem, spec.fullName)
+            XCTAssertEqual(spec.service.rawValue, service, spec.fullName)
+            XCTAssertEqual(spec.id, id, spec.fullName)
+        }
+        XCTAssertEqual(QMICatalogue.spec(.wds, 0x7777).schemaProblem, "not in the catalogue")
+        // Spot checks that the text became the layouts the codec needs.
+        let start = WDS.startNetwork
+        XCTAssertEqual(start.request.map { $0.type }, [0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35])
+        XCTAssertEqual(start.request.filter { $0.secret }.map { $0.name }, ["Password"])
+        XCTAssertEqual(start.response.map { $0.name }, ["Packet Data Handle", "Call End Reason", "Verbose Call End Reason"])
+        guard case let .structure(fields)? = NAS.getSystemInfo.tlv(type: 0x18, kind: .response)?.value else {
+            return XCTFail("WCDMA System Info is not a structure")
+        }
+        XCTAssertEqual(fields.count, 24)
+        XCTAssertEqual(fields.first?.name, "Domain Valid")
+        XCTAssertEqual(fields.last?.name, "Primary Scrambling Code")
+        guard case let .fixedString(n) = fields[16].type else { return XCTFail("MCC is not fixed") }
+        XCTAssertEqual(n, 3)
+        XCTAssertNil(CTL.sync.request.first)
+        XCTAssertEqual(CTL.sync.indication?.count, 0)
+        XCTAssertNil(CTL.allocateClientID.indication)
+        XCTAssertTrue(DMS.getModel.hasRequest)
+        XCTAssertFalse(NAS.systemInfoIndication.hasRequest)
+    }
+
+    func testMessageBlocks() {
+        let specs = ("""
+            $pair = {A: u8, B: u8}
+            wds 0020 Start Something = QMIWDS_START_SOMETHING
+                request: 01 Pair: $pair
+                response:
+                    10 One: u8
+                    11 Two: {X: u16,
+                        Y: u32}
+            nas 4e Told = QMINAS_TOLD (indication only)
+                indication:
+
+            foo 0001 Bad Service = QMI_X
+            dms 0001 No Trace =
+            dms zz Bad ID = QMI_X
+            dms 0001 Extra = QMI_X and more
+            dms 0002 Typo = QMI_X
+                requets: 01 A: u8
+            dms 0003 Twice = QMI_X
+                request: 01 A: u8
+                request: 01 A: u8
+            dms 0004 Broken = QMI_X
+                response: 01 A: u8
+                    02 B u8
+            """ as StaticString).withUTF8Buffer { QMISchema.messages($0) }
+        XCTAssertEqual(specs.count, 9)
+        guard specs.count == 9 else { return }
+        let good = specs[0]
+        XCTAssertNil(good.schemaProblem)
+        XCTAssertEqual(good.service, .wds)
+        XCTAssertEqual(good.id, 0x20)
+        XCTAssertEqual(good.name, "Start Something")
+        XCTAssertEqual(good.traceName, "QMIWDS_START_SOMETHING")
+        XCTAssertEqual(good.request.map { $0.name }, ["Pair"])
+        XCTAssertEqual(good.response.map { $0.type }, [0x10, 0x11])
+        guard case let .structure(two) = good.response[1].value else { return XCTFail("Two") }
+        XCTAssertEqual(two.map { $0.name }, ["X", "Y"])
+        XCTAssertNil(good.indication)
+        XCTAssertTrue(good.hasRequest)
+        XCTAssertNil(specs[1].schemaProblem)
+        XCTAssertEqual(specs[1].indication?.count, 0)
+        XCTAssertFalse(specs[1].hasRequest)
+        XCTAssertEqual(specs[2].schemaProblem, "unknown service at \"foo 0001 Bad Service = Q\"")
+        XCTAssertEqual(specs[3].schemaProblem, "expected a trace name after '=' at the end")
+        XCTAssertEqual(specs[4].schemaProblem, "expected a message id (hex) at \"zz Bad ID = QMI_X\"")
+        XCTAssertEqual(specs[5].schemaProblem, "unexpected text at \"and more\"")
+        XCTAssertEqual(specs[6].schemaProblem, "expected 'request:', 'response:' or 'indication:' at \"requets: 01 A: u8\"")
+        XCTAssertEqual(specs[7].schemaProblem, "a second 'request:' at \" 01 A: u8\"")
+        XCTAssertEqual(specs[8].schemaProblem, "expected ':' after a name at the end")
+    }
+
+    func testSchemaNotation() {
+        let ok = QMISchema.tlvs("""
+            01 Pair: {A: u8, B: enum16 wdsIpFamily}
+            1f Key: secret string8; 20 List: array16 {$systemInfoHead, Flags: flags32 wdsRequestedSettings}
+            21 Signed: senum8 nasRadioInterface; 22 Code: fixed 4
+            """)
+        XCTAssertNil(ok.problem)
+        XCTAssertEqual(ok.tlvs.map { $0.type }, [0x01, 0x1f, 0x20, 0x21, 0x22])
+        XCTAssertEqual(ok.tlvs.map { $0.secret }, [false, true, false, false, false])
+        guard ok.tlvs.count == 5 else { return }
+        guard case let .structure(pair) = ok.tlvs[0].value, case let .enumeration(w, e, signed) = pair[1].type else {
+            return XCTFail("Pair")
+        }
+        XCTAssertEqual(pair.map { $0.name }, ["A", "B"])
+        XCTAssertEqual(w, .w16)
+        XCTAssertEqual(e.name(of: 4), "ipv4")
+        XCTAssertFalse(signed)
+        guard case let .array16(.structure(items)) = ok.tlvs[2].value, items.count == 19,
+              case let .flags(fw, _) = items[18].type else {
+            return XCTFail("List")
+        }
+        XCTAssertEqual(items.first?.name, "Domain Valid")
+        XCTAssertEqual(items.last?.name, "Flags")
+        XCTAssertEqual(fw, .w32)
+        guard case .enumeration(.w8, _, signed: true) = ok.tlvs[3].value, case .fixedString(4) = ok.tlvs[4].value else {
+            return XCTFail("Signed/Code")
+        }
+
+        // Each mistake is reported once, precisely, and never traps.
+        let bad: [(StaticString, String)] = [
+            ("01 A: u9", "unknown type 'u9' at the end"),
+            ("01 A u8", "expected ':' after a name at the end"),
+            ("1 A: u8", "expected a TLV id (two hex digits) at \"1 A: u8\""),
+            ("01 A: enum8 nosuch", "unknown enum 'nosuch' at the end"),
+            ("01 A: enum8", "expected an enum name after 'enum8' at the end"),
+            ("01 A: {B: u8", "missing '}' at the end"),
+            ("01 A: {B: u8 C: u8}", "expected ',' or '}' at \"C: u8}\""),
+            ("01 A: u8 02 B: u8", "expected ';' or a new line at \"02 B: u8\""),
+            ("01 A: $nosuch", "unknown fragment '$nosuch' at the end"),
+            ("01 A: fixed x", "expected a length after 'fixed' at the end"),
+            ("01 : u8", "expected a name at \": u8\""),
+            ("01 A: ", "expected a type at the end"),
+        ]
+        for (text, message) in bad {
+            XCTAssertEqual(QMISchema.tlvs(text).problem, message, "\(text)")
+        }
+    }
+
     func testNoDuplicateIDsOrTLVs() {
         var seen = Set<UInt32>()
         for m in QMICatalogue.all {
