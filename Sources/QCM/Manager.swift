@@ -51,9 +51,9 @@ final class Manager {
     var engine: QMIEngine?
     var generation = 0
     var cids: [(service: QMIService, cid: UInt8)] = []
-    var wds: [UInt64: UInt8] = [:]           // IP family → WDS client
+    var wds = SmallMap<UInt64, UInt8>()      // IP family → WDS client
     var dms: UInt8?, nas: UInt8?, uim: UInt8?, wda: UInt8?
-    var handles: [UInt64: UInt32] = [:]      // IP family → packet data handle
+    var handles = SmallMap<UInt64, UInt32>() // IP family → packet data handle
     var registered = false
     var initializedOnce = false
     var ethernet = false
@@ -295,7 +295,7 @@ final class Manager {
             defer { d4() }
             if let m = try? r.get() { self.servingSystem(m) }
         }
-        for (family, cid) in wds {
+        for (family, cid) in wds.pairs {
             let d = join.member()
             request(WDS.getPacketServiceStatus, cid) { r in
                 defer { d() }
@@ -546,7 +546,7 @@ final class Manager {
         cancelTimers()
         set(.dialing)
         dialInFlight = true
-        var started: [UInt64: UInt32] = [:]
+        var started = SmallMap<UInt64, UInt32>()
         var errors: [String] = []
         let join = Join {
             self.dialInFlight = false
@@ -561,7 +561,7 @@ final class Manager {
                 self.afterCallUp()
             } else {
                 // Leave nothing half up: stop the families that did come up.
-                for (family, h) in started {
+                for (family, h) in started.pairs {
                     self.request(WDS.stopNetwork, self.wds[family], { m throws(QMIError) in try m.set("Packet Data Handle", .uint(UInt64(h))) }) { _ in }
                 }
                 self.dialFailed(errors.joined(separator: "; "))
@@ -634,13 +634,13 @@ final class Manager {
 
     func afterCallUp() {
         set(.configuring)
-        var settings: [UInt64: QMIMessage] = [:]
+        var settings = SmallMap<UInt64, QMIMessage>()
         var problem: String?
         let join = Join {
             if let p = problem { return self.callDropped("runtime settings: \(p)", stop: true) }
             self.configure(settings)
         }
-        for (family, cid) in wds where handles[family] != nil {
+        for (family, cid) in wds.pairs where handles[family] != nil {
             let d = join.member()
             request(WDS.getRuntimeSettings, cid, { m throws(QMIError) in
                 try m.set("Requested Settings", .uint(0x2310 | 0x10 | 0x100 | 0x200 | 0x2000 | 0x8000))
@@ -674,7 +674,7 @@ final class Manager {
         }
     }
 
-    func configure(_ settings: [UInt64: QMIMessage]) {
+    func configure(_ settings: SmallMap<UInt64, QMIMessage>) {
         guard ensureLink() else { return }
         guard let l = link else { return connected(nil) }
         let useDHCP = ethernet && !o.noDHCP && settings[4] != nil
@@ -787,7 +787,7 @@ final class Manager {
         instance.set("last_end_reason", why)
         deconfigureLink()
         if stop {
-            for (family, h) in handles {
+            for (family, h) in handles.pairs {
                 request(WDS.stopNetwork, wds[family], { m throws(QMIError) in try m.set("Packet Data Handle", .uint(UInt64(h))) }) { _ in }
             }
         }
@@ -924,7 +924,7 @@ final class Manager {
         }
         if handles.isEmpty { return release() }
         let stops = Join { release() }
-        for (family, h) in handles {
+        for (family, h) in handles.pairs {
             let d = stops.member()
             log.log("requestDeactivateDefaultPDP WdsConnectionIPv\(family)Handle")
             request(WDS.stopNetwork, wds[family], timeoutMs: 1000, { m throws(QMIError) in

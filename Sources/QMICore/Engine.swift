@@ -6,7 +6,7 @@ import CSystem
 public final class QMIEngine {
     public typealias Completion = (Result<QMIMessage, QMIError>) -> Void
 
-    struct Key: Hashable {
+    struct Key: Equatable {
         let service: UInt8
         let clientID: UInt8
         let tid: UInt16
@@ -41,8 +41,8 @@ public final class QMIEngine {
     let loop: EventLoop
     private var watchID = 0
     private var reader = FrameReader()
-    private var pending: [Key: Pending] = [:]
-    private var lastTID: [UInt16: UInt16] = [:]
+    private var pending = SmallMap<Key, Pending>()
+    private var lastTID = SmallMap<UInt16, UInt16>()
     private var subscriptions: [Subscription] = []
     private var nextSubscription = 1
     public private(set) var closedError: QMIError?
@@ -195,15 +195,10 @@ public final class QMIEngine {
         closedError = error
         loop.unwatch(watchID)
         channel.close()
-        let failed = pending
+        let failed = pending.values
         pending.removeAll()
-        // Fail in transaction order so callers see a deterministic sequence.
-        // (Insertion into order: the standard library's sort adds 7 KB to the Embedded binary.)
-        var ordered: [(UInt16, Pending)] = []
-        for (k, p) in failed {
-            ordered.insert((k.tid, p), at: ordered.firstIndex { $0.0 > k.tid } ?? ordered.count)
-        }
-        for (_, p) in ordered {
+        // In the order the requests were sent, so callers see a deterministic sequence.
+        for p in failed {
             loop.cancel(p.timer)
             p.completion(.failure(error))
         }
