@@ -52,21 +52,48 @@ public struct QMIService: Equatable, Hashable {
 
 /// A named set of integer values (enumeration or bit flags).
 public struct QMIEnum {
-    public let name: StaticString
-    /// The cases as "value=name" entries separated by spaces or newlines: constant data in
-    /// the binary's read-only section, no table built at start-up.
-    let packed: StaticString
-    public let isFlags: Bool
+    public let name: String
+    /// The cases as "value=name" entries separated by spaces or new lines, when given
+    /// directly (the schema parser's keyword tables). The QMI tables leave this empty: their
+    /// entries are under `name` in `QMIEnums.text`, constant data read on lookup.
+    let entries: StaticString
 
-    public init(_ name: StaticString, flags: Bool = false, _ packed: StaticString) {
+    public init(_ name: String, _ entries: StaticString = "") {
         self.name = name
-        self.packed = packed
-        self.isFlags = flags
+        self.entries = entries
     }
+
+    /// Where "name:" or "name (flags):" is in `all`: the entries' range and whether they are flags.
+    static func locate(_ name: String, in all: UnsafeBufferPointer<UInt8>) -> (Range<Int>, Bool)? {
+        var i = 0
+        while i < all.count {
+            let end = SchemaParser.blockEnd(all, from: i)
+            var j = i
+            while j < end, Text.isWordByte(all[j]) { j += 1 }
+            if j > i, UnsafeBufferPointer(rebasing: all[i..<j]).elementsEqual(name.utf8) {
+                let flags = SchemaParser.matches(" (flags)", in: all, at: j, end: end)
+                if flags { j += 8 }
+                if j < end, all[j] == 0x3a { return (j + 1..<end, flags) }
+            }
+            i = end + 1
+        }
+        return nil
+    }
+
+    /// Runs `body` with the entries and whether they are flags; nil when there is no such table.
+    func withEntries<T>(_ body: (UnsafeBufferPointer<UInt8>, Bool) -> T) -> T? {
+        if entries.utf8CodeUnitCount > 0 { return entries.withUTF8Buffer { body($0, false) } }
+        return QMIEnums.text.withUTF8Buffer { all -> T? in
+            guard let (range, flags) = QMIEnum.locate(name, in: all) else { return nil }
+            return body(UnsafeBufferPointer(rebasing: all[range]), flags)
+        }
+    }
+
+    public var isFlags: Bool { withEntries { $1 } ?? false }
 
     /// Calls `match` for each case in order until it returns a value.
     func first<T>(_ match: (Int64, UnsafeBufferPointer<UInt8>) -> T?) -> T? {
-        packed.withUTF8Buffer { (b: UnsafeBufferPointer<UInt8>) -> T? in
+        let found: T?? = withEntries { (b: UnsafeBufferPointer<UInt8>, _) -> T? in
             var i = 0
             while i < b.count {
                 if b[i] == 0x20 || b[i] == 0x0a { i += 1; continue }
@@ -81,6 +108,7 @@ public struct QMIEnum {
             }
             return nil
         }
+        return found ?? nil
     }
 
     /// Every case, in table order.

@@ -83,6 +83,19 @@ final class CatalogueTests: XCTestCase {
             XCTAssertFalse(cases.contains { $0.1.isEmpty || $0.1.contains(" ") || $0.1.contains("=") })
         }
         XCTAssertEqual(QMIEnums.protocolError.cases.count, 125)
+        // The tables the code names directly all exist in the text; a missing one is nil.
+        for e in [QMIEnums.resultStatus, QMIEnums.service, QMIEnums.wdsAuthentication, QMIEnums.wdsCallEndReason,
+                  QMIEnums.wdsVerboseType, QMIEnums.wdsVerboseMip, QMIEnums.wdsVerboseInternal, QMIEnums.wdsVerboseCm,
+                  QMIEnums.wdsVerbose3gpp, QMIEnums.wdsVerbosePpp, QMIEnums.wdsVerboseEhrpd, QMIEnums.wdsVerboseIpv6,
+                  QMIEnums.nasDataCapability, QMIEnums.wdsRequestedSettings] {
+            XCTAssertNotNil(QMIEnums.named(e.name), e.name)
+            XCTAssertFalse(e.cases.isEmpty, e.name)
+        }
+        XCTAssertTrue(QMIEnums.wdsRequestedSettings.isFlags)
+        XCTAssertFalse(QMIEnums.service.isFlags)
+        XCTAssertNil(QMIEnums.named("wdsIpFamil"))
+        XCTAssertNil(QMIEnums.named("wdsIpFamilyX"))
+        XCTAssertNil(QMIEnum("nosuch").name(of: 0))
     }
 
     func testEverySchemaTextIsWellFormed() {

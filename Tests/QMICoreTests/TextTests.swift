@@ -53,3 +53,25 @@ final class CeilTests: XCTestCase {
         XCTAssertTrue(csys_ceil(.nan).isNaN)
     }
 }
+
+final class SmallMapTests: XCTestCase {
+    func testKeepsInsertionOrderReplacesAndRemoves() {
+        var m = SmallMap<UInt64, String>()
+        XCTAssertTrue(m.isEmpty)
+        m[6] = "six"
+        m[4] = "four"
+        m[9] = "nine"
+        XCTAssertEqual(m.pairs.map { $0.key }, [6, 4, 9])
+        m[4] = "FOUR"
+        XCTAssertEqual(m.values, ["six", "FOUR", "nine"])
+        XCTAssertEqual(m[4], "FOUR")
+        XCTAssertNil(m[5])
+        XCTAssertEqual(m.removeValue(forKey: 6), "six")
+        XCTAssertNil(m.removeValue(forKey: 6))
+        m[9] = nil
+        XCTAssertEqual(m.count, 1)
+        XCTAssertEqual(m.pairs.first?.value, "FOUR")
+        m.removeAll()
+        XCTAssertTrue(m.isEmpty)
+    }
+}
