@@ -182,7 +182,9 @@ public indirect enum QMIType {
     public static func senum8(_ e: QMIEnum) -> QMIType { .enumeration(.w8, e, signed: true) }
 }
 
-public struct QMIField {
+/// Definitions (fields, TLVs, messages) are immutable classes: handing one around copies a
+/// reference instead of every field (4.6 KB less code in the Embedded binary).
+public final class QMIField {
     public let name: String
     public let type: QMIType
     public init(_ name: String, _ type: QMIType) {
@@ -191,7 +193,7 @@ public struct QMIField {
     }
 }
 
-public struct TLVSpec {
+public final class TLVSpec {
     public let type: UInt8
     public let name: String
     public let value: QMIType
@@ -205,7 +207,7 @@ public struct TLVSpec {
     }
 }
 
-public struct QMIMessageSpec {
+public final class QMIMessageSpec {
     public let service: QMIService
     public let id: UInt16
     /// Human name, e.g. "Start Network".
