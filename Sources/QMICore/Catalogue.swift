@@ -39,269 +39,269 @@ public enum QMICatalogue {
         $pinRetries = {Verify Retries Left: u8, Unblock Retries Left: u8}
         $dmsPinStatus = {Status: enum8 dmsPinStatus, Verify Retries Left: u8, Unblock Retries Left: u8}
         $servingSystem = 01 Serving System: {
-                Registration State: enum8 nasRegistrationState, CS Attach State: enum8 nasAttachState,
-                PS Attach State: enum8 nasAttachState, Selected Network: enum8 nasNetworkType,
-                Radio Interfaces: array8 senum8 nasRadioInterface}
-            10 Roaming Indicator: enum8 nasRoamingIndicator
-            11 Data Service Capability: array8 enum8 nasDataCapability
-            12 Current PLMN: {MCC: u16, MNC: u16, Description: string8}
+            Registration State: enum8 nasRegistrationState, CS Attach State: enum8 nasAttachState,
+            PS Attach State: enum8 nasAttachState, Selected Network: enum8 nasNetworkType,
+            Radio Interfaces: array8 senum8 nasRadioInterface}
+          10 Roaming Indicator: enum8 nasRoamingIndicator
+          11 Data Service Capability: array8 enum8 nasDataCapability
+          12 Current PLMN: {MCC: u16, MNC: u16, Description: string8}
         $serviceStatus = {Service Status: enum8 nasServiceStatus, True Service Status: enum8 nasServiceStatus,
-            Preferred Data Path: bool}
+          Preferred Data Path: bool}
         $systemInfoHead = Domain Valid: bool, Domain: enum8 nasServiceDomain,
-            Service Capability Valid: bool, Service Capability: enum8 nasServiceDomain,
-            Roaming Status Valid: bool, Roaming Status: enum8 nasRoamingStatus,
-            Forbidden Valid: bool, Forbidden: bool, LAC Valid: bool, LAC: u16, CID Valid: bool, CID: u32,
-            Registration Reject Info Valid: bool, Registration Reject Domain: enum8 nasServiceDomain,
-            Registration Reject Cause: u8, Network ID Valid: bool, MCC: fixed 3, MNC: fixed 3
+          Service Capability Valid: bool, Service Capability: enum8 nasServiceDomain,
+          Roaming Status Valid: bool, Roaming Status: enum8 nasRoamingStatus,
+          Forbidden Valid: bool, Forbidden: bool, LAC Valid: bool, LAC: u16, CID Valid: bool, CID: u32,
+          Registration Reject Info Valid: bool, Registration Reject Domain: enum8 nasServiceDomain,
+          Registration Reject Cause: u8, Network ID Valid: bool, MCC: fixed 3, MNC: fixed 3
         $systemInfo = 12 GSM Service Status: $serviceStatus
-            13 WCDMA Service Status: $serviceStatus
-            14 LTE Service Status: $serviceStatus
-            17 GSM System Info: {$systemInfoHead, EGPRS Support Valid: bool, EGPRS Support: bool,
-                DTM Support Valid: bool, DTM Support: bool}
-            18 WCDMA System Info: {$systemInfoHead, HS Call Status Valid: bool, HS Call Status: u8,
-                HS Service Valid: bool, HS Service: u8,
-                Primary Scrambling Code Valid: bool, Primary Scrambling Code: u16}
-            19 LTE System Info: {$systemInfoHead, TAC Valid: bool, TAC: u16}
-            21 LTE Voice Support: bool
-            4a NR5G Service Status: $serviceStatus
-            4b NR5G System Info: {$systemInfoHead, TAC Valid: bool, TAC: u16}
+          13 WCDMA Service Status: $serviceStatus
+          14 LTE Service Status: $serviceStatus
+          17 GSM System Info: {$systemInfoHead, EGPRS Support Valid: bool, EGPRS Support: bool,
+            DTM Support Valid: bool, DTM Support: bool}
+          18 WCDMA System Info: {$systemInfoHead, HS Call Status Valid: bool, HS Call Status: u8,
+            HS Service Valid: bool, HS Service: u8,
+            Primary Scrambling Code Valid: bool, Primary Scrambling Code: u16}
+          19 LTE System Info: {$systemInfoHead, TAC Valid: bool, TAC: u16}
+          21 LTE Voice Support: bool
+          4a NR5G Service Status: $serviceStatus
+          4b NR5G System Info: {$systemInfoHead, TAC Valid: bool, TAC: u16}
         $cardStatus = {Index GW Primary: u16, Index 1X Primary: u16, Index GW Secondary: u16, Index 1X Secondary: u16,
-            Cards: array8 {
-                Card State: enum8 uimCardState, UPIN State: enum8 uimPinState, UPIN Retries: u8, UPUK Retries: u8,
-                Error Code: enum8 uimCardError,
-                Applications: array8 {
-                    Type: enum8 uimApplicationType, State: enum8 uimApplicationState,
-                    Personalization State: u8, Personalization Feature: u8, Personalization Retries: u8,
-                    Personalization Unblock Retries: u8, Application Identifier: bytes8, UPIN Replaces PIN1: bool,
-                    PIN1 State: enum8 uimPinState, PIN1 Retries: u8, PUK1 Retries: u8,
-                    PIN2 State: enum8 uimPinState, PIN2 Retries: u8, PUK2 Retries: u8}}}
+          Cards: array8 {
+            Card State: enum8 uimCardState, UPIN State: enum8 uimPinState, UPIN Retries: u8, UPUK Retries: u8,
+            Error Code: enum8 uimCardError,
+            Applications: array8 {
+              Type: enum8 uimApplicationType, State: enum8 uimApplicationState,
+              Personalization State: u8, Personalization Feature: u8, Personalization Retries: u8,
+              Personalization Unblock Retries: u8, Application Identifier: bytes8, UPIN Replaces PIN1: bool,
+              PIN1 State: enum8 uimPinState, PIN1 Retries: u8, PUK1 Retries: u8,
+              PIN2 State: enum8 uimPinState, PIN2 Retries: u8, PUK2 Retries: u8}}}
         $endpointInfo = {Endpoint Type: enum32 dataEndpointType, Interface Number: u32}
         $dataFormat = 10 QoS Format: bool
-            11 Link Layer Protocol: enum32 wdaLinkLayerProtocol
-            12 Uplink Data Aggregation Protocol: enum32 wdaAggregationProtocol
-            13 Downlink Data Aggregation Protocol: enum32 wdaAggregationProtocol
-            14 NDP Signature: u32
-            15 Downlink Data Aggregation Max Datagrams: u32
-            16 Downlink Data Aggregation Max Size: u32
+          11 Link Layer Protocol: enum32 wdaLinkLayerProtocol
+          12 Uplink Data Aggregation Protocol: enum32 wdaAggregationProtocol
+          13 Downlink Data Aggregation Protocol: enum32 wdaAggregationProtocol
+          14 NDP Signature: u32
+          15 Downlink Data Aggregation Max Datagrams: u32
+          16 Downlink Data Aggregation Max Size: u32
         $dataFormatOut = $dataFormat
-            17 Uplink Data Aggregation Max Datagrams: u32
-            18 Uplink Data Aggregation Max Size: u32
-            1a Downlink Minimum Padding: u32
-            1b Flow Control: u8
+          17 Uplink Data Aggregation Max Datagrams: u32
+          18 Uplink Data Aggregation Max Size: u32
+          1a Downlink Minimum Padding: u32
+          1b Flow Control: u8
         $callEnd = 10 Call End Reason: enum16 wdsCallEndReason
-            11 Verbose Call End Reason: {Type: enum16 wdsVerboseType, Reason: i16}
+          11 Verbose Call End Reason: {Type: enum16 wdsVerboseType, Reason: i16}
         $profileID = {Profile Type: enum8 wdsProfileType, Profile Index: u8}
         $profileSettings = 10 Profile Name: string
-            11 PDP Type: enum8 wdsPdpType
-            14 APN Name: string
-            15 Primary IPv4 DNS Address: ipv4
-            16 Secondary IPv4 DNS Address: ipv4
-            1b Username: string
-            1c Password: secret string
-            1d Authentication: flags8 wdsAuthentication
+          11 PDP Type: enum8 wdsPdpType
+          14 APN Name: string
+          15 Primary IPv4 DNS Address: ipv4
+          16 Secondary IPv4 DNS Address: ipv4
+          1b Username: string
+          1c Password: secret string
+          1d Authentication: flags8 wdsAuthentication
         $profileError = e0 Extended Error Code: enum16 wdsProfileError
         $ipv6WithPrefix = {Address: ipv6, Prefix Length: u8}
         $dataBearer = {Network Type: enum8 wdsNetworkType, RAT Mask: u32, SO Mask: u32}
 
         ctl 0020 Set Instance ID = QMICTL_SET_INSTANCE_ID
-            request: 01 ID: u8
-            response: 01 Link ID: u16
+          request: 01 ID: u8
+          response: 01 Link ID: u16
         ctl 0021 Get Version Info = QMICTL_GET_VERSION
-            request: 01 Service: enum8 service
-            response: 01 Service List: array8 {Service: enum8 service, Major: u16, Minor: u16}
+          request: 01 Service: enum8 service
+          response: 01 Service List: array8 {Service: enum8 service, Major: u16, Minor: u16}
         ctl 0022 Allocate Client ID = QMICTL_GET_CLIENT_ID
-            request: 01 Service: enum8 service
-            response: 01 Allocation: $client
+          request: 01 Service: enum8 service
+          response: 01 Allocation: $client
         ctl 0023 Release Client ID = QMICTL_RELEASE_CLIENT_ID
-            request: 01 Release: $client
-            response: 01 Release: $client
+          request: 01 Release: $client
+          response: 01 Release: $client
         ctl 0024 Revoke Client ID = QMICTL_REVOKE_CLIENT_ID (indication only)
-            indication: 01 Revoked: $client
+          indication: 01 Revoked: $client
         ctl 0025 Invalid Client ID = QMICTL_INVALID_CLIENT_ID (indication only)
-            indication: 01 Client: $client
+          indication: 01 Client: $client
         ctl 0026 Set Data Format = QMICTL_SET_DATA_FORMAT
-            request:
-                01 Format: enum8 ctlDataFormat
-                10 Protocol: enum16 ctlLinkProtocol
-            response: 10 Protocol: enum16 ctlLinkProtocol
+          request:
+            01 Format: enum8 ctlDataFormat
+            10 Protocol: enum16 ctlLinkProtocol
+          response: 10 Protocol: enum16 ctlLinkProtocol
         ctl 0027 Sync = QMICTL_SYNC
-            indication:
+          indication:
         ctl ff00 Internal Proxy Open = QMICTL_INTERNAL_PROXY_OPEN
-            request: 01 Device Path: string
+          request: 01 Device Path: string
 
         wds 0001 Set Event Report = QMIWDS_SET_EVENT_REPORT
-            request:
-                10 Channel Rate: bool
-                12 Data Bearer Technology: bool
-                13 Dormancy Status: bool
-                15 Current Data Bearer Technology: bool
-                17 Data Call Status: bool
-            indication:
-                16 Channel Rates: {TX Rate bps: u32, RX Rate bps: u32}
-                17 Data Bearer Technology: senum8 wdsDataBearerTechnology
-                18 Dormancy Status: enum8 wdsDormancyStatus
-                19 TX Bytes OK: u64
-                1a RX Bytes OK: u64
-                1d Current Data Bearer Technology: $dataBearer
-                1f Data Call Status: enum8 wdsDataCallStatus
+          request:
+            10 Channel Rate: bool
+            12 Data Bearer Technology: bool
+            13 Dormancy Status: bool
+            15 Current Data Bearer Technology: bool
+            17 Data Call Status: bool
+          indication:
+            16 Channel Rates: {TX Rate bps: u32, RX Rate bps: u32}
+            17 Data Bearer Technology: senum8 wdsDataBearerTechnology
+            18 Dormancy Status: enum8 wdsDormancyStatus
+            19 TX Bytes OK: u64
+            1a RX Bytes OK: u64
+            1d Current Data Bearer Technology: $dataBearer
+            1f Data Call Status: enum8 wdsDataCallStatus
         wds 0020 Start Network = QMIWDS_START_NETWORK_INTERFACE
-            request:
-                10 Primary DNS Preference: ipv4
-                11 Secondary DNS Preference: ipv4
-                14 APN: string
-                15 IPv4 Address Preference: ipv4
-                16 Authentication Preference: flags8 wdsAuthentication
-                17 Username: string
-                18 Password: secret string
-                19 IP Family Preference: enum8 wdsIpFamily
-                30 Technology Preference: flags8 wdsTechnologyPreference
-                31 Profile Index 3GPP: u8
-                32 Profile Index 3GPP2: u8
-                33 Enable Autoconnect: bool
-                34 Extended Technology Preference: enum16 wdsExtendedTechnologyPreference
-                35 Call Type: enum8 wdsCallType
-            response:
-                01 Packet Data Handle: u32
-                $callEnd
+          request:
+            10 Primary DNS Preference: ipv4
+            11 Secondary DNS Preference: ipv4
+            14 APN: string
+            15 IPv4 Address Preference: ipv4
+            16 Authentication Preference: flags8 wdsAuthentication
+            17 Username: string
+            18 Password: secret string
+            19 IP Family Preference: enum8 wdsIpFamily
+            30 Technology Preference: flags8 wdsTechnologyPreference
+            31 Profile Index 3GPP: u8
+            32 Profile Index 3GPP2: u8
+            33 Enable Autoconnect: bool
+            34 Extended Technology Preference: enum16 wdsExtendedTechnologyPreference
+            35 Call Type: enum8 wdsCallType
+          response:
+            01 Packet Data Handle: u32
+            $callEnd
         wds 0021 Stop Network = QMIWDS_STOP_NETWORK_INTERFACE
-            request:
-                01 Packet Data Handle: u32
-                10 Disable Autoconnect: bool
+          request:
+            01 Packet Data Handle: u32
+            10 Disable Autoconnect: bool
         wds 0022 Get Packet Service Status = QMIWDS_GET_PKT_SRVC_STATUS
-            response: 01 Connection Status: enum8 wdsConnectionStatus
-            indication:
-                01 Connection Status: {Status: enum8 wdsConnectionStatus, Reconfiguration Required: bool}
-                $callEnd
-                12 IP Family: enum8 wdsIpFamily
-                14 Bearer ID: u8
-                15 XLAT Capability: bool
+          response: 01 Connection Status: enum8 wdsConnectionStatus
+          indication:
+            01 Connection Status: {Status: enum8 wdsConnectionStatus, Reconfiguration Required: bool}
+            $callEnd
+            12 IP Family: enum8 wdsIpFamily
+            14 Bearer ID: u8
+            15 XLAT Capability: bool
         wds 0027 Create Profile = QMIWDS_CREATE_PROFILE
-            request:
-                01 Profile Type: enum8 wdsProfileType
-                $profileSettings
-            response:
-                01 Profile Identifier: $profileID
-                $profileError
+          request:
+            01 Profile Type: enum8 wdsProfileType
+            $profileSettings
+          response:
+            01 Profile Identifier: $profileID
+            $profileError
         wds 0028 Modify Profile = QMIWDS_MODIFY_PROFILE_SETTINGS
-            request:
-                01 Profile Identifier: $profileID
-                $profileSettings
-            response: $profileError
+          request:
+            01 Profile Identifier: $profileID
+            $profileSettings
+          response: $profileError
         wds 002b Get Profile Settings = QMIWDS_GET_PROFILE_SETTINGS
-            request: 01 Profile Identifier: $profileID
-            response:
-                $profileSettings
-                $profileError
+          request: 01 Profile Identifier: $profileID
+          response:
+            $profileSettings
+            $profileError
         wds 002d Get Runtime Settings = QMIWDS_GET_RUNTIME_SETTINGS
-            request: 10 Requested Settings: flags32 wdsRequestedSettings
-            response:
-                10 Profile Name: string
-                11 PDP Type: enum8 wdsPdpType
-                14 APN Name: string
-                15 IPv4 Primary DNS: ipv4
-                16 IPv4 Secondary DNS: ipv4
-                1b Username: string
-                1d Authentication: flags8 wdsAuthentication
-                1e IPv4 Address: ipv4
-                1f Profile ID: $profileID
-                20 IPv4 Gateway: ipv4
-                21 IPv4 Subnet Mask: ipv4
-                25 IPv6 Address: $ipv6WithPrefix
-                26 IPv6 Gateway: $ipv6WithPrefix
-                27 IPv6 Primary DNS: ipv6
-                28 IPv6 Secondary DNS: ipv6
-                29 MTU: u32
-                2a Domain Names: array8 string16
-                2b IP Family: enum8 wdsIpFamily
+          request: 10 Requested Settings: flags32 wdsRequestedSettings
+          response:
+            10 Profile Name: string
+            11 PDP Type: enum8 wdsPdpType
+            14 APN Name: string
+            15 IPv4 Primary DNS: ipv4
+            16 IPv4 Secondary DNS: ipv4
+            1b Username: string
+            1d Authentication: flags8 wdsAuthentication
+            1e IPv4 Address: ipv4
+            1f Profile ID: $profileID
+            20 IPv4 Gateway: ipv4
+            21 IPv4 Subnet Mask: ipv4
+            25 IPv6 Address: $ipv6WithPrefix
+            26 IPv6 Gateway: $ipv6WithPrefix
+            27 IPv6 Primary DNS: ipv6
+            28 IPv6 Secondary DNS: ipv6
+            29 MTU: u32
+            2a Domain Names: array8 string16
+            2b IP Family: enum8 wdsIpFamily
         wds 0037 Get Data Bearer Technology = QMIWDS_GET_DATA_BEARER
-            response:
-                01 Current: senum8 wdsDataBearerTechnology
-                10 Last: senum8 wdsDataBearerTechnology
+          response:
+            01 Current: senum8 wdsDataBearerTechnology
+            10 Last: senum8 wdsDataBearerTechnology
         wds 0044 Get Current Data Bearer Technology = QMIWDS_GET_CURRENT_DATA_BEARER
-            response:
-                01 Current: $dataBearer
-                10 Last: $dataBearer
+          response:
+            01 Current: $dataBearer
+            10 Last: $dataBearer
         wds 004d Set IP Family = QMIWDS_SET_CLIENT_IP_FAMILY_PREF
-            request: 01 Preference: enum8 wdsIpFamily
+          request: 01 Preference: enum8 wdsIpFamily
         wds 00a2 Bind Mux Data Port = QMIWDS_BIND_MUX_DATA_PORT
-            request:
-                10 Endpoint Info: $endpointInfo
-                11 Mux ID: u8
-                13 Client Type: enum32 wdsClientType
+          request:
+            10 Endpoint Info: $endpointInfo
+            11 Mux ID: u8
+            13 Client Type: enum32 wdsClientType
 
         dms 0021 Get Manufacturer = QMIDMS_GET_DEVICE_MFR
-            response: 01 Manufacturer: string
+          response: 01 Manufacturer: string
         dms 0022 Get Model = QMIDMS_GET_DEVICE_MODEL_ID
-            response: 01 Model: string
+          response: 01 Model: string
         dms 0023 Get Revision = QMIDMS_GET_DEVICE_REV_ID
-            response: 01 Revision: string
+          response: 01 Revision: string
         dms 0025 Get IDs = QMIDMS_GET_DEVICE_SERIAL_NUMBERS
-            response:
-                10 ESN: string
-                11 IMEI: string
-                12 MEID: string
-                13 IMEI SV: string
+          response:
+            10 ESN: string
+            11 IMEI: string
+            12 MEID: string
+            13 IMEI SV: string
         dms 0028 UIM Verify PIN = QMIDMS_UIM_VERIFY_PIN
-            request: 01 Info: secret {PIN ID: enum8 dmsPinId, PIN: string8}
-            response: 10 Retries: $pinRetries
+          request: 01 Info: secret {PIN ID: enum8 dmsPinId, PIN: string8}
+          response: 10 Retries: $pinRetries
         dms 002b UIM Get PIN Status = QMIDMS_UIM_GET_PIN_STATUS
-            response:
-                11 PIN1 Status: $dmsPinStatus
-                12 PIN2 Status: $dmsPinStatus
+          response:
+            11 PIN1 Status: $dmsPinStatus
+            12 PIN2 Status: $dmsPinStatus
         dms 002d Get Operating Mode = QMIDMS_GET_OPERATING_MODE
-            response:
-                01 Mode: enum8 dmsOperatingMode
-                10 Offline Reason: u16
-                11 Hardware Restricted: bool
+          response:
+            01 Mode: enum8 dmsOperatingMode
+            10 Offline Reason: u16
+            11 Hardware Restricted: bool
         dms 002e Set Operating Mode = QMIDMS_SET_OPERATING_MODE
-            request: 01 Mode: enum8 dmsOperatingMode
+          request: 01 Mode: enum8 dmsOperatingMode
         dms 003c UIM Get ICCID = QMIDMS_UIM_GET_ICCID
-            response: 01 ICCID: string
+          response: 01 ICCID: string
 
         nas 0024 Get Serving System = QMINAS_GET_SERVING_SYSTEM
-            response:
-                $servingSystem
-                1c LAC 3GPP: u16
-                1d CID 3GPP: u32
-                24 LTE TAC: u16
-            indication:
-                $servingSystem
-                1d LAC 3GPP: u16
-                1e CID 3GPP: u32
-                25 LTE TAC: u16
+          response:
+            $servingSystem
+            1c LAC 3GPP: u16
+            1d CID 3GPP: u32
+            24 LTE TAC: u16
+          indication:
+            $servingSystem
+            1d LAC 3GPP: u16
+            1e CID 3GPP: u32
+            25 LTE TAC: u16
         nas 004d Get System Info = QMINAS_GET_SYS_INFO
-            response: $systemInfo
+          response: $systemInfo
         nas 004e System Info = QMINAS_SYS_INFO (indication only)
-            indication: $systemInfo
+          indication: $systemInfo
         nas 004f Get Signal Info = QMINAS_GET_SIG_INFO
-            response:
-                12 GSM Signal Strength: i8
-                13 WCDMA Signal Strength: {RSSI: i8, ECIO: i16}
-                14 LTE Signal Strength: {RSSI: i8, RSRQ: i8, RSRP: i16, SNR: i16}
-                17 5G Signal Strength: {RSRP: i16, SNR: i16}
+          response:
+            12 GSM Signal Strength: i8
+            13 WCDMA Signal Strength: {RSSI: i8, ECIO: i16}
+            14 LTE Signal Strength: {RSSI: i8, RSRQ: i8, RSRP: i16, SNR: i16}
+            17 5G Signal Strength: {RSRP: i16, SNR: i16}
 
         uim 0026 Verify PIN = QMIUIM_VERIFY_PIN
-            request:
-                01 Session: {Session Type: enum8 uimSessionType, Application Identifier: bytes8}
-                02 Info: secret {PIN ID: enum8 uimPinId, PIN: string8}
-            response:
-                10 Retries: $pinRetries
-                13 Card Result: {SW1: u8, SW2: u8}
+          request:
+            01 Session: {Session Type: enum8 uimSessionType, Application Identifier: bytes8}
+            02 Info: secret {PIN ID: enum8 uimPinId, PIN: string8}
+          response:
+            10 Retries: $pinRetries
+            13 Card Result: {SW1: u8, SW2: u8}
         uim 002f Get Card Status = QMIUIM_GET_CARD_STATUS
-            response: 10 Card Status: $cardStatus
+          response: 10 Card Status: $cardStatus
         uim 0032 Card Status = QMIUIM_STATUS_CHANGE (indication only)
-            indication: 10 Card Status: $cardStatus
+          indication: 10 Card Status: $cardStatus
 
         wda 0020 Set Data Format = QMIWDS_ADMIN_SET_DATA_FORMAT
-            request:
-                $dataFormat
-                17 Endpoint Info: $endpointInfo
-                1b Uplink Data Aggregation Max Datagrams: u32
-                1c Uplink Data Aggregation Max Size: u32
-            response: $dataFormatOut
+          request:
+            $dataFormat
+            17 Endpoint Info: $endpointInfo
+            1b Uplink Data Aggregation Max Datagrams: u32
+            1c Uplink Data Aggregation Max Size: u32
+          response: $dataFormatOut
         wda 0021 Get Data Format = QMIWDS_ADMIN_GET_DATA_FORMAT
-            request: 10 Endpoint Info: $endpointInfo
-            response: $dataFormatOut
+          request: 10 Endpoint Info: $endpointInfo
+          response: $dataFormatOut
         """
 }
 

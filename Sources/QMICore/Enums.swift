@@ -8,256 +8,256 @@ public enum QMIEnums {
     static let text: StaticString = """
         resultStatus: 0=success 1=failure
         protocolError:
-            0=None 1=MalformedMessage 2=NoMemory 3=Internal 4=Aborted
-            5=ClientIdsExhausted 6=UnabortableTransaction 7=InvalidClientId
-            8=NoThresholdsProvided 9=InvalidHandle 10=InvalidProfile 11=InvalidPinId
-            12=IncorrectPin 13=NoNetworkFound 14=CallFailed 15=OutOfCall 16=NotProvisioned
-            17=MissingArgument 19=ArgumentTooLong 22=InvalidTransactionId 23=DeviceInUse
-            24=NetworkUnsupported 25=DeviceUnsupported 26=NoEffect 27=NoFreeProfile
-            28=InvalidPdpType 29=InvalidTechnologyPreference 30=InvalidProfileType
-            31=InvalidServiceType 32=InvalidRegisterAction 33=InvalidPsAttachAction
-            34=AuthenticationFailed 35=PinBlocked 36=PinAlwaysBlocked 37=UimUninitialized
-            38=MaximumQosRequestsInUse 39=IncorrectFlowFilter 40=NetworkQosUnaware
-            41=InvalidQosId 42=RequestedNumberUnsupported 43=InterfaceNotFound 44=FlowSuspended
-            45=InvalidDataFormat 46=GeneralError 47=UnknownError 48=InvalidArgument
-            49=InvalidIndex 50=NoEntry 51=DeviceStorageFull 52=DeviceNotReady
-            53=NetworkNotReady 54=WmsCauseCode 55=WmsMessageNotSent 56=WmsMessageDeliveryFailure
-            57=WmsInvalidMessageId 58=WmsEncoding 59=AuthenticationLock 60=InvalidTransition
-            61=NotMcastInterface 62=MaximumMcastRequestsInUse 63=InvalidMcastHandle
-            64=InvalidIpFamilyPreference 65=SessionInactive 66=SessionInvalid 67=SessionOwnership
-            68=InsufficientResources 69=Disabled 70=InvalidOperation 71=InvalidQmiCommand
-            72=WmsTPduType 73=WmsSmscAddress 74=InformationUnavailable 75=SegmentTooLong
-            76=SegmentOrder 77=BundlingNotSupported 78=OperationPartialFailure 79=PolicyMismatch
-            80=SimFileNotFound 81=ExtendedInternal 82=AccessDenied 83=HardwareRestricted
-            84=AckNotSent 85=InjectTimeout 90=IncompatibleState 91=FdnRestrict
-            92=SupsFailureCase 93=NoRadio 94=NotSupported 95=NoSubscription
-            96=CardCallControlFailed 97=NetworkAborted 98=MsgBlocked 100=InvalidSessionType
-            101=InvalidPbType 102=NoSim 103=PbNotReady 104=PinRestriction
-            105=Pin1Restriction 106=PukRestriction 107=Puk2Restriction 108=PbAccessRestricted
-            109=PbDeleteInProgress 110=PbTextTooLong 111=PbNumberTooLong
-            112=PbHiddenKeyRestriction 113=PbNotAvailable 114=DeviceMemoryError 115=NoPermission
-            116=TooSoon 117=TimeNotAcquired 118=OperationInProgress 388=FwWriteFailed
-            389=FwInfoReadFailed 390=FwFileNotFound 391=FwDirNotFound 392=FwAlreadyActivated
-            393=FwCannotGenericImage 400=FwFileOpenFailed 401=FwUpdateDiscontinuousFrame
-            402=FwUpdateFailed 61441=CatEventRegistrationFailed 61442=CatInvalidTerminalResponse
-            61443=CatInvalidEnvelopeCommand 61444=CatEnvelopeCommandBusy 61445=CatEnvelopeCommandFailed
+          0=None 1=MalformedMessage 2=NoMemory 3=Internal 4=Aborted
+          5=ClientIdsExhausted 6=UnabortableTransaction 7=InvalidClientId
+          8=NoThresholdsProvided 9=InvalidHandle 10=InvalidProfile 11=InvalidPinId
+          12=IncorrectPin 13=NoNetworkFound 14=CallFailed 15=OutOfCall 16=NotProvisioned
+          17=MissingArgument 19=ArgumentTooLong 22=InvalidTransactionId 23=DeviceInUse
+          24=NetworkUnsupported 25=DeviceUnsupported 26=NoEffect 27=NoFreeProfile
+          28=InvalidPdpType 29=InvalidTechnologyPreference 30=InvalidProfileType
+          31=InvalidServiceType 32=InvalidRegisterAction 33=InvalidPsAttachAction
+          34=AuthenticationFailed 35=PinBlocked 36=PinAlwaysBlocked 37=UimUninitialized
+          38=MaximumQosRequestsInUse 39=IncorrectFlowFilter 40=NetworkQosUnaware
+          41=InvalidQosId 42=RequestedNumberUnsupported 43=InterfaceNotFound 44=FlowSuspended
+          45=InvalidDataFormat 46=GeneralError 47=UnknownError 48=InvalidArgument
+          49=InvalidIndex 50=NoEntry 51=DeviceStorageFull 52=DeviceNotReady
+          53=NetworkNotReady 54=WmsCauseCode 55=WmsMessageNotSent 56=WmsMessageDeliveryFailure
+          57=WmsInvalidMessageId 58=WmsEncoding 59=AuthenticationLock 60=InvalidTransition
+          61=NotMcastInterface 62=MaximumMcastRequestsInUse 63=InvalidMcastHandle
+          64=InvalidIpFamilyPreference 65=SessionInactive 66=SessionInvalid 67=SessionOwnership
+          68=InsufficientResources 69=Disabled 70=InvalidOperation 71=InvalidQmiCommand
+          72=WmsTPduType 73=WmsSmscAddress 74=InformationUnavailable 75=SegmentTooLong
+          76=SegmentOrder 77=BundlingNotSupported 78=OperationPartialFailure 79=PolicyMismatch
+          80=SimFileNotFound 81=ExtendedInternal 82=AccessDenied 83=HardwareRestricted
+          84=AckNotSent 85=InjectTimeout 90=IncompatibleState 91=FdnRestrict
+          92=SupsFailureCase 93=NoRadio 94=NotSupported 95=NoSubscription
+          96=CardCallControlFailed 97=NetworkAborted 98=MsgBlocked 100=InvalidSessionType
+          101=InvalidPbType 102=NoSim 103=PbNotReady 104=PinRestriction
+          105=Pin1Restriction 106=PukRestriction 107=Puk2Restriction 108=PbAccessRestricted
+          109=PbDeleteInProgress 110=PbTextTooLong 111=PbNumberTooLong
+          112=PbHiddenKeyRestriction 113=PbNotAvailable 114=DeviceMemoryError 115=NoPermission
+          116=TooSoon 117=TimeNotAcquired 118=OperationInProgress 388=FwWriteFailed
+          389=FwInfoReadFailed 390=FwFileNotFound 391=FwDirNotFound 392=FwAlreadyActivated
+          393=FwCannotGenericImage 400=FwFileOpenFailed 401=FwUpdateDiscontinuousFrame
+          402=FwUpdateFailed 61441=CatEventRegistrationFailed 61442=CatInvalidTerminalResponse
+          61443=CatInvalidEnvelopeCommand 61444=CatEnvelopeCommandBusy 61445=CatEnvelopeCommandFailed
         ctlDataFormat: 0=qos-flow-header-absent 1=qos-flow-header-present
         ctlLinkProtocol: 1=802-3 2=raw-ip
         service:
-            -1=unknown 0=ctl 1=wds 2=dms 3=nas 4=qos 5=wms 6=pds
-            7=auth 8=at 9=voice 10=cat2 11=uim 12=pbm 13=qchat 14=rmtfs
-            15=test 16=loc 17=sar 18=ims 19=adc 20=csd 21=mfs 22=time
-            23=ts 24=tmd 25=sap 26=wda 27=tsync 28=rfsa 29=csvt 30=qcmap
-            31=imsp 32=imsvt 33=imsa 34=coex 36=pdc 38=stx 39=bit
-            40=imsrtp 41=rfrpe 42=dsd 43=ssctl 47=dpm 50=uim-rmt 71=uim-http
-            224=cat 225=rms 226=oma 227=fox 230=fota 231=gms 232=gas
-            237=atr 400=ssc 770=imsdcm
+          -1=unknown 0=ctl 1=wds 2=dms 3=nas 4=qos 5=wms 6=pds
+          7=auth 8=at 9=voice 10=cat2 11=uim 12=pbm 13=qchat 14=rmtfs
+          15=test 16=loc 17=sar 18=ims 19=adc 20=csd 21=mfs 22=time
+          23=ts 24=tmd 25=sap 26=wda 27=tsync 28=rfsa 29=csvt 30=qcmap
+          31=imsp 32=imsvt 33=imsa 34=coex 36=pdc 38=stx 39=bit
+          40=imsrtp 41=rfrpe 42=dsd 43=ssctl 47=dpm 50=uim-rmt 71=uim-http
+          224=cat 225=rms 226=oma 227=fox 230=fota 231=gms 232=gas
+          237=atr 400=ssc 770=imsdcm
         wdsIpFamily: 0=unknown 4=ipv4 6=ipv6 8=unspecified 12=ethernet
         wdsAuthentication (flags): 0=none 1=pap 2=chap
         wdsPdpType: 0=ipv4 1=ppp 2=ipv6 3=ipv4-or-ipv6 4=non-ip
         wdsProfileType: 0=3gpp 1=3gpp2 2=epc 255=all
         wdsConnectionStatus: 0=unknown 1=disconnected 2=connected 3=suspended 4=authenticating
         wdsCallEndReason:
-            1=generic-unspecified 2=generic-client-end 3=generic-no-service 4=generic-fade
-            5=generic-release-normal 6=generic-access-attempt-in-progress 7=generic-access-failure
-            8=generic-redirection-or-handoff 9=generic-close-in-progress
-            10=generic-authentication-failed 11=generic-internal-error 500=cdma-lock
-            501=cdma-intercept 502=cdma-reorder 503=cdma-release-so-reject 504=cdma-incoming-call
-            505=cdma-alert-stop 506=cdma-activation 507=cdma-max-access-probes
-            508=cdma-ccs-not-supported-by-bs 509=cdma-no-response-from-bs 510=cdma-rejected-by-bs
-            511=cdma-incompatible 512=cdma-already-in-tc 513=cdma-user-call-originated-during-gps
-            514=cdma-user-call-originated-during-sms 515=cdma-no-service
-            1000=gsm-wcdma-conference-failed 1001=gsm-wcdma-incoming-rejected 1002=gsm-wcdma-no-service
-            1003=gsm-wcdma-network-end 1004=gsm-wcdma-llc-sndcp-failure
-            1005=gsm-wcdma-insufficient-resources 1006=gsm-wcdma-option-temporarily-out-of-order
-            1007=gsm-wcdma-nsapi-already-used 1008=gsm-wcdma-regular-deactivation
-            1009=gsm-wcdma-network-failure 1010=gsm-wcdma-reattach-required
-            1011=gsm-wcdma-protocol-error 1012=gsm-wcdma-operator-determined-barring
-            1013=gsm-wcdma-unknown-apn 1014=gsm-wcdma-unknown-pdp 1015=gsm-wcdma-ggsn-reject
-            1016=gsm-wcdma-activation-reject 1017=gsm-wcdma-option-not-supported
-            1018=gsm-wcdma-option-unsubscribed 1019=gsm-wcdma-qos-not-accepted
-            1020=gsm-wcdma-tft-semantic-error 1021=gsm-wcdma-tft-syntax-error
-            1022=gsm-wcdma-unknown-pdp-context 1023=gsm-wcdma-filter-semantic-error
-            1024=gsm-wcdma-filter-syntax-error 1025=gsm-wcdma-pdp-without-active-tft
-            1026=gsm-wcdma-invalid-transaction-id 1027=gsm-wcdma-message-incorrect-semantic
-            1028=gsm-wcdma-invalid-mandatory-info 1029=gsm-wcdma-message-type-unsupported
-            1030=gsm-wcdma-message-type-noncompatible-state 1031=gsm-wcdma-unknown-info-element
-            1032=gsm-wcdma-conditional-ie-error 1033=gsm-wcdma-message-and-protocol-state-uncompatible
-            1034=gsm-wcdma-apn-type-conflict 1035=gsm-wcdma-no-gprs-context
-            1036=gsm-wcdma-feature-not-supported 1500=evdo-connection-deny-general-or-busy
-            1501=evdo-connection-deny-billing-or-authentication-failure 1502=evdo-hdr-change
-            1503=evdo-hdr-exit 1504=evdo-hdr-no-session 1505=evdo-hdr-origination-during-gps-fix
-            1506=evdo-hdr-connection-setup-timeout 1507=evdo-hdr-released-by-cm
+          1=generic-unspecified 2=generic-client-end 3=generic-no-service 4=generic-fade
+          5=generic-release-normal 6=generic-access-attempt-in-progress 7=generic-access-failure
+          8=generic-redirection-or-handoff 9=generic-close-in-progress
+          10=generic-authentication-failed 11=generic-internal-error 500=cdma-lock
+          501=cdma-intercept 502=cdma-reorder 503=cdma-release-so-reject 504=cdma-incoming-call
+          505=cdma-alert-stop 506=cdma-activation 507=cdma-max-access-probes
+          508=cdma-ccs-not-supported-by-bs 509=cdma-no-response-from-bs 510=cdma-rejected-by-bs
+          511=cdma-incompatible 512=cdma-already-in-tc 513=cdma-user-call-originated-during-gps
+          514=cdma-user-call-originated-during-sms 515=cdma-no-service
+          1000=gsm-wcdma-conference-failed 1001=gsm-wcdma-incoming-rejected 1002=gsm-wcdma-no-service
+          1003=gsm-wcdma-network-end 1004=gsm-wcdma-llc-sndcp-failure
+          1005=gsm-wcdma-insufficient-resources 1006=gsm-wcdma-option-temporarily-out-of-order
+          1007=gsm-wcdma-nsapi-already-used 1008=gsm-wcdma-regular-deactivation
+          1009=gsm-wcdma-network-failure 1010=gsm-wcdma-reattach-required
+          1011=gsm-wcdma-protocol-error 1012=gsm-wcdma-operator-determined-barring
+          1013=gsm-wcdma-unknown-apn 1014=gsm-wcdma-unknown-pdp 1015=gsm-wcdma-ggsn-reject
+          1016=gsm-wcdma-activation-reject 1017=gsm-wcdma-option-not-supported
+          1018=gsm-wcdma-option-unsubscribed 1019=gsm-wcdma-qos-not-accepted
+          1020=gsm-wcdma-tft-semantic-error 1021=gsm-wcdma-tft-syntax-error
+          1022=gsm-wcdma-unknown-pdp-context 1023=gsm-wcdma-filter-semantic-error
+          1024=gsm-wcdma-filter-syntax-error 1025=gsm-wcdma-pdp-without-active-tft
+          1026=gsm-wcdma-invalid-transaction-id 1027=gsm-wcdma-message-incorrect-semantic
+          1028=gsm-wcdma-invalid-mandatory-info 1029=gsm-wcdma-message-type-unsupported
+          1030=gsm-wcdma-message-type-noncompatible-state 1031=gsm-wcdma-unknown-info-element
+          1032=gsm-wcdma-conditional-ie-error 1033=gsm-wcdma-message-and-protocol-state-uncompatible
+          1034=gsm-wcdma-apn-type-conflict 1035=gsm-wcdma-no-gprs-context
+          1036=gsm-wcdma-feature-not-supported 1500=evdo-connection-deny-general-or-busy
+          1501=evdo-connection-deny-billing-or-authentication-failure 1502=evdo-hdr-change
+          1503=evdo-hdr-exit 1504=evdo-hdr-no-session 1505=evdo-hdr-origination-during-gps-fix
+          1506=evdo-hdr-connection-setup-timeout 1507=evdo-hdr-released-by-cm
         wdsVerboseType: 1=mip 2=internal 3=cm 6=3gpp 7=ppp 8=ehrpd 9=ipv6
         wdsVerboseMip:
-            -1=error-reason-unknown 64=fa-error-reason-unspecified
-            65=fa-error-administratively-prohibited 66=fa-error-insufficient-resources
-            67=fa-error-mobile-node-authentication-failure 68=fa-error-ha-authentication-failure
-            69=fa-error-requested-lifetime-too-long 70=fa-error-malformed-request
-            71=fa-error-malformed-reply 72=fa-error-encapsulation-unavailable
-            73=fa-error-vjhc-unavailable 74=fa-error-reverse-tunnel-unavailable
-            75=fa-error-reverse-tunnel-mandatory-and-t-bit-not-set 79=fa-error-delivery-style-not-supported
-            97=fa-error-missing-nai 98=fa-error-missing-ha 99=fa-error-missing-home-address
-            104=fa-error-unknown-challenge 105=fa-error-missing-challenge 106=fa-error-stale-challenge
-            128=ha-error-reason-unspecified 129=ha-error-administratively-prohibited
-            130=ha-error-insufficient-resources 131=ha-error-mobile-node-authentication-failure
-            132=ha-error-fa-authentication-failure 133=ha-error-registration-id-mismatch
-            134=ha-error-malformed-request 136=ha-error-unknown-ha-address
-            137=ha-error-reverse-tunnel-unavailable 138=ha-error-reverse-tunnel-mandatory-and-t-bit-not-set
-            139=ha-error-encapsulation-unavailable
+          -1=error-reason-unknown 64=fa-error-reason-unspecified
+          65=fa-error-administratively-prohibited 66=fa-error-insufficient-resources
+          67=fa-error-mobile-node-authentication-failure 68=fa-error-ha-authentication-failure
+          69=fa-error-requested-lifetime-too-long 70=fa-error-malformed-request
+          71=fa-error-malformed-reply 72=fa-error-encapsulation-unavailable
+          73=fa-error-vjhc-unavailable 74=fa-error-reverse-tunnel-unavailable
+          75=fa-error-reverse-tunnel-mandatory-and-t-bit-not-set 79=fa-error-delivery-style-not-supported
+          97=fa-error-missing-nai 98=fa-error-missing-ha 99=fa-error-missing-home-address
+          104=fa-error-unknown-challenge 105=fa-error-missing-challenge 106=fa-error-stale-challenge
+          128=ha-error-reason-unspecified 129=ha-error-administratively-prohibited
+          130=ha-error-insufficient-resources 131=ha-error-mobile-node-authentication-failure
+          132=ha-error-fa-authentication-failure 133=ha-error-registration-id-mismatch
+          134=ha-error-malformed-request 136=ha-error-unknown-ha-address
+          137=ha-error-reverse-tunnel-unavailable 138=ha-error-reverse-tunnel-mandatory-and-t-bit-not-set
+          139=ha-error-encapsulation-unavailable
         wdsVerboseInternal:
-            201=error 202=call-ended 203=unknown-internal-cause 204=unknown-cause
-            205=close-in-progress 206=network-initiated-termination 207=app-preempted
-            208=pdn-ipv4-call-disallowed 209=pdn-ipv4-call-throttled 210=pdn-ipv6-call-disallowed
-            211=pdn-ipv6-call-throttled 212=modem-restart 213=pdp-ppp-not-supported
-            214=unpreferred-rat 215=physical-link-close-in-progress 216=apn-pending-handover
-            217=profile-bearer-incompatible 218=mmgdsi-card-event 219=lpm-or-power-down
-            220=apn-disabled 221=mpit-expired 222=ipv6-address-transfer-failed
-            223=trat-swap-failed 224=ehrpd-to-hrpd-fallback 225=mandatory-apn-disabled
-            226=mip-config-failure 227=pdn-inactivity-timer-expired 228=max-v4-connections
-            229=max-v6-connections 230=apn-mismatch 231=ip-version-mismatch
-            232=dun-call-disallowed 233=invalid-profile 234=epc-nonepc-transition
-            235=invalid-profile-id 236=call-already-present 237=interface-in-use
-            238=ip-pdp-mismatch 239=apn-disallowed-on-roaming 240=apn-parameter-change
-            241=interface-in-use-config-match 242=null-apn-disallowed 243=thermal-mitigation
-            244=subs-id-mismatch 245=data-settings-disabled 246=data-roaming-settings-disabled
-            247=apn-format-invalid 248=dds-call-abort 249=validation-failure
-            251=profiles-not-compatible 252=null-resolved-apn-no-match 253=invalid-apn-name
-            254=dds-switch-in-progress 255=call-disallowed-in-roaming 256=mo-exceptional-not-supported
-            257=non-ip-not-supported 258=error-pdn-non-ip-call-throttled
-            259=error-pdn-non-ip-call-disallowed 261=error-non-ip-type-mismatch
-            262=error-max-nb-pdn-reached 263=invalid-apn 264=slice-not-allowed 265=routing-fail
-            266=routing-changed 267=local-area-data-network-data-network-name-not-available
-            268=apn-type-mismatch
+          201=error 202=call-ended 203=unknown-internal-cause 204=unknown-cause
+          205=close-in-progress 206=network-initiated-termination 207=app-preempted
+          208=pdn-ipv4-call-disallowed 209=pdn-ipv4-call-throttled 210=pdn-ipv6-call-disallowed
+          211=pdn-ipv6-call-throttled 212=modem-restart 213=pdp-ppp-not-supported
+          214=unpreferred-rat 215=physical-link-close-in-progress 216=apn-pending-handover
+          217=profile-bearer-incompatible 218=mmgdsi-card-event 219=lpm-or-power-down
+          220=apn-disabled 221=mpit-expired 222=ipv6-address-transfer-failed
+          223=trat-swap-failed 224=ehrpd-to-hrpd-fallback 225=mandatory-apn-disabled
+          226=mip-config-failure 227=pdn-inactivity-timer-expired 228=max-v4-connections
+          229=max-v6-connections 230=apn-mismatch 231=ip-version-mismatch
+          232=dun-call-disallowed 233=invalid-profile 234=epc-nonepc-transition
+          235=invalid-profile-id 236=call-already-present 237=interface-in-use
+          238=ip-pdp-mismatch 239=apn-disallowed-on-roaming 240=apn-parameter-change
+          241=interface-in-use-config-match 242=null-apn-disallowed 243=thermal-mitigation
+          244=subs-id-mismatch 245=data-settings-disabled 246=data-roaming-settings-disabled
+          247=apn-format-invalid 248=dds-call-abort 249=validation-failure
+          251=profiles-not-compatible 252=null-resolved-apn-no-match 253=invalid-apn-name
+          254=dds-switch-in-progress 255=call-disallowed-in-roaming 256=mo-exceptional-not-supported
+          257=non-ip-not-supported 258=error-pdn-non-ip-call-throttled
+          259=error-pdn-non-ip-call-disallowed 261=error-non-ip-type-mismatch
+          262=error-max-nb-pdn-reached 263=invalid-apn 264=slice-not-allowed 265=routing-fail
+          266=routing-changed 267=local-area-data-network-data-network-name-not-available
+          268=apn-type-mismatch
         wdsVerboseCm:
-            500=cdma-lock 501=intercept 502=reorder 503=release-so-reject 504=incoming-call
-            505=alert-stop 506=activation 507=max-access-probes 508=ccs-not-supported-by-bs
-            509=no-response-from-bs 510=rejected-by-bs 511=incompatible 512=already-in-tc
-            513=user-call-originated-during-gps 514=user-call-originated-during-sms 515=no-cdma-service
-            516=mc-abort 517=psist-ng 518=uim-not-present 519=retry-order 520=access-block
-            521=access-block-all 522=is707b-max-access-probes 523=thermal-emergency
-            524=call-origination-throttled 525=user-call-originated 1000=conference-failed
-            1001=incoming-rejected 1002=no-gateway-service 1003=no-gprs-context 1004=illegal-ms
-            1005=illegal-me 1006=gprs-and-non-gprs-services-not-allowed 1007=gprs-services-not-allowed
-            1008=ms-identity-not-derived-by-the-network 1009=implicitly-detached 1010=plmn-not-allowed
-            1011=la-not-allowed 1012=gprs-services-not-allowed-in-plmn 1013=pdp-duplicate
-            1014=ue-rat-change 1015=congestion 1016=no-pdp-context-activated
-            1017=access-class-dsac-rejection 1018=pdp-activate-max-retry-failed 1019=rab-failure
-            1020=eps-service-not-allowed 1021=tracking-area-not-allowed
-            1022=roaming-not-allowed-in-tracking-area 1023=no-suitable-cells-in-tracking-area
-            1024=not-authorized-closed-subscriber-group 1025=esm-unknown-eps-bearer-context
-            1026=drb-released-at-rrc 1027=nas-signal-connection-released 1028=emm-detached
-            1029=emm-attach-failed 1030=emm-attach-started 1031=lte-nas-service-request-failed
-            1032=esm-active-dedicated-bearer-reactivated-by-nw 1033=esm-lower-layer-failure
-            1034=esm-sync-up-with-nw 1035=esm-nw-activated-dedicated-bearer-with-id-of-default-bearer
-            1036=esm-bad-ota-message 1037=esm-ds-rejected-call 1038=esm-context-transferred-due-to-irat
-            1039=ds-explicit-deact 1040=esm-local-cause-none
-            1041=lte-nas-service-request-failed-no-throttle 1042=acl-failure
-            1043=lte-nas-service-request-failed-ds-disallow 1044=emm-t3417-expired
-            1045=emm-t3417-ext-expired 1046=lrrc-ul-data-confirmation-failure-txn
-            1047=lrrc-ul-data-confirmation-failure-handover 1048=lrrc-ul-data-confirmation-failure-conn-rel
-            1049=lrrc-ul-data-confirmation-failure-rlf 1050=lrrc-ul-data-confirmation-failure-ctrl-not-conn
-            1051=lrrc-connection-establishment-failure 1052=lrrc-connection-establishment-failure-aborted
-            1053=lrrc-connection-establishment-failure-access-barred
-            1054=lrrc-connection-establishment-failure-cell-reselection
-            1055=lrrc-connection-establishment-failure-config-failure
-            1056=lrrc-connection-establishment-failure-timer-expired
-            1057=lrrc-connection-establishment-failure-link-failure
-            1058=lrrc-connection-establishment-failure-not-camped
-            1059=lrrc-connection-establishment-failure-si-failure
-            1060=lrrc-connection-establishment-failure-rejected 1061=lrrc-connection-release-normal
-            1062=lrrc-connection-release-rlf 1063=lrrc-connection-release-cre-failure
-            1064=lrrc-connection-release-oos-during-cre 1065=lrrc-connection-release-aborted
-            1066=lrrc-connection-release-sib-read-error 1067=detach-with-reattach-lte-nw-detach
-            1068=detach-without-reattach-lte-nw-detach 1069=esm-proc-timeout 1070=invalid-connection-id
-            1071=invalid-nsapi 1072=invalid-pri-nsapi 1073=invalid-field
-            1074=radio-access-bearer-setup-failure 1075=pdp-establish-max-timeout
-            1076=pdp-modify-max-timeout 1077=pdp-inactive-max-timeout 1078=pdp-lowerlayer-error
-            1079=ppd-unknown-reason 1080=pdp-modify-collision 1081=pdp-mbms-request-collision
-            1082=mbms-duplicate 1083=sm-ps-detached 1084=sm-no-radio-available
-            1085=sm-abort-service-not-available 1086=message-exceeds-max-l2-limit
-            1087=sm-nas-service-request-failure 1088=rrc-connection-establishment-failure-request-error
-            1089=rrc-connection-establishment-failure-tai-change
-            1090=rrc-connection-establishment-failure-rf-unavailable
-            1091=rrc-connection-release-aborted-inter-rat-success
-            1092=rrc-connection-release-rlf-sec-not-active
-            1093=rrc-connection-release-inter-rat-to-lte-aborted
-            1094=rrc-connection-release-inter-rat-from-lte-to-geran-cco-success
-            1095=rrc-connection-release-inter-rat-from-lte-to-geran-cco-aborted
-            1096=imsi-unknown-in-home-subscriber-server 1097=imei-not-accepted
-            1098=eps-services-and-non-eps-services-not-allowed 1099=eps-services-not-allowed-in-plmn
-            1100=msc-temporarily-not-reachable 1101=cs-domain-not-available 1102=esm-failure
-            1103=mac-failure 1104=synchronization-failure 1105=ue-security-capabilities-mismatch
-            1106=security-mode-reject-unspecified 1107=non-eps-auth-unacceptable
-            1108=cs-fallback-call-establishment-not-allowed 1109=no-eps-bearer-context-activated
-            1110=emm-invalid-state 1111=nas-layer-failure 1112=multi-pdn-not-allowed
-            1113=embms-not-enabled 1114=pending-redial-call-cleanup 1115=embms-regular-deactivation
-            1116=tlb-regular-deactivation 1117=lower-layer-registration-failure
-            1118=detach-eps-services-not-allowed 1119=sm-internal-pdp-deactivation
-            1500=connection-deny-general-or-busy 1501=connection-deny-billing-or-authentication-failure
-            1502=hdr-change 1503=hdr-exit 1504=hdr-no-session 1505=hdr-origination-during-gps-fix
-            1506=hdr-connection-setup-timeout 1507=hdr-released-by-cm
-            1508=hdr-collocated-acquisition-failed 1509=otasp-commit-in-progress
-            1510=hdr-no-hybrid-service 1511=hdr-no-lock-granted 1512=hold-other-in-progress
-            1513=hdr-fade 1514=hdr-access-failure 1515=unsupported-1x-prev 2000=client-end
-            2001=no-service 2002=fade 2003=release-normal 2004=access-attempt-in-progress
-            2005=access-failure 2006=redirection-or-handoff 2500=offline 2501=emergency-mode
-            2502=phone-in-use 2503=invalid-mode 2504=invalid-sim-state 2505=no-collocated-hdr
-            2506=call-control-rejected 2507=emm-detached-psm 2508=dual-switch 2509=call-manager
-            2510=invalid-class3-apn 2511=mplmn-in-progress
+          500=cdma-lock 501=intercept 502=reorder 503=release-so-reject 504=incoming-call
+          505=alert-stop 506=activation 507=max-access-probes 508=ccs-not-supported-by-bs
+          509=no-response-from-bs 510=rejected-by-bs 511=incompatible 512=already-in-tc
+          513=user-call-originated-during-gps 514=user-call-originated-during-sms 515=no-cdma-service
+          516=mc-abort 517=psist-ng 518=uim-not-present 519=retry-order 520=access-block
+          521=access-block-all 522=is707b-max-access-probes 523=thermal-emergency
+          524=call-origination-throttled 525=user-call-originated 1000=conference-failed
+          1001=incoming-rejected 1002=no-gateway-service 1003=no-gprs-context 1004=illegal-ms
+          1005=illegal-me 1006=gprs-and-non-gprs-services-not-allowed 1007=gprs-services-not-allowed
+          1008=ms-identity-not-derived-by-the-network 1009=implicitly-detached 1010=plmn-not-allowed
+          1011=la-not-allowed 1012=gprs-services-not-allowed-in-plmn 1013=pdp-duplicate
+          1014=ue-rat-change 1015=congestion 1016=no-pdp-context-activated
+          1017=access-class-dsac-rejection 1018=pdp-activate-max-retry-failed 1019=rab-failure
+          1020=eps-service-not-allowed 1021=tracking-area-not-allowed
+          1022=roaming-not-allowed-in-tracking-area 1023=no-suitable-cells-in-tracking-area
+          1024=not-authorized-closed-subscriber-group 1025=esm-unknown-eps-bearer-context
+          1026=drb-released-at-rrc 1027=nas-signal-connection-released 1028=emm-detached
+          1029=emm-attach-failed 1030=emm-attach-started 1031=lte-nas-service-request-failed
+          1032=esm-active-dedicated-bearer-reactivated-by-nw 1033=esm-lower-layer-failure
+          1034=esm-sync-up-with-nw 1035=esm-nw-activated-dedicated-bearer-with-id-of-default-bearer
+          1036=esm-bad-ota-message 1037=esm-ds-rejected-call 1038=esm-context-transferred-due-to-irat
+          1039=ds-explicit-deact 1040=esm-local-cause-none
+          1041=lte-nas-service-request-failed-no-throttle 1042=acl-failure
+          1043=lte-nas-service-request-failed-ds-disallow 1044=emm-t3417-expired
+          1045=emm-t3417-ext-expired 1046=lrrc-ul-data-confirmation-failure-txn
+          1047=lrrc-ul-data-confirmation-failure-handover 1048=lrrc-ul-data-confirmation-failure-conn-rel
+          1049=lrrc-ul-data-confirmation-failure-rlf 1050=lrrc-ul-data-confirmation-failure-ctrl-not-conn
+          1051=lrrc-connection-establishment-failure 1052=lrrc-connection-establishment-failure-aborted
+          1053=lrrc-connection-establishment-failure-access-barred
+          1054=lrrc-connection-establishment-failure-cell-reselection
+          1055=lrrc-connection-establishment-failure-config-failure
+          1056=lrrc-connection-establishment-failure-timer-expired
+          1057=lrrc-connection-establishment-failure-link-failure
+          1058=lrrc-connection-establishment-failure-not-camped
+          1059=lrrc-connection-establishment-failure-si-failure
+          1060=lrrc-connection-establishment-failure-rejected 1061=lrrc-connection-release-normal
+          1062=lrrc-connection-release-rlf 1063=lrrc-connection-release-cre-failure
+          1064=lrrc-connection-release-oos-during-cre 1065=lrrc-connection-release-aborted
+          1066=lrrc-connection-release-sib-read-error 1067=detach-with-reattach-lte-nw-detach
+          1068=detach-without-reattach-lte-nw-detach 1069=esm-proc-timeout 1070=invalid-connection-id
+          1071=invalid-nsapi 1072=invalid-pri-nsapi 1073=invalid-field
+          1074=radio-access-bearer-setup-failure 1075=pdp-establish-max-timeout
+          1076=pdp-modify-max-timeout 1077=pdp-inactive-max-timeout 1078=pdp-lowerlayer-error
+          1079=ppd-unknown-reason 1080=pdp-modify-collision 1081=pdp-mbms-request-collision
+          1082=mbms-duplicate 1083=sm-ps-detached 1084=sm-no-radio-available
+          1085=sm-abort-service-not-available 1086=message-exceeds-max-l2-limit
+          1087=sm-nas-service-request-failure 1088=rrc-connection-establishment-failure-request-error
+          1089=rrc-connection-establishment-failure-tai-change
+          1090=rrc-connection-establishment-failure-rf-unavailable
+          1091=rrc-connection-release-aborted-inter-rat-success
+          1092=rrc-connection-release-rlf-sec-not-active
+          1093=rrc-connection-release-inter-rat-to-lte-aborted
+          1094=rrc-connection-release-inter-rat-from-lte-to-geran-cco-success
+          1095=rrc-connection-release-inter-rat-from-lte-to-geran-cco-aborted
+          1096=imsi-unknown-in-home-subscriber-server 1097=imei-not-accepted
+          1098=eps-services-and-non-eps-services-not-allowed 1099=eps-services-not-allowed-in-plmn
+          1100=msc-temporarily-not-reachable 1101=cs-domain-not-available 1102=esm-failure
+          1103=mac-failure 1104=synchronization-failure 1105=ue-security-capabilities-mismatch
+          1106=security-mode-reject-unspecified 1107=non-eps-auth-unacceptable
+          1108=cs-fallback-call-establishment-not-allowed 1109=no-eps-bearer-context-activated
+          1110=emm-invalid-state 1111=nas-layer-failure 1112=multi-pdn-not-allowed
+          1113=embms-not-enabled 1114=pending-redial-call-cleanup 1115=embms-regular-deactivation
+          1116=tlb-regular-deactivation 1117=lower-layer-registration-failure
+          1118=detach-eps-services-not-allowed 1119=sm-internal-pdp-deactivation
+          1500=connection-deny-general-or-busy 1501=connection-deny-billing-or-authentication-failure
+          1502=hdr-change 1503=hdr-exit 1504=hdr-no-session 1505=hdr-origination-during-gps-fix
+          1506=hdr-connection-setup-timeout 1507=hdr-released-by-cm
+          1508=hdr-collocated-acquisition-failed 1509=otasp-commit-in-progress
+          1510=hdr-no-hybrid-service 1511=hdr-no-lock-granted 1512=hold-other-in-progress
+          1513=hdr-fade 1514=hdr-access-failure 1515=unsupported-1x-prev 2000=client-end
+          2001=no-service 2002=fade 2003=release-normal 2004=access-attempt-in-progress
+          2005=access-failure 2006=redirection-or-handoff 2500=offline 2501=emergency-mode
+          2502=phone-in-use 2503=invalid-mode 2504=invalid-sim-state 2505=no-collocated-hdr
+          2506=call-control-rejected 2507=emm-detached-psm 2508=dual-switch 2509=call-manager
+          2510=invalid-class3-apn 2511=mplmn-in-progress
         wdsVerbose3gpp:
-            8=operator-determined-barring 25=llc-sndcp-failure 26=insufficient-resources
-            27=unknown-apn 28=unknown-pdp 29=authentication-failed 30=ggsn-reject
-            31=activation-reject 32=option-not-supported 33=option-unsubscribed
-            34=option-temporarily-out-of-order 35=nsapi-already-used 36=regular-deactivation
-            37=qos-not-accepted 38=network-failure 39=reattach-required 40=feature-not-supported
-            41=tft-semantic-error 42=tft-syntax-error 43=unknown-pdp-context
-            44=filter-semantic-error 45=filter-syntax-error 46=pdp-without-active-tft
-            50=ipv4-only-allowed 51=ipv6-only-allowed 52=single-address-bearer-only
-            53=esm-info-not-received 54=pdn-connection-does-not-exist
-            55=multiple-connection-to-same-pdn-not-allowed 81=invalid-transaction-id
-            95=message-incorrect-semantic 96=invalid-mandatory-info 97=message-type-unsupported
-            98=message-type-noncompatible-state 99=unknown-info-element 100=conditional-ie-error
-            101=message-and-protocol-state-uncompatible 111=protocol-error 112=apn-type-conflict
-            113=invalid-proxy-call-session-control-function-address
-            114=internal-call-preempted-by-high-priority-apn 115=emm-access-barred
-            116=emergency-interface-only 117=interface-mismatch 118=companion-interface-in-use
-            119=ip-address-mismatch 120=interface-and-policy-family-mismatch
-            121=emm-access-barred-infinite-retry 122=authentication-failure-on-emergency-call
-            123=invalid-dns-address 124=invalid-proxy-call-session-control-function-dns-address
-            125=test-loopback-mode-a-or-b-enabled 126=emm-access-barred-eab
-            127=call-preempted-by-emergency-apn 128=ue-init-detach-or-disconnect
+          8=operator-determined-barring 25=llc-sndcp-failure 26=insufficient-resources
+          27=unknown-apn 28=unknown-pdp 29=authentication-failed 30=ggsn-reject
+          31=activation-reject 32=option-not-supported 33=option-unsubscribed
+          34=option-temporarily-out-of-order 35=nsapi-already-used 36=regular-deactivation
+          37=qos-not-accepted 38=network-failure 39=reattach-required 40=feature-not-supported
+          41=tft-semantic-error 42=tft-syntax-error 43=unknown-pdp-context
+          44=filter-semantic-error 45=filter-syntax-error 46=pdp-without-active-tft
+          50=ipv4-only-allowed 51=ipv6-only-allowed 52=single-address-bearer-only
+          53=esm-info-not-received 54=pdn-connection-does-not-exist
+          55=multiple-connection-to-same-pdn-not-allowed 81=invalid-transaction-id
+          95=message-incorrect-semantic 96=invalid-mandatory-info 97=message-type-unsupported
+          98=message-type-noncompatible-state 99=unknown-info-element 100=conditional-ie-error
+          101=message-and-protocol-state-uncompatible 111=protocol-error 112=apn-type-conflict
+          113=invalid-proxy-call-session-control-function-address
+          114=internal-call-preempted-by-high-priority-apn 115=emm-access-barred
+          116=emergency-interface-only 117=interface-mismatch 118=companion-interface-in-use
+          119=ip-address-mismatch 120=interface-and-policy-family-mismatch
+          121=emm-access-barred-infinite-retry 122=authentication-failure-on-emergency-call
+          123=invalid-dns-address 124=invalid-proxy-call-session-control-function-dns-address
+          125=test-loopback-mode-a-or-b-enabled 126=emm-access-barred-eab
+          127=call-preempted-by-emergency-apn 128=ue-init-detach-or-disconnect
         wdsVerbosePpp:
-            -1=unknown 1=timeout 2=authentication-failure 3=option-mismatch 31=pap-failure
-            32=chap-failure 33=close-in-progress
+          -1=unknown 1=timeout 2=authentication-failure 3=option-mismatch 31=pap-failure
+          32=chap-failure 33=close-in-progress
         wdsVerboseEhrpd:
-            1=subscription-limited-to-ipv4 2=subscription-limited-to-ipv6 4=vsncp-timeout
-            5=vsncp-failure 6=vsncp-3gpp2-general-error 7=vsncp-3gpp2-unauthenticated-apn
-            8=vsncp-3gpp2-pdn-limit-exceeded 9=vsncp-3gpp2-no-pdn-gateway
-            10=vsncp-3gpp2-pdn-gateway-unreachable 11=vsncp-3gpp2-pdn-gateway-rejected
-            12=vsncp-3gpp2-insufficient-parameters 13=vsncp-3gpp2-resource-unavailable
-            14=vsncp-3gpp2-administratively-prohibited 15=vsncp-3gpp2-pdn-id-in-use
-            16=vsncp-3gpp2-subscription-limitation 17=vsncp-3gpp2-pdn-exists-for-this-apn
+          1=subscription-limited-to-ipv4 2=subscription-limited-to-ipv6 4=vsncp-timeout
+          5=vsncp-failure 6=vsncp-3gpp2-general-error 7=vsncp-3gpp2-unauthenticated-apn
+          8=vsncp-3gpp2-pdn-limit-exceeded 9=vsncp-3gpp2-no-pdn-gateway
+          10=vsncp-3gpp2-pdn-gateway-unreachable 11=vsncp-3gpp2-pdn-gateway-rejected
+          12=vsncp-3gpp2-insufficient-parameters 13=vsncp-3gpp2-resource-unavailable
+          14=vsncp-3gpp2-administratively-prohibited 15=vsncp-3gpp2-pdn-id-in-use
+          16=vsncp-3gpp2-subscription-limitation 17=vsncp-3gpp2-pdn-exists-for-this-apn
         wdsVerboseIpv6: 1=prefix-unavailable 2=hrpd-ipv6-disabled 3=disabled
         wdsDataBearerTechnology:
-            -1=unknown 1=cdma20001x 2=1xevdo 3=gsm 4=umts 5=1xevdo-reva 6=edge
-            7=hsdpa 8=hsupa 9=hsdpa-hsupda 10=lte 11=ehrpd 12=hsdpaplus
-            13=hsdpaplus-hsupa 14=dchsdpaplus 15=dchsdpaplus-hsupa 16=hsdpaplus-plus-64qam
-            17=hsdpaplus-plus-64qam-hsupa 18=tdscdma 19=tdscdma-hsdpa 20=tdscdma-hsupa
+          -1=unknown 1=cdma20001x 2=1xevdo 3=gsm 4=umts 5=1xevdo-reva 6=edge
+          7=hsdpa 8=hsupa 9=hsdpa-hsupda 10=lte 11=ehrpd 12=hsdpaplus
+          13=hsdpaplus-hsupa 14=dchsdpaplus 15=dchsdpaplus-hsupa 16=hsdpaplus-plus-64qam
+          17=hsdpaplus-plus-64qam-hsupa 18=tdscdma 19=tdscdma-hsdpa 20=tdscdma-hsupa
         wdsNetworkType: 0=unknown 1=3gpp2 2=3gpp
         wdsRequestedSettings (flags):
-            0=none 1=profile-id 2=profile-name 4=pdp-type 8=apn-name 16=dns-address
-            32=granted-qos 64=username 128=auth-protocol 256=ip-address 512=gateway-info
-            1024=pcscf-address 2048=pcscf-server-address-list 4096=pcscf-domain-name-list
-            8192=mtu 16384=domain-name-list 32768=ip-family 65536=imcn-flag
-            131072=extended-technology 262144=operator-reserved-pco
+          0=none 1=profile-id 2=profile-name 4=pdp-type 8=apn-name 16=dns-address
+          32=granted-qos 64=username 128=auth-protocol 256=ip-address 512=gateway-info
+          1024=pcscf-address 2048=pcscf-server-address-list 4096=pcscf-domain-name-list
+          8192=mtu 16384=domain-name-list 32768=ip-family 65536=imcn-flag
+          131072=extended-technology 262144=operator-reserved-pco
         wdsProfileError:
-            0=unknown 1=fail 2=invalid-handle 3=invalid-operation 4=invalid-profile-type
-            5=invalid-profile-number 6=invalid-profile-id 7=invalid-argument
-            8=registry-not-initialized 9=invalid-parameter-length 10=list-end
-            11=invalid-subscription-id 12=invalid-profile-family 1001=3gpp-invalid-profile-family
-            1002=3gpp-access-error 1003=3gpp-context-not-defined 1004=3gpp-valid-flag-not-set
-            1005=3gpp-read-only-flag-set 1006=3gpp-out-of-profiles 1101=3gpp2-invalid-profile-id
+          0=unknown 1=fail 2=invalid-handle 3=invalid-operation 4=invalid-profile-type
+          5=invalid-profile-number 6=invalid-profile-id 7=invalid-argument
+          8=registry-not-initialized 9=invalid-parameter-length 10=list-end
+          11=invalid-subscription-id 12=invalid-profile-family 1001=3gpp-invalid-profile-family
+          1002=3gpp-access-error 1003=3gpp-context-not-defined 1004=3gpp-valid-flag-not-set
+          1005=3gpp-read-only-flag-set 1006=3gpp-out-of-profiles 1101=3gpp2-invalid-profile-id
         wdsExtendedTechnologyPreference: 32769=cdma 32772=umts 34944=epc 34946=embms 34952=modem-link-local
         wdsClientType: 1=tethered 255=undefined
         wdsCallType: 0=laptop 1=embedded
@@ -265,59 +265,59 @@ public enum QMIEnums {
         wdsDormancyStatus: 0=unknown 1=traffic-channel-dormant 2=traffic-channel-active
         wdsDataCallStatus: 0=unknown 1=activated 2=terminated
         dataEndpointType:
-            0=unknown 1=hsic 2=hsusb 3=pcie 4=embedded 5=bam-dmux 6=ethernet
-            255=undefined
+          0=unknown 1=hsic 2=hsusb 3=pcie 4=embedded 5=bam-dmux 6=ethernet
+          255=undefined
         nasRegistrationState:
-            0=not-registered 1=registered 2=not-registered-searching 3=registration-denied
-            4=unknown
+          0=not-registered 1=registered 2=not-registered-searching 3=registration-denied
+          4=unknown
         nasAttachState: 0=unknown 1=attached 2=detached
         nasNetworkType: 0=unknown 1=3gpp2 2=3gpp
         nasRadioInterface:
-            -1=unknown 0=none 1=cdma-1x 2=cdma-1xevdo 3=amps 4=gsm 5=umts
-            8=lte 9=td-scdma 12=5gnr 255=no-change
+          -1=unknown 0=none 1=cdma-1x 2=cdma-1xevdo 3=amps 4=gsm 5=umts
+          8=lte 9=td-scdma 12=5gnr 255=no-change
         nasRoamingIndicator: 0=on 1=off
         nasDataCapability:
-            0=none 1=gprs 2=edge 3=hsdpa 4=hsupa 5=wcdma 6=cdma
-            7=evdo-rev-0 8=evdo-rev-a 9=gsm 10=evdo-rev-b 11=lte 12=hsdpa-plus
-            13=dc-hsdpa-plus
+          0=none 1=gprs 2=edge 3=hsdpa 4=hsupa 5=wcdma 6=cdma
+          7=evdo-rev-0 8=evdo-rev-a 9=gsm 10=evdo-rev-b 11=lte 12=hsdpa-plus
+          13=dc-hsdpa-plus
         nasServiceStatus: 0=none 1=limited 2=available 3=limited-regional 4=power-save
         nasServiceDomain: 0=none 1=cs 2=ps 3=cs-ps 4=camped
         nasRoamingStatus:
-            0=off 1=on 2=blink 3=out-of-neighborhood 4=out-of-building
-            5=preferred-system 6=available-system 7=alliance-partner 8=premium-partner
-            9=full-service 10=partial-service 11=banner-on 12=banner-off
+          0=off 1=on 2=blink 3=out-of-neighborhood 4=out-of-building
+          5=preferred-system 6=available-system 7=alliance-partner 8=premium-partner
+          9=full-service 10=partial-service 11=banner-on 12=banner-off
         dmsPinId: 1=pin 2=pin2
         dmsPinStatus:
-            0=not-initialized 1=enabled-not-verified 2=enabled-verified 3=disabled
-            4=blocked 5=permanently-blocked 6=unblocked 7=changed
+          0=not-initialized 1=enabled-not-verified 2=enabled-verified 3=disabled
+          4=blocked 5=permanently-blocked 6=unblocked 7=changed
         dmsOperatingMode:
-            0=online 1=low-power 2=factory-test 3=offline 4=reset 5=shutting-down
-            6=persistent-low-power 7=mode-only-low-power 255=unknown
+          0=online 1=low-power 2=factory-test 3=offline 4=reset 5=shutting-down
+          6=persistent-low-power 7=mode-only-low-power 255=unknown
         uimSessionType:
-            0=primary-gw-provisioning 1=primary-1x-provisioning 2=secondary-gw-provisioning
-            3=secondary-1x-provisioning 4=nonprovisioning-slot-1 5=nonprovisioning-slot-2
-            6=card-slot-1 7=card-slot-2 8=logical-channel-slot-1 9=logical-channel-slot-2
-            10=tertiary-gw-provisioning 11=tertiary-1x-provisioning 12=quaternary-gw-provisioning
-            13=quaternary-1x-provisioning 14=quinary-gw-provisioning 15=quinary-1x-provisioning
-            16=nonprovisioning-slot-3 17=nonprovisioning-slot-4 18=nonprovisioning-slot-5
-            19=card-slot-3 20=card-slot-4 21=card-slot-5 22=logical-channel-slot-3
-            23=logical-channel-slot-4 24=logical-channel-slot-5
+          0=primary-gw-provisioning 1=primary-1x-provisioning 2=secondary-gw-provisioning
+          3=secondary-1x-provisioning 4=nonprovisioning-slot-1 5=nonprovisioning-slot-2
+          6=card-slot-1 7=card-slot-2 8=logical-channel-slot-1 9=logical-channel-slot-2
+          10=tertiary-gw-provisioning 11=tertiary-1x-provisioning 12=quaternary-gw-provisioning
+          13=quaternary-1x-provisioning 14=quinary-gw-provisioning 15=quinary-1x-provisioning
+          16=nonprovisioning-slot-3 17=nonprovisioning-slot-4 18=nonprovisioning-slot-5
+          19=card-slot-3 20=card-slot-4 21=card-slot-5 22=logical-channel-slot-3
+          23=logical-channel-slot-4 24=logical-channel-slot-5
         uimPinId: 0=unknown 1=pin1 2=pin2 3=upin 4=hidden-key
         uimCardState: 0=absent 1=present 2=error
         uimPinState:
-            0=not-initialized 1=enabled-not-verified 2=enabled-verified 3=disabled
-            4=blocked 5=permanently-blocked
+          0=not-initialized 1=enabled-not-verified 2=enabled-verified 3=disabled
+          4=blocked 5=permanently-blocked
         uimCardError:
-            0=unknown 1=power-down 2=poll 3=no-atr-received 4=voltage-mismatch
-            5=parity 6=possibly-removed 7=technical
+          0=unknown 1=power-down 2=poll 3=no-atr-received 4=voltage-mismatch
+          5=parity 6=possibly-removed 7=technical
         uimApplicationType: 0=unknown 1=sim 2=usim 3=ruim 4=csim 5=isim
         uimApplicationState:
-            0=unknown 1=detected 2=pin1-or-upin-pin-required 3=puk1-or-upin-puk-required
-            4=check-personalization-state 5=pin1-blocked 6=illegal 7=ready
+          0=unknown 1=detected 2=pin1-or-upin-pin-required 3=puk1-or-upin-puk-required
+          4=check-personalization-state 5=pin1-blocked 6=illegal 7=ready
         wdaLinkLayerProtocol: 0=unknown 1=802-3 2=raw-ip 3=ethernet-pdu
         wdaAggregationProtocol:
-            0=disabled 1=tlp 2=qc-ncm 3=mbim 4=rndis 5=qmap 6=qmapv2
-            7=qmapv3 8=qmapv4 9=qmapv5
+          0=disabled 1=tlp 2=qc-ncm 3=mbim 4=rndis 5=qmap 6=qmapv2
+          7=qmapv3 8=qmapv4 9=qmapv5
         """
 
     public static let resultStatus = QMIEnum("resultStatus")
