@@ -367,17 +367,11 @@ public enum WDA {
 public enum CallEndReason {
     public static func verboseName(type: UInt16, reason: Int16) -> String {
         let r = Int64(reason)
-        let table: QMIEnum?
-        switch type {
-        case 1: table = QMIEnums.wdsVerboseMip
-        case 2: table = QMIEnums.wdsVerboseInternal
-        case 3: table = QMIEnums.wdsVerboseCm
-        case 6: table = QMIEnums.wdsVerbose3gpp
-        case 7: table = QMIEnums.wdsVerbosePpp
-        case 8: table = QMIEnums.wdsVerboseEhrpd
-        case 9: table = QMIEnums.wdsVerboseIpv6
-        default: table = nil
-        }
+        // Which table names the reason, by verbose type (the same numbers as wdsVerboseType).
+        let table = QMIEnum("verboseTables", """
+            1=wdsVerboseMip 2=wdsVerboseInternal 3=wdsVerboseCm 6=wdsVerbose3gpp 7=wdsVerbosePpp
+            8=wdsVerboseEhrpd 9=wdsVerboseIpv6
+            """).name(of: Int64(type)).map { QMIEnum($0) }
         let typeName = QMIEnums.wdsVerboseType.name(of: Int64(type)) ?? "type-\(type)"
         let reasonName = table?.name(of: r) ?? "reason-\(reason)"
         return "\(typeName)/\(reasonName) (\(type)/\(reason))"

@@ -75,6 +75,15 @@ final class FramingTests: XCTestCase {
         XCTAssertEqual(QMIErrorCode.name(0x1a), "NoEffect")
         XCTAssertEqual(QMIErrorCode.name(0x47), "InvalidQmiCommand")
         XCTAssertEqual(CallEndReason.verboseName(type: 6, reason: 27), "3gpp/unknown-apn (6/27)")
+        // Every verbose type reads its own table.
+        XCTAssertEqual(CallEndReason.verboseName(type: 1, reason: -1), "mip/error-reason-unknown (1/-1)")
+        XCTAssertEqual(CallEndReason.verboseName(type: 2, reason: 201), "internal/error (2/201)")
+        XCTAssertEqual(CallEndReason.verboseName(type: 3, reason: 500), "cm/cdma-lock (3/500)")
+        XCTAssertEqual(CallEndReason.verboseName(type: 7, reason: 1), "ppp/timeout (7/1)")
+        XCTAssertEqual(CallEndReason.verboseName(type: 8, reason: 1), "ehrpd/subscription-limited-to-ipv4 (8/1)")
+        XCTAssertEqual(CallEndReason.verboseName(type: 9, reason: 1), "ipv6/prefix-unavailable (9/1)")
+        XCTAssertEqual(CallEndReason.verboseName(type: 5, reason: 3), "type-5/reason-3 (5/3)")
+        XCTAssertEqual(CallEndReason.verboseName(type: 6, reason: 9999), "3gpp/reason-9999 (6/9999)")
         XCTAssertEqual(CallEndReason.name(1013), "gsm-wcdma-unknown-apn (1013)")
     }
 
