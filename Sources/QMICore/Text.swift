@@ -6,8 +6,14 @@ public enum Text {
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Lower-case hex, zero-padded to `width` digits: `hex(0x1a, 4)` → "001a".
+    @inline(__always)
     public static func hex<T: BinaryInteger>(_ v: T, _ width: Int = 2) -> String {
-        var n = UInt64(truncatingIfNeeded: v)
+        hex64(UInt64(truncatingIfNeeded: v), width)
+    }
+
+    /// The one body behind `hex` (a generic body would be compiled once per integer type).
+    static func hex64(_ value: UInt64, _ width: Int) -> String {
+        var n = value
         var out: [UInt8] = []
         while n > 0 || out.count < width {
             out.append(hexDigits[Int(n & 0xf)])
