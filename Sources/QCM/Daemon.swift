@@ -6,7 +6,7 @@ import USBDiscovery
 /// until a signal (or a fatal error) ends it.
 enum Daemon {
     static func run(_ opts: Options) -> Int32 {
-        var o = opts
+        let o = opts   // a class: the simulation adjusts the paths in place
         let log = Logger()
         log.verbose = o.verbose
         if let f = o.logFile, let err = log.openFile(f) {

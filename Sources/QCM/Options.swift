@@ -3,8 +3,9 @@ import QMICore
 
 /// Everything the command line can say. Parsing is quectel-CM compatible (`-s apn user
 /// password auth`, `-p PIN`, `-n pdn` ...) with long forms; a bad flag or value is one
-/// precise message, the usage, and exit status 2.
-struct Options {
+/// precise message, the usage, and exit status 2. A class: the daemon, the manager and the
+/// link code share one instance instead of copying thirty fields (1.5 KB of Embedded code).
+final class Options {
     var apn: String?
     var user: String?
     var password: String?
@@ -89,7 +90,7 @@ struct Options {
     }
 
     static func parse(_ args: [String]) throws(Failure) -> Options {
-        var o = Options()
+        let o = Options()
         var i = 0
         func fail(_ s: String) -> Failure { Failure(message: s) }
         func next(_ flag: String) throws(Failure) -> String {
