@@ -8,15 +8,21 @@ public final class LinkManager {
     public var dns: DNSManager?
     public var log: ((String) -> Void)?
 
-    struct Applied {
-        var index: Int32
-        var name: String
+    /// What apply() changed, to undo. A class: apply() updates the one record in place.
+    final class Applied {
+        let index: Int32
+        let name: String
         var addresses: [AddressInfo] = []
         var routes: [RouteInfo] = []
         var originalMTU: UInt32?
         var broughtUp = false
         var dnsServers: [IPAddress] = []
         var dnsDomain: String?
+
+        init(index: Int32, name: String) {
+            self.index = index
+            self.name = name
+        }
     }
     var applied: Applied?
 
@@ -30,14 +36,12 @@ public final class LinkManager {
     public func apply(_ plan: LinkPlan) throws(LinkError) {
         try plan.validate()
         let index = try netlink.index(of: plan.interface)
-        if var a = applied, !a.name.equals(plan.interface) || a.index != index {
+        if let old = applied, !old.name.equals(plan.interface) || old.index != index {
             // Another interface (or the link was recreated): start over.
             try undo()
-            a = Applied(index: index, name: plan.interface)
-            applied = a
         }
-        var a = applied ?? Applied(index: index, name: plan.interface)
-        defer { applied = a }
+        let a = applied ?? Applied(index: index, name: plan.interface)
+        applied = a
         let name = plan.interface
         guard let link = try netlink.link(index) else { throw .noSuchInterface(name) }
 
@@ -57,7 +61,7 @@ public final class LinkManager {
         let wanted = [plan.ipv4, plan.ipv6].compactMap { $0 }
         let everywhere = try netlink.addresses()
         for old in a.addresses where !wanted.contains(where: { $0.address == old.address && $0.prefix == old.prefix }) {
-            try removeRoutes(&a, using: old.address.family)
+            try removeRoutes(a, using: old.address.family)
             try? netlink.deleteAddress(index, name: name, old.address, prefix: old.prefix)
             a.addresses.removeAll { $0 == old }
             log?("\(name): removed \(old.address.text)/\(old.prefix)")
@@ -122,7 +126,7 @@ public final class LinkManager {
         x.family == y.family && x.prefix == y.prefix && x.gateway == y.gateway && x.outputIndex == y.outputIndex && x.metric == y.metric
     }
 
-    private func removeRoutes(_ a: inout Applied, using family: Family) throws(LinkError) {
+    private func removeRoutes(_ a: Applied, using family: Family) throws(LinkError) {
         for r in a.routes where r.family == family {
             try? netlink.deleteRoute(r, name: a.name)
         }

@@ -39,7 +39,9 @@ public enum ModemMode: Equatable {
     }
 }
 
-public struct Modem: Equatable {
+/// A class: scan results, errors and the daemon share one record per modem instead of
+/// copying seventeen fields around.
+public final class Modem {
     /// "usb" or "pcie".
     public var bus: String
     /// sysfs name: "2-1.2" (USB) or "0306_00.01.00" (MHI).
@@ -67,6 +69,30 @@ public struct Modem: Equatable {
     /// Problems found while reading this device (unreadable attributes, missing nodes).
     public var warnings: [String]
 
+    public init(bus: String, sysfsName: String, sysfsPath: String, vendorID: UInt16, productID: UInt16, busNumber:
+                Int?, deviceNumber: Int?, model: String, mode: ModemMode, interface: String?,
+                driver: String?, driverVersion: String?, controlDevice: String?, netInterfaces:
+                [String], rawIP: Bool?, qmapMode: Int?, addMux: Bool, warnings: [String]) {
+        self.bus = bus
+        self.sysfsName = sysfsName
+        self.sysfsPath = sysfsPath
+        self.vendorID = vendorID
+        self.productID = productID
+        self.busNumber = busNumber
+        self.deviceNumber = deviceNumber
+        self.model = model
+        self.mode = mode
+        self.interface = interface
+        self.driver = driver
+        self.driverVersion = driverVersion
+        self.controlDevice = controlDevice
+        self.netInterfaces = netInterfaces
+        self.rawIP = rawIP
+        self.qmapMode = qmapMode
+        self.addMux = addMux
+        self.warnings = warnings
+    }
+
     public var usable: Bool { mode == .qmi && controlDevice != nil && !netInterfaces.isEmpty }
     public var netInterface: String? { netInterfaces.first }
 
@@ -89,7 +115,7 @@ public struct ScanResult {
     public var modemManagerRunning: Bool
 }
 
-public enum DiscoveryError: Error, Equatable {
+public enum DiscoveryError: Error {
     case noModem(looked: [String], modemManager: Bool)
     case notQMI(Modem, modemManager: Bool)
     case ambiguous([Modem])
@@ -186,15 +212,24 @@ public enum Discovery {
 
     // MARK: USB
 
-    struct Interface {
-        var name: String
-        var path: String
-        var number: Int?
-        var cls: Int?, sub: Int?, proto: Int?
+    final class Interface {
+        let name: String
+        let path: String
+        let number: Int?
+        let cls: Int?, sub: Int?, proto: Int?
         var driver: String?
         var control: String?
-        var net: [String]
+        var net: [String] = []
         var controlUevent: String?
+
+        init(name: String, path: String, number: Int?, cls: Int?, sub: Int?, proto: Int?) {
+            self.name = name
+            self.path = path
+            self.number = number
+            self.cls = cls
+            self.sub = sub
+            self.proto = proto
+        }
     }
 
     static func scanUSB(_ o: DiscoveryOptions, _ looked: inout [String]) -> [Modem] {
@@ -216,7 +251,7 @@ public enum Discovery {
             }
             let product = Sysfs.hex(path + "/idProduct")
             guard vendor == 0x2c7c || (vendor == 0x05c6 && product == 0x9215) else { continue }
-            var m = Modem(bus: "usb", sysfsName: e, sysfsPath: path, vendorID: UInt16(vendor),
+            let m = Modem(bus: "usb", sysfsName: e, sysfsPath: path, vendorID: UInt16(vendor),
                           productID: UInt16(truncatingIfNeeded: product ?? 0), busNumber: Sysfs.decimal(path + "/busnum"),
                           deviceNumber: Sysfs.decimal(path + "/devnum"), model: "", mode: .unknown, interface: nil,
                           driver: nil, driverVersion: nil, controlDevice: nil, netInterfaces: [], rawIP: nil,
@@ -225,8 +260,8 @@ public enum Discovery {
                 m.warnings.append("\(path)/idProduct is unreadable or not hex")
             }
             m.model = QuectelModels.name(vendor: m.vendorID, product: m.productID)
-            let interfaces = entries.filter { $0.begins(with: e + ":") }.map { readInterface(root + "/" + $0, name: $0, &m) }
-            classify(&m, interfaces, o)
+            let interfaces = entries.filter { $0.begins(with: e + ":") }.map { readInterface(root + "/" + $0, name: $0, m) }
+            classify(m, interfaces, o)
             modems.append(m)
         }
         var note = "\(root) (\(devices) USB device(s), \(modems.count) Quectel"
@@ -235,10 +270,10 @@ public enum Discovery {
         return modems
     }
 
-    static func readInterface(_ path: String, name: String, _ m: inout Modem) -> Interface {
-        var i = Interface(name: name, path: path, number: Sysfs.hex(path + "/bInterfaceNumber"),
+    static func readInterface(_ path: String, name: String, _ m: Modem) -> Interface {
+        let i = Interface(name: name, path: path, number: Sysfs.hex(path + "/bInterfaceNumber"),
                           cls: Sysfs.hex(path + "/bInterfaceClass"), sub: Sysfs.hex(path + "/bInterfaceSubClass"),
-                          proto: Sysfs.hex(path + "/bInterfaceProtocol"), driver: nil, control: nil, net: [], controlUevent: nil)
+                          proto: Sysfs.hex(path + "/bInterfaceProtocol"))
         if Sysfs.exists(path + "/bInterfaceClass") && i.cls == nil {
             m.warnings.append("\(name)/bInterfaceClass is unreadable or not hex")
         }
@@ -266,7 +301,7 @@ public enum Discovery {
         n.begins(with: "cdc-wdm") || n.begins(with: "qcqmi") || n.begins(with: "mhi_")
     }
 
-    static func classify(_ m: inout Modem, _ interfaces: [Interface], _ o: DiscoveryOptions) {
+    static func classify(_ m: Modem, _ interfaces: [Interface], _ o: DiscoveryOptions) {
         // 1. A QMI driver bound to an interface.
         var chosen = interfaces.first { i in i.driver.map { d in qmiDrivers.contains { $0.equals(d) } } ?? false }
         var mode = ModemMode.qmi
@@ -316,7 +351,7 @@ public enum Discovery {
             }
         }
         if let d = i.driver, let n = m.netInterfaces.first {
-            readNetAttributes(&m, net: n, driver: d, o)
+            readNetAttributes(m, net: n, driver: d, o)
         }
     }
 
@@ -328,7 +363,7 @@ public enum Discovery {
         return nil
     }
 
-    static func readNetAttributes(_ m: inout Modem, net: String, driver: String, _ o: DiscoveryOptions) {
+    static func readNetAttributes(_ m: Modem, net: String, driver: String, _ o: DiscoveryOptions) {
         let base = o.sysRoot + "/class/net/" + net
         if let raw = Sysfs.read(base + "/qmi/raw_ip") {
             let u = Array(raw.utf8)
@@ -367,26 +402,26 @@ public enum Discovery {
                     }
                 }
                 let driver = "pcie_mhi"
-                var m = Modem(bus: "pcie", sysfsName: prefix, sysfsPath: root + "/" + e, vendorID: 0x17cb,
+                let m = Modem(bus: "pcie", sysfsName: prefix, sysfsPath: root + "/" + e, vendorID: 0x17cb,
                               productID: UInt16(truncatingIfNeeded: Sysfs.parse(String(decoding: prefix.utf8.prefix(4), as: UTF8.self), base: 16) ?? 0),
                               busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module \(prefix)",
                               mode: control.map { $0.ends(with: "MBIM") ? .mbim : .qmi } ?? .unknown, interface: e,
                               driver: driver, driverVersion: Sysfs.read(o.sysRoot + "/module/\(driver)/version"),
                               controlDevice: control.map { o.devRoot + "/" + $0 }, netInterfaces: net, rawIP: nil,
                               qmapMode: nil, addMux: false, warnings: [])
-                readNetAttributes(&m, net: net[0], driver: driver, o)
+                readNetAttributes(m, net: net[0], driver: driver, o)
                 modems.append(m)
             }
         }
         // quectel-CM's fallback: the netdev and node exist without an MHI bus listing.
         if modems.isEmpty && Sysfs.exists(o.sysRoot + "/class/net/rmnet_mhi0") && Sysfs.exists(o.devRoot + "/mhi_QMI0") {
-            var m = Modem(bus: "pcie", sysfsName: "rmnet_mhi0", sysfsPath: o.sysRoot + "/class/net/rmnet_mhi0",
+            let m = Modem(bus: "pcie", sysfsName: "rmnet_mhi0", sysfsPath: o.sysRoot + "/class/net/rmnet_mhi0",
                           vendorID: 0x17cb, productID: 0, busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module",
                           mode: .qmi, interface: nil, driver: "pcie_mhi",
                           driverVersion: Sysfs.read(o.sysRoot + "/module/pcie_mhi/version"),
                           controlDevice: o.devRoot + "/mhi_QMI0", netInterfaces: ["rmnet_mhi0"], rawIP: nil,
                           qmapMode: nil, addMux: false, warnings: [])
-            readNetAttributes(&m, net: "rmnet_mhi0", driver: "pcie_mhi", o)
+            readNetAttributes(m, net: "rmnet_mhi0", driver: "pcie_mhi", o)
             modems.append(m)
         }
         if modems.isEmpty { looked.append("\(o.sysRoot)/bus/mhi_q and \(o.sysRoot)/bus/mhi (no PCIe module)") }
