@@ -1,17 +1,50 @@
-/// A lease as the client holds it. Times are CLOCK_MONOTONIC milliseconds.
-public struct Lease: Equatable {
-    public var address: UInt32
-    public var mask: UInt32
-    public var routers: [UInt32]
-    public var dns: [UInt32]
-    public var domain: String?
-    public var mtu: UInt16?
-    public var leaseSeconds: UInt32
-    public var renewSeconds: UInt32
-    public var rebindSeconds: UInt32
-    public var server: UInt32
-    public var serverMAC: [UInt8]
-    public var obtainedAt: Int64
+/// A lease as the client holds it. Times are CLOCK_MONOTONIC milliseconds. Immutable, and a
+/// class: the machine, its events and the daemon share one lease.
+public final class Lease: Equatable {
+    public let address: UInt32
+    public let mask: UInt32
+    public let routers: [UInt32]
+    public let dns: [UInt32]
+    public let domain: String?
+    public let mtu: UInt16?
+    public let leaseSeconds: UInt32
+    public let renewSeconds: UInt32
+    public let rebindSeconds: UInt32
+    public let server: UInt32
+    public let serverMAC: [UInt8]
+    public let obtainedAt: Int64
+
+    public init(address: UInt32, mask: UInt32, routers: [UInt32], dns: [UInt32], domain: String?, mtu: UInt16?,
+                leaseSeconds: UInt32, renewSeconds: UInt32, rebindSeconds: UInt32, server: UInt32, serverMAC: [UInt8],
+                obtainedAt: Int64) {
+        self.address = address
+        self.mask = mask
+        self.routers = routers
+        self.dns = dns
+        self.domain = domain
+        self.mtu = mtu
+        self.leaseSeconds = leaseSeconds
+        self.renewSeconds = renewSeconds
+        self.rebindSeconds = rebindSeconds
+        self.server = server
+        self.serverMAC = serverMAC
+        self.obtainedAt = obtainedAt
+    }
+
+    public static func == (a: Lease, b: Lease) -> Bool {
+        a.address == b.address
+            && a.mask == b.mask
+            && a.routers == b.routers
+            && a.dns == b.dns
+            && a.domain == b.domain
+            && a.mtu == b.mtu
+            && a.leaseSeconds == b.leaseSeconds
+            && a.renewSeconds == b.renewSeconds
+            && a.rebindSeconds == b.rebindSeconds
+            && a.server == b.server
+            && a.serverMAC == b.serverMAC
+            && a.obtainedAt == b.obtainedAt
+    }
 
     public var renewAt: Int64 { obtainedAt + Int64(renewSeconds) * 1000 }
     public var rebindAt: Int64 { obtainedAt + Int64(rebindSeconds) * 1000 }

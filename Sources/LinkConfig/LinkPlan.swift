@@ -1,5 +1,6 @@
-/// What a link should look like: built from QMI runtime settings or a DHCP lease.
-public struct LinkPlan: Equatable {
+/// What a link should look like: built from QMI runtime settings or a DHCP lease. A class:
+/// built once, then handed to the link manager, the script hook and the status file.
+public final class LinkPlan {
     public struct Address: Equatable {
         public var address: IPAddress
         public var prefix: Int

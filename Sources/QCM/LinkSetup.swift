@@ -61,7 +61,7 @@ final class LinkSetup {
     }
 
     func plan(ipv4: QMIMessage?, ipv6: QMIMessage?, ethernet: Bool) -> LinkPlan {
-        var plan = LinkPlan(interface: interface, metric: metric)
+        let plan = LinkPlan(interface: interface, metric: metric)
         var dns: [IPAddress] = []
         if let r = ipv4, let addr = try? r.value("IPv4 Address")?.ipv4 {
             let mask = (try? r.value("IPv4 Subnet Mask")?.ipv4) ?? nil

@@ -102,7 +102,7 @@ final class MachineTests: XCTestCase {
 
     func testNakRestartsAndInitReboot() {
         let m = machine()
-        var prev = Lease(address: 0x0a63_6363, mask: 0xffff_ff00, routers: [], dns: [], domain: nil, mtu: nil, leaseSeconds: 3600,
+        let prev = Lease(address: 0x0a63_6363, mask: 0xffff_ff00, routers: [], dns: [], domain: nil, mtu: nil, leaseSeconds: 3600,
                          renewSeconds: 1800, rebindSeconds: 3150, server: 0x0a4d_0001, serverMAC: [2, 0, 0, 0, 0, 9], obtainedAt: 0)
         let start = m.start(now: 100, previous: prev)
         XCTAssertEqual(sent(start), ["broadcast REQUEST"])
@@ -114,8 +114,9 @@ final class MachineTests: XCTestCase {
         XCTAssertEqual(nak, ["event nak(Optional(\"nope\"))", "broadcast DISCOVER"])
         XCTAssertEqual(m.state, .selecting)
         // An expired previous lease goes straight to DISCOVER.
-        prev.obtainedAt = -10_000_000
-        XCTAssertEqual(sent(machine().start(now: 0, previous: prev)), ["broadcast DISCOVER"])
+        let expired = Lease(address: 0x0a63_6363, mask: 0xffff_ff00, routers: [], dns: [], domain: nil, mtu: nil, leaseSeconds: 3600,
+                            renewSeconds: 1800, rebindSeconds: 3150, server: 0x0a4d_0001, serverMAC: [2, 0, 0, 0, 0, 9], obtainedAt: -10_000_000)
+        XCTAssertEqual(sent(machine().start(now: 0, previous: expired)), ["broadcast DISCOVER"])
     }
 
     func testReleaseIsUnicastToTheServer() {
