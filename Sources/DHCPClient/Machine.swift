@@ -223,7 +223,7 @@ public final class DHCPMachine {
         }
         guard let l = lease, !l.serverMAC.isEmpty else { return [] }
         newTransaction()
-        var p = base(.release, now: now)
+        let p = base(.release, now: now)
         p.ciaddr = l.address
         p.set(DHCPOption.serverID, be(l.server))
         return [.unicast(p, mac: l.serverMAC, ip: l.server)]
@@ -247,7 +247,7 @@ public final class DHCPMachine {
         let limit = state == .renewing ? l.rebindAt : l.expiresAt
         let left = max(0, limit - now)
         deadline = now + min(max(left / 2, 60_000), left)
-        var p = base(.request, now: now)
+        let p = base(.request, now: now)
         p.ciaddr = l.address
         if state == .renewing, !l.serverMAC.isEmpty {
             return [.unicast(p, mac: l.serverMAC, ip: l.server)]
@@ -258,7 +258,7 @@ public final class DHCPMachine {
     func newTransaction() { xid = random() }
 
     func base(_ t: DHCPMessageType, now: Int64) -> DHCPPacket {
-        var p = DHCPPacket()
+        let p = DHCPPacket()
         p.xid = xid
         p.secs = UInt16(min(0xffff, max(0, (now - startedAt) / 1000)))
         p.chaddr = mac
@@ -275,7 +275,7 @@ public final class DHCPMachine {
     func discoverPacket(now: Int64) -> DHCPPacket { base(.discover, now: now) }
 
     func request(requested: UInt32, server: UInt32?, ciaddr: UInt32, now: Int64) -> DHCPPacket {
-        var p = base(.request, now: now)
+        let p = base(.request, now: now)
         p.ciaddr = ciaddr
         p.set(DHCPOption.requestedIP, be(requested))
         if let s = server { p.set(DHCPOption.serverID, be(s)) }

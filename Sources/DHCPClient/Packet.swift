@@ -43,7 +43,9 @@ public enum DHCPOption {
     public static let clientID: UInt8 = 61, end: UInt8 = 255
 }
 
-public struct DHCPPacket: Equatable {
+/// A BOOTP/DHCP message. A class: each packet is built (or parsed) once and then only
+/// handed around, through the machine's outputs and the socket.
+public final class DHCPPacket: Equatable {
     public static let magic: [UInt8] = [99, 130, 83, 99]
 
     public var op: UInt8 = 1
@@ -71,7 +73,7 @@ public struct DHCPPacket: Equatable {
         return nil
     }
 
-    public mutating func set(_ t: UInt8, _ v: [UInt8]) {
+    public func set(_ t: UInt8, _ v: [UInt8]) {
         options.removeAll { $0.0 == t }
         options.append((t, v))
     }
@@ -119,7 +121,7 @@ public struct DHCPPacket: Equatable {
         guard b.count >= 240 else { throw .malformed("\(b.count) bytes, a DHCP message has at least 240") }
         guard b[1] == 1, b[2] == 6 else { throw .malformed("hardware type \(b[1])/length \(b[2]) is not Ethernet") }
         guard Array(b[236..<240]) == magic else { throw .malformed("bad magic cookie") }
-        var p = DHCPPacket()
+        let p = DHCPPacket()
         p.op = b[0]
         p.xid = be32(b, 4)
         p.secs = UInt16(b[8]) << 8 | UInt16(b[9])
