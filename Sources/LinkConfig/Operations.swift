@@ -55,13 +55,26 @@ public struct LinkInfo: Equatable {
     public var isUp: Bool { flags & 1 != 0 }
 }
 
-public struct AddressInfo: Equatable {
+/// An address on an interface. Immutable, and a class for the same reason as RouteInfo.
+public final class AddressInfo: Equatable {
     public let index: Int32
     public let address: IPAddress
     public let prefix: Int
+
+    public init(index: Int32, address: IPAddress, prefix: Int) {
+        self.index = index
+        self.address = address
+        self.prefix = prefix
+    }
+
+    public static func == (a: AddressInfo, b: AddressInfo) -> Bool {
+        a.index == b.index && a.address == b.address && a.prefix == b.prefix
+    }
 }
 
-public struct RouteInfo: Equatable {
+/// A route as the kernel reports it (or as qcm adds it). Immutable, and a class: route lists
+/// are searched and handed around a lot, and a struct copy retains both addresses each time.
+public final class RouteInfo: Equatable {
     public let family: Family
     public let destination: IPAddress?
     public let prefix: Int
@@ -71,6 +84,23 @@ public struct RouteInfo: Equatable {
     public let table: UInt32
     public let proto: UInt8
     public var isDefault: Bool { prefix == 0 }
+
+    public init(family: Family, destination: IPAddress?, prefix: Int, gateway: IPAddress?, outputIndex: Int32?,
+                metric: UInt32, table: UInt32, proto: UInt8) {
+        self.family = family
+        self.destination = destination
+        self.prefix = prefix
+        self.gateway = gateway
+        self.outputIndex = outputIndex
+        self.metric = metric
+        self.table = table
+        self.proto = proto
+    }
+
+    public static func == (a: RouteInfo, b: RouteInfo) -> Bool {
+        a.family == b.family && a.destination == b.destination && a.prefix == b.prefix && a.gateway == b.gateway
+            && a.outputIndex == b.outputIndex && a.metric == b.metric && a.table == b.table && a.proto == b.proto
+    }
 }
 
 extension Netlink {
