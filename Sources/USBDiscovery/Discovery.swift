@@ -69,10 +69,10 @@ public final class Modem {
     /// Problems found while reading this device (unreadable attributes, missing nodes).
     public var warnings: [String]
 
-    public init(bus: String, sysfsName: String, sysfsPath: String, vendorID: UInt16, productID: UInt16, busNumber:
-                Int?, deviceNumber: Int?, model: String, mode: ModemMode, interface: String?,
-                driver: String?, driverVersion: String?, controlDevice: String?, netInterfaces:
-                [String], rawIP: Bool?, qmapMode: Int?, addMux: Bool, warnings: [String]) {
+    public init(bus: String, sysfsName: String, sysfsPath: String, vendorID: UInt16, productID: UInt16,
+                busNumber: Int?, deviceNumber: Int?, model: String, mode: ModemMode, interface: String?,
+                driver: String?, driverVersion: String?, controlDevice: String?, netInterfaces: [String],
+                rawIP: Bool?, qmapMode: Int?, addMux: Bool, warnings: [String]) {
         self.bus = bus
         self.sysfsName = sysfsName
         self.sysfsPath = sysfsPath
