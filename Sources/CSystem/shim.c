@@ -23,8 +23,55 @@ char *const *csys_environ(void) { return environ ? environ : saved_envp; }
 int csys_unshare_net(void) { return unshare(CLONE_NEWNET); }
 int csys_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 
-static int spawn(const char *path, char *const argv[], char *const envp[],
-                 int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid, int own_group) {
+#include <sys/prctl.h>
+
+/* fork/exec for the one case posix_spawn cannot do: PR_SET_PDEATHSIG in the child. An exec
+ * failure comes back through a close-on-exec pipe. */
+static int spawn_die_with_parent(const char *path, char *const argv[], char *const envp[],
+                                 int stdin_fd, int stdout_fd, int stderr_fd, int own_group, pid_t *pid) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -1;
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) { int e = errno; close(report[0]); close(report[1]); errno = e; return -1; }
+    if (child == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        int sigs[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP };
+        for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
+        if (own_group) setpgid(0, 0);
+        if (stdin_fd >= 0) dup2(stdin_fd, 0);
+        if (stdout_fd >= 0) dup2(stdout_fd, 1);
+        if (stderr_fd >= 0) dup2(stderr_fd, 2);
+        execve(path, argv, envp);
+        int e = errno;
+        ssize_t ignored = write(report[1], &e, sizeof e);
+        (void)ignored;
+        _exit(127);
+    }
+    close(report[1]);
+    int e = 0;
+    ssize_t n;
+    do { n = read(report[0], &e, sizeof e); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof e) {
+        int status;
+        waitpid(child, &status, 0);
+        errno = e;
+        return -1;
+    }
+    *pid = child;
+    return 0;
+}
+
+int csys_spawn(const char *path, char *const argv[], char *const envp[],
+               int stdin_fd, int stdout_fd, int stderr_fd, int flags, pid_t *pid) {
+    int own_group = (flags & CSYS_SPAWN_OWN_GROUP) != 0;
+    if (flags & CSYS_SPAWN_DIE_WITH_PARENT)
+        return spawn_die_with_parent(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, own_group, pid);
+
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, dflt;
@@ -44,12 +91,12 @@ static int spawn(const char *path, char *const argv[], char *const envp[],
     sigaddset(&dflt, SIGHUP);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dflt);
-    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    short sflags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     if (own_group) {
-        flags |= POSIX_SPAWN_SETPGROUP;
+        sflags |= POSIX_SPAWN_SETPGROUP;
         posix_spawnattr_setpgroup(&attr, 0);
     }
-    posix_spawnattr_setflags(&attr, flags);
+    posix_spawnattr_setflags(&attr, sflags);
 
     rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
@@ -58,21 +105,17 @@ static int spawn(const char *path, char *const argv[], char *const envp[],
     return 0;
 }
 
-int csys_spawn(const char *path, char *const argv[], char *const envp[],
-               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid) {
-    return spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, pid, 0);
-}
-
-int csys_spawn_own_group(const char *path, char *const argv[], char *const envp[],
-                         int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid) {
-    return spawn(path, argv, envp, stdin_fd, stdout_fd, stderr_fd, pid, 1);
-}
-
 int csys_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
 
 ssize_t csys_read_file(const char *path, void *buf, size_t cap) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+        close(fd); errno = e;
+        return -1;
+    }
     size_t total = 0;
     while (total < cap) {
         ssize_t n = read(fd, (char *)buf + total, cap - total);
@@ -88,23 +131,69 @@ ssize_t csys_read_file(const char *path, void *buf, size_t cap) {
     return (ssize_t)total;
 }
 
-int csys_write_file_atomic(const char *path, const void *data, size_t len, int mode) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.qcm-tmp", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0) return -1;
+static int write_all(int fd, const void *data, size_t len) {
     size_t off = 0;
     while (off < len) {
         ssize_t n = write(fd, (const char *)data + off, len - off);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno; close(fd); unlink(tmp); errno = e;
             return -1;
         }
         off += (size_t)n;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) { int e = errno; unlink(tmp); errno = e; return -1; }
+    return 0;
+}
+
+int csys_write_file_atomic(const char *path, const void *data, size_t len, int mode) {
+    char tmp[4096];
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    if (snprintf(tmp, sizeof tmp, "%.*s.%s.qcm-XXXXXX", dirlen, path, slash ? slash + 1 : path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = mkostemp(tmp, O_CLOEXEC);   /* O_CREAT|O_EXCL: never an existing file or link */
+    if (fd < 0) return -1;
+    if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        int e = errno; close(fd); unlink(tmp); errno = e;
+        return -1;
+    }
+    if (close(fd) != 0) { int e = errno; unlink(tmp); errno = e; return -1; }
     if (rename(tmp, path) != 0) { int e = errno; unlink(tmp); errno = e; return -1; }
+    return 0;
+}
+
+int csys_write_file_in_place(const char *path, const void *data, size_t len) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+        close(fd); errno = e;
+        return -1;
+    }
+    if (ftruncate(fd, 0) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        int e = errno; close(fd); errno = e;
+        return -1;
+    }
+    return close(fd);
+}
+
+int csys_write_attribute(const char *path, const void *data, size_t len) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+        close(fd); errno = e;
+        return -1;
+    }
+    ssize_t n;
+    do { n = write(fd, data, len); } while (n < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (n < 0) { errno = e; return -1; }
+    if ((size_t)n != len) { errno = EIO; return -1; }
     return 0;
 }
 

@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// The packet socket: AF_PACKET bound to the interface with a BPF filter that passes only

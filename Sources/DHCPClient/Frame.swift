@@ -1,5 +1,6 @@
 /// Ethernet + IPv4 + UDP framing for the packet socket (DHCP runs before the link has an
 /// address, so the client builds whole frames).
+import Base
 public enum DHCPFrame {
     public static let broadcastMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
 
@@ -12,7 +13,7 @@ public enum DHCPFrame {
                            0, 0, 64, 17, 0, 0]
         put32(&ip, srcIP)
         put32(&ip, dstIP)
-        let c = checksum(ip[...])
+        let c = internetChecksum(ip[...])
         ip[10] = UInt8(c >> 8)
         ip[11] = UInt8(c & 0xff)
         var udp: [UInt8] = [UInt8(srcPort >> 8), UInt8(srcPort & 0xff), UInt8(dstPort >> 8), UInt8(dstPort & 0xff),
@@ -21,7 +22,7 @@ public enum DHCPFrame {
         put32(&pseudo, srcIP)
         put32(&pseudo, dstIP)
         pseudo += [0, 17, UInt8(udpLen >> 8), UInt8(udpLen & 0xff)]
-        var uc = checksum((pseudo + udp)[...])
+        var uc = internetChecksum((pseudo + udp)[...])
         if uc == 0 { uc = 0xffff }
         udp[6] = UInt8(uc >> 8)
         udp[7] = UInt8(uc & 0xff)
@@ -46,7 +47,7 @@ public enum DHCPFrame {
         let total = Int(f[16]) << 8 | Int(f[17])
         guard total >= ihl + 8, 14 + total <= f.count else { throw .malformed("IPv4 length \(total) does not fit the frame") }
         guard f[23] == 17 else { throw .malformed("not UDP") }
-        guard checksum(f[14..<(14 + ihl)]) == 0 else { throw .malformed("bad IPv4 header checksum") }
+        guard internetChecksum(f[14..<(14 + ihl)]) == 0 else { throw .malformed("bad IPv4 header checksum") }
         let u = 14 + ihl
         let dport = UInt16(f[u + 2]) << 8 | UInt16(f[u + 3])
         guard dport == 68 else { throw .malformed("UDP port \(dport) is not the DHCP client port") }
@@ -55,17 +56,5 @@ public enum DHCPFrame {
         let p = try DHCPPacket.parse(Array(f[(u + 8)..<(u + ulen)]))
         guard p.op == 2 else { throw .malformed("not a BOOTREPLY") }
         return Received(packet: p, srcMAC: Array(f[6..<12]), srcIP: be32(f, 26))
-    }
-
-    static func checksum(_ b: ArraySlice<UInt8>) -> UInt16 {
-        var sum: UInt32 = 0
-        var i = b.startIndex
-        while i + 1 < b.endIndex {
-            sum &+= UInt32(b[i]) << 8 | UInt32(b[i + 1])
-            i += 2
-        }
-        if i < b.endIndex { sum &+= UInt32(b[i]) << 8 }
-        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-        return ~UInt16(sum)
     }
 }

@@ -1,5 +1,6 @@
 /// A lease as the client holds it. Times are CLOCK_MONOTONIC milliseconds. Immutable, and a
 /// class: the machine, its events and the daemon share one lease.
+import Base
 public final class Lease: Equatable {
     public let address: UInt32
     public let mask: UInt32
@@ -63,7 +64,9 @@ public final class Lease: Equatable {
 /// it answers with packets to send, events, and the next deadline. Deterministic given
 /// its clock inputs and random source, which makes every timer testable.
 public final class DHCPMachine {
-    public enum State: Equatable { case idle, selecting, requesting, rebooting, bound, renewing, rebinding, released }
+    /// `waiting`: INIT after a NAK or a DECLINE, pausing before the next DISCOVER (a server
+    /// that refuses every REQUEST does not get thousands of them a second).
+    public enum State: Equatable { case idle, waiting, selecting, requesting, rebooting, bound, renewing, rebinding, released }
 
     public enum Event: Equatable {
         case bound(Lease)
@@ -100,9 +103,17 @@ public final class DHCPMachine {
         self.random = random
     }
 
-    /// The client needs its packet socket in every state but bound (and idle/released),
+    /// The client needs its packet socket in every state but bound (and idle/waiting/released),
     /// so a bound client sleeps without waking for other traffic.
-    public var listening: Bool { state != .bound && state != .idle && state != .released }
+    public var listening: Bool { state != .bound && state != .idle && state != .waiting && state != .released }
+
+    /// The shortest lease qcm accepts (udhcpc and dhcpcd do the same): a server offering
+    /// 1 s would otherwise have the client renew continuously.
+    public static let minimumLeaseSeconds: UInt32 = 60
+    /// The pause after a NAK before starting over (busybox udhcpc waits about 3 s).
+    public static let pauseAfterNAKMs: Int64 = 3000
+    /// The pause after declining an unusable address (RFC 2131 3.1.5: at least 10 s).
+    public static let pauseAfterDeclineMs: Int64 = 10_000
 
     /// RFC 2131 4.1: 4 s, doubling to 64 s, randomized by ±1 s.
     func backoff(_ attempt: Int) -> Int64 {
@@ -146,22 +157,33 @@ public final class DHCPMachine {
             guard p.yiaddr != 0, let secs = p.seconds(DHCPOption.leaseTime), secs > 0 else {
                 return [.log("ignored an ACK without an address or lease time")]
             }
-            let new = makeLease(p, srcMAC: r.srcMAC, srcIP: r.srcIP, seconds: secs, now: now)
+            guard IPAddress(ipv4: p.yiaddr).isUsableUnicast else {
+                // 0.0.0.0/8, loopback, multicast, broadcast: not an address to put on a link.
+                let had = lease
+                lease = nil
+                var out: [Output] = [.log("declining \(ipText(p.yiaddr)): not a usable unicast address")]
+                out.append(.broadcast(decline(p.yiaddr, server: p.address(DHCPOption.serverID), now: now)))
+                if let l = had { out.append(.event(.expired(l))) }
+                return out + pause(DHCPMachine.pauseAfterDeclineMs, now: now)
+            }
+            var notes: [String] = []
+            let new = makeLease(p, srcMAC: r.srcMAC, srcIP: r.srcIP, seconds: secs, now: now, notes: &notes)
             let old = lease
             lease = new
             let wasRenewal = state == .renewing || state == .rebinding
             state = .bound
             attempts = 0
             deadline = new.renewAt
-            if wasRenewal, let old { return [.event(.renewed(old: old, new: new))] }
-            return [.event(.bound(new))]
+            let logs = notes.map { Output.log($0) }
+            if wasRenewal, let old { return logs + [.event(.renewed(old: old, new: new))] }
+            return logs + [.event(.bound(new))]
         case (.requesting, .nak), (.rebooting, .nak), (.renewing, .nak), (.rebinding, .nak):
             if state == .requesting, let server = p.address(DHCPOption.serverID), server != requestedFrom?.server { return [] }
-            let msg = p.option(DHCPOption.message).map { String(decoding: $0, as: UTF8.self) }
+            let msg = p.option(DHCPOption.message).map { Text.printable($0) }
             var out: [Output] = [.event(.nak(msg))]
             if let l = lease { out.append(.event(.expired(l))) }
             lease = nil
-            return out + discover(now: now)
+            return out + pause(DHCPMachine.pauseAfterNAKMs, now: now)
         default:
             return []
         }
@@ -174,6 +196,8 @@ public final class DHCPMachine {
         case .idle, .released:
             deadline = nil
             return []
+        case .waiting:
+            return discover(now: now)
         case .selecting:
             attempts += 1
             discovers += 1
@@ -231,6 +255,14 @@ public final class DHCPMachine {
 
     // MARK: steps
 
+    /// INIT, waiting `ms` before the next DISCOVER.
+    func pause(_ ms: Int64, now: Int64) -> [Output] {
+        state = .waiting
+        offered = nil
+        deadline = now + ms
+        return [.log("starting over in \(ms / 1000) s")]
+    }
+
     func discover(now: Int64) -> [Output] {
         state = .selecting
         newTransaction()
@@ -264,7 +296,7 @@ public final class DHCPMachine {
         p.chaddr = mac
         p.set(DHCPOption.messageType, [t.rawValue])
         p.set(DHCPOption.clientID, [1] + mac)
-        if t != .release {
+        if t != .release && t != .decline {
             p.set(DHCPOption.maxSize, [0x05, 0xdc])
             p.set(DHCPOption.parameterList, [1, 3, 6, 12, 15, 26, 28, 42, 51, 54, 58, 59])
             if let h = hostname, !h.isEmpty { p.set(DHCPOption.hostName, Array(h.utf8.prefix(63))) }
@@ -273,6 +305,14 @@ public final class DHCPMachine {
     }
 
     func discoverPacket(now: Int64) -> DHCPPacket { base(.discover, now: now) }
+
+    /// DECLINE (RFC 2131 4.4.1): the address offered is refused.
+    func decline(_ address: UInt32, server: UInt32?, now: Int64) -> DHCPPacket {
+        let p = base(.decline, now: now)
+        p.set(DHCPOption.requestedIP, be(address))
+        if let s = server { p.set(DHCPOption.serverID, be(s)) }
+        return p
+    }
 
     func request(requested: UInt32, server: UInt32?, ciaddr: UInt32, now: Int64) -> DHCPPacket {
         let p = base(.request, now: now)
@@ -288,20 +328,55 @@ public final class DHCPMachine {
         return b
     }
 
-    func makeLease(_ p: DHCPPacket, srcMAC: [UInt8], srcIP: UInt32, seconds: UInt32, now: Int64) -> Lease {
+    /// The lease as qcm will use it. Whatever the server sent is checked first; what is
+    /// unusable is left out and said in `notes`: a lease time under a minute is raised to one,
+    /// a missing or non-contiguous mask (0.0.0.0 included) means /32 with the router on-link,
+    /// routers and DNS servers must be usable unicast addresses (at most three DNS servers:
+    /// glibc reads no more), and the domain must be a valid DNS name.
+    func makeLease(_ p: DHCPPacket, srcMAC: [UInt8], srcIP: UInt32, seconds offered: UInt32, now: Int64,
+                   notes: inout [String]) -> Lease {
+        var seconds = offered
+        if seconds < DHCPMachine.minimumLeaseSeconds {
+            notes.append("lease time \(offered) s raised to \(DHCPMachine.minimumLeaseSeconds) s")
+            seconds = DHCPMachine.minimumLeaseSeconds
+        }
         var t1 = p.seconds(DHCPOption.renewalTime) ?? seconds / 2
         var t2 = p.seconds(DHCPOption.rebindingTime) ?? UInt32(UInt64(seconds) * 7 / 8)
         if t2 >= seconds || t2 == 0 { t2 = UInt32(UInt64(seconds) * 7 / 8) }
         if t1 >= t2 || t1 == 0 { t1 = min(seconds / 2, t2 > 0 ? t2 - 1 : 0) }
-        let mask = p.address(DHCPOption.subnetMask) ?? 0xffff_ff00
+        var mask: UInt32 = 0xffff_ffff
+        if let m = p.address(DHCPOption.subnetMask) {
+            if m != 0, IPAddress.prefix(ofMask: m) != nil { mask = m } else {
+                notes.append("ignored subnet mask \(ipText(m)): using /32 with the router on-link")
+            }
+        }
         var mtu: UInt16?
         if let m = p.option(DHCPOption.mtu), m.count == 2 {
             let v = UInt16(m[0]) << 8 | UInt16(m[1])
-            if v >= 576 { mtu = v }
+            if v >= 576 { mtu = v } else { notes.append("ignored MTU \(v) (below 576)") }
         }
-        let domain = p.option(DHCPOption.domainName).map { v in String(decoding: v.prefix { $0 != 0 }, as: UTF8.self) }
-        return Lease(address: p.yiaddr, mask: mask, routers: p.addresses(DHCPOption.router), dns: p.addresses(DHCPOption.dns),
+        var domain: String?
+        if let v = p.option(DHCPOption.domainName) {
+            var bytes = v
+            while bytes.last == 0 { bytes.removeLast() }
+            let d = String(decoding: bytes, as: UTF8.self)
+            if DNSName.isValid(d) { domain = d } else { notes.append("ignored domain name \"\(Text.printable(bytes))\": not a valid DNS name") }
+        }
+        func usable(_ list: [UInt32], _ what: String, max: Int) -> [UInt32] {
+            var out: [UInt32] = []
+            for a in list {
+                if !IPAddress(ipv4: a).isUsableUnicast { notes.append("ignored \(what) \(ipText(a)): not a usable unicast address"); continue }
+                if out.count == max { notes.append("ignored \(what)s after the first \(max)"); break }
+                out.append(a)
+            }
+            return out
+        }
+        let routers = usable(p.addresses(DHCPOption.router), "router", max: 8)
+        let dns = usable(p.addresses(DHCPOption.dns), "DNS server", max: 3)
+        var server = p.address(DHCPOption.serverID) ?? srcIP
+        if !IPAddress(ipv4: server).isUsableUnicast { server = srcIP }
+        return Lease(address: p.yiaddr, mask: mask, routers: routers, dns: dns,
                      domain: domain, mtu: mtu, leaseSeconds: seconds, renewSeconds: t1, rebindSeconds: t2,
-                     server: p.address(DHCPOption.serverID) ?? srcIP, serverMAC: srcMAC, obtainedAt: now)
+                     server: server, serverMAC: srcMAC, obtainedAt: now)
     }
 }

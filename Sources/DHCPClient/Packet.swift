@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// RFC 2131/2132 message codec. `parse` never traps: a malformed packet is an error the
@@ -11,7 +12,7 @@ public enum DHCPError: Error, Equatable {
     public var description: String {
         switch self {
         case let .malformed(s): return "malformed DHCP packet: \(s)"
-        case let .system(op, e): return "\(op) failed (errno \(e))"
+        case let .system(op, e): return "\(op): \(Errno(e).description)"
         case let .noInterface(n): return "network interface '\(n)' does not exist"
         case let .notEthernet(n):
             return "\(n) has no Ethernet (802.3) header: DHCP needs one. Raw-IP links get their address from QMI (the default)"
@@ -158,9 +159,4 @@ public final class DHCPPacket: Equatable {
     b += [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
 }
 
-func ipText(_ v: UInt32) -> String {
-    var b: [UInt8] = []
-    put32(&b, v)
-    var out = [CChar](repeating: 0, count: 46)
-    return csys_address_text(b, 4, &out) == 0 ? String(cString: out) : "?"
-}
+func ipText(_ v: UInt32) -> String { IPAddress(ipv4: v).text }

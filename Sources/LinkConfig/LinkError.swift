@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// LinkConfig failures, each one sentence an integrator can act on.
@@ -15,15 +16,17 @@ public enum LinkError: Error, Equatable {
         case let .noSuchInterface(n):
             return "network interface '\(n)' does not exist"
         case let .kernel(op, e, msg):
-            var s = "\(op): kernel said \(Errno.name(e)) (\(Errno.text(e)))"
+            var s = "\(op): kernel said \(Errno(e).description)"
             if let m = msg, !m.isEmpty { s += ": \(m)" }
             return s
         case let .system(op, e):
-            return "\(op): \(Errno.name(e)) (\(Errno.text(e)))"
+            return "\(op): \(Errno(e).description)"
         case let .invalid(s), let .script(s), let .dns(s):
             return s
         }
     }
+
+    public static func system(_ e: SystemError) -> LinkError { .system(operation: e.operation, errno: e.errno.code) }
 
     public var errno: Int32? {
         switch self {
@@ -33,41 +36,3 @@ public enum LinkError: Error, Equatable {
     }
 }
 
-public enum Errno {
-    public static func name(_ e: Int32) -> String {
-        switch e {
-        case EPERM: return "EPERM"
-        case ENOENT: return "ENOENT"
-        case ESRCH: return "ESRCH"
-        case EINTR: return "EINTR"
-        case EIO: return "EIO"
-        case ENXIO: return "ENXIO"
-        case EBADF: return "EBADF"
-        case EAGAIN: return "EAGAIN"
-        case ENOMEM: return "ENOMEM"
-        case EACCES: return "EACCES"
-        case EBUSY: return "EBUSY"
-        case EEXIST: return "EEXIST"
-        case ENODEV: return "ENODEV"
-        case EINVAL: return "EINVAL"
-        case ENOSPC: return "ENOSPC"
-        case ERANGE: return "ERANGE"
-        case ENOBUFS: return "ENOBUFS"
-        case EOPNOTSUPP: return "EOPNOTSUPP"
-        case EAFNOSUPPORT: return "EAFNOSUPPORT"
-        case EADDRINUSE: return "EADDRINUSE"
-        case EADDRNOTAVAIL: return "EADDRNOTAVAIL"
-        case ENETDOWN: return "ENETDOWN"
-        case ENETUNREACH: return "ENETUNREACH"
-        case EHOSTUNREACH: return "EHOSTUNREACH"
-        case ETIMEDOUT: return "ETIMEDOUT"
-        case ENOEXEC: return "ENOEXEC"
-        default: return "errno \(e)"
-        }
-    }
-
-    public static func text(_ e: Int32) -> String {
-        guard let p = strerror(e) else { return "unknown error" }
-        return String(cString: p)
-    }
-}

@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// Applies a LinkPlan over rtnetlink and undoes exactly what it did: addresses and routes
@@ -82,17 +83,29 @@ public final class LinkManager {
         if plan.defaultRoute {
             for w in wanted {
                 let fam = w.address.family
-                wantedRoutes.append(RouteInfo(family: fam, destination: nil, prefix: 0,
-                                              gateway: w.routeViaGateway ? w.gateway : nil, outputIndex: index,
-                                              metric: fam == .ipv6 && plan.metric == 0 ? 1024 : plan.metric,
-                                              table: RT.tableMain, proto: RT.protoStatic))
+                let metric = fam == .ipv6 && plan.metric == 0 ? 1024 : plan.metric
+                let gateway = w.routeViaGateway ? w.gateway : nil
+                if let g = gateway, fam == .ipv4, !w.address.sameNetwork(g, prefix: w.prefix) {
+                    // A router outside the subnet (a /32 lease, a server's odd choice): the kernel
+                    // refuses a route via it (ENETUNREACH) until it is reachable on the link.
+                    wantedRoutes.append(RouteInfo(family: fam, destination: g, prefix: 32, gateway: nil, outputIndex: index,
+                                                  metric: metric, table: RT.tableMain, proto: RT.protoStatic))
+                }
+                wantedRoutes.append(RouteInfo(family: fam, destination: nil, prefix: 0, gateway: gateway, outputIndex: index,
+                                              metric: metric, table: RT.tableMain, proto: RT.protoStatic))
             }
         }
-        for old in a.routes where !wantedRoutes.contains(where: { same($0, old) }) {
+        for old in a.routes.reversed() where !wantedRoutes.contains(where: { same($0, old) }) {
             try? netlink.deleteRoute(old, name: name)
             a.routes.removeAll { same($0, old) }
         }
         for r in wantedRoutes where !a.routes.contains(where: { same($0, r) }) {
+            if !r.isDefault {
+                try netlink.addRoute(r, name: name, replace: true)
+                a.routes.append(r)
+                log?("\(name): on-link route to \(r.destination?.text ?? "?")")
+                continue
+            }
             let existing = try netlink.routes(r.family).filter { $0.isDefault && $0.metric == r.metric }
             if existing.contains(where: { $0.outputIndex == index && $0.gateway == r.gateway }) { continue }
             do throws(LinkError) {
@@ -108,26 +121,36 @@ public final class LinkManager {
             log?("\(name): default route\(r.gateway.map { " via \($0.text)" } ?? "") metric \(r.metric)")
         }
 
-        // DNS.
+        // DNS: a failure is a warning, never a reason to drop a working link.
         var sameDomain = a.dnsDomain == nil && plan.domain == nil
         if let x = a.dnsDomain, let y = plan.domain { sameDomain = x.equals(y) }
         if let d = dns, a.dnsServers != plan.dns || !sameDomain {
-            if plan.dns.isEmpty {
-                try d.revert()
-            } else {
-                try d.apply(servers: plan.dns, domain: plan.domain)
+            do throws(LinkError) {
+                if plan.dns.isEmpty {
+                    try d.revert()
+                } else {
+                    try d.apply(servers: plan.dns, domain: plan.domain)
+                }
+                dnsProblem = nil
+            } catch {
+                dnsProblem = error.description
+                log?("warning: DNS not configured: \(error.description)")
             }
             a.dnsServers = plan.dns
             a.dnsDomain = plan.domain
         }
     }
 
+    /// Why the last DNS change failed (shown in `qcm status`); nil when it worked.
+    public private(set) var dnsProblem: String?
+
     func same(_ x: RouteInfo, _ y: RouteInfo) -> Bool {
-        x.family == y.family && x.prefix == y.prefix && x.gateway == y.gateway && x.outputIndex == y.outputIndex && x.metric == y.metric
+        x.family == y.family && x.destination == y.destination && x.prefix == y.prefix && x.gateway == y.gateway
+            && x.outputIndex == y.outputIndex && x.metric == y.metric
     }
 
     private func removeRoutes(_ a: Applied, using family: Family) throws(LinkError) {
-        for r in a.routes where r.family == family {
+        for r in a.routes.reversed() where r.family == family {
             try? netlink.deleteRoute(r, name: a.name)
         }
         a.routes.removeAll { $0.family == family }
@@ -145,7 +168,7 @@ public final class LinkManager {
             if case .noSuchInterface = e { return }
             if first == nil { first = e }
         }
-        for r in a.routes {
+        for r in a.routes.reversed() {
             do throws(LinkError) { try netlink.deleteRoute(r, name: a.name) } catch { note(error) }
         }
         for ad in a.addresses {

@@ -1,5 +1,6 @@
 /// What a link should look like: built from QMI runtime settings or a DHCP lease. A class:
 /// built once, then handed to the link manager, the script hook and the status file.
+import Base
 public final class LinkPlan {
     public struct Address: Equatable {
         public var address: IPAddress
@@ -39,7 +40,7 @@ public final class LinkPlan {
     }
 
     /// Prefix length of a dotted netmask; nil when the mask is not contiguous.
-    public static func prefix(ofMask mask: UInt32) -> Int? { IPText.prefix(ofMask: mask) }
+    public static func prefix(ofMask mask: UInt32) -> Int? { IPAddress.prefix(ofMask: mask) }
 
     public func validate() throws(LinkError) {
         func check(_ a: Address?, _ family: Family) throws(LinkError) {

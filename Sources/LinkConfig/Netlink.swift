@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// A small rtnetlink client: one NETLINK_ROUTE socket, requests with sequence numbers and

@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// rtnetlink numbers (stable kernel ABI), spelled out so the Swift types stay simple.
@@ -15,35 +16,6 @@ enum RT {
     static let scopeUniverse: UInt8 = 0, scopeLink: UInt8 = 253
     static let unicast: UInt8 = 1
     static let nodad: UInt32 = 0x02
-}
-
-public enum Family: UInt8, Equatable {
-    case ipv4 = 2
-    case ipv6 = 10
-    public var addressLength: Int { self == .ipv4 ? 4 : 16 }
-    public var maxPrefix: Int { self == .ipv4 ? 32 : 128 }
-}
-
-/// An IPv4 or IPv6 address in network byte order.
-public struct IPAddress: Equatable, Hashable {
-    public let bytes: [UInt8]
-    public init?(_ bytes: [UInt8]) {
-        guard bytes.count == 4 || bytes.count == 16 else { return nil }
-        self.bytes = bytes
-    }
-    public init(ipv4 v: UInt32) { bytes = [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
-    public var family: Family { bytes.count == 4 ? .ipv4 : .ipv6 }
-    public var ipv4: UInt32? {
-        guard bytes.count == 4 else { return nil }
-        return UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
-    }
-
-    public var text: String { IPText.text(bytes) }
-
-    public init?(_ text: String) {
-        guard let b = IPText.parse(text, length: 4) ?? IPText.parse(text, length: 16) else { return nil }
-        self.init(b)
-    }
 }
 
 public struct LinkInfo: Equatable {
@@ -228,8 +200,8 @@ extension Netlink {
     }
 
     /// Adds a route in the main table; `gateway` nil means a device route (point-to-point).
-    public func addRoute(_ r: RouteInfo, name: String) throws(LinkError) {
-        var m = Message(type: RT.newRoute, flags: RT.request | RT.ack | RT.create | RT.excl)
+    public func addRoute(_ r: RouteInfo, name: String, replace: Bool = false) throws(LinkError) {
+        var m = Message(type: RT.newRoute, flags: RT.request | RT.ack | RT.create | (replace ? RT.replace : RT.excl))
         route(&m, r)
         try transact(m, operation: "add \(describe(r, name))")
     }

@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// A udhcpc-compatible hook (`scripts/default.script`): called with the event as its only
@@ -14,12 +15,12 @@ public struct ScriptHook {
 
     /// The checks behind the classic "default.script does nothing" support tickets.
     public static func validate(_ path: String) throws(LinkError) {
-        switch csys_file_kind(path) {
-        case Int32(CSYS_NONE):
+        switch Files.kind(path) {
+        case .none:
             throw .script("script \(path) does not exist")
-        case Int32(CSYS_DIR):
+        case .directory:
             throw .script("script \(path) is a directory, not a script")
-        case Int32(CSYS_FILE):
+        case .file:
             break
         default:
             throw .script("script \(path) is not a regular file")
@@ -27,7 +28,7 @@ public struct ScriptHook {
         guard csys_is_executable(path) != 0 else {
             throw .script("script \(path) is not executable (chmod +x \(path))")
         }
-        guard let head = FileText.read(path, limit: 4096) else {
+        guard let head = Files.readSmall(path, limit: 4096) else {
             throw .script("script \(path) cannot be read")
         }
         if let i = head.firstIndex(of: 13), i + 1 < head.count, head[i + 1] == 10 {
@@ -43,9 +44,14 @@ public struct ScriptHook {
 
     /// Runs `path event` with the variables added to the current environment.
     public func run(event: String, variables: [(String, String)], timeoutMs: Int64 = 30_000) throws(LinkError) -> String {
+        for (name, value) in variables where value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+            throw .script("refusing to run \(path): the value of \(name) contains control characters")
+        }
         var env = Spawn.currentEnvironment.filter { e in !variables.contains { e.begins(with: $0.0 + "=") } }
         env += variables.map { "\($0.0)=\($0.1)" }
-        let out = try Spawn.run(path, [event], environment: env, timeoutMs: timeoutMs)
+        let out: Spawn.Outcome
+        do { out = try Spawn.run(path, [event], environment: env, timeoutMs: timeoutMs) } catch { throw .system(error) }
+        if out.timedOut { throw .script("\(path) did not finish within \(timeoutMs / 1000) s and was killed") }
         guard out.status == 0 else {
             throw .script("script \(path) \(event) failed with exit status \(out.status)" + (out.output.isEmpty ? "" : ": " + out.output))
         }

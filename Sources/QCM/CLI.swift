@@ -1,3 +1,4 @@
+import Base
 import QMICore
 
 /// Exit codes, documented in README.md ("Exit codes") and in --help.

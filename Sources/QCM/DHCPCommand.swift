@@ -1,3 +1,4 @@
+import Base
 import CSystem
 import QMICore
 import LinkConfig
@@ -69,7 +70,8 @@ enum DHCPCommand {
         let client: DHCPClient
         do throws(LinkError) {
             setup = try LinkSetup(interface: dev, metric: metric, dnsMode: DNSMode.parse(dns) ?? .auto,
-                                  resolvConf: resolv, scriptPath: script, log: log)
+                                  resolvConf: resolv, dnsBackup: dns.equals("none") ? nil : LinkSetup.dnsBackup(runDir: "/run/qcm"),
+                                  scriptPath: script, log: log)
             try setup.up()
         } catch {
             log.log(error.description)

@@ -1,3 +1,4 @@
+import Base
 import QMICore
 
 /// `qcm decode [--quectel] [FILE...]`: finds QMI frames in logs or hex dumps and prints
@@ -31,6 +32,8 @@ enum DecodeCommand {
             }
         }
         if files.isEmpty { files = ["-"] }
+        Out.buffering = true
+        defer { Out.flush() }
         var decoded = 0, broken = 0
         var failed = false
         for f in files {

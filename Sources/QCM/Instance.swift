@@ -1,9 +1,16 @@
+import Base
 import CSystem
 import QMICore
 
-/// What a running qcm leaves in its run directory: a lock per QMI channel (so a second
-/// instance on the same modem is refused), a pid file, and a status file that `qcm status`
-/// and `qcm -k` read.
+/// What a running qcm leaves in its run directory: a lock per QMI channel and PDN (so a
+/// second instance on the same modem is refused), a pid file, and a status file that
+/// `qcm status` and `qcm -k` read.
+///
+/// The run directory may be shared with other users (`--run-dir /tmp/x`), so nothing in
+/// it is trusted blindly: the directory must be ours (or root's) and not writable by
+/// others unless it is sticky; files are created through fresh temporary names and renamed
+/// into place (a planted symlink is replaced, never followed); the lock file is opened
+/// without following symlinks and must be a regular file owned by us.
 final class Instance {
     let runDir: String
     let pdn: Int
@@ -21,21 +28,33 @@ final class Instance {
 
     enum Failure: Error {
         case held(String)
+        /// The run directory or a file in it cannot be used safely (exit 9).
         case system(String)
     }
 
-    func prepareDir() throws(Failure) {
-        if csys_file_kind(runDir) == Int32(CSYS_DIR) { return }
-        if mkdir(runDir, 0o755) != 0 && csys_errno() != EEXIST {
-            throw .system("cannot create run directory \(runDir): \(SystemError.string(csys_errno()))")
+    /// Creates the run directory (0755) when missing and checks it can be trusted.
+    static func prepare(runDir: String) throws(Failure) {
+        if Files.info(runDir) == nil, mkdir(runDir, 0o755) != 0, csys_errno() != EEXIST {
+            throw .system("cannot create run directory \(runDir): \(Errno.current.description)")
+        }
+        guard let info = Files.info(runDir) else {
+            throw .system("cannot use run directory \(runDir): \(Errno.current.description)")
+        }
+        let me = UInt32(getuid())
+        guard info.kind == .directory else {
+            throw .system("run directory \(runDir) is not a directory (\(info.kind == .symlink ? "a symlink" : "something else")); refusing to use it")
+        }
+        guard info.owner == me || info.owner == 0 else {
+            throw .system("run directory \(runDir) belongs to uid \(info.owner); refusing to use it (choose one of your own with --run-dir)")
+        }
+        if info.writableByOthers && !(info.sticky && info.owner == me) {
+            throw .system("run directory \(runDir) is writable by other users; refusing to use it (chmod go-w \(runDir), or choose another with --run-dir)")
         }
     }
 
     /// The lock name for a channel: /dev/cdc-wdm0 → cdc-wdm0.lock, @qmi-proxy → qmi-proxy.lock.
     static func lockName(_ channel: String) -> String {
-        var base = Array(channel.utf8)
-        if let i = base.lastIndex(of: 47) { base = Array(base[(i + 1)...]) }
-        let clean = base.map { c -> UInt8 in
+        let clean = Files.basename(channel).utf8.map { c -> UInt8 in
             (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46 ? c : 95
         }
         return String(decoding: clean, as: UTF8.self) + ".lock"
@@ -43,15 +62,17 @@ final class Instance {
 
     /// One qcm per QMI channel and PDN. A crashed holder's lock disappears with it (flock).
     func lock(channel: String) throws(Failure) {
-        try prepareDir()
+        try Instance.prepare(runDir: runDir)
         let path = runDir + "/" + Instance.lockName(channel) + (pdn == 1 ? "" : ".pdn\(pdn)")
-        let fd = csys_open(path, O_RDWR | O_CREAT, 0o644)
-        guard fd >= 0 else { throw .system("cannot open lock file \(path): \(SystemError.string(csys_errno()))") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            var buf = [UInt8](repeating: 0, count: 32)
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }
+        let fd = csys_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw .system("cannot open lock file \(path): \(Errno.current.description)") }
+        guard let info = Files.info(fd: fd), info.kind == .file, info.owner == UInt32(getuid()) || info.owner == 0 else {
             _ = close(fd)
-            let pid = n > 0 ? Text.trimmed(String(decoding: buf[0..<n], as: UTF8.self)) : "?"
+            throw .system("lock file \(path) is not a regular file owned by qcm's user; refusing to use it")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let pid = Instance.pidIn(fd: fd).map { "\($0)" } ?? "?"
+            _ = close(fd)
             throw .held("another qcm (pid \(pid)) is already using \(channel) for PDN \(pdn); stop it first (qcm -k \(pdn))")
         }
         _ = ftruncate(fd, 0)
@@ -59,7 +80,17 @@ final class Instance {
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         lockFD = fd
         lockPath = path
+        set("lock", path)
         writeFile(pidFile, "\(getpid())\n")
+    }
+
+    static func pidIn(fd: Int32) -> Int32? {
+        var buf = [UInt8](repeating: 0, count: 32)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }
+        guard n > 0, let v = Text.parseInt(Text.trimmed(String(decoding: buf[0..<n], as: UTF8.self))), v > 0, v < Int64(Int32.max) else {
+            return nil
+        }
+        return Int32(v)
     }
 
     func set(_ key: String, _ value: String?) {
@@ -69,23 +100,24 @@ final class Instance {
 
     func get(_ key: String) -> String? { fields.first { $0.0.equals(key) }?.1 }
 
-    /// Rewritten atomically on every state change.
+    /// Rewritten atomically on every state change. Values from the modem or the network
+    /// (a firmware revision, a call-end reason) cannot add lines: control characters are
+    /// escaped.
     func save() {
         guard lockFD >= 0 else { return }
         var text = "pid=\(getpid())\npdn=\(pdn)\nupdated=\(csys_realtime_ms() / 1000)\n"
-        for (k, v) in fields { text += "\(k)=\(v)\n" }
+        for (k, v) in fields { text += "\(k)=\(Text.printable(Array(v.utf8)))\n" }
         writeFile(statusPath, text)
     }
 
     func writeFile(_ path: String, _ text: String) {
-        let b = Array(text.utf8)
-        _ = b.withUnsafeBytes { csys_write_file_atomic(path, $0.baseAddress, $0.count, 0o644) }
+        _ = try? Files.writeAtomically(path, Array(text.utf8))
     }
 
     func release() {
-        _ = unlink(statusPath)
-        _ = unlink(pidFile)
-        if let p = lockPath { _ = unlink(p) }
+        Files.remove(statusPath)
+        Files.remove(pidFile)
+        if let p = lockPath { Files.remove(p) }
         if lockFD >= 0 { _ = close(lockFD) }
         lockFD = -1
     }
@@ -96,35 +128,65 @@ final class Instance {
         let path: String
         let values: [(String, String)]
         func value(_ k: String) -> String? { values.first { $0.0.equals(k) }?.1 }
-        var pid: Int32? { value("pid").flatMap { Text.parseInt($0) }.map { Int32(truncatingIfNeeded: $0) } }
-        var alive: Bool { pid.map { Instance.running($0) } ?? false }
+        var pid: Int32? {
+            guard let v = value("pid").flatMap({ Text.parseInt($0) }), v > 0, v < Int64(Int32.max) else { return nil }
+            return Int32(v)
+        }
+        /// The pid is a running qcm that holds the lock the file names: not a stale file,
+        /// and not an unrelated process that happens to have the pid now.
+        var alive: Bool {
+            guard let p = pid, Instance.running(p), Instance.isQCM(p) else { return false }
+            guard let lock = value("lock") else { return true }   // written by a qcm without lock info
+            return Instance.lockHeld(lock, by: p)
+        }
     }
 
     /// Alive and not a zombie waiting for its parent to reap it.
     static func running(_ pid: Int32) -> Bool {
         guard kill(pid, 0) == 0 || csys_errno() == EPERM else { return false }
-        guard let stat = try? Files.read("/proc/\(pid)/stat", limit: 512), let close = stat.lastIndex(of: 41) else { return true }
+        guard let stat = Files.readSmall("/proc/\(pid)/stat", limit: 512), let close = stat.lastIndex(of: 41) else { return true }
         return !(close + 2 < stat.count && stat[close + 2] == 90)   // "Z"
     }
 
-    static func statuses(runDir: String) -> [Status] {
-        guard let dir = opendir(runDir) else { return [] }
-        var names: [String] = []
-        while let e = readdir(dir) {
-            let n = String(cString: csys_dirent_name(e))
-            if n.begins(with: "qcm-pdn") && n.ends(with: ".status") {
-                names.insert(n, at: names.firstIndex { n.precedes($0) } ?? names.count)   // kept in order
-            }
+    /// /proc/PID/exe is the same program as this one (an upgraded binary counts too).
+    static func isQCM(_ pid: Int32) -> Bool {
+        guard let theirs = Files.readlink("/proc/\(pid)/exe") else { return false }
+        let mine = Files.readlink("/proc/self/exe") ?? "qcm"
+        func name(_ p: String) -> String {
+            let b = Files.basename(p)
+            return b.ends(with: " (deleted)") ? String(decoding: b.utf8.dropLast(10), as: UTF8.self) : b
         }
-        closedir(dir)
+        return name(theirs).equals(name(mine))
+    }
+
+    /// Someone holds an flock on `path` and the file names `pid`.
+    static func lockHeld(_ path: String, by pid: Int32) -> Bool {
+        let fd = csys_open(path, O_RDONLY | O_NOFOLLOW, 0)
+        guard fd >= 0 else { return false }
+        defer { _ = close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(fd, LOCK_UN)
+            return false
+        }
+        return pidIn(fd: fd) == pid
+    }
+
+    static func statuses(runDir: String) -> [Status] {
+        var names: [String] = []
+        for n in Files.list(runDir) ?? [] where n.begins(with: "qcm-pdn") && n.ends(with: ".status") {
+            names.insert(n, at: names.firstIndex { n.precedes($0) } ?? names.count)   // kept in order
+        }
         return names.compactMap { n in
             let path = runDir + "/" + n
-            guard let bytes = try? Files.read(path, limit: 65536) else { return nil }
+            guard let bytes = Files.readSmall(path, limit: 65536) else { return nil }
             var values: [(String, String)] = []
             for line in Files.lines(bytes) {
                 let u = Array(line.utf8)
                 guard let eq = u.firstIndex(of: 61) else { continue }
-                values.append((String(decoding: u[..<eq], as: UTF8.self), String(decoding: u[(eq + 1)...], as: UTF8.self)))
+                // Whatever a status file holds is shown without control characters: it
+                // cannot draw on a terminal (qcm escapes them when writing already).
+                values.append((Text.withoutControls(String(decoding: u[..<eq], as: UTF8.self)),
+                               Text.withoutControls(String(decoding: u[(eq + 1)...], as: UTF8.self))))
             }
             return Status(path: path, values: values)
         }
@@ -161,15 +223,18 @@ enum StatusCommand {
         let all = Instance.statuses(runDir: runDir)
         let now = csys_realtime_ms() / 1000
         var objects: [String] = []
+        var anyAlive = false
         for s in all {
             let alive = s.alive
+            anyAlive = anyAlive || alive
             let since = s.value("connected_since").flatMap { Text.parseInt($0) }
             let uptime = since.map { max(0, now - $0) }
             if json {
                 var o = JSONObject()
                 o.add("pid", s.pid.map { Int($0) })
                 o.add("running", alive)
-                for key in ["state", "pdn", "modem", "revision", "channel", "interface", "apn", "ipv4", "ipv6", "dns", "last_end_reason"] {
+                for key in ["state", "pdn", "modem", "revision", "channel", "interface", "apn", "ipv4", "ipv6", "dns", "dns_warning",
+                            "last_end_reason"] {
                     o.add(key, s.value(key))
                 }
                 o.add("uptime_seconds", alive ? uptime : nil)
@@ -180,14 +245,15 @@ enum StatusCommand {
                 Out.line(line)
                 guard alive else { continue }
                 for (label, key) in [("modem", "modem"), ("revision", "revision"), ("channel", "channel"), ("interface", "interface"),
-                                     ("apn", "apn"), ("ipv4", "ipv4"), ("ipv6", "ipv6"), ("dns", "dns"), ("last end", "last_end_reason")] {
+                                     ("apn", "apn"), ("ipv4", "ipv4"), ("ipv6", "ipv6"), ("dns", "dns"), ("warning", "dns_warning"),
+                                     ("last end", "last_end_reason")] {
                     if let v = s.value(key), !v.isEmpty { Out.line("  " + Text.pad(label + ":", 11) + v) }
                 }
                 if let u = uptime { Out.line("  uptime:    \(u / 3600)h\(Text.decimal(u / 60 % 60, width: 2))m\(Text.decimal(u % 60, width: 2))s") }
             }
         }
         if json { Out.line("[" + objects.joined(separator: ",\n ") + "]") }
-        if !all.contains(where: { $0.alive }) {
+        if !anyAlive {
             if !json { Out.error("qcm: no running qcm found in \(runDir)") }
             return ExitCode.noModem
         }
@@ -195,16 +261,23 @@ enum StatusCommand {
     }
 }
 
-/// `qcm -k PDN`: stop the instance serving that PDN and wait for its clean teardown.
+/// `qcm -k PDN`: stop the instance serving that PDN and wait for its clean teardown. Only
+/// a process that is qcm and holds the lock its status file names is signalled: a stale
+/// file whose pid now belongs to another program is reported, never acted on.
 enum KillCommand {
     static func run(pdn: Int, runDir: String, log: Logger) -> Int32 {
-        guard let s = Instance.statuses(runDir: runDir).first(where: { $0.value("pdn")?.equals("\(pdn)") == true && $0.alive }), let pid = s.pid else {
-            log.log("no running qcm serves PDN \(pdn) (looked in \(runDir))")
+        let mine = Instance.statuses(runDir: runDir).filter { $0.value("pdn")?.equals("\(pdn)") == true }
+        guard let s = mine.first(where: { $0.alive }), let pid = s.pid else {
+            if let stale = mine.first, let pid = stale.pid {
+                log.log("\(stale.path) names pid \(pid), which is not a running qcm holding its lock: stale, not signalling it")
+            } else {
+                log.log("no running qcm serves PDN \(pdn) (looked in \(runDir))")
+            }
             return ExitCode.failure
         }
         log.log("stopping qcm pid \(pid) (PDN \(pdn))")
         guard kill(pid, SIGTERM) == 0 else {
-            log.log("cannot signal pid \(pid): \(SystemError.string(csys_errno()))")
+            log.log("cannot signal pid \(pid): \(Errno.current.description)")
             return ExitCode.permission
         }
         let deadline = csys_monotonic_ms() + 15_000

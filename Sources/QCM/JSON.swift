@@ -1,3 +1,4 @@
+import Base
 import QMICore
 
 /// Minimal JSON object writer (no Foundation, no reflection).

@@ -1,5 +1,6 @@
 /// Runs a group of callbacks and fires `done` once all have reported (the dial issues its
 /// independent requests together, so a step costs one round trip, not several).
+import Base
 final class Join {
     private var pending = 0
     private var started = false

@@ -1,3 +1,4 @@
+import Base
 import QMICore
 import LinkConfig
 import DHCPClient
@@ -12,7 +13,8 @@ final class LinkSetup {
     var scriptBound = false
     var metric: UInt32
 
-    init(interface: String, metric: UInt32, dnsMode: DNSMode, resolvConf: String, scriptPath: String?, log: Logger) throws(LinkError) {
+    init(interface: String, metric: UInt32, dnsMode: DNSMode, resolvConf: String, dnsBackup: String?, scriptPath: String?,
+         log: Logger) throws(LinkError) {
         self.interface = interface
         self.metric = metric
         self.log = log
@@ -20,11 +22,19 @@ final class LinkSetup {
             script = try ScriptHook(path: p)
         } else {
             let nl = try Netlink()
-            let m = LinkManager(netlink: nl, dns: dnsMode == .none ? nil : DNSManager(mode: dnsMode, interface: interface, resolvConf: resolvConf))
+            let dns = dnsMode == .none ? nil : DNSManager(mode: dnsMode, interface: interface, resolvConf: resolvConf, backupPath: dnsBackup)
+            let m = LinkManager(netlink: nl, dns: dns)
             m.log = { log.log($0) }
             m.dns?.log = { log.log($0) }
             manager = m
         }
+    }
+
+    /// Where the original resolv.conf is kept while qcm runs: the run directory when it
+    /// can be used safely, else memory only.
+    static func dnsBackup(runDir: String) -> String? {
+        do throws(Instance.Failure) { try Instance.prepare(runDir: runDir) } catch { return nil }
+        return runDir + "/resolv.conf.backup"
     }
 
     /// Brings the link up before DHCP (LinkManager does it as part of a plan otherwise).
@@ -89,7 +99,7 @@ final class LinkSetup {
 
     func plan(lease l: Lease) -> LinkPlan {
         LinkPlan(interface: interface,
-                 ipv4: .init(address: IPAddress(ipv4: l.address), prefix: max(1, l.prefix),
+                 ipv4: .init(address: IPAddress(ipv4: l.address), prefix: l.prefix,
                              gateway: l.routers.first.map { IPAddress(ipv4: $0) }, routeViaGateway: !l.routers.isEmpty),
                  dns: l.dns.map { IPAddress(ipv4: $0) }, domain: l.domain, mtu: l.mtu.map { UInt32($0) }, metric: metric)
     }

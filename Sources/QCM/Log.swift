@@ -1,3 +1,4 @@
+import Base
 import CSystem
 import QMICore
 
@@ -12,7 +13,7 @@ final class Logger {
     func openFile(_ path: String) -> String? {
         closeFile()
         let fd = csys_open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { return "cannot open log file \(path): \(SystemError.string(csys_errno()))" }
+        guard fd >= 0 else { return "cannot open log file \(path): \(Errno.current.description)" }
         fileFD = fd
         filePath = path
         return nil

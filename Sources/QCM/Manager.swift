@@ -1,3 +1,4 @@
+import Base
 import CSystem
 import QMICore
 import USBDiscovery
@@ -666,7 +667,7 @@ final class Manager {
         }
         do {
             link = try LinkSetup(interface: dev, metric: o.metric, dnsMode: DNSMode.parse(o.dns) ?? .auto,
-                                 resolvConf: o.resolvConf, scriptPath: o.script, log: log)
+                                 resolvConf: o.resolvConf, dnsBackup: LinkSetup.dnsBackup(runDir: o.runDir), scriptPath: o.script, log: log)
             return true
         } catch {
             fail(ExitCode.link, "cannot configure \(dev): \(error.description)")
@@ -754,6 +755,7 @@ final class Manager {
         instance.set("ipv4", p.ipv4.map { "\($0.address.text)/\($0.prefix)" })
         instance.set("ipv6", p.ipv6.map { "\($0.address.text)/\($0.prefix)" })
         instance.set("dns", p.dns.map { $0.text }.joined(separator: " "))
+        instance.set("dns_warning", link?.manager?.dnsProblem)
         instance.save()
     }
 

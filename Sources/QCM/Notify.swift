@@ -1,4 +1,5 @@
 import QMICore
+import Base
 import CSystem
 
 /// The sd_notify datagram protocol, spoken directly (no libsystemd): READY=1 once

@@ -1,3 +1,4 @@
+import Base
 import LinkConfig
 import QMICore
 
@@ -184,6 +185,13 @@ final class Options {
         if o.script != nil && o.noLink { throw fail("--script and --no-link exclude each other") }
         if o.proxy != nil && o.simulate { throw fail("--proxy and --simulate exclude each other") }
         if let a = o.apn, a.utf8.count > 100 { throw fail("the APN is longer than 100 characters") }
+        // Control characters (a newline, ESC, NUL ...) would reach the modem's profile, the
+        // status file and the log; no APN, user name or password contains one.
+        for (what, value) in [("the APN", o.apn), ("the user name", o.user), ("the password", o.password)] {
+            if let v = value, v.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+                throw fail("\(what) contains a control character (\(what.equals("the password") ? "hidden" : Text.printable(Array(v.utf8)))); refusing it")
+            }
+        }
         return o
     }
 

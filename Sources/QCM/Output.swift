@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// stdout/stderr through write(2): Embedded Swift has no FileHandle and print()
@@ -17,6 +18,26 @@ enum Out {
         bytes.removeAll()
     }
 
-    static func line(_ s: String) { write(1, s + "\n") }
+    static func line(_ s: String) {
+        if buffering {
+            pending += s.utf8
+            pending.append(10)
+            if pending.count >= 1 << 16 { flush() }
+        } else {
+            write(1, s + "\n")
+        }
+    }
+
+    /// Batch standard output (commands that print many lines, such as `qcm decode`):
+    /// one write(2) per 64 KB instead of one per line. `flush()` before exiting.
+    nonisolated(unsafe) static var buffering = false
+    nonisolated(unsafe) static var pending: [UInt8] = []
+
+    static func flush() {
+        guard !pending.isEmpty else { return }
+        write(1, String(decoding: pending, as: UTF8.self))
+        pending.removeAll(keepingCapacity: true)
+    }
+
     static func error(_ s: String) { write(2, s + "\n") }
 }

@@ -1,3 +1,4 @@
+import Base
 import CSystem
 import QMICore
 
@@ -21,10 +22,8 @@ final class Simulation {
     }
 
     static func findSimulator() -> String? {
-        var buf = [CChar](repeating: 0, count: 4097)
-        let n = buf.withUnsafeMutableBufferPointer { readlink("/proc/self/exe", $0.baseAddress!, 4096) }
-        if n > 0 {
-            var path = Array(buf[0..<n].map { UInt8(bitPattern: $0) })
+        if let me = Files.readlink("/proc/self/exe") {
+            var path = Array(me.utf8)
             if let i = path.lastIndex(of: 47) { path = Array(path[...i]) }
             let candidate = String(decoding: path, as: UTF8.self) + "qmi-sim"
             if csys_is_executable(candidate) != 0 { return candidate }
@@ -35,37 +34,54 @@ final class Simulation {
         return nil
     }
 
+    static let tempPrefix = "/tmp/qcm-sim-"
+
+    /// Simulation directories of a `qcm --simulate` that was killed (-9): its qmi-sim died
+    /// with it (it runs with PR_SET_PDEATHSIG), the directory stayed. Ours only.
+    static func removeStale(log: Logger) {
+        for name in Files.list("/tmp") ?? [] where name.begins(with: "qcm-sim-") {
+            let root = "/tmp/" + name
+            guard let info = Files.info(root), info.kind == .directory, info.owner == UInt32(getuid()) else { continue }
+            let owner = Files.readSmall(root + "/owner").flatMap { Text.parseInt(Text.trimmed(String(decoding: $0, as: UTF8.self))) }
+            if let pid = owner, pid > 0, pid < Int64(Int32.max), Instance.running(Int32(pid)) { continue }
+            if Files.removeTree(root) { log.log("simulation: removed \(root), left by a qcm --simulate that was killed") }
+        }
+    }
+
     static func start(_ o: Options, log: Logger) throws(Failure) -> Simulation {
         guard let exe = findSimulator() else {
             throw Failure(message: "--simulate needs the qmi-sim program next to qcm or on PATH (swift build builds both)")
         }
-        var template = Array("/tmp/qcm-sim-XXXXXX".utf8CString)
+        removeStale(log: log)
+        var template = Array((tempPrefix + "XXXXXX").utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw Failure(message: "cannot create a temporary directory: \(SystemError.string(csys_errno()))")
+            throw Failure(message: "cannot create a temporary directory: \(Errno.current.description)")
         }
         let root = String(cString: template)
+        _ = try? Files.writeAtomically(root + "/owner", Array("\(getpid())\n".utf8))
         var networking = false
-        var args = [exe, "--root", root, "--ready-file", root + "/ready"]
+        var args = ["--root", root, "--ready-file", root + "/ready", "--remove-root"]
         if getuid() == 0 {
             guard csys_unshare_net() == 0 else {
-                throw Failure(message: "cannot create a private network namespace: \(SystemError.string(csys_errno()))")
+                throw Failure(message: "cannot create a private network namespace: \(Errno.current.description)")
             }
             networking = true
             if !o.simArgs.contains(where: { $0.equals("--veth") }) { args.append("--tun") }
             log.log("simulation: private network namespace; qmi-sim provides the modem and its wwan0")
         }
         args += o.simArgs
-        log.log("simulation: " + args.joined(separator: " "))
+        log.log("simulation: " + ([exe] + args).joined(separator: " "))
         let devNull = csys_open("/dev/null", O_WRONLY, 0)
-        var cargs = args.map { strdup($0) }
-        cargs.append(nil)
-        defer { for p in cargs { free(p) } }
-        var pid: pid_t = 0
-        let rc = cargs.withUnsafeMutableBufferPointer {
-            csys_spawn_own_group(exe, $0.baseAddress, csys_environ().map { UnsafeMutablePointer(mutating: $0) }, -1, devNull, -1, &pid)
+        defer { _ = close(devNull) }
+        let pid: pid_t
+        do {
+            // Its own process group (Ctrl-C reaches qcm, which stops it in order), and it
+            // dies with qcm even when qcm is killed with -9.
+            pid = try Spawn.start(exe, args, environment: Spawn.currentEnvironment, stdout: devNull, ownGroup: true, dieWithParent: true)
+        } catch {
+            Files.removeTree(root)
+            throw Failure(message: "cannot start \(exe): \(error.errno.description)")
         }
-        _ = close(devNull)
-        guard rc == 0 else { throw Failure(message: "cannot start \(exe): \(SystemError.string(csys_errno()))") }
         let sim = Simulation(root: root, pid: pid, networking: networking)
         let deadline = csys_monotonic_ms() + 15_000
         while !Files.exists(root + "/ready") {
@@ -85,15 +101,9 @@ final class Simulation {
 
     func stop() {
         _ = kill(pid, SIGTERM)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
+        _ = Spawn.wait(pid)
         cleanup()
     }
 
-    func cleanup() {
-        _ = unlink(root + "/ready")
-        _ = rmdir(root + "/run")
-        _ = rmdir(devRoot)
-        _ = rmdir(root)
-    }
+    func cleanup() { Files.removeTree(root) }
 }

@@ -4,6 +4,7 @@
 //
 // TLV ids and layouts follow the public QMI definitions (libqmi's
 // data/qmi-service-*.json); trace names follow quectel-CM's -v output.
+import Base
 
 public enum QMICatalogue {
     /// Every message in `text`, parsed on first use.
@@ -289,7 +290,7 @@ public enum QMICatalogue {
             13 Card Result: {SW1: u8, SW2: u8}
         uim 002f Get Card Status = QMIUIM_GET_CARD_STATUS
           response: 10 Card Status: $cardStatus
-        uim 0032 Card Status = QMIUIM_STATUS_CHANGE (indication only)
+        uim 0032 Status Change = QMIUIM_STATUS_CHANGE (indication only)
           indication: 10 Card Status: $cardStatus
 
         wda 0020 Set Data Format = QMIWDS_ADMIN_SET_DATA_FORMAT

@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// The QMI control channel: a cdc-wdm/qcqmi/mhi character device, or a Unix stream
@@ -100,7 +101,7 @@ public final class QMIChannel {
 
     func classify(_ e: Int32, _ op: String) -> QMIError {
         if e == ENODEV || e == EIO || e == ECONNRESET || e == EPIPE || e == ENOTCONN || e == ESHUTDOWN || e == EPROTO {
-            return .deviceGone("\(op): \(SystemError.string(e))")
+            return .deviceGone("\(op): \(Errno(e).description)")
         }
         return .system(operation: op, errno: e)
     }

@@ -1,6 +1,7 @@
 /// Encoding and decoding of TLV values according to their `QMIType`.
+import Base
 public enum QMICodec {
-    public static func decode(_ type: QMIType, _ r: inout ByteReader, isLast: Bool = true) throws(QMIError) -> QMIValue {
+    public static func decode(_ type: QMIType, _ r: inout ByteReader, isLast: Bool = true) throws(Truncated) -> QMIValue {
         switch type {
         case .u8: return .uint(UInt64(try r.u8()))
         case .u16: return .uint(UInt64(try r.u16()))
@@ -53,14 +54,14 @@ public enum QMICodec {
         }
     }
 
-    static func decodeElements(_ element: QMIType, _ n: Int, _ r: inout ByteReader) throws(QMIError) -> [QMIValue] {
+    static func decodeElements(_ element: QMIType, _ n: Int, _ r: inout ByteReader) throws(Truncated) -> [QMIValue] {
         var out: [QMIValue] = []
         out.reserveCapacity(min(n, r.remaining))
         for _ in 0..<n { out.append(try decode(element, &r, isLast: false)) }
         return out
     }
 
-    static func readInt(_ w: QMIWidth, _ r: inout ByteReader) throws(QMIError) -> UInt64 {
+    static func readInt(_ w: QMIWidth, _ r: inout ByteReader) throws(Truncated) -> UInt64 {
         switch w {
         case .w8: return UInt64(try r.u8())
         case .w16: return UInt64(try r.u16())
@@ -89,7 +90,7 @@ public enum QMICodec {
         do {
             v = try decode(spec.value, &r, isLast: true)
         } catch {
-            throw .badValue(tlv: "TLV 0x\(Text.hex(spec.type)) '\(spec.name)'", reason: error.description)
+            throw .badValue(tlv: "TLV 0x\(Text.hex(spec.type)) '\(spec.name)'", reason: QMIError(error).description)
         }
         trailing = r.remaining
         return v

@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// Matches responses to requests by (service, client id, transaction id), runs many

@@ -1,6 +1,7 @@
 // Value names of the QMI enumerations qcm prints. Numeric values are protocol facts
 // (cross-checked against libqmi's public enum definitions); names follow qmicli's
 // lower-case style so logs read the same in both tools.
+import Base
 
 public enum QMIEnums {
     /// Every table: "name: value=name ..." or "name (flags): ..." on a line that starts in

@@ -6,6 +6,7 @@
 /// inside a `{..}` TLV dump and not a qmicli `value =` TLV dump. Runs starting with
 /// 0x01 are split into frames by their QMUX length; runs that do not fit are reported
 /// as broken, never fatal.
+import Base
 public enum HexScan {
     public enum Found: Equatable {
         case frame([UInt8])
@@ -16,27 +17,38 @@ public enum HexScan {
         var found: [Found] = []
         var run: [UInt8] = []
         var inBraces = false
-        var previous: [String] = []
         var runTruncated = false
+        // The two words before this one, to recognise qmicli's "value = ..." TLV dumps.
+        var before1: ArraySlice<UInt8> = []
+        var before2: ArraySlice<UInt8> = []
 
         func flush() {
-            defer { run.removeAll(); runTruncated = false }
+            defer { run.removeAll(keepingCapacity: true); runTruncated = false }
             guard run.count >= 12 || (runTruncated && run.first == QMIMessage.marker) else { return }
             found += split(run, truncatedBySource: runTruncated)
         }
 
-        for word in Text.words(line) {
-            let u = Array(word.utf8)
+        let text = Array(line.utf8)
+        var i = 0
+        while i < text.count {
+            if Text.isSpace(text[i]) { i += 1; continue }
+            let start = i
+            while i < text.count, !Text.isSpace(text[i]) { i += 1 }
+            let u = text[start..<i]
+            defer { before2 = before1; before1 = u }
             if u.first == 123 { inBraces = true }            // '{'
             if inBraces {
                 flush()
                 if u.last == 125 { inBraces = false }        // '}'
-                previous.append(word)
                 continue
             }
-            if let bytes = hexToken(u) {
-                let isTLVDump = previous.count >= 2 && previous[previous.count - 1].equals("=") && previous[previous.count - 2].equals("value")
-                if isTLVDump { flush() } else {
+            // The common case, one byte of a quectel-CM hex line: no allocation.
+            if u.count == 2, let h = Text.hexValue(u[u.startIndex]), let l = Text.hexValue(u[u.startIndex + 1]) {
+                if isValueDump(before1, before2) { flush() } else { run.append(h << 4 | l) }
+                continue
+            }
+            if let bytes = hexToken(Array(u)) {
+                if isValueDump(before1, before2) { flush() } else {
                     // A single-byte token continues a run; a joined token (01:0b:.. or 010b..)
                     // is a run of its own.
                     if bytes.count > 1 { flush() }
@@ -47,11 +59,14 @@ public enum HexScan {
             } else {
                 flush()
             }
-            previous.append(word)
-            if previous.count > 4 { previous.removeFirst() }
         }
         flush()
         return found
+    }
+
+    /// qmicli prints each TLV as "value = 01:02:...": those bytes are not a frame.
+    static func isValueDump(_ before1: ArraySlice<UInt8>, _ before2: ArraySlice<UInt8>) -> Bool {
+        before1.elementsEqual("=".utf8) && before2.elementsEqual("value".utf8)
     }
 
     struct Token { var bytes: [UInt8]; var truncated: Bool; var count: Int { bytes.count } }
@@ -97,31 +112,32 @@ public enum HexScan {
         return nil
     }
 
+    /// Cuts a run into frames by their QMUX lengths. Linear: each frame is copied once.
     static func split(_ run: [UInt8], truncatedBySource: Bool) -> [Found] {
         var out: [Found] = []
         var i = 0
         guard run.first == QMIMessage.marker else { return [] }  // hex that is not QMI: ignore
         while i < run.count {
-            let rest = Array(run[i...])
-            guard rest[0] == QMIMessage.marker else {
-                out.append(.broken(bytes: rest, reason: "\(rest.count) byte(s) after the last frame do not start with 0x01"))
+            let left = run.count - i
+            guard run[i] == QMIMessage.marker else {
+                out.append(.broken(bytes: Array(run[i...]), reason: "\(left) byte(s) after the last frame do not start with 0x01"))
                 break
             }
-            guard rest.count >= 3 else {
-                out.append(.broken(bytes: rest, reason: "\(rest.count) byte(s) are too short for a QMUX header"))
+            guard left >= 3 else {
+                out.append(.broken(bytes: Array(run[i...]), reason: "\(left) byte(s) are too short for a QMUX header"))
                 break
             }
-            let length = Int(rest[1]) | Int(rest[2]) << 8
-            if length + 1 > rest.count {
-                let why = truncatedBySource ? "the dump was cut off by the tool that printed it" : "the QMUX length says \(length + 1) byte(s), only \(rest.count) present"
-                out.append(.broken(bytes: rest, reason: why))
+            let length = Int(run[i + 1]) | Int(run[i + 2]) << 8
+            if length + 1 > left {
+                let why = truncatedBySource ? "the dump was cut off by the tool that printed it" : "the QMUX length says \(length + 1) byte(s), only \(left) present"
+                out.append(.broken(bytes: Array(run[i...]), reason: why))
                 break
             }
             if length < 11 {
-                out.append(.broken(bytes: rest, reason: "QMUX length \(length) is too small for a QMI message"))
+                out.append(.broken(bytes: Array(run[i...]), reason: "QMUX length \(length) is too small for a QMI message"))
                 break
             }
-            out.append(.frame(Array(rest[0...length])))
+            out.append(.frame(Array(run[i...(i + length)])))
             i += length + 1
         }
         return out

@@ -1,4 +1,5 @@
 /// A QMI TLV exactly as it was on the wire. Unknown TLVs are kept, never dropped.
+import Base
 public struct TLV: Equatable {
     public var type: UInt8
     public var value: [UInt8]
@@ -66,13 +67,24 @@ public struct QMIMessage: Equatable {
     /// The catalogue entry for this message, when known.
     public var spec: QMIMessageSpec? { QMICatalogue.find(service: service, id: messageID) }
 
+    /// The whole QMUX frame: marker, length, control flags, service, client id, then the SDU.
     public func encode() -> [UInt8] {
-        var w = ByteWriter(capacity: 32 + tlvs.reduce(0) { $0 + 3 + $1.value.count })
+        let sdu = encodeSDU()
+        var w = ByteWriter(capacity: 6 + sdu.count)
         w.u8(QMIMessage.marker)
-        w.u16(0) // patched below
+        w.u16(UInt16(truncatingIfNeeded: sdu.count + 5))
         w.u8(fromModem ? 0x80 : 0x00)
         w.u8(service.rawValue)
         w.u8(clientID)
+        w.append(sdu)
+        return w.bytes
+    }
+
+    /// The service data unit alone — message header and TLVs, what GobiNet's qcqmi files
+    /// carry: CTL has 1 byte of flags and a 1-byte transaction id, other services 1 byte of
+    /// flags and a 2-byte one; then message id and TLV length.
+    public func encodeSDU() -> [UInt8] {
+        var w = ByteWriter(capacity: 32 + tlvs.reduce(0) { $0 + 3 + $1.value.count })
         if isControl {
             w.u8(kind.rawValue)
             w.u8(UInt8(truncatingIfNeeded: transactionID))
@@ -89,7 +101,6 @@ public struct QMIMessage: Equatable {
             w.append(t.value)
         }
         w.patchU16(at: lengthAt, UInt16(truncatingIfNeeded: w.bytes.count - lengthAt - 2))
-        w.patchU16(at: 1, UInt16(truncatingIfNeeded: w.bytes.count - 1))
         return w.bytes
     }
 
@@ -99,46 +110,54 @@ public struct QMIMessage: Equatable {
         guard let first = bytes.first else { throw .frameTooShort(0) }
         guard first == marker else { throw .badMarker(first) }
         guard bytes.count >= 12 else { throw .frameTooShort(bytes.count) }
-        var r = ByteReader(bytes, from: 1)
-        let qmuxLength = Int(try r.u16("QMUX length"))
+        let qmuxLength = Int(bytes[1]) | Int(bytes[2]) << 8
         guard qmuxLength == bytes.count - 1 else {
             throw .lengthMismatch(declared: qmuxLength, actual: bytes.count - 1)
         }
-        let ctlFlags = try r.u8("QMUX control flags")
-        let service = QMIService(try r.u8("service"))
-        let clientID = try r.u8("client id")
+        return try decodeSDU(Array(bytes[6...]), service: QMIService(bytes[4]), clientID: bytes[5],
+                             fromModem: bytes[3] & 0x80 != 0)
+    }
+
+    /// Decodes a service data unit (message header and TLVs) of `service` for `clientID`.
+    public static func decodeSDU(_ b: [UInt8], service: QMIService, clientID: UInt8, fromModem: Bool) throws(QMIError) -> QMIMessage {
+        let control = service == .ctl
+        let headerSize = control ? 6 : 7
+        guard b.count >= headerSize else { throw .frameTooShort(b.count + 6) }
         let kind: QMIKind
         let tid: UInt16
-        if service == .ctl {
-            let f = try r.u8("CTL flags")
-            guard let k = QMIKind(rawValue: f & 0x03), f & 0x03 != 3 else {
-                throw .badValue(tlv: "CTL header", reason: "unknown message flags 0x\(Text.hex(f))")
+        if control {
+            guard let k = QMIKind(rawValue: b[0] & 0x03), b[0] & 0x03 != 3 else {
+                throw .badValue(tlv: "CTL header", reason: "unknown message flags 0x\(Text.hex(b[0]))")
             }
             kind = k
-            tid = UInt16(try r.u8("transaction id"))
+            tid = UInt16(b[1])
         } else {
-            let f = try r.u8("service flags")
-            let k = (f >> 1) & 0x03
+            let k = (b[0] >> 1) & 0x03
             guard let kk = QMIKind(rawValue: k), k != 3 else {
-                throw .badValue(tlv: "service header", reason: "unknown message flags 0x\(Text.hex(f))")
+                throw .badValue(tlv: "service header", reason: "unknown message flags 0x\(Text.hex(b[0]))")
             }
             kind = kk
-            tid = try r.u16("transaction id")
+            tid = UInt16(b[1]) | UInt16(b[2]) << 8
         }
-        let messageID = try r.u16("message id")
-        let sduLength = Int(try r.u16("message length"))
-        guard sduLength == r.remaining else {
-            throw .sduLengthMismatch(declared: sduLength, actual: r.remaining)
+        let at = headerSize - 4
+        let messageID = UInt16(b[at]) | UInt16(b[at + 1]) << 8
+        let sduLength = Int(b[at + 2]) | Int(b[at + 3]) << 8
+        guard sduLength == b.count - headerSize else {
+            throw .sduLengthMismatch(declared: sduLength, actual: b.count - headerSize)
         }
         var tlvs: [TLV] = []
-        while !r.isAtEnd {
-            let t = try r.u8("TLV type")
-            let len = Int(try r.u16("TLV length"))
-            guard len <= r.remaining else { throw .tlvOverrun(type: t, declared: len, available: r.remaining) }
-            tlvs.append(TLV(t, try r.take(len)))
+        var i = headerSize
+        while i < b.count {
+            guard i + 3 <= b.count else { throw .truncated(what: "TLV header", needed: 3, available: b.count - i) }
+            let t = b[i]
+            let len = Int(b[i + 1]) | Int(b[i + 2]) << 8
+            i += 3
+            guard len <= b.count - i else { throw .tlvOverrun(type: t, declared: len, available: b.count - i) }
+            tlvs.append(TLV(t, Array(b[i..<(i + len)])))
+            i += len
         }
         return QMIMessage(service: service, clientID: clientID, kind: kind, transactionID: tid,
-                          messageID: messageID, tlvs: tlvs, fromModem: ctlFlags & 0x80 != 0)
+                          messageID: messageID, tlvs: tlvs, fromModem: fromModem)
     }
 }
 

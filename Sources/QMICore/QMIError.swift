@@ -50,13 +50,17 @@ public enum QMIError: Error, Equatable {
         case .closed:
             return "QMI channel closed"
         case let .system(op, e):
-            return "\(op): \(SystemError.string(e))"
+            return "\(op): \(Errno(e).description)"
         case let .notFound(what):
             return "\(what) not found"
         case let .invalidArgument(what):
             return what
         }
     }
+
+    public init(_ t: Truncated) { self = .truncated(what: t.what, needed: t.needed, available: t.available) }
+
+    public init(_ e: SystemError) { self = .system(operation: e.operation, errno: e.errno.code) }
 
     /// QMI protocol error code for `.protocolError`, nil otherwise.
     public var qmiCode: UInt16? {
@@ -65,12 +69,4 @@ public enum QMIError: Error, Equatable {
     }
 }
 
-import CSystem
-
-public enum SystemError {
-    public static func string(_ e: Int32) -> String {
-        guard let p = strerror(e) else { return "errno \(e)" }
-        return String(cString: p) + " (errno \(e))"
-    }
-    public static var errno: Int32 { csys_errno() }
-}
+import Base

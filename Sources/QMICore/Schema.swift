@@ -1,6 +1,7 @@
 /// The schema language of the message catalogue: each QMI message is declared once,
 /// as data, and the encoder, the decoder, the simulator and the trace printer all read
 /// that one declaration (the idea of libqmi's data/qmi-service-*.json).
+import Base
 
 public struct QMIService: Equatable, Hashable {
     public let rawValue: UInt8
@@ -57,10 +58,14 @@ public struct QMIEnum {
     /// directly (the schema parser's keyword tables). The QMI tables leave this empty: their
     /// entries are under `name` in `QMIEnums.text`, constant data read on lookup.
     let entries: StaticString
+    /// Where the table's entries are in `QMIEnums.text`, found once when the table is made
+    /// (lookups then read only their own entries), and whether it is a flags table.
+    let located: (range: Range<Int>, flags: Bool)?
 
     public init(_ name: String, _ entries: StaticString = "") {
         self.name = name
         self.entries = entries
+        located = entries.utf8CodeUnitCount > 0 ? nil : QMIEnums.text.withUTF8Buffer { QMIEnum.locate(name, in: $0) }
     }
 
     /// Where "name:" or "name (flags):" is in `all`: the entries' range and whether they are flags.
@@ -83,10 +88,8 @@ public struct QMIEnum {
     /// Runs `body` with the entries and whether they are flags; nil when there is no such table.
     func withEntries<T>(_ body: (UnsafeBufferPointer<UInt8>, Bool) -> T) -> T? {
         if entries.utf8CodeUnitCount > 0 { return entries.withUTF8Buffer { body($0, false) } }
-        return QMIEnums.text.withUTF8Buffer { all -> T? in
-            guard let (range, flags) = QMIEnum.locate(name, in: all) else { return nil }
-            return body(UnsafeBufferPointer(rebasing: all[range]), flags)
-        }
+        guard let (range, flags) = located else { return nil }
+        return QMIEnums.text.withUTF8Buffer { all -> T? in body(UnsafeBufferPointer(rebasing: all[range]), flags) }
     }
 
     public var isFlags: Bool { withEntries { $1 } ?? false }

@@ -24,6 +24,7 @@
 ///
 /// ENUM is the name of a table in `QMIEnums` (`wdsIpFamily`). Names run up to the colon.
 /// A TLV list ends at the next "request:", "response:" or "indication:" line.
+import Base
 public enum QMISchema {
     /// The type keywords, numbered for `SchemaParser.type()`.
     static let typeWords = QMIEnum("schemaTypes", """

@@ -1,6 +1,7 @@
 /// Human-readable renderings of QMI frames: the quectel-CM `-v` style that support
 /// teams know, and a fully decoded form with every TLV named (used by `qcm decode`
 /// and added under the quectel lines in qcm's own `-v` trace).
+import Base
 public enum QMITrace {
     /// quectel-CM's decoded line, e.g.
     /// `TransactionId: 01 QMICTLType: 0027 QMICTL_SYNC_REQ Length: 0000`

@@ -1,3 +1,4 @@
+import Base
 import QMICore
 
 /// Everything about the simulated modem that a test or `qmi-sim` flag can change.

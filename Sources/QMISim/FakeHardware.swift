@@ -1,4 +1,5 @@
 import Foundation
+import Base
 import CSystem
 import QMICore
 
@@ -151,11 +152,11 @@ public final class TunDevice {
             for i in 0..<4 { r[12 + i] = p[16 + i]; r[16 + i] = p[12 + i] }
             r[8] = 64
             r[10] = 0; r[11] = 0
-            let hc = checksum(r[0..<ihl])
+            let hc = internetChecksum(r[0..<ihl])
             r[10] = UInt8(hc >> 8); r[11] = UInt8(hc & 0xff)
             r[ihl] = 0
             r[ihl + 2] = 0; r[ihl + 3] = 0
-            let cc = checksum(r[ihl...])
+            let cc = internetChecksum(r[ihl...])
             r[ihl + 2] = UInt8(cc >> 8); r[ihl + 3] = UInt8(cc & 0xff)
             return r
         }
@@ -169,23 +170,11 @@ public final class TunDevice {
             var pseudo = Array(r[8..<40])
             let len = p.count - 40
             pseudo += [UInt8(len >> 24 & 0xff), UInt8(len >> 16 & 0xff), UInt8(len >> 8 & 0xff), UInt8(len & 0xff), 0, 0, 0, 58]
-            let c = checksum((pseudo + r[40...])[...])
+            let c = internetChecksum((pseudo + r[40...])[...])
             r[42] = UInt8(c >> 8); r[43] = UInt8(c & 0xff)
             return r
         }
         return nil
-    }
-
-    static func checksum(_ b: ArraySlice<UInt8>) -> UInt16 {
-        var sum: UInt32 = 0
-        var i = b.startIndex
-        while i + 1 < b.endIndex {
-            sum += UInt32(b[i]) << 8 | UInt32(b[i + 1])
-            i += 2
-        }
-        if i < b.endIndex { sum += UInt32(b[i]) << 8 }
-        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-        return ~UInt16(sum)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Base
 import CSystem
 import QMICore
 

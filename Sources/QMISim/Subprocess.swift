@@ -1,3 +1,4 @@
+import Base
 import CSystem
 
 /// Child processes through posix_spawn and waitpid. Foundation's Process reaps children
@@ -7,24 +8,12 @@ public enum Subprocess {
     /// Starts `args` (looked up in PATH when not absolute). Output goes to `outputFD`
     /// (-1: inherited, a pipe's write end, or /dev/null's descriptor).
     public static func start(_ args: [String], outputFD: Int32 = -1) -> pid_t? {
-        guard let first = args.first, let path = resolve(first) else { return nil }
-        var argv = args.map { strdup($0) }
-        argv.append(nil)
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        let env = csys_environ()
-        let rc = argv.withUnsafeMutableBufferPointer { a in
-            csys_spawn(path, a.baseAddress, env.map { UnsafeMutablePointer(mutating: $0) }, -1, outputFD, outputFD, &pid)
-        }
-        return rc == 0 ? pid : nil
+        guard let first = args.first, let path = Spawn.find(first) else { return nil }
+        return try? Spawn.start(path, Array(args.dropFirst()), environment: Spawn.currentEnvironment, stdout: outputFD, stderr: outputFD)
     }
 
     /// Exit status (128+signal when killed), blocking.
-    public static func wait(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && csys_errno() == EINTR {}
-        return csys_wait_status_exited(status) != 0 ? csys_wait_status_code(status) : 128 + csys_wait_status_signal(status)
-    }
+    public static func wait(_ pid: pid_t) -> Int32 { Spawn.wait(pid) }
 
     public static func stop(_ pid: pid_t) {
         _ = kill(pid, SIGTERM)
@@ -55,15 +44,6 @@ public enum Subprocess {
         }
         _ = close(fds[0])
         return (wait(pid), String(decoding: out, as: UTF8.self))
-    }
-
-    static func resolve(_ name: String) -> String? {
-        if name.hasPrefix("/") { return name }
-        for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
-            let p = dir + "/" + name
-            if csys_is_executable(p) != 0 && csys_file_kind(p) == Int32(CSYS_FILE) { return p }
-        }
-        return nil
     }
 
     public static var devNull: Int32 = csys_open("/dev/null", O_RDWR, 0)

@@ -1,6 +1,7 @@
 /// Finds Quectel modems from sysfs: which USB (or PCIe/MHI) device is the modem, which
 /// interface carries QMI, its /dev node, its network interface(s) and driver — and says
 /// precisely what is wrong when nothing usable is found.
+import Base
 public struct DiscoveryOptions {
     /// Root of the sysfs tree ("/sys"; a fixture directory in tests, or qmi-sim's fake tree).
     public var sysRoot: String

@@ -1,5 +1,6 @@
 /// Quectel USB product ids (vendor 0x2c7c) and the modules that use them; ids not in
 /// this table still work, they are just shown as "Quectel module 0x....".
+import Base
 public enum QuectelModels {
     public static let table: [(UInt16, String)] = [
         (0x0121, "EC21"),

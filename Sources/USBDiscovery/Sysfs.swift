@@ -1,13 +1,13 @@
+import Base
 import CSystem
 
 /// Tiny read-only view of a sysfs tree (or a fixture copy of one). Attribute files are
-/// read with a size cap; anything unreadable or malformed comes back as nil, never a trap.
+/// read with a size cap, non-blocking and only when they are regular files (a FIFO where an
+/// attribute should be cannot hang `qcm list`); anything unreadable or malformed comes back
+/// as nil, never a trap.
 struct Sysfs {
     static func read(_ path: String, limit: Int = 4096) -> String? {
-        var buf = [UInt8](repeating: 0, count: limit)
-        let n = buf.withUnsafeMutableBytes { csys_read_file(path, $0.baseAddress, $0.count) }
-        guard n >= 0 else { return nil }
-        var bytes = Array(buf[0..<n])
+        guard var bytes = Files.readSmall(path, limit: limit) else { return nil }
         while let last = bytes.last, last == 10 || last == 13 || last == 32 || last == 9 || last == 0 { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -37,34 +37,17 @@ struct Sysfs {
 
     /// Directory entries in natural order (or as readdir returns them: /proc is large).
     static func list(_ path: String, ordered: Bool = true) -> [String]? {
-        guard let dir = opendir(path) else { return nil }
-        defer { closedir(dir) }
+        guard let all = Files.list(path) else { return nil }
+        guard ordered else { return all }
         var out: [String] = []
-        while let ent = readdir(dir) {
-            let name = String(cString: csys_dirent_name(ent))
-            guard !name.equals(".") && !name.equals("..") else { continue }
-            let at = ordered ? out.firstIndex { naturalLess(name, $0) } ?? out.count : out.count
-            out.insert(name, at: at)
-        }
+        for name in all { out.insert(name, at: out.firstIndex { naturalLess(name, $0) } ?? out.count) }
         return out
     }
 
-    static func exists(_ path: String) -> Bool { csys_file_kind(path) != Int32(CSYS_NONE) || csys_is_symlink(path) != 0 }
-    static func isDirectory(_ path: String) -> Bool { csys_file_kind(path) == Int32(CSYS_DIR) }
-
-    static func readlink(_ path: String) -> String? {
-        var buf = [CChar](repeating: 0, count: 4097)
-        let n = buf.withUnsafeMutableBufferPointer { CSystem.readlink(path, $0.baseAddress!, 4096) }
-        guard n > 0 else { return nil }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    static func basename(_ path: String) -> String {
-        var u = Array(path.utf8)
-        while u.count > 1 && u.last == 47 { u.removeLast() }
-        if let i = u.lastIndex(of: 47) { return String(decoding: u[(i + 1)...], as: UTF8.self) }
-        return String(decoding: u, as: UTF8.self)
-    }
+    static func exists(_ path: String) -> Bool { Files.existsOrLinks(path) }
+    static func isDirectory(_ path: String) -> Bool { Files.kind(path) == .directory }
+    static func readlink(_ path: String) -> String? { Files.readlink(path) }
+    static func basename(_ path: String) -> String { Files.basename(path) }
 
     /// "2-1.10" after "2-1.9"; "cdc-wdm10" after "cdc-wdm2".
     static func naturalLess(_ a: String, _ b: String) -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import Base
 import CSystem
 import QMICore
 import QMISim
@@ -15,6 +16,8 @@ let usage = """
                              `qmicli -p -d /dev/cdc-wdm0 ...` talks to the simulator
       --root DIR             write a fake sysfs tree (EC25 on qmi_wwan) under DIR/sys and put the
                              socket at DIR/dev/cdc-wdm0; then `qcm --sysfs-root DIR/sys --dev-root DIR/dev`
+      --remove-root          remove the whole --root directory on exit (qcm --simulate's own
+                             temporary directory)
       --netdev NAME          the modem's network interface name (default wwan0)
       --tun                  (root) create NAME as a TUN device (raw-IP) and answer pings to the gateway
       --veth                 (root) create NAME as a veth whose far end has the gateway and runs
@@ -75,6 +78,7 @@ var netns: String?
 var transcriptPath: String?
 var readyFile: String?
 var verbose = false
+var removeRoot = false
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -98,6 +102,7 @@ while !args.isEmpty {
     case "--socket": socketPath = value(a)
     case "--proxy": proxy = true
     case "--root": root = value(a)
+    case "--remove-root": removeRoot = true
     case "--netdev": netdev = value(a)
     case "--tun": makeTun = true
     case "--veth": makeVeth = true
@@ -259,8 +264,12 @@ sim.shutdown()
 tun?.close()
 veth?.remove()
 if let r = root {
-    try? FileManager.default.removeItem(atPath: r + "/sys")
-    try? FileManager.default.removeItem(atPath: r + "/dev")   // only succeeds when empty
+    if removeRoot {
+        Files.removeTree(r)
+    } else {
+        try? FileManager.default.removeItem(atPath: r + "/sys")
+        try? FileManager.default.removeItem(atPath: r + "/dev")   // only succeeds when empty
+    }
 }
 if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
 log("stopped")

@@ -1,3 +1,4 @@
+import Base
 import XCTest
 @testable import DHCPClient
 
@@ -53,10 +54,10 @@ final class PacketTests: XCTestCase {
         let f = DHCPFrame.build(payload: payload, srcMAC: [2, 0, 0, 0, 0, 9], dstMAC: mac, srcIP: 0x0a4d_0001, dstIP: 0x0a4d_0032,
                                 srcPort: 67, dstPort: 68)
         XCTAssertEqual(Array(f[12..<14]), [0x08, 0x00])
-        XCTAssertEqual(DHCPFrame.checksum(f[14..<34]), 0, "IPv4 header checksum verifies")
+        XCTAssertEqual(internetChecksum(f[14..<34]), 0, "IPv4 header checksum verifies")
         var pseudo: [UInt8] = [10, 77, 0, 1, 10, 77, 0, 50, 0, 17, UInt8((f.count - 34) >> 8), UInt8((f.count - 34) & 0xff)]
         pseudo += f[34...]
-        XCTAssertEqual(DHCPFrame.checksum(pseudo[...]), 0, "UDP checksum verifies")
+        XCTAssertEqual(internetChecksum(pseudo[...]), 0, "UDP checksum verifies")
         let r = try DHCPFrame.parse(f)
         XCTAssertEqual(r.packet.messageType, .ack)
         XCTAssertEqual(r.srcMAC, [2, 0, 0, 0, 0, 9])

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Base
 import CSystem
 @testable import LinkConfig
 import TestSupport
@@ -24,19 +25,22 @@ final class DNSAndScriptTests: XCTestCase {
 
     func testResolvConfRewrittenAtomicallyAndRestored() throws {
         let rc = dir + "/resolv.conf"
+        let backup = dir + "/run-resolv.backup"
         try "nameserver 127.0.0.53\nsearch lan\n".write(toFile: rc, atomically: true, encoding: .utf8)
-        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc)
+        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc, backupPath: backup)
         try d.apply(servers: [IPAddress("211.138.180.2")!, IPAddress("2409:8030:2000::1")!], domain: "example.net")
         let text = read(rc)
         XCTAssertTrue(text.contains("nameserver 211.138.180.2\nnameserver 2409:8030:2000::1\n"), text)
         XCTAssertTrue(text.contains("search example.net"), text)
-        XCTAssertEqual(read(rc + ".qcm-backup"), "nameserver 127.0.0.53\nsearch lan\n")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: rc + ".qcm-tmp"), "written via temp + rename")
+        XCTAssertTrue(read(backup).hasPrefix("qcm-dns-backup 1\npid \(getpid())\nfile \(rc)\ncontent\nnameserver 127.0.0.53\nsearch lan\n"), read(backup))
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int, 0o600)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains("qcm-") }, [],
+                       "written via a temporary file renamed into place, none left")
         try d.apply(servers: [IPAddress("8.8.8.8")!], domain: nil)     // a renew
-        XCTAssertEqual(read(rc + ".qcm-backup"), "nameserver 127.0.0.53\nsearch lan\n", "the backup keeps the original")
+        XCTAssertTrue(read(backup).hasSuffix("content\nnameserver 127.0.0.53\nsearch lan\n"), "the backup keeps the original")
         try d.revert()
         XCTAssertEqual(read(rc), "nameserver 127.0.0.53\nsearch lan\n")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: rc + ".qcm-backup"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: backup))
     }
 
     func testSymlinkedResolvConfComesBackAsASymlink() throws {
@@ -44,7 +48,7 @@ final class DNSAndScriptTests: XCTestCase {
         let rc = dir + "/resolv.conf"
         try "nameserver 127.0.0.53\n".write(toFile: target, atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: rc, withDestinationPath: target)
-        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc)
+        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc, backupPath: dir + "/backup")
         try d.apply(servers: [IPAddress("10.0.0.53")!], domain: nil)
         XCTAssertTrue(read(rc).contains("nameserver 10.0.0.53"))
         XCTAssertEqual(read(target), "nameserver 127.0.0.53\n", "the symlink target is not written through")
@@ -54,12 +58,61 @@ final class DNSAndScriptTests: XCTestCase {
 
     func testBackupFromACrashedRunIsTheOriginal() throws {
         let rc = dir + "/resolv.conf"
+        let backup = dir + "/backup"
         try "nameserver 10.0.0.53 # written by a qcm that was killed\n".write(toFile: rc, atomically: true, encoding: .utf8)
-        try "nameserver 192.168.1.1\n".write(toFile: rc + ".qcm-backup", atomically: true, encoding: .utf8)
-        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc)
+        // pid 2^22+1 is above the default pid_max: no such process.
+        try "qcm-dns-backup 1\npid 4194305\nfile \(rc)\ncontent\nnameserver 192.168.1.1\n".write(toFile: backup, atomically: true, encoding: .utf8)
+        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc, backupPath: backup)
         try d.apply(servers: [IPAddress("8.8.4.4")!], domain: nil)
         try d.revert()
         XCTAssertEqual(read(rc), "nameserver 192.168.1.1\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: backup))
+    }
+
+    func testPlantedBackupIsNeverRestored() throws {
+        // Someone plants a symlink (or a foreign-format file) where the backup goes, hoping
+        // qcm "restores" a secret into resolv.conf.
+        let rc = dir + "/resolv.conf"
+        let backup = dir + "/backup"
+        let secret = dir + "/secret"
+        try "root:$6$hash\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        try "nameserver 192.0.2.1\n".write(toFile: rc, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: backup, withDestinationPath: secret)
+        var lines: [String] = []
+        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc, backupPath: backup)
+        d.log = { lines.append($0) }
+        try d.apply(servers: [IPAddress("8.8.4.4")!], domain: nil)
+        XCTAssertTrue(lines.contains { $0.contains("ignoring \(backup): not a regular file") }, "\(lines)")
+        XCTAssertEqual(read(secret), "root:$6$hash\n", "the symlink's target was not written")
+        try d.revert()
+        XCTAssertEqual(read(rc), "nameserver 192.0.2.1\n", "the real original came back, not the planted file")
+        // A regular file in another format is not a backup either.
+        try "root:$6$hash\n".write(toFile: backup, atomically: true, encoding: .utf8)
+        let d2 = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc, backupPath: backup)
+        try d2.apply(servers: [IPAddress("8.8.4.4")!], domain: nil)
+        try d2.revert()
+        XCTAssertEqual(read(rc), "nameserver 192.0.2.1\n")
+    }
+
+    func testHostileDHCPValuesNeverReachResolvConf() throws {
+        let rc = dir + "/resolv.conf"
+        try "nameserver 192.0.2.1\n".write(toFile: rc, atomically: true, encoding: .utf8)
+        let d = DNSManager(mode: .file, interface: "wwan0", resolvConf: rc, backupPath: nil)
+        var servers = [IPAddress("0.0.0.0")!, IPAddress("127.0.0.1")!, IPAddress("224.0.0.1")!, IPAddress("255.255.255.255")!]
+        servers += (1...100).map { IPAddress(ipv4: 0x0a00_0000 + UInt32($0)) }
+        try d.apply(servers: servers, domain: "evil.example\nnameserver 6.6.6.6\noptions ndots:15")
+        let text = read(rc)
+        XCTAssertEqual(text.components(separatedBy: "\n").filter { $0.hasPrefix("nameserver") },
+                       ["nameserver 10.0.0.1", "nameserver 10.0.0.2", "nameserver 10.0.0.3"], text)
+        XCTAssertFalse(text.contains("search") || text.contains("6.6.6.6") || text.contains("options"), text)
+        try d.revert()
+        XCTAssertTrue(DNSName.isValid("lab.example"))
+        XCTAssertTrue(DNSName.isValid("a-b.c_d.example."))
+        XCTAssertFalse(DNSName.isValid("evil\nnameserver"))
+        XCTAssertFalse(DNSName.isValid("a b"))
+        XCTAssertFalse(DNSName.isValid(String(repeating: "a", count: 64) + ".example"))
+        XCTAssertFalse(DNSName.isValid(".leading"))
+        XCTAssertFalse(DNSName.isValid(""))
     }
 
     func testResolvconfToolGetsRecordAndStdin() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Base
 import CSystem
 @testable import LinkConfig
 import TestSupport

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Base
 import CSystem
 @testable import QMICore
 import QMISim
@@ -176,5 +177,40 @@ final class CommandLineTests: XCTestCase {
         log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         XCTAssertTrue(log.contains("requestDeactivateDefaultPDP"), log)
         XCTAssertEqual(shell(["pgrep", "-f", "qcm-sim-"]).output, "", "the simulator is gone too")
+    }
+
+    /// `qcm --simulate` killed with -9: its qmi-sim dies with it (PR_SET_PDEATHSIG) and removes
+    /// the temporary directory; one left behind some other way is removed by the next run.
+    func testSimulateKilledLeavesNothingBehind() throws {
+        let run = NSTemporaryDirectory() + "qcm-simkill-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let logPath = run + ".log"
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
+        let fd = csys_open(logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let pid = Subprocess.start([productPath("qcm"), "--simulate", "--run-dir", run], outputFD: fd)!
+        close(fd)
+        var log = ""
+        let end = Date().addingTimeInterval(20)
+        while Date() < end && !log.contains("] connected") {
+            usleep(50_000)
+            log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        }
+        guard let r = log.range(of: "--root "), let root = log[r.upperBound...].split(separator: " ").first.map(String.init) else {
+            return XCTFail("no simulator root in the log:\n\(log)")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root))
+        _ = kill(pid, SIGKILL)
+        _ = Subprocess.wait(pid)
+        let gone = Date().addingTimeInterval(10)
+        while Date() < gone && (FileManager.default.fileExists(atPath: root) || !shell(["pgrep", "-f", root]).output.isEmpty) { usleep(50_000) }
+        XCTAssertEqual(shell(["pgrep", "-f", root]).output, "", "qmi-sim died with qcm")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root), "its temporary directory is gone")
+        // A directory a killed run left behind (its qmi-sim killed too): removed at the next start.
+        let stale = "/tmp/qcm-sim-stale\(getpid())"
+        try FileManager.default.createDirectory(atPath: stale + "/dev", withIntermediateDirectories: true)
+        try "4194305\n".write(toFile: stale + "/owner", atomically: true, encoding: .utf8)
+        let again = qcm(["--simulate", "--run-dir", run, "--max-retries", "1", "--sim-arg", "--reject-call", "--sim-arg", "1013"])
+        XCTAssertTrue(again.output.contains("simulation: removed \(stale), left by a qcm --simulate that was killed"), again.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Base
 import CSystem
 import QMICore
 import QMISim
@@ -16,6 +17,11 @@ final class DaemonRig {
     var exitStatus: Int32?
     var ns: TestNamespace?
     var tunFD: Int32 = -1
+    /// Put in front of qcm's command line (inside the namespace), e.g. `unshare -m ...`.
+    var wrapper: [String] = []
+    /// The resolv.conf every qcm of this rig is given (and scripts, through RESOLV_CONF):
+    /// no test ever touches the machine's /etc/resolv.conf.
+    var resolvConf: String { root + "/resolv.conf" }
 
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, _ configure: (inout SimConfig) -> Void = { _ in }) throws {
@@ -48,8 +54,8 @@ final class DaemonRig {
     }
 
     var baseArgs: [String] {
-        ["--sysfs-root", root + "/sys", "--dev-root", root + "/dev", "--run-dir", root + "/run", "--dns", "none"]
-            + (ns == nil ? ["--no-link"] : [])
+        ["--sysfs-root", root + "/sys", "--dev-root", root + "/dev", "--run-dir", root + "/run", "--dns", "none",
+         "--resolv-conf", resolvConf] + (ns == nil ? ["--no-link"] : [])
     }
 
     /// Starts qcm with `args` (plus the rig's roots); output goes to the log file.
@@ -57,7 +63,7 @@ final class DaemonRig {
         let fd = csys_open(logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)   // each run gets a fresh log
         defer { close(fd) }
         exitStatus = nil
-        let qcm = [productPath("qcm")] + baseArgs + args
+        let qcm = ["env", "RESOLV_CONF=" + resolvConf] + wrapper + [productPath("qcm")] + baseArgs + args
         pid = Subprocess.start(ns.map { ["ip", "netns", "exec", $0.name] + qcm } ?? qcm, outputFD: fd)
         XCTAssertNotNil(pid)
     }

@@ -1,4 +1,5 @@
 import XCTest
+import Base
 import CSystem
 @testable import QMICore
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Base
 import CSystem
 @testable import QMICore
 @testable import QMISim
@@ -85,14 +86,14 @@ final class InteropTests: XCTestCase {
         // IPv4 ICMP echo request 10.90.1.113 -> 10.90.1.114, id 0x1234 seq 1, payload "ping"
         var p: [UInt8] = [0x45, 0, 0, 32, 0, 1, 0, 0, 64, 1, 0, 0, 10, 90, 1, 113, 10, 90, 1, 114,
                           8, 0, 0, 0, 0x12, 0x34, 0, 1] + Array("ping".utf8)
-        let hc = TunDevice.checksum(p[0..<20]); p[10] = UInt8(hc >> 8); p[11] = UInt8(hc & 0xff)
-        let cc = TunDevice.checksum(p[20...]); p[22] = UInt8(cc >> 8); p[23] = UInt8(cc & 0xff)
+        let hc = internetChecksum(p[0..<20]); p[10] = UInt8(hc >> 8); p[11] = UInt8(hc & 0xff)
+        let cc = internetChecksum(p[20...]); p[22] = UInt8(cc >> 8); p[23] = UInt8(cc & 0xff)
         let r = TunDevice.echoReply(p, ipv4: 0x0a5a_0172, ipv6: [])!
         XCTAssertEqual(Array(r[12..<16]), [10, 90, 1, 114])
         XCTAssertEqual(Array(r[16..<20]), [10, 90, 1, 113])
         XCTAssertEqual(r[20], 0)                                    // echo reply
-        XCTAssertEqual(TunDevice.checksum(r[0..<20]), 0, "valid IP header checksum")
-        XCTAssertEqual(TunDevice.checksum(r[20...]), 0, "valid ICMP checksum")
+        XCTAssertEqual(internetChecksum(r[0..<20]), 0, "valid IP header checksum")
+        XCTAssertEqual(internetChecksum(r[20...]), 0, "valid ICMP checksum")
         XCTAssertEqual(Array(r[24...]), Array(p[24...]))
         XCTAssertNil(TunDevice.echoReply(p, ipv4: 0x0a5a_0173, ipv6: []), "only the gateway answers")
         XCTAssertNil(TunDevice.echoReply([0x45, 0, 0], ipv4: 0x0a5a_0172, ipv6: []), "short packets are ignored")

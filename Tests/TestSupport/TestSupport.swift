@@ -1,4 +1,5 @@
 import Foundation
+import Base
 import CSystem
 @_exported import QMISim
 
@@ -99,8 +100,9 @@ public final class DHCPLab {
     public let leaseFile: String
     var dnsmasq: pid_t?
 
-    /// `usb0` in the client namespace; `srv0` (10.77.0.1/24, dnsmasq) in the server namespace.
-    public init(extra: [String] = []) throws {
+    /// `usb0` in the client namespace; `srv0` (10.77.0.1/24, dnsmasq unless `dnsmasq` is
+    /// false) in the server namespace.
+    public init(extra: [String] = [], dnsmasq: Bool = true) throws {
         server = try TestNamespace("qcm-dhcps")
         client = try TestNamespace("qcm-dhcpc")
         leaseFile = NSTemporaryDirectory() + "qcm-dnsmasq-\(UUID().uuidString).leases"
@@ -108,7 +110,7 @@ public final class DHCPLab {
         try check(shell(["ip", "-n", server.name, "addr", "add", "10.77.0.1/24", "dev", "srv0"]).status)
         try check(shell(["ip", "-n", server.name, "link", "set", "srv0", "up"]).status)
         try check(shell(["ip", "-n", client.name, "link", "set", "usb0", "up"]).status)
-        try startServer(extra)
+        if dnsmasq { try startServer(extra) }
     }
 
     public func startServer(_ extra: [String] = []) throws {

@@ -94,14 +94,54 @@ static inline int csys_is_symlink(const char *path) {
     struct stat st;
     return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 }
+/* lstat(2) digested: kind (CSYS_*, or CSYS_SYMLINK for a link itself), permission bits
+ * (with setuid/setgid/sticky), owner. 0, or -1 with errno set. */
+enum { CSYS_SYMLINK = 6, CSYS_FIFO = 7 };
+struct csys_file_info { int kind; unsigned mode; unsigned uid; long long size; };
+static inline int csys_kind_of(mode_t m) {
+    if (S_ISREG(m)) return CSYS_FILE;
+    if (S_ISDIR(m)) return CSYS_DIR;
+    if (S_ISSOCK(m)) return CSYS_SOCKET;
+    if (S_ISCHR(m)) return CSYS_CHARDEV;
+    if (S_ISLNK(m)) return CSYS_SYMLINK;
+    if (S_ISFIFO(m)) return CSYS_FIFO;
+    return CSYS_OTHER;
+}
+static inline int csys_lstat_info(const char *path, struct csys_file_info *out) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return -1;
+    out->kind = csys_kind_of(st.st_mode);
+    out->mode = (unsigned)(st.st_mode & 07777);
+    out->uid = (unsigned)st.st_uid;
+    out->size = (long long)st.st_size;
+    return 0;
+}
+static inline int csys_fstat_info(int fd, struct csys_file_info *out) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    out->kind = csys_kind_of(st.st_mode);
+    out->mode = (unsigned)(st.st_mode & 07777);
+    out->uid = (unsigned)st.st_uid;
+    out->size = (long long)st.st_size;
+    return 0;
+}
 static inline int csys_is_executable(const char *path) { return access(path, X_OK) == 0; }
 static inline const char *csys_dirent_name(const struct dirent *d) { return d->d_name; }
 
 /* ---- whole files (shim.c) ---- */
-/* Reads up to cap bytes of path into buf; returns the count, or -1 with errno set. */
+/* Reads up to cap bytes of a regular file into buf; returns the count, or -1 with errno set.
+ * Opened O_NONBLOCK|O_NOFOLLOW-free but checked with fstat: anything that is not a regular
+ * file (a FIFO, a device) fails with EINVAL instead of blocking. */
 ssize_t csys_read_file(const char *path, void *buf, size_t cap);
-/* Writes data to path.qcm-tmp, fsyncs, renames it over path. 0 or -1 with errno set. */
+/* Writes data to a fresh temporary file beside path (O_EXCL, so a planted file or symlink
+ * is never followed), fsyncs it and renames it over path (a symlink at path is replaced,
+ * not followed). 0, or -1 with errno set (EBUSY/EXDEV when path is a mount point). */
 int csys_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/* Rewrites an existing regular file in place (O_TRUNC, O_NOFOLLOW): for files that cannot be
+ * replaced by rename, such as a bind-mounted /etc/resolv.conf in a container. */
+int csys_write_file_in_place(const char *path, const void *data, size_t len);
+/* Writes data to an existing attribute file (sysfs): no O_CREAT, no O_TRUNC. */
+int csys_write_attribute(const char *path, const void *data, size_t len);
 
 /* ---- address text (RFC 5952 for IPv6), via inet_ntop/inet_pton ---- */
 /* bytes: 4 or 16 bytes in network order; out must hold 46 bytes. 0 or -1. */
@@ -150,12 +190,14 @@ static inline int csys_unblock_all_signals(void) {
 static inline int csys_ignore_sigpipe(void) { return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0; }
 
 /* ---- processes ---- */
-/* posix_spawn with stdin/stdout/stderr redirected (-1 keeps the parent's) and a clean signal mask. */
+/* Starts path with stdin/stdout/stderr redirected (-1 keeps the parent's) and a clean
+ * signal mask. Flags: CSYS_SPAWN_OWN_GROUP puts it in a process group of its own (a
+ * terminal's Ctrl-C does not reach it); CSYS_SPAWN_DIE_WITH_PARENT has the kernel send it
+ * SIGTERM when the calling process dies, even by SIGKILL (PR_SET_PDEATHSIG). 0, or -1 with
+ * errno set (also when exec fails). */
+enum { CSYS_SPAWN_OWN_GROUP = 1, CSYS_SPAWN_DIE_WITH_PARENT = 2 };
 int csys_spawn(const char *path, char *const argv[], char *const envp[],
-               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid);
-/* The same, in a process group of its own (a terminal's Ctrl-C does not reach it). */
-int csys_spawn_own_group(const char *path, char *const argv[], char *const envp[],
-                         int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid);
+               int stdin_fd, int stdout_fd, int stderr_fd, int flags, pid_t *pid);
 static inline int csys_wait_status_exited(int status) { return WIFEXITED(status); }
 static inline int csys_wait_status_code(int status) { return WEXITSTATUS(status); }
 static inline int csys_wait_status_signal(int status) { return WIFSIGNALED(status) ? WTERMSIG(status) : 0; }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import QMICore
+@testable import Base
 
 final class TextTests: XCTestCase {
     func testByteWiseComparisons() {

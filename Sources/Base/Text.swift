@@ -64,7 +64,7 @@ public enum Text {
     }
 
     /// Letters, digits and '_'.
-    @inline(__always) static func isWordByte(_ c: UInt8) -> Bool {
+    @inline(__always) public static func isWordByte(_ c: UInt8) -> Bool {
         (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95
     }
 
@@ -130,6 +130,17 @@ public enum Text {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `s` with control characters (below 0x20, and 0x7f) as \xNN; everything else, a
+    /// backslash included, unchanged. For text that was escaped once already.
+    public static func withoutControls(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return s }
+        var out: [UInt8] = []
+        for b in s.utf8 {
+            if b < 0x20 || b == 0x7f { out += [92, 120, hexDigits[Int(b >> 4)], hexDigits[Int(b & 15)]] } else { out.append(b) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// JSON string literal with escapes.
     public static func jsonString(_ s: String) -> String {
         var out: [UInt8] = [34]
@@ -148,34 +159,14 @@ public enum Text {
         return String(decoding: out, as: UTF8.self)
     }
 
-    public static func ipv4(_ v: UInt32) -> String {
-        address([UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)])
-    }
+    public static func ipv4(_ v: UInt32) -> String { IPAddress(ipv4: v).text }
 
     /// RFC 5952 text form of a 16-byte IPv6 address.
-    public static func ipv6(_ b: [UInt8]) -> String {
-        guard b.count == 16 else { return "<bad ipv6>" }
-        return address(b)
-    }
+    public static func ipv6(_ b: [UInt8]) -> String { IPAddress(b)?.text ?? "<bad ipv6>" }
 
-    /// Text of a 4- or 16-byte address in network order (libc's inet_ntop).
-    public static func address(_ b: [UInt8]) -> String {
-        var out = [CChar](repeating: 0, count: 46)
-        guard csys_address_text(b, Int32(b.count), &out) == 0 else { return "?" }
-        return String(cString: out)
-    }
+    public static func parseIPv4(_ s: String) -> UInt32? { IPAddress.parse(s, length: 4).flatMap { IPAddress($0)?.ipv4 } }
 
-    public static func parseIPv4(_ s: String) -> UInt32? {
-        guard let b = parseAddress(s, length: 4) else { return nil }
-        return UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
-    }
-
-    public static func parseIPv6(_ s: String) -> [UInt8]? { parseAddress(s, length: 16) }
-
-    static func parseAddress(_ s: String, length: Int) -> [UInt8]? {
-        var out = [UInt8](repeating: 0, count: length)
-        return csys_address_parse(s, Int32(length), &out) == 1 ? out : nil
-    }
+    public static func parseIPv6(_ s: String) -> [UInt8]? { IPAddress.parse(s, length: 16) }
 
     /// Pads with spaces on the right to `width` (ASCII widths).
     public static func pad(_ s: String, _ width: Int) -> String {
@@ -230,5 +221,27 @@ extension String {
         }
         out.append(String(decoding: s[start...], as: UTF8.self))
         return out
+    }
+}
+
+/// Domain names from the network (DHCP option 15, QMI) before they reach a file, a
+/// script's environment or the log: RFC 1035 labels of letters, digits and hyphens, up to
+/// 63 bytes each and 253 in all (underscores tolerated, as resolvers do; a final dot allowed).
+public enum DNSName {
+    public static func isValid(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard !u.isEmpty, u.count <= 253, u.first != 46, u.first != 45 else { return false }
+        var label = 0
+        for c in u {
+            if c == 46 {                                       // '.'
+                if label == 0 { return false }
+                label = 0
+                continue
+            }
+            guard (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 else { return false }
+            label += 1
+            if label > 63 { return false }
+        }
+        return true
     }
 }

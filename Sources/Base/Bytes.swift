@@ -1,3 +1,10 @@
+/// A read past the end of the bytes: what was being read, how much it needed, what was left.
+public struct Truncated: Error, Equatable {
+    public let what: String
+    public let needed: Int
+    public let available: Int
+}
+
 /// Bounds-checked little-endian reading and writing: everything that parses bytes from a
 /// modem goes through `ByteReader`, which throws instead of trapping.
 public struct ByteReader {
@@ -16,27 +23,27 @@ public struct ByteReader {
     public var isAtEnd: Bool { offset >= end }
 
     @inline(__always)
-    mutating func need(_ n: Int, _ what: String) throws(QMIError) {
+    mutating func need(_ n: Int, _ what: String) throws(Truncated) {
         if n < 0 || remaining < n {
-            throw .truncated(what: what, needed: n, available: remaining)
+            throw Truncated(what: what, needed: n, available: remaining)
         }
     }
 
-    public mutating func u8(_ what: String = "byte") throws(QMIError) -> UInt8 {
+    public mutating func u8(_ what: String = "byte") throws(Truncated) -> UInt8 {
         try need(1, what)
         let v = bytes[offset]
         offset += 1
         return v
     }
 
-    public mutating func u16(_ what: String = "16-bit value") throws(QMIError) -> UInt16 {
+    public mutating func u16(_ what: String = "16-bit value") throws(Truncated) -> UInt16 {
         try need(2, what)
         let v = UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
         offset += 2
         return v
     }
 
-    public mutating func u32(_ what: String = "32-bit value") throws(QMIError) -> UInt32 {
+    public mutating func u32(_ what: String = "32-bit value") throws(Truncated) -> UInt32 {
         try need(4, what)
         var v: UInt32 = 0
         for i in 0..<4 { v |= UInt32(bytes[offset + i]) << (8 * UInt32(i)) }
@@ -44,7 +51,7 @@ public struct ByteReader {
         return v
     }
 
-    public mutating func u64(_ what: String = "64-bit value") throws(QMIError) -> UInt64 {
+    public mutating func u64(_ what: String = "64-bit value") throws(Truncated) -> UInt64 {
         try need(8, what)
         var v: UInt64 = 0
         for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
@@ -52,7 +59,7 @@ public struct ByteReader {
         return v
     }
 
-    public mutating func take(_ n: Int, _ what: String = "bytes") throws(QMIError) -> [UInt8] {
+    public mutating func take(_ n: Int, _ what: String = "bytes") throws(Truncated) -> [UInt8] {
         try need(n, what)
         let v = Array(bytes[offset..<(offset + n)])
         offset += n
