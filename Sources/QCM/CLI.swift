@@ -1,20 +1,6 @@
 import Base
 import QMICore
 
-/// Exit codes, documented in README.md ("Exit codes") and in --help.
-enum ExitCode {
-    static let ok: Int32 = 0
-    static let failure: Int32 = 1
-    static let usage: Int32 = 2
-    static let noModem: Int32 = 3
-    static let sim: Int32 = 4
-    static let notResponding: Int32 = 5
-    static let callFailed: Int32 = 6
-    static let locked: Int32 = 7
-    static let link: Int32 = 8
-    static let permission: Int32 = 9
-}
-
 enum CLI {
     static let version = "0.1.0"
 
@@ -36,7 +22,7 @@ enum CLI {
             }
         }
         let o: Options
-        do throws(Options.Failure) {
+        do throws(UsageError) {
             o = try Options.parse(args)
         } catch {
             Out.error("qcm: \(error.message)")

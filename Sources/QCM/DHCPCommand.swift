@@ -98,7 +98,7 @@ enum DHCPCommand {
                 var renew = false
                 if case .renewed = e { renew = true }
                 do throws(LinkError) {
-                    try setup.apply(setup.plan(lease: l), leaseSeconds: l.leaseSeconds, renew: renew)
+                    try setup.apply(Plans.fromLease(l, interface: dev, metric: metric, defaultRoute: true), leaseSeconds: l.leaseSeconds, renew: renew)
                 } catch {
                     log.log(error.description)
                     code = ExitCode.link

@@ -3,21 +3,22 @@ import CSystem
 import QMICore
 import USBDiscovery
 
-/// `qcm [options]`: find the modem, take its lock, run the Manager on the event loop
+/// `qcm [options]`: find the modem, take its lock, run the connection on the event loop
 /// until a signal (or a fatal error) ends it.
 enum Daemon {
-    static func run(_ opts: Options) -> Int32 {
-        let o = opts   // a class: the simulation adjusts the paths in place
+    static func run(_ options: Options) -> Int32 {
         let log = Logger()
-        log.verbose = o.verbose
-        if let f = o.logFile, let err = log.openFile(f) {
+        log.verbose = options.verbose
+        if let f = options.logFile, let err = log.openFile(f) {
             Out.error("qcm: \(err)")
             return ExitCode.usage
         }
         log.log("qcm \(CLI.version) (QMI connection manager, quectel-CM compatible)")
-        if let k = o.killPDN { return KillCommand.run(pdn: k, runDir: o.runDir, log: log) }
-        log.log("profile[\(o.pdn)] = \(o.apn ?? "(from the modem)")/\(o.user ?? "")/\(o.password == nil ? "" : "***")/\(o.auth.map { Options.authName($0) } ?? "-"), pincode = \(o.pin == nil ? "(none)" : "***")")
-
+        if let k = options.killPDN { return KillCommand.run(pdn: k, runDir: options.runDir, log: log) }
+        for p in options.pdns {
+            log.log("profile[\(p.pdn)] = \(p.apn ?? "(from the modem)")/\(p.user ?? "")/\(p.password == nil ? "" : "***")/\(p.auth.map { Options.authName($0) } ?? "-"), pincode = \(options.pin == nil ? "(none)" : "***")")
+        }
+        var o = options
         var sim: Simulation?
         if o.simulate {
             do throws(Simulation.Failure) {
@@ -26,86 +27,102 @@ enum Daemon {
                 log.log(error.message)
                 return ExitCode.failure
             }
-            if o.dns.equals("auto") { o.dns = "none" }   // the host's resolv.conf is not the simulation's
-            o.sysRoot = sim!.sysRoot
-            o.devRoot = sim!.devRoot
-            if o.runDir.equals("/run/qcm") && getuid() != 0 { o.runDir = sim!.root + "/run" }
-            if !sim!.networking {
-                o.noLink = true
-                log.log("--simulate without root: the QMI dial runs, link configuration is skipped")
-            }
+            let s = sim!
+            if !s.networking { log.log("--simulate without root: the QMI dial runs, link configuration is skipped") }
+            o = o.simulated(sysRoot: s.sysRoot, devRoot: s.devRoot,
+                            runDir: o.runDir.equals("/run/qcm") && getuid() != 0 ? s.root + "/run" : o.runDir,
+                            dns: o.dns == .auto ? .none : o.dns,      // the host's resolv.conf is not the simulation's
+                            noLink: o.noLink || !s.networking)
         }
         defer { sim?.stop() }
-        return dial(o, log: log, sim: sim)
+        return dial(o, log: log)
     }
 
-    static func dial(_ o: Options, log: Logger, sim: Simulation?) -> Int32 {
-        // Which modem, which channel, which netdev.
-        let discovery = DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)
+    /// What discovery found: the channel, the netdev and what the driver says.
+    struct Target {
         var channel: String
-        var netdev = o.interface
+        var netdev: String?
         var name = "QMI device"
         var rawIP: Bool?
+        var rawIPSwitchable = false
         var driver: String?
+    }
+
+    static func find(_ o: Options, log: Logger) -> Target? {
+        let discovery = DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)
         if let d = o.device, o.interface == nil, !Files.exists(o.sysRoot + "/bus/usb/devices") || Discovery.scan(discovery).modems.isEmpty {
-            channel = d                      // an explicit channel with no sysfs to match it against
-        } else {
-            let result = Discovery.scan(discovery)
-            let modem: Modem
-            do throws(DiscoveryError) {
-                modem = try Discovery.select(result, interface: o.interface, device: o.device)
-            } catch {
-                log.log(error.description)
-                return ExitCode.noModem
-            }
-            log.log("Find \(modem.sysfsPath) idVendor=0x\(QuectelModels.hex4(modem.vendorID)) idProduct=0x\(QuectelModels.hex4(modem.productID))"
-                    + (modem.busNumber.map { ", bus=0x\(Text.hex($0, 3)), dev=0x\(Text.hex(modem.deviceNumber ?? 0, 3))" } ?? ""))
-            channel = modem.controlDevice ?? ""
-            if netdev == nil { netdev = modem.netInterface }
-            log.log("Auto find qmichannel = \(channel)")
-            log.log("Auto find usbnet_adapter = \(netdev ?? "?")")
-            log.log("netcard driver = \(modem.driver ?? "?"), driver version = \(modem.driverVersion ?? "unknown")")
-            for w in modem.warnings { log.log("warning: \(w)") }
-            name = "\(modem.model) \(modem.idString)"
-            rawIP = modem.rawIP
-            driver = modem.driver
+            return Target(channel: d, netdev: nil)          // an explicit channel with no sysfs to match it against
         }
-        if let d = o.device { channel = d }
+        let result = Discovery.scan(discovery)
+        let modem: Modem
+        do throws(DiscoveryError) {
+            modem = try Discovery.select(result, interface: o.interface, device: o.device)
+        } catch {
+            log.log(error.description)
+            return nil
+        }
+        log.log("Find \(modem.sysfsPath) idVendor=0x\(QuectelModels.hex4(modem.vendorID)) idProduct=0x\(QuectelModels.hex4(modem.productID))"
+                + (modem.busNumber.map { ", bus=0x\(Text.hex($0, 3)), dev=0x\(Text.hex(modem.deviceNumber ?? 0, 3))" } ?? ""))
+        var t = Target(channel: modem.controlDevice ?? "", netdev: o.interface ?? modem.netInterface)
+        log.log("Auto find qmichannel = \(t.channel)")
+        log.log("Auto find usbnet_adapter = \(t.netdev ?? "?")")
+        log.log("netcard driver = \(modem.driver ?? "?"), driver version = \(modem.driverVersion ?? "unknown")")
+        for w in modem.warnings { log.log("warning: \(w)") }
+        t.name = "\(modem.model) \(modem.idString)"
+        t.rawIP = modem.rawIP
+        t.driver = modem.driver
+        t.rawIPSwitchable = t.netdev.map { Files.exists(o.sysRoot + "/class/net/\($0)/qmi/raw_ip") } ?? false
+        if let d = o.device { t.channel = d }
+        return t
+    }
+
+    static func dial(_ o: Options, log: Logger) -> Int32 {
+        guard let target = find(o, log: log) else { return ExitCode.noModem }
+        let channel = o.proxy.map { "@" + $0 } ?? target.channel
 
         // One qcm per channel and PDN.
-        let instance = Instance(runDir: o.runDir, pdn: o.pdn, pidFile: o.pidFile)
-        do throws(Instance.Failure) {
-            try instance.lock(channel: o.proxy.map { "@" + $0 + "-" + channel } ?? channel)
-        } catch {
-            switch error {
-            case .held(let m): log.log(m); return ExitCode.locked
-            case .system(let m): log.log(m); return ExitCode.permission
+        var instances = SmallMap<Int, Instance>()
+        defer { for i in instances.values { i.release() } }
+        for p in o.pdns {
+            let instance = Instance(runDir: o.runDir, pdn: p.pdn, pidFile: o.pdns.count == 1 ? o.pidFile : nil)
+            do throws(Instance.Failure) {
+                try instance.lock(channel: o.proxy.map { "@" + $0 + "-" + target.channel } ?? target.channel)
+            } catch {
+                switch error {
+                case .held(let m): log.log(m); return ExitCode.locked
+                case .system(let m): log.log(m); return ExitCode.permission
+                }
             }
+            instance.set("modem", target.name)
+            instances[p.pdn] = instance
         }
-        defer { instance.release() }
+
+        var timeouts = Connection.Timeouts()
+        if let v = SystemdNotify.env("QCM_QMI_TIMEOUT_MS").flatMap({ Text.parseInt($0) }), v > 0 { timeouts = timeouts.capped(v) }
+        let machine = Connection(Connection.Config(
+            options: o, channel: channel, device: target.channel, viaProxy: o.proxy != nil, netdev: target.netdev,
+            rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts))
 
         let loop = EventLoop()
         var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
         let sfd = csys_signalfd(&signals, 3)
         _ = csys_ignore_sigpipe()
         let notify = SystemdNotify()
-        let interfaceForRediscovery = netdev
-        let rediscover: (() -> (channel: String, netdev: String?)?)? = o.device != nil ? nil : {
-            guard let m = try? Discovery.select(Discovery.scan(discovery), interface: interfaceForRediscovery), let c = m.controlDevice else { return nil }
-            return (c, m.netInterface)
+        let interface = target.netdev
+        let rediscover: (() -> String?)? = o.device != nil ? nil : {
+            let found = try? Discovery.select(Discovery.scan(DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)), interface: interface)
+            return found?.controlDevice
         }
-        let manager = Manager(options: o, log: log, loop: loop, notify: notify, instance: instance, channel: channel,
-                              netdev: netdev, modemName: name, rawIP: rawIP, driver: driver, sysRoot: o.sysRoot,
-                              rediscover: rediscover)
+        let runner = Runner(machine: machine, loop: loop, log: log, notify: notify, instances: instances, rediscover: rediscover)
         loop.watch(sfd) { _ in
             var info = signalfd_siginfo()
             while read(sfd, &info, MemoryLayout<signalfd_siginfo>.size) > 0 {
                 switch Int32(info.ssi_signo) {
                 case SIGHUP:
                     log.reopen()
-                    log.log("SIGHUP: log file reopened; state: \(manager.state.text)")
-                case SIGINT: manager.stop(signal: "SIGINT")
-                default: manager.stop(signal: "SIGTERM")
+                    log.log("SIGHUP: log file reopened; state: \(runner.stateText)")
+                case SIGINT: runner.feed(.stop(signal: "SIGINT"))
+                default: runner.feed(.stop(signal: "SIGTERM"))
                 }
             }
         }
@@ -116,10 +133,11 @@ enum Daemon {
             }
             pet()
         }
-        manager.start()
-        while manager.exitCode == nil { loop.run() }
+        runner.start()
+        while runner.exitCode == nil { loop.run() }
         _ = close(sfd)
-        log.log("qcm exit \(manager.exitCode ?? 1)")
-        return manager.exitCode ?? ExitCode.failure
+        let code = runner.exitCode ?? ExitCode.failure
+        log.log("qcm exit \(code)")
+        return code
     }
 }

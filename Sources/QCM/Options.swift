@@ -2,43 +2,103 @@ import Base
 import LinkConfig
 import QMICore
 
+/// One PDN to dial: its profile, APN and credentials, IP families, and whether it owns the
+/// default route. Immutable once parsed.
+final class PDNOptions {
+    /// Profile (PDN) index, 1-24.
+    let pdn: Int
+    let apn: String?
+    let user: String?
+    let password: String?
+    /// QMI authentication bitmask: 0 none, 1 PAP, 2 CHAP, 3 PAP|CHAP; nil: not given.
+    let auth: UInt8?
+    /// 4, 6, or both (dual stack: one WDS client per family).
+    let families: [UInt8]
+    /// Whether this PDN gets default routes (and DNS).
+    let defaultRoute: Bool
+
+    init(pdn: Int, apn: String?, user: String?, password: String?, auth: UInt8?, families: [UInt8], defaultRoute: Bool) {
+        self.pdn = pdn
+        self.apn = apn
+        self.user = user
+        self.password = password
+        self.auth = auth
+        self.families = families
+        self.defaultRoute = defaultRoute
+    }
+
+    /// The authentication the profile should hold: as given, else CHAP when there is a
+    /// password (quectel-CM's rule), else none.
+    var effectiveAuth: UInt8 { auth ?? (password.map { $0.isEmpty ? 0 : 2 } ?? 0) }
+}
+
 /// Everything the command line can say. Parsing is quectel-CM compatible (`-s apn user
 /// password auth`, `-p PIN`, `-n pdn` ...) with long forms; a bad flag or value is one
-/// precise message, the usage, and exit status 2. A class: the daemon, the manager and the
-/// link code share one instance instead of copying thirty fields (1.5 KB of Embedded code).
+/// precise message, the usage, and exit status 2. Immutable after parsing: `qcm --simulate`
+/// derives a copy with the simulator's paths (`simulated(...)`).
 final class Options {
-    var apn: String?
-    var user: String?
-    var password: String?
-    var auth: UInt8?                 // QMI authentication bitmask: 0 none, 1 PAP, 2 CHAP, 3 PAP|CHAP
-    var pin: String?
-    var proxy: String?               // libqmi's qmi-proxy (abstract socket name)
-    var logFile: String?
-    var interface: String?
-    var device: String?
-    var ipv4 = false
-    var ipv6 = false
-    var pdn = 1
-    var verbose = false
-    var noDHCP = false
-    var killPDN: Int?
-    var simulate = false
-    var simArgs: [String] = []
-    var sysRoot = "/sys"
-    var devRoot = "/dev"
-    var runDir = "/run/qcm"
-    var dns: String = "auto"
-    var resolvConf = "/etc/resolv.conf"
-    var script: String?
-    var metric: UInt32 = 0
-    var maxRetries = 0               // 0 = redial forever
-    var stableAfterSeconds = 30
-    var noLink = false
-    var pidFile: String?
+    let pdns: [PDNOptions]
+    let pin: String?
+    /// libqmi's qmi-proxy (abstract socket name).
+    let proxy: String?
+    let logFile: String?
+    let interface: String?
+    let device: String?
+    let verbose: Bool
+    let noDHCP: Bool
+    let killPDN: Int?
+    let simulate: Bool
+    let simArgs: [String]
+    let sysRoot: String
+    let devRoot: String
+    let runDir: String
+    let dns: DNSMode
+    let resolvConf: String
+    let script: String?
+    let metric: UInt32
+    /// 0: redial forever.
+    let maxRetries: Int
+    let stableAfterSeconds: Int
+    let noLink: Bool
+    let pidFile: String?
 
-    var families: [UInt64] {
-        if ipv4 && ipv6 { return [4, 6] }
-        return ipv6 ? [6] : [4]
+    init(pdns: [PDNOptions], pin: String?, proxy: String?, logFile: String?, interface: String?, device: String?,
+         verbose: Bool, noDHCP: Bool, killPDN: Int?, simulate: Bool, simArgs: [String],
+         sysRoot: String, devRoot: String, runDir: String, dns: DNSMode, resolvConf: String, script: String?,
+         metric: UInt32, maxRetries: Int, stableAfterSeconds: Int, noLink: Bool, pidFile: String?) {
+        self.pdns = pdns
+        self.pin = pin
+        self.proxy = proxy
+        self.logFile = logFile
+        self.interface = interface
+        self.device = device
+        self.verbose = verbose
+        self.noDHCP = noDHCP
+        self.killPDN = killPDN
+        self.simulate = simulate
+        self.simArgs = simArgs
+        self.sysRoot = sysRoot
+        self.devRoot = devRoot
+        self.runDir = runDir
+        self.dns = dns
+        self.resolvConf = resolvConf
+        self.script = script
+        self.metric = metric
+        self.maxRetries = maxRetries
+        self.stableAfterSeconds = stableAfterSeconds
+        self.noLink = noLink
+        self.pidFile = pidFile
+    }
+
+    /// The first (or only) PDN.
+    var pdn: PDNOptions { pdns[0] }
+
+    /// A copy pointed at the simulator's tree (`qcm --simulate`).
+    func simulated(sysRoot: String, devRoot: String, runDir: String, dns: DNSMode, noLink: Bool) -> Options {
+        Options(pdns: pdns, pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device, verbose: verbose,
+                noDHCP: noDHCP, killPDN: killPDN, simulate: simulate, simArgs: simArgs, sysRoot: sysRoot, devRoot: devRoot,
+                runDir: runDir, dns: dns, resolvConf: resolvConf, script: script, metric: metric, maxRetries: maxRetries,
+                stableAfterSeconds: stableAfterSeconds, noLink: noLink, pidFile: pidFile)
     }
 
     static let usage = """
@@ -66,7 +126,8 @@ final class Options {
               --metric N         metric of the default routes qcm adds (default 0)
               --max-retries N    give up (exit 6) after N failed dials in a row (default: never)
               --stable-after SEC a call that stayed up SEC seconds resets the redial backoff
-                                 to 1 s (default 30; redials back off 1, 2, 4 ... 60 s)
+                                 (default 30; after a drop qcm redials at once, then backs off
+                                 1, 2, 4 ... 60 s)
               --no-link          leave the network interface alone (dial only)
               --run-dir DIR      lock, pid and status files (default /run/qcm)
               --pid-file FILE    pid file (default RUNDIR/qcm-pdnN.pid)
@@ -83,125 +144,142 @@ final class Options {
           qcm dhcp -i IFACE      run the DHCP client alone (see qcm dhcp --help)
         Exit status: 0 stopped cleanly, 1 internal error, 2 usage, 3 no modem, 4 SIM problem,
         5 modem not responding, 6 dialing gave up (--max-retries), 7 another instance holds
-        the modem, 8 link configuration failed, 9 insufficient privileges.
+        the modem, 8 link configuration failed, 9 insufficient privileges or unsafe run directory.
         """
 
-    struct Failure: Error {
-        let message: String
+    /// The PDN options being collected while parsing.
+    struct PDNDraft {
+        var pdn: Int?
+        var apn: String?
+        var user: String?
+        var password: String?
+        var auth: UInt8?
+        var ipv4 = false
+        var ipv6 = false
+        var given: [String] = []
+
+        /// Records that `flag` was given for this PDN; twice is an error.
+        mutating func once(_ flag: String) throws(UsageError) {
+            if given.contains(where: { $0.equals(flag) }) {
+                throw UsageError(message: "\(flag) given twice for PDN \(pdn.map { "\($0)" } ?? "1")")
+            }
+            given.append(flag)
+        }
+
+        func build() -> PDNOptions {
+            let families: [UInt8] = ipv4 && ipv6 ? [4, 6] : ipv6 ? [6] : [4]
+            return PDNOptions(pdn: pdn ?? 1, apn: apn, user: user, password: password, auth: auth, families: families,
+                              defaultRoute: true)
+        }
     }
 
-    static func parse(_ args: [String]) throws(Failure) -> Options {
-        let o = Options()
-        var i = 0
-        func fail(_ s: String) -> Failure { Failure(message: s) }
-        func next(_ flag: String) throws(Failure) -> String {
-            guard i + 1 < args.count else { throw fail("\(flag) needs a value") }
-            i += 1
-            return args[i]
-        }
-        func number(_ flag: String, _ range: ClosedRange<Int>) throws(Failure) -> Int {
-            let v = try next(flag)
-            guard let n = Text.parseInt(v), n >= Int64(range.lowerBound), n <= Int64(range.upperBound) else {
-                throw fail("\(flag): '\(v)' is not a number from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return Int(n)
-        }
-        /// quectel-CM style: the values following a flag up to the next "-" argument.
-        func values() -> [String] {
-            var out: [String] = []
-            while i + 1 < args.count, !args[i + 1].begins(with: "-") || args[i + 1].equals("-") {
-                i += 1
-                out.append(args[i])
-            }
-            return out
-        }
-        while i < args.count {
-            let a = args[i]
-            switch Word(a) {
+    static func parse(_ words: [String]) throws(UsageError) -> Options {
+        var a = Args(words)
+        var draft = PDNDraft()
+        var pin: String?, proxy: String?, logFile: String?, interface: String?, device: String?
+        var verbose = false, noDHCP = false, simulate = false, noLink = false
+        var killPDN: Int?
+        var simArgs: [String] = []
+        var sysRoot = "/sys", devRoot = "/dev", runDir = "/run/qcm"
+        var dns = DNSMode.auto
+        var resolvConf = "/etc/resolv.conf"
+        var script: String?, pidFile: String?
+        var metric: UInt32 = 0
+        var maxRetries = 0, stableAfter = 30
+        while let w = a.next() {
+            switch Word(w) {
             case "-s", "--apn":
-                let v = values()
-                guard !v.isEmpty || a.equals("-s") else { throw fail("--apn needs an APN") }
-                guard v.count <= 4 else { throw fail("-s takes at most APN USER PASSWORD AUTH, got \(v.count) values") }
-                o.apn = v.count > 0 ? v[0] : ""
-                if v.count > 1 { o.user = v[1] }
+                try draft.once("-s")
+                let v = a.values()
+                guard !v.isEmpty || w.equals("-s") else { throw UsageError(message: "--apn needs an APN") }
+                guard v.count <= 4 else { throw UsageError(message: "-s takes at most APN USER PASSWORD AUTH, got \(v.count) values") }
+                draft.apn = v.count > 0 ? v[0] : ""
+                if v.count > 1 { draft.user = v[1] }
                 if v.count > 2 {
-                    o.password = v[2]
-                    if !v[2].isEmpty { o.auth = 2 }
+                    draft.password = v[2]
+                    if !v[2].isEmpty { draft.auth = 2 }
                 }
-                if v.count > 3 { o.auth = try parseAuth(v[3]) }
-            case "--user": o.user = try next(a)
+                if v.count > 3 { draft.auth = try parseAuth(v[3]) }
+            case "--user":
+                try draft.once(w)
+                draft.user = try a.value(w)
             case "--password":
-                o.password = try next(a)
-                if o.auth == nil { o.auth = 2 }
-            case "--auth": o.auth = try parseAuth(try next(a))
+                try draft.once(w)
+                draft.password = try a.value(w)
+                if draft.auth == nil { draft.auth = 2 }
+            case "--auth":
+                try draft.once(w)
+                draft.auth = try parseAuth(try a.value(w))
             case "-p", "--pin":
-                let v = try next(a)
+                let v = try a.value(w)
                 if v.equals("qmi-proxy") || v.equals("libqmi-proxy") {
-                    o.proxy = "qmi-proxy"
+                    proxy = "qmi-proxy"
                 } else if v.equals("quectel-qmi-proxy") || v.ends(with: "mbim-proxy") || v.equals("quectel-atc-proxy") {
-                    throw fail("-p \(v): qcm speaks libqmi's qmi-proxy protocol only (-p qmi-proxy)")
+                    throw UsageError(message: "-p \(v): qcm speaks libqmi's qmi-proxy protocol only (-p qmi-proxy)")
                 } else {
                     let digits = v.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
                     guard digits, v.utf8.count >= 4, v.utf8.count <= 8 else {
-                        throw fail("-p: '\(v)' is neither a PIN (4-8 digits) nor qmi-proxy")
+                        throw UsageError(message: "-p: '\(v)' is neither a PIN (4-8 digits) nor qmi-proxy")
                     }
-                    o.pin = v
+                    pin = v
                 }
-            case "--proxy": o.proxy = "qmi-proxy"
-            case "-f", "--log-file": o.logFile = try next(a)
-            case "-i", "--interface": o.interface = try next(a)
-            case "--device": o.device = try next(a)
-            case "-4", "--ipv4": o.ipv4 = true
-            case "-6", "--ipv6": o.ipv6 = true
-            case "-n", "--pdn", "--profile": o.pdn = try number(a, 1...24)
-            case "-k", "--kill": o.killPDN = try number(a, 1...24)
-            case "-v", "--verbose": o.verbose = true
-            case "-d", "--no-dhcp": o.noDHCP = true
-            case "--script": o.script = try next(a)
+            case "--proxy": proxy = "qmi-proxy"
+            case "-f", "--log-file": logFile = try a.value(w)
+            case "-i", "--interface": interface = try a.value(w)
+            case "--device": device = try a.value(w)
+            case "-4", "--ipv4": draft.ipv4 = true
+            case "-6", "--ipv6": draft.ipv6 = true
+            case "-n", "--pdn", "--profile":
+                try draft.once("-n")
+                draft.pdn = try a.number(w, 1...24)
+            case "-k", "--kill": killPDN = try a.number(w, 1...24)
+            case "-v", "--verbose": verbose = true
+            case "-d", "--no-dhcp": noDHCP = true
+            case "--script": script = try a.value(w)
             case "--dns":
-                let v = try next(a)
-                guard DNSMode.parse(v) != nil else {
-                    throw fail("--dns: '\(v)' is not one of auto, resolvconf, file, none")
-                }
-                o.dns = v
-            case "--resolv-conf": o.resolvConf = try next(a)
-            case "--metric": o.metric = UInt32(try number(a, 0...0x7fff_ffff))
-            case "--max-retries": o.maxRetries = try number(a, 0...1_000_000)
-            case "--stable-after": o.stableAfterSeconds = try number(a, 0...86400)
-            case "--no-link": o.noLink = true
-            case "--run-dir": o.runDir = try next(a)
-            case "--pid-file": o.pidFile = try next(a)
-            case "--sysfs-root": o.sysRoot = try next(a)
-            case "--dev-root": o.devRoot = try next(a)
-            case "--simulate": o.simulate = true
-            case "--sim-arg": o.simArgs.append(try next(a))
+                let v = try a.value(w)
+                guard let m = DNSMode.parse(v) else { throw UsageError(message: "--dns: '\(v)' is not one of auto, resolvconf, file, none") }
+                dns = m
+            case "--resolv-conf": resolvConf = try a.value(w)
+            case "--metric": metric = UInt32(try a.number(w, 0...0x7fff_ffff))
+            case "--max-retries": maxRetries = try a.number(w, 0...1_000_000)
+            case "--stable-after": stableAfter = try a.number(w, 0...86400)
+            case "--no-link": noLink = true
+            case "--run-dir": runDir = try a.value(w)
+            case "--pid-file": pidFile = try a.value(w)
+            case "--sysfs-root": sysRoot = try a.value(w)
+            case "--dev-root": devRoot = try a.value(w)
+            case "--simulate": simulate = true
+            case "--sim-arg": simArgs.append(try a.value(w))
             case "-m", "-b", "-u", "-r", "-l", "-a", "-y":
-                throw fail("\(a): this quectel-CM option (QMAP muxing, bridging, usbmon, loopback, APN type) is not supported by qcm")
+                throw UsageError(message: "\(w): this quectel-CM option (QMAP muxing, bridging, usbmon, loopback, APN type) is not supported by qcm")
             default:
-                throw fail(a.begins(with: "-") ? "unknown option '\(a)'" : "unexpected argument '\(a)'")
+                throw Args.unknown(w)
             }
-            i += 1
         }
-        if o.script != nil && o.noLink { throw fail("--script and --no-link exclude each other") }
-        if o.proxy != nil && o.simulate { throw fail("--proxy and --simulate exclude each other") }
-        if let a = o.apn, a.utf8.count > 100 { throw fail("the APN is longer than 100 characters") }
+        if script != nil && noLink { throw UsageError(message: "--script and --no-link exclude each other") }
+        if proxy != nil && simulate { throw UsageError(message: "--proxy and --simulate exclude each other") }
+        if let apn = draft.apn, apn.utf8.count > 100 { throw UsageError(message: "the APN is longer than 100 characters") }
         // Control characters (a newline, ESC, NUL ...) would reach the modem's profile, the
         // status file and the log; no APN, user name or password contains one.
-        for (what, value) in [("the APN", o.apn), ("the user name", o.user), ("the password", o.password)] {
+        for (what, value) in [("the APN", draft.apn), ("the user name", draft.user), ("the password", draft.password)] {
             if let v = value, v.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
-                throw fail("\(what) contains a control character (\(what.equals("the password") ? "hidden" : Text.printable(Array(v.utf8)))); refusing it")
+                throw UsageError(message: "\(what) contains a control character (\(what.equals("the password") ? "hidden" : Text.printable(Array(v.utf8)))); refusing it")
             }
         }
-        return o
+        return Options(pdns: [draft.build()], pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device,
+                       verbose: verbose, noDHCP: noDHCP, killPDN: killPDN, simulate: simulate, simArgs: simArgs,
+                       sysRoot: sysRoot, devRoot: devRoot, runDir: runDir, dns: dns, resolvConf: resolvConf, script: script,
+                       metric: metric, maxRetries: maxRetries, stableAfterSeconds: stableAfter, noLink: noLink, pidFile: pidFile)
     }
 
-    static func parseAuth(_ s: String) throws(Failure) -> UInt8 {
+    static func parseAuth(_ s: String) throws(UsageError) -> UInt8 {
         switch Word(Text.lowercasedASCII(s)) {
         case "0", "none": return 0
         case "1", "pap": return 1
         case "2", "chap": return 2
         case "3", "both", "pap|chap", "mschapv2": return 3
-        default: throw Failure(message: "unknown authentication '\(s)' (0/none, 1/pap, 2/chap, 3/both)")
+        default: throw UsageError(message: "unknown authentication '\(s)' (0/none, 1/pap, 2/chap, 3/both)")
         }
     }
 

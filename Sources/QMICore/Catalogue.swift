@@ -27,7 +27,7 @@ public enum QMICatalogue {
     /// the text yields an empty definition whose `schemaProblem` says so (the tests check
     /// every name). Not inlined: the accessors stay one call each.
     @inline(never)
-    static func spec(_ service: QMIService, _ id: UInt16) -> QMIMessageSpec {
+    public static func spec(_ service: QMIService, _ id: UInt16) -> QMIMessageSpec {
         find(service: service, id: id)
             ?? QMIMessageSpec(service: service, id: id, name: "Unknown", traceName: "QMI_UNKNOWN", request: [], response: [],
                               indication: nil, hasRequest: true, schemaProblem: "not in the catalogue")

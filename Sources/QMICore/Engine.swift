@@ -17,6 +17,7 @@ public final class QMIEngine {
         let request: QMIMessage
         let completion: Completion
         var timer: Int = 0
+        var slowTimer: Int?
         init(request: QMIMessage, completion: @escaping Completion) {
             self.request = request
             self.completion = completion
@@ -54,6 +55,12 @@ public final class QMIEngine {
     public var onIgnored: ((String) -> Void)?
     /// The channel is gone (EOF, device error); every pending request has failed by now.
     public var onClose: ((QMIError) -> Void)?
+    /// Bytes from the modem were discarded (a malformed or truncated frame, garbage):
+    /// a message may have been lost with them.
+    public var onDiscarded: (() -> Void)?
+    /// A request is still unanswered after `slowNoticeMs` (its name, the wait so far).
+    public var onSlow: ((_ name: String, _ ms: Int64) -> Void)?
+    public var slowNoticeMs: Int64 = 3000
 
     public init(channel: QMIChannel, loop: EventLoop) {
         self.channel = channel
@@ -81,7 +88,15 @@ public final class QMIEngine {
         let name = m.displayName
         p.timer = loop.after(timeoutMs) {
             guard let p = self.pending.removeValue(forKey: key) else { return }
+            if let s = p.slowTimer { self.loop.cancel(s) }
             p.completion(.failure(.timeout(message: name, afterMs: timeoutMs)))
+        }
+        if timeoutMs > slowNoticeMs, onSlow != nil {
+            let notice = slowNoticeMs
+            p.slowTimer = loop.after(notice) {
+                p.slowTimer = nil
+                self.onSlow?("\(name) (transaction \(m.transactionID))", notice)
+            }
         }
         let bytes = m.encode()
         onFrame?(bytes, m, true)
@@ -147,14 +162,21 @@ public final class QMIEngine {
                 return
             case .data(let bytes):
                 reader.append(bytes)
+                var lost = false
                 while let item = reader.next() {
                     switch item {
                     case .garbage(let junk):
                         onIgnored?("ignored \(junk.count) byte(s) that are not a QMUX frame: \(Text.hexBytes(Array(junk.prefix(32))))")
+                        lost = true
+                    case let .malformed(bytes, error):
+                        onFrame?(bytes, nil, false)
+                        onIgnored?("ignored malformed frame from the modem (\(error.description)): \(Text.hexBytes(bytes))")
+                        lost = true
                     case .frame(let frame):
                         handle(frame)
                     }
                 }
+                if lost { onDiscarded?() }
                 if !channel.isSocket { return }   // cdc-wdm: one message per read; poll again
             }
         }
@@ -179,6 +201,7 @@ public final class QMIEngine {
             }
             pending.removeValue(forKey: key)
             loop.cancel(p.timer)
+            if let t = p.slowTimer { loop.cancel(t) }
             p.completion(.success(m))
         case .indication:
             for s in subscriptions where s.service == m.service
@@ -201,6 +224,7 @@ public final class QMIEngine {
         // In the order the requests were sent, so callers see a deterministic sequence.
         for p in failed {
             loop.cancel(p.timer)
+            if let t = p.slowTimer { loop.cancel(t) }
             p.completion(.failure(error))
         }
         onClose?(error)

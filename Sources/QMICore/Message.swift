@@ -161,8 +161,16 @@ public struct QMIMessage: Equatable {
     }
 }
 
-/// Reframes a byte stream by the QMUX length. A cdc-wdm read returns one message;
-/// a socket may split a message over several reads or join several in one.
+/// Reframes a byte stream by the QMUX length. A cdc-wdm read returns one message; a
+/// socket may split a message over several reads or join several in one.
+///
+/// A frame that does not decode does not take the next one with it. A truncated frame
+/// declares more bytes than it has, so its length swallows the start of the next frame —
+/// or, when nothing follows for a while, keeps the reader waiting while a complete frame
+/// sits behind it. So: a complete candidate that does not decode is cut at the first
+/// marker inside it where a whole well-formed frame starts; and while a candidate is still
+/// incomplete, a buffer that ends in whole well-formed frames after some marker is taken to
+/// hold a truncated frame followed by those.
 public struct FrameReader {
     private var buffer: [UInt8] = []
     public private(set) var discarded = 0
@@ -177,29 +185,66 @@ public struct FrameReader {
         case frame([UInt8])
         /// Bytes skipped to resynchronise on the next 0x01 marker.
         case garbage([UInt8])
+        /// A frame-shaped run of bytes that does not decode (the error says why).
+        case malformed([UInt8], QMIError)
     }
 
-    /// Next complete frame (or a run of garbage that was skipped); nil when more bytes are needed.
+    /// Next complete frame (or what was skipped); nil when more bytes are needed.
     public mutating func next() -> Item? {
         guard let first = buffer.first else { return nil }
         if first != QMIMessage.marker {
-            let cut = buffer.firstIndex(of: QMIMessage.marker) ?? buffer.count
-            let junk = Array(buffer[0..<cut])
-            buffer.removeFirst(cut)
-            discarded += junk.count
-            return .garbage(junk)
+            return .garbage(drop(buffer.firstIndex(of: QMIMessage.marker) ?? buffer.count))
         }
         guard buffer.count >= 3 else { return nil }
         let length = Int(buffer[1]) | Int(buffer[2]) << 8
-        if length < 11 {
-            // Cannot be a frame; drop the marker and resync.
-            buffer.removeFirst(1)
-            discarded += 1
-            return .garbage([first])
+        if length < 11 { return .garbage(drop(1)) }         // cannot be a frame: drop the marker, resync
+        guard buffer.count >= length + 1 else {
+            // Still arriving — unless it was truncated and whole frames follow it.
+            var j = 1
+            while j < buffer.count {
+                if buffer[j] == QMIMessage.marker, wholeFramesToEnd(from: j) {
+                    let have = j
+                    return .malformed(drop(j), .lengthMismatch(declared: length, actual: have - 1))
+                }
+                j += 1
+            }
+            return nil
         }
-        guard buffer.count >= length + 1 else { return nil }
-        let frame = Array(buffer[0...length])
-        buffer.removeFirst(length + 1)
-        return .frame(frame)
+        let candidate = Array(buffer[0...length])
+        do throws(QMIError) {
+            _ = try QMIMessage.decode(candidate)
+            buffer.removeFirst(length + 1)
+            return .frame(candidate)
+        } catch {
+            var j = 1
+            while j <= length, !(buffer[j] == QMIMessage.marker && wholeFrame(at: j) != nil) { j += 1 }
+            return .malformed(drop(j), error)
+        }
+    }
+
+    /// Removes the first `n` bytes, counted as discarded.
+    private mutating func drop(_ n: Int) -> [UInt8] {
+        let out = Array(buffer[0..<n])
+        buffer.removeFirst(n)
+        discarded += n
+        return out
+    }
+
+    /// The end of a well-formed frame starting at `i`, when it is all there.
+    private func wholeFrame(at i: Int) -> Int? {
+        guard buffer.count - i >= 12, buffer[i] == QMIMessage.marker else { return nil }
+        let end = i + 1 + (Int(buffer[i + 1]) | Int(buffer[i + 2]) << 8)
+        guard end <= buffer.count, (try? QMIMessage.decode(Array(buffer[i..<end]))) != nil else { return nil }
+        return end
+    }
+
+    /// From `i` to the end of the buffer there are only well-formed frames.
+    private func wholeFramesToEnd(from i: Int) -> Bool {
+        var at = i
+        while at < buffer.count {
+            guard let end = wholeFrame(at: at) else { return false }
+            at = end
+        }
+        return true
     }
 }

@@ -86,6 +86,8 @@ public struct SimConfig {
     /// Messages answered with a transaction id that matches nothing (the real response
     /// never comes).
     public var wrongTIDFor: Set<UInt32> = []
+    /// Messages answered with a truncated frame (its QMUX length promises more bytes).
+    public var truncatedFor: Set<UInt32> = []
     /// Start Network is rejected with this call-end reason (and verbose reason).
     public var rejectCall: (reason: UInt16, verboseType: UInt16, verboseReason: Int16)?
     /// How many Start Network attempts are rejected (-1: all of them).

@@ -1,9 +1,11 @@
 import Base
 import CSystem
 import QMICore
+import QMIMessages
 
-/// The simulated services: each request is decoded and answered through the message
-/// catalogue, so the simulator and qcm share one definition of every TLV.
+/// The simulated services: each request is read and answered through the generated typed
+/// views of the message catalogue, so the simulator and qcm share one definition of every
+/// TLV.
 extension QMISimulator {
     func handle(_ req: QMIMessage, on c: Connection) -> QMIMessage {
         if req.service != .ctl {
@@ -11,21 +13,31 @@ extension QMISimulator {
                 return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidClientId))
             }
         }
-        do {
-            switch req.service {
-            case .ctl: return try ctl(req, c)
-            case .dms: return try dms(req)
-            case .nas: return try nas(req)
-            case .uim: return try uim(req)
-            case .wda: return try wda(req)
-            case .wds: return try wds(req, c)
-            default: break
-            }
-        } catch {
-            log("bad \(req.displayName): \(error.description)")
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.malformedMessage))
+        let r: QMITypedMessage
+        switch req.service {
+        case .ctl: r = ctl(req, c)
+        case .dms: r = dms(req)
+        case .nas: r = nas(req)
+        case .uim: r = uim(req)
+        case .wda: r = wda(req)
+        case .wds: r = wds(req, c)
+        default: return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
         }
-        return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+        if let p = r.problem {
+            log("cannot answer \(req.displayName): \(p.description)")
+            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.internalError))
+        }
+        return r.message
+    }
+
+    /// The answer to a request the service does not know, or cannot do now.
+    func refuse(_ req: QMIMessage, _ code: UInt16) -> Reply { Reply(QMIMessage.reply(to: req, result: .failure(code))) }
+
+    /// A bare response: result only, or a failure code.
+    struct Reply: QMITypedMessage {
+        var message: QMIMessage
+        var problem: QMIError? { nil }
+        init(_ m: QMIMessage) { message = m }
     }
 
     static let supportedServices: [(UInt8, UInt16, UInt16)] = [
@@ -34,46 +46,51 @@ extension QMISimulator {
 
     // MARK: CTL
 
-    func ctl(_ req: QMIMessage, _ c: Connection) throws(QMIError) -> QMIMessage {
-        var r = QMIMessage.reply(to: req)
+    func ctl(_ req: QMIMessage, _ c: Connection) -> QMITypedMessage {
         switch req.messageID {
-        case CTL.sync.id:
+        case CTL.Sync.id:
             releaseAll(reason: "CTL Sync")
-        case CTL.getVersionInfo.id:
-            try r.set("Service List", .array(Self.supportedServices.map { .structure([.uint(UInt64($0.0)), .uint(UInt64($0.1)), .uint(UInt64($0.2))]) }))
-        case CTL.allocateClientID.id:
-            let svc = UInt8(truncatingIfNeeded: try req.required("Service").uint ?? 0)
+            return CTL.Sync.Response(replyingTo: req)
+        case CTL.GetVersionInfo.id:
+            var r = CTL.GetVersionInfo.Response(replyingTo: req)
+            r.serviceList = Self.supportedServices.map { CTL.GetVersionInfo.ServiceListEntry(service: QMIService($0.0), major: $0.1, minor: $0.2) }
+            return r
+        case CTL.AllocateClientID.id:
+            let svc = CTL.AllocateClientID.Request(req).service?.rawValue ?? 0
             guard Self.supportedServices.contains(where: { $0.0 == svc && svc != 0 }) else {
-                return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidServiceType))
+                return refuse(req, QMIErrorCode.invalidServiceType)
             }
             var used = allocated[svc] ?? []
             guard let cid = (1...UInt8(min(254, config.clientIDsPerService))).first(where: { !used.contains($0) }) else {
-                return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.clientIdsExhausted))
+                return refuse(req, QMIErrorCode.clientIdsExhausted)
             }
             used.insert(cid)
             allocated[svc] = used
             owners[SimConfig.key(QMIService(svc), UInt16(cid))] = c.id
-            try r.set("Allocation", .structure([.uint(UInt64(svc)), .uint(UInt64(cid))]))
-        case CTL.releaseClientID.id:
-            let info = try req.required("Release")
-            let svc = UInt8(truncatingIfNeeded: info[0]?.uint ?? 0)
-            let cid = UInt8(truncatingIfNeeded: info[1]?.uint ?? 0)
-            guard allocated[svc]?.contains(cid) == true else {
-                return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidClientId))
+            var r = CTL.AllocateClientID.Response(replyingTo: req)
+            r.allocation = CTL.AllocateClientID.Allocation(service: QMIService(svc), clientID: cid)
+            return r
+        case CTL.ReleaseClientID.id:
+            guard let info = CTL.ReleaseClientID.Request(req).release,
+                  allocated[info.service.rawValue]?.contains(info.clientID) == true else {
+                return refuse(req, QMIErrorCode.invalidClientId)
             }
-            release(service: svc, cid: cid)
-            try r.set("Release", info)
-        case CTL.setDataFormat.id:
-            let proto = try req.value("Protocol")?.uint ?? 1
-            try r.set("Protocol", .uint(proto))
-        case CTL.internalProxyOpen.id:
-            guard c.viaProxy else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand)) }
+            release(service: info.service.rawValue, cid: info.clientID)
+            var r = CTL.ReleaseClientID.Response(replyingTo: req)
+            r.release = info
+            return r
+        case CTL.SetDataFormat.id:
+            var r = CTL.SetDataFormat.Response(replyingTo: req)
+            r.protocolValue = CTL.SetDataFormat.Request(req).protocolValue ?? .`8023`
+            return r
+        case CTL.InternalProxyOpen.id:
+            guard c.viaProxy else { return refuse(req, QMIErrorCode.invalidQmiCommand) }
             c.proxyOpened = true
-            log("connection \(c.id): qmi-proxy open for \(try req.value("Device Path")?.string ?? "?")")
+            log("connection \(c.id): qmi-proxy open for \(CTL.InternalProxyOpen.Request(req).devicePath ?? "?")")
+            return Reply(QMIMessage.reply(to: req))
         default:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+            return refuse(req, QMIErrorCode.invalidQmiCommand)
         }
-        return r
     }
 
     func release(service: UInt8, cid: UInt8) {
@@ -81,6 +98,7 @@ extension QMISimulator {
         owners.removeValue(forKey: SimConfig.key(QMIService(service), UInt16(cid)))
         if service == QMIService.wds.rawValue {
             ipFamily.removeValue(forKey: cid)
+            muxBindings.removeValue(forKey: cid)
             if !config.callsOutliveClients {
                 for call in calls where call.cid == cid { endCall(call, notify: false) }
             }
@@ -95,37 +113,64 @@ extension QMISimulator {
 
     // MARK: DMS
 
-    func dms(_ req: QMIMessage) throws(QMIError) -> QMIMessage {
-        var r = QMIMessage.reply(to: req)
+    func dms(_ req: QMIMessage) -> QMITypedMessage {
         switch req.messageID {
-        case DMS.getManufacturer.id: try r.set("Manufacturer", .string(config.manufacturer))
-        case DMS.getModel.id: try r.set("Model", .string(config.model))
-        case DMS.getRevision.id: try r.set("Revision", .string(config.revision))
-        case DMS.getIDs.id:
-            try r.set("IMEI", .string(config.imei))
-            try r.set("ESN", .string("0"))
-        case DMS.uimGetICCID.id:
-            guard simState != .absent else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.uimUninitialized)) }
-            try r.set("ICCID", .string(config.iccid))
-        case DMS.getOperatingMode.id:
-            try r.set("Mode", .uint(operatingMode))
-            try r.set("Hardware Restricted", .bool(false))
-        case DMS.setOperatingMode.id:
-            operatingMode = try req.required("Mode").uint ?? 0
-            if operatingMode == 0 { scheduleRegistration() } else { setRegistered(false) }
-        case DMS.uimGetPINStatus.id:
-            guard simState != .absent else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.uimUninitialized)) }
-            try r.set("PIN1 Status", .structure([.uint(dmsPinStatus), .uint(UInt64(pinRetriesLeft)), .uint(UInt64(pukRetriesLeft))]))
-        case DMS.uimVerifyPIN.id:
-            let info = try req.required("Info")
-            return try verifyPIN(req, pin: info[1]?.string ?? "", retriesTLV: "Retries")
+        case DMS.GetManufacturer.id:
+            var r = DMS.GetManufacturer.Response(replyingTo: req)
+            r.manufacturer = config.manufacturer
+            return r
+        case DMS.GetModel.id:
+            var r = DMS.GetModel.Response(replyingTo: req)
+            r.model = config.model
+            return r
+        case DMS.GetRevision.id:
+            var r = DMS.GetRevision.Response(replyingTo: req)
+            r.revision = config.revision
+            return r
+        case DMS.GetIDs.id:
+            var r = DMS.GetIDs.Response(replyingTo: req)
+            r.imei = config.imei
+            r.esn = "0"
+            return r
+        case DMS.UIMGetICCID.id:
+            guard simState != .absent else { return refuse(req, QMIErrorCode.uimUninitialized) }
+            var r = DMS.UIMGetICCID.Response(replyingTo: req)
+            r.iccid = config.iccid
+            return r
+        case DMS.GetOperatingMode.id:
+            var r = DMS.GetOperatingMode.Response(replyingTo: req)
+            r.mode = operatingMode
+            r.hardwareRestricted = false
+            return r
+        case DMS.SetOperatingMode.id:
+            let mode = DMS.SetOperatingMode.Request(req).mode ?? .online
+            if mode == .reset {
+                log("DMS Set Operating Mode reset: the modem reboots")
+                loop.after(config.latencyMs + 5) { [unowned self] in self.locked { self.resetModem() } }
+                return DMS.SetOperatingMode.Response(replyingTo: req)
+            }
+            operatingMode = mode
+            log("operating mode \(mode.name)")
+            if mode == .online { scheduleRegistration() } else { setRegistered(false) }
+            return DMS.SetOperatingMode.Response(replyingTo: req)
+        case DMS.UIMGetPINStatus.id:
+            guard simState != .absent else { return refuse(req, QMIErrorCode.uimUninitialized) }
+            var r = DMS.UIMGetPINStatus.Response(replyingTo: req)
+            r.pin1Status = DMS.UIMGetPINStatus.PIN1Status(status: DMS.PinStatus(rawValue: dmsPinStatus),
+                                                          verifyRetriesLeft: UInt8(pinRetriesLeft), unblockRetriesLeft: UInt8(pukRetriesLeft))
+            return r
+        case DMS.UIMVerifyPIN.id:
+            let pin = DMS.UIMVerifyPIN.Request(req).info?.pin ?? ""
+            let (code, retries) = verifyPIN(pin)
+            var r = DMS.UIMVerifyPIN.Response(replyingTo: req, result: code.map { .failure($0) } ?? .success)
+            if let (v, u) = retries { r.retries = DMS.UIMVerifyPIN.Retries(verifyRetriesLeft: v, unblockRetriesLeft: u) }
+            return r
         default:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+            return refuse(req, QMIErrorCode.invalidQmiCommand)
         }
-        return r
     }
 
-    var dmsPinStatus: UInt64 {
+    var dmsPinStatus: UInt8 {
         switch simState {
         case .ready: return config.sim == .pinRequired ? 2 : 3    // verified / disabled
         case .pinRequired: return 1
@@ -134,73 +179,68 @@ extension QMISimulator {
         }
     }
 
-    func verifyPIN(_ req: QMIMessage, pin: String, retriesTLV: String) throws(QMIError) -> QMIMessage {
+    /// A PIN attempt: the failure code (nil: accepted) and the retries left to report.
+    func verifyPIN(_ pin: String) -> (UInt16?, (UInt8, UInt8)?) {
         switch simState {
         case .absent:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.noSim))
+            return (QMIErrorCode.noSim, nil)
         case .pukBlocked:
-            var r = QMIMessage.reply(to: req, result: .failure(QMIErrorCode.pinBlocked))
-            try r.set(retriesTLV, .structure([.uint(0), .uint(UInt64(pukRetriesLeft))]))
-            return r
+            return (QMIErrorCode.pinBlocked, (0, UInt8(pukRetriesLeft)))
         case .ready:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.noEffect))
+            return (QMIErrorCode.noEffect, nil)
         case .pinRequired:
-            if pin == config.pin {
+            if pin.equals(config.pin) {
                 simState = .ready
                 pinRetriesLeft = config.pinRetries
                 log("PIN verified")
                 scheduleRegistration()
-                var r = QMIMessage.reply(to: req)
-                try r.set(retriesTLV, .structure([.uint(UInt64(pinRetriesLeft)), .uint(UInt64(pukRetriesLeft))]))
-                return r
+                return (nil, (UInt8(pinRetriesLeft), UInt8(pukRetriesLeft)))
             }
             pinRetriesLeft = max(0, pinRetriesLeft - 1)
             if pinRetriesLeft == 0 { simState = .pukBlocked }
             log("wrong PIN, \(pinRetriesLeft) attempt(s) left")
-            var r = QMIMessage.reply(to: req, result: .failure(pinRetriesLeft == 0 ? QMIErrorCode.pinBlocked : QMIErrorCode.incorrectPin))
-            try r.set(retriesTLV, .structure([.uint(UInt64(pinRetriesLeft)), .uint(UInt64(pukRetriesLeft))]))
-            return r
+            return (pinRetriesLeft == 0 ? QMIErrorCode.pinBlocked : QMIErrorCode.incorrectPin, (UInt8(pinRetriesLeft), UInt8(pukRetriesLeft)))
         }
     }
 
     // MARK: UIM
 
-    func uim(_ req: QMIMessage) throws(QMIError) -> QMIMessage {
+    func uim(_ req: QMIMessage) -> QMITypedMessage {
         switch req.messageID {
-        case UIM.getCardStatus.id:
-            var r = QMIMessage.reply(to: req)
-            try r.set("Card Status", cardStatus)
+        case UIM.GetCardStatus.id:
+            var r = UIM.GetCardStatus.Response(replyingTo: req)
+            r.cardStatus = cardStatus
             return r
-        case UIM.verifyPIN.id:
-            let info = try req.required("Info")
-            return try verifyPIN(req, pin: info[1]?.string ?? "", retriesTLV: "Retries")
+        case UIM.VerifyPIN.id:
+            let pin = UIM.VerifyPIN.Request(req).info?.pin ?? ""
+            let (code, retries) = verifyPIN(pin)
+            var r = UIM.VerifyPIN.Response(replyingTo: req, result: code.map { .failure($0) } ?? .success)
+            if let (v, u) = retries { r.retries = UIM.VerifyPIN.Retries(verifyRetriesLeft: v, unblockRetriesLeft: u) }
+            return r
         default:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+            return refuse(req, QMIErrorCode.invalidQmiCommand)
         }
     }
 
-    var cardStatus: QMIValue {
-        let cardState: UInt64 = simState == .absent ? 0 : 1
-        let (appState, pinState): (UInt64, UInt64) = {
+    var cardStatus: UIM.CardStatus {
+        let (appState, pinState): (UIM.ApplicationState, UIM.PinState) = {
             switch simState {
-            case .ready: return (7, config.sim == .pinRequired ? 2 : 3)
-            case .pinRequired: return (2, 1)
-            case .pukBlocked: return (3, 4)
-            case .absent: return (0, 0)
+            case .ready: return (.ready, config.sim == .pinRequired ? .enabledVerified : .disabled)
+            case .pinRequired: return (.pin1OrUpinPinRequired, .enabledNotVerified)
+            case .pukBlocked: return (.puk1OrUpinPukRequired, .blocked)
+            case .absent: return (.unknown, .notInitialized)
             }
         }()
-        let app: QMIValue = .structure([
-            .uint(2), .uint(appState), .uint(0), .uint(0), .uint(0), .uint(0),
-            .bytes([0xa0, 0, 0, 0, 0x87, 0x10, 0x02, 0xff, 0x86, 0xff, 0xff, 0x89, 0xff, 0xff, 0xff, 0xff]),
-            .bool(false), .uint(pinState), .uint(UInt64(pinRetriesLeft)), .uint(UInt64(pukRetriesLeft)),
-            .uint(3), .uint(3), .uint(10),
-        ])
-        let card: QMIValue = .structure([
-            .uint(cardState), .uint(0), .uint(0), .uint(0), .uint(0),
-            .array(simState == .absent ? [] : [app]),
-        ])
-        let idx: UInt64 = simState == .absent ? 0xffff : 0x0000
-        return .structure([.uint(idx), .uint(0xffff), .uint(0xffff), .uint(0xffff), .array([card])])
+        let app = UIM.Application(
+            type: .usim, state: appState, personalizationState: 0, personalizationFeature: 0, personalizationRetries: 0,
+            personalizationUnblockRetries: 0,
+            applicationIdentifier: [0xa0, 0, 0, 0, 0x87, 0x10, 0x02, 0xff, 0x86, 0xff, 0xff, 0x89, 0xff, 0xff, 0xff, 0xff],
+            upinReplacesPIN1: false, pin1State: pinState, pin1Retries: UInt8(pinRetriesLeft), puk1Retries: UInt8(pukRetriesLeft),
+            pin2State: .enabledNotVerified, pin2Retries: 3, puk2Retries: 10)
+        let card = UIM.Card(cardState: simState == .absent ? .absent : .present, upinState: .notInitialized, upinRetries: 0,
+                            upukRetries: 0, errorCode: .unknown, applications: simState == .absent ? [] : [app])
+        return UIM.CardStatus(indexGWPrimary: simState == .absent ? 0xffff : 0, index1XPrimary: 0xffff, indexGWSecondary: 0xffff,
+                              index1XSecondary: 0xffff, cards: [card])
     }
 
     // MARK: NAS
@@ -208,7 +248,7 @@ extension QMISimulator {
     func scheduleRegistration() {
         if let t = registrationTimer { loop.cancel(t) }
         registrationTimer = nil
-        guard simState == .ready, operatingMode == 0, !config.neverRegister else { return }
+        guard simState == .ready, operatingMode == .online, !config.neverRegister else { return }
         if config.registrationDelayMs <= 0 {
             setRegistered(true)
             return
@@ -228,227 +268,288 @@ extension QMISimulator {
         if !on { for call in calls { endCall(call, notify: true, reason: (3, 0, 0)) } }
         guard let nas = allocated[QMIService.nas.rawValue] else { return }
         for cid in nas.sorted() {
-            var ind = QMIMessage.indication(NAS.getServingSystem, clientID: cid)
-            fillServingSystem(&ind)
-            indicate(ind)
+            var ind = NAS.GetServingSystem.Indication(clientID: cid)
+            let ss = servingSystem
+            ind.servingSystem = ss.system
+            ind.roamingIndicator = ss.roaming
+            ind.dataServiceCapability = ss.capabilities
+            ind.currentPLMN = ss.plmn
+            indicate(ind.message)
         }
     }
 
-    func fillServingSystem(_ m: inout QMIMessage) {
-        let reg: UInt64 = registered ? 1 : (config.neverRegister || simState != .ready || operatingMode != 0 ? 2 : 2)
-        let ps: UInt64 = registered ? 1 : 2
-        let radios: [QMIValue] = registered ? [.int(config.radioInterface)] : []
-        try? m.set("Serving System", .structure([.uint(reg), .uint(ps), .uint(ps), .uint(registered ? 2 : 0), .array(radios)]))
-        if registered {
-            try? m.set("Roaming Indicator", .uint(config.roaming ? 0 : 1))
-            try? m.set("Data Service Capability", .array([.uint(config.radioInterface == 8 ? 11 : 11)]))
-            try? m.set("Current PLMN", .structure([.uint(UInt64(config.mcc)), .uint(UInt64(config.mnc)), .string(config.operatorName)]))
-        }
+    var servingSystem: (system: NAS.GetServingSystem.ServingSystem, roaming: NAS.RoamingIndicator?,
+                        capabilities: [NAS.DataCapability]?, plmn: NAS.GetServingSystem.CurrentPLMN?) {
+        let ps: NAS.AttachState = registered ? .attached : .detached
+        let system = NAS.GetServingSystem.ServingSystem(
+            registrationState: registered ? .registered : .notRegisteredSearching, csAttachState: ps, psAttachState: ps,
+            selectedNetwork: registered ? .`3gpp` : .unknown,
+            radioInterfaces: registered ? [NAS.RadioInterface(rawValue: Int8(truncatingIfNeeded: config.radioInterface))] : [])
+        guard registered else { return (system, nil, nil, nil) }
+        return (system, config.roaming ? .on : .off, [.lte],
+                NAS.GetServingSystem.CurrentPLMN(mcc: config.mcc, mnc: config.mnc, description: config.operatorName))
     }
 
-    func nas(_ req: QMIMessage) throws(QMIError) -> QMIMessage {
-        var r = QMIMessage.reply(to: req)
+    func nas(_ req: QMIMessage) -> QMITypedMessage {
         switch req.messageID {
-        case NAS.getServingSystem.id:
-            fillServingSystem(&r)
-        case NAS.getSystemInfo.id:
-            let status: UInt64 = registered ? 2 : 0
+        case NAS.GetServingSystem.id:
+            var r = NAS.GetServingSystem.Response(replyingTo: req)
+            let ss = servingSystem
+            r.servingSystem = ss.system
+            r.roamingIndicator = ss.roaming
+            r.dataServiceCapability = ss.capabilities
+            r.currentPLMN = ss.plmn
+            return r
+        case NAS.GetSystemInfo.id:
+            var r = NAS.GetSystemInfo.Response(replyingTo: req)
+            let status: NAS.ServiceStatus = registered ? .available : .noneValue
             let lte = config.radioInterface == 8
-            try r.set(lte ? "LTE Service Status" : "NR5G Service Status", .structure([.uint(status), .uint(status), .bool(registered)]))
+            if lte {
+                r.lteServiceStatus = NAS.LTEServiceStatus(serviceStatus: status, trueServiceStatus: status, preferredDataPath: registered)
+            } else {
+                r.nr5gServiceStatus = NAS.NR5GServiceStatus(serviceStatus: status, trueServiceStatus: status, preferredDataPath: registered)
+            }
             if registered {
                 let mcc = Text.decimal(config.mcc, width: 3), mnc = Text.decimal(config.mnc, width: 2)
-                let info: QMIValue = .structure([
-                    .bool(true), .uint(2), .bool(true), .uint(3), .bool(true), .uint(config.roaming ? 1 : 0),
-                    .bool(true), .bool(false), .bool(false), .uint(0), .bool(true), .uint(0x0a3b_1c02),
-                    .bool(false), .uint(0), .uint(0), .bool(true), .string(mcc), .string(mnc), .bool(true), .uint(0x1a2b),
-                ])
-                try r.set(lte ? "LTE System Info" : "NR5G System Info", info)
+                let roam: NAS.RoamingStatus = config.roaming ? .on : .off
+                if lte {
+                    r.lteSystemInfo = NAS.LTESystemInfo(
+                        domainValid: true, domain: .ps, serviceCapabilityValid: true, serviceCapability: .csPs,
+                        roamingStatusValid: true, roamingStatus: roam, forbiddenValid: true, forbidden: false, lacValid: false,
+                        lac: 0, cidValid: true, cid: 0x0a3b_1c02, registrationRejectInfoValid: false,
+                        registrationRejectDomain: .noneValue, registrationRejectCause: 0, networkIDValid: true, mcc: mcc, mnc: mnc,
+                        tacValid: true, tac: 0x1a2b)
+                } else {
+                    r.nr5gSystemInfo = NAS.NR5GSystemInfo(
+                        domainValid: true, domain: .ps, serviceCapabilityValid: true, serviceCapability: .csPs,
+                        roamingStatusValid: true, roamingStatus: roam, forbiddenValid: true, forbidden: false, lacValid: false,
+                        lac: 0, cidValid: true, cid: 0x0a3b_1c02, registrationRejectInfoValid: false,
+                        registrationRejectDomain: .noneValue, registrationRejectCause: 0, networkIDValid: true, mcc: mcc, mnc: mnc,
+                        tacValid: true, tac: 0x1a2b)
+                }
             }
-        case NAS.getSignalInfo.id:
-            guard registered else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.informationUnavailable)) }
-            try r.set("LTE Signal Strength", .structure([.int(config.rssi), .int(config.rsrq), .int(config.rsrp), .int(config.snr)]))
+            return r
+        case NAS.GetSignalInfo.id:
+            guard registered else { return refuse(req, QMIErrorCode.informationUnavailable) }
+            var r = NAS.GetSignalInfo.Response(replyingTo: req)
+            r.lteSignalStrength = NAS.GetSignalInfo.LTESignalStrength(rssi: Int8(truncatingIfNeeded: config.rssi),
+                                                                      rsrq: Int8(truncatingIfNeeded: config.rsrq),
+                                                                      rsrp: Int16(truncatingIfNeeded: config.rsrp),
+                                                                      snr: Int16(truncatingIfNeeded: config.snr))
+            return r
         default:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+            return refuse(req, QMIErrorCode.invalidQmiCommand)
         }
-        return r
     }
 
     // MARK: WDA
 
-    func wda(_ req: QMIMessage) throws(QMIError) -> QMIMessage {
+    func wda(_ req: QMIMessage) -> QMITypedMessage {
         switch req.messageID {
-        case WDA.setDataFormat.id:
-            if let p = try req.value("Link Layer Protocol")?.uint {
-                guard p == 1 || p == 2 else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidArgument)) }
+        case WDA.SetDataFormat.id:
+            let q = WDA.SetDataFormat.Request(req)
+            if let p = q.linkLayerProtocol {
+                guard p == .`8023` || p == .rawIp else { return refuse(req, QMIErrorCode.invalidArgument) }
                 linkProtocol = p
             }
-            if let u = try req.value("Uplink Data Aggregation Protocol")?.uint { ulAggregation = u }
-            if let d = try req.value("Downlink Data Aggregation Protocol")?.uint { dlAggregation = d }
-            return try dataFormat(req)
-        case WDA.getDataFormat.id:
-            return try dataFormat(req)
+            if let u = q.uplinkDataAggregationProtocol { ulAggregation = u }
+            if let d = q.downlinkDataAggregationProtocol { dlAggregation = d }
+            return dataFormat(WDA.SetDataFormat.Response(replyingTo: req))
+        case WDA.GetDataFormat.id:
+            var r = WDA.GetDataFormat.Response(replyingTo: req)
+            r.qosFormat = false
+            r.linkLayerProtocol = linkProtocol
+            r.uplinkDataAggregationProtocol = ulAggregation
+            r.downlinkDataAggregationProtocol = dlAggregation
+            return r
         default:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+            return refuse(req, QMIErrorCode.invalidQmiCommand)
         }
     }
 
-    func dataFormat(_ req: QMIMessage) throws(QMIError) -> QMIMessage {
-        var r = QMIMessage.reply(to: req)
-        try r.set("QoS Format", .bool(false))
-        try r.set("Link Layer Protocol", .uint(linkProtocol))
-        try r.set("Uplink Data Aggregation Protocol", .uint(ulAggregation))
-        try r.set("Downlink Data Aggregation Protocol", .uint(dlAggregation))
-        if dlAggregation != 0 {
-            try r.set("Downlink Data Aggregation Max Datagrams", .uint(10))
-            try r.set("Downlink Data Aggregation Max Size", .uint(4096))
-            try r.set("Uplink Data Aggregation Max Datagrams", .uint(11))
-            try r.set("Uplink Data Aggregation Max Size", .uint(4096))
-            try r.set("Downlink Minimum Padding", .uint(0))
+    func dataFormat(_ response: WDA.SetDataFormat.Response) -> WDA.SetDataFormat.Response {
+        var r = response
+        r.qosFormat = false
+        r.linkLayerProtocol = linkProtocol
+        r.uplinkDataAggregationProtocol = ulAggregation
+        r.downlinkDataAggregationProtocol = dlAggregation
+        if dlAggregation != .disabled {
+            r.downlinkDataAggregationMaxDatagrams = 10
+            r.downlinkDataAggregationMaxSize = 4096
+            r.uplinkDataAggregationMaxDatagrams = 11
+            r.uplinkDataAggregationMaxSize = 4096
+            r.downlinkMinimumPadding = 0
         }
         return r
     }
 
     // MARK: WDS
 
-    func wds(_ req: QMIMessage, _ c: Connection) throws(QMIError) -> QMIMessage {
-        var r = QMIMessage.reply(to: req)
+    func wds(_ req: QMIMessage, _ c: Connection) -> QMITypedMessage {
         let cid = req.clientID
         switch req.messageID {
-        case WDS.setEventReport.id, WDS.bindMuxDataPort.id:
-            break
-        case WDS.setIPFamily.id:
-            let f = try req.required("Preference").uint ?? 4
-            guard f == 4 || f == 6 || f == 8 else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidIpFamilyPreference)) }
-            ipFamily[cid] = f
-        case WDS.getProfileSettings.id:
-            guard let p = profileFor(try req.required("Profile Identifier")) else { return profileError(req) }
-            try r.set("Profile Name", .string(""))
-            try r.set("PDP Type", .uint(p.pdpType))
-            try r.set("APN Name", .string(p.apn))
-            try r.set("Username", .string(p.username))
-            try r.set("Password", .string(p.password))
-            try r.set("Authentication", .uint(p.auth))
-        case WDS.modifyProfile.id:
-            let id = try req.required("Profile Identifier")
-            guard var p = profileFor(id) else { return profileError(req) }
-            try apply(req, to: &p)
-            profiles[Int(id[1]?.uint ?? 1) - 1] = p
-            log("profile \(id[1]?.uint ?? 0) set to apn '\(p.apn)'")
-        case WDS.createProfile.id:
-            guard profiles.count < 16 else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.noFreeProfile)) }
+        case WDS.SetEventReport.id:
+            return WDS.SetEventReport.Response(replyingTo: req)
+        case WDS.BindMuxDataPort.id:
+            let q = WDS.BindMuxDataPort.Request(req)
+            muxBindings[cid] = q.muxID
+            log("WDS client \(cid) bound to mux id 0x\(Text.hex(q.muxID ?? 0))")
+            return WDS.BindMuxDataPort.Response(replyingTo: req)
+        case WDS.SetIPFamily.id:
+            let f = WDS.SetIPFamily.Request(req).preference ?? .ipv4
+            guard f == .ipv4 || f == .ipv6 || f == .unspecified else { return refuse(req, QMIErrorCode.invalidIpFamilyPreference) }
+            ipFamily[cid] = UInt64(f.rawValue)
+            return WDS.SetIPFamily.Response(replyingTo: req)
+        case WDS.GetProfileSettings.id:
+            guard let i = profileIndex(WDS.GetProfileSettings.Request(req).profileIdentifier) else { return profileError(req) }
+            let p = profiles[i - 1]
+            var r = WDS.GetProfileSettings.Response(replyingTo: req)
+            r.profileName = ""
+            r.pdpType = WDS.PdpType(rawValue: UInt8(truncatingIfNeeded: p.pdpType))
+            r.apnName = p.apn
+            r.username = p.username
+            r.password = p.password
+            r.authentication = WDS.Authentication(rawValue: UInt8(truncatingIfNeeded: p.auth))
+            return r
+        case WDS.ModifyProfile.id:
+            let q = WDS.ModifyProfile.Request(req)
+            guard let i = profileIndex(q.profileIdentifier) else { return profileError(req) }
+            var p = profiles[i - 1]
+            if let v = q.apnName { p.apn = v }
+            if let v = q.username { p.username = v }
+            if let v = q.password { p.password = v }
+            if let v = q.authentication { p.auth = UInt64(v.rawValue) }
+            if let v = q.pdpType { p.pdpType = UInt64(v.rawValue) }
+            profiles[i - 1] = p
+            log("profile \(i) set to apn '\(p.apn)'")
+            return WDS.ModifyProfile.Response(replyingTo: req)
+        case WDS.CreateProfile.id:
+            guard profiles.count < 16 else { return refuse(req, QMIErrorCode.noFreeProfile) }
+            let q = WDS.CreateProfile.Request(req)
             var p = SimConfig.Profile()
-            try apply(req, to: &p)
+            if let v = q.apnName { p.apn = v }
+            if let v = q.username { p.username = v }
+            if let v = q.password { p.password = v }
+            if let v = q.authentication { p.auth = UInt64(v.rawValue) }
+            if let v = q.pdpType { p.pdpType = UInt64(v.rawValue) }
             profiles.append(p)
-            try r.set("Profile Identifier", .structure([.uint(0), .uint(UInt64(profiles.count))]))
-        case WDS.getPacketServiceStatus.id:
+            log("profile \(profiles.count) created with apn '\(p.apn)'")
+            var r = WDS.CreateProfile.Response(replyingTo: req)
+            r.profileIdentifier = WDS.ProfileIdentifier(profileType: .`3gpp`, profileIndex: UInt8(profiles.count))
+            return r
+        case WDS.GetPacketServiceStatus.id:
             let family = ipFamily[cid] ?? 4
             let up = calls.contains { $0.family == family && (config.callsOutliveClients || $0.cid == cid) }
-            try r.set("Connection Status", .uint(up ? 2 : 1))
-        case WDS.startNetwork.id:
-            return try startNetwork(req, c)
-        case WDS.stopNetwork.id:
-            let handle = UInt32(truncatingIfNeeded: try req.required("Packet Data Handle").uint ?? 0)
+            var r = WDS.GetPacketServiceStatus.Response(replyingTo: req)
+            r.connectionStatus = up ? .connected : .disconnected
+            return r
+        case WDS.StartNetwork.id:
+            return startNetwork(WDS.StartNetwork.Request(req), c)
+        case WDS.StopNetwork.id:
+            let handle = WDS.StopNetwork.Request(req).packetDataHandle ?? 0
             if handle == 0xffff_ffff {
                 // Global handle: stop every call of this client's family (left-over calls included).
                 let family = ipFamily[cid] ?? 4
                 let victims = calls.filter { $0.family == family }
-                if victims.isEmpty { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.noEffect)) }
+                if victims.isEmpty { return refuse(req, QMIErrorCode.noEffect) }
                 for v in victims { endCall(v, notify: v.cid != cid, reason: (2, 2, 202)) }
             } else {
-                guard let call = calls.first(where: { $0.handle == handle }) else {
-                    return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidHandle))
-                }
+                guard let call = calls.first(where: { $0.handle == handle }) else { return refuse(req, QMIErrorCode.invalidHandle) }
                 endCall(call, notify: false)
-                scheduleIndication(cid: call.cid, status: 1, reason: (2, 2, 202), family: call.family)
+                scheduleIndication(cid: call.cid, status: .disconnected, reason: (2, 2, 202), family: call.family)
             }
-        case WDS.getRuntimeSettings.id:
+            return WDS.StopNetwork.Response(replyingTo: req)
+        case WDS.GetRuntimeSettings.id:
             let family = ipFamily[cid] ?? 4
             guard let call = calls.first(where: { $0.cid == cid || (config.callsOutliveClients && $0.family == family) }) else {
-                return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.outOfCall))
+                return refuse(req, QMIErrorCode.outOfCall)
             }
-            try r.set("APN Name", .string(call.apn))
-            try r.set("MTU", .uint(UInt64(config.mtu)))
-            try r.set("IP Family", .uint(call.family))
+            var r = WDS.GetRuntimeSettings.Response(replyingTo: req)
+            r.apnName = call.apn
+            r.mtu = config.mtu
+            r.ipFamily = WDS.IpFamily(rawValue: UInt8(call.family))
             if call.family == 4 {
-                try r.set("IPv4 Address", .ipv4(config.ipv4Address))
-                try r.set("IPv4 Gateway", .ipv4(config.ipv4Gateway))
-                let mask: UInt32 = config.ipv4Prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - config.ipv4Prefix)
-                try r.set("IPv4 Subnet Mask", .ipv4(mask))
-                if config.ipv4DNS.count > 0 { try r.set("IPv4 Primary DNS", .ipv4(config.ipv4DNS[0])) }
-                if config.ipv4DNS.count > 1 { try r.set("IPv4 Secondary DNS", .ipv4(config.ipv4DNS[1])) }
+                r.ipv4Address = config.ipv4Address
+                r.ipv4Gateway = config.ipv4Gateway
+                r.ipv4SubnetMask = IPAddress.mask(ofPrefix: config.ipv4Prefix)
+                if config.ipv4DNS.count > 0 { r.ipv4PrimaryDNS = config.ipv4DNS[0] }
+                if config.ipv4DNS.count > 1 { r.ipv4SecondaryDNS = config.ipv4DNS[1] }
             } else {
-                try r.set("IPv6 Address", .structure([.ipv6(config.ipv6Address), .uint(UInt64(config.ipv6Prefix))]))
-                try r.set("IPv6 Gateway", .structure([.ipv6(config.ipv6Gateway), .uint(UInt64(config.ipv6Prefix))]))
-                if config.ipv6DNS.count > 0 { try r.set("IPv6 Primary DNS", .ipv6(config.ipv6DNS[0])) }
-                if config.ipv6DNS.count > 1 { try r.set("IPv6 Secondary DNS", .ipv6(config.ipv6DNS[1])) }
+                r.ipv6Address = WDS.GetRuntimeSettings.IPv6Address(address: config.ipv6Address, prefixLength: UInt8(config.ipv6Prefix))
+                r.ipv6Gateway = WDS.GetRuntimeSettings.IPv6Gateway(address: config.ipv6Gateway, prefixLength: UInt8(config.ipv6Prefix))
+                if config.ipv6DNS.count > 0 { r.ipv6PrimaryDNS = config.ipv6DNS[0] }
+                if config.ipv6DNS.count > 1 { r.ipv6SecondaryDNS = config.ipv6DNS[1] }
             }
-        case WDS.getDataBearerTechnology.id:
-            guard registered else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.outOfCall)) }
-            try r.set("Current", .int(10))
-        case WDS.getCurrentDataBearerTechnology.id:
-            guard registered else { return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.outOfCall)) }
-            try r.set("Current", .structure([.uint(2), .uint(0x20), .uint(0)]))
+            return r
+        case WDS.GetDataBearerTechnology.id:
+            guard registered else { return refuse(req, QMIErrorCode.outOfCall) }
+            var r = WDS.GetDataBearerTechnology.Response(replyingTo: req)
+            r.current = WDS.DataBearerTechnology(rawValue: 10)
+            return r
+        case WDS.GetCurrentDataBearerTechnology.id:
+            guard registered else { return refuse(req, QMIErrorCode.outOfCall) }
+            var r = WDS.GetCurrentDataBearerTechnology.Response(replyingTo: req)
+            r.current = WDS.GetCurrentDataBearerTechnology.Current(networkType: .`3gpp`, ratMask: 0x20, soMask: 0)
+            return r
         default:
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+            return refuse(req, QMIErrorCode.invalidQmiCommand)
         }
+    }
+
+    func profileIndex(_ id: WDS.ProfileIdentifier?) -> Int? {
+        guard let i = id.map({ Int($0.profileIndex) }), i >= 1, i <= profiles.count else { return nil }
+        return i
+    }
+
+    /// What a modem says for a profile that does not exist: "context not defined".
+    func profileError(_ req: QMIMessage) -> QMITypedMessage {
+        var r = WDS.GetProfileSettings.Response(replyingTo: req, result: .failure(QMIErrorCode.extendedInternal))
+        r.extendedErrorCode = .`3gppContextNotDefined`
         return r
     }
 
-    func profileFor(_ id: QMIValue) -> SimConfig.Profile? {
-        guard let i = id[1]?.uint, i >= 1, Int(i) <= profiles.count else { return nil }
-        return profiles[Int(i) - 1]
-    }
-
-    func profileError(_ req: QMIMessage) -> QMIMessage {
-        var r = QMIMessage.reply(to: req, result: .failure(QMIErrorCode.extendedInternal))
-        try? r.set("Extended Error Code", .uint(1003))
-        return r
-    }
-
-    func apply(_ req: QMIMessage, to p: inout SimConfig.Profile) throws(QMIError) {
-        if let v = try req.value("APN Name")?.string { p.apn = v }
-        if let v = try req.value("Username")?.string { p.username = v }
-        if let v = try req.value("Password")?.string { p.password = v }
-        if let v = try req.value("Authentication")?.uint { p.auth = v }
-        if let v = try req.value("PDP Type")?.uint { p.pdpType = v }
-    }
-
-    func startNetwork(_ req: QMIMessage, _ c: Connection) throws(QMIError) -> QMIMessage {
+    func startNetwork(_ q: WDS.StartNetwork.Request, _ c: Connection) -> QMITypedMessage {
+        let req = q.message
         let cid = req.clientID
         startAttempts += 1
-        func fail(_ code: UInt16, _ reason: UInt16?, _ verbose: (UInt16, Int16)?) throws(QMIError) -> QMIMessage {
-            var r = QMIMessage.reply(to: req, result: .failure(code))
-            if let reason { try r.set("Call End Reason", .uint(UInt64(reason))) }
-            if let (t, v) = verbose { try r.set("Verbose Call End Reason", .structure([.uint(UInt64(t)), .int(Int64(v))])) }
+        func fail(_ code: UInt16, _ reason: UInt16?, _ verbose: (UInt16, Int16)?) -> WDS.StartNetwork.Response {
+            var r = WDS.StartNetwork.Response(replyingTo: req, result: .failure(code))
+            if let reason { r.callEndReason = WDS.CallEndReason(rawValue: reason) }
+            if let (t, v) = verbose { r.verboseCallEndReason = WDS.VerboseCallEndReason(type: WDS.VerboseType(rawValue: t), reason: v) }
             return r
         }
-        guard simState == .ready else { return try fail(QMIErrorCode.callFailed, 3, (3, 2001)) }
-        guard registered else { return try fail(QMIErrorCode.callFailed, 3, (3, 2001)) }
-        let family = try req.value("IP Family Preference")?.uint ?? ipFamily[cid] ?? 4
+        guard simState == .ready else { return fail(QMIErrorCode.callFailed, 3, (3, 2001)) }
+        guard registered else { return fail(QMIErrorCode.callFailed, 3, (3, 2001)) }
+        let family = UInt64(q.ipFamilyPreference?.rawValue ?? UInt8(ipFamily[cid] ?? 4))
         if let existing = calls.first(where: { $0.cid == cid && $0.family == family }) {
-            var r = QMIMessage.reply(to: req, result: .failure(QMIErrorCode.noEffect))
-            try r.set("Packet Data Handle", .uint(UInt64(existing.handle)))
+            var r = WDS.StartNetwork.Response(replyingTo: req, result: .failure(QMIErrorCode.noEffect))
+            r.packetDataHandle = existing.handle
             return r
         }
         if let rej = config.rejectCall, config.rejectCallTimes < 0 || rejectedCalls < config.rejectCallTimes {
             rejectedCalls += 1
             log("rejecting call attempt \(startAttempts) (fault)")
-            return try fail(QMIErrorCode.callFailed, rej.reason, (rej.verboseType, rej.verboseReason))
+            return fail(QMIErrorCode.callFailed, rej.reason, (rej.verboseType, rej.verboseReason))
         }
-        let index = Int(try req.value("Profile Index 3GPP")?.uint ?? 1)
-        let profile = index >= 1 && index <= profiles.count ? profiles[index - 1] : profiles[0]
-        let apn = try req.value("APN")?.string ?? profile.apn
+        let index = Int(q.profileIndex3GPP ?? 1)
+        guard index >= 1 && index <= profiles.count else {
+            // A profile that does not exist: what a modem says for it.
+            return fail(QMIErrorCode.invalidProfile, nil, nil)
+        }
+        let profile = profiles[index - 1]
+        let apn = q.apn ?? profile.apn
         // An authenticating APN needs the right credentials.
-        let user = try req.value("Username")?.string ?? profile.username
-        let pass = try req.value("Password")?.string ?? profile.password
-        if apn == "auth.example", user != "user" || pass != "pass" {
-            return try fail(QMIErrorCode.callFailed, 1016, (6, 29))
+        let user = q.username ?? profile.username
+        let pass = q.password ?? profile.password
+        if apn.equals("auth.example"), !user.equals("user") || !pass.equals("pass") {
+            return fail(QMIErrorCode.callFailed, 1016, (6, 29))
         }
         nextHandle = nextHandle &+ 0x11_1111
-        let call = Call(handle: nextHandle, cid: cid, family: family, apn: apn, connection: c.id)
+        let call = Call(handle: nextHandle, cid: cid, family: family, apn: apn, connection: c.id, profile: index,
+                        mux: muxBindings[cid] ?? nil)
         calls.append(call)
-        log("call up: handle 0x\(Text.hex(call.handle, 8)) IPv\(family) apn '\(apn)' on WDS client \(cid)")
-        scheduleIndication(cid: cid, status: 2, reason: nil, family: family)
+        log("call up: handle 0x\(Text.hex(call.handle, 8)) IPv\(family) apn '\(apn)' profile \(index) on WDS client \(cid)")
+        scheduleIndication(cid: cid, status: .connected, reason: nil, family: family)
         if let ms = config.dropCallAfterMs {
             let handle = call.handle
             callTimers[handle] = loop.after(ms) { [unowned self] in
@@ -461,101 +562,42 @@ extension QMISimulator {
                 }
             }
         }
-        var r = QMIMessage.reply(to: req)
-        try r.set("Packet Data Handle", .uint(UInt64(call.handle)))
+        var r = WDS.StartNetwork.Response(replyingTo: req)
+        r.packetDataHandle = call.handle
         return r
     }
 
     /// Packet service status indication to a WDS client, after the response latency so it
     /// follows the response the way it does on a real modem.
-    func scheduleIndication(cid: UInt8, status: UInt64, reason: (UInt16, UInt16, Int16)?, family: UInt64) {
+    func scheduleIndication(cid: UInt8, status: WDS.ConnectionStatus, reason: (UInt16, UInt16, Int16)?, family: UInt64) {
         loop.after(config.latencyMs + 1) { [unowned self] in
             self.locked { self.sendPacketStatus(cid: cid, status: status, reason: reason, family: family) }
         }
     }
 
-    func sendPacketStatus(cid: UInt8, status: UInt64, reason: (UInt16, UInt16, Int16)?, family: UInt64) {
+    func sendPacketStatus(cid: UInt8, status: WDS.ConnectionStatus, reason: (UInt16, UInt16, Int16)?, family: UInt64) {
         guard allocated[QMIService.wds.rawValue]?.contains(cid) == true else { return }
-        var ind = QMIMessage.indication(WDS.getPacketServiceStatus, clientID: cid)
-        try? ind.set("Connection Status", .structure([.uint(status), .bool(false)]))
+        var ind = WDS.GetPacketServiceStatus.Indication(clientID: cid)
+        ind.connectionStatus = WDS.GetPacketServiceStatus.ConnectionStatus(status: status, reconfigurationRequired: false)
         if let (r, t, v) = reason {
-            try? ind.set("Call End Reason", .uint(UInt64(r)))
-            try? ind.set("Verbose Call End Reason", .structure([.uint(UInt64(t)), .int(Int64(v))]))
+            ind.callEndReason = WDS.CallEndReason(rawValue: r)
+            ind.verboseCallEndReason = WDS.VerboseCallEndReason(type: WDS.VerboseType(rawValue: t), reason: v)
         }
-        try? ind.set("IP Family", .uint(family))
-        indicate(ind)
+        ind.ipFamily = WDS.IpFamily(rawValue: UInt8(family))
+        if silentDrops { return log("packet service indication to client \(cid) suppressed (fault)") }
+        indicate(ind.message)
     }
 
     func endCall(_ call: Call, notify: Bool, reason: (UInt16, UInt16, Int16) = (2, 2, 202)) {
         calls.removeAll { $0 == call }
         if let t = callTimers.removeValue(forKey: call.handle) { loop.cancel(t) }
         log("call down: handle 0x\(Text.hex(call.handle, 8))")
-        if notify { sendPacketStatus(cid: call.cid, status: 1, reason: reason, family: call.family) }
-    }
-
-    // MARK: faults triggered at run time
-
-    /// The network drops every call now (packet service indications with `reason`).
-    public func dropCalls(reason: (UInt16, UInt16, Int16)? = nil) {
-        locked { for c in calls { endCall(c, notify: true, reason: reason ?? config.dropReason) } }
-    }
-
-    /// Modem reset: every client id and call is gone; clients get a CTL Sync indication.
-    public func resetModem() {
-        locked {
-            log("modem reset (fault)")
-            calls.removeAll()
-            releaseAll(reason: "modem reset")
-            registered = false
-            simState = config.sim == .pinRequired ? .pinRequired : simState
-            var ind = QMIMessage.indication(CTL.sync, clientID: 0)
-            ind.transactionID = 0
-            indicate(ind)
-            scheduleRegistration()
-        }
-    }
-
-    /// The device disappears (every socket closed and the socket file removed) and, when
-    /// `backAfterMs` is given, comes back that much later with a freshly booted modem.
-    public func disappear(backAfterMs: Int64?) {
-        locked {
-            log("device gone (fault)")
-            gone = true
-            for c in connections { closeConnection(c, why: "dropped: device gone") }
-            for l in listeners {
-                loop.unwatch(l.watch)
-                _ = close(l.fd)
-                if !l.path.hasPrefix("@") { _ = unlink(l.path) }
-            }
-            listeners.removeAll()
-            calls.removeAll()
-            allocated.removeAll()
-            owners.removeAll()
-            registered = false
-            if let back = backAfterMs {
-                faultTimers.append(loop.after(back) { [unowned self] in self.locked { self.comeBack() } })
-            }
-        }
-    }
-
-    func comeBack() {
-        gone = false
-        log("device back")
-        for s in listenSpecs { try? openListener(s.path, proxy: s.proxy) }
-        scheduleRegistration()
-    }
-
-    /// Changes registration at run time (loss of coverage and back).
-    public func setRegistration(_ on: Bool) {
-        locked {
-            if let t = registrationTimer { loop.cancel(t) }
-            registrationTimer = nil
-            setRegistered(on)
-        }
+        if notify { sendPacketStatus(cid: call.cid, status: .disconnected, reason: reason, family: call.family) }
     }
 }
 
 extension QMIErrorCode {
+    static let internalError: UInt16 = 0x03
     static let invalidServiceType: UInt16 = 0x1f
     static let informationUnavailable: UInt16 = 0x4a
     static let invalidArgument: UInt16 = 0x30

@@ -62,13 +62,13 @@ public final class QMISimulator {
 
     // NAS / DMS
     var registered = false
-    var operatingMode: UInt64 = 0
+    var operatingMode = DMS.OperatingMode.online
     var registrationTimer: Int?
 
     // WDA
-    var linkProtocol: UInt64
-    var ulAggregation: UInt64 = 0
-    var dlAggregation: UInt64 = 0
+    var linkProtocol: WDA.LinkLayerProtocol
+    var ulAggregation = WDA.AggregationProtocol.disabled
+    var dlAggregation = WDA.AggregationProtocol.disabled
 
     // WDS
     struct Call: Equatable {
@@ -77,10 +77,21 @@ public final class QMISimulator {
         let family: UInt64
         let apn: String
         let connection: Int
+        let profile: Int
+        /// The mux id its WDS client was bound to (Bind Mux Data Port), if any.
+        let mux: UInt8?
     }
     var profiles: [SimConfig.Profile]
     var calls: [Call] = []
     var ipFamily: [UInt8: UInt64] = [:]
+    /// WDS client → mux id (Bind Mux Data Port).
+    var muxBindings: [UInt8: UInt8?] = [:]
+
+    // Faults switched at run time
+    /// Services that stopped answering; a modem reset brings them back.
+    var hungServices: Set<UInt8> = []
+    /// Packet service indications are lost (the network ends calls silently).
+    var silentDrops = false
     var startAttempts = 0
     var rejectedCalls = 0
     var nextHandle: UInt32 = 0x8724_5bd0
@@ -92,7 +103,7 @@ public final class QMISimulator {
         simState = config.sim
         pinRetriesLeft = config.pinRetries
         pukRetriesLeft = config.pukRetries
-        linkProtocol = config.linkProtocol
+        linkProtocol = WDA.LinkLayerProtocol(rawValue: UInt32(truncatingIfNeeded: config.linkProtocol))
         profiles = config.profiles
     }
 
@@ -275,7 +286,7 @@ public final class QMISimulator {
             }
         }
         let key = SimConfig.key(req.service, req.messageID)
-        if config.neverAnswer.contains(key) {
+        if config.neverAnswer.contains(key) || hungServices.contains(req.service.rawValue) {
             log("not answering \(req.displayName) (fault)")
             return
         }
@@ -288,6 +299,12 @@ public final class QMISimulator {
                     var bytes = response.encode()
                     if bytes.count > 12 { bytes[11] = bytes[11] &+ 7 }   // SDU length no longer matches
                     self.send(bytes: bytes, message: nil, to: c)
+                    return
+                }
+                if self.config.truncatedFor.contains(key) {
+                    // Cut short: the QMUX length promises more than comes.
+                    let bytes = response.encode()
+                    self.send(bytes: Array(bytes.prefix(max(7, bytes.count / 2))), message: nil, to: c)
                     return
                 }
                 var r = response
@@ -316,7 +333,7 @@ public final class QMISimulator {
     public var activeCalls: Int { locked { calls.count } }
     public var activeCallFamilies: [UInt64] { locked { calls.map { $0.family } } }
     public var connectionCount: Int { locked { connections.count } }
-    public var currentLinkProtocol: UInt64 { locked { linkProtocol } }
+    public var currentLinkProtocol: UInt64 { locked { UInt64(linkProtocol.rawValue) } }
     public var isRegistered: Bool { locked { registered } }
     public var profile1: SimConfig.Profile { locked { profiles[0] } }
     public func profile(_ index: Int) -> SimConfig.Profile? { locked { index >= 1 && index <= profiles.count ? profiles[index - 1] : nil } }

@@ -179,10 +179,26 @@ final class DialTests: XCTestCase {
         usleep(1_200_000)              // the call stays up past --stable-after
         rig.sim.dropCalls()
         XCTAssertTrue(rig.waitSim(10) { $0.transcript.count(WDS.startNetwork) == 4 }, rig.log)
-        // Rejected twice (1 s, 2 s), connected long enough, dropped: back to 1 s, not 4 s.
-        XCTAssertTrue(rig.waitCount("redialing in 1000 ms", 2), rig.log)
+        XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
+        // Rejected twice (1 s, 2 s), connected long enough, dropped: redialed at once, not after 4 s.
+        XCTAssertEqual(rig.log.components(separatedBy: "redialing in 1000 ms").count - 1, 1, rig.log)
         XCTAssertTrue(rig.log.contains("redialing in 2000 ms"), rig.log)
+        XCTAssertTrue(rig.log.contains("redialing at once"), rig.log)
         XCTAssertFalse(rig.log.contains("redialing in 4000 ms"), rig.log)
+        assertCleanTeardown(rig)
+    }
+
+    /// The first redial after the network ends a stable call goes out at once: no Start
+    /// Network waits for a backoff timer (scripts/bench measures the drop-to-connected time).
+    func testRedialAtOnceAfterADrop() throws {
+        let rig = try DaemonRig()
+        rig.start(["--stable-after", "0"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        rig.sim.dropCalls()
+        XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
+        let afterDrop = rig.log.components(separatedBy: "the network ended the IPv4 call").last ?? ""
+        XCTAssertTrue(afterDrop.contains("redialing at once"), rig.log)
+        XCTAssertFalse(afterDrop.contains("redialing in"), rig.log)
         assertCleanTeardown(rig)
     }
 

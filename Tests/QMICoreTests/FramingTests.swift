@@ -146,6 +146,45 @@ final class FramingTests: XCTestCase {
         XCTAssertEqual(got.last, .frame(a))
     }
 
+    /// A truncated frame declares more bytes than it has: the frame after it — the
+    /// indication that the network dropped the call — still comes through, whether more
+    /// data follows or not.
+    func testTruncatedFrameDoesNotHideTheNextOne() throws {
+        var ind = QMIMessage.indication(WDS.getPacketServiceStatus, clientID: 1)
+        try ind.set("Connection Status", .structure([.uint(1), .bool(false)]))
+        try ind.set("Call End Reason", .uint(1003))
+        let drop = ind.encode()
+        var revision = QMIMessage.reply(to: QMIMessage.request(DMS.getRevision, clientID: 1))
+        try revision.set("Revision", .string("EC25EFAR06A11M4G"))
+        let truncated = Array(revision.encode().prefix(20))
+        // Nothing follows: the indication is not kept waiting behind the truncated frame.
+        var r = FrameReader()
+        r.append(truncated + drop)
+        var got: [FrameReader.Item] = []
+        while let i = r.next() { got.append(i) }
+        XCTAssertEqual(got.count, 2, "\(got)")
+        if case .malformed(let bytes, _) = got.first { XCTAssertEqual(bytes, truncated) } else { XCTFail("\(got)") }
+        XCTAssertEqual(got.last, .frame(drop))
+        XCTAssertEqual(r.buffered, 0)
+        // More frames follow at once: the truncated one's declared length reaches into them.
+        r = FrameReader()
+        r.append(truncated + drop + drop + drop)
+        got = []
+        while let i = r.next() { got.append(i) }
+        XCTAssertEqual(got.filter { $0 == .frame(drop) }.count, 3, "\(got)")
+        // A complete frame whose inner lengths do not add up is skipped whole, and a stray
+        // 0x01 inside it is not taken for the start of a frame.
+        var bad = revision.encode()
+        bad[11] &+= 7
+        r = FrameReader()
+        r.append(bad)
+        r.append(drop)
+        got = []
+        while let i = r.next() { got.append(i) }
+        if case .malformed(let bytes, _) = got.first { XCTAssertEqual(bytes, bad) } else { XCTFail("\(got)") }
+        XCTAssertEqual(got.last, .frame(drop))
+    }
+
     func testMaskingHidesPasswordsButStaysDecodable() throws {
         var m = QMIMessage.request(WDS.startNetwork, clientID: 1)
         try m.set("APN", .string("3gnet"))

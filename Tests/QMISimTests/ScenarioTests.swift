@@ -211,7 +211,7 @@ final class ScenarioTests: XCTestCase {
             let r = try rig.call(spec, cid: dms, timeoutMs: 150)
             guard case .failure(.timeout) = r else { return XCTFail("\(spec.name): \(r)") }
         }
-        XCTAssertEqual(rig.ignored.count, 2, "\(rig.ignored)")
+        guard rig.ignored.count == 2 else { return XCTFail("\(rig.ignored)") }
         XCTAssertTrue(rig.ignored[0].contains("malformed"), rig.ignored[0])
         XCTAssertTrue(rig.ignored[1].contains("matches no request"), rig.ignored[1])
         XCTAssertNil(rig.closed, "faults never take the channel down")

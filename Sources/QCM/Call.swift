@@ -1,0 +1,82 @@
+import Base
+import LinkConfig
+import QMICore
+import QMIMessages
+
+/// One PDN's data call: its WDS clients (one per IP family), packet data handles, link plan
+/// and redial schedule. Its decisions live in Connection (which owns the shared session);
+/// this is the call's state.
+final class Call {
+    enum Phase: Equatable {
+        /// The session is being set up.
+        case setup
+        case waitingForNetwork
+        case dialing
+        /// Call up; runtime settings and the link are on their way.
+        case configuring
+        case connected
+        case redialWait
+        /// Gave up (--max-retries) while other PDNs go on.
+        case failed
+    }
+
+    let options: PDNOptions
+    var pdn: Int { options.pdn }
+    /// The profile Start Network names: the PDN's, or the one Create Profile made for it.
+    var profile: Int
+    var phase = Phase.setup
+    /// IP family → WDS client id.
+    var wds = SmallMap<UInt8, UInt8>()
+    /// IP family → packet data handle of the call that is up.
+    var handles = SmallMap<UInt8, UInt32>()
+
+    // Facts read during setup.
+    var profileSettings: WDS.GetProfileSettings.Response?
+    var profileMissing = false
+    /// Families whose call was already up at start (a qcm killed with -9 left it).
+    var staleFamilies: [UInt8] = []
+
+    // The dial in progress.
+    var started = SmallMap<UInt8, UInt32>()
+    var dialErrors: [String] = []
+    var settings = SmallMap<UInt8, WDS.GetRuntimeSettings.Response>()
+    var settingsProblem: String?
+
+    var plan: LinkPlan?
+    var connectedAt: Int64?
+    /// Failed dials in a row (for --max-retries).
+    var failures = 0
+    /// Position in the redial schedule: 0 redials at once, n > 0 after 2^(n-1) s (at most 60 s).
+    var backoff = 1
+
+    init(_ options: PDNOptions) {
+        self.options = options
+        profile = options.pdn
+    }
+
+    /// The delay of the next redial, advancing the schedule.
+    func nextRedialDelayMs() -> Int64 {
+        let delay: Int64 = backoff == 0 ? 0 : min(Int64(1000) << Int64(min(backoff - 1, 10)), 60_000)
+        backoff += 1
+        return delay
+    }
+
+    var clientIDs: [UInt8] { wds.values }
+
+    /// The family a WDS client id belongs to, when it is one of this call's.
+    func family(ofClient cid: UInt8) -> UInt8? {
+        for (f, c) in wds.pairs where c == cid { return f }
+        return nil
+    }
+
+    /// The modem-side state of the call is gone (reset, channel lost, client revoked).
+    func forget() {
+        wds.removeAll()
+        handles.removeAll()
+        started.removeAll()
+        settings.removeAll()
+        plan = nil
+        connectedAt = nil
+        if phase != .failed { phase = .setup }
+    }
+}

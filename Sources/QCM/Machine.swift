@@ -1,0 +1,113 @@
+import Base
+import DHCPClient
+import LinkConfig
+import QMICore
+
+// The vocabulary between the connection's state machine (Connection, Call — decisions, no
+// I/O) and the Runner (the I/O: QMI channel, timers, rtnetlink, DHCP, files, systemd). The
+// runner feeds events in; the machine answers with actions. Tests feed events with a fake
+// clock and read the actions, without a process, a socket or a modem.
+
+/// What happened.
+enum Event {
+    case start
+    /// The QMI channel is open (or could not be opened).
+    case channelOpened
+    case channelOpenFailed(QMIError)
+    /// A request's answer (or its timeout, or the channel closing under it).
+    case response(Request, Result<QMIMessage, QMIError>)
+    case indication(QMIMessage)
+    case timer(Timer)
+    /// The channel is gone (USB reset, modem reboot, proxy exit).
+    case channelClosed(QMIError)
+    /// The channel delivered bytes that were not a valid frame (they were discarded): a
+    /// message may have been lost with them.
+    case frameDiscarded
+    /// The result of `.switchRawIP`.
+    case rawIPSwitched(Bool)
+    /// The result of `.applyLink` / `.startDHCP`.
+    case linkApplied(pdn: Int, Result<LinkPlan, LinkError>)
+    case dhcp(pdn: Int, DHCPMachine.Event)
+    /// SIGINT/SIGTERM ("SIGINT" or "SIGTERM").
+    case stop(signal: String)
+}
+
+/// What to do.
+enum Action {
+    case openChannel
+    case closeChannel
+    case send(Request, QMIMessage, timeoutMs: Int64)
+    case arm(Timer, ms: Int64)
+    case cancel(Timer)
+    /// Set qmi_wwan's raw_ip attribute to Y (the result comes back as `.rawIPSwitched`).
+    case switchRawIP
+    /// Configure PDN's link from runtime settings (the result comes back as `.linkApplied`).
+    case applyLink(pdn: Int, LinkPlan, leaseSeconds: UInt32?, renew: Bool)
+    /// Run DHCP on PDN's link (leases come back as `.dhcp`).
+    case startDHCP(pdn: Int)
+    /// Remove PDN's link configuration (`release`: send a DHCP RELEASE first).
+    case deconfigureLink(pdn: Int, release: Bool)
+    case log(String)
+    /// The state line of PDN (or of every PDN when nil): status file and systemd STATUS.
+    case state(pdn: Int?, String)
+    /// A field of PDN's status file (nil removes it).
+    case status(pdn: Int?, String, String?)
+    /// PDN is connected: its uptime starts, systemd hears READY=1.
+    case connected(pdn: Int, summary: String)
+    /// Leave with this exit code (the channel is closed by then).
+    case exit(Int32)
+}
+
+/// Every request the machine sends, named by what it is for, so its answer finds its way
+/// back to the step that asked.
+enum Request: Equatable {
+    case proxyOpen
+    case sync
+    /// A client id for `service`: the session's own (pdn 0) or a PDN's WDS client for `family`.
+    case allocate(QMIService, pdn: Int, family: UInt8)
+    case release(QMIService, UInt8)
+    case revision
+    case ids
+    case cardStatus
+    case pinStatus
+    case servingSystem
+    case verifyPIN
+    case dataFormat
+    case radio(UInt8)
+    case packetStatus(pdn: Int, family: UInt8)
+    case readProfile(pdn: Int)
+    case createProfile(pdn: Int)
+    case modifyProfile(pdn: Int)
+    case setIPFamily(pdn: Int, family: UInt8)
+    case stopStale(pdn: Int, family: UInt8)
+    case start(pdn: Int, family: UInt8)
+    case stop(pdn: Int, family: UInt8)
+    case runtimeSettings(pdn: Int, family: UInt8)
+    /// A PDN's call state asked again, after a frame was lost.
+    case recheck(pdn: Int, family: UInt8)
+}
+
+enum Timer: Equatable {
+    case reopen
+    case resync
+    case registrationPoll
+    case redial(pdn: Int)
+    /// The longest a teardown may take.
+    case teardownLimit
+    /// How long a teardown waits for a Start Network in flight.
+    case dialWait
+}
+
+/// Exit codes, documented in README.md ("Exit codes") and in --help.
+enum ExitCode {
+    static let ok: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 2
+    static let noModem: Int32 = 3
+    static let sim: Int32 = 4
+    static let notResponding: Int32 = 5
+    static let callFailed: Int32 = 6
+    static let locked: Int32 = 7
+    static let link: Int32 = 8
+    static let permission: Int32 = 9
+}

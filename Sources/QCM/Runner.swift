@@ -1,0 +1,200 @@
+import Base
+import CSystem
+import DHCPClient
+import LinkConfig
+import QMICore
+
+/// The I/O around the Connection machine: it opens the QMI channel and runs the engine,
+/// arms timers on the event loop, configures links over rtnetlink (or a script), runs DHCP,
+/// writes the status files and speaks to systemd. Every outcome goes back to the machine
+/// as an event; nothing here decides anything.
+final class Runner {
+    let machine: Connection
+    let loop: EventLoop
+    let log: Logger
+    let notify: SystemdNotify
+    let o: Options
+    /// Status files, one per PDN.
+    let instances: SmallMap<Int, Instance>
+    var channelPath: String
+    /// Looks for the modem again after it went away (nil: the channel is fixed, --device).
+    let rediscover: (() -> String?)?
+
+    var engine: QMIEngine?
+    var timers = SmallMap<Timer, Int>()
+    var links = SmallMap<Int, LinkSetup>()
+    var dhcp = SmallMap<Int, DHCPDriver>()
+    private(set) var exitCode: Int32?
+
+    /// Events raised while actions run are queued and handled in order, never re-entrantly.
+    private var queue: [Event] = []
+    private var draining = false
+
+    init(machine: Connection, loop: EventLoop, log: Logger, notify: SystemdNotify, instances: SmallMap<Int, Instance>,
+         rediscover: (() -> String?)?) {
+        self.machine = machine
+        self.loop = loop
+        self.log = log
+        self.notify = notify
+        o = machine.config.options
+        self.instances = instances
+        channelPath = machine.config.device
+        self.rediscover = rediscover
+    }
+
+    var stateText: String { instances.values.first?.get("state") ?? "starting" }
+
+    func start() {
+        for i in instances.values {
+            i.set("interface", machine.config.netdev)
+            i.set("channel", machine.config.channel)
+        }
+        feed(.start)
+    }
+
+    /// Hands an event to the machine and carries out what it answers.
+    func feed(_ e: Event) {
+        queue.append(e)
+        guard !draining else { return }
+        draining = true
+        while !queue.isEmpty {
+            let next = queue.removeFirst()
+            for a in machine.handle(next, now: loop.now) { perform(a) }
+        }
+        draining = false
+    }
+
+    func perform(_ a: Action) {
+        switch a {
+        case .openChannel: openChannel()
+        case .closeChannel: closeChannel()
+        case let .send(r, m, timeout): send(r, m, timeout)
+        case let .arm(t, ms):
+            if let old = timers[t] { loop.cancel(old) }
+            timers[t] = loop.after(ms) {
+                self.timers.removeValue(forKey: t)
+                self.feed(.timer(t))
+            }
+        case .cancel(let t):
+            if let id = timers.removeValue(forKey: t) { loop.cancel(id) }
+        case .switchRawIP:
+            let path = o.sysRoot + "/class/net/\(machine.config.netdev ?? "")/qmi/raw_ip"
+            feed(.rawIPSwitched((try? Files.writeAttribute(path, "Y")) != nil))
+        case let .applyLink(pdn, plan, lease, renew): applyLink(pdn, plan, lease, renew)
+        case .startDHCP(let pdn): startDHCP(pdn)
+        case let .deconfigureLink(pdn, release):
+            dhcp[pdn]?.stop(release: release)
+            dhcp.removeValue(forKey: pdn)
+            links[pdn]?.deconfigure()
+        case .log(let s): log.log(s)
+        case let .state(pdn, text):
+            for (p, i) in instances.pairs where pdn == nil || pdn == p {
+                i.set("state", text)
+                i.save()
+            }
+            notify.status(text)
+        case let .status(pdn, key, value):
+            for (p, i) in instances.pairs where pdn == nil || pdn == p { i.set(key, value) }
+        case let .connected(pdn, summary):
+            if let i = instances[pdn] {
+                i.set("connected_since", "\(csys_realtime_ms() / 1000)")
+                i.set("dns_warning", links[pdn]?.manager?.dnsProblem)
+                i.save()
+            }
+            notify.ready(summary)
+        case .exit(let code):
+            notify.stopping()
+            exitCode = code
+            loop.stop()
+        }
+    }
+
+    // MARK: the channel
+
+    func openChannel() {
+        if machine.initializedOnce, let find = rediscover {
+            guard let path = find() else { return feed(.channelOpenFailed(.notFound("the modem"))) }
+            channelPath = path
+        }
+        let path = o.proxy.map { "@" + $0 } ?? channelPath
+        let channel: QMIChannel
+        do { channel = try QMIChannel.open(path) } catch { return feed(.channelOpenFailed(error)) }
+        log.log("QMI channel \(path) open (fd \(channel.fd))")
+        let e = QMIEngine(channel: channel, loop: loop)
+        e.onFrame = { bytes, m, sent in self.log.frame(bytes, m, sent: sent) }
+        e.onIgnored = { self.log.log($0) }
+        e.onDiscarded = { self.feed(.frameDiscarded) }
+        e.onSlow = { name, ms in self.log.log("waiting \(ms / 1000) s for \(name) …") }
+        e.onClose = { err in
+            guard self.engine === e else { return }
+            self.engine = nil
+            self.feed(.channelClosed(err))
+        }
+        for s in [QMIService.ctl, .wds, .nas, .dms, .uim] { e.subscribe(service: s) { m in self.feed(.indication(m)) } }
+        engine = e
+        feed(.channelOpened)
+    }
+
+    func closeChannel() {
+        guard let e = engine else { return }
+        engine = nil
+        e.onClose = nil
+        e.close()
+    }
+
+    func send(_ r: Request, _ m: QMIMessage, _ timeout: Int64) {
+        guard let e = engine else {
+            _ = loop.after(0) { self.feed(.response(r, .failure(.closed))) }
+            return
+        }
+        e.send(m, timeoutMs: timeout) { result in
+            // The answer of a channel closed since (the session was dropped) is stale.
+            guard self.engine === e else { return }
+            self.feed(.response(r, result))
+        }
+    }
+
+    // MARK: the link
+
+    func link(_ pdn: Int) throws(LinkError) -> LinkSetup {
+        if let l = links[pdn] { return l }
+        guard let dev = machine.config.netdev else { throw .invalid("no network interface known for this modem") }
+        let l = try LinkSetup(interface: dev, metric: o.metric, dnsMode: pdnManagesDNS(pdn) ? o.dns : .none,
+                              resolvConf: o.resolvConf, dnsBackup: LinkSetup.dnsBackup(runDir: o.runDir),
+                              scriptPath: o.script, log: log)
+        links[pdn] = l
+        return l
+    }
+
+    /// Only the PDN with the default route hands its DNS servers to the system.
+    func pdnManagesDNS(_ pdn: Int) -> Bool { o.pdns.first { $0.pdn == pdn }?.defaultRoute ?? false }
+
+    func applyLink(_ pdn: Int, _ plan: LinkPlan, _ leaseSeconds: UInt32?, _ renew: Bool) {
+        do throws(LinkError) {
+            try link(pdn).apply(plan, leaseSeconds: leaseSeconds, renew: renew)
+            feed(.linkApplied(pdn: pdn, .success(plan)))
+        } catch {
+            feed(.linkApplied(pdn: pdn, .failure(error)))
+        }
+    }
+
+    func startDHCP(_ pdn: Int) {
+        let setup: LinkSetup
+        do throws(LinkError) {
+            setup = try link(pdn)
+            try setup.up()
+        } catch {
+            return feed(.linkApplied(pdn: pdn, .failure(error)))
+        }
+        let client: DHCPClient
+        do { client = try DHCPClient(interface: setup.interface) } catch {
+            return feed(.linkApplied(pdn: pdn, .failure(.invalid("DHCP on \(setup.interface): \(error.description)"))))
+        }
+        client.onLog = { self.log.debug("DHCP: \($0)") }
+        let driver = DHCPDriver(client: client, loop: loop)
+        driver.onError = { self.log.log("DHCP: \($0)") }
+        client.onEvent = { e in self.feed(.dhcp(pdn: pdn, e)) }
+        dhcp[pdn] = driver
+        do { try driver.start() } catch { log.log("DHCP: \(error.description)") }
+    }
+}

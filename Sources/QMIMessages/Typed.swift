@@ -1,0 +1,94 @@
+import Base
+import QMICore
+
+// What the generated message types in Messages.generated.swift (this module) stand on. Each catalogue
+// message gets a namespace (`WDS.StartNetwork`) with a struct per section (`Request`,
+// `Response`, `Indication`) wrapping a QMIMessage: one property per TLV, read and written
+// through the catalogue's own codec, so a wrong TLV name or type is a compile error and the
+// catalogue stays the only definition of every field.
+
+/// A generated request, response or indication: the message it wraps, and the first value
+/// a setter could not encode (a string longer than its length prefix allows, ...).
+public protocol QMITypedMessage {
+    var message: QMIMessage { get }
+    var problem: QMIError? { get }
+}
+
+extension QMITypedMessage {
+    /// The message, or the reason it cannot be sent.
+    public func checked() throws(QMIError) -> QMIMessage {
+        if let p = problem { throw p }
+        return message
+    }
+
+    /// The result TLV of a response (nil for requests and indications).
+    public var result: QMIResult? { message.result }
+}
+
+/// A named value of a QMI enumeration table, kept as its raw number so a value the table
+/// does not know survives (`WDS.ConnectionStatus(rawValue: 9)`).
+public protocol QMIEnumValue: Equatable {
+    associatedtype Raw: FixedWidthInteger
+    var rawValue: Raw { get }
+    init(rawValue: Raw)
+    /// The table in `QMIEnums.text` that names the values.
+    static var table: QMIEnum { get }
+}
+
+extension QMIEnumValue {
+    /// The table's name for the value ("connected"; "unknown" when it has none).
+    public var name: String { Self.table.describe(Int64(rawValue)) }
+    init(_ v: QMIValue) { self.init(rawValue: Raw(truncatingIfNeeded: v.int ?? Int64(bitPattern: v.uint ?? 0))) }
+    var qmiValue: QMIValue { Raw.isSigned ? .int(Int64(rawValue)) : .uint(UInt64(truncatingIfNeeded: rawValue)) }
+}
+
+extension QMIService: QMIEnumValue {
+    public typealias Raw = UInt8
+    public init(rawValue: UInt8) { self.init(rawValue) }
+    public static var table: QMIEnum { QMIEnums.service }
+}
+
+extension QMIMessage {
+    /// TLV `type` decoded per this message's catalogue definition; nil when absent,
+    /// undecodable, or not in the catalogue (the trace shows why).
+    public func decoded(_ type: UInt8) -> QMIValue? {
+        guard let raw = tlv(type), let t = spec?.tlv(type: type, kind: kind) else { return nil }
+        return try? QMICodec.decodeTLV(t, raw.value)
+    }
+
+    /// Sets TLV `type` to `value` (nil removes it), encoded per the catalogue. A value the
+    /// definition cannot hold leaves the TLV out and is recorded in `problem` (first one wins).
+    public mutating func encode(_ type: UInt8, _ value: QMIValue?, _ problem: inout QMIError?) {
+        guard let v = value else {
+            tlvs.removeAll { $0.type == type }
+            return
+        }
+        do throws(QMIError) {
+            guard let t = spec?.tlv(type: type, kind: kind) else {
+                throw .notFound("TLV 0x\(Text.hex(type)) of \(displayName) \(kind.word)")
+            }
+            setTLV(try QMICodec.encodeTLV(t, v))
+        } catch {
+            if problem == nil { problem = error }
+        }
+    }
+}
+
+/// Conversions between decoded values and the Swift types of generated properties.
+/// A value of another shape converts to zero, never traps.
+extension QMIValue {
+    var u8: UInt8 { UInt8(truncatingIfNeeded: uint ?? UInt64(bitPattern: int ?? 0)) }
+    var u16: UInt16 { UInt16(truncatingIfNeeded: uint ?? UInt64(bitPattern: int ?? 0)) }
+    var u32: UInt32 { UInt32(truncatingIfNeeded: uint ?? UInt64(bitPattern: int ?? 0)) }
+    var u64: UInt64 { uint ?? UInt64(bitPattern: int ?? 0) }
+    var i8: Int8 { Int8(truncatingIfNeeded: int ?? 0) }
+    var i16: Int16 { Int16(truncatingIfNeeded: int ?? 0) }
+    var i32: Int32 { Int32(truncatingIfNeeded: int ?? 0) }
+    var flag: Bool { bool ?? false }
+    var text: String { string ?? "" }
+    var data: [UInt8] { if case let .bytes(b) = self { return b }; return [] }
+    var address4: UInt32 { ipv4 ?? 0 }
+    var address6: [UInt8] { ipv6 ?? [UInt8](repeating: 0, count: 16) }
+    var list: [QMIValue] { elements ?? [] }
+    func field(_ i: Int) -> QMIValue { self[i] ?? .uint(0) }
+}

@@ -1,0 +1,112 @@
+import Base
+import CSystem
+import QMICore
+import QMIMessages
+
+/// Faults switched on at run time, by tests or by qmi-sim's timers.
+extension QMISimulator {
+    /// The network drops every call now (packet service indications with `reason`).
+    public func dropCalls(reason: (UInt16, UInt16, Int16)? = nil) {
+        locked { for c in calls { endCall(c, notify: true, reason: reason ?? config.dropReason) } }
+    }
+
+    /// The network drops every call and the indications saying so are lost.
+    public func dropCallsSilently() {
+        locked {
+            silentDrops = true
+            for c in calls { endCall(c, notify: true, reason: config.dropReason) }
+            silentDrops = false
+        }
+    }
+
+    /// Sends every connection a frame cut short: its QMUX length promises more than comes,
+    /// so a reader that trusts it swallows whatever follows.
+    public func sendTruncatedFrame() {
+        locked {
+            var ind = NAS.GetServingSystem.Indication(clientID: 0xff)
+            let ss = servingSystem
+            ind.servingSystem = ss.system
+            ind.currentPLMN = ss.plmn
+            let bytes = Array(ind.message.encode().prefix(14))
+            for c in connections { send(bytes: bytes, message: nil, to: c) }
+            log("sent a truncated frame (fault)")
+        }
+    }
+
+    /// `service` stops answering until the modem is reset (the stall that otherwise needs a
+    /// power cycle).
+    public func hang(_ service: QMIService) {
+        locked {
+            hungServices.insert(service.rawValue)
+            log("\(service.name) hangs until reset (fault)")
+        }
+    }
+
+    /// The modem takes a client id away (CTL Revoke Client ID indication to its owner).
+    public func revoke(_ service: QMIService, _ cid: UInt8) {
+        locked {
+            guard allocated[service.rawValue]?.contains(cid) == true else { return }
+            let owner = owners[SimConfig.key(service, UInt16(cid))]
+            release(service: service.rawValue, cid: cid)
+            var ind = CTL.RevokeClientID.Indication(clientID: 0)
+            ind.revoked = CTL.RevokeClientID.Revoked(service: service, clientID: cid)
+            if let c = connections.first(where: { $0.id == owner }) { send(ind.message, to: c) }
+            log("revoked client \(service.name) \(cid) (fault)")
+        }
+    }
+
+    /// Modem reset: every client id and call is gone; clients get a CTL Sync indication.
+    public func resetModem() {
+        locked {
+            log("modem reset")
+            calls.removeAll()
+            releaseAll(reason: "modem reset")
+            hungServices.removeAll()
+            registered = false
+            operatingMode = .online
+            simState = config.sim == .pinRequired ? .pinRequired : simState
+            indicate(CTL.Sync.Indication(clientID: 0).message)
+            scheduleRegistration()
+        }
+    }
+
+    /// The device disappears (every socket closed and the socket file removed) and, when
+    /// `backAfterMs` is given, comes back that much later with a freshly booted modem.
+    public func disappear(backAfterMs: Int64?) {
+        locked {
+            log("device gone (fault)")
+            gone = true
+            for c in connections { closeConnection(c, why: "dropped: device gone") }
+            for l in listeners {
+                loop.unwatch(l.watch)
+                _ = close(l.fd)
+                if !l.path.begins(with: "@") { _ = unlink(l.path) }
+            }
+            listeners.removeAll()
+            calls.removeAll()
+            allocated.removeAll()
+            owners.removeAll()
+            hungServices.removeAll()
+            registered = false
+            if let back = backAfterMs {
+                faultTimers.append(loop.after(back) { [unowned self] in self.locked { self.comeBack() } })
+            }
+        }
+    }
+
+    func comeBack() {
+        gone = false
+        log("device back")
+        for s in listenSpecs { try? openListener(s.path, proxy: s.proxy) }
+        scheduleRegistration()
+    }
+
+    /// Changes registration at run time (loss of coverage and back).
+    public func setRegistration(_ on: Bool) {
+        locked {
+            if let t = registrationTimer { loop.cancel(t) }
+            registrationTimer = nil
+            setRegistered(on)
+        }
+    }
+}
