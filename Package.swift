@@ -29,7 +29,7 @@ let package = Package(
             name: "QCM",
             dependencies: ["Base", "QMICore", "QMIMessages", "USBDiscovery", "LinkConfig", "DHCPClient", "CSystem"]),
         .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "CSystem"]),
-        .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "CSystem"]),
+        .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "QMIMessages", "CSystem"]),
         // The generator of Sources/QMICore/Messages.generated.swift (typed message views), and its command.
         .target(name: "QMICodegen", dependencies: ["Base", "QMICore"]),
         .executableTarget(name: "qcm-codegen", dependencies: ["QMICodegen", "Base"]),
@@ -39,10 +39,10 @@ let package = Package(
         .testTarget(name: "BaseTests", dependencies: ["Base", "CSystem"]),
         .testTarget(name: "QMICoreTests", dependencies: ["Base", "QMICore", "QMIMessages", "QMICodegen", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["Base", "USBDiscovery"]),
-        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "CSystem", "USBDiscovery"]),
+        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "CSystem", "USBDiscovery"]),
         .testTarget(name: "LinkConfigTests", dependencies: ["TestSupport", "LinkConfig", "Base", "CSystem"]),
         .testTarget(name: "DHCPClientTests", dependencies: ["TestSupport", "DHCPClient", "LinkConfig", "Base", "CSystem"]),
-        .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "CSystem"]),
+        .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "QMIMessages", "CSystem"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -122,7 +122,7 @@ final class Connection {
 
     func log(_ s: String) { out.append(.log(s)) }
 
-    func send(_ r: Request, _ m: QMITypedMessage, timeout: Int64? = nil) {
+    func send(_ r: Request, _ m: some QMITypedMessage, timeout: Int64? = nil) {
         if let p = m.problem {
             // A value the catalogue cannot encode: the request fails here, like a bad answer would.
             response(r, .failure(p))

@@ -1,4 +1,5 @@
 import Base
+import LinkConfig
 import CSystem
 import QMICore
 import USBDiscovery

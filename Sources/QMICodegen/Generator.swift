@@ -228,34 +228,37 @@ public enum Generator {
             }
         }
 
+        /// A structure keeps its decoded value and converts a field only when it is read, so
+        /// a program pays (in code) for the fields it uses, not for every field of the layout.
         func emitStruct(_ name: String, _ fields: [QMIField], message: String, into out: inout Output, tables: inout Tables) {
             out.line("")
             out.line("public struct \(name): Equatable {")
             out.indent += 1
+            out.line("/// The fields in wire order, as decoded (or as the initializer built them).")
+            out.line("public var qmiValue: QMIValue")
+            out.line("")
+            out.line("init(_ v: QMIValue) { qmiValue = v }")
             var params: [String] = []
             for f in fields {
-                let t = swiftType(f.type, field: f.name, message: message, tables: &tables)
-                out.line("public var \(Names.property(f.name)): \(t)")
-                params.append("\(Names.property(f.name)): \(t)")
+                params.append("\(Names.property(f.name)): \(swiftType(f.type, field: f.name, message: message, tables: &tables))")
             }
             out.line("")
             out.line("public init(\(params.joined(separator: ", "))) {")
             out.indent += 1
-            for f in fields { out.line("self.\(Names.property(f.name)) = \(Names.property(f.name))") }
+            let values = fields.map { Generator.toQMI($0.type, Names.property($0.name)) }
+            out.line("qmiValue = .structure([\(values.joined(separator: ", "))])")
             out.indent -= 1
             out.line("}")
-            out.line("")
-            out.line("init(_ v: QMIValue) {")
-            out.indent += 1
             for (i, f) in fields.enumerated() {
                 let t = swiftType(f.type, field: f.name, message: message, tables: &tables)
-                out.line("\(Names.property(f.name)) = \(Generator.fromQMI(f.type, "v.field(\(i))", t))")
+                out.line("")
+                out.line("public var \(Names.property(f.name)): \(t) {")
+                out.indent += 1
+                out.line("get { \(Generator.fromQMI(f.type, "qmiValue.field(\(i))", t)) }")
+                out.line("set { qmiValue.setField(\(i), \(Generator.toQMI(f.type, "newValue"))) }")
+                out.indent -= 1
+                out.line("}")
             }
-            out.indent -= 1
-            out.line("}")
-            out.line("")
-            let values = fields.map { Generator.toQMI($0.type, Names.property($0.name)) }
-            out.line("var qmiValue: QMIValue { .structure([\(values.joined(separator: ", "))]) }")
             out.indent -= 1
             out.line("}")
         }

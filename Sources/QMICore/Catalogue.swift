@@ -306,63 +306,14 @@ public enum QMICatalogue {
         """
 }
 
-public enum CTL {
-    public static var setInstanceID: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0020) }
-    public static var getVersionInfo: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0021) }
-    public static var allocateClientID: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0022) }
-    public static var releaseClientID: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0023) }
-    public static var revokeClientID: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0024) }
-    public static var invalidClientID: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0025) }
-    public static var setDataFormat: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0026) }
-    public static var sync: QMIMessageSpec { QMICatalogue.spec(.ctl, 0x0027) }
-    /// libqmi's qmi-proxy handshake: the first message a proxy client sends.
-    public static var internalProxyOpen: QMIMessageSpec { QMICatalogue.spec(.ctl, 0xff00) }
-}
-
-public enum WDS {
-    public static var setEventReport: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0001) }
-    public static var startNetwork: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0020) }
-    public static var stopNetwork: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0021) }
-    public static var getPacketServiceStatus: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0022) }
-    public static var createProfile: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0027) }
-    public static var modifyProfile: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0028) }
-    public static var getProfileSettings: QMIMessageSpec { QMICatalogue.spec(.wds, 0x002b) }
-    public static var getRuntimeSettings: QMIMessageSpec { QMICatalogue.spec(.wds, 0x002d) }
-    public static var getDataBearerTechnology: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0037) }
-    public static var getCurrentDataBearerTechnology: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0044) }
-    public static var setIPFamily: QMIMessageSpec { QMICatalogue.spec(.wds, 0x004d) }
-    public static var bindMuxDataPort: QMIMessageSpec { QMICatalogue.spec(.wds, 0x00a2) }
-}
-
-public enum DMS {
-    public static var getManufacturer: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0021) }
-    public static var getModel: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0022) }
-    public static var getRevision: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0023) }
-    public static var getIDs: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0025) }
-    public static var uimVerifyPIN: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0028) }
-    public static var uimGetPINStatus: QMIMessageSpec { QMICatalogue.spec(.dms, 0x002b) }
-    public static var getOperatingMode: QMIMessageSpec { QMICatalogue.spec(.dms, 0x002d) }
-    public static var setOperatingMode: QMIMessageSpec { QMICatalogue.spec(.dms, 0x002e) }
-    public static var uimGetICCID: QMIMessageSpec { QMICatalogue.spec(.dms, 0x003c) }
-}
-
-public enum NAS {
-    public static var getServingSystem: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0024) }
-    public static var getSystemInfo: QMIMessageSpec { QMICatalogue.spec(.nas, 0x004d) }
-    public static var systemInfoIndication: QMIMessageSpec { QMICatalogue.spec(.nas, 0x004e) }
-    public static var getSignalInfo: QMIMessageSpec { QMICatalogue.spec(.nas, 0x004f) }
-}
-
-public enum UIM {
-    public static var verifyPIN: QMIMessageSpec { QMICatalogue.spec(.uim, 0x0026) }
-    public static var getCardStatus: QMIMessageSpec { QMICatalogue.spec(.uim, 0x002f) }
-    public static var statusChange: QMIMessageSpec { QMICatalogue.spec(.uim, 0x0032) }
-}
-
-public enum WDA {
-    public static var setDataFormat: QMIMessageSpec { QMICatalogue.spec(.wda, 0x0020) }
-    public static var getDataFormat: QMIMessageSpec { QMICatalogue.spec(.wda, 0x0021) }
-}
+/// Namespaces of the services' messages: the generated module QMIMessages adds a type per
+/// message to each (`WDS.StartNetwork`, with its `spec` and typed Request/Response views).
+public enum CTL {}
+public enum WDS {}
+public enum DMS {}
+public enum NAS {}
+public enum UIM {}
+public enum WDA {}
 
 /// Names for the verbose call-end reason, whose meaning depends on its type.
 public enum CallEndReason {

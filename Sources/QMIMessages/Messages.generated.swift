@@ -77,23 +77,29 @@ extension CTL {
         }
 
         public struct ServiceListEntry: Equatable {
-            public var service: QMIService
-            public var major: UInt16
-            public var minor: UInt16
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(service: QMIService, major: UInt16, minor: UInt16) {
-                self.service = service
-                self.major = major
-                self.minor = minor
+                qmiValue = .structure([service.qmiValue, QMIValue.uint(UInt64(major)), QMIValue.uint(UInt64(minor))])
             }
 
-            init(_ v: QMIValue) {
-                service = QMIService(v.field(0))
-                major = v.field(1).u16
-                minor = v.field(2).u16
+            public var service: QMIService {
+                get { QMIService(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([service.qmiValue, QMIValue.uint(UInt64(major)), QMIValue.uint(UInt64(minor))]) }
+            public var major: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var minor: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -132,20 +138,24 @@ extension CTL {
         }
 
         public struct Allocation: Equatable {
-            public var service: QMIService
-            public var clientID: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(service: QMIService, clientID: UInt8) {
-                self.service = service
-                self.clientID = clientID
+                qmiValue = .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))])
             }
 
-            init(_ v: QMIValue) {
-                service = QMIService(v.field(0))
-                clientID = v.field(1).u8
+            public var service: QMIService {
+                get { QMIService(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))]) }
+            public var clientID: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -184,20 +194,24 @@ extension CTL {
         }
 
         public struct Release: Equatable {
-            public var service: QMIService
-            public var clientID: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(service: QMIService, clientID: UInt8) {
-                self.service = service
-                self.clientID = clientID
+                qmiValue = .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))])
             }
 
-            init(_ v: QMIValue) {
-                service = QMIService(v.field(0))
-                clientID = v.field(1).u8
+            public var service: QMIService {
+                get { QMIService(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))]) }
+            public var clientID: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -221,20 +235,24 @@ extension CTL {
         }
 
         public struct Revoked: Equatable {
-            public var service: QMIService
-            public var clientID: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(service: QMIService, clientID: UInt8) {
-                self.service = service
-                self.clientID = clientID
+                qmiValue = .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))])
             }
 
-            init(_ v: QMIValue) {
-                service = QMIService(v.field(0))
-                clientID = v.field(1).u8
+            public var service: QMIService {
+                get { QMIService(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))]) }
+            public var clientID: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -258,20 +276,24 @@ extension CTL {
         }
 
         public struct Client: Equatable {
-            public var service: QMIService
-            public var clientID: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(service: QMIService, clientID: UInt8) {
-                self.service = service
-                self.clientID = clientID
+                qmiValue = .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))])
             }
 
-            init(_ v: QMIValue) {
-                service = QMIService(v.field(0))
-                clientID = v.field(1).u8
+            public var service: QMIService {
+                get { QMIService(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([service.qmiValue, QMIValue.uint(UInt64(clientID))]) }
+            public var clientID: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -482,40 +504,50 @@ extension WDS {
         }
 
         public struct ChannelRates: Equatable {
-            public var txRateBps: UInt32
-            public var rxRateBps: UInt32
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(txRateBps: UInt32, rxRateBps: UInt32) {
-                self.txRateBps = txRateBps
-                self.rxRateBps = rxRateBps
+                qmiValue = .structure([QMIValue.uint(UInt64(txRateBps)), QMIValue.uint(UInt64(rxRateBps))])
             }
 
-            init(_ v: QMIValue) {
-                txRateBps = v.field(0).u32
-                rxRateBps = v.field(1).u32
+            public var txRateBps: UInt32 {
+                get { qmiValue.field(0).u32 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.uint(UInt64(txRateBps)), QMIValue.uint(UInt64(rxRateBps))]) }
+            public var rxRateBps: UInt32 {
+                get { qmiValue.field(1).u32 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
 
         public struct CurrentDataBearerTechnology: Equatable {
-            public var networkType: WDS.NetworkType
-            public var ratMask: UInt32
-            public var soMask: UInt32
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(networkType: WDS.NetworkType, ratMask: UInt32, soMask: UInt32) {
-                self.networkType = networkType
-                self.ratMask = ratMask
-                self.soMask = soMask
+                qmiValue = .structure([networkType.qmiValue, QMIValue.uint(UInt64(ratMask)), QMIValue.uint(UInt64(soMask))])
             }
 
-            init(_ v: QMIValue) {
-                networkType = WDS.NetworkType(v.field(0))
-                ratMask = v.field(1).u32
-                soMask = v.field(2).u32
+            public var networkType: WDS.NetworkType {
+                get { WDS.NetworkType(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([networkType.qmiValue, QMIValue.uint(UInt64(ratMask)), QMIValue.uint(UInt64(soMask))]) }
+            public var ratMask: UInt32 {
+                get { qmiValue.field(1).u32 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var soMask: UInt32 {
+                get { qmiValue.field(2).u32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -752,20 +784,24 @@ extension WDS {
         }
 
         public struct ConnectionStatus: Equatable {
-            public var status: WDS.ConnectionStatus
-            public var reconfigurationRequired: Bool
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(status: WDS.ConnectionStatus, reconfigurationRequired: Bool) {
-                self.status = status
-                self.reconfigurationRequired = reconfigurationRequired
+                qmiValue = .structure([status.qmiValue, QMIValue.bool(reconfigurationRequired)])
             }
 
-            init(_ v: QMIValue) {
-                status = WDS.ConnectionStatus(v.field(0))
-                reconfigurationRequired = v.field(1).flag
+            public var status: WDS.ConnectionStatus {
+                get { WDS.ConnectionStatus(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([status.qmiValue, QMIValue.bool(reconfigurationRequired)]) }
+            public var reconfigurationRequired: Bool {
+                get { qmiValue.field(1).flag }
+                set { qmiValue.setField(1, QMIValue.bool(newValue)) }
+            }
         }
     }
 
@@ -1161,54 +1197,66 @@ extension WDS {
         }
 
         public struct ProfileID: Equatable {
-            public var profileType: WDS.ProfileType
-            public var profileIndex: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(profileType: WDS.ProfileType, profileIndex: UInt8) {
-                self.profileType = profileType
-                self.profileIndex = profileIndex
+                qmiValue = .structure([profileType.qmiValue, QMIValue.uint(UInt64(profileIndex))])
             }
 
-            init(_ v: QMIValue) {
-                profileType = WDS.ProfileType(v.field(0))
-                profileIndex = v.field(1).u8
+            public var profileType: WDS.ProfileType {
+                get { WDS.ProfileType(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([profileType.qmiValue, QMIValue.uint(UInt64(profileIndex))]) }
+            public var profileIndex: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
 
         public struct IPv6Address: Equatable {
-            public var address: [UInt8]
-            public var prefixLength: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(address: [UInt8], prefixLength: UInt8) {
-                self.address = address
-                self.prefixLength = prefixLength
+                qmiValue = .structure([QMIValue.ipv6(address), QMIValue.uint(UInt64(prefixLength))])
             }
 
-            init(_ v: QMIValue) {
-                address = v.field(0).address6
-                prefixLength = v.field(1).u8
+            public var address: [UInt8] {
+                get { qmiValue.field(0).address6 }
+                set { qmiValue.setField(0, QMIValue.ipv6(newValue)) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.ipv6(address), QMIValue.uint(UInt64(prefixLength))]) }
+            public var prefixLength: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
 
         public struct IPv6Gateway: Equatable {
-            public var address: [UInt8]
-            public var prefixLength: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(address: [UInt8], prefixLength: UInt8) {
-                self.address = address
-                self.prefixLength = prefixLength
+                qmiValue = .structure([QMIValue.ipv6(address), QMIValue.uint(UInt64(prefixLength))])
             }
 
-            init(_ v: QMIValue) {
-                address = v.field(0).address6
-                prefixLength = v.field(1).u8
+            public var address: [UInt8] {
+                get { qmiValue.field(0).address6 }
+                set { qmiValue.setField(0, QMIValue.ipv6(newValue)) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.ipv6(address), QMIValue.uint(UInt64(prefixLength))]) }
+            public var prefixLength: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -1282,43 +1330,55 @@ extension WDS {
         }
 
         public struct Current: Equatable {
-            public var networkType: WDS.NetworkType
-            public var ratMask: UInt32
-            public var soMask: UInt32
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(networkType: WDS.NetworkType, ratMask: UInt32, soMask: UInt32) {
-                self.networkType = networkType
-                self.ratMask = ratMask
-                self.soMask = soMask
+                qmiValue = .structure([networkType.qmiValue, QMIValue.uint(UInt64(ratMask)), QMIValue.uint(UInt64(soMask))])
             }
 
-            init(_ v: QMIValue) {
-                networkType = WDS.NetworkType(v.field(0))
-                ratMask = v.field(1).u32
-                soMask = v.field(2).u32
+            public var networkType: WDS.NetworkType {
+                get { WDS.NetworkType(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([networkType.qmiValue, QMIValue.uint(UInt64(ratMask)), QMIValue.uint(UInt64(soMask))]) }
+            public var ratMask: UInt32 {
+                get { qmiValue.field(1).u32 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var soMask: UInt32 {
+                get { qmiValue.field(2).u32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
         }
 
         public struct Last: Equatable {
-            public var networkType: WDS.NetworkType
-            public var ratMask: UInt32
-            public var soMask: UInt32
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(networkType: WDS.NetworkType, ratMask: UInt32, soMask: UInt32) {
-                self.networkType = networkType
-                self.ratMask = ratMask
-                self.soMask = soMask
+                qmiValue = .structure([networkType.qmiValue, QMIValue.uint(UInt64(ratMask)), QMIValue.uint(UInt64(soMask))])
             }
 
-            init(_ v: QMIValue) {
-                networkType = WDS.NetworkType(v.field(0))
-                ratMask = v.field(1).u32
-                soMask = v.field(2).u32
+            public var networkType: WDS.NetworkType {
+                get { WDS.NetworkType(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([networkType.qmiValue, QMIValue.uint(UInt64(ratMask)), QMIValue.uint(UInt64(soMask))]) }
+            public var ratMask: UInt32 {
+                get { qmiValue.field(1).u32 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var soMask: UInt32 {
+                get { qmiValue.field(2).u32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -1392,55 +1452,67 @@ extension WDS {
         }
 
         public struct EndpointInfo: Equatable {
-            public var endpointType: QMIDataEndpointType
-            public var interfaceNumber: UInt32
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(endpointType: QMIDataEndpointType, interfaceNumber: UInt32) {
-                self.endpointType = endpointType
-                self.interfaceNumber = interfaceNumber
+                qmiValue = .structure([endpointType.qmiValue, QMIValue.uint(UInt64(interfaceNumber))])
             }
 
-            init(_ v: QMIValue) {
-                endpointType = QMIDataEndpointType(v.field(0))
-                interfaceNumber = v.field(1).u32
+            public var endpointType: QMIDataEndpointType {
+                get { QMIDataEndpointType(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([endpointType.qmiValue, QMIValue.uint(UInt64(interfaceNumber))]) }
+            public var interfaceNumber: UInt32 {
+                get { qmiValue.field(1).u32 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
     public struct VerboseCallEndReason: Equatable {
-        public var type: WDS.VerboseType
-        public var reason: Int16
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(type: WDS.VerboseType, reason: Int16) {
-            self.type = type
-            self.reason = reason
+            qmiValue = .structure([type.qmiValue, QMIValue.int(Int64(reason))])
         }
 
-        init(_ v: QMIValue) {
-            type = WDS.VerboseType(v.field(0))
-            reason = v.field(1).i16
+        public var type: WDS.VerboseType {
+            get { WDS.VerboseType(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([type.qmiValue, QMIValue.int(Int64(reason))]) }
+        public var reason: Int16 {
+            get { qmiValue.field(1).i16 }
+            set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+        }
     }
 
     public struct ProfileIdentifier: Equatable {
-        public var profileType: WDS.ProfileType
-        public var profileIndex: UInt8
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(profileType: WDS.ProfileType, profileIndex: UInt8) {
-            self.profileType = profileType
-            self.profileIndex = profileIndex
+            qmiValue = .structure([profileType.qmiValue, QMIValue.uint(UInt64(profileIndex))])
         }
 
-        init(_ v: QMIValue) {
-            profileType = WDS.ProfileType(v.field(0))
-            profileIndex = v.field(1).u8
+        public var profileType: WDS.ProfileType {
+            get { WDS.ProfileType(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([profileType.qmiValue, QMIValue.uint(UInt64(profileIndex))]) }
+        public var profileIndex: UInt8 {
+            get { qmiValue.field(1).u8 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
     }
 }
 
@@ -1615,37 +1687,45 @@ extension DMS {
         }
 
         public struct Info: Equatable {
-            public var pinID: DMS.PinId
-            public var pin: String
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(pinID: DMS.PinId, pin: String) {
-                self.pinID = pinID
-                self.pin = pin
+                qmiValue = .structure([pinID.qmiValue, QMIValue.string(pin)])
             }
 
-            init(_ v: QMIValue) {
-                pinID = DMS.PinId(v.field(0))
-                pin = v.field(1).text
+            public var pinID: DMS.PinId {
+                get { DMS.PinId(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([pinID.qmiValue, QMIValue.string(pin)]) }
+            public var pin: String {
+                get { qmiValue.field(1).text }
+                set { qmiValue.setField(1, QMIValue.string(newValue)) }
+            }
         }
 
         public struct Retries: Equatable {
-            public var verifyRetriesLeft: UInt8
-            public var unblockRetriesLeft: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(verifyRetriesLeft: UInt8, unblockRetriesLeft: UInt8) {
-                self.verifyRetriesLeft = verifyRetriesLeft
-                self.unblockRetriesLeft = unblockRetriesLeft
+                qmiValue = .structure([QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))])
             }
 
-            init(_ v: QMIValue) {
-                verifyRetriesLeft = v.field(0).u8
-                unblockRetriesLeft = v.field(1).u8
+            public var verifyRetriesLeft: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))]) }
+            public var unblockRetriesLeft: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -1684,43 +1764,55 @@ extension DMS {
         }
 
         public struct PIN1Status: Equatable {
-            public var status: DMS.PinStatus
-            public var verifyRetriesLeft: UInt8
-            public var unblockRetriesLeft: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(status: DMS.PinStatus, verifyRetriesLeft: UInt8, unblockRetriesLeft: UInt8) {
-                self.status = status
-                self.verifyRetriesLeft = verifyRetriesLeft
-                self.unblockRetriesLeft = unblockRetriesLeft
+                qmiValue = .structure([status.qmiValue, QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))])
             }
 
-            init(_ v: QMIValue) {
-                status = DMS.PinStatus(v.field(0))
-                verifyRetriesLeft = v.field(1).u8
-                unblockRetriesLeft = v.field(2).u8
+            public var status: DMS.PinStatus {
+                get { DMS.PinStatus(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([status.qmiValue, QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))]) }
+            public var verifyRetriesLeft: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var unblockRetriesLeft: UInt8 {
+                get { qmiValue.field(2).u8 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
         }
 
         public struct PIN2Status: Equatable {
-            public var status: DMS.PinStatus
-            public var verifyRetriesLeft: UInt8
-            public var unblockRetriesLeft: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(status: DMS.PinStatus, verifyRetriesLeft: UInt8, unblockRetriesLeft: UInt8) {
-                self.status = status
-                self.verifyRetriesLeft = verifyRetriesLeft
-                self.unblockRetriesLeft = unblockRetriesLeft
+                qmiValue = .structure([status.qmiValue, QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))])
             }
 
-            init(_ v: QMIValue) {
-                status = DMS.PinStatus(v.field(0))
-                verifyRetriesLeft = v.field(1).u8
-                unblockRetriesLeft = v.field(2).u8
+            public var status: DMS.PinStatus {
+                get { DMS.PinStatus(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([status.qmiValue, QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))]) }
+            public var verifyRetriesLeft: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var unblockRetriesLeft: UInt8 {
+                get { qmiValue.field(2).u8 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -1941,49 +2033,65 @@ extension NAS {
         }
 
         public struct ServingSystem: Equatable {
-            public var registrationState: NAS.RegistrationState
-            public var csAttachState: NAS.AttachState
-            public var psAttachState: NAS.AttachState
-            public var selectedNetwork: NAS.NetworkType
-            public var radioInterfaces: [NAS.RadioInterface]
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(registrationState: NAS.RegistrationState, csAttachState: NAS.AttachState, psAttachState: NAS.AttachState, selectedNetwork: NAS.NetworkType, radioInterfaces: [NAS.RadioInterface]) {
-                self.registrationState = registrationState
-                self.csAttachState = csAttachState
-                self.psAttachState = psAttachState
-                self.selectedNetwork = selectedNetwork
-                self.radioInterfaces = radioInterfaces
+                qmiValue = .structure([registrationState.qmiValue, csAttachState.qmiValue, psAttachState.qmiValue, selectedNetwork.qmiValue, QMIValue.array(radioInterfaces.map { $0.qmiValue })])
             }
 
-            init(_ v: QMIValue) {
-                registrationState = NAS.RegistrationState(v.field(0))
-                csAttachState = NAS.AttachState(v.field(1))
-                psAttachState = NAS.AttachState(v.field(2))
-                selectedNetwork = NAS.NetworkType(v.field(3))
-                radioInterfaces = v.field(4).list.map { NAS.RadioInterface($0) }
+            public var registrationState: NAS.RegistrationState {
+                get { NAS.RegistrationState(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([registrationState.qmiValue, csAttachState.qmiValue, psAttachState.qmiValue, selectedNetwork.qmiValue, QMIValue.array(radioInterfaces.map { $0.qmiValue })]) }
+            public var csAttachState: NAS.AttachState {
+                get { NAS.AttachState(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+
+            public var psAttachState: NAS.AttachState {
+                get { NAS.AttachState(qmiValue.field(2)) }
+                set { qmiValue.setField(2, newValue.qmiValue) }
+            }
+
+            public var selectedNetwork: NAS.NetworkType {
+                get { NAS.NetworkType(qmiValue.field(3)) }
+                set { qmiValue.setField(3, newValue.qmiValue) }
+            }
+
+            public var radioInterfaces: [NAS.RadioInterface] {
+                get { qmiValue.field(4).list.map { NAS.RadioInterface($0) } }
+                set { qmiValue.setField(4, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
         }
 
         public struct CurrentPLMN: Equatable {
-            public var mcc: UInt16
-            public var mnc: UInt16
-            public var description: String
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(mcc: UInt16, mnc: UInt16, description: String) {
-                self.mcc = mcc
-                self.mnc = mnc
-                self.description = description
+                qmiValue = .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(mnc)), QMIValue.string(description)])
             }
 
-            init(_ v: QMIValue) {
-                mcc = v.field(0).u16
-                mnc = v.field(1).u16
-                description = v.field(2).text
+            public var mcc: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(mnc)), QMIValue.string(description)]) }
+            public var mnc: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var description: String {
+                get { qmiValue.field(2).text }
+                set { qmiValue.setField(2, QMIValue.string(newValue)) }
+            }
         }
     }
 
@@ -2179,443 +2287,655 @@ extension NAS {
         }
 
         public struct WCDMASignalStrength: Equatable {
-            public var rssi: Int8
-            public var ecio: Int16
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(rssi: Int8, ecio: Int16) {
-                self.rssi = rssi
-                self.ecio = ecio
+                qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(ecio))])
             }
 
-            init(_ v: QMIValue) {
-                rssi = v.field(0).i8
-                ecio = v.field(1).i16
+            public var rssi: Int8 {
+                get { qmiValue.field(0).i8 }
+                set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(ecio))]) }
+            public var ecio: Int16 {
+                get { qmiValue.field(1).i16 }
+                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            }
         }
 
         public struct LTESignalStrength: Equatable {
-            public var rssi: Int8
-            public var rsrq: Int8
-            public var rsrp: Int16
-            public var snr: Int16
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(rssi: Int8, rsrq: Int8, rsrp: Int16, snr: Int16) {
-                self.rssi = rssi
-                self.rsrq = rsrq
-                self.rsrp = rsrp
-                self.snr = snr
+                qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(rsrq)), QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))])
             }
 
-            init(_ v: QMIValue) {
-                rssi = v.field(0).i8
-                rsrq = v.field(1).i8
-                rsrp = v.field(2).i16
-                snr = v.field(3).i16
+            public var rssi: Int8 {
+                get { qmiValue.field(0).i8 }
+                set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(rsrq)), QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))]) }
+            public var rsrq: Int8 {
+                get { qmiValue.field(1).i8 }
+                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var rsrp: Int16 {
+                get { qmiValue.field(2).i16 }
+                set { qmiValue.setField(2, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var snr: Int16 {
+                get { qmiValue.field(3).i16 }
+                set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
+            }
         }
 
         public struct N5GSignalStrength: Equatable {
-            public var rsrp: Int16
-            public var snr: Int16
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(rsrp: Int16, snr: Int16) {
-                self.rsrp = rsrp
-                self.snr = snr
+                qmiValue = .structure([QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))])
             }
 
-            init(_ v: QMIValue) {
-                rsrp = v.field(0).i16
-                snr = v.field(1).i16
+            public var rsrp: Int16 {
+                get { qmiValue.field(0).i16 }
+                set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))]) }
+            public var snr: Int16 {
+                get { qmiValue.field(1).i16 }
+                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            }
         }
     }
 
     public struct GSMServiceStatus: Equatable {
-        public var serviceStatus: NAS.ServiceStatus
-        public var trueServiceStatus: NAS.ServiceStatus
-        public var preferredDataPath: Bool
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(serviceStatus: NAS.ServiceStatus, trueServiceStatus: NAS.ServiceStatus, preferredDataPath: Bool) {
-            self.serviceStatus = serviceStatus
-            self.trueServiceStatus = trueServiceStatus
-            self.preferredDataPath = preferredDataPath
+            qmiValue = .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)])
         }
 
-        init(_ v: QMIValue) {
-            serviceStatus = NAS.ServiceStatus(v.field(0))
-            trueServiceStatus = NAS.ServiceStatus(v.field(1))
-            preferredDataPath = v.field(2).flag
+        public var serviceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)]) }
+        public var trueServiceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var preferredDataPath: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
     }
 
     public struct WCDMAServiceStatus: Equatable {
-        public var serviceStatus: NAS.ServiceStatus
-        public var trueServiceStatus: NAS.ServiceStatus
-        public var preferredDataPath: Bool
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(serviceStatus: NAS.ServiceStatus, trueServiceStatus: NAS.ServiceStatus, preferredDataPath: Bool) {
-            self.serviceStatus = serviceStatus
-            self.trueServiceStatus = trueServiceStatus
-            self.preferredDataPath = preferredDataPath
+            qmiValue = .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)])
         }
 
-        init(_ v: QMIValue) {
-            serviceStatus = NAS.ServiceStatus(v.field(0))
-            trueServiceStatus = NAS.ServiceStatus(v.field(1))
-            preferredDataPath = v.field(2).flag
+        public var serviceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)]) }
+        public var trueServiceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var preferredDataPath: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
     }
 
     public struct LTEServiceStatus: Equatable {
-        public var serviceStatus: NAS.ServiceStatus
-        public var trueServiceStatus: NAS.ServiceStatus
-        public var preferredDataPath: Bool
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(serviceStatus: NAS.ServiceStatus, trueServiceStatus: NAS.ServiceStatus, preferredDataPath: Bool) {
-            self.serviceStatus = serviceStatus
-            self.trueServiceStatus = trueServiceStatus
-            self.preferredDataPath = preferredDataPath
+            qmiValue = .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)])
         }
 
-        init(_ v: QMIValue) {
-            serviceStatus = NAS.ServiceStatus(v.field(0))
-            trueServiceStatus = NAS.ServiceStatus(v.field(1))
-            preferredDataPath = v.field(2).flag
+        public var serviceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)]) }
+        public var trueServiceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var preferredDataPath: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
     }
 
     public struct GSMSystemInfo: Equatable {
-        public var domainValid: Bool
-        public var domain: NAS.ServiceDomain
-        public var serviceCapabilityValid: Bool
-        public var serviceCapability: NAS.ServiceDomain
-        public var roamingStatusValid: Bool
-        public var roamingStatus: NAS.RoamingStatus
-        public var forbiddenValid: Bool
-        public var forbidden: Bool
-        public var lacValid: Bool
-        public var lac: UInt16
-        public var cidValid: Bool
-        public var cid: UInt32
-        public var registrationRejectInfoValid: Bool
-        public var registrationRejectDomain: NAS.ServiceDomain
-        public var registrationRejectCause: UInt8
-        public var networkIDValid: Bool
-        public var mcc: String
-        public var mnc: String
-        public var egprsSupportValid: Bool
-        public var egprsSupport: Bool
-        public var dtmSupportValid: Bool
-        public var dtmSupport: Bool
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, lacValid: Bool, lac: UInt16, cidValid: Bool, cid: UInt32, registrationRejectInfoValid: Bool, registrationRejectDomain: NAS.ServiceDomain, registrationRejectCause: UInt8, networkIDValid: Bool, mcc: String, mnc: String, egprsSupportValid: Bool, egprsSupport: Bool, dtmSupportValid: Bool, dtmSupport: Bool) {
-            self.domainValid = domainValid
-            self.domain = domain
-            self.serviceCapabilityValid = serviceCapabilityValid
-            self.serviceCapability = serviceCapability
-            self.roamingStatusValid = roamingStatusValid
-            self.roamingStatus = roamingStatus
-            self.forbiddenValid = forbiddenValid
-            self.forbidden = forbidden
-            self.lacValid = lacValid
-            self.lac = lac
-            self.cidValid = cidValid
-            self.cid = cid
-            self.registrationRejectInfoValid = registrationRejectInfoValid
-            self.registrationRejectDomain = registrationRejectDomain
-            self.registrationRejectCause = registrationRejectCause
-            self.networkIDValid = networkIDValid
-            self.mcc = mcc
-            self.mnc = mnc
-            self.egprsSupportValid = egprsSupportValid
-            self.egprsSupport = egprsSupport
-            self.dtmSupportValid = dtmSupportValid
-            self.dtmSupport = dtmSupport
+            qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(egprsSupportValid), QMIValue.bool(egprsSupport), QMIValue.bool(dtmSupportValid), QMIValue.bool(dtmSupport)])
         }
 
-        init(_ v: QMIValue) {
-            domainValid = v.field(0).flag
-            domain = NAS.ServiceDomain(v.field(1))
-            serviceCapabilityValid = v.field(2).flag
-            serviceCapability = NAS.ServiceDomain(v.field(3))
-            roamingStatusValid = v.field(4).flag
-            roamingStatus = NAS.RoamingStatus(v.field(5))
-            forbiddenValid = v.field(6).flag
-            forbidden = v.field(7).flag
-            lacValid = v.field(8).flag
-            lac = v.field(9).u16
-            cidValid = v.field(10).flag
-            cid = v.field(11).u32
-            registrationRejectInfoValid = v.field(12).flag
-            registrationRejectDomain = NAS.ServiceDomain(v.field(13))
-            registrationRejectCause = v.field(14).u8
-            networkIDValid = v.field(15).flag
-            mcc = v.field(16).text
-            mnc = v.field(17).text
-            egprsSupportValid = v.field(18).flag
-            egprsSupport = v.field(19).flag
-            dtmSupportValid = v.field(20).flag
-            dtmSupport = v.field(21).flag
+        public var domainValid: Bool {
+            get { qmiValue.field(0).flag }
+            set { qmiValue.setField(0, QMIValue.bool(newValue)) }
         }
 
-        var qmiValue: QMIValue { .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(egprsSupportValid), QMIValue.bool(egprsSupport), QMIValue.bool(dtmSupportValid), QMIValue.bool(dtmSupport)]) }
+        public var domain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var serviceCapabilityValid: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+
+        public var serviceCapability: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var roamingStatusValid: Bool {
+            get { qmiValue.field(4).flag }
+            set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+        }
+
+        public var roamingStatus: NAS.RoamingStatus {
+            get { NAS.RoamingStatus(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var forbiddenValid: Bool {
+            get { qmiValue.field(6).flag }
+            set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+        }
+
+        public var forbidden: Bool {
+            get { qmiValue.field(7).flag }
+            set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+        }
+
+        public var lacValid: Bool {
+            get { qmiValue.field(8).flag }
+            set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+        }
+
+        public var lac: UInt16 {
+            get { qmiValue.field(9).u16 }
+            set { qmiValue.setField(9, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cidValid: Bool {
+            get { qmiValue.field(10).flag }
+            set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+        }
+
+        public var cid: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var registrationRejectInfoValid: Bool {
+            get { qmiValue.field(12).flag }
+            set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+        }
+
+        public var registrationRejectDomain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(13)) }
+            set { qmiValue.setField(13, newValue.qmiValue) }
+        }
+
+        public var registrationRejectCause: UInt8 {
+            get { qmiValue.field(14).u8 }
+            set { qmiValue.setField(14, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var networkIDValid: Bool {
+            get { qmiValue.field(15).flag }
+            set { qmiValue.setField(15, QMIValue.bool(newValue)) }
+        }
+
+        public var mcc: String {
+            get { qmiValue.field(16).text }
+            set { qmiValue.setField(16, QMIValue.string(newValue)) }
+        }
+
+        public var mnc: String {
+            get { qmiValue.field(17).text }
+            set { qmiValue.setField(17, QMIValue.string(newValue)) }
+        }
+
+        public var egprsSupportValid: Bool {
+            get { qmiValue.field(18).flag }
+            set { qmiValue.setField(18, QMIValue.bool(newValue)) }
+        }
+
+        public var egprsSupport: Bool {
+            get { qmiValue.field(19).flag }
+            set { qmiValue.setField(19, QMIValue.bool(newValue)) }
+        }
+
+        public var dtmSupportValid: Bool {
+            get { qmiValue.field(20).flag }
+            set { qmiValue.setField(20, QMIValue.bool(newValue)) }
+        }
+
+        public var dtmSupport: Bool {
+            get { qmiValue.field(21).flag }
+            set { qmiValue.setField(21, QMIValue.bool(newValue)) }
+        }
     }
 
     public struct WCDMASystemInfo: Equatable {
-        public var domainValid: Bool
-        public var domain: NAS.ServiceDomain
-        public var serviceCapabilityValid: Bool
-        public var serviceCapability: NAS.ServiceDomain
-        public var roamingStatusValid: Bool
-        public var roamingStatus: NAS.RoamingStatus
-        public var forbiddenValid: Bool
-        public var forbidden: Bool
-        public var lacValid: Bool
-        public var lac: UInt16
-        public var cidValid: Bool
-        public var cid: UInt32
-        public var registrationRejectInfoValid: Bool
-        public var registrationRejectDomain: NAS.ServiceDomain
-        public var registrationRejectCause: UInt8
-        public var networkIDValid: Bool
-        public var mcc: String
-        public var mnc: String
-        public var hsCallStatusValid: Bool
-        public var hsCallStatus: UInt8
-        public var hsServiceValid: Bool
-        public var hsService: UInt8
-        public var primaryScramblingCodeValid: Bool
-        public var primaryScramblingCode: UInt16
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, lacValid: Bool, lac: UInt16, cidValid: Bool, cid: UInt32, registrationRejectInfoValid: Bool, registrationRejectDomain: NAS.ServiceDomain, registrationRejectCause: UInt8, networkIDValid: Bool, mcc: String, mnc: String, hsCallStatusValid: Bool, hsCallStatus: UInt8, hsServiceValid: Bool, hsService: UInt8, primaryScramblingCodeValid: Bool, primaryScramblingCode: UInt16) {
-            self.domainValid = domainValid
-            self.domain = domain
-            self.serviceCapabilityValid = serviceCapabilityValid
-            self.serviceCapability = serviceCapability
-            self.roamingStatusValid = roamingStatusValid
-            self.roamingStatus = roamingStatus
-            self.forbiddenValid = forbiddenValid
-            self.forbidden = forbidden
-            self.lacValid = lacValid
-            self.lac = lac
-            self.cidValid = cidValid
-            self.cid = cid
-            self.registrationRejectInfoValid = registrationRejectInfoValid
-            self.registrationRejectDomain = registrationRejectDomain
-            self.registrationRejectCause = registrationRejectCause
-            self.networkIDValid = networkIDValid
-            self.mcc = mcc
-            self.mnc = mnc
-            self.hsCallStatusValid = hsCallStatusValid
-            self.hsCallStatus = hsCallStatus
-            self.hsServiceValid = hsServiceValid
-            self.hsService = hsService
-            self.primaryScramblingCodeValid = primaryScramblingCodeValid
-            self.primaryScramblingCode = primaryScramblingCode
+            qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(hsCallStatusValid), QMIValue.uint(UInt64(hsCallStatus)), QMIValue.bool(hsServiceValid), QMIValue.uint(UInt64(hsService)), QMIValue.bool(primaryScramblingCodeValid), QMIValue.uint(UInt64(primaryScramblingCode))])
         }
 
-        init(_ v: QMIValue) {
-            domainValid = v.field(0).flag
-            domain = NAS.ServiceDomain(v.field(1))
-            serviceCapabilityValid = v.field(2).flag
-            serviceCapability = NAS.ServiceDomain(v.field(3))
-            roamingStatusValid = v.field(4).flag
-            roamingStatus = NAS.RoamingStatus(v.field(5))
-            forbiddenValid = v.field(6).flag
-            forbidden = v.field(7).flag
-            lacValid = v.field(8).flag
-            lac = v.field(9).u16
-            cidValid = v.field(10).flag
-            cid = v.field(11).u32
-            registrationRejectInfoValid = v.field(12).flag
-            registrationRejectDomain = NAS.ServiceDomain(v.field(13))
-            registrationRejectCause = v.field(14).u8
-            networkIDValid = v.field(15).flag
-            mcc = v.field(16).text
-            mnc = v.field(17).text
-            hsCallStatusValid = v.field(18).flag
-            hsCallStatus = v.field(19).u8
-            hsServiceValid = v.field(20).flag
-            hsService = v.field(21).u8
-            primaryScramblingCodeValid = v.field(22).flag
-            primaryScramblingCode = v.field(23).u16
+        public var domainValid: Bool {
+            get { qmiValue.field(0).flag }
+            set { qmiValue.setField(0, QMIValue.bool(newValue)) }
         }
 
-        var qmiValue: QMIValue { .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(hsCallStatusValid), QMIValue.uint(UInt64(hsCallStatus)), QMIValue.bool(hsServiceValid), QMIValue.uint(UInt64(hsService)), QMIValue.bool(primaryScramblingCodeValid), QMIValue.uint(UInt64(primaryScramblingCode))]) }
+        public var domain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var serviceCapabilityValid: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+
+        public var serviceCapability: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var roamingStatusValid: Bool {
+            get { qmiValue.field(4).flag }
+            set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+        }
+
+        public var roamingStatus: NAS.RoamingStatus {
+            get { NAS.RoamingStatus(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var forbiddenValid: Bool {
+            get { qmiValue.field(6).flag }
+            set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+        }
+
+        public var forbidden: Bool {
+            get { qmiValue.field(7).flag }
+            set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+        }
+
+        public var lacValid: Bool {
+            get { qmiValue.field(8).flag }
+            set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+        }
+
+        public var lac: UInt16 {
+            get { qmiValue.field(9).u16 }
+            set { qmiValue.setField(9, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cidValid: Bool {
+            get { qmiValue.field(10).flag }
+            set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+        }
+
+        public var cid: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var registrationRejectInfoValid: Bool {
+            get { qmiValue.field(12).flag }
+            set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+        }
+
+        public var registrationRejectDomain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(13)) }
+            set { qmiValue.setField(13, newValue.qmiValue) }
+        }
+
+        public var registrationRejectCause: UInt8 {
+            get { qmiValue.field(14).u8 }
+            set { qmiValue.setField(14, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var networkIDValid: Bool {
+            get { qmiValue.field(15).flag }
+            set { qmiValue.setField(15, QMIValue.bool(newValue)) }
+        }
+
+        public var mcc: String {
+            get { qmiValue.field(16).text }
+            set { qmiValue.setField(16, QMIValue.string(newValue)) }
+        }
+
+        public var mnc: String {
+            get { qmiValue.field(17).text }
+            set { qmiValue.setField(17, QMIValue.string(newValue)) }
+        }
+
+        public var hsCallStatusValid: Bool {
+            get { qmiValue.field(18).flag }
+            set { qmiValue.setField(18, QMIValue.bool(newValue)) }
+        }
+
+        public var hsCallStatus: UInt8 {
+            get { qmiValue.field(19).u8 }
+            set { qmiValue.setField(19, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var hsServiceValid: Bool {
+            get { qmiValue.field(20).flag }
+            set { qmiValue.setField(20, QMIValue.bool(newValue)) }
+        }
+
+        public var hsService: UInt8 {
+            get { qmiValue.field(21).u8 }
+            set { qmiValue.setField(21, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var primaryScramblingCodeValid: Bool {
+            get { qmiValue.field(22).flag }
+            set { qmiValue.setField(22, QMIValue.bool(newValue)) }
+        }
+
+        public var primaryScramblingCode: UInt16 {
+            get { qmiValue.field(23).u16 }
+            set { qmiValue.setField(23, QMIValue.uint(UInt64(newValue))) }
+        }
     }
 
     public struct LTESystemInfo: Equatable {
-        public var domainValid: Bool
-        public var domain: NAS.ServiceDomain
-        public var serviceCapabilityValid: Bool
-        public var serviceCapability: NAS.ServiceDomain
-        public var roamingStatusValid: Bool
-        public var roamingStatus: NAS.RoamingStatus
-        public var forbiddenValid: Bool
-        public var forbidden: Bool
-        public var lacValid: Bool
-        public var lac: UInt16
-        public var cidValid: Bool
-        public var cid: UInt32
-        public var registrationRejectInfoValid: Bool
-        public var registrationRejectDomain: NAS.ServiceDomain
-        public var registrationRejectCause: UInt8
-        public var networkIDValid: Bool
-        public var mcc: String
-        public var mnc: String
-        public var tacValid: Bool
-        public var tac: UInt16
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, lacValid: Bool, lac: UInt16, cidValid: Bool, cid: UInt32, registrationRejectInfoValid: Bool, registrationRejectDomain: NAS.ServiceDomain, registrationRejectCause: UInt8, networkIDValid: Bool, mcc: String, mnc: String, tacValid: Bool, tac: UInt16) {
-            self.domainValid = domainValid
-            self.domain = domain
-            self.serviceCapabilityValid = serviceCapabilityValid
-            self.serviceCapability = serviceCapability
-            self.roamingStatusValid = roamingStatusValid
-            self.roamingStatus = roamingStatus
-            self.forbiddenValid = forbiddenValid
-            self.forbidden = forbidden
-            self.lacValid = lacValid
-            self.lac = lac
-            self.cidValid = cidValid
-            self.cid = cid
-            self.registrationRejectInfoValid = registrationRejectInfoValid
-            self.registrationRejectDomain = registrationRejectDomain
-            self.registrationRejectCause = registrationRejectCause
-            self.networkIDValid = networkIDValid
-            self.mcc = mcc
-            self.mnc = mnc
-            self.tacValid = tacValid
-            self.tac = tac
+            qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(tacValid), QMIValue.uint(UInt64(tac))])
         }
 
-        init(_ v: QMIValue) {
-            domainValid = v.field(0).flag
-            domain = NAS.ServiceDomain(v.field(1))
-            serviceCapabilityValid = v.field(2).flag
-            serviceCapability = NAS.ServiceDomain(v.field(3))
-            roamingStatusValid = v.field(4).flag
-            roamingStatus = NAS.RoamingStatus(v.field(5))
-            forbiddenValid = v.field(6).flag
-            forbidden = v.field(7).flag
-            lacValid = v.field(8).flag
-            lac = v.field(9).u16
-            cidValid = v.field(10).flag
-            cid = v.field(11).u32
-            registrationRejectInfoValid = v.field(12).flag
-            registrationRejectDomain = NAS.ServiceDomain(v.field(13))
-            registrationRejectCause = v.field(14).u8
-            networkIDValid = v.field(15).flag
-            mcc = v.field(16).text
-            mnc = v.field(17).text
-            tacValid = v.field(18).flag
-            tac = v.field(19).u16
+        public var domainValid: Bool {
+            get { qmiValue.field(0).flag }
+            set { qmiValue.setField(0, QMIValue.bool(newValue)) }
         }
 
-        var qmiValue: QMIValue { .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(tacValid), QMIValue.uint(UInt64(tac))]) }
+        public var domain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var serviceCapabilityValid: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+
+        public var serviceCapability: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var roamingStatusValid: Bool {
+            get { qmiValue.field(4).flag }
+            set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+        }
+
+        public var roamingStatus: NAS.RoamingStatus {
+            get { NAS.RoamingStatus(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var forbiddenValid: Bool {
+            get { qmiValue.field(6).flag }
+            set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+        }
+
+        public var forbidden: Bool {
+            get { qmiValue.field(7).flag }
+            set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+        }
+
+        public var lacValid: Bool {
+            get { qmiValue.field(8).flag }
+            set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+        }
+
+        public var lac: UInt16 {
+            get { qmiValue.field(9).u16 }
+            set { qmiValue.setField(9, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cidValid: Bool {
+            get { qmiValue.field(10).flag }
+            set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+        }
+
+        public var cid: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var registrationRejectInfoValid: Bool {
+            get { qmiValue.field(12).flag }
+            set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+        }
+
+        public var registrationRejectDomain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(13)) }
+            set { qmiValue.setField(13, newValue.qmiValue) }
+        }
+
+        public var registrationRejectCause: UInt8 {
+            get { qmiValue.field(14).u8 }
+            set { qmiValue.setField(14, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var networkIDValid: Bool {
+            get { qmiValue.field(15).flag }
+            set { qmiValue.setField(15, QMIValue.bool(newValue)) }
+        }
+
+        public var mcc: String {
+            get { qmiValue.field(16).text }
+            set { qmiValue.setField(16, QMIValue.string(newValue)) }
+        }
+
+        public var mnc: String {
+            get { qmiValue.field(17).text }
+            set { qmiValue.setField(17, QMIValue.string(newValue)) }
+        }
+
+        public var tacValid: Bool {
+            get { qmiValue.field(18).flag }
+            set { qmiValue.setField(18, QMIValue.bool(newValue)) }
+        }
+
+        public var tac: UInt16 {
+            get { qmiValue.field(19).u16 }
+            set { qmiValue.setField(19, QMIValue.uint(UInt64(newValue))) }
+        }
     }
 
     public struct NR5GServiceStatus: Equatable {
-        public var serviceStatus: NAS.ServiceStatus
-        public var trueServiceStatus: NAS.ServiceStatus
-        public var preferredDataPath: Bool
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(serviceStatus: NAS.ServiceStatus, trueServiceStatus: NAS.ServiceStatus, preferredDataPath: Bool) {
-            self.serviceStatus = serviceStatus
-            self.trueServiceStatus = trueServiceStatus
-            self.preferredDataPath = preferredDataPath
+            qmiValue = .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)])
         }
 
-        init(_ v: QMIValue) {
-            serviceStatus = NAS.ServiceStatus(v.field(0))
-            trueServiceStatus = NAS.ServiceStatus(v.field(1))
-            preferredDataPath = v.field(2).flag
+        public var serviceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)]) }
+        public var trueServiceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var preferredDataPath: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
     }
 
     public struct NR5GSystemInfo: Equatable {
-        public var domainValid: Bool
-        public var domain: NAS.ServiceDomain
-        public var serviceCapabilityValid: Bool
-        public var serviceCapability: NAS.ServiceDomain
-        public var roamingStatusValid: Bool
-        public var roamingStatus: NAS.RoamingStatus
-        public var forbiddenValid: Bool
-        public var forbidden: Bool
-        public var lacValid: Bool
-        public var lac: UInt16
-        public var cidValid: Bool
-        public var cid: UInt32
-        public var registrationRejectInfoValid: Bool
-        public var registrationRejectDomain: NAS.ServiceDomain
-        public var registrationRejectCause: UInt8
-        public var networkIDValid: Bool
-        public var mcc: String
-        public var mnc: String
-        public var tacValid: Bool
-        public var tac: UInt16
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, lacValid: Bool, lac: UInt16, cidValid: Bool, cid: UInt32, registrationRejectInfoValid: Bool, registrationRejectDomain: NAS.ServiceDomain, registrationRejectCause: UInt8, networkIDValid: Bool, mcc: String, mnc: String, tacValid: Bool, tac: UInt16) {
-            self.domainValid = domainValid
-            self.domain = domain
-            self.serviceCapabilityValid = serviceCapabilityValid
-            self.serviceCapability = serviceCapability
-            self.roamingStatusValid = roamingStatusValid
-            self.roamingStatus = roamingStatus
-            self.forbiddenValid = forbiddenValid
-            self.forbidden = forbidden
-            self.lacValid = lacValid
-            self.lac = lac
-            self.cidValid = cidValid
-            self.cid = cid
-            self.registrationRejectInfoValid = registrationRejectInfoValid
-            self.registrationRejectDomain = registrationRejectDomain
-            self.registrationRejectCause = registrationRejectCause
-            self.networkIDValid = networkIDValid
-            self.mcc = mcc
-            self.mnc = mnc
-            self.tacValid = tacValid
-            self.tac = tac
+            qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(tacValid), QMIValue.uint(UInt64(tac))])
         }
 
-        init(_ v: QMIValue) {
-            domainValid = v.field(0).flag
-            domain = NAS.ServiceDomain(v.field(1))
-            serviceCapabilityValid = v.field(2).flag
-            serviceCapability = NAS.ServiceDomain(v.field(3))
-            roamingStatusValid = v.field(4).flag
-            roamingStatus = NAS.RoamingStatus(v.field(5))
-            forbiddenValid = v.field(6).flag
-            forbidden = v.field(7).flag
-            lacValid = v.field(8).flag
-            lac = v.field(9).u16
-            cidValid = v.field(10).flag
-            cid = v.field(11).u32
-            registrationRejectInfoValid = v.field(12).flag
-            registrationRejectDomain = NAS.ServiceDomain(v.field(13))
-            registrationRejectCause = v.field(14).u8
-            networkIDValid = v.field(15).flag
-            mcc = v.field(16).text
-            mnc = v.field(17).text
-            tacValid = v.field(18).flag
-            tac = v.field(19).u16
+        public var domainValid: Bool {
+            get { qmiValue.field(0).flag }
+            set { qmiValue.setField(0, QMIValue.bool(newValue)) }
         }
 
-        var qmiValue: QMIValue { .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(tacValid), QMIValue.uint(UInt64(tac))]) }
+        public var domain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var serviceCapabilityValid: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+
+        public var serviceCapability: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var roamingStatusValid: Bool {
+            get { qmiValue.field(4).flag }
+            set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+        }
+
+        public var roamingStatus: NAS.RoamingStatus {
+            get { NAS.RoamingStatus(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var forbiddenValid: Bool {
+            get { qmiValue.field(6).flag }
+            set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+        }
+
+        public var forbidden: Bool {
+            get { qmiValue.field(7).flag }
+            set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+        }
+
+        public var lacValid: Bool {
+            get { qmiValue.field(8).flag }
+            set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+        }
+
+        public var lac: UInt16 {
+            get { qmiValue.field(9).u16 }
+            set { qmiValue.setField(9, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cidValid: Bool {
+            get { qmiValue.field(10).flag }
+            set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+        }
+
+        public var cid: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var registrationRejectInfoValid: Bool {
+            get { qmiValue.field(12).flag }
+            set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+        }
+
+        public var registrationRejectDomain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(13)) }
+            set { qmiValue.setField(13, newValue.qmiValue) }
+        }
+
+        public var registrationRejectCause: UInt8 {
+            get { qmiValue.field(14).u8 }
+            set { qmiValue.setField(14, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var networkIDValid: Bool {
+            get { qmiValue.field(15).flag }
+            set { qmiValue.setField(15, QMIValue.bool(newValue)) }
+        }
+
+        public var mcc: String {
+            get { qmiValue.field(16).text }
+            set { qmiValue.setField(16, QMIValue.string(newValue)) }
+        }
+
+        public var mnc: String {
+            get { qmiValue.field(17).text }
+            set { qmiValue.setField(17, QMIValue.string(newValue)) }
+        }
+
+        public var tacValid: Bool {
+            get { qmiValue.field(18).flag }
+            set { qmiValue.setField(18, QMIValue.bool(newValue)) }
+        }
+
+        public var tac: UInt16 {
+            get { qmiValue.field(19).u16 }
+            set { qmiValue.setField(19, QMIValue.uint(UInt64(newValue))) }
+        }
     }
 }
 
@@ -2668,71 +2988,87 @@ extension UIM {
         }
 
         public struct Session: Equatable {
-            public var sessionType: UIM.SessionType
-            public var applicationIdentifier: [UInt8]
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(sessionType: UIM.SessionType, applicationIdentifier: [UInt8]) {
-                self.sessionType = sessionType
-                self.applicationIdentifier = applicationIdentifier
+                qmiValue = .structure([sessionType.qmiValue, QMIValue.bytes(applicationIdentifier)])
             }
 
-            init(_ v: QMIValue) {
-                sessionType = UIM.SessionType(v.field(0))
-                applicationIdentifier = v.field(1).data
+            public var sessionType: UIM.SessionType {
+                get { UIM.SessionType(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([sessionType.qmiValue, QMIValue.bytes(applicationIdentifier)]) }
+            public var applicationIdentifier: [UInt8] {
+                get { qmiValue.field(1).data }
+                set { qmiValue.setField(1, QMIValue.bytes(newValue)) }
+            }
         }
 
         public struct Info: Equatable {
-            public var pinID: UIM.PinId
-            public var pin: String
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(pinID: UIM.PinId, pin: String) {
-                self.pinID = pinID
-                self.pin = pin
+                qmiValue = .structure([pinID.qmiValue, QMIValue.string(pin)])
             }
 
-            init(_ v: QMIValue) {
-                pinID = UIM.PinId(v.field(0))
-                pin = v.field(1).text
+            public var pinID: UIM.PinId {
+                get { UIM.PinId(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
             }
 
-            var qmiValue: QMIValue { .structure([pinID.qmiValue, QMIValue.string(pin)]) }
+            public var pin: String {
+                get { qmiValue.field(1).text }
+                set { qmiValue.setField(1, QMIValue.string(newValue)) }
+            }
         }
 
         public struct Retries: Equatable {
-            public var verifyRetriesLeft: UInt8
-            public var unblockRetriesLeft: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(verifyRetriesLeft: UInt8, unblockRetriesLeft: UInt8) {
-                self.verifyRetriesLeft = verifyRetriesLeft
-                self.unblockRetriesLeft = unblockRetriesLeft
+                qmiValue = .structure([QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))])
             }
 
-            init(_ v: QMIValue) {
-                verifyRetriesLeft = v.field(0).u8
-                unblockRetriesLeft = v.field(1).u8
+            public var verifyRetriesLeft: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.uint(UInt64(verifyRetriesLeft)), QMIValue.uint(UInt64(unblockRetriesLeft))]) }
+            public var unblockRetriesLeft: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
 
         public struct CardResult: Equatable {
-            public var sw1: UInt8
-            public var sw2: UInt8
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
 
             public init(sw1: UInt8, sw2: UInt8) {
-                self.sw1 = sw1
-                self.sw2 = sw2
+                qmiValue = .structure([QMIValue.uint(UInt64(sw1)), QMIValue.uint(UInt64(sw2))])
             }
 
-            init(_ v: QMIValue) {
-                sw1 = v.field(0).u8
-                sw2 = v.field(1).u8
+            public var sw1: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
             }
 
-            var qmiValue: QMIValue { .structure([QMIValue.uint(UInt64(sw1)), QMIValue.uint(UInt64(sw2))]) }
+            public var sw2: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
         }
     }
 
@@ -2786,111 +3122,161 @@ extension UIM {
     }
 
     public struct CardStatus: Equatable {
-        public var indexGWPrimary: UInt16
-        public var index1XPrimary: UInt16
-        public var indexGWSecondary: UInt16
-        public var index1XSecondary: UInt16
-        public var cards: [Card]
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(indexGWPrimary: UInt16, index1XPrimary: UInt16, indexGWSecondary: UInt16, index1XSecondary: UInt16, cards: [Card]) {
-            self.indexGWPrimary = indexGWPrimary
-            self.index1XPrimary = index1XPrimary
-            self.indexGWSecondary = indexGWSecondary
-            self.index1XSecondary = index1XSecondary
-            self.cards = cards
+            qmiValue = .structure([QMIValue.uint(UInt64(indexGWPrimary)), QMIValue.uint(UInt64(index1XPrimary)), QMIValue.uint(UInt64(indexGWSecondary)), QMIValue.uint(UInt64(index1XSecondary)), QMIValue.array(cards.map { $0.qmiValue })])
         }
 
-        init(_ v: QMIValue) {
-            indexGWPrimary = v.field(0).u16
-            index1XPrimary = v.field(1).u16
-            indexGWSecondary = v.field(2).u16
-            index1XSecondary = v.field(3).u16
-            cards = v.field(4).list.map { Card($0) }
+        public var indexGWPrimary: UInt16 {
+            get { qmiValue.field(0).u16 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
         }
 
-        var qmiValue: QMIValue { .structure([QMIValue.uint(UInt64(indexGWPrimary)), QMIValue.uint(UInt64(index1XPrimary)), QMIValue.uint(UInt64(indexGWSecondary)), QMIValue.uint(UInt64(index1XSecondary)), QMIValue.array(cards.map { $0.qmiValue })]) }
+        public var index1XPrimary: UInt16 {
+            get { qmiValue.field(1).u16 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var indexGWSecondary: UInt16 {
+            get { qmiValue.field(2).u16 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var index1XSecondary: UInt16 {
+            get { qmiValue.field(3).u16 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cards: [Card] {
+            get { qmiValue.field(4).list.map { Card($0) } }
+            set { qmiValue.setField(4, QMIValue.array(newValue.map { $0.qmiValue })) }
+        }
     }
 
     public struct Card: Equatable {
-        public var cardState: UIM.CardState
-        public var upinState: UIM.PinState
-        public var upinRetries: UInt8
-        public var upukRetries: UInt8
-        public var errorCode: UIM.CardError
-        public var applications: [Application]
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(cardState: UIM.CardState, upinState: UIM.PinState, upinRetries: UInt8, upukRetries: UInt8, errorCode: UIM.CardError, applications: [Application]) {
-            self.cardState = cardState
-            self.upinState = upinState
-            self.upinRetries = upinRetries
-            self.upukRetries = upukRetries
-            self.errorCode = errorCode
-            self.applications = applications
+            qmiValue = .structure([cardState.qmiValue, upinState.qmiValue, QMIValue.uint(UInt64(upinRetries)), QMIValue.uint(UInt64(upukRetries)), errorCode.qmiValue, QMIValue.array(applications.map { $0.qmiValue })])
         }
 
-        init(_ v: QMIValue) {
-            cardState = UIM.CardState(v.field(0))
-            upinState = UIM.PinState(v.field(1))
-            upinRetries = v.field(2).u8
-            upukRetries = v.field(3).u8
-            errorCode = UIM.CardError(v.field(4))
-            applications = v.field(5).list.map { Application($0) }
+        public var cardState: UIM.CardState {
+            get { UIM.CardState(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([cardState.qmiValue, upinState.qmiValue, QMIValue.uint(UInt64(upinRetries)), QMIValue.uint(UInt64(upukRetries)), errorCode.qmiValue, QMIValue.array(applications.map { $0.qmiValue })]) }
+        public var upinState: UIM.PinState {
+            get { UIM.PinState(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var upinRetries: UInt8 {
+            get { qmiValue.field(2).u8 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var upukRetries: UInt8 {
+            get { qmiValue.field(3).u8 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var errorCode: UIM.CardError {
+            get { UIM.CardError(qmiValue.field(4)) }
+            set { qmiValue.setField(4, newValue.qmiValue) }
+        }
+
+        public var applications: [Application] {
+            get { qmiValue.field(5).list.map { Application($0) } }
+            set { qmiValue.setField(5, QMIValue.array(newValue.map { $0.qmiValue })) }
+        }
     }
 
     public struct Application: Equatable {
-        public var type: UIM.ApplicationType
-        public var state: UIM.ApplicationState
-        public var personalizationState: UInt8
-        public var personalizationFeature: UInt8
-        public var personalizationRetries: UInt8
-        public var personalizationUnblockRetries: UInt8
-        public var applicationIdentifier: [UInt8]
-        public var upinReplacesPIN1: Bool
-        public var pin1State: UIM.PinState
-        public var pin1Retries: UInt8
-        public var puk1Retries: UInt8
-        public var pin2State: UIM.PinState
-        public var pin2Retries: UInt8
-        public var puk2Retries: UInt8
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(type: UIM.ApplicationType, state: UIM.ApplicationState, personalizationState: UInt8, personalizationFeature: UInt8, personalizationRetries: UInt8, personalizationUnblockRetries: UInt8, applicationIdentifier: [UInt8], upinReplacesPIN1: Bool, pin1State: UIM.PinState, pin1Retries: UInt8, puk1Retries: UInt8, pin2State: UIM.PinState, pin2Retries: UInt8, puk2Retries: UInt8) {
-            self.type = type
-            self.state = state
-            self.personalizationState = personalizationState
-            self.personalizationFeature = personalizationFeature
-            self.personalizationRetries = personalizationRetries
-            self.personalizationUnblockRetries = personalizationUnblockRetries
-            self.applicationIdentifier = applicationIdentifier
-            self.upinReplacesPIN1 = upinReplacesPIN1
-            self.pin1State = pin1State
-            self.pin1Retries = pin1Retries
-            self.puk1Retries = puk1Retries
-            self.pin2State = pin2State
-            self.pin2Retries = pin2Retries
-            self.puk2Retries = puk2Retries
+            qmiValue = .structure([type.qmiValue, state.qmiValue, QMIValue.uint(UInt64(personalizationState)), QMIValue.uint(UInt64(personalizationFeature)), QMIValue.uint(UInt64(personalizationRetries)), QMIValue.uint(UInt64(personalizationUnblockRetries)), QMIValue.bytes(applicationIdentifier), QMIValue.bool(upinReplacesPIN1), pin1State.qmiValue, QMIValue.uint(UInt64(pin1Retries)), QMIValue.uint(UInt64(puk1Retries)), pin2State.qmiValue, QMIValue.uint(UInt64(pin2Retries)), QMIValue.uint(UInt64(puk2Retries))])
         }
 
-        init(_ v: QMIValue) {
-            type = UIM.ApplicationType(v.field(0))
-            state = UIM.ApplicationState(v.field(1))
-            personalizationState = v.field(2).u8
-            personalizationFeature = v.field(3).u8
-            personalizationRetries = v.field(4).u8
-            personalizationUnblockRetries = v.field(5).u8
-            applicationIdentifier = v.field(6).data
-            upinReplacesPIN1 = v.field(7).flag
-            pin1State = UIM.PinState(v.field(8))
-            pin1Retries = v.field(9).u8
-            puk1Retries = v.field(10).u8
-            pin2State = UIM.PinState(v.field(11))
-            pin2Retries = v.field(12).u8
-            puk2Retries = v.field(13).u8
+        public var type: UIM.ApplicationType {
+            get { UIM.ApplicationType(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([type.qmiValue, state.qmiValue, QMIValue.uint(UInt64(personalizationState)), QMIValue.uint(UInt64(personalizationFeature)), QMIValue.uint(UInt64(personalizationRetries)), QMIValue.uint(UInt64(personalizationUnblockRetries)), QMIValue.bytes(applicationIdentifier), QMIValue.bool(upinReplacesPIN1), pin1State.qmiValue, QMIValue.uint(UInt64(pin1Retries)), QMIValue.uint(UInt64(puk1Retries)), pin2State.qmiValue, QMIValue.uint(UInt64(pin2Retries)), QMIValue.uint(UInt64(puk2Retries))]) }
+        public var state: UIM.ApplicationState {
+            get { UIM.ApplicationState(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var personalizationState: UInt8 {
+            get { qmiValue.field(2).u8 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var personalizationFeature: UInt8 {
+            get { qmiValue.field(3).u8 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var personalizationRetries: UInt8 {
+            get { qmiValue.field(4).u8 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var personalizationUnblockRetries: UInt8 {
+            get { qmiValue.field(5).u8 }
+            set { qmiValue.setField(5, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var applicationIdentifier: [UInt8] {
+            get { qmiValue.field(6).data }
+            set { qmiValue.setField(6, QMIValue.bytes(newValue)) }
+        }
+
+        public var upinReplacesPIN1: Bool {
+            get { qmiValue.field(7).flag }
+            set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+        }
+
+        public var pin1State: UIM.PinState {
+            get { UIM.PinState(qmiValue.field(8)) }
+            set { qmiValue.setField(8, newValue.qmiValue) }
+        }
+
+        public var pin1Retries: UInt8 {
+            get { qmiValue.field(9).u8 }
+            set { qmiValue.setField(9, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var puk1Retries: UInt8 {
+            get { qmiValue.field(10).u8 }
+            set { qmiValue.setField(10, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var pin2State: UIM.PinState {
+            get { UIM.PinState(qmiValue.field(11)) }
+            set { qmiValue.setField(11, newValue.qmiValue) }
+        }
+
+        public var pin2Retries: UInt8 {
+            get { qmiValue.field(12).u8 }
+            set { qmiValue.setField(12, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var puk2Retries: UInt8 {
+            get { qmiValue.field(13).u8 }
+            set { qmiValue.setField(13, QMIValue.uint(UInt64(newValue))) }
+        }
     }
 }
 
@@ -3141,20 +3527,24 @@ extension WDA {
     }
 
     public struct EndpointInfo: Equatable {
-        public var endpointType: QMIDataEndpointType
-        public var interfaceNumber: UInt32
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
 
         public init(endpointType: QMIDataEndpointType, interfaceNumber: UInt32) {
-            self.endpointType = endpointType
-            self.interfaceNumber = interfaceNumber
+            qmiValue = .structure([endpointType.qmiValue, QMIValue.uint(UInt64(interfaceNumber))])
         }
 
-        init(_ v: QMIValue) {
-            endpointType = QMIDataEndpointType(v.field(0))
-            interfaceNumber = v.field(1).u32
+        public var endpointType: QMIDataEndpointType {
+            get { QMIDataEndpointType(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
         }
 
-        var qmiValue: QMIValue { .structure([endpointType.qmiValue, QMIValue.uint(UInt64(interfaceNumber))]) }
+        public var interfaceNumber: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
     }
 }
 

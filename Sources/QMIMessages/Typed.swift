@@ -91,4 +91,11 @@ extension QMIValue {
     var address6: [UInt8] { ipv6 ?? [UInt8](repeating: 0, count: 16) }
     var list: [QMIValue] { elements ?? [] }
     func field(_ i: Int) -> QMIValue { self[i] ?? .uint(0) }
+
+    /// Replaces field `i` of a structure (nothing happens to other values).
+    mutating func setField(_ i: Int, _ v: QMIValue) {
+        guard case var .structure(fields) = self, i >= 0, i < fields.count else { return }
+        fields[i] = v
+        self = .structure(fields)
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Base
 import CSystem
 import QMICore
+import QMIMessages
 
 /// A simulated Quectel modem speaking QMI over Unix stream sockets: a socket file (what
 /// qcm opens in place of /dev/cdc-wdm0) and, optionally, libqmi's `@qmi-proxy` abstract
@@ -279,7 +280,7 @@ public final class QMISimulator {
         }
         if c.viaProxy && !c.proxyOpened {
             // libqmi's proxy protocol: nothing but Internal Proxy Open first.
-            guard req.service == .ctl && req.messageID == CTL.internalProxyOpen.id else {
+            guard req.service == .ctl && req.messageID == CTL.InternalProxyOpen.spec.id else {
                 log("connection \(c.id): request before qmi-proxy open; closing")
                 closeConnection(c, why: "broke the qmi-proxy protocol")
                 return

@@ -3,6 +3,7 @@ import XCTest
 import Base
 import CSystem
 @testable import QMICore
+import QMIMessages
 import QMISim
 import TestSupport
 
@@ -31,7 +32,7 @@ final class DialTests: XCTestCase {
         XCTAssertEqual(names.first, "CTL Sync")
         // Client ids are allocated concurrently: all five requests go out before the first answer.
         let entries = rig.sim.transcript.entries
-        func isAlloc(_ e: Transcript.Entry) -> Bool { e.message?.service == .ctl && e.message?.messageID == CTL.allocateClientID.id }
+        func isAlloc(_ e: Transcript.Entry) -> Bool { e.message?.service == .ctl && e.message?.messageID == CTL.AllocateClientID.spec.id }
         let allocs = entries.enumerated().filter { $0.element.incoming && isAlloc($0.element) }
         let firstAnswer = entries.firstIndex { !$0.incoming && isAlloc($0) }!
         XCTAssertEqual(allocs.count, 5)
@@ -67,7 +68,7 @@ final class DialTests: XCTestCase {
         let rig = try DaemonRig()
         rig.start(["-s", "cmnet"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
-        XCTAssertEqual(rig.sim.transcript.count(WDS.modifyProfile), 0)
+        XCTAssertEqual(rig.sim.transcript.count(WDS.ModifyProfile.spec), 0)
         assertCleanTeardown(rig)
     }
 
@@ -76,12 +77,12 @@ final class DialTests: XCTestCase {
         rig.start(["-s", "3gnet", "-4", "-6"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         XCTAssertEqual(rig.sim.activeCallFamilies.sorted(), [4, 6])
-        XCTAssertEqual(rig.sim.transcript.requests(CTL.allocateClientID).filter { (try? $0.value("Service")?.uint) == 1 }.count, 2,
+        XCTAssertEqual(rig.sim.transcript.requests(CTL.AllocateClientID.spec).filter { (try? $0.value("Service")?.uint) == 1 }.count, 2,
                        "one WDS client per IP family")
-        XCTAssertEqual(rig.sim.transcript.count(WDS.setIPFamily), 1)
+        XCTAssertEqual(rig.sim.transcript.count(WDS.SetIPFamily.spec), 1)
         XCTAssertTrue(rig.log.contains("WdsConnectionIPv6Handle"), rig.log)
         assertCleanTeardown(rig)
-        XCTAssertEqual(rig.sim.transcript.count(WDS.stopNetwork), 2)
+        XCTAssertEqual(rig.sim.transcript.count(WDS.StopNetwork.spec), 2)
         let v6 = try DaemonRig()
         v6.start(["-6"])
         XCTAssertTrue(v6.waitLog("] connected"), v6.log)
@@ -118,7 +119,7 @@ final class DialTests: XCTestCase {
         last.start(["-p", "1234"])
         XCTAssertEqual(last.waitExit(), 4)
         XCTAssertTrue(last.log.contains("only 1 PIN attempt left: qcm will not risk blocking the SIM"), last.log)
-        XCTAssertEqual(last.sim.transcript.count(UIM.verifyPIN), 0)
+        XCTAssertEqual(last.sim.transcript.count(UIM.VerifyPIN.spec), 0)
         XCTAssertEqual(last.sim.pinRetries, 1)
 
         // PUK-blocked.
@@ -142,8 +143,8 @@ final class DialTests: XCTestCase {
         XCTAssertTrue(rig.waitLog("waiting for the modem to attach"), rig.log)
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         // Driven by the NAS indication: one serving-system query, no polling loop.
-        XCTAssertEqual(rig.sim.transcript.count(NAS.getServingSystem), 1)
-        let start = rig.sim.transcript.times(WDS.startNetwork).first ?? 0
+        XCTAssertEqual(rig.sim.transcript.count(NAS.GetServingSystem.spec), 1)
+        let start = rig.sim.transcript.times(WDS.StartNetwork.spec).first ?? 0
         XCTAssertGreaterThanOrEqual(start, 1500, "dialed only after registration")
         assertCleanTeardown(rig)
     }
@@ -154,7 +155,7 @@ final class DialTests: XCTestCase {
         XCTAssertEqual(rig.waitExit(timeout: 20), 6)
         XCTAssertTrue(rig.log.contains("CallFailed (call end reason gsm-wcdma-unknown-apn (1013), verbose 3gpp/unknown-apn (6/27))"), rig.log)
         XCTAssertTrue(rig.log.contains("giving up after 2 failed dial(s)"), rig.log)
-        XCTAssertEqual(rig.sim.transcript.count(WDS.startNetwork), 2)
+        XCTAssertEqual(rig.sim.transcript.count(WDS.StartNetwork.spec), 2)
         XCTAssertTrue(rig.waitSim { $0.isClean })
     }
 
@@ -162,8 +163,8 @@ final class DialTests: XCTestCase {
         let rig = try DaemonRig { $0.dropCallAfterMs = 100; $0.rejectCall = (1003, 6, 38); $0.rejectCallTimes = 0 }
         rig.start([])
         // Dropped after 100 ms each time; redial delays 1 s, 2 s, 4 s.
-        XCTAssertTrue(rig.waitSim(20) { $0.transcript.count(WDS.startNetwork) >= 4 }, rig.log)
-        let t = rig.sim.transcript.times(WDS.startNetwork)
+        XCTAssertTrue(rig.waitSim(20) { $0.transcript.count(WDS.StartNetwork.spec) >= 4 }, rig.log)
+        let t = rig.sim.transcript.times(WDS.StartNetwork.spec)
         let gaps = zip(t.dropFirst(), t).map { $0 - $1 }
         XCTAssertGreaterThan(gaps[1], gaps[0] * 3 / 2, "backoff grows: \(gaps)")
         XCTAssertGreaterThan(gaps[2], gaps[1] * 3 / 2, "backoff grows: \(gaps)")
@@ -178,7 +179,7 @@ final class DialTests: XCTestCase {
         XCTAssertTrue(rig.waitLog("] connected", timeout: 20), rig.log)
         usleep(1_200_000)              // the call stays up past --stable-after
         rig.sim.dropCalls()
-        XCTAssertTrue(rig.waitSim(10) { $0.transcript.count(WDS.startNetwork) == 4 }, rig.log)
+        XCTAssertTrue(rig.waitSim(10) { $0.transcript.count(WDS.StartNetwork.spec) == 4 }, rig.log)
         XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
         // Rejected twice (1 s, 2 s), connected long enough, dropped: redialed at once, not after 4 s.
         XCTAssertEqual(rig.log.components(separatedBy: "redialing in 1000 ms").count - 1, 1, rig.log)
@@ -203,7 +204,7 @@ final class DialTests: XCTestCase {
     }
 
     func testModemNotAnswering() throws {
-        let rig = try DaemonRig { $0.neverAnswer.insert(SimConfig.key(CTL.sync)) }
+        let rig = try DaemonRig { $0.neverAnswer.insert(SimConfig.key(CTL.Sync.spec)) }
         rig.start([])
         XCTAssertEqual(rig.waitExit(timeout: 20), 5)
         XCTAssertTrue(rig.log.contains("the modem does not answer on"), rig.log)
@@ -211,7 +212,7 @@ final class DialTests: XCTestCase {
     }
 
     func testMalformedFramesAreIgnored() throws {
-        let rig = try DaemonRig { $0.malformedFor.insert(SimConfig.key(DMS.getIDs)) }
+        let rig = try DaemonRig { $0.malformedFor.insert(SimConfig.key(DMS.GetIDs.spec)) }
         rig.start([])
         XCTAssertTrue(rig.waitLog("] connected", timeout: 25), rig.log)
         XCTAssertTrue(rig.log.contains("ignored malformed frame from the modem"), rig.log)
@@ -225,7 +226,7 @@ final class DialTests: XCTestCase {
         rig.sim.resetModem()
         XCTAssertTrue(rig.waitLog("modem reset: every QMI client id was dropped"), rig.log)
         XCTAssertTrue(rig.waitSim(15) { $0.activeCalls == 1 }, rig.log)
-        XCTAssertEqual(rig.sim.transcript.count(CTL.sync), 2)
+        XCTAssertEqual(rig.sim.transcript.count(CTL.Sync.spec), 2)
         XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
         assertCleanTeardown(rig)
     }
@@ -242,18 +243,18 @@ final class DialTests: XCTestCase {
 
     func testSIGTERMMidDial() throws {
         // The call comes up while qcm is stopping: qcm waits for it and stops it.
-        let rig = try DaemonRig { $0.latencyFor[SimConfig.key(WDS.startNetwork)] = 300; $0.callsOutliveClients = true }
+        let rig = try DaemonRig { $0.latencyFor[SimConfig.key(WDS.StartNetwork.spec)] = 300; $0.callsOutliveClients = true }
         rig.start([])
-        XCTAssertTrue(rig.waitSim { $0.transcript.count(WDS.startNetwork) == 1 })
+        XCTAssertTrue(rig.waitSim { $0.transcript.count(WDS.StartNetwork.spec) == 1 })
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
         XCTAssertTrue(rig.waitSim(5) { $0.isClean }, "calls \(rig.sim.activeCalls) clients \(rig.sim.allocatedClients)")
         XCTAssertEqual(rig.requests.filter { $0 == "CTL Release Client ID" }.count, 5)
-        XCTAssertEqual(rig.sim.transcript.count(WDS.stopNetwork), 1)
+        XCTAssertEqual(rig.sim.transcript.count(WDS.StopNetwork.spec), 1)
         // A modem that never answers Start Network does not hold qcm for more than its bound.
-        let stuck = try DaemonRig { $0.neverAnswer.insert(SimConfig.key(WDS.startNetwork)) }
+        let stuck = try DaemonRig { $0.neverAnswer.insert(SimConfig.key(WDS.StartNetwork.spec)) }
         stuck.start([])
-        XCTAssertTrue(stuck.waitSim { $0.transcript.count(WDS.startNetwork) == 1 })
+        XCTAssertTrue(stuck.waitSim { $0.transcript.count(WDS.StartNetwork.spec) == 1 })
         stuck.signal(SIGTERM)
         XCTAssertEqual(stuck.waitExit(timeout: 5), 0, stuck.log)
         XCTAssertTrue(stuck.waitSim(3) { $0.allocatedClientCount == 0 }, "clients released even so")
@@ -337,7 +338,7 @@ final class DialTests: XCTestCase {
         close(fd)
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         let first = rig.sim.transcript.requests().first
-        XCTAssertEqual(first?.messageID, CTL.internalProxyOpen.id)
+        XCTAssertEqual(first?.messageID, CTL.InternalProxyOpen.spec.id)
         XCTAssertEqual(try first?.value("Device Path")?.string, rig.root + "/dev/cdc-wdm0")
         assertCleanTeardown(rig)
     }

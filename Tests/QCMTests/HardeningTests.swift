@@ -3,6 +3,7 @@ import XCTest
 import Base
 import CSystem
 import QMICore
+import QMIMessages
 import QMISim
 import TestSupport
 
@@ -49,7 +50,7 @@ final class HardeningTests: XCTestCase {
         broken.signal(SIGTERM)
         XCTAssertEqual(broken.waitExit(), 0, broken.log)
 
-        let rig = try DaemonRig(netns: true) { $0.neverAnswer.insert(SimConfig.key(WDS.stopNetwork)) }
+        let rig = try DaemonRig(netns: true) { $0.neverAnswer.insert(SimConfig.key(WDS.StopNetwork.spec)) }
         try "nameserver 192.0.2.53\n".write(toFile: rig.resolvConf, atomically: true, encoding: .utf8)
         rig.start(["--dns", "file"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)

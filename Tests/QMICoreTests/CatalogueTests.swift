@@ -1,6 +1,7 @@
 import Base
 import XCTest
 @testable import QMICore
+import QMIMessages
 
 final class CatalogueTests: XCTestCase {
     func testEveryMessageRoundTrips() throws {
@@ -58,9 +59,9 @@ final class CatalogueTests: XCTestCase {
         for (s, id) in required {
             XCTAssertNotNil(QMICatalogue.find(service: s, id: id), "\(s.name) 0x\(String(id, radix: 16))")
         }
-        XCTAssertNotNil(NAS.getServingSystem.indication)
-        XCTAssertNotNil(WDS.getPacketServiceStatus.indication)
-        XCTAssertNotNil(CTL.sync.indication)
+        XCTAssertNotNil(NAS.GetServingSystem.spec.indication)
+        XCTAssertNotNil(WDS.GetPacketServiceStatus.spec.indication)
+        XCTAssertNotNil(CTL.Sync.spec.indication)
     }
 
     func testEnumTablesReadBothWays() {
@@ -106,19 +107,19 @@ final class CatalogueTests: XCTestCase {
         }
         // Every named definition resolves to its message in the text.
         let named: [(QMIMessageSpec, UInt8, UInt16)] = [
-            (CTL.setInstanceID, 0, 0x20), (CTL.getVersionInfo, 0, 0x21), (CTL.allocateClientID, 0, 0x22),
-            (CTL.releaseClientID, 0, 0x23), (CTL.revokeClientID, 0, 0x24), (CTL.invalidClientID, 0, 0x25),
-            (CTL.setDataFormat, 0, 0x26), (CTL.sync, 0, 0x27), (CTL.internalProxyOpen, 0, 0xff00),
-            (WDS.setEventReport, 1, 0x01), (WDS.startNetwork, 1, 0x20), (WDS.stopNetwork, 1, 0x21),
-            (WDS.getPacketServiceStatus, 1, 0x22), (WDS.createProfile, 1, 0x27), (WDS.modifyProfile, 1, 0x28),
-            (WDS.getProfileSettings, 1, 0x2b), (WDS.getRuntimeSettings, 1, 0x2d), (WDS.getDataBearerTechnology, 1, 0x37),
-            (WDS.getCurrentDataBearerTechnology, 1, 0x44), (WDS.setIPFamily, 1, 0x4d), (WDS.bindMuxDataPort, 1, 0xa2),
-            (DMS.getManufacturer, 2, 0x21), (DMS.getModel, 2, 0x22), (DMS.getRevision, 2, 0x23), (DMS.getIDs, 2, 0x25),
-            (DMS.uimVerifyPIN, 2, 0x28), (DMS.uimGetPINStatus, 2, 0x2b), (DMS.getOperatingMode, 2, 0x2d),
-            (DMS.setOperatingMode, 2, 0x2e), (DMS.uimGetICCID, 2, 0x3c),
-            (NAS.getServingSystem, 3, 0x24), (NAS.getSystemInfo, 3, 0x4d), (NAS.systemInfoIndication, 3, 0x4e),
-            (NAS.getSignalInfo, 3, 0x4f), (UIM.verifyPIN, 0x0b, 0x26), (UIM.getCardStatus, 0x0b, 0x2f),
-            (UIM.statusChange, 0x0b, 0x32), (WDA.setDataFormat, 0x1a, 0x20), (WDA.getDataFormat, 0x1a, 0x21),
+            (CTL.SetInstanceID.spec, 0, 0x20), (CTL.GetVersionInfo.spec, 0, 0x21), (CTL.AllocateClientID.spec, 0, 0x22),
+            (CTL.ReleaseClientID.spec, 0, 0x23), (CTL.RevokeClientID.spec, 0, 0x24), (CTL.InvalidClientID.spec, 0, 0x25),
+            (CTL.SetDataFormat.spec, 0, 0x26), (CTL.Sync.spec, 0, 0x27), (CTL.InternalProxyOpen.spec, 0, 0xff00),
+            (WDS.SetEventReport.spec, 1, 0x01), (WDS.StartNetwork.spec, 1, 0x20), (WDS.StopNetwork.spec, 1, 0x21),
+            (WDS.GetPacketServiceStatus.spec, 1, 0x22), (WDS.CreateProfile.spec, 1, 0x27), (WDS.ModifyProfile.spec, 1, 0x28),
+            (WDS.GetProfileSettings.spec, 1, 0x2b), (WDS.GetRuntimeSettings.spec, 1, 0x2d), (WDS.GetDataBearerTechnology.spec, 1, 0x37),
+            (WDS.GetCurrentDataBearerTechnology.spec, 1, 0x44), (WDS.SetIPFamily.spec, 1, 0x4d), (WDS.BindMuxDataPort.spec, 1, 0xa2),
+            (DMS.GetManufacturer.spec, 2, 0x21), (DMS.GetModel.spec, 2, 0x22), (DMS.GetRevision.spec, 2, 0x23), (DMS.GetIDs.spec, 2, 0x25),
+            (DMS.UIMVerifyPIN.spec, 2, 0x28), (DMS.UIMGetPINStatus.spec, 2, 0x2b), (DMS.GetOperatingMode.spec, 2, 0x2d),
+            (DMS.SetOperatingMode.spec, 2, 0x2e), (DMS.UIMGetICCID.spec, 2, 0x3c),
+            (NAS.GetServingSystem.spec, 3, 0x24), (NAS.GetSystemInfo.spec, 3, 0x4d), (NAS.SystemInfo.spec, 3, 0x4e),
+            (NAS.GetSignalInfo.spec, 3, 0x4f), (UIM.VerifyPIN.spec, 0x0b, 0x26), (UIM.GetCardStatus.spec, 0x0b, 0x2f),
+            (UIM.StatusChange.spec, 0x0b, 0x32), (WDA.SetDataFormat.spec, 0x1a, 0x20), (WDA.GetDataFormat.spec, 0x1a, 0x21),
         ]
         XCTAssertEqual(named.count, QMICatalogue.all.count)
         for (spec, service, id) in named {
@@ -128,11 +129,11 @@ final class CatalogueTests: XCTestCase {
         }
         XCTAssertEqual(QMICatalogue.spec(.wds, 0x7777).schemaProblem, "not in the catalogue")
         // Spot checks that the text became the layouts the codec needs.
-        let start = WDS.startNetwork
+        let start = WDS.StartNetwork.spec
         XCTAssertEqual(start.request.map { $0.type }, [0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35])
         XCTAssertEqual(start.request.filter { $0.secret }.map { $0.name }, ["Password"])
         XCTAssertEqual(start.response.map { $0.name }, ["Packet Data Handle", "Call End Reason", "Verbose Call End Reason"])
-        guard case let .structure(fields)? = NAS.getSystemInfo.tlv(type: 0x18, kind: .response)?.value else {
+        guard case let .structure(fields)? = NAS.GetSystemInfo.spec.tlv(type: 0x18, kind: .response)?.value else {
             return XCTFail("WCDMA System Info is not a structure")
         }
         XCTAssertEqual(fields.count, 24)
@@ -140,11 +141,11 @@ final class CatalogueTests: XCTestCase {
         XCTAssertEqual(fields.last?.name, "Primary Scrambling Code")
         guard case let .fixedString(n) = fields[16].type else { return XCTFail("MCC is not fixed") }
         XCTAssertEqual(n, 3)
-        XCTAssertNil(CTL.sync.request.first)
-        XCTAssertEqual(CTL.sync.indication?.count, 0)
-        XCTAssertNil(CTL.allocateClientID.indication)
-        XCTAssertTrue(DMS.getModel.hasRequest)
-        XCTAssertFalse(NAS.systemInfoIndication.hasRequest)
+        XCTAssertNil(CTL.Sync.spec.request.first)
+        XCTAssertEqual(CTL.Sync.spec.indication?.count, 0)
+        XCTAssertNil(CTL.AllocateClientID.spec.indication)
+        XCTAssertTrue(DMS.GetModel.spec.hasRequest)
+        XCTAssertFalse(NAS.SystemInfo.spec.hasRequest)
     }
 
     func testMessageBlocks() {
@@ -259,7 +260,7 @@ final class CatalogueTests: XCTestCase {
     }
 
     func testUnknownNamesAreErrorsNotTraps() {
-        var m = QMIMessage.request(WDS.startNetwork)
+        var m = QMIMessage.request(WDS.StartNetwork.spec)
         XCTAssertThrowsError(try m.set("APN Typo", .string("x"))) { e in
             XCTAssertEqual(e as? QMIError, .unknownTLV(message: "WDS Start Network", name: "APN Typo"))
         }

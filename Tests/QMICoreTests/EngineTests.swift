@@ -2,6 +2,7 @@ import XCTest
 import Base
 import CSystem
 @testable import QMICore
+import QMIMessages
 
 /// The transaction engine over a real socketpair, the test playing the modem.
 final class EngineTests: XCTestCase {
@@ -56,7 +57,7 @@ final class EngineTests: XCTestCase {
     func testOutOfOrderResponsesReachTheirCallers() throws {
         var results: [Int: String] = [:]
         for i in 0..<3 {
-            engine.send(QMIMessage.request(DMS.getRevision, clientID: UInt8(i + 1))) { r in
+            engine.send(QMIMessage.request(DMS.GetRevision.spec, clientID: UInt8(i + 1))) { r in
                 results[i] = (try? r.get().value("Revision")?.string) ?? "error"
             }
         }
@@ -70,15 +71,15 @@ final class EngineTests: XCTestCase {
     }
 
     func testTransactionIDsIncreasePerClient() throws {
-        for _ in 0..<3 { engine.send(QMIMessage.request(DMS.getRevision, clientID: 9)) { _ in } }
-        for _ in 0..<2 { engine.send(QMIMessage.request(CTL.sync)) { _ in } }
+        for _ in 0..<3 { engine.send(QMIMessage.request(DMS.GetRevision.spec, clientID: 9)) { _ in } }
+        for _ in 0..<2 { engine.send(QMIMessage.request(CTL.Sync.spec)) { _ in } }
         let reqs = try modemReceive(5)
         XCTAssertEqual(reqs.map { $0.transactionID }, [1, 2, 3, 1, 2])
     }
 
     func testTimeout() throws {
         var outcome: Result<QMIMessage, QMIError>?
-        engine.send(QMIMessage.request(NAS.getServingSystem, clientID: 2), timeoutMs: 50) { outcome = $0 }
+        engine.send(QMIMessage.request(NAS.GetServingSystem.spec, clientID: 2), timeoutMs: 50) { outcome = $0 }
         XCTAssertTrue(loop.run(until: { outcome != nil }, timeoutMs: 5000))
         guard case .failure(let e)? = outcome else { return XCTFail("expected a timeout") }
         XCTAssertEqual(e, .timeout(message: "NAS Get Serving System", afterMs: 50))
@@ -94,15 +95,15 @@ final class EngineTests: XCTestCase {
 
     func testIndicationBetweenRequestAndResponse() throws {
         var order: [String] = []
-        engine.subscribe(service: .wds, messageID: WDS.getPacketServiceStatus.id, clientID: 4) { m in
+        engine.subscribe(service: .wds, messageID: WDS.GetPacketServiceStatus.spec.id, clientID: 4) { m in
             let status = (try? m.value("Connection Status")?[0]?.uint) ?? 99
             order.append("indication \(status)")
         }
-        engine.send(QMIMessage.request(WDS.stopNetwork, clientID: 4)) { r in
+        engine.send(QMIMessage.request(WDS.StopNetwork.spec, clientID: 4)) { r in
             order.append((try? r.get().check()) != nil ? "response ok" : "response error")
         }
         let req = try modemReceive(1)[0]
-        var ind = QMIMessage.indication(WDS.getPacketServiceStatus, clientID: 4)
+        var ind = QMIMessage.indication(WDS.GetPacketServiceStatus.spec, clientID: 4)
         try ind.set("Connection Status", .structure([.uint(1), .bool(false)]))
         modemSend(ind.encode() + QMIMessage.reply(to: req).encode())   // joined in one write
         XCTAssertTrue(loop.run(until: { order.count == 2 }, timeoutMs: 2000))
@@ -111,9 +112,9 @@ final class EngineTests: XCTestCase {
 
     func testBroadcastIndicationsAndOtherClients() throws {
         var got: [UInt8] = []
-        engine.subscribe(service: .nas, messageID: NAS.getServingSystem.id, clientID: 2) { got.append($0.clientID) }
+        engine.subscribe(service: .nas, messageID: NAS.GetServingSystem.spec.id, clientID: 2) { got.append($0.clientID) }
         for cid: UInt8 in [3, 0xff, 2] {
-            var ind = QMIMessage.indication(NAS.getServingSystem, clientID: cid)
+            var ind = QMIMessage.indication(NAS.GetServingSystem.spec, clientID: cid)
             try ind.set("Serving System", .structure([.uint(1), .uint(1), .uint(1), .uint(2), .array([.int(8)])]))
             modemSend(ind)
         }
@@ -123,7 +124,7 @@ final class EngineTests: XCTestCase {
 
     func testMalformedFramesAreIgnored() throws {
         var rev: String?
-        engine.send(QMIMessage.request(DMS.getRevision, clientID: 1)) { rev = try? $0.get().value("Revision")?.string }
+        engine.send(QMIMessage.request(DMS.GetRevision.spec, clientID: 1)) { rev = try? $0.get().value("Revision")?.string }
         let req = try modemReceive(1)[0]
         modemSend([0x55, 0xaa] + hex("01 0c 00 80 02 01 02 01 00 23 00 09 00")  // garbage, bad SDU length
                   + (try revisionResponse(to: req, "EC25EFAR06A11M4G")).encode())
@@ -138,7 +139,7 @@ final class EngineTests: XCTestCase {
         var closedWith: QMIError?
         engine.onClose = { closedWith = $0 }
         for i in 1...4 {
-            engine.send(QMIMessage.request(DMS.getRevision, clientID: UInt8(i))) { r in
+            engine.send(QMIMessage.request(DMS.GetRevision.spec, clientID: UInt8(i))) { r in
                 if case .failure(let e) = r { failures.append(e) }
             }
         }
@@ -153,7 +154,7 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(closedWith, failures.first)
         // Later requests fail immediately with the same error.
         var late: QMIError?
-        engine.send(QMIMessage.request(CTL.sync)) { if case .failure(let e) = $0 { late = e } }
+        engine.send(QMIMessage.request(CTL.Sync.spec)) { if case .failure(let e) = $0 { late = e } }
         XCTAssertTrue(loop.run(until: { late != nil }, timeoutMs: 500))
         XCTAssertEqual(late, closedWith)
     }

@@ -1,26 +1,27 @@
 import Base
 import XCTest
 @testable import QMICore
+import QMIMessages
 
 final class FramingTests: XCTestCase {
     // Byte-exact encodings derived by hand from the QMUX/QMI layout
     // (marker, u16 length excluding the marker, flags, service, client; then the SDU).
 
     func testCTLSyncRequestBytes() throws {
-        var m = QMIMessage.request(CTL.sync)
+        var m = QMIMessage.request(CTL.Sync.spec)
         m.transactionID = 1
         XCTAssertEqual(m.encode(), hex("01 0b 00 00 00 00 00 01 27 00 00 00"))
     }
 
     func testAllocateClientIDBytes() throws {
-        var m = QMIMessage.request(CTL.allocateClientID)
+        var m = QMIMessage.request(CTL.AllocateClientID.spec)
         m.transactionID = 3
         try m.set("Service", .uint(UInt64(QMIService.wds.rawValue)))
         XCTAssertEqual(m.encode(), hex("01 0f 00 00 00 00 00 03 22 00 04 00 01 01 00 01"))
     }
 
     func testServiceRequestWithTwoByteTransactionID() throws {
-        var m = QMIMessage.request(DMS.getRevision, clientID: 0)
+        var m = QMIMessage.request(DMS.GetRevision.spec, clientID: 0)
         m.transactionID = 1
         XCTAssertEqual(m.encode(), hex("01 0c 00 00 02 00 00 01 00 23 00 00 00"))
         m.transactionID = 0x1234
@@ -29,7 +30,7 @@ final class FramingTests: XCTestCase {
     }
 
     func testStartNetworkBytes() throws {
-        var m = QMIMessage.request(WDS.startNetwork, clientID: 0x14)
+        var m = QMIMessage.request(WDS.StartNetwork.spec, clientID: 0x14)
         m.transactionID = 5
         try m.set("APN", .string("3gnet"))
         try m.set("IP Family Preference", .uint(4))
@@ -38,7 +39,7 @@ final class FramingTests: XCTestCase {
     }
 
     func testWDASetDataFormatMatchesQuectelCM() throws {
-        var m = QMIMessage.request(WDA.setDataFormat)
+        var m = QMIMessage.request(WDA.SetDataFormat.spec)
         m.transactionID = 2
         try m.set("QoS Format", .bool(false))
         try m.set("Link Layer Protocol", .uint(1))
@@ -47,7 +48,7 @@ final class FramingTests: XCTestCase {
     }
 
     func testGetProfileSettingsMatchesQuectelCM() throws {
-        var m = QMIMessage.request(WDS.getProfileSettings)
+        var m = QMIMessage.request(WDS.GetProfileSettings.spec)
         m.transactionID = 4
         try m.set("Profile Identifier", .structure([.uint(0), .uint(1)]))
         XCTAssertEqual(m.encode(), hex("01 11 00 00 01 00 00 04 00 2b 00 05 00 01 02 00 00 01"))
@@ -150,11 +151,11 @@ final class FramingTests: XCTestCase {
     /// indication that the network dropped the call — still comes through, whether more
     /// data follows or not.
     func testTruncatedFrameDoesNotHideTheNextOne() throws {
-        var ind = QMIMessage.indication(WDS.getPacketServiceStatus, clientID: 1)
+        var ind = QMIMessage.indication(WDS.GetPacketServiceStatus.spec, clientID: 1)
         try ind.set("Connection Status", .structure([.uint(1), .bool(false)]))
         try ind.set("Call End Reason", .uint(1003))
         let drop = ind.encode()
-        var revision = QMIMessage.reply(to: QMIMessage.request(DMS.getRevision, clientID: 1))
+        var revision = QMIMessage.reply(to: QMIMessage.request(DMS.GetRevision.spec, clientID: 1))
         try revision.set("Revision", .string("EC25EFAR06A11M4G"))
         let truncated = Array(revision.encode().prefix(20))
         // Nothing follows: the indication is not kept waiting behind the truncated frame.
@@ -186,7 +187,7 @@ final class FramingTests: XCTestCase {
     }
 
     func testMaskingHidesPasswordsButStaysDecodable() throws {
-        var m = QMIMessage.request(WDS.startNetwork, clientID: 1)
+        var m = QMIMessage.request(WDS.StartNetwork.spec, clientID: 1)
         try m.set("APN", .string("3gnet"))
         try m.set("Username", .string("carl"))
         try m.set("Password", .string("s3cret"))
@@ -195,7 +196,7 @@ final class FramingTests: XCTestCase {
         XCTAssertEqual(try masked.value("APN")?.string, "3gnet")
         let bytes = masked.encode()
         XCTAssertFalse(Text.hexBytes(bytes).contains(Text.hexBytes(Array("s3cret".utf8))))
-        var pin = QMIMessage.request(UIM.verifyPIN, clientID: 1)
+        var pin = QMIMessage.request(UIM.VerifyPIN.spec, clientID: 1)
         try pin.set("Session", .structure([.uint(0), .bytes([])]))
         try pin.set("Info", .structure([.uint(1), .string("1234")]))
         let mp = QMITrace.masked(pin)

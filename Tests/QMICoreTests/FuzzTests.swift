@@ -1,6 +1,7 @@
 import Base
 import XCTest
 @testable import QMICore
+import QMIMessages
 
 /// Deterministic randomized robustness: nothing a modem (or a pasted log) sends may trap.
 final class FuzzTests: XCTestCase {

@@ -34,7 +34,7 @@ final class GeneratedViewsTests: XCTestCase {
         r.authenticationPreference = [.pap, .chap]
         r.profileIndex3GPP = 1
         r.password = "secret"
-        var m = QMIMessage.request(WDS.startNetwork, clientID: 3)
+        var m = QMIMessage.request(WDS.StartNetwork.spec, clientID: 3)
         try m.set("APN", .string("3gnet"))
         try m.set("IP Family Preference", .uint(4))
         try m.set("Authentication Preference", .uint(3))
@@ -57,7 +57,7 @@ final class GeneratedViewsTests: XCTestCase {
             pin1State: .enabledVerified, pin1Retries: 3, puk1Retries: 10, pin2State: .enabledNotVerified, pin2Retries: 3, puk2Retries: 10)
         let card = UIM.Card(cardState: .present, upinState: .notInitialized, upinRetries: 0, upukRetries: 0,
                                        errorCode: .unknown, applications: [app])
-        var resp = UIM.GetCardStatus.Response(replyingTo: QMIMessage.request(UIM.getCardStatus, clientID: 1))
+        var resp = UIM.GetCardStatus.Response(replyingTo: QMIMessage.request(UIM.GetCardStatus.spec, clientID: 1))
         resp.cardStatus = UIM.CardStatus(indexGWPrimary: 0, index1XPrimary: 0xffff, indexGWSecondary: 0xffff,
                                          index1XSecondary: 0xffff, cards: [card])
         let wire = try QMIMessage.decode(try resp.checked().encode())

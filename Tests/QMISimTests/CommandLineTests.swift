@@ -4,6 +4,7 @@ import XCTest
 @testable import QMISim
 import TestSupport
 import QMICore
+import QMIMessages
 
 /// The qmi-sim executable: documented knobs, precise errors, clean start and stop.
 final class CommandLineTests: XCTestCase {
@@ -59,7 +60,7 @@ final class CommandLineTests: XCTestCase {
         let loop = EventLoop()
         let engine = QMIEngine(channel: try QMIChannel.open(sock), loop: loop)
         var got: Result<QMIMessage, QMIError>?
-        engine.send(QMIMessage.request(CTL.sync)) { got = $0 }
+        engine.send(QMIMessage.request(CTL.Sync.spec)) { got = $0 }
         loop.run(until: { got != nil }, timeoutMs: 5000)
         XCTAssertNoThrow(try got?.get().check())
         engine.close()

@@ -3,6 +3,7 @@ import XCTest
 import Base
 import CSystem
 @testable import QMICore
+import QMIMessages
 @testable import QMISim
 import TestSupport
 import USBDiscovery
@@ -54,7 +55,7 @@ final class InteropTests: XCTestCase {
         XCTAssertTrue(r.output.contains("Connection status: 'connected'"), r.output)
         // qmicli released its DMS/NAS/UIM clients; only the WDS one we kept is left.
         XCTAssertEqual(sim.allocatedClientCount, 0, "the last call released the kept WDS client")
-        XCTAssertGreaterThanOrEqual(sim.transcript.count(CTL.internalProxyOpen), 5)
+        XCTAssertGreaterThanOrEqual(sim.transcript.count(CTL.InternalProxyOpen.spec), 5)
     }
 
     /// qmi-sim's sysfs tree is found by USBDiscovery as an EC25 whose channel is the socket.
@@ -77,7 +78,7 @@ final class InteropTests: XCTestCase {
         let engine = QMIEngine(channel: try QMIChannel.open(modem.controlDevice!), loop: loop)
         defer { engine.close() }
         var got: Result<QMIMessage, QMIError>?
-        engine.send(QMIMessage.request(CTL.sync)) { got = $0 }
+        engine.send(QMIMessage.request(CTL.Sync.spec)) { got = $0 }
         loop.run(until: { got != nil }, timeoutMs: 2000)
         XCTAssertNoThrow(try got?.get().check())
     }

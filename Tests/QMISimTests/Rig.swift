@@ -3,6 +3,7 @@ import XCTest
 import Base
 import CSystem
 @testable import QMICore
+import QMIMessages
 @testable import QMISim
 import TestSupport
 
@@ -66,12 +67,12 @@ final class Rig {
     }
 
     func allocate(_ svc: QMIService) throws -> UInt8 {
-        let r = try ok(CTL.allocateClientID) { try $0.set("Service", .uint(UInt64(svc.rawValue))) }
+        let r = try ok(CTL.AllocateClientID.spec) { try $0.set("Service", .uint(UInt64(svc.rawValue))) }
         return UInt8(try r.required("Allocation")[1]!.uint!)
     }
 
     func release(_ svc: QMIService, _ cid: UInt8) throws {
-        _ = try ok(CTL.releaseClientID) { try $0.set("Release", .structure([.uint(UInt64(svc.rawValue)), .uint(UInt64(cid))])) }
+        _ = try ok(CTL.ReleaseClientID.spec) { try $0.set("Release", .structure([.uint(UInt64(svc.rawValue)), .uint(UInt64(cid))])) }
     }
 
     func wait(_ ms: Int64, until: () -> Bool = { false }) { loop.run(until: until, timeoutMs: ms) }
