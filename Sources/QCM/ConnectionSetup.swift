@@ -1,0 +1,324 @@
+import Base
+import CSystem
+import DHCPClient
+import LinkConfig
+import QMICore
+import QMIMessages
+
+/// Setting the session up: the channel, CTL Sync, client ids, the facts (revision, SIM,
+/// registration, call state, profiles), the SIM PIN, the data format and the profiles.
+extension Connection {
+    // MARK: open, sync, clients
+
+    func start() {
+        setState(nil, "starting")
+        for c in calls { out.append(.status(pdn: c.pdn, "apn", c.options.apn)) }
+        open()
+    }
+
+    func open() {
+        phase = .opening
+        out.append(.openChannel)
+    }
+
+    func channelOpened() {
+        guard phase == .opening else { return }
+        setState(nil, "initializing")
+        if config.viaProxy {
+            phase = .proxyOpening
+            var r = CTL.InternalProxyOpen.Request()
+            r.devicePath = config.device
+            send(.proxyOpen, r, timeout: config.timeouts.sync)
+        } else {
+            sync()
+        }
+    }
+
+    func channelOpenFailed(_ e: QMIError) {
+        guard phase == .opening else { return }
+        if initializedOnce {
+            scheduleReopen("cannot open \(config.channel): \(e.description)")
+            return
+        }
+        var msg = "cannot open the QMI channel \(config.channel): \(e.description)"
+        if config.viaProxy { msg += " (is qmi-proxy running? it starts with: /usr/libexec/qmi-proxy)" }
+        var code = ExitCode.notResponding
+        if case let .system(_, errno) = e, errno == EACCES || errno == EPERM {
+            code = ExitCode.permission
+            msg += " (qcm needs read and write access to it: run as root, or as a user of its group)"
+        }
+        fail(code, msg)
+    }
+
+    /// A setup step failed: fatal the first time; later the modem is waited for.
+    func initFailed(_ message: String, code: Int32 = ExitCode.notResponding) {
+        if initializedOnce {
+            log(message)
+            if timeoutsSinceAnswer > 0 { return recover(after: message) }
+            dropSession()
+            scheduleReopen(message)
+        } else {
+            fail(code, message)
+        }
+    }
+
+    /// CTL Sync drops every client id on the modem: the ones a killed qcm left behind.
+    /// Through qmi-proxy it would drop other programs' clients too, so it is not sent there.
+    func sync() {
+        phase = .syncing
+        send(.sync, CTL.Sync.Request(), timeout: config.timeouts.sync)
+    }
+
+    func allocateAll() {
+        phase = .allocating
+        pending = []
+        problems = []
+        clients.removeAll()
+        dms = nil; nas = nil; uim = nil; wda = nil
+        for c in calls where c.phase != .failed {
+            c.forget()
+            for f in c.options.families { allocate(.wds, pdn: c.pdn, family: f) }
+        }
+        for s in [QMIService.dms, .nas, .uim, .wda] { allocate(s, pdn: 0, family: 0) }
+    }
+
+    func allocate(_ service: QMIService, pdn: Int, family: UInt8) {
+        var r = CTL.AllocateClientID.Request()
+        r.service = service
+        let tag = Request.allocate(service, pdn: pdn, family: family)
+        expect(tag)
+        send(tag, r)
+    }
+
+    func allocated(_ service: QMIService, pdn: Int, family: UInt8, _ result: Result<QMIMessage, QMIError>) {
+        let step = answered(.allocate(service, pdn: pdn, family: family))
+        let r = result.map { CTL.AllocateClientID.Response($0) }
+        guard case .success(let resp) = r, resp.result?.ok == true, let a = resp.allocation else {
+            var why = "\(service.name): " + failure(result)
+            if case .success(let m) = result, m.result?.error == QMIErrorCode.clientIdsExhausted {
+                why += " (the modem ran out of client ids; they are normally freed by the CTL Sync qcm sends — power-cycle the modem)"
+            }
+            if service == .uim || service == .wda {
+                log("no \(service.name) client (\(failure(result))); continuing without it")
+            } else {
+                problems.append(why)
+            }
+            if step { allocationsDone() }
+            return
+        }
+        clients.append((service, a.clientID))
+        log("Get client\(service.name) = \(a.clientID)")
+        switch service {
+        case .dms: dms = a.clientID
+        case .nas: nas = a.clientID
+        case .uim: uim = a.clientID
+        case .wda: wda = a.clientID
+        default: call(pdn)?.wds[family] = a.clientID
+        }
+        if step { allocationsDone() } else if phase == .ready, let c = call(pdn), c.phase == .redialWait || c.phase == .waitingForNetwork {
+            // A client re-allocated after the modem revoked it: the call can be dialed again.
+            log("client\(service.name) \(a.clientID) replaces the revoked one")
+        }
+    }
+
+    func allocationsDone() {
+        guard pending.isEmpty, phase == .allocating else { return }
+        if !problems.isEmpty || dms == nil || nas == nil {
+            return initFailed("cannot get QMI client ids: " + problems.joined(separator: "; "))
+        }
+        inquire()
+    }
+
+    /// The text of a failed request: its error, or the modem's result code.
+    func failure(_ result: Result<QMIMessage, QMIError>) -> String {
+        switch result {
+        case .failure(let e): return e.description
+        case .success(let m): return m.result?.description ?? "no result in the response"
+        }
+    }
+
+    // MARK: facts
+
+    /// Independent queries, all at once: revision, IMEI, SIM, registration, call state, profile.
+    func inquire() {
+        phase = .inquiring
+        pending = []
+        expect(.revision)
+        send(.revision, DMS.GetRevision.Request(clientID: dms ?? 0))
+        expect(.ids)
+        send(.ids, DMS.GetIDs.Request(clientID: dms ?? 0))
+        if let u = uim {
+            expect(.cardStatus)
+            send(.cardStatus, UIM.GetCardStatus.Request(clientID: u))
+        } else {
+            expect(.pinStatus)
+            send(.pinStatus, DMS.UIMGetPINStatus.Request(clientID: dms ?? 0))
+        }
+        expect(.servingSystem)
+        send(.servingSystem, NAS.GetServingSystem.Request(clientID: nas ?? 0))
+        for c in calls where c.phase != .failed {
+            c.staleFamilies = []
+            c.profileSettings = nil
+            c.profileMissing = false
+            for (f, cid) in c.wds.pairs {
+                expect(.packetStatus(pdn: c.pdn, family: f))
+                send(.packetStatus(pdn: c.pdn, family: f), WDS.GetPacketServiceStatus.Request(clientID: cid))
+            }
+            if let cid = c.clientIDs.first {
+                var r = WDS.GetProfileSettings.Request(clientID: cid)
+                r.profileIdentifier = WDS.ProfileIdentifier(profileType: .`3gpp`, profileIndex: UInt8(c.profile))
+                expect(.readProfile(pdn: c.pdn))
+                send(.readProfile(pdn: c.pdn), r)
+            }
+        }
+    }
+
+    func factsDone() {
+        guard pending.isEmpty, phase == .inquiring else { return }
+        switch sim.decide(pin: o.pin, verified: pinVerified) {
+        case .proceed: prepare()
+        case .fail(let why): fail(ExitCode.sim, why)
+        case .verify(let pin): verifyPIN(pin)
+        }
+    }
+
+    func verifyPIN(_ pin: String) {
+        phase = .verifyingPIN
+        setState(nil, "verifying SIM PIN")
+        pinVerified = true
+        log("verifying the SIM PIN (***)")
+        if let u = uim {
+            var r = UIM.VerifyPIN.Request(clientID: u)
+            r.session = UIM.VerifyPIN.Session(sessionType: .primaryGwProvisioning, applicationIdentifier: [])
+            r.info = UIM.VerifyPIN.Info(pinID: .pin1, pin: pin)
+            send(.verifyPIN, r)
+        } else {
+            var r = DMS.UIMVerifyPIN.Request(clientID: dms ?? 0)
+            r.info = DMS.UIMVerifyPIN.Info(pinID: .pin, pin: pin)
+            send(.verifyPIN, r)
+        }
+    }
+
+    func pinVerified(_ result: Result<QMIMessage, QMIError>) {
+        guard phase == .verifyingPIN else { return }
+        switch result {
+        case .failure(let e):
+            fail(ExitCode.sim, "PIN verification failed: \(e.description)")
+        case .success(let m):
+            if let res = m.result, !res.ok {
+                let left = uim != nil ? UIM.VerifyPIN.Response(m).retries?.verifyRetriesLeft
+                                      : DMS.UIMVerifyPIN.Response(m).retries?.verifyRetriesLeft
+                var msg = "wrong SIM PIN (\(QMIErrorCode.name(res.error)))"
+                if let l = left { msg += ", \(l) attempt(s) left" }
+                msg += "; qcm does not retry it"
+                return fail(ExitCode.sim, msg)
+            }
+            log("SIM PIN accepted")
+            sim = .ready
+            prepare()
+        }
+    }
+
+    // MARK: data format, profiles, stale calls
+
+    func prepare() {
+        // raw-IP where the driver does it; qmi_wwan in 802.3 mode is switched first.
+        wantRawIP = config.rawIP ?? !(config.driver?.equals("GobiNet") ?? false)
+        if config.rawIP == false && config.rawIPSwitchable {
+            phase = .switchingRawIP
+            out.append(.switchRawIP)
+            return
+        }
+        sendPreparation()
+    }
+
+    func rawIPSwitched(_ ok: Bool) {
+        guard phase == .switchingRawIP else { return }
+        let dev = config.netdev ?? "the netdev"
+        if ok {
+            log("\(dev): switched the driver to raw-IP (\(o.sysRoot)/class/net/\(dev)/qmi/raw_ip = Y)")
+            wantRawIP = true
+        } else {
+            log("\(dev): could not set \(o.sysRoot)/class/net/\(dev)/qmi/raw_ip (the link must be down); using 802.3")
+            wantRawIP = false
+        }
+        sendPreparation()
+    }
+
+    func sendPreparation() {
+        phase = .preparing
+        pending = []
+        ethernet = !wantRawIP
+        if let w = wda {
+            var r = WDA.SetDataFormat.Request(clientID: w)
+            r.qosFormat = false
+            r.linkLayerProtocol = wantRawIP ? .rawIp : .`8023`
+            r.uplinkDataAggregationProtocol = .disabled
+            r.downlinkDataAggregationProtocol = .disabled
+            expect(.dataFormat)
+            send(.dataFormat, r)
+        }
+        for c in calls where c.phase != .failed {
+            prepareProfile(c)
+            if let v6 = c.wds[6] {
+                var r = WDS.SetIPFamily.Request(clientID: v6)
+                r.preference = .ipv6
+                expect(.setIPFamily(pdn: c.pdn, family: 6))
+                send(.setIPFamily(pdn: c.pdn, family: 6), r)
+            }
+            // A call left up by an instance that was killed (-9): stop it, then dial afresh.
+            for f in c.staleFamilies {
+                guard let cid = c.wds[f] else { continue }
+                log("a data call (IPv\(f)) is already up, probably left by a qcm that was killed; stopping it")
+                var r = WDS.StopNetwork.Request(clientID: cid)
+                r.packetDataHandle = 0xffff_ffff
+                expect(.stopStale(pdn: c.pdn, family: f))
+                send(.stopStale(pdn: c.pdn, family: f), r)
+            }
+        }
+        preparationDone()
+    }
+
+    /// The profile: created when it does not exist, rewritten only when APN, user,
+    /// password or authentication differ from what it holds.
+    func prepareProfile(_ c: Call) {
+        guard let apn = c.options.apn, let cid = c.clientIDs.first else { return }
+        let user = c.options.user ?? "", password = c.options.password ?? ""
+        let auth = c.options.effectiveAuth
+        let line = "\(apn)/\(user)/\(password.isEmpty ? "" : "***")/\(auth)"
+        if c.profileMissing {
+            log("requestCreateProfile[\(c.profile)] \(line): profile \(c.profile) does not exist; creating it")
+            var r = WDS.CreateProfile.Request(clientID: cid)
+            r.profileType = .`3gpp`
+            r.apnName = apn
+            r.username = user
+            r.password = password
+            r.authentication = WDS.Authentication(rawValue: auth)
+            expect(.createProfile(pdn: c.pdn))
+            send(.createProfile(pdn: c.pdn), r)
+            return
+        }
+        if let have = c.profileSettings, (have.apnName ?? "").equals(apn), (have.username ?? "").equals(user),
+           (have.password ?? "").equals(password), (have.authentication?.rawValue ?? 0) == auth {
+            return
+        }
+        log("requestSetProfile[\(c.profile)] \(line)")
+        var r = WDS.ModifyProfile.Request(clientID: cid)
+        r.profileIdentifier = WDS.ProfileIdentifier(profileType: .`3gpp`, profileIndex: UInt8(c.profile))
+        r.apnName = apn
+        r.username = user
+        r.password = password
+        r.authentication = WDS.Authentication(rawValue: auth)
+        expect(.modifyProfile(pdn: c.pdn))
+        send(.modifyProfile(pdn: c.pdn), r)
+    }
+
+    func preparationDone() {
+        guard pending.isEmpty, phase == .preparing else { return }
+        phase = .ready
+        initializedOnce = true
+        reopenDelayMs = 1000
+        for c in calls where c.phase == .setup { waitForNetwork(c) }
+    }
+
+}

@@ -1,0 +1,108 @@
+import Base
+import CSystem
+import DHCPClient
+import LinkConfig
+import QMICore
+import QMIMessages
+
+/// SIGINT/SIGTERM and fatal errors: calls stopped, client ids released, links removed —
+/// bounded in time, whatever the modem does.
+extension Connection {
+    // MARK: teardown
+
+    /// SIGINT/SIGTERM: clean teardown. A second signal more than 500 ms later abandons the
+    /// QMI part of it (the link configuration is still removed); duplicates within 500 ms
+    /// (a terminal's Ctrl-C reaching a whole process group, timeout(1) forwarding) count as one.
+    func stop(signal: String) {
+        if let first = stopRequestedAt {
+            guard now - first > 500 else { return }
+            log("second \(signal): giving up the clean teardown")
+            for c in calls { out.append(.deconfigureLink(pdn: c.pdn, release: false)) }
+            phase = .done
+            out.append(.closeChannel)
+            out.append(.exit(ExitCode.failure))
+            return
+        }
+        stopRequestedAt = now
+        log("\(signal): stopping")
+        finish(ExitCode.ok)
+    }
+
+    /// Stop the calls, release every client id, remove the link configuration, exit.
+    /// Bounded: a modem that no longer answers cannot keep qcm from exiting.
+    func finish(_ code: Int32) {
+        guard phase != .stopping && phase != .done else { return }
+        let channelUp = phase != .idle && phase != .opening && phase != .waitingForDevice
+        phase = .stopping
+        exitCode = code
+        cancelAllTimers()
+        setState(nil, "stopping")
+        for c in calls { deconfigure(c, release: true) }
+        guard channelUp else { return finishTeardown(channelGone: true) }
+        arm(.teardownLimit, config.timeouts.teardownLimit)
+        pending = []
+        if dialInFlight {
+            // Wait for the Start Network answer so a call coming up now is stopped too.
+            arm(.dialWait, 1000)
+        } else {
+            teardown()
+        }
+    }
+
+    func teardown() {
+        cancel(.dialWait)
+        teardownStarted = true
+        stopsOutstanding = 0
+        for c in calls {
+            for (f, h) in c.handles.pairs {
+                log("requestDeactivateDefaultPDP WdsConnectionIPv\(f)Handle")
+                stopCall(c, family: f, handle: h, timeout: config.timeouts.teardown)
+                stopsOutstanding += 1
+            }
+            c.handles.removeAll()
+            c.phase = .setup
+        }
+        if stopsOutstanding == 0 { releaseClients() }
+    }
+
+
+    func stopAnswered(_ result: Result<QMIMessage, QMIError>) {
+        guard phase == .stopping, stopsOutstanding > 0 else { return }
+        if case .failure(let e) = result { teardownProblems.append(e.description) }
+        stopsOutstanding -= 1
+        if stopsOutstanding == 0 { releaseClients() }
+    }
+
+    func releaseClients() {
+        let held = clients
+        clients.removeAll()
+        releasesOutstanding = held.count
+        if held.isEmpty { return finishTeardown(channelGone: false) }
+        for (s, cid) in held {
+            var r = CTL.ReleaseClientID.Request()
+            r.release = CTL.ReleaseClientID.Release(service: s, clientID: cid)
+            send(.release(s, cid), r, timeout: config.timeouts.teardown)
+        }
+    }
+
+
+    func releaseAnswered(_ result: Result<QMIMessage, QMIError>) {
+        guard phase == .stopping else { return }
+        if case .failure(let e) = result { teardownProblems.append(e.description) }
+        releasesOutstanding -= 1
+        if releasesOutstanding <= 0 { finishTeardown(channelGone: false) }
+    }
+
+    func finishTeardown(channelGone: Bool) {
+        guard phase == .stopping else { return }
+        phase = .done
+        cancelAllTimers()
+        var code = exitCode ?? ExitCode.ok
+        if !teardownProblems.isEmpty && !channelGone {
+            log("warning: the modem did not confirm stopping the call or releasing the client ids (\(teardownProblems[0]))")
+            if code == ExitCode.ok { code = ExitCode.notResponding }
+        }
+        out.append(.closeChannel)
+        out.append(.exit(code))
+    }
+}
