@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "qcm-codegen", dependencies: ["QMICodegen", "Base"]),
         // libFuzzer entry point for the QMI and DHCP parsers (README: "Fuzzing"); a corpus replayer otherwise.
         .executableTarget(name: "qcm-fuzz", dependencies: ["Base", "QMICore", "DHCPClient"]),
-        .target(name: "TestSupport", dependencies: ["Base", "CSystem", "QMISim", "DHCPClient"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Base", "CSystem", "QMICore", "QMIMessages", "QMISim", "DHCPClient"], path: "Tests/TestSupport"),
         .testTarget(name: "BaseTests", dependencies: ["Base", "CSystem"]),
         .testTarget(name: "QMICoreTests", dependencies: ["Base", "QMICore", "QMIMessages", "QMICodegen", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["Base", "USBDiscovery"]),

@@ -27,9 +27,14 @@ public final class LinkManager {
     }
     var applied: Applied?
 
-    public init(netlink: Netlink, dns: DNSManager? = nil) {
+    /// Where what was applied is recorded while qcm runs (the run directory), so the qcm
+    /// started after one that was killed (-9) can remove it. nil: no record.
+    public var recordPath: String?
+
+    public init(netlink: Netlink, dns: DNSManager? = nil, recordPath: String? = nil) {
         self.netlink = netlink
         self.dns = dns
+        self.recordPath = recordPath
     }
 
     public var isApplied: Bool { applied != nil }
@@ -41,8 +46,11 @@ public final class LinkManager {
             // Another interface (or the link was recreated): start over.
             try undo()
         }
+        let adopted = applied == nil ? removeLeftovers(index: index, name: plan.interface, plan: plan) : []
         let a = applied ?? Applied(index: index, name: plan.interface)
         applied = a
+        a.addresses += adopted
+        defer { record(a) }
         let name = plan.interface
         guard let link = try netlink.link(index) else { throw .noSuchInterface(name) }
 
@@ -89,10 +97,10 @@ public final class LinkManager {
                     // A router outside the subnet (a /32 lease, a server's odd choice): the kernel
                     // refuses a route via it (ENETUNREACH) until it is reachable on the link.
                     wantedRoutes.append(RouteInfo(family: fam, destination: g, prefix: 32, gateway: nil, outputIndex: index,
-                                                  metric: metric, table: RT.tableMain, proto: RT.protoStatic))
+                                                  metric: metric, table: RT.tableMain, proto: RT.protoQCM))
                 }
                 wantedRoutes.append(RouteInfo(family: fam, destination: nil, prefix: 0, gateway: gateway, outputIndex: index,
-                                              metric: metric, table: RT.tableMain, proto: RT.protoStatic))
+                                              metric: metric, table: RT.tableMain, proto: RT.protoQCM))
             }
         }
         for old in a.routes.reversed() where !wantedRoutes.contains(where: { same($0, old) }) {
@@ -156,11 +164,56 @@ public final class LinkManager {
         a.routes.removeAll { $0.family == family }
     }
 
+    // MARK: what a killed qcm left
+
+    /// Addresses and routes a previous qcm put on this interface and did not live to
+    /// remove: marked with qcm's protocol (routes always; addresses on Linux 6.3+), or named
+    /// in the record it kept in the run directory. Removed before the new plan goes on, so
+    /// the interface ends with exactly the new configuration. Addresses others put there are
+    /// left alone, with a warning: traffic may leave with them as its source.
+    /// Returns the leftovers the new plan wants too: they are this qcm's to remove now.
+    func removeLeftovers(index: Int32, name: String, plan: LinkPlan) -> [AddressInfo] {
+        let recorded = recordPath.map { LinkRecord.read($0, interface: name) } ?? []
+        let wanted = [plan.ipv4, plan.ipv6].compactMap { $0 }
+        var adopted: [AddressInfo] = []
+        guard let present = try? netlink.addresses(index: index) else { return [] }
+        for ad in present where !ad.linkScope {
+            let ours = ad.proto == RT.protoQCM || recorded.contains { $0.address == ad.address && $0.prefix == ad.prefix }
+            if wanted.contains(where: { $0.address == ad.address && $0.prefix == ad.prefix }) {
+                if ours { adopted.append(AddressInfo(index: index, address: ad.address, prefix: ad.prefix)) }
+                continue
+            }
+            if ours {
+                if (try? netlink.deleteAddress(index, name: name, ad.address, prefix: ad.prefix)) != nil {
+                    log?("\(name): removed \(ad.address.text)/\(ad.prefix), left by a qcm that was killed")
+                }
+            } else {
+                log?("warning: \(name) also carries \(ad.address.text)/\(ad.prefix), not added by qcm: traffic may leave with that source address")
+            }
+        }
+        for family in [Family.ipv4, .ipv6] {
+            for r in (try? netlink.routes(family)) ?? [] where r.proto == RT.protoQCM && r.outputIndex == index {
+                if (try? netlink.deleteRoute(r, name: name)) != nil {
+                    log?("\(name): removed \(r.isDefault ? "default route" : "route to \(r.destination?.text ?? "?")"), left by a qcm that was killed")
+                }
+            }
+        }
+        return adopted
+    }
+
+    func record(_ a: Applied) {
+        guard let path = recordPath else { return }
+        var text = "qcm-link 1\ninterface \(a.name)\n"
+        for ad in a.addresses { text += "address \(ad.address.text)/\(ad.prefix)\n" }
+        _ = try? Files.writeAtomically(path, Array(text.utf8))
+    }
+
     /// Removes the routes, addresses and DNS qcm added, restores the MTU and the link's
     /// down state. Keeps going after a failure and reports the first one.
     public func undo() throws(LinkError) {
         guard let a = applied else { return }
         applied = nil
+        defer { if let p = recordPath { Files.remove(p) } }
         var first: LinkError?
         func note(_ e: LinkError) {
             // Already gone (the interface vanished with the modem, or someone else removed it): fine.
@@ -185,5 +238,25 @@ public final class LinkManager {
         }
         log?("\(a.name): configuration removed")
         if let e = first { throw e }
+    }
+}
+
+/// The record of what a qcm applied to an interface: `qcm-link 1`, `interface NAME`, then
+/// `address ADDR/PREFIX` lines. Read only when it is a regular file owned by root or by us,
+/// and only what parses as an address of that interface is believed.
+enum LinkRecord {
+    static func read(_ path: String, interface: String) -> [AddressInfo] {
+        guard let info = Files.info(path), info.kind == .file, info.owner == 0 || info.owner == UInt32(getuid()),
+              let bytes = Files.readSmall(path, limit: 8192) else { return [] }
+        let lines = Files.lines(bytes)
+        guard lines.count >= 2, lines[0].equals("qcm-link 1"), lines[1].equals("interface " + interface) else { return [] }
+        var out: [AddressInfo] = []
+        for l in lines.dropFirst(2) where l.begins(with: "address ") {
+            let parts = Text.split(String(decoding: l.utf8.dropFirst(8), as: UTF8.self), on: 47)
+            guard parts.count == 2, let ip = IPAddress(parts[0]), let p = Text.parseInt(parts[1]),
+                  p >= 1, p <= Int64(ip.family.maxPrefix) else { continue }
+            out.append(AddressInfo(index: 0, address: ip, prefix: Int(p)))
+        }
+        return out
     }
 }

@@ -120,6 +120,7 @@ extension Connection {
             // Leave nothing half up: stop the families that did come up.
             for (fam, h) in c.handles.pairs { stopCall(c, family: fam, handle: h, timeout: config.timeouts.request) }
             c.handles.removeAll()
+            c.phase = .setup
             dialFailed(c, c.dialErrors.joined(separator: "; "))
         }
     }

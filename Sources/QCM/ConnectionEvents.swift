@@ -295,7 +295,8 @@ extension Connection {
         case DMS.OperatingMode.lowPower.rawValue:
             setMode(.online)
         case DMS.OperatingMode.online.rawValue:
-            registered = false
+            // The radio is back: dial once the modem says it is registered again (the
+            // serving-system indication may already have come).
             for c in calls where c.phase == .redialWait { waitForNetwork(c) }
         default:
             // Reset: the modem reboots; its channel closes and comes back (channelClosed).

@@ -115,9 +115,10 @@ extension Connection {
         case .wda: wda = a.clientID
         default: call(pdn)?.wds[family] = a.clientID
         }
-        if step { allocationsDone() } else if phase == .ready, let c = call(pdn), c.phase == .redialWait || c.phase == .waitingForNetwork {
-            // A client re-allocated after the modem revoked it: the call can be dialed again.
+        if step { allocationsDone() } else if phase == .ready {
+            // A client allocated again after the modem revoked it.
             log("client\(service.name) \(a.clientID) replaces the revoked one")
+            if let c = call(pdn), c.phase == .redialWait, c.options.families.allSatisfy({ c.wds[$0] != nil }) { dial(c) }
         }
     }
 

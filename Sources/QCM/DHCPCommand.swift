@@ -8,12 +8,14 @@ import DHCPClient
 enum DHCPCommand {
     static let usage = """
         Usage: qcm dhcp -i IFACE [--script PATH] [-q] [--timeout SEC] [--dns MODE] [--resolv-conf FILE]
-                        [--metric N] [-v] [-f FILE]
+                        [--run-dir DIR] [--metric N] [-v] [-f FILE]
           Runs qcm's RFC 2131 client on IFACE (an 802.3 link brought up by other means) and
           applies the lease over rtnetlink, or hands it to a udhcpc-style script.
           Keeps renewing until SIGINT/SIGTERM, then sends RELEASE and removes the configuration.
           -q               exit once bound (the configuration stays, as with udhcpc -q)
           --timeout SEC    with -q: give up (exit 1) without a lease after SEC seconds
+          --run-dir DIR    where the resolv.conf backup and the record of the configuration
+                           are kept while it runs (default /run/qcm)
         Exit status: 0 done, 1 no lease (-q --timeout), 2 usage, 8 interface or link error.
         """
 
@@ -22,44 +24,40 @@ enum DHCPCommand {
         var script: String?
         var quit = false
         var timeout: Int64?
-        var dns = "auto"
+        var dns = DNSMode.auto
         var resolv = "/etc/resolv.conf"
+        var runDir = "/run/qcm"
         var metric: UInt32 = 0
         let log = Logger()
-        var i = 0
-        func value() -> String? {
-            guard i + 1 < args.count else { return nil }
-            i += 1
-            return args[i]
-        }
-        while i < args.count {
-            let a = args[i]
-            var bad = false
-            switch Word(a) {
-            case "-i", "--interface": if let v = value() { iface = v } else { bad = true }
-            case "--script", "-s": if let v = value() { script = v } else { bad = true }
-            case "-q", "--quit": quit = true
-            case "--timeout", "-T": if let v = value(), let n = Text.parseInt(v), n > 0 { timeout = n * 1000 } else { bad = true }
-            case "--dns": if let v = value(), DNSMode.parse(v) != nil { dns = v } else { bad = true }
-            case "--resolv-conf": if let v = value() { resolv = v } else { bad = true }
-            case "--metric": if let v = value(), let n = Text.parseInt(v), n >= 0 { metric = UInt32(truncatingIfNeeded: n) } else { bad = true }
-            case "-v", "--verbose": log.verbose = true
-            case "-f", "--log-file":
-                if let v = value(), log.openFile(v) == nil {} else { bad = true }
-            case "-h", "--help":
-                Out.line(usage)
-                return ExitCode.ok
-            default:
-                Out.error("qcm dhcp: unknown option '\(a)'")
-                Out.error(usage)
-                return ExitCode.usage
+        var a = Args(args)
+        do throws(UsageError) {
+            while let w = a.next() {
+                switch Word(w) {
+                case "-i", "--interface": iface = try a.value(w)
+                case "--script", "-s": script = try a.value(w)
+                case "-q", "--quit": quit = true
+                case "--timeout", "-T": timeout = Int64(try a.number(w, 1...86400)) * 1000
+                case "--dns":
+                    let v = try a.value(w)
+                    guard let m = DNSMode.parse(v) else { throw UsageError(message: "--dns: '\(v)' is not one of auto, resolvconf, file, none") }
+                    dns = m
+                case "--resolv-conf": resolv = try a.value(w)
+                case "--run-dir": runDir = try a.value(w)
+                case "--metric": metric = UInt32(try a.number(w, 0...0x7fff_ffff))
+                case "-v", "--verbose": log.verbose = true
+                case "-f", "--log-file":
+                    let f = try a.value(w)
+                    if let err = log.openFile(f) { throw UsageError(message: err) }
+                case "-h", "--help":
+                    Out.line(usage)
+                    return ExitCode.ok
+                default: throw Args.unknown(w)
+                }
             }
-            if bad {
-                Out.error("qcm dhcp: \(a) needs a valid value")
-                Out.error(usage)
-                return ExitCode.usage
-            }
-            i += 1
+        } catch {
+            Out.error("qcm dhcp: \(error.message)")
+            Out.error(usage)
+            return ExitCode.usage
         }
         guard let dev = iface else {
             Out.error("qcm dhcp: -i IFACE is required")
@@ -69,8 +67,7 @@ enum DHCPCommand {
         let setup: LinkSetup
         let client: DHCPClient
         do throws(LinkError) {
-            setup = try LinkSetup(interface: dev, metric: metric, dnsMode: DNSMode.parse(dns) ?? .auto,
-                                  resolvConf: resolv, dnsBackup: dns.equals("none") ? nil : LinkSetup.dnsBackup(runDir: "/run/qcm"),
+            setup = try LinkSetup(interface: dev, metric: metric, dnsMode: dns, resolvConf: resolv, runDir: runDir,
                                   scriptPath: script, log: log)
             try setup.up()
         } catch {

@@ -16,19 +16,20 @@ enum DecodeCommand {
     static func run(_ args: [String]) -> Int32 {
         var files: [String] = []
         var quectel = false
-        for a in args {
-            switch Word(a) {
+        var a = Args(args)
+        while let w = a.next() {
+            switch Word(w) {
             case "--quectel": quectel = true
             case "-h", "--help":
                 Out.line(usage)
                 return 0
             default:
-                if a.begins(with: "-") && !a.equals("-") {
-                    Out.error("qcm decode: unknown option '\(a)'")
+                if w.begins(with: "-") && !w.equals("-") {
+                    Out.error("qcm decode: unknown option '\(w)'")
                     Out.error(usage)
                     return ExitCode.usage
                 }
-                files.append(a)
+                files.append(w)
             }
         }
         if files.isEmpty { files = ["-"] }

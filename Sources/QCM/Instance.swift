@@ -204,21 +204,20 @@ enum StatusCommand {
     static func run(_ args: [String]) -> Int32 {
         var json = false
         var runDir = "/run/qcm"
-        var i = 0
-        while i < args.count {
-            switch Word(args[i]) {
-            case "--json": json = true
-            case "--run-dir":
-                guard i + 1 < args.count else { Out.error("qcm status: --run-dir needs a directory"); return ExitCode.usage }
-                runDir = args[i + 1]
-                i += 1
-            case "-h", "--help": Out.line(usage); return ExitCode.ok
-            default:
-                Out.error("qcm status: unknown option '\(args[i])'")
-                Out.error(usage)
-                return ExitCode.usage
+        var a = Args(args)
+        do throws(UsageError) {
+            while let w = a.next() {
+                switch Word(w) {
+                case "--json": json = true
+                case "--run-dir": runDir = try a.value(w, "a directory")
+                case "-h", "--help": Out.line(usage); return ExitCode.ok
+                default: throw Args.unknown(w)
+                }
             }
-            i += 1
+        } catch {
+            Out.error("qcm status: \(error.message)")
+            Out.error(usage)
+            return ExitCode.usage
         }
         let all = Instance.statuses(runDir: runDir)
         let now = csys_realtime_ms() / 1000

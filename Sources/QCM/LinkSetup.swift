@@ -13,7 +13,9 @@ final class LinkSetup {
     var scriptBound = false
     var metric: UInt32
 
-    init(interface: String, metric: UInt32, dnsMode: DNSMode, resolvConf: String, dnsBackup: String?, scriptPath: String?,
+    /// `runDir`: where the DNS backup and the record of what was applied are kept (nil, or
+    /// a directory that cannot be used safely: memory only).
+    init(interface: String, metric: UInt32, dnsMode: DNSMode, resolvConf: String, runDir: String?, scriptPath: String?,
          log: Logger) throws(LinkError) {
         self.interface = interface
         self.metric = metric
@@ -22,19 +24,20 @@ final class LinkSetup {
             script = try ScriptHook(path: p)
         } else {
             let nl = try Netlink()
-            let dns = dnsMode == .none ? nil : DNSManager(mode: dnsMode, interface: interface, resolvConf: resolvConf, backupPath: dnsBackup)
-            let m = LinkManager(netlink: nl, dns: dns)
+            let dir = runDir.flatMap { LinkSetup.usable($0) }
+            let dns = dnsMode == .none ? nil : DNSManager(mode: dnsMode, interface: interface, resolvConf: resolvConf,
+                                                          backupPath: dir.map { $0 + "/resolv.conf.backup" })
+            let m = LinkManager(netlink: nl, dns: dns, recordPath: dir.map { $0 + "/link-\(interface).state" })
             m.log = { log.log($0) }
             m.dns?.log = { log.log($0) }
             manager = m
         }
     }
 
-    /// Where the original resolv.conf is kept while qcm runs: the run directory when it
-    /// can be used safely, else memory only.
-    static func dnsBackup(runDir: String) -> String? {
+    /// The run directory when it can be used safely.
+    static func usable(_ runDir: String) -> String? {
         do throws(Instance.Failure) { try Instance.prepare(runDir: runDir) } catch { return nil }
-        return runDir + "/resolv.conf.backup"
+        return runDir
     }
 
     /// Brings the link up before DHCP (LinkManager does it as part of a plan otherwise).

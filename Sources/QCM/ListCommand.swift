@@ -17,27 +17,23 @@ enum ListCommand {
     static func run(_ args: [String]) -> Int32 {
         var json = false
         var options = DiscoveryOptions()
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            switch Word(a) {
-            case "--json": json = true
-            case "-h", "--help":
-                Out.line(usage)
-                return ExitCode.ok
-            case "--sysfs-root", "--dev-root":
-                guard i + 1 < args.count else {
-                    Out.error("qcm list: \(a) needs a directory")
-                    return ExitCode.usage
+        var a = Args(args)
+        do throws(UsageError) {
+            while let w = a.next() {
+                switch Word(w) {
+                case "--json": json = true
+                case "--sysfs-root": options.sysRoot = try a.value(w, "a directory")
+                case "--dev-root": options.devRoot = try a.value(w, "a directory")
+                case "-h", "--help":
+                    Out.line(usage)
+                    return ExitCode.ok
+                default: throw Args.unknown(w)
                 }
-                if a.equals("--sysfs-root") { options.sysRoot = args[i + 1] } else { options.devRoot = args[i + 1] }
-                i += 1
-            default:
-                Out.error("qcm list: unknown option '\(a)'")
-                Out.error(usage)
-                return ExitCode.usage
             }
-            i += 1
+        } catch {
+            Out.error("qcm list: \(error.message)")
+            Out.error(usage)
+            return ExitCode.usage
         }
         let result = Discovery.scan(options)
         if json {

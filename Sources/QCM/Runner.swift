@@ -160,7 +160,7 @@ final class Runner {
         if let l = links[pdn] { return l }
         guard let dev = machine.config.netdev else { throw .invalid("no network interface known for this modem") }
         let l = try LinkSetup(interface: dev, metric: o.metric, dnsMode: pdnManagesDNS(pdn) ? o.dns : .none,
-                              resolvConf: o.resolvConf, dnsBackup: LinkSetup.dnsBackup(runDir: o.runDir),
+                              resolvConf: o.resolvConf, runDir: o.runDir,
                               scriptPath: o.script, log: log)
         links[pdn] = l
         return l

@@ -20,15 +20,19 @@ extension QMISimulator {
     }
 
     /// Sends every connection a frame cut short: its QMUX length promises more than comes,
-    /// so a reader that trusts it swallows whatever follows.
-    public func sendTruncatedFrame() {
+    /// so a reader that trusts it swallows whatever follows — with `thenIndication`, a
+    /// serving-system indication that does follow.
+    public func sendTruncatedFrame(thenIndication: Bool = false) {
         locked {
             var ind = NAS.GetServingSystem.Indication(clientID: 0xff)
             let ss = servingSystem
             ind.servingSystem = ss.system
             ind.currentPLMN = ss.plmn
-            let bytes = Array(ind.message.encode().prefix(14))
-            for c in connections { send(bytes: bytes, message: nil, to: c) }
+            let whole = ind.message.encode()
+            for c in connections {
+                send(bytes: Array(whole.prefix(14)), message: nil, to: c)
+                if thenIndication { send(bytes: whole, message: ind.message, to: c) }
+            }
             log("sent a truncated frame (fault)")
         }
     }

@@ -47,6 +47,9 @@ let usage = """
       --no-answer MSG        never answer MSG
       --malformed MSG        answer MSG with a frame whose lengths do not add up
       --wrong-tid MSG        answer MSG with a transaction id that matches nothing
+      --truncated MSG        answer MSG with a frame cut short (its QMUX length promises more)
+      --hang SERVICE[@MS]    SERVICE (wds, nas, dms ...) stops answering MS milliseconds after
+                             start (default at once) until the modem is reset
       --reject-call REASON[:TYPE:VERBOSE]  reject Start Network (e.g. 1013:6:27 unknown APN)
       --reject-times N       only reject the first N attempts
       --drop-after MS        the network drops each call MS milliseconds after it came up
@@ -79,6 +82,7 @@ var transcriptPath: String?
 var readyFile: String?
 var verbose = false
 var removeRoot = false
+var hangs: [(QMIService, Int64)] = []
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -151,6 +155,12 @@ while !args.isEmpty {
     case "--no-answer": config.neverAnswer.insert(message(a, value(a)))
     case "--malformed": config.malformedFor.insert(message(a, value(a)))
     case "--wrong-tid": config.wrongTIDFor.insert(message(a, value(a)))
+    case "--truncated": config.truncatedFor.insert(message(a, value(a)))
+    case "--hang":
+        let parts = Text.split(value(a), on: 64)
+        guard let svc = QMIService.named(parts[0]), parts.count <= 2 else { fail("--hang takes SERVICE or SERVICE@MS") }
+        hangs.append((svc, parts.count == 2 ? (Text.parseInt(parts[1]) ?? -1) : 0))
+        if hangs.last!.1 < 0 { fail("--hang: '\(parts[1])' is not a number of milliseconds") }
     case "--reject-call":
         let parts = Text.split(value(a), on: 58).map { Text.parseInt($0) }
         guard parts.count == 1 || parts.count == 3, !parts.contains(where: { $0 == nil }) else { fail("--reject-call takes REASON or REASON:TYPE:VERBOSE") }
@@ -250,6 +260,8 @@ loop.watch(signalPipe[0]) { _ in
     stopping = true
     loop.stop()
 }
+
+for (svc, ms) in hangs { loop.after(ms) { sim.hang(svc) } }
 
 if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
 print("qmi-sim: ready on \(path)\(proxy ? " and @qmi-proxy" : "")")

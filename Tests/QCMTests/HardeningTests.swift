@@ -150,3 +150,140 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(r.output.contains("idProduct is unreadable or not hex"), r.output)
     }
 }
+
+/// Faults of the modem and of the session, at the daemon level against the simulator.
+final class SessionHardeningTests: XCTestCase {
+    /// A truncated frame, then the indication that the network ended the call: the
+    /// indication is not swallowed. And when the indication itself is lost, the discarded
+    /// frame makes qcm ask, so the drop is still noticed.
+    func testATruncatedFrameDoesNotHideTheDrop() throws {
+        let rig = try DaemonRig()
+        rig.start(["--stable-after", "0"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        rig.sim.sendTruncatedFrame()
+        rig.sim.dropCalls()
+        XCTAssertTrue(rig.waitLog("the network ended the IPv4 call"), rig.log)
+        XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
+        // The indication lost as well: found by asking after the discarded frame.
+        rig.sim.dropCallsSilently()
+        rig.sim.sendTruncatedFrame(thenIndication: true)
+        XCTAssertTrue(rig.waitLog("a frame from the modem was discarded: checking the call state", timeout: 5), rig.log)
+        XCTAssertTrue(rig.waitLog("is no longer up (a lost frame hid the network's indication)", timeout: 5), rig.log)
+        XCTAssertTrue(rig.waitCount("] connected", 3), rig.log)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+    }
+
+    /// Restart after kill -9: the addresses and routes the killed qcm applied are removed
+    /// before the new plan goes on; the interface ends with exactly the new configuration,
+    /// and nothing of either survives the new instance's clean exit.
+    func testKilledInstanceLeavesNoAddressesBehind() throws {
+        guard isRoot else { throw XCTSkip("needs root: a TUN wwan0 in a namespace") }
+        let rig = try DaemonRig(netns: true)
+        let ns = rig.ns!.name
+        rig.start([])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        rig.signal(SIGKILL)
+        _ = rig.waitExit()
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["10.90.1.113/30"], "kill -9 leaves the configuration")
+        // Something else's address is there too; the next lease differs.
+        XCTAssertEqual(shell(["ip", "-n", ns, "addr", "add", "192.0.2.9/24", "dev", "wwan0"]).status, 0)
+        rig.sim.withState { $0.config.ipv4Address = 0x0a5a_0175 }       // 10.90.1.117
+        rig.start([])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0: removed 10.90.1.113/30, left by a qcm that was killed"), rig.log)
+        XCTAssertTrue(rig.log.contains("warning: wwan0 also carries 192.0.2.9/24, not added by qcm"), rig.log)
+        XCTAssertEqual(Set(ipAddresses(ns, "wwan0")), ["10.90.1.117/30", "192.0.2.9/24"])
+        XCTAssertEqual(ipDefaultRoutes(ns, "-4"), ["wwan0 via - metric 0"])
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["192.0.2.9/24"], "qcm's addresses gone, the other one left alone")
+        XCTAssertEqual(ipDefaultRoutes(ns, "-4"), [])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: rig.root + "/run/link-wwan0.state"))
+    }
+
+    /// -n N for a profile the modem does not have: created, and said so.
+    func testMissingProfileIsCreated() throws {
+        let rig = try DaemonRig()
+        rig.start(["-n", "6", "-s", "ims", "--auth", "pap"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("requestGetProfile[6]: profile 6 does not exist"), rig.log)
+        XCTAssertTrue(rig.log.contains("requestCreateProfile[6] ims///1: profile 6 does not exist; creating it"), rig.log)
+        XCTAssertTrue(rig.log.contains("requestCreateProfile: the modem created profile 5 (asked for 6); dialing with profile 5"), rig.log)
+        XCTAssertEqual(rig.sim.profile(5)?.apn, "ims")
+        XCTAssertEqual(rig.sim.transcript.requests(WDS.StartNetwork.spec).last.flatMap { WDS.StartNetwork.Request($0).profileIndex3GPP }, 5)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0)
+    }
+
+    /// A request unanswered for 3 s is named in the log; an unconfirmed teardown is a
+    /// warning and a non-zero exit; a channel qcm may not open is exit 9.
+    func testStallsAndExitCodes() throws {
+        let rig = try DaemonRig { $0.latencyFor[SimConfig.key(DMS.GetRevision.spec)] = 3500 }
+        rig.start([])
+        XCTAssertTrue(rig.waitLog("waiting 3 s for DMS Get Revision (transaction 1)"), rig.log)
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        rig.sim.withState { $0.config.neverAnswer.insert(SimConfig.key(CTL.ReleaseClientID.spec)) }
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 5, rig.log)
+        XCTAssertTrue(rig.log.contains("warning: the modem did not confirm stopping the call or releasing the client ids"), rig.log)
+
+        guard isRoot else { throw XCTSkip("the permission case needs root (to run qcm as another user)") }
+        let denied = try DaemonRig()
+        chmod(denied.root + "/dev/cdc-wdm0", 0o600)
+        chmod(denied.root, 0o755)
+        XCTAssertEqual(chown(denied.root + "/run", 65534, 65534), 0)
+        denied.wrapper = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        denied.start([])
+        XCTAssertEqual(denied.waitExit(), 9, denied.log)
+        XCTAssertTrue(denied.log.contains("EACCES"), denied.log)
+    }
+
+    /// Through qmi-proxy: no CTL Sync (it would drop other programs' client ids), and a
+    /// client id the modem revokes is allocated again and the call redialed.
+    func testThroughTheProxyOtherClientsSurvive() throws {
+        guard isRoot else { throw XCTSkip("needs root: a private network namespace for @qmi-proxy") }
+        let rig = try DaemonRig()
+        let ns = try TestNamespace("qcm-proxy2")
+        try ns.inside { try rig.sim.listen("@qmi-proxy", proxy: true) }
+        // Another program holds a client id (qmicli through the same proxy, say).
+        let other = try SimClient(socket: FakeHardware.socketPath(root: rig.root))
+        let theirs = try other.allocate(.nas)
+        rig.ns = nil
+        rig.wrapper = []
+        let fd = csys_open(rig.logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        rig.pid = Subprocess.start(["ip", "netns", "exec", ns.name, productPath("qcm")] + rig.baseArgs + ["-p", "qmi-proxy"], outputFD: fd)
+        close(fd)
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertEqual(rig.sim.transcript.count(CTL.Sync.spec), 0, "no Sync through the proxy")
+        XCTAssertTrue(rig.sim.withState { $0.allocatedClients[QMIService.nas.rawValue]?.contains(theirs) == true }, "the other program's client survives")
+        // The modem revokes qcm's WDS client.
+        let wds = try XCTUnwrap(rig.sim.withState { $0.allocatedClients[QMIService.wds.rawValue]?.first })
+        rig.sim.revoke(.wds, wds)
+        XCTAssertTrue(rig.waitLog("the modem revoked QMI clientWDS \(wds); allocating a new one"), rig.log)
+        XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(rig.sim.withState { $0.allocatedClients[QMIService.nas.rawValue] == [theirs] }, "only qcm's own client ids released")
+    }
+
+    /// The modem stops answering WDS until it is reset: qcm goes through Sync, reopening the
+    /// channel, radio off/on and a reset, each logged, and is connected again after the reset.
+    func testEscalatingRecovery() throws {
+        let rig = try DaemonRig()
+        rig.wrapper = ["env", "QCM_QMI_TIMEOUT_MS=400"]
+        rig.start(["--stable-after", "0"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        rig.sim.hang(.wds)
+        rig.sim.dropCalls()
+        for step in ["resynchronising the QMI channel (CTL Sync)", "reopening the QMI channel",
+                     "turning the radio off and on (DMS Set Operating Mode low-power, then online)",
+                     "resetting the modem (DMS Set Operating Mode reset)"] {
+            XCTAssertTrue(rig.waitLog(step, timeout: 30), "\(step):\n\(rig.log)")
+        }
+        XCTAssertTrue(rig.waitCount("] connected", 2, timeout: 30), rig.log)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(rig.waitSim { $0.isClean })
+    }
+}

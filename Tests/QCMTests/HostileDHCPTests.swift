@@ -27,7 +27,7 @@ final class HostileDHCPTests: XCTestCase {
     /// Runs `qcm dhcp` in the lab's client namespace for at most `seconds`, returning its output.
     func runClient(_ lab: DHCPLab, quit: Bool = true, seconds: Int = 10) -> (status: Int32, output: String) {
         var args = ["ip", "netns", "exec", lab.client.name, productPath("qcm"), "dhcp", "-i", "usb0", "-v",
-                    "--dns", "file", "--resolv-conf", dir + "/resolv.conf"]
+                    "--dns", "file", "--resolv-conf", dir + "/resolv.conf", "--run-dir", dir!]
         if quit { args += ["-q", "--timeout", "\(seconds)"] }
         return shell(quit ? args : ["timeout", "-s", "TERM", "\(seconds)"] + args, timeout: Double(seconds + 10))
     }
