@@ -24,13 +24,15 @@ public enum Text {
 
     /// "01 0b 00" style dump (quectel-CM -v).
     public static func hexBytes(_ bytes: [UInt8], separator: String = " ") -> String {
-        var s = ""
-        s.reserveCapacity(bytes.count * 3)
+        let sep = Array(separator.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * (2 + sep.count))
         for (i, b) in bytes.enumerated() {
-            if i > 0 { s += separator }
-            s += hex(b)
+            if i > 0 { out += sep }
+            out.append(hexDigits[Int(b >> 4)])
+            out.append(hexDigits[Int(b & 15)])
         }
-        return s
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decimal<T: BinaryInteger>(_ v: T, width: Int) -> String {

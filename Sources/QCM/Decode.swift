@@ -48,6 +48,7 @@ enum DecodeCommand {
             }
             let label = f.equals("-") ? "stdin" : f
             for (n, line) in Files.lines(bytes).enumerated() {
+                let at = "\(label):\(n + 1): "
                 for item in HexScan.scan(line: line) {
                     switch item {
                     case .frame(let frame):
@@ -58,17 +59,17 @@ enum DecodeCommand {
                                 Out.line(Text.hexBytes(frame))
                                 Out.line(QMITrace.quectelLine(m))
                             } else {
-                                Out.line("\(label):\(n + 1): \(Text.hexBytes(frame))")
+                                Out.line(at + Text.hexBytes(frame))
                                 for l in QMITrace.describe(m) { Out.line("  " + l) }
                             }
                         } catch {
                             broken += 1
-                            Out.line("\(label):\(n + 1): broken frame: \(error.description)")
+                            Out.line(at + "broken frame: \(error.description)")
                             Out.line("  bytes: \(Text.hexBytes(frame))")
                         }
                     case let .broken(frameBytes, reason):
                         broken += 1
-                        Out.line("\(label):\(n + 1): broken frame: \(reason)")
+                        Out.line(at + "broken frame: \(reason)")
                         Out.line("  bytes: \(Text.hexBytes(frameBytes))")
                     }
                 }

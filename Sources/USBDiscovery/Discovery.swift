@@ -67,6 +67,12 @@ public final class Modem {
     public var qmapMode: Int?
     /// qmi_wwan offers qmi/add_mux (QMAP muxing through qmimuxN).
     public var addMux: Bool
+    /// qmi_wwan offers qmi/pass_through (QMAP frames handed to rmnet; Linux 5.12+).
+    public var passThrough = false
+    /// qmi_wwan_q / pcie_mhi: the QMAP aggregation buffer (qmap_size), in bytes.
+    public var qmapSize: Int?
+    /// The USB interface number of the QMI interface (the endpoint WDA and Bind Mux name).
+    public var interfaceNumber: Int?
     /// Problems found while reading this device (unreadable attributes, missing nodes).
     public var warnings: [String]
 
@@ -332,6 +338,7 @@ public enum Discovery {
         m.mode = mode
         guard let i = chosen else { return }
         m.interface = i.name
+        m.interfaceNumber = i.number
         m.driver = i.driver
         if let d = i.driver {
             m.driverVersion = Sysfs.read(o.sysRoot + "/module/\(d)/version")
@@ -373,6 +380,8 @@ public enum Discovery {
             else { m.warnings.append("\(base)/qmi/raw_ip holds '\(raw)', expected Y or N") }
         }
         m.addMux = Sysfs.exists(base + "/qmi/add_mux")
+        m.passThrough = Sysfs.exists(base + "/qmi/pass_through")
+        m.qmapSize = Sysfs.decimal(base + "/qmap_size")
         for p in [base + "/qmap_mode", o.sysRoot + "/module/\(driver)/parameters/qmap_mode"] {
             if Sysfs.exists(p) {
                 if let v = Sysfs.decimal(p) { m.qmapMode = v } else { m.warnings.append("\(p) is not a number") }
