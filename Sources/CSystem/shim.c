@@ -111,8 +111,10 @@ ssize_t csys_read_file(const char *path, void *buf, size_t cap) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+    /* sysfs attributes are regular files; a FIFO is how qmi-sim stands in for one, so that
+     * it sees every write the way the driver's store() does. Nothing else is written to. */
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        int e = (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? errno : EINVAL;
         close(fd); errno = e;
         return -1;
     }
@@ -167,8 +169,10 @@ int csys_write_file_in_place(const char *path, const void *data, size_t len) {
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+    /* sysfs attributes are regular files; a FIFO is how qmi-sim stands in for one, so that
+     * it sees every write the way the driver's store() does. Nothing else is written to. */
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        int e = (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? errno : EINVAL;
         close(fd); errno = e;
         return -1;
     }
@@ -183,8 +187,10 @@ int csys_write_attribute(const char *path, const void *data, size_t len) {
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+    /* sysfs attributes are regular files; a FIFO is how qmi-sim stands in for one, so that
+     * it sees every write the way the driver's store() does. Nothing else is written to. */
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        int e = (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? errno : EINVAL;
         close(fd); errno = e;
         return -1;
     }

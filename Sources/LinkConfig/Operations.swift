@@ -3,12 +3,15 @@ import CSystem
 
 /// rtnetlink numbers (stable kernel ABI), spelled out so the Swift types stay simple.
 enum RT {
-    static let newLink: UInt16 = 16, getLink: UInt16 = 18
+    static let newLink: UInt16 = 16, delLink: UInt16 = 17, getLink: UInt16 = 18
     static let newAddr: UInt16 = 20, delAddr: UInt16 = 21, getAddr: UInt16 = 22
     static let newRoute: UInt16 = 24, delRoute: UInt16 = 25, getRoute: UInt16 = 26
     static let request: UInt16 = 0x1, ack: UInt16 = 0x4, dump: UInt16 = 0x300
     static let replace: UInt16 = 0x100, excl: UInt16 = 0x200, create: UInt16 = 0x400
-    static let iflaAddress: UInt16 = 1, iflaIfname: UInt16 = 3, iflaMTU: UInt16 = 4
+    static let iflaAddress: UInt16 = 1, iflaIfname: UInt16 = 3, iflaMTU: UInt16 = 4, iflaLink: UInt16 = 5
+    static let iflaLinkinfo: UInt16 = 18, infoKind: UInt16 = 1, infoData: UInt16 = 2
+    static let rmnetMuxID: UInt16 = 1, rmnetFlags: UInt16 = 2
+    static let nested: UInt16 = 0x8000
     static let ifaAddress: UInt16 = 1, ifaLocal: UInt16 = 2, ifaFlags: UInt16 = 8, ifaProto: UInt16 = 11
     static let rtaDst: UInt16 = 1, rtaOif: UInt16 = 4, rtaGateway: UInt16 = 5, rtaPriority: UInt16 = 6, rtaTable: UInt16 = 15
     static let tableMain: UInt32 = 254
@@ -91,7 +94,7 @@ extension Netlink {
     public func index(of name: String) throws(LinkError) -> Int32 {
         guard !name.isEmpty, name.utf8.count < 16 else { throw .invalid("'\(name)' is not a valid interface name") }
         var m = Message(type: RT.getLink, flags: RT.request | RT.ack)
-        ifinfo(&m, index: 0, flags: 0, change: 0)
+        Netlink.ifinfo(&m, index: 0, flags: 0, change: 0)
         m.attributeString(RT.iflaIfname, name)
         let replies: [[UInt8]]
         do throws(LinkError) {
@@ -108,14 +111,14 @@ extension Netlink {
 
     public func links() throws(LinkError) -> [LinkInfo] {
         var m = Message(type: RT.getLink, flags: RT.request | RT.dump)
-        ifinfo(&m, index: 0, flags: 0, change: 0)
+        Netlink.ifinfo(&m, index: 0, flags: 0, change: 0)
         return try dump(m, operation: "list links").compactMap(Netlink.parseLink)
     }
 
     /// Brings the link up or down and/or sets its MTU.
     public func setLink(_ index: Int32, name: String, up: Bool? = nil, mtu: UInt32? = nil) throws(LinkError) {
         var m = Message(type: RT.newLink, flags: RT.request | RT.ack)
-        ifinfo(&m, index: index, flags: up == true ? 1 : 0, change: up == nil ? 0 : 1)
+        Netlink.ifinfo(&m, index: index, flags: up == true ? 1 : 0, change: up == nil ? 0 : 1)
         if let mtu { m.attribute32(RT.iflaMTU, mtu) }
         var what: [String] = []
         if let up { what.append(up ? "up" : "down") }
@@ -123,7 +126,52 @@ extension Netlink {
         try transact(m, operation: "set \(name) " + what.joined(separator: " "))
     }
 
-    func ifinfo(_ m: inout Message, index: Int32, flags: UInt32, change: UInt32) {
+    /// Creates an rmnet link `name` for QMAP mux id `mux` over the link `parent`, with rmnet's
+    /// data format `flags` (RMNET_FLAGS_*: deaggregation, checksum offload).
+    public func addRmnet(name: String, parent: Int32, mux: UInt8, flags: UInt32) throws(LinkError) {
+        try transact(Netlink.rmnetMessage(name: name, parent: parent, mux: mux, flags: flags),
+                     operation: "create rmnet link \(name) (mux 0x\(Text.hex(mux)))")
+    }
+
+    static func rmnetMessage(name: String, parent: Int32, mux: UInt8, flags: UInt32) -> Message {
+        var m = Message(type: RT.newLink, flags: RT.request | RT.ack | RT.create | RT.excl)
+        Netlink.ifinfo(&m, index: 0, flags: 0, change: 0)
+        m.attributeString(RT.iflaIfname, name)
+        m.attribute32(RT.iflaLink, UInt32(bitPattern: parent))
+        let data = Netlink.attribute(RT.rmnetMuxID, withUnsafeBytes(of: UInt16(mux)) { Array($0) })
+            + Netlink.attribute(RT.rmnetFlags, withUnsafeBytes(of: flags) { Array($0) } + withUnsafeBytes(of: flags) { Array($0) })
+        m.attribute(RT.iflaLinkinfo | RT.nested,
+                    Netlink.attribute(RT.infoKind, Array("rmnet".utf8)) + Netlink.attribute(RT.infoData | RT.nested, data))
+        return m
+    }
+
+    /// One attribute (length, type, payload, padding), for nesting.
+    static func attribute(_ type: UInt16, _ data: [UInt8]) -> [UInt8] {
+        var b = withUnsafeBytes(of: UInt16(4 + data.count)) { Array($0) } + withUnsafeBytes(of: type) { Array($0) } + data
+        while b.count % 4 != 0 { b.append(0) }
+        return b
+    }
+
+    public func deleteLink(_ index: Int32, name: String) throws(LinkError) {
+        var m = Message(type: RT.delLink, flags: RT.request | RT.ack)
+        Netlink.ifinfo(&m, index: index, flags: 0, change: 0)
+        try transact(m, operation: "delete link \(name)")
+    }
+
+    /// IFLA_INFO_KIND of a link ("rmnet", "veth", ...), nil for links without one.
+    public func linkKind(_ index: Int32) throws(LinkError) -> String? {
+        var m = Message(type: RT.getLink, flags: RT.request | RT.ack)
+        Netlink.ifinfo(&m, index: index, flags: 0, change: 0)
+        guard let reply = try query(m, operation: "look up link \(index)").first else { return nil }
+        for (t, v) in Netlink.attributes(reply, from: 32) where t == RT.iflaLinkinfo {
+            for (k, kind) in Netlink.attributes(v, from: 0) where k == RT.infoKind {
+                return String(decoding: kind.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        }
+        return nil
+    }
+
+    static func ifinfo(_ m: inout Message, index: Int32, flags: UInt32, change: UInt32) {
         m.append8(0)          // AF_UNSPEC
         m.append8(0)
         m.append16(0)

@@ -18,6 +18,8 @@ final class Call {
         case redialWait
         /// Gave up (--max-retries) while other PDNs go on.
         case failed
+        /// Stopped by `qcm -k N` while other PDNs go on.
+        case stopped
     }
 
     let options: PDNOptions
@@ -77,6 +79,6 @@ final class Call {
         settings.removeAll()
         plan = nil
         connectedAt = nil
-        if phase != .failed { phase = .setup }
+        if phase != .failed && phase != .stopped { phase = .setup }
     }
 }

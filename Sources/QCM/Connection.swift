@@ -29,6 +29,8 @@ final class Connection {
         let rawIPSwitchable: Bool
         let driver: String?
         let timeouts: Timeouts
+        /// The data path: QMAP or not, and each PDN's mux and netdev.
+        let plan: DataPlan
     }
 
     struct Timeouts {
@@ -75,6 +77,14 @@ final class Connection {
     var ethernet = false
     var wantRawIP = true
     var reopenDelayMs: Int64 = 1000
+    /// The data path as the session uses it (netdevs of created links filled in).
+    var plan: DataPlan
+    /// Which of `plan.versions` the data format negotiation is at.
+    var versionTried = 0
+    /// The aggregation the modem granted (QMAP paths).
+    var granted: (version: WDA.AggregationProtocol, size: UInt32)?
+    /// PDNs whose qmimux/rmnet link is being created (0: the parent being brought up).
+    var linksPending: [Int] = []
     var stopRequestedAt: Int64?
     var exitCode: Int32?
     var teardownProblems: [String] = []
@@ -94,8 +104,12 @@ final class Connection {
 
     init(_ config: Config) {
         self.config = config
+        plan = config.plan
         calls = config.options.pdns.map { Call($0) }
     }
+
+    /// The netdev that carries PDN's traffic.
+    func netdev(_ pdn: Int) -> String? { plan.link(pdn)?.netdev ?? (plan.usesQMAP ? nil : config.netdev) }
 
     /// Feeds one event; returns what to do, in order.
     func handle(_ event: Event, now: Int64) -> [Action] {
@@ -113,7 +127,10 @@ final class Connection {
         case .rawIPSwitched(let ok): rawIPSwitched(ok)
         case let .linkApplied(pdn, result): linkApplied(pdn, result)
         case let .dhcp(pdn, e): dhcp(pdn, e)
+        case .parentReady(let error): parentReady(error)
+        case let .dataLinkReady(pdn, result): dataLinkReady(pdn, result)
         case .stop(let signal): stop(signal: signal)
+        case .stopPDN(let pdn): stopPDN(pdn)
         }
         return out
     }
@@ -157,6 +174,9 @@ final class Connection {
     }
 
     func call(_ pdn: Int) -> Call? { calls.first { $0.pdn == pdn } }
+
+    /// "PDN 2: " in front of a call's log lines when qcm serves several.
+    func tag(_ c: Call) -> String { calls.count > 1 ? "PDN \(c.pdn): " : "" }
 
     func setState(_ call: Call?, _ text: String) { out.append(.state(pdn: call?.pdn, text)) }
 

@@ -85,14 +85,14 @@ extension Connection {
             let handle = r.packetDataHandle
             if let res = r.result, !res.ok {
                 if res.error == QMIErrorCode.noEffect, let h = handle {
-                    log("requestSetupDataCall IPv\(f): already connected (NoEffect)")
+                    log(tag(c) + "requestSetupDataCall IPv\(f): already connected (NoEffect)")
                     c.started[f] = h
                 } else {
                     c.dialErrors.append("IPv\(f): \(QMIErrorCode.name(res.error))" + Connection.endReason(r.callEndReason, r.verboseCallEndReason))
                 }
             } else if let h = handle {
                 c.started[f] = h
-                log("requestSetupDataCall WdsConnectionIPv\(f)Handle: 0x\(Text.hex(h, 8))")
+                log(tag(c) + "requestSetupDataCall WdsConnectionIPv\(f)Handle: 0x\(Text.hex(h, 8))")
             } else {
                 c.dialErrors.append("IPv\(f): no packet data handle in the response")
             }
@@ -115,6 +115,7 @@ extension Connection {
         }
         if c.dialErrors.isEmpty {
             c.phase = .configuring
+            setLinkState(c, up: true)
             requestSettings(c)
         } else {
             // Leave nothing half up: stop the families that did come up.
@@ -142,7 +143,7 @@ extension Connection {
     }
 
     func dialFailed(_ c: Call, _ why: String) {
-        log("requestSetupDataCall failed: \(why)")
+        log(tag(c) + "requestSetupDataCall failed: \(why)")
         out.append(.status(pdn: c.pdn, "last_end_reason", why))
         c.failures += 1
         if o.maxRetries > 0 && c.failures >= o.maxRetries {
@@ -192,9 +193,20 @@ extension Connection {
         configure(c)
     }
 
+    /// qmi_wwan_q and pcie_mhi keep a mux's carrier off (and drop its traffic) until told
+    /// the call on it is up.
+    func setLinkState(_ c: Call, up: Bool) {
+        guard case .quectel(let mode) = plan.kind, let mux = plan.link(c.pdn)?.mux else { return }
+        if o.noLink {
+            let value = DataLinks.linkStateValue(mux: mux, up: up, qmapMode: mode)
+            return log("--no-link: tell \(config.driver ?? "the driver") yourself: echo \(value) > \(o.sysRoot)/class/net/\(plan.parent ?? "?")/link_state")
+        }
+        out.append(.setLinkState(pdn: c.pdn, mux: mux, up: up))
+    }
+
     func configure(_ c: Call) {
         guard !o.noLink else { return connected(c, nil) }
-        guard let dev = config.netdev else {
+        guard let dev = netdev(c.pdn) else {
             log("no network interface known for this modem: link configuration skipped (use -i IFACE)")
             return connected(c, nil)
         }
@@ -221,13 +233,13 @@ extension Connection {
         case .failure(let e):
             var msg = "link configuration failed: \(e.description)"
             let denied = e.errno == EPERM || e.errno == EACCES
-            if denied { msg += " (qcm needs root or CAP_NET_ADMIN to configure \(config.netdev ?? "the interface"))" }
+            if denied { msg += " (qcm needs root or CAP_NET_ADMIN to configure \(netdev(pdn) ?? "the interface"))" }
             fail(denied ? ExitCode.permission : ExitCode.link, msg)
         }
     }
 
     func dhcp(_ pdn: Int, _ e: DHCPEvent) {
-        guard let c = call(pdn), let dev = config.netdev, phase != .stopping else { return }
+        guard let c = call(pdn), let dev = netdev(pdn), phase != .stopping else { return }
         switch e {
         case .bound(let lease), .renewed(_, let lease):
             log("DHCP lease \(lease.summary)")
@@ -255,7 +267,7 @@ extension Connection {
         if let p = plan { statusAddresses(c, p) }
         let detail = plan.map { Plans.describe($0) }
         let summary = "connected" + (detail.map { " (\($0))" } ?? "")
-        log(summary)
+        log(tag(c) + summary)
         setState(c, "connected" + (detail.map { ": \($0)" } ?? ""))
         out.append(.connected(pdn: c.pdn, summary: summary))
     }
@@ -269,6 +281,7 @@ extension Connection {
     func deconfigure(_ c: Call, release: Bool) {
         if c.plan != nil || c.phase == .connected || c.phase == .configuring {
             out.append(.deconfigureLink(pdn: c.pdn, release: release))
+            setLinkState(c, up: false)
         }
         c.plan = nil
         for k in ["connected_since", "ipv4", "ipv6", "dns"] { out.append(.status(pdn: c.pdn, k, nil)) }

@@ -66,7 +66,13 @@ extension Connection {
         case .verifyPIN:
             pinVerified(result)
         case .dataFormat:
-            dataFormatSet(result)
+            guard answered(r) else { return }
+            if dataFormatSet(result) {
+                setUpDataPath()
+                preparationDone()
+            }
+        case let .bindMux(pdn, family):
+            if let c = call(pdn) { muxBound(c, family: family, result) }
             if answered(r) { preparationDone() }
         case let .createProfile(pdn):
             if let c = call(pdn) { profileCreated(c, result) }
@@ -136,15 +142,6 @@ extension Connection {
         }
     }
 
-    func dataFormatSet(_ result: Result<QMIMessage, QMIError>) {
-        if case .success(let m) = result, m.result?.ok == true, let p = WDA.SetDataFormat.Response(m).linkLayerProtocol {
-            ethernet = p == .`8023`
-            log("requestSetEthMode: \(p == .rawIp ? "raw-IP" : "802.3")")
-        } else {
-            ethernet = !wantRawIP
-            log("requestSetEthMode: the modem did not confirm the data format; assuming \(wantRawIP ? "raw-IP" : "802.3")")
-        }
-    }
 
     // MARK: indications
 

@@ -116,9 +116,10 @@ extension Connection {
         default: call(pdn)?.wds[family] = a.clientID
         }
         if step { allocationsDone() } else if phase == .ready {
-            // A client allocated again after the modem revoked it.
+            // A client allocated again after the modem revoked it (bound to its mux first).
             log("client\(service.name) \(a.clientID) replaces the revoked one")
-            if let c = call(pdn), c.phase == .redialWait, c.options.families.allSatisfy({ c.wds[$0] != nil }) { dial(c) }
+            guard let c = call(pdn), c.phase == .redialWait, c.options.families.allSatisfy({ c.wds[$0] != nil }) else { return }
+            if plan.usesQMAP { bindMux(c, family: family) } else { dial(c) }
         }
     }
 
@@ -223,8 +224,9 @@ extension Connection {
     // MARK: data format, profiles, stale calls
 
     func prepare() {
-        // raw-IP where the driver does it; qmi_wwan in 802.3 mode is switched first.
-        wantRawIP = config.rawIP ?? !(config.driver?.equals("GobiNet") ?? false)
+        // raw-IP where the driver does it; qmi_wwan in 802.3 mode is switched first. QMAP
+        // always runs on raw-IP.
+        wantRawIP = plan.usesQMAP || (config.rawIP ?? !(config.driver?.equals("GobiNet") ?? false))
         if config.rawIP == false && config.rawIPSwitchable {
             phase = .switchingRawIP
             out.append(.switchRawIP)
@@ -239,6 +241,8 @@ extension Connection {
         if ok {
             log("\(dev): switched the driver to raw-IP (\(o.sysRoot)/class/net/\(dev)/qmi/raw_ip = Y)")
             wantRawIP = true
+        } else if plan.usesQMAP {
+            return fail(ExitCode.link, "\(dev): could not set \(o.sysRoot)/class/net/\(dev)/qmi/raw_ip to Y (the link must be down); QMAP needs raw-IP")
         } else {
             log("\(dev): could not set \(o.sysRoot)/class/net/\(dev)/qmi/raw_ip (the link must be down); using 802.3")
             wantRawIP = false
@@ -249,15 +253,15 @@ extension Connection {
     func sendPreparation() {
         phase = .preparing
         pending = []
+        problems = []
+        linksPending = []
         ethernet = !wantRawIP
-        if let w = wda {
-            var r = WDA.SetDataFormat.Request(clientID: w)
-            r.qosFormat = false
-            r.linkLayerProtocol = wantRawIP ? .rawIp : .`8023`
-            r.uplinkDataAggregationProtocol = .disabled
-            r.downlinkDataAggregationProtocol = .disabled
-            expect(.dataFormat)
-            send(.dataFormat, r)
+        versionTried = 0
+        granted = nil
+        if wda != nil {
+            requestDataFormat()
+        } else if plan.usesQMAP {
+            return fail(ExitCode.link, "QMAP needs the modem's WDA service to set the data format, and it gave no WDA client")
         }
         for c in calls where c.phase != .failed {
             prepareProfile(c)
@@ -276,6 +280,151 @@ extension Connection {
                 expect(.stopStale(pdn: c.pdn, family: f))
                 send(.stopStale(pdn: c.pdn, family: f), r)
             }
+        }
+        preparationDone()
+    }
+
+    /// WDA Set Data Format: raw-IP or 802.3, and with QMAP the aggregation protocol (the
+    /// best the path takes first), the aggregation size and the endpoint.
+    func requestDataFormat() {
+        var r = WDA.SetDataFormat.Request(clientID: wda ?? 0)
+        r.qosFormat = false
+        r.linkLayerProtocol = wantRawIP ? .rawIp : .`8023`
+        let version = plan.versions[versionTried]
+        r.uplinkDataAggregationProtocol = version
+        r.downlinkDataAggregationProtocol = version
+        if plan.usesQMAP {
+            r.downlinkDataAggregationMaxDatagrams = max(1, min(64, plan.downlinkMaxSize / 512))
+            r.downlinkDataAggregationMaxSize = plan.downlinkMaxSize
+            r.endpointInfo = WDA.EndpointInfo(endpointType: plan.endpointType, interfaceNumber: plan.endpointInterface)
+        }
+        expect(.dataFormat)
+        send(.dataFormat, r)
+    }
+
+    /// The modem answers with what it applied. QMAP counts as agreed only when it echoes the
+    /// protocol asked for, with an aggregation size; otherwise the next protocol is tried,
+    /// and when none is left the data path cannot work and qcm says so.
+    func dataFormatSet(_ result: Result<QMIMessage, QMIError>) -> Bool {
+        guard plan.usesQMAP else {
+            if case .success(let m) = result, m.result?.ok == true, let p = WDA.SetDataFormat.Response(m).linkLayerProtocol {
+                ethernet = p == .`8023`
+                log("requestSetEthMode: \(p == .rawIp ? "raw-IP" : "802.3")")
+            } else {
+                ethernet = !wantRawIP
+                log("requestSetEthMode: the modem did not confirm the data format; assuming \(wantRawIP ? "raw-IP" : "802.3")")
+            }
+            return true
+        }
+        let asked = plan.versions[versionTried]
+        var answer = "no answer"
+        if case .success(let m) = result {
+            let r = WDA.SetDataFormat.Response(m)
+            if let res = r.result, !res.ok {
+                answer = res.description
+            } else {
+                let dl = r.downlinkDataAggregationProtocol, size = r.downlinkDataAggregationMaxSize ?? 0
+                if r.linkLayerProtocol == .rawIp, dl == asked, size > 0 {
+                    granted = (asked, size)
+                    ethernet = false
+                    log("requestSetEthMode: raw-IP, \(asked.name) aggregation, downlink \(size) bytes / \(r.downlinkDataAggregationMaxDatagrams ?? 0) datagrams")
+                    return true
+                }
+                let aggregation = dl.flatMap { $0 == .disabled ? nil : "\($0.name) aggregation" + (size > 0 ? " of \(size) bytes" : "") }
+                    ?? "no aggregation"
+                answer = "\(r.linkLayerProtocol?.name ?? "?") and " + aggregation
+            }
+        } else if case .failure(let e) = result {
+            answer = e.description
+        }
+        if versionTried + 1 < plan.versions.count {
+            versionTried += 1
+            log("requestSetEthMode: the modem answered \(asked.name) with \(answer); trying \(plan.versions[versionTried].name)")
+            requestDataFormat()
+            return false
+        }
+        fail(ExitCode.link, "the modem does not take \(plan.versions.map { $0.name }.joined(separator: " or ")) aggregation (it answered \(answer)), which \(config.driver ?? "the driver") needs for QMAP: no traffic would flow")
+        return false
+    }
+
+    /// QMAP agreed: the parent up (its MTU the aggregation size, for the links qcm makes),
+    /// each WDS client bound to its PDN's mux, the qmimux/rmnet links created. With
+    /// --no-link the host's interfaces are left alone: only the modem is set up, and the
+    /// log says what is left to do.
+    func setUpDataPath() {
+        guard plan.usesQMAP else { return }
+        let makesLinks = plan.kind == .qmimux || plan.kind == .rmnet
+        if !o.noLink {
+            linksPending.append(0)
+            out.append(.prepareParent(mtu: makesLinks ? granted?.size : nil))
+        }
+        for c in calls where c.phase != .failed {
+            bindMux(c)
+            guard makesLinks, let mux = plan.link(c.pdn)?.mux, plan.link(c.pdn)?.netdev == nil else { continue }
+            if o.noLink {
+                log("--no-link: create the link for PDN \(c.pdn) yourself: " + (plan.kind == .qmimux
+                    ? "echo 0x\(Text.hex(mux)) > \(o.sysRoot)/class/net/\(plan.parent ?? "?")/qmi/add_mux"
+                    : "ip link add link \(plan.parent ?? "?") name rmnet\(c.pdn) type rmnet mux_id \(mux)"))
+                continue
+            }
+            linksPending.append(c.pdn)
+            out.append(.createDataLink(pdn: c.pdn, mux: mux, flags: rmnetFlags))
+        }
+    }
+
+    func parentReady(_ error: LinkError?) {
+        guard let i = linksPending.firstIndex(of: 0) else { return }
+        linksPending.remove(at: i)
+        if let e = error {
+            return fail(e.errno == EPERM || e.errno == EACCES ? ExitCode.permission : ExitCode.link,
+                        "cannot prepare \(plan.parent ?? "the modem's netdev") for QMAP: \(e.description)")
+        }
+        preparationDone()
+    }
+
+    /// rmnet's data format flags for the protocol granted (checksum offload of QMAPv4/v5).
+    var rmnetFlags: UInt32 {
+        switch granted?.version {
+        case .qmapv5?: return 1 | 1 << 4 | 1 << 5      // deaggregation, v5 checksum in and out
+        case .qmapv4?: return 1 | 1 << 2 | 1 << 3      // deaggregation, v4 checksum in and out
+        default: return 1                               // deaggregation
+        }
+    }
+
+    func bindMux(_ c: Call, family only: UInt8? = nil) {
+        guard let mux = plan.link(c.pdn)?.mux else { return }
+        for (f, cid) in c.wds.pairs where only == nil || only == f {
+            var r = WDS.BindMuxDataPort.Request(clientID: cid)
+            r.endpointInfo = WDS.BindMuxDataPort.EndpointInfo(endpointType: plan.endpointType, interfaceNumber: plan.endpointInterface)
+            r.muxID = mux
+            r.clientType = .tethered
+            if phase == .preparing { expect(.bindMux(pdn: c.pdn, family: f)) }
+            send(.bindMux(pdn: c.pdn, family: f), r)
+        }
+    }
+
+    func muxBound(_ c: Call, family f: UInt8, _ result: Result<QMIMessage, QMIError>) {
+        guard case .success(let m) = result, m.result?.ok == true else {
+            let why = "Bind Mux Data Port (IPv\(f), mux 0x\(Text.hex(plan.link(c.pdn)?.mux ?? 0))) failed: \(failure(result))"
+            if phase == .preparing { problems.append(why) } else { dialFailed(c, why) }
+            return
+        }
+        log("WDS client \(c.wds[f] ?? 0) bound to mux 0x\(Text.hex(plan.link(c.pdn)?.mux ?? 0))")
+        // A client allocated again after a revocation: dial once every family is bound.
+        if phase == .ready, c.phase == .redialWait, c.options.families.allSatisfy({ c.wds[$0] != nil }) { dial(c) }
+    }
+
+    func dataLinkReady(_ pdn: Int, _ result: Result<String, LinkError>) {
+        guard let i = linksPending.firstIndex(of: pdn) else { return }
+        linksPending.remove(at: i)
+        switch result {
+        case .success(let dev):
+            if let k = plan.links.firstIndex(where: { $0.pdn == pdn }) { plan.links[k].netdev = dev }
+            log("PDN \(pdn): \(dev) carries mux 0x\(Text.hex(plan.link(pdn)?.mux ?? 0))")
+            out.append(.status(pdn: pdn, "interface", dev))
+        case .failure(let e):
+            return fail(e.errno == EPERM || e.errno == EACCES ? ExitCode.permission : ExitCode.link,
+                        "cannot create the QMAP link for PDN \(pdn): \(e.description)")
         }
         preparationDone()
     }
@@ -315,7 +464,8 @@ extension Connection {
     }
 
     func preparationDone() {
-        guard pending.isEmpty, phase == .preparing else { return }
+        guard pending.isEmpty, linksPending.isEmpty, phase == .preparing else { return }
+        if !problems.isEmpty { return initFailed(problems.joined(separator: "; "), code: ExitCode.link) }
         phase = .ready
         initializedOnce = true
         reopenDelayMs = 1000

@@ -102,7 +102,34 @@ extension Connection {
             log("warning: the modem did not confirm stopping the call or releasing the client ids (\(teardownProblems[0]))")
             if code == ExitCode.ok { code = ExitCode.notResponding }
         }
+        out.append(.removeDataLinks(pdn: nil))
         out.append(.closeChannel)
         out.append(.exit(code))
+    }
+
+    /// `qcm -k N` for one PDN of several: its link removed, its call stopped, its WDS
+    /// clients released; the other PDNs go on. The last one stopping stops qcm.
+    func stopPDN(_ pdn: Int) {
+        guard let c = call(pdn), c.phase != .stopped else { return }
+        let others = calls.filter { $0 !== c && $0.phase != .stopped && $0.phase != .failed }
+        guard !others.isEmpty, phase == .ready else { return stop(signal: "qcm -k \(pdn)") }
+        log("qcm -k \(pdn): stopping PDN \(pdn); the other PDNs go on")
+        cancel(.redial(pdn: pdn))
+        deconfigure(c, release: true)
+        for (f, h) in c.handles.pairs {
+            log("requestDeactivateDefaultPDP WdsConnectionIPv\(f)Handle")
+            stopCall(c, family: f, handle: h, timeout: config.timeouts.teardown)
+        }
+        c.handles.removeAll()
+        for cid in c.clientIDs {
+            clients.removeAll { $0.service == .wds && $0.cid == cid }
+            var r = CTL.ReleaseClientID.Request()
+            r.release = CTL.ReleaseClientID.Release(service: .wds, clientID: cid)
+            send(.release(.wds, cid), r, timeout: config.timeouts.teardown)
+        }
+        c.forget()
+        c.phase = .stopped
+        out.append(.removeDataLinks(pdn: pdn))
+        out.append(.pdnStopped(pdn: pdn))
     }
 }

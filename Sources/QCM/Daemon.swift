@@ -47,6 +47,8 @@ enum Daemon {
         var rawIP: Bool?
         var rawIPSwitchable = false
         var driver: String?
+        /// What the driver offers for QMAP.
+        var facts = DriverFacts()
     }
 
     static func find(_ o: Options, log: Logger) -> Target? {
@@ -74,6 +76,7 @@ enum Daemon {
         t.driver = modem.driver
         t.rawIPSwitchable = t.netdev.map { Files.exists(o.sysRoot + "/class/net/\($0)/qmi/raw_ip") } ?? false
         if let d = o.device { t.channel = d }
+        t.facts = DriverFacts(modem, netdev: t.netdev, sysRoot: o.sysRoot)
         return t
     }
 
@@ -81,7 +84,16 @@ enum Daemon {
         guard let target = find(o, log: log) else { return ExitCode.noModem }
         let channel = o.proxy.map { "@" + $0 } ?? target.channel
 
-        // One qcm per channel and PDN.
+        let plan: DataPlan
+        do throws(DataPlan.Failure) {
+            plan = try DataPlan.decide(target.facts, pdns: o.pdns, choice: o.dataPath)
+        } catch {
+            log.log(error.message)
+            return ExitCode.noModem
+        }
+        log.log("data path: \(plan.summary)")
+
+        // One qcm per channel and PDN, and per QMAP mux.
         var instances = SmallMap<Int, Instance>()
         defer { for i in instances.values { i.release() } }
         for p in o.pdns {
@@ -96,17 +108,28 @@ enum Daemon {
             }
             instance.set("modem", target.name)
             instances[p.pdn] = instance
+            if let mux = plan.link(p.pdn)?.mux {
+                do throws(Instance.Failure) {
+                    try instance.lockMux(channel: target.channel, mux: mux)
+                } catch {
+                    switch error {
+                    case .held(let m): log.log(m); return ExitCode.locked
+                    case .system(let m): log.log(m); return ExitCode.permission
+                    }
+                }
+            }
         }
 
         var timeouts = Connection.Timeouts()
         if let v = SystemdNotify.env("QCM_QMI_TIMEOUT_MS").flatMap({ Text.parseInt($0) }), v > 0 { timeouts = timeouts.capped(v) }
         let machine = Connection(Connection.Config(
             options: o, channel: channel, device: target.channel, viaProxy: o.proxy != nil, netdev: target.netdev,
-            rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts))
+            rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,
+            plan: plan))
 
         let loop = EventLoop()
-        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
-        let sfd = csys_signalfd(&signals, 3)
+        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
+        let sfd = csys_signalfd(&signals, 4)
         _ = csys_ignore_sigpipe()
         let notify = SystemdNotify()
         let interface = target.netdev
@@ -123,6 +146,7 @@ enum Daemon {
                     log.reopen()
                     log.log("SIGHUP: log file reopened; state: \(runner.stateText)")
                 case SIGINT: runner.feed(.stop(signal: "SIGINT"))
+                case SIGUSR1: runner.feed(.stopPDN(Int(info.ssi_int)))      // qcm -k N of several PDNs
                 default: runner.feed(.stop(signal: "SIGTERM"))
                 }
             }

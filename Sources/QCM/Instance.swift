@@ -16,6 +16,8 @@ final class Instance {
     let pdn: Int
     var lockFD: Int32 = -1
     var lockPath: String?
+    var muxLockFD: Int32 = -1
+    var muxLockPath: String?
     let pidFile: String
     var statusPath: String { runDir + "/qcm-pdn\(pdn).status" }
     var fields: [(String, String)] = []
@@ -64,6 +66,29 @@ final class Instance {
     func lock(channel: String) throws(Failure) {
         try Instance.prepare(runDir: runDir)
         let path = runDir + "/" + Instance.lockName(channel) + (pdn == 1 ? "" : ".pdn\(pdn)")
+        guard let fd = try Instance.takeLock(path) else {
+            throw .held("another qcm (pid \(Instance.holder(path))) is already using \(channel) for PDN \(pdn); stop it first (qcm -k \(pdn))")
+        }
+        lockFD = fd
+        lockPath = path
+        set("lock", path)
+        writeFile(pidFile, "\(getpid())\n")
+    }
+
+    /// One PDN per QMAP mux id on a channel: two qcm with different PDNs but the same mux
+    /// (`-m`) would bind both calls to one data link.
+    func lockMux(channel: String, mux: UInt8) throws(Failure) {
+        let path = runDir + "/" + Instance.lockName(channel) + ".mux" + Text.hex(mux)
+        guard let fd = try Instance.takeLock(path) else {
+            throw .held("another qcm (pid \(Instance.holder(path))) uses QMAP mux 0x\(Text.hex(mux)) on \(channel); give PDN \(pdn) another one with -m N")
+        }
+        muxLockFD = fd
+        muxLockPath = path
+    }
+
+    /// Opens and flocks `path` (created without following symlinks, and only used when it is
+    /// a regular file of ours) and writes our pid into it; nil when another process holds it.
+    static func takeLock(_ path: String) throws(Failure) -> Int32? {
         let fd = csys_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw .system("cannot open lock file \(path): \(Errno.current.description)") }
         guard let info = Files.info(fd: fd), info.kind == .file, info.owner == UInt32(getuid()) || info.owner == 0 else {
@@ -71,17 +96,21 @@ final class Instance {
             throw .system("lock file \(path) is not a regular file owned by qcm's user; refusing to use it")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let pid = Instance.pidIn(fd: fd).map { "\($0)" } ?? "?"
             _ = close(fd)
-            throw .held("another qcm (pid \(pid)) is already using \(channel) for PDN \(pdn); stop it first (qcm -k \(pdn))")
+            return nil
         }
         _ = ftruncate(fd, 0)
         let text = Array("\(getpid())\n".utf8)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        lockFD = fd
-        lockPath = path
-        set("lock", path)
-        writeFile(pidFile, "\(getpid())\n")
+        return fd
+    }
+
+    /// The pid written in a held lock file, for the message ("?" when unreadable).
+    static func holder(_ path: String) -> String {
+        let fd = csys_open(path, O_RDONLY | O_NOFOLLOW, 0)
+        guard fd >= 0 else { return "?" }
+        defer { _ = close(fd) }
+        return pidIn(fd: fd).map { "\($0)" } ?? "?"
     }
 
     static func pidIn(fd: Int32) -> Int32? {
@@ -118,8 +147,11 @@ final class Instance {
         Files.remove(statusPath)
         Files.remove(pidFile)
         if let p = lockPath { Files.remove(p) }
+        if let p = muxLockPath { Files.remove(p) }
         if lockFD >= 0 { _ = close(lockFD) }
+        if muxLockFD >= 0 { _ = close(muxLockFD) }
         lockFD = -1
+        muxLockFD = -1
     }
 
     // MARK: reading other instances
@@ -274,15 +306,17 @@ enum KillCommand {
             }
             return ExitCode.failure
         }
-        log.log("stopping qcm pid \(pid) (PDN \(pdn))")
-        guard kill(pid, SIGTERM) == 0 else {
+        // A qcm serving several PDNs stops only this one (SIGUSR1 carrying the PDN).
+        let shared = Instance.statuses(runDir: runDir).filter { $0.pid == pid && $0.alive }.count > 1
+        log.log("stopping qcm pid \(pid) (PDN \(pdn)\(shared ? "; its other PDNs go on" : ""))")
+        guard (shared ? csys_sigqueue(pid, SIGUSR1, Int32(pdn)) : kill(pid, SIGTERM)) == 0 else {
             log.log("cannot signal pid \(pid): \(Errno.current.description)")
             return ExitCode.permission
         }
         let deadline = csys_monotonic_ms() + 15_000
         while csys_monotonic_ms() < deadline {
-            if !Instance.running(pid) {
-                log.log("qcm pid \(pid) stopped")
+            if !Instance.running(pid) || (shared && !Files.exists(s.path)) {
+                log.log(shared ? "PDN \(pdn) of qcm pid \(pid) stopped" : "qcm pid \(pid) stopped")
                 return ExitCode.ok
             }
             csys_sleep_ms(50)

@@ -37,9 +37,9 @@ enum ListCommand {
         }
         let result = Discovery.scan(options)
         if json {
-            Out.line("[" + result.modems.map(jsonObject).joined(separator: ",\n ") + "]")
+            Out.line("[" + result.modems.map { jsonObject($0, sysRoot: options.sysRoot) }.joined(separator: ",\n ") + "]")
         } else {
-            for (n, m) in result.modems.enumerated() { Out.line(text(m, index: n + 1)) }
+            for (n, m) in result.modems.enumerated() { Out.line(text(m, index: n + 1, sysRoot: options.sysRoot)) }
         }
         if result.modems.isEmpty {
             Out.error("qcm: " + DiscoveryError.noModem(looked: result.looked, modemManager: result.modemManagerRunning).description)
@@ -48,7 +48,7 @@ enum ListCommand {
         return ExitCode.ok
     }
 
-    static func text(_ m: Modem, index: Int) -> String {
+    static func text(_ m: Modem, index: Int, sysRoot: String) -> String {
         var lines = ["Modem \(index): \(m.model) (\(m.idString)) at \(m.bus) \(m.sysfsName)"
             + (m.busNumber.map { b in " (bus \(Text.decimal(b, width: 3)) device \(Text.decimal(m.deviceNumber ?? 0, width: 3)))" } ?? "")]
         lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
@@ -59,14 +59,31 @@ enum ListCommand {
         var extras: [String] = []
         if let r = m.rawIP { extras.append("raw-ip: " + (r ? "yes" : "no")) }
         if let q = m.qmapMode { extras.append("qmap_mode: \(q)") }
-        if m.addMux { extras.append("QMAP via qmi/add_mux") }
+        if m.addMux { extras.append("qmi/add_mux") }
+        if m.passThrough { extras.append("qmi/pass_through") }
         if !extras.isEmpty { net += " (" + extras.joined(separator: ", ") + ")" }
         lines.append("  netdev:     \(net)")
+        if m.usable {
+            let (one, several) = dataPaths(m, sysRoot: sysRoot)
+            lines.append("  data path:  one PDN: \(one); several PDNs: \(several)")
+        }
         for w in m.warnings { lines.append("  warning:    \(w)") }
         return lines.joined(separator: "\n")
     }
 
-    static func jsonObject(_ m: Modem) -> String {
+    /// What qcm would use for one PDN and for several (`--data-path auto`).
+    static func dataPaths(_ m: Modem, sysRoot: String) -> (one: String, several: String) {
+        let facts = DriverFacts(m, netdev: m.netInterface, sysRoot: sysRoot)
+        func describe(_ args: [String]) -> String {
+            guard let pdns = try? Options.parse(args).pdns else { return "?" }
+            do throws(DataPlan.Failure) { return try DataPlan.decide(facts, pdns: pdns, choice: .auto).kindName } catch {
+                return "not possible (\(error.message))"
+            }
+        }
+        return (describe([]), describe(["-n", "1", "-n", "2"]))
+    }
+
+    static func jsonObject(_ m: Modem, sysRoot: String) -> String {
         var o = JSONObject()
         o.add("bus", m.bus)
         o.add("sysfs_name", m.sysfsName)
@@ -86,6 +103,12 @@ enum ListCommand {
         o.add("raw_ip", m.rawIP)
         o.add("qmap_mode", m.qmapMode)
         o.add("add_mux", m.addMux)
+        o.add("pass_through", m.passThrough)
+        if m.usable {
+            let (one, several) = dataPaths(m, sysRoot: sysRoot)
+            o.add("data_path", one)
+            o.add("data_path_several_pdns", several)
+        }
         o.add("warnings", m.warnings)
         return o.text
     }

@@ -28,8 +28,14 @@ enum Event {
     /// The result of `.applyLink` / `.startDHCP`.
     case linkApplied(pdn: Int, Result<LinkPlan, LinkError>)
     case dhcp(pdn: Int, DHCPMachine.Event)
+    /// The result of `.prepareParent` (nil: done).
+    case parentReady(LinkError?)
+    /// The result of `.createDataLink`: the netdev that carries the PDN.
+    case dataLinkReady(pdn: Int, Result<String, LinkError>)
     /// SIGINT/SIGTERM ("SIGINT" or "SIGTERM").
     case stop(signal: String)
+    /// `qcm -k N` for one PDN of a qcm that serves several: stop that one only.
+    case stopPDN(Int)
 }
 
 /// What to do.
@@ -47,6 +53,18 @@ enum Action {
     case startDHCP(pdn: Int)
     /// Remove PDN's link configuration (`release`: send a DHCP RELEASE first).
     case deconfigureLink(pdn: Int, release: Bool)
+    /// QMAP: bring the parent netdev up, its MTU raised to the aggregation size the modem
+    /// granted (when given).
+    case prepareParent(mtu: UInt32?)
+    /// QMAP through qmimux or rmnet: create the link of PDN's mux (the netdev comes back
+    /// as `.dataLinkReady`).
+    case createDataLink(pdn: Int, mux: UInt8, flags: UInt32)
+    /// qmi_wwan_q / pcie_mhi: tell the driver the call on `mux` is up or down (link_state).
+    case setLinkState(pdn: Int, mux: UInt8, up: Bool)
+    /// Remove the data links qcm created (and the parent state it changed), for one PDN or all.
+    case removeDataLinks(pdn: Int?)
+    /// PDN is stopped while others go on: its status file and lock go.
+    case pdnStopped(pdn: Int)
     case log(String)
     /// The state line of PDN (or of every PDN when nil): status file and systemd STATUS.
     case state(pdn: Int?, String)
@@ -79,6 +97,8 @@ enum Request: Equatable {
     case createProfile(pdn: Int)
     case modifyProfile(pdn: Int)
     case setIPFamily(pdn: Int, family: UInt8)
+    /// Bind Mux Data Port: the PDN's WDS client for `family` to its QMAP mux.
+    case bindMux(pdn: Int, family: UInt8)
     case stopStale(pdn: Int, family: UInt8)
     case start(pdn: Int, family: UInt8)
     case stop(pdn: Int, family: UInt8)

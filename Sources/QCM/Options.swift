@@ -16,8 +16,11 @@ final class PDNOptions {
     let families: [UInt8]
     /// Whether this PDN gets default routes (and DNS).
     let defaultRoute: Bool
+    /// `-m N`: the QMAP mux this PDN uses is 0x80 + N (nil: chosen from the data path).
+    let muxIndex: Int?
 
-    init(pdn: Int, apn: String?, user: String?, password: String?, auth: UInt8?, families: [UInt8], defaultRoute: Bool) {
+    init(pdn: Int, apn: String?, user: String?, password: String?, auth: UInt8?, families: [UInt8], defaultRoute: Bool,
+         muxIndex: Int? = nil) {
         self.pdn = pdn
         self.apn = apn
         self.user = user
@@ -25,6 +28,7 @@ final class PDNOptions {
         self.auth = auth
         self.families = families
         self.defaultRoute = defaultRoute
+        self.muxIndex = muxIndex
     }
 
     /// The authentication the profile should hold: as given, else CHAP when there is a
@@ -37,7 +41,10 @@ final class PDNOptions {
 /// precise message, the usage, and exit status 2. Immutable after parsing: `qcm --simulate`
 /// derives a copy with the simulator's paths (`simulated(...)`).
 final class Options {
+    /// One or more PDNs; the first is the only one unless PDN groups were given.
     let pdns: [PDNOptions]
+    /// `--data-path`: how traffic leaves the modem (auto: from what the driver offers).
+    let dataPath: DataPathChoice
     let pin: String?
     /// libqmi's qmi-proxy (abstract socket name).
     let proxy: String?
@@ -62,11 +69,12 @@ final class Options {
     let noLink: Bool
     let pidFile: String?
 
-    init(pdns: [PDNOptions], pin: String?, proxy: String?, logFile: String?, interface: String?, device: String?,
+    init(pdns: [PDNOptions], dataPath: DataPathChoice = .auto, pin: String?, proxy: String?, logFile: String?, interface: String?, device: String?,
          verbose: Bool, noDHCP: Bool, killPDN: Int?, simulate: Bool, simArgs: [String],
          sysRoot: String, devRoot: String, runDir: String, dns: DNSMode, resolvConf: String, script: String?,
          metric: UInt32, maxRetries: Int, stableAfterSeconds: Int, noLink: Bool, pidFile: String?) {
         self.pdns = pdns
+        self.dataPath = dataPath
         self.pin = pin
         self.proxy = proxy
         self.logFile = logFile
@@ -95,7 +103,7 @@ final class Options {
 
     /// A copy pointed at the simulator's tree (`qcm --simulate`).
     func simulated(sysRoot: String, devRoot: String, runDir: String, dns: DNSMode, noLink: Bool) -> Options {
-        Options(pdns: pdns, pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device, verbose: verbose,
+        Options(pdns: pdns, dataPath: dataPath, pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device, verbose: verbose,
                 noDHCP: noDHCP, killPDN: killPDN, simulate: simulate, simArgs: simArgs, sysRoot: sysRoot, devRoot: devRoot,
                 runDir: runDir, dns: dns, resolvConf: resolvConf, script: script, metric: metric, maxRetries: maxRetries,
                 stableAfterSeconds: stableAfterSeconds, noLink: noLink, pidFile: pidFile)
@@ -115,7 +123,15 @@ final class Options {
               --device PATH      the modem with QMI channel PATH (/dev/cdc-wdm0, a socket file)
           -4, --ipv4             IPv4 data call (the default)
           -6, --ipv6             IPv6 data call; -4 -6 together: dual stack
-          -n, --pdn N            profile (PDN) index to dial (default 1)
+          -n, --pdn N            profile (PDN) index to dial (default 1); repeat -n for several PDNs
+                                 in one qcm: each -n starts the options of its PDN (-s, --user,
+                                 --password, --auth, -4, -6, -m, --default-route)
+          -m, --mux N            QMAP mux 0x80+N for this PDN (qmi_wwan_q wwan0_N, qmimux, rmnet)
+              --default-route, --no-default-route
+                                 whether this PDN gets the default route and DNS (default: the
+                                 first PDN does, unless its APN is "ims")
+              --data-path MODE   auto | raw-ip | qmap | qmimux | rmnet (default auto: what the
+                                 driver offers, QMAP only where it is needed)
           -k, --kill N           stop the running qcm that serves PDN N, then exit
           -v, --verbose          log every QMI frame: hex, quectel-CM decoded line, named TLVs
           -d, --no-dhcp          take the address from QMI even on an 802.3 link (no DHCP)
@@ -156,6 +172,8 @@ final class Options {
         var auth: UInt8?
         var ipv4 = false
         var ipv6 = false
+        var mux: Int?
+        var defaultRoute: Bool?
         var given: [String] = []
 
         /// Records that `flag` was given for this PDN; twice is an error.
@@ -166,16 +184,20 @@ final class Options {
             given.append(flag)
         }
 
-        func build() -> PDNOptions {
+        /// `first`: the first PDN group of the command line.
+        func build(first: Bool) -> PDNOptions {
             let families: [UInt8] = ipv4 && ipv6 ? [4, 6] : ipv6 ? [6] : [4]
+            let ims = apn.map { Text.equalsIgnoringCase($0, "ims") } ?? false
             return PDNOptions(pdn: pdn ?? 1, apn: apn, user: user, password: password, auth: auth, families: families,
-                              defaultRoute: true)
+                              defaultRoute: defaultRoute ?? (first && !ims), muxIndex: mux)
         }
     }
 
     static func parse(_ words: [String]) throws(UsageError) -> Options {
         var a = Args(words)
         var draft = PDNDraft()
+        var groups: [PDNDraft] = []
+        var dataPath = DataPathChoice.auto
         var pin: String?, proxy: String?, logFile: String?, interface: String?, device: String?
         var verbose = false, noDHCP = false, simulate = false, noLink = false
         var killPDN: Int?
@@ -230,8 +252,25 @@ final class Options {
             case "-4", "--ipv4": draft.ipv4 = true
             case "-6", "--ipv6": draft.ipv6 = true
             case "-n", "--pdn", "--profile":
-                try draft.once("-n")
-                draft.pdn = try a.number(w, 1...24)
+                let n = try a.number(w, 1...24)
+                if draft.pdn != nil {
+                    // A second -n: the options that follow belong to another PDN.
+                    groups.append(draft)
+                    draft = PDNDraft()
+                }
+                draft.pdn = n
+            case "-m", "--mux":
+                try draft.once("-m")
+                draft.mux = try a.number(w, 1...126)
+            case "--default-route", "--no-default-route":
+                try draft.once("--default-route")
+                draft.defaultRoute = w.equals("--default-route")
+            case "--data-path":
+                let v = try a.value(w)
+                guard let d = DataPathChoice.parse(v) else {
+                    throw UsageError(message: "--data-path: '\(v)' is not one of auto, raw-ip, qmap, qmimux, rmnet")
+                }
+                dataPath = d
             case "-k", "--kill": killPDN = try a.number(w, 1...24)
             case "-v", "--verbose": verbose = true
             case "-d", "--no-dhcp": noDHCP = true
@@ -251,26 +290,43 @@ final class Options {
             case "--dev-root": devRoot = try a.value(w)
             case "--simulate": simulate = true
             case "--sim-arg": simArgs.append(try a.value(w))
-            case "-m", "-b", "-u", "-r", "-l", "-a", "-y":
-                throw UsageError(message: "\(w): this quectel-CM option (QMAP muxing, bridging, usbmon, loopback, APN type) is not supported by qcm")
+            case "-b", "-u", "-r", "-l", "-a", "-y":
+                throw UsageError(message: "\(w): this quectel-CM option (bridging, usbmon, loopback, APN type) is not supported by qcm")
             default:
                 throw Args.unknown(w)
             }
         }
+        groups.append(draft)
         if script != nil && noLink { throw UsageError(message: "--script and --no-link exclude each other") }
         if proxy != nil && simulate { throw UsageError(message: "--proxy and --simulate exclude each other") }
-        if let apn = draft.apn, apn.utf8.count > 100 { throw UsageError(message: "the APN is longer than 100 characters") }
+        for g in groups { try check(g) }
+        let pdns = groups.enumerated().map { $0.element.build(first: $0.offset == 0) }
+        for (i, p) in pdns.enumerated() {
+            if pdns[..<i].contains(where: { $0.pdn == p.pdn }) { throw UsageError(message: "PDN \(p.pdn) is given twice") }
+            if let m = p.muxIndex, pdns[..<i].contains(where: { $0.muxIndex == m }) {
+                throw UsageError(message: "-m \(m) is given to two PDNs: each PDN needs its own mux")
+            }
+        }
+        if pdns.filter({ $0.defaultRoute }).count > 1 {
+            throw UsageError(message: "--default-route is given to more than one PDN: one default route, one DNS")
+        }
+        if pdns.count > 1 && script != nil { throw UsageError(message: "--script serves one PDN; several PDNs are configured by qcm itself") }
+        return Options(pdns: pdns, dataPath: dataPath, pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device,
+                       verbose: verbose, noDHCP: noDHCP, killPDN: killPDN, simulate: simulate, simArgs: simArgs,
+                       sysRoot: sysRoot, devRoot: devRoot, runDir: runDir, dns: dns, resolvConf: resolvConf, script: script,
+                       metric: metric, maxRetries: maxRetries, stableAfterSeconds: stableAfter, noLink: noLink, pidFile: pidFile)
+    }
+
+    /// The checks on one PDN's values.
+    static func check(_ g: PDNDraft) throws(UsageError) {
+        if let apn = g.apn, apn.utf8.count > 100 { throw UsageError(message: "the APN is longer than 100 characters") }
         // Control characters (a newline, ESC, NUL ...) would reach the modem's profile, the
         // status file and the log; no APN, user name or password contains one.
-        for (what, value) in [("the APN", draft.apn), ("the user name", draft.user), ("the password", draft.password)] {
+        for (what, value) in [("the APN", g.apn), ("the user name", g.user), ("the password", g.password)] {
             if let v = value, v.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
                 throw UsageError(message: "\(what) contains a control character (\(what.equals("the password") ? "hidden" : Text.printable(Array(v.utf8)))); refusing it")
             }
         }
-        return Options(pdns: [draft.build()], pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device,
-                       verbose: verbose, noDHCP: noDHCP, killPDN: killPDN, simulate: simulate, simArgs: simArgs,
-                       sysRoot: sysRoot, devRoot: devRoot, runDir: runDir, dns: dns, resolvConf: resolvConf, script: script,
-                       metric: metric, maxRetries: maxRetries, stableAfterSeconds: stableAfter, noLink: noLink, pidFile: pidFile)
     }
 
     static func parseAuth(_ s: String) throws(UsageError) -> UInt8 {

@@ -24,6 +24,8 @@ final class Runner {
     var timers = SmallMap<Timer, Int>()
     var links = SmallMap<Int, LinkSetup>()
     var dhcp = SmallMap<Int, DHCPDriver>()
+    /// QMAP links made under the parent (qmimux, rmnet), created when first needed.
+    var qmapLinks: DataLinks?
     private(set) var exitCode: Int32?
 
     /// Events raised while actions run are queued and handled in order, never re-entrantly.
@@ -45,8 +47,8 @@ final class Runner {
     var stateText: String { instances.values.first?.get("state") ?? "starting" }
 
     func start() {
-        for i in instances.values {
-            i.set("interface", machine.config.netdev)
+        for (pdn, i) in instances.pairs {
+            i.set("interface", machine.netdev(pdn))
             i.set("channel", machine.config.channel)
         }
         feed(.start)
@@ -86,6 +88,13 @@ final class Runner {
             dhcp[pdn]?.stop(release: release)
             dhcp.removeValue(forKey: pdn)
             links[pdn]?.deconfigure()
+        case .prepareParent(let mtu): prepareParent(mtu)
+        case let .createDataLink(pdn, mux, flags): createDataLink(pdn, mux, flags)
+        case let .setLinkState(pdn, mux, up): setLinkState(pdn, mux, up)
+        case .removeDataLinks(let pdn): removeDataLinks(pdn)
+        case .pdnStopped(let pdn):
+            instances[pdn]?.release()
+            log.log("PDN \(pdn) stopped")
         case .log(let s): log.log(s)
         case let .state(pdn, text):
             for (p, i) in instances.pairs where pdn == nil || pdn == p {
@@ -158,7 +167,7 @@ final class Runner {
 
     func link(_ pdn: Int) throws(LinkError) -> LinkSetup {
         if let l = links[pdn] { return l }
-        guard let dev = machine.config.netdev else { throw .invalid("no network interface known for this modem") }
+        guard let dev = machine.netdev(pdn) else { throw .invalid("no network interface known for PDN \(pdn)") }
         let l = try LinkSetup(interface: dev, metric: o.metric, dnsMode: pdnManagesDNS(pdn) ? o.dns : .none,
                               resolvConf: o.resolvConf, runDir: o.runDir,
                               scriptPath: o.script, log: log)

@@ -1,5 +1,6 @@
 import Base
 import QMICore
+import QMIMessages
 
 /// Everything about the simulated modem that a test or `qmi-sim` flag can change.
 public struct SimConfig {
@@ -66,6 +67,25 @@ public struct SimConfig {
     public var ipv6Gateway: [UInt8] = Text.parseIPv6("2409:8930:463:3daa:7c8e:429a:c902:c6cd")!
     public var ipv6DNS: [[UInt8]] = [Text.parseIPv6("2409:8030:2000::1")!, Text.parseIPv6("2409:8030:2000::2")!]
     public var mtu: UInt32 = 1500
+    /// QMAP versions the modem speaks (EC25: QMAP v1; SDX55 modules also QMAPv5) and the
+    /// largest downlink aggregate it sends.
+    public var qmapVersions: [WDA.AggregationProtocol] = [.qmap]
+    public var qmapMaxSize: UInt32 = 16384
+    /// The modem's data endpoint (type 2 HSUSB, the QMI interface number), what Bind Mux
+    /// Data Port must name.
+    public var endpoint: (type: UInt32, interface: UInt32) = (2, 4)
+
+    /// The addresses of a call on `profile`: profile 1 gets the configured ones, profile N
+    /// the same shifted into its own /24 and IPv6 /64 (10.90.N.113, gateway 10.90.N.114).
+    public func addressing(profile: Int) -> (ipv4Address: UInt32, ipv4Gateway: UInt32, ipv6Address: [UInt8], ipv6Gateway: [UInt8]) {
+        let n = UInt32(max(0, min(profile - 1, 200)))
+        var v6 = ipv6Address, g6 = ipv6Gateway
+        if v6.count == 16 && g6.count == 16 {
+            v6[7] = v6[7] &+ UInt8(n)
+            g6[7] = g6[7] &+ UInt8(n)
+        }
+        return (ipv4Address &+ n << 8, ipv4Gateway &+ n << 8, v6, g6)
+    }
     /// Calls survive the release of the client that started them (autoconnect-like), so a
     /// killed client leaves a call up that the next one must deal with.
     public var callsOutliveClients = false

@@ -13,8 +13,12 @@ public enum FakeHardware {
     /// Writes `<root>/sys` (EC25 2c7c:0125 at usb 1-1.2, QMI on interface 1-1.2:1.4 with
     /// usbmisc/cdc-wdm0 (GobiQMI/qcqmi0 for GobiNet) and net/<netdev>, driver qmi_wwan)
     /// and creates `<root>/dev`. Only qmi_wwan has the qmi/raw_ip switch.
+    /// `qmapMode` (qmi_wwan_q): the driver's qmap_mode and qmap_size attributes instead of
+    /// qmi_wwan's qmi/ directory. The attributes a client writes to (add_mux, del_mux,
+    /// link_state) are made by DataPlane, which serves them.
     public static func writeSysfs(root: String, netdev: String = "wwan0", rawIP: Bool = true,
-                                  product: String = "0125", driver: String = "qmi_wwan") throws {
+                                  product: String = "0125", driver: String = "qmi_wwan", qmapMode: Int? = nil,
+                                  qmapSize: Int = 4096) throws {
         let fm = FileManager.default
         let dev = "sys/devices/platform/sim/usb1/1-1/1-1.2"
         func file(_ p: String, _ s: String) throws {
@@ -54,7 +58,11 @@ public enum FakeHardware {
         try dir(qmi + "/net/" + netdev)
         if driver == "qmi_wwan" {
             try file("sys/class/net/\(netdev)/qmi/raw_ip", rawIP ? "Y" : "N")
-            try file("sys/class/net/\(netdev)/qmi/add_mux", "")
+            try file("sys/class/net/\(netdev)/qmi/pass_through", "N")
+        } else if let mode = qmapMode {
+            try file("sys/class/net/\(netdev)/qmap_mode", "\(mode)")
+            try file("sys/class/net/\(netdev)/qmap_size", "\(qmapSize)")
+            try file("sys/module/\(driver)/parameters/qmap_mode", "\(mode)")
         } else {
             try dir("sys/class/net/\(netdev)")
         }
@@ -99,6 +107,8 @@ public final class TunDevice {
     public var ipv4Gateway: UInt32 = 0
     public var ipv6Gateway: [UInt8] = []
     public private(set) var echoesAnswered = 0
+    /// Takes every packet instead of the built-in gateway echo (DataPlane).
+    public var onPacket: (([UInt8]) -> Void)?
 
     public init(name: String) throws {
         self.name = name
@@ -133,11 +143,20 @@ public final class TunDevice {
         while fd >= 0 {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n <= 0 { return }
+            if let handle = onPacket {
+                handle(Array(buf[0..<n]))
+                continue
+            }
             if let reply = TunDevice.echoReply(Array(buf[0..<n]), ipv4: ipv4Gateway, ipv6: ipv6Gateway) {
                 echoesAnswered += 1
-                _ = reply.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                write(reply)
             }
         }
+    }
+
+    public func write(_ packet: [UInt8]) {
+        guard fd >= 0 else { return }
+        _ = packet.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
     }
 
     /// The echo reply for an IPv4 ICMP or IPv6 ICMPv6 echo request addressed to a gateway.

@@ -65,6 +65,11 @@ extension QMISimulator {
             log("modem reset")
             calls.removeAll()
             releaseAll(reason: "modem reset")
+            // The data format is back to the firmware's default.
+            linkProtocol = WDA.LinkLayerProtocol(rawValue: UInt32(truncatingIfNeeded: config.linkProtocol))
+            ulAggregation = .disabled
+            dlAggregation = .disabled
+            muxBindings.removeAll()
             hungServices.removeAll()
             registered = false
             operatingMode = .online

@@ -348,12 +348,23 @@ extension QMISimulator {
         switch req.messageID {
         case WDA.SetDataFormat.id:
             let q = WDA.SetDataFormat.Request(req)
+            if let e = q.endpointInfo, UInt32(e.endpointType.rawValue) != config.endpoint.type || e.interfaceNumber != config.endpoint.interface {
+                log("Set Data Format: endpoint \(e.endpointType.rawValue)/\(e.interfaceNumber) is not this modem's (\(config.endpoint.type)/\(config.endpoint.interface))")
+                return refuse(req, QMIErrorCode.invalidArgument)
+            }
             if let p = q.linkLayerProtocol {
                 guard p == .`8023` || p == .rawIp else { return refuse(req, QMIErrorCode.invalidArgument) }
                 linkProtocol = p
             }
-            if let u = q.uplinkDataAggregationProtocol { ulAggregation = u }
-            if let d = q.downlinkDataAggregationProtocol { dlAggregation = d }
+            // Aggregation protocols the modem does not speak are not applied: it answers with
+            // what it runs, and a client that does not check gets no traffic.
+            func applied(_ p: WDA.AggregationProtocol?, _ current: WDA.AggregationProtocol) -> WDA.AggregationProtocol {
+                guard let p else { return current }
+                return p == .disabled || config.qmapVersions.contains(p) ? p : .disabled
+            }
+            ulAggregation = applied(q.uplinkDataAggregationProtocol, ulAggregation)
+            dlAggregation = applied(q.downlinkDataAggregationProtocol, dlAggregation)
+            if let size = q.downlinkDataAggregationMaxSize { dlMaxSize = min(max(size, 1504), config.qmapMaxSize) }
             return dataFormat(WDA.SetDataFormat.Response(replyingTo: req))
         case WDA.GetDataFormat.id:
             var r = WDA.GetDataFormat.Response(replyingTo: req)
@@ -375,7 +386,7 @@ extension QMISimulator {
         r.downlinkDataAggregationProtocol = dlAggregation
         if dlAggregation != .disabled {
             r.downlinkDataAggregationMaxDatagrams = 10
-            r.downlinkDataAggregationMaxSize = 4096
+            r.downlinkDataAggregationMaxSize = dlMaxSize
             r.uplinkDataAggregationMaxDatagrams = 11
             r.uplinkDataAggregationMaxSize = 4096
             r.downlinkMinimumPadding = 0
@@ -391,9 +402,19 @@ extension QMISimulator {
         case WDS.SetEventReport.id:
             return WDS.SetEventReport.Response(replyingTo: req)
         case WDS.BindMuxDataPort.id:
+            // The endpoint must be the modem's own data interface (what WDA was told, and
+            // the USB interface the QMI port is on), the mux id one QMAP can carry.
             let q = WDS.BindMuxDataPort.Request(req)
-            muxBindings[cid] = q.muxID
-            log("WDS client \(cid) bound to mux id 0x\(Text.hex(q.muxID ?? 0))")
+            guard let mux = q.muxID, mux >= 1, mux <= 0xfe else { return refuse(req, QMIErrorCode.invalidArgument) }
+            if let e = q.endpointInfo {
+                guard UInt32(e.endpointType.rawValue) == config.endpoint.type, e.interfaceNumber == config.endpoint.interface else {
+                    log("Bind Mux Data Port: endpoint \(e.endpointType.rawValue)/\(e.interfaceNumber) is not this modem's (\(config.endpoint.type)/\(config.endpoint.interface))")
+                    return refuse(req, QMIErrorCode.invalidArgument)
+                }
+            }
+            guard !calls.contains(where: { $0.cid == cid }) else { return refuse(req, QMIErrorCode.invalidTransition) }
+            muxBindings[cid] = mux
+            log("WDS client \(cid) bound to mux id 0x\(Text.hex(mux))")
             return WDS.BindMuxDataPort.Response(replyingTo: req)
         case WDS.SetIPFamily.id:
             let f = WDS.SetIPFamily.Request(req).preference ?? .ipv4
@@ -468,15 +489,16 @@ extension QMISimulator {
             r.apnName = call.apn
             r.mtu = config.mtu
             r.ipFamily = WDS.IpFamily(rawValue: UInt8(call.family))
+            let a = config.addressing(profile: call.profile)
             if call.family == 4 {
-                r.ipv4Address = config.ipv4Address
-                r.ipv4Gateway = config.ipv4Gateway
+                r.ipv4Address = a.ipv4Address
+                r.ipv4Gateway = a.ipv4Gateway
                 r.ipv4SubnetMask = IPAddress.mask(ofPrefix: config.ipv4Prefix)
                 if config.ipv4DNS.count > 0 { r.ipv4PrimaryDNS = config.ipv4DNS[0] }
                 if config.ipv4DNS.count > 1 { r.ipv4SecondaryDNS = config.ipv4DNS[1] }
             } else {
-                r.ipv6Address = WDS.GetRuntimeSettings.IPv6Address(address: config.ipv6Address, prefixLength: UInt8(config.ipv6Prefix))
-                r.ipv6Gateway = WDS.GetRuntimeSettings.IPv6Gateway(address: config.ipv6Gateway, prefixLength: UInt8(config.ipv6Prefix))
+                r.ipv6Address = WDS.GetRuntimeSettings.IPv6Address(address: a.ipv6Address, prefixLength: UInt8(config.ipv6Prefix))
+                r.ipv6Gateway = WDS.GetRuntimeSettings.IPv6Gateway(address: a.ipv6Gateway, prefixLength: UInt8(config.ipv6Prefix))
                 if config.ipv6DNS.count > 0 { r.ipv6PrimaryDNS = config.ipv6DNS[0] }
                 if config.ipv6DNS.count > 1 { r.ipv6SecondaryDNS = config.ipv6DNS[1] }
             }
@@ -544,9 +566,15 @@ extension QMISimulator {
         if apn.equals("auth.example"), !user.equals("user") || !pass.equals("pass") {
             return fail(QMIErrorCode.callFailed, 1016, (6, 29))
         }
+        // One mux carries one PDN: a call on another profile through a mux in use is refused.
+        let mux = muxBindings[cid] ?? nil
+        if let m = mux, let other = calls.first(where: { $0.mux == m && $0.profile != index }) {
+            log("Start Network: mux 0x\(Text.hex(m)) already carries profile \(other.profile)")
+            return fail(QMIErrorCode.invalidArgument, nil, nil)
+        }
         nextHandle = nextHandle &+ 0x11_1111
         let call = Call(handle: nextHandle, cid: cid, family: family, apn: apn, connection: c.id, profile: index,
-                        mux: muxBindings[cid] ?? nil)
+                        mux: mux)
         calls.append(call)
         log("call up: handle 0x\(Text.hex(call.handle, 8)) IPv\(family) apn '\(apn)' profile \(index) on WDS client \(cid)")
         scheduleIndication(cid: cid, status: .connected, reason: nil, family: family)
@@ -601,6 +629,7 @@ extension QMIErrorCode {
     static let invalidServiceType: UInt16 = 0x1f
     static let informationUnavailable: UInt16 = 0x4a
     static let invalidArgument: UInt16 = 0x30
+    static let invalidTransition: UInt16 = 0x2b
     static let invalidIpFamilyPreference: UInt16 = 0x40
     static let noFreeProfile: UInt16 = 0x1b
     static let extendedInternal: UInt16 = 0x51

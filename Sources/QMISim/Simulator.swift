@@ -70,6 +70,10 @@ public final class QMISimulator {
     var linkProtocol: WDA.LinkLayerProtocol
     var ulAggregation = WDA.AggregationProtocol.disabled
     var dlAggregation = WDA.AggregationProtocol.disabled
+    /// The downlink aggregate size granted (WDA), what the host's receive buffer must hold.
+    var dlMaxSize: UInt32 = 4096
+    /// The host side of the data path (netdevs, driver attributes), when simulated.
+    public internal(set) var dataPlane: DataPlane?
 
     // WDS
     struct Call: Equatable {

@@ -19,10 +19,20 @@ let usage = """
       --remove-root          remove the whole --root directory on exit (qcm --simulate's own
                              temporary directory)
       --netdev NAME          the modem's network interface name (default wwan0)
-      --tun                  (root) create NAME as a TUN device (raw-IP) and answer pings to the gateway
+      --tun                  (root) create NAME (and the driver's other links) as TUN devices and
+                             answer pings to the call's gateway when the data path is set up right
+                             (with -v, why a ping was dropped)
       --veth                 (root) create NAME as a veth whose far end has the gateway and runs
                              dnsmasq handing out the call's address (802.3 mode)
       --netns NS             (root) create the netdev inside network namespace NS (created if needed)
+
+    Driver (the host side of the data path; the sysfs attributes qcm writes are FIFOs served here)
+      --qmap N               Quectel's qmi_wwan_q with qmap_mode N: links NAME_1..NAME_N for muxes
+                             0x81..0x80+N (N = 1: NAME carries 0x81), link_state, qmap_size
+                             (default: upstream qmi_wwan with qmi/raw_ip, qmi/add_mux, qmi/del_mux)
+      --qmap-size BYTES      qmi_wwan_q's receive buffer, qmap_size (default 4096)
+      --product HEX          USB product id (default 0125, EC25); 0800/0801 (RG500Q/RG520N) make
+                             qmi_wwan_q decode QMAPv5 and the modem speak it
 
     Modem
       --mode raw-ip|802.3    link layer the modem starts in (default raw-ip)
@@ -83,6 +93,9 @@ var readyFile: String?
 var verbose = false
 var removeRoot = false
 var hangs: [(QMIService, Int64)] = []
+var qmapMode: Int?
+var qmapSize = 4096
+var product = "0125"
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -111,6 +124,18 @@ while !args.isEmpty {
     case "--tun": makeTun = true
     case "--veth": makeVeth = true
     case "--netns": netns = value(a)
+    case "--qmap":
+        let n = number(a)
+        guard n >= 1 && n <= 8 else { fail("--qmap takes 1 to 8") }
+        qmapMode = Int(n)
+    case "--qmap-size":
+        let n = number(a)
+        guard n >= 1504 && n <= 65536 else { fail("--qmap-size takes 1504 to 65536") }
+        qmapSize = Int(n)
+    case "--product":
+        let v = value(a)
+        guard v.utf8.count == 4, Text.parseInt(v, hex: true) != nil else { fail("--product takes four hex digits") }
+        product = v.lowercased()
     case "--mode":
         switch value(a) {
         case "raw-ip", "rawip": config.linkProtocol = 2
@@ -178,6 +203,10 @@ while !args.isEmpty {
     }
 }
 if makeTun && makeVeth { fail("--tun and --veth are exclusive") }
+if makeTun && root == nil { fail("--tun needs --root (the driver's attributes live in its sysfs tree)") }
+if qmapMode != nil && makeVeth { fail("--qmap and --veth are exclusive (QMAP runs on raw-IP)") }
+let sdx55 = product == "0800" || product == "0801"
+if sdx55 { config.qmapVersions = [.qmap, .qmapv5]; config.qmapMaxSize = 31 * 1024 }
 if (makeTun || makeVeth || netns != nil) && getuid() != 0 { fail("--tun, --veth and --netns need root") }
 
 func log(_ s: String) {
@@ -195,20 +224,20 @@ let sim = QMISimulator(config: config, loop: loop)
 sim.onLog = log
 
 if let r = root {
-    do { try FakeHardware.writeSysfs(root: r, netdev: netdev, rawIP: config.linkProtocol == 2) } catch { fail("cannot write \(r): \(error)") }
+    do {
+        try FakeHardware.writeSysfs(root: r, netdev: netdev, rawIP: config.linkProtocol == 2, product: product,
+                                    driver: qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q", qmapMode: qmapMode, qmapSize: qmapSize)
+    } catch { fail("cannot write \(r): \(error)") }
 }
 let path = socketPath ?? root.map(FakeHardware.socketPath) ?? "/tmp/qmi-sim.sock"
 
-var tun: TunDevice?
 var veth: VethLink?
 do {
-    if makeTun {
-        let t = try TunDevice(name: netdev)
-        t.ipv4Gateway = config.ipv4Gateway
-        t.ipv6Gateway = config.ipv6Gateway
-        t.serve(on: loop)
-        tun = t
-        log("TUN \(netdev) created; answering pings to \(Text.ipv4(config.ipv4Gateway)) and \(Text.ipv6(config.ipv6Gateway))")
+    if let r = root, !makeVeth {
+        try DataPlane.attach(to: sim, root: r, driver: qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN, parent: netdev,
+                             networking: makeTun, driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize),
+                             initialLinkState: sdx55 ? 0 : 1)
+        if makeTun { log("TUN \(netdev) created; pings to a call's gateway are answered when the data path is right") }
     }
     if makeVeth {
         veth = try VethLink(name: netdev, config: config)
@@ -273,7 +302,7 @@ while !stopping {
 }
 flushTranscript()
 sim.shutdown()
-tun?.close()
+sim.dataPlane?.detach()
 veth?.remove()
 if let r = root {
     if removeRoot {

@@ -22,7 +22,12 @@ final class CommandLineTests: XCTestCase {
             (["-k", "x"], "qcm: -k: 'x' is not a number from 1 to 24"),
             (["--dns", "magic"], "qcm: --dns: 'magic' is not one of auto, resolvconf, file, none"),
             (["--metric", "-1"], "qcm: --metric: '-1' is not a number from 0 to 2147483647"),
-            (["-m", "1"], "qcm: -m: this quectel-CM option (QMAP muxing, bridging, usbmon, loopback, APN type) is not supported by qcm"),
+            (["-b"], "qcm: -b: this quectel-CM option (bridging, usbmon, loopback, APN type) is not supported by qcm"),
+            (["-m", "0"], "qcm: -m: '0' is not a number from 1 to 126"),
+            (["--data-path", "ppp"], "qcm: --data-path: 'ppp' is not one of auto, raw-ip, qmap, qmimux, rmnet"),
+            (["-n", "2", "-s", "a", "-s", "b"], "qcm: -s given twice for PDN 2"),
+            (["-n", "2", "-m", "1", "-m", "2"], "qcm: -m given twice for PDN 2"),
+            (["-n", "1", "-n", "1"], "qcm: PDN 1 is given twice"),
             (["--script", "/x", "--no-link"], "qcm: --script and --no-link exclude each other"),
             (["-f"], "qcm: -f needs a value"),
         ]
@@ -85,12 +90,28 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("Modem 1: EC25/EC20 R2.x (EC2x/EG2x) (2c7c:0125) at usb 1-1.2 (bus 001 device 003)"), r.output)
         XCTAssertTrue(r.output.contains("channel:    \(root)/dev/cdc-wdm0"), r.output)
-        XCTAssertTrue(r.output.contains("netdev:     wwan0 (raw-ip: yes, QMAP via qmi/add_mux)"), r.output)
+        XCTAssertTrue(r.output.contains("netdev:     wwan0 (raw-ip: yes, qmi/pass_through)"), r.output)
+        XCTAssertTrue(r.output.contains("data path:  one PDN: raw-IP; several PDNs: QMAP through rmnet links"), r.output)
+        _ = FileManager.default.createFile(atPath: root + "/sys/class/net/wwan0/qmi/add_mux", contents: nil)
+        let mux = qcm(["list", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
+        XCTAssertTrue(mux.output.contains("netdev:     wwan0 (raw-ip: yes, qmi/add_mux, qmi/pass_through)"), mux.output)
+        XCTAssertTrue(mux.output.contains("data path:  one PDN: raw-IP; several PDNs: QMAP through qmimux links"), mux.output)
         let j = qcm(["list", "--json", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
         let arr = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.output.utf8)) as? [[String: Any]])
         XCTAssertEqual(arr.count, 1)
         XCTAssertEqual(arr[0]["product_id"] as? String, "0125")
         XCTAssertEqual(arr[0]["usable"] as? Bool, true)
+        XCTAssertEqual(arr[0]["data_path_several_pdns"] as? String, "QMAP through qmimux links")
+
+        // Quectel's qmi_wwan_q with qmap_mode 2 and its two links.
+        let q = NSTemporaryDirectory() + "qcm-list-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: q) }
+        try FakeHardware.writeSysfs(root: q, driver: "qmi_wwan_q", qmapMode: 2)
+        for c in ["wwan0_1", "wwan0_2"] { try FileManager.default.createDirectory(atPath: q + "/sys/class/net/" + c, withIntermediateDirectories: true) }
+        _ = FileManager.default.createFile(atPath: q + "/dev/cdc-wdm0", contents: nil)
+        let ql = qcm(["list", "--sysfs-root", q + "/sys", "--dev-root", q + "/dev"])
+        XCTAssertTrue(ql.output.contains("netdev:     wwan0 (qmap_mode: 2)"), ql.output)
+        XCTAssertTrue(ql.output.contains("data path:  one PDN: QMAP by the driver (qmap_mode 2); several PDNs: QMAP by the driver (qmap_mode 2)"), ql.output)
         let none = qcm(["list", "--sysfs-root", root + "/nothing"])
         XCTAssertEqual(none.status, 3)
         XCTAssertTrue(none.output.contains("no Quectel modem found. Looked at:"), none.output)

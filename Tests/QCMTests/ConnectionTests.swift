@@ -34,12 +34,21 @@ final class ConnectionTests: XCTestCase {
         var callUp: Set<UInt8> = []
         var profiles = [1: "cmnet"]
 
+        /// Aggregation protocols the modem takes (others it answers with "disabled").
+        var qmapVersions: [WDA.AggregationProtocol] = [.qmap]
+        /// Runner outcomes fed back at the next `answerAll` (link created, parent up, link applied).
+        var runnerEvents: [Event] = []
+
         init(_ args: [String] = [], viaProxy: Bool = false, rawIP: Bool? = true, switchable: Bool = false,
-             driver: String = "qmi_wwan", netdev: String? = "wwan0") throws {
-            let o = try Options.parse(args + ["--no-link"])
+             driver: String = "qmi_wwan", netdev: String? = "wwan0", noLink: Bool = true,
+             facts: DriverFacts? = nil) throws {
+            let o = try Options.parse(args + (noLink ? ["--no-link"] : []))
+            let f = facts ?? DriverFacts(driver: driver, netdev: netdev, netdevs: netdev.map { [$0] } ?? [], addMux: true)
+            let plan = try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath)
             c = Connection(Connection.Config(
                 options: o, channel: viaProxy ? "@qmi-proxy" : "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: viaProxy,
-                netdev: netdev, rawIP: rawIP, rawIPSwitchable: switchable, driver: driver, timeouts: Connection.Timeouts()))
+                netdev: netdev, rawIP: rawIP, rawIPSwitchable: switchable, driver: f.driver, timeouts: Connection.Timeouts(),
+                plan: plan))
         }
 
         @discardableResult
@@ -59,6 +68,15 @@ final class ConnectionTests: XCTestCase {
                 case let .state(_, s): states.append(s)
                 case .exit(let code): exitCode = code
                 case .openChannel: opening = true
+                case .prepareParent:
+                    other.append(a)
+                    runnerEvents.append(.parentReady(nil))
+                case let .createDataLink(pdn, mux, _):
+                    other.append(a)
+                    runnerEvents.append(.dataLinkReady(pdn: pdn, .success("qmimux\(Int(mux) - 0x81)")))
+                case let .applyLink(pdn, plan, _, _):
+                    other.append(a)
+                    runnerEvents.append(.linkApplied(pdn: pdn, .success(plan)))
                 default: other.append(a)
                 }
             }
@@ -72,6 +90,10 @@ final class ConnectionTests: XCTestCase {
                 if opening {
                     opening = false
                     feed(.channelOpened)
+                }
+                if !runnerEvents.isEmpty {
+                    feed(runnerEvents.removeFirst())
+                    continue
                 }
                 guard let i = outstanding.firstIndex(where: { !silent($0.0) }) else { break }
                 let (r, m) = outstanding.remove(at: i)
@@ -141,8 +163,13 @@ final class ConnectionTests: XCTestCase {
                 resp.profileIdentifier = WDS.ProfileIdentifier(profileType: .`3gpp`, profileIndex: 5)
                 return resp.message
             case .dataFormat:
+                let q = WDA.SetDataFormat.Request(m)
                 var resp = WDA.SetDataFormat.Response(replyingTo: m)
-                resp.linkLayerProtocol = WDA.SetDataFormat.Request(m).linkLayerProtocol
+                resp.linkLayerProtocol = q.linkLayerProtocol
+                let agg = q.downlinkDataAggregationProtocol.flatMap { qmapVersions.contains($0) ? $0 : nil } ?? .disabled
+                resp.uplinkDataAggregationProtocol = agg
+                resp.downlinkDataAggregationProtocol = agg
+                if agg != .disabled { resp.downlinkDataAggregationMaxSize = min(q.downlinkDataAggregationMaxSize ?? 4096, 16384) }
                 return resp.message
             case .start(_, let f):
                 callUp.insert(f)

@@ -16,41 +16,54 @@ final class DaemonRig {
     var pid: pid_t?
     var exitStatus: Int32?
     var ns: TestNamespace?
-    var tunFD: Int32 = -1
     /// Put in front of qcm's command line (inside the namespace), e.g. `unshare -m ...`.
     var wrapper: [String] = []
     /// The resolv.conf every qcm of this rig is given (and scripts, through RESOLV_CONF):
     /// no test ever touches the machine's /etc/resolv.conf.
     var resolvConf: String { root + "/resolv.conf" }
 
+    /// `qmap`: the modem on Quectel's qmi_wwan_q with that qmap_mode (default: upstream
+    /// qmi_wwan). The simulator's data plane serves the driver's attributes, and with a
+    /// namespace its netdevs as TUN devices in it.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
-         namespace: TestNamespace? = nil, _ configure: (inout SimConfig) -> Void = { _ in }) throws {
+         namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096,
+         _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
         configure(&c)
         root = NSTemporaryDirectory() + "qcm-rig-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root + "/run", withIntermediateDirectories: true)
-        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP, driver: driver)
+        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP, driver: qmap == nil ? driver : "qmi_wwan_q",
+                                    qmapMode: qmap, qmapSize: qmapSize)
         logPath = root + "/qcm.log"
         sim = QMISimulator(config: c)
-        sim.startThread()
-        try sim.listen(FakeHardware.socketPath(root: root))
         if let n = namespace {
             ns = n
         } else if netns {
-            let n = try TestNamespace("qcm-d")
-            ns = n
-            tunFD = n.inside { csys_tun_open("wwan0", Int32(IFF_TUN | IFF_NO_PI)) }
-            XCTAssertGreaterThanOrEqual(tunFD, 0, "TUN wwan0")
+            ns = try TestNamespace("qcm-d")
         }
+        if qmap != nil || driver == "qmi_wwan" {
+            let owned = namespace == nil && ns != nil
+            try DataPlane.attach(to: sim, root: root, driver: qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN, parent: netdev,
+                                 namespace: owned ? "/run/netns/" + ns!.name : nil, networking: owned, qmapSize: UInt32(qmapSize))
+        }
+        sim.startThread()
+        try sim.listen(FakeHardware.socketPath(root: root))
     }
 
     deinit {
         if let p = pid, exitStatus == nil { _ = kill(p, SIGKILL); _ = Subprocess.wait(p) }
+        sim.dataPlane?.detach()
         sim.shutdown()
-        if tunFD >= 0 { close(tunFD) }
         ns = nil
         try? FileManager.default.removeItem(atPath: root)
+    }
+
+    var dataPlane: DataPlane? { sim.dataPlane }
+
+    /// Pings `address` from qcm's namespace (once, two seconds at most).
+    func ping(_ address: String, from interface: String? = nil) -> (status: Int32, output: String) {
+        shell(["ip", "netns", "exec", ns!.name, "ping", "-c", "1", "-W", "2"] + (interface.map { ["-I", $0] } ?? []) + [address])
     }
 
     var baseArgs: [String] {

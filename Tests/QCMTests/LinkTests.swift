@@ -114,21 +114,11 @@ final class LinkTests: XCTestCase {
 
     func testPingThroughTheSimulatedDataPath() throws {
         let rig = try DaemonRig(netns: true)
-        let ns = rig.ns!.name
-        // Serve the rig's TUN like qmi-sim --tun does.
-        let tun = TunDevice(adopting: rig.tunFD, name: "wwan0")
-        rig.tunFD = -1
-        tun.ipv4Gateway = 0x0a5a_0172
-        let loop = EventLoop()
-        tun.serve(on: loop)
-        let stop = Flag()
-        let t = Thread { while !stop.value { loop.runOnce(maxWaitMs: 50) } }
-        t.start()
-        defer { stop.value = true; while !t.isFinished { usleep(1000) }; tun.close() }
         rig.start([])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
-        let r = shell(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "2", "10.90.1.114"])
-        XCTAssertEqual(r.status, 0, r.output)
+        let r = rig.ping("10.90.1.114")
+        XCTAssertEqual(r.status, 0, r.output + "\n" + (rig.dataPlane?.drops.joined(separator: "\n") ?? ""))
+        XCTAssertEqual(rig.dataPlane?.answered["wwan0"], 1)
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0)
     }

@@ -188,6 +188,12 @@ static inline int csys_unblock_all_signals(void) {
     return sigprocmask(SIG_SETMASK, &set, NULL);
 }
 static inline int csys_ignore_sigpipe(void) { return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0; }
+/* A signal with a value (qcm -k N to a qcm serving several PDNs: SIGUSR1 carrying N). */
+static inline int csys_sigqueue(pid_t pid, int sig, int value) {
+    union sigval v;
+    v.sival_int = value;
+    return sigqueue(pid, sig, v);
+}
 
 /* ---- processes ---- */
 /* Starts path with stdin/stdout/stderr redirected (-1 keeps the parent's) and a clean
@@ -315,6 +321,17 @@ static inline int csys_if_hwaddr(const char *ifname, uint8_t out[6], int *arphrd
     if (rc != 0) return -1;
     memcpy(out, ifr.ifr_hwaddr.sa_data, 6);
     if (arphrd) *arphrd = ifr.ifr_hwaddr.sa_family;
+    return 0;
+}
+/* Flags and MTU of an interface, through a socket `fd` of the namespace to look in. */
+static inline int csys_if_flags_mtu(int fd, const char *ifname, unsigned *flags, unsigned *mtu) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) return -1;
+    *flags = (unsigned short)ifr.ifr_flags;
+    if (ioctl(fd, SIOCGIFMTU, &ifr) != 0) return -1;
+    *mtu = (unsigned)ifr.ifr_mtu;
     return 0;
 }
 /* Create (or attach to) a TUN/TAP device; returns the fd that carries its packets. */

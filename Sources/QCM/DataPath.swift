@@ -1,0 +1,200 @@
+import Base
+import QMICore
+import QMIMessages
+import USBDiscovery
+
+/// `--data-path`: how traffic should leave the modem.
+enum DataPathChoice: Equatable {
+    case auto, rawIP, qmap, qmimux, rmnet
+
+    static func parse(_ s: String) -> DataPathChoice? {
+        switch Word(s) {
+        case "auto": return .auto
+        case "raw-ip", "rawip": return .rawIP
+        case "qmap": return .qmap
+        case "qmimux", "add_mux": return .qmimux
+        case "rmnet": return .rmnet
+        default: return nil
+        }
+    }
+}
+
+/// What the driver offers, as discovery read it from sysfs.
+struct DriverFacts {
+    var driver: String?
+    /// The modem's netdev (the QMAP parent).
+    var netdev: String?
+    /// Every netdev of the modem: the parent, and qmi_wwan_q's or pcie_mhi's children.
+    var netdevs: [String] = []
+    /// qmi_wwan_q / pcie_mhi qmap_mode (0: plain raw-IP; 1: mux 0x81; N: children 1..N).
+    var qmapMode: Int?
+    var qmapSize: Int?
+    /// Upstream qmi_wwan: qmi/add_mux (qmimuxN links), qmi/pass_through (rmnet).
+    var addMux = false
+    var passThrough = false
+    var pcie = false
+    var interfaceNumber: Int?
+    var productID: UInt16 = 0
+}
+
+extension DriverFacts {
+    /// What discovery read, plus every netdev that could be one of the parent's children
+    /// (qmi_wwan_q's wwan0_1, pcie_mhi's rmnet_mhi0.1).
+    init(_ modem: Modem, netdev: String?, sysRoot: String) {
+        let all = Files.list(sysRoot + "/class/net") ?? []
+        self.init(driver: modem.driver, netdev: netdev, netdevs: all.filter { n in netdev.map { n.begins(with: $0) } ?? false },
+                  qmapMode: modem.qmapMode, qmapSize: modem.qmapSize, addMux: modem.addMux, passThrough: modem.passThrough,
+                  pcie: modem.bus.equals("pcie"), interfaceNumber: modem.interfaceNumber, productID: modem.productID)
+    }
+}
+
+/// The data path for this run: QMAP or not, how the modem is told, and each PDN's mux and
+/// netdev. Decided once, from the driver and the command line; everything the decision
+/// rests on is in the facts, so the rules are unit-tested without hardware.
+struct DataPlan {
+    enum Kind: Equatable {
+        /// The modem's netdev carries one PDN, no QMAP.
+        case rawIP
+        /// Quectel's qmi_wwan_q / pcie_mhi add and strip the QMAP header themselves (qmap_mode).
+        case quectel(mode: Int)
+        /// Upstream qmi_wwan: a qmimuxN link per mux, created by writing qmi/add_mux.
+        case qmimux
+        /// rmnet links over rtnetlink on a parent that hands QMAP frames through.
+        case rmnet
+    }
+
+    struct Link: Equatable {
+        let pdn: Int
+        /// The QMAP mux id (nil on plain raw-IP).
+        let mux: UInt8?
+        /// The netdev that carries the PDN (nil until qcm creates it: qmimux, rmnet).
+        var netdev: String?
+
+        static func == (a: Link, b: Link) -> Bool {
+            a.pdn == b.pdn && a.mux == b.mux && (a.netdev ?? "").equals(b.netdev ?? "") && (a.netdev == nil) == (b.netdev == nil)
+        }
+    }
+
+    let kind: Kind
+    let parent: String?
+    var links: [Link]
+    /// Aggregation protocols to ask the modem for, best first.
+    let versions: [WDA.AggregationProtocol]
+    let downlinkMaxSize: UInt32
+    let endpointType: QMIDataEndpointType
+    let endpointInterface: UInt32
+
+    var usesQMAP: Bool { kind != .rawIP }
+
+    func link(_ pdn: Int) -> Link? { links.first { $0.pdn == pdn } }
+
+    /// How traffic is carried, in a few words (`qcm list`).
+    var kindName: String {
+        switch kind {
+        case .rawIP: return "raw-IP"
+        case .quectel(let mode): return "QMAP by the driver (qmap_mode \(mode))"
+        case .qmimux: return "QMAP through qmimux links"
+        case .rmnet: return "QMAP through rmnet links"
+        }
+    }
+
+    /// One line for the log.
+    var summary: String {
+        switch kind {
+        case .rawIP: return "raw-IP on \(parent ?? "the modem's netdev")"
+        case .quectel(let mode):
+            return "QMAP by the driver (qmap_mode \(mode)): " + links.map { "mux 0x\(Text.hex($0.mux ?? 0)) on \($0.netdev ?? "?")" }.joined(separator: ", ")
+        case .qmimux: return "QMAP through qmimux links on \(parent ?? "?"): " + links.map { "mux 0x\(Text.hex($0.mux ?? 0))" }.joined(separator: ", ")
+        case .rmnet: return "QMAP through rmnet links on \(parent ?? "?"): " + links.map { "mux 0x\(Text.hex($0.mux ?? 0))" }.joined(separator: ", ")
+        }
+    }
+
+    struct Failure: Error { let message: String }
+
+    /// SDX55 products (RM500Q, RM520N) speak QMAPv5; the others QMAP (v1).
+    static func quectelVersion(_ f: DriverFacts) -> WDA.AggregationProtocol {
+        f.productID == 0x0800 || f.productID == 0x0801 || (f.pcie && (f.productID == 0x0306 || f.productID == 0x0308)) ? .qmapv5 : .qmap
+    }
+
+    static func decide(_ f: DriverFacts, pdns: [PDNOptions], choice: DataPathChoice) throws(Failure) -> DataPlan {
+        let driver = f.driver ?? "the driver"
+        let quectelQMAP = (f.qmapMode ?? 0) >= 1
+        let wantsMux = pdns.count > 1 || pdns.contains { $0.muxIndex != nil }
+        let kind: Kind
+        switch choice {
+        case .rawIP:
+            if quectelQMAP {
+                throw Failure(message: "\(driver) runs QMAP (qmap_mode \(f.qmapMode ?? 0)): plain raw-IP would carry no traffic; use --data-path qmap, or load the driver with qmap_mode=0")
+            }
+            kind = .rawIP
+        case .qmap:
+            guard quectelQMAP else { throw Failure(message: "--data-path qmap needs qmi_wwan_q or pcie_mhi with qmap_mode 1 or more; \(driver) has \(f.qmapMode.map { "qmap_mode \($0)" } ?? "no qmap_mode")") }
+            kind = .quectel(mode: f.qmapMode ?? 1)
+        case .qmimux:
+            guard f.addMux else { throw Failure(message: "--data-path qmimux needs upstream qmi_wwan's qmi/add_mux, which \(driver) does not offer") }
+            kind = .qmimux
+        case .rmnet:
+            guard f.passThrough else { throw Failure(message: "--data-path rmnet needs qmi_wwan's qmi/pass_through (Linux 5.12+), which \(driver) does not offer") }
+            kind = .rmnet
+        case .auto:
+            if quectelQMAP {
+                kind = .quectel(mode: f.qmapMode ?? 1)
+            } else if wantsMux {
+                if f.addMux { kind = .qmimux } else if f.passThrough { kind = .rmnet } else {
+                    throw Failure(message: (pdns.count > 1 ? "several PDNs in one qcm need" : "-m needs") + " QMAP muxing, which \(driver) does not offer (no qmap_mode, qmi/add_mux or qmi/pass_through); load Quectel's qmi_wwan_q with qmap_mode=N, or use upstream qmi_wwan")
+                }
+            } else {
+                kind = .rawIP
+            }
+        }
+        if kind == .rawIP && pdns.count > 1 {
+            throw Failure(message: "plain raw-IP carries one PDN; several PDNs need QMAP (--data-path qmap, qmimux or rmnet)")
+        }
+
+        var links: [Link] = []
+        for p in pdns {
+            guard kind != .rawIP else {
+                links.append(Link(pdn: p.pdn, mux: nil, netdev: f.netdev))
+                continue
+            }
+            // quectel-CM's rule: mux 0x80 + N, N from -m or else the profile number.
+            let n = p.muxIndex ?? p.pdn
+            let mux = UInt8(0x80 + n)
+            if links.contains(where: { $0.mux == mux }) {
+                throw Failure(message: "PDN \(p.pdn) and another PDN would both use mux 0x\(Text.hex(mux)): give each its own -m N")
+            }
+            var netdev: String?
+            if case .quectel(let mode) = kind {
+                guard n <= mode else {
+                    throw Failure(message: "PDN \(p.pdn) would use mux 0x\(Text.hex(mux)), but \(driver) runs qmap_mode \(mode) (muxes 0x81-0x\(Text.hex(0x80 + mode))): give -m 1..\(mode), or load the driver with qmap_mode=\(n)")
+                }
+                netdev = quectelChild(f, n, mode: mode)
+                guard netdev != nil else {
+                    throw Failure(message: "\(driver) with qmap_mode \(mode) should have created \(f.netdev ?? "wwan0")_\(n) (or .\(n)) for mux 0x\(Text.hex(mux)), but there is no such interface")
+                }
+            }
+            links.append(Link(pdn: p.pdn, mux: mux, netdev: netdev))
+        }
+
+        let versions: [WDA.AggregationProtocol]
+        let size: UInt32
+        switch kind {
+        case .rawIP: versions = [.disabled]; size = 0
+        case .quectel:
+            versions = [quectelVersion(f)]
+            size = UInt32(f.qmapSize ?? (versions[0] == .qmapv5 ? 31 * 1024 : 4096))
+        case .qmimux: versions = [.qmap]; size = 16384              // qmimux decodes QMAP (v1) only
+        case .rmnet: versions = [.qmapv5, .qmapv4, .qmap]; size = 16384
+        }
+        return DataPlan(kind: kind, parent: f.netdev, links: links, versions: versions, downlinkMaxSize: size,
+                        endpointType: f.pcie ? .pcie : .hsusb, endpointInterface: UInt32(f.interfaceNumber ?? 4))
+    }
+
+    /// qmi_wwan_q names its children wwan0_N (older versions and GobiNet wwan0.N, pcie_mhi
+    /// rmnet_mhi0.N); with qmap_mode 1 the parent itself carries mux 0x81 unless a child exists.
+    static func quectelChild(_ f: DriverFacts, _ n: Int, mode: Int) -> String? {
+        guard let parent = f.netdev else { return nil }
+        for name in [parent + "_\(n)", parent + ".\(n)"] where f.netdevs.contains(where: { $0.equals(name) }) { return name }
+        return mode == 1 && n == 1 ? parent : nil
+    }
+}
