@@ -183,9 +183,17 @@ public final class DataLinks {
         }
     }
 
-    /// Removes every link qcm made and puts the parent back (pass_through, MTU, down).
-    public func removeAll() {
+    /// Removes every link qcm made and puts the parent back (pass_through, MTU, down) —
+    /// unless `shared` (another qcm serves a PDN of this modem) or links qcm did not make are
+    /// still on it: their traffic goes through the parent too.
+    public func removeAll(shared: Bool) {
+        let ours = links.map { "upper_" + $0.name }
         for l in links { remove(mux: l.mux) }
+        let others = (Files.list(parentAttributes) ?? []).contains { n in n.begins(with: "upper_") && !ours.contains { $0.equals(n) } }
+        if shared || others {
+            log("\(parent) left up: " + (shared ? "another qcm uses this modem" : "links qcm did not make are on it"))
+            return
+        }
         if setPassThrough {
             setPassThrough = false
             try? Files.writeAttribute(parentAttributes + "/qmi/pass_through", "N")

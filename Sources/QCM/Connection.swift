@@ -129,6 +129,7 @@ final class Connection {
         case let .dhcp(pdn, e): dhcp(pdn, e)
         case .parentReady(let error): parentReady(error)
         case let .dataLinkReady(pdn, result): dataLinkReady(pdn, result)
+        case .dataPathChanged(let why): fail(ExitCode.noModem, why)
         case .stop(let signal): stop(signal: signal)
         case .stopPDN(let pdn): stopPDN(pdn)
         }

@@ -133,9 +133,10 @@ enum Daemon {
         _ = csys_ignore_sigpipe()
         let notify = SystemdNotify()
         let interface = target.netdev
-        let rediscover: (() -> String?)? = o.device != nil ? nil : {
-            let found = try? Discovery.select(Discovery.scan(DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)), interface: interface)
-            return found?.controlDevice
+        let rediscover: (() -> Runner.Found?)? = o.device != nil ? nil : {
+            guard let m = try? Discovery.select(Discovery.scan(DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)), interface: interface),
+                  let channel = m.controlDevice else { return nil }
+            return Runner.Found(channel: channel, facts: DriverFacts(m, netdev: interface, sysRoot: o.sysRoot))
         }
         let runner = Runner(machine: machine, loop: loop, log: log, notify: notify, instances: instances, rediscover: rediscover)
         loop.watch(sfd) { _ in

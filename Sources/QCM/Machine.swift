@@ -32,6 +32,8 @@ enum Event {
     case parentReady(LinkError?)
     /// The result of `.createDataLink`: the netdev that carries the PDN.
     case dataLinkReady(pdn: Int, Result<String, LinkError>)
+    /// The modem came back with a driver that offers another data path (qmap_mode changed).
+    case dataPathChanged(String)
     /// SIGINT/SIGTERM ("SIGINT" or "SIGTERM").
     case stop(signal: String)
     /// `qcm -k N` for one PDN of a qcm that serves several: stop that one only.

@@ -17,8 +17,15 @@ final class Runner {
     /// Status files, one per PDN.
     let instances: SmallMap<Int, Instance>
     var channelPath: String
+    /// What discovery finds when the modem comes back: its channel, and what the driver
+    /// offers now (a driver reloaded with another qmap_mode changes the data path).
+    struct Found {
+        let channel: String
+        let facts: DriverFacts
+    }
+
     /// Looks for the modem again after it went away (nil: the channel is fixed, --device).
-    let rediscover: (() -> String?)?
+    let rediscover: (() -> Found?)?
 
     var engine: QMIEngine?
     var timers = SmallMap<Timer, Int>()
@@ -33,7 +40,7 @@ final class Runner {
     private var draining = false
 
     init(machine: Connection, loop: EventLoop, log: Logger, notify: SystemdNotify, instances: SmallMap<Int, Instance>,
-         rediscover: (() -> String?)?) {
+         rediscover: (() -> Found?)?) {
         self.machine = machine
         self.loop = loop
         self.log = log
@@ -122,10 +129,23 @@ final class Runner {
 
     func openChannel() {
         if machine.initializedOnce, let find = rediscover {
-            guard let path = find() else { return feed(.channelOpenFailed(.notFound("the modem"))) }
-            channelPath = path
+            guard let found = find() else { return feed(.channelOpenFailed(.notFound("the modem"))) }
+            channelPath = found.channel
+            let now: String
+            do throws(DataPlan.Failure) {
+                let plan = try DataPlan.decide(found.facts, pdns: o.pdns, choice: o.dataPath)
+                guard plan.kind != machine.plan.kind else { return openChannel(at: channelPath) }
+                now = plan.kindName
+            } catch {
+                now = error.message
+            }
+            return feed(.dataPathChanged("the driver changed while qcm ran (\(machine.plan.kindName) before, now \(now)): restart qcm for the new data path"))
         }
-        let path = o.proxy.map { "@" + $0 } ?? channelPath
+        openChannel(at: channelPath)
+    }
+
+    func openChannel(at device: String) {
+        let path = o.proxy.map { "@" + $0 } ?? device
         let channel: QMIChannel
         do { channel = try QMIChannel.open(path) } catch { return feed(.channelOpenFailed(error)) }
         log.log("QMI channel \(path) open (fd \(channel.fd))")

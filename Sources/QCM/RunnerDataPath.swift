@@ -1,4 +1,5 @@
 import Base
+import CSystem
 import LinkConfig
 
 /// The Runner's side of QMAP: the parent brought up, qmimux and rmnet links created and
@@ -63,7 +64,8 @@ extension Runner {
         if let p = pdn {
             if let mux = machine.plan.link(p)?.mux { d.remove(mux: mux) }
         } else {
-            d.removeAll()
+            let me = getpid()
+            d.removeAll(shared: Instance.statuses(runDir: o.runDir).contains { $0.pid != me && $0.alive })
         }
     }
 }

@@ -227,6 +227,96 @@ final class QMAPTests: XCTestCase {
         XCTAssertTrue(rig.waitSim { $0.dataPlane?.muxOf.isEmpty == true })
     }
 
+    func testQMAPMode1ParentCarriesTheCall() throws {
+        guard isRoot else { throw XCTSkip("needs root: TUN links in a network namespace") }
+        let rig = try DaemonRig(netns: true, qmap: 1)
+        rig.start(["-s", "cmnet"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("data path: QMAP by the driver (qmap_mode 1): mux 0x81 on wwan0"), rig.log)
+        XCTAssertEqual(rig.ping("10.90.1.114").status, 0, drops(rig))
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertEqual(rig.dataPlane?.linkState, 0, "the driver told the call is down")
+    }
+
+    /// quectel-CM's way: one process per PDN, sharing the modem through qmi-proxy.
+    func testTwoProcessesThroughTheProxy() throws {
+        guard isRoot else { throw XCTSkip("needs root: TUN links and @qmi-proxy in a network namespace") }
+        let rig = try DaemonRig(netns: true, qmap: 4)
+        try rig.ns!.inside { try rig.sim.listen("@qmi-proxy", proxy: true) }
+        rig.start(["-p", "qmi-proxy", "-n", "1", "-m", "1", "-s", "internet"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        let log2 = rig.root + "/qcm2.log"
+        let fd = csys_open(log2, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let second = Subprocess.start(["ip", "netns", "exec", rig.ns!.name, productPath("qcm")] + rig.baseArgs
+                                      + ["-p", "qmi-proxy", "-n", "2", "-m", "2", "-s", "ims", "--no-default-route"], outputFD: fd)
+        close(fd)
+        defer { if let p = second { kill(p, SIGKILL); _ = Subprocess.wait(p) } }
+        func log2Text() -> String { (try? String(contentsOfFile: log2, encoding: .utf8)) ?? "" }
+        let end = Date().addingTimeInterval(15)
+        while !log2Text().contains("] connected") && Date() < end { usleep(20_000) }
+        XCTAssertTrue(log2Text().contains("] connected"), log2Text())
+        XCTAssertEqual(rig.ping("10.90.1.114", from: "wwan0_1").status, 0, drops(rig))
+        XCTAssertEqual(rig.ping("10.90.2.114", from: "wwan0_2").status, 0, drops(rig))
+        XCTAssertEqual(rig.sim.transcript.count(CTL.Sync.spec), 0, "no Sync through the proxy")
+        // The first one stops; the second keeps its call and its traffic.
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0 left up: another qcm uses this modem"), rig.log)
+        XCTAssertEqual(rig.sim.activeCalls, 1)
+        XCTAssertEqual(rig.ping("10.90.2.114", from: "wwan0_2").status, 0, drops(rig))
+    }
+
+    func testOnePDNFailingLeavesTheOtherUp() throws {
+        guard isRoot else { throw XCTSkip("needs root: TUN links in a network namespace") }
+        let rig = try DaemonRig(netns: true, qmap: 2)
+        // auth.example refuses calls without its credentials.
+        rig.start(["-n", "1", "-s", "cmnet", "-n", "2", "-s", "auth.example", "--max-retries", "2"])
+        XCTAssertTrue(rig.waitLog("PDN 2: giving up"), rig.log)
+        XCTAssertFalse(rig.exited, rig.log)
+        XCTAssertEqual(rig.ping("10.90.1.114", from: "wwan0_1").status, 0, drops(rig))
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(rig.waitSim { $0.isClean })
+    }
+
+    /// The driver reloaded with another qmap_mode while qcm ran (the modem went away and came
+    /// back): the links qcm used are gone, so it says so and exits for its supervisor to
+    /// start it again.
+    func testQMAPModeChangedUnderARunningQCM() throws {
+        let rig = try DaemonRig(qmap: 4)
+        rig.start(["-s", "cmnet"])
+        XCTAssertTrue(rig.waitLog("connected"), rig.log)
+        rig.sim.disappear(backAfterMs: 500)
+        try "1\n".write(toFile: rig.root + "/sys/class/net/wwan0/qmap_mode", atomically: true, encoding: .utf8)
+        XCTAssertEqual(rig.waitExit(timeout: 20), 3, rig.log)
+        XCTAssertTrue(rig.log.contains("the driver changed while qcm ran (QMAP by the driver (qmap_mode 4) before, now QMAP by the driver (qmap_mode 1)): restart qcm"), rig.log)
+    }
+
+    func testLinkCreationFailuresLeaveNothingBehind() throws {
+        guard isRoot else { throw XCTSkip("needs root: TUN links in a network namespace") }
+        // A kernel without qmap/mux_id (before 5.12): the link cannot be found.
+        let rig = try DaemonRig(netns: true)
+        let addMux = rig.root + "/sys/class/net/wwan0/qmi/add_mux"
+        try FileManager.default.removeItem(atPath: addMux)
+        XCTAssertTrue(FileManager.default.createFile(atPath: addMux, contents: nil))
+        rig.start(["-n", "1", "-n", "2"])
+        XCTAssertEqual(rig.waitExit(), 8, rig.log)
+        XCTAssertTrue(rig.log.contains("but no qmimux link with that mux id appeared under wwan0"), rig.log)
+        XCTAssertTrue(rig.waitSim { $0.isClean }, "clients released (their mux bindings with them), no call")
+        let parent = ipJSON(rig.ns!.name, ["link", "show", "wwan0"]).first
+        XCTAssertFalse((parent?["flags"] as? [String] ?? []).contains("UP"), "the parent down again")
+
+        // rmnet on a kernel without it.
+        let r = try DaemonRig(netns: true)
+        r.start(["--data-path", "rmnet", "-m", "1"])
+        XCTAssertEqual(r.waitExit(), 8, r.log)
+        XCTAssertTrue(r.log.contains("the kernel has no rmnet driver (CONFIG_RMNET): load it (modprobe rmnet) or use --data-path qmimux"), r.log)
+        XCTAssertTrue(r.waitSim { $0.isClean })
+        XCTAssertEqual(try String(contentsOfFile: r.root + "/sys/class/net/wwan0/qmi/pass_through", encoding: .utf8), "N\n",
+                       "pass_through put back")
+    }
+
     func testBadRequestsAreRefusedBeforeTheModemIsTouched() throws {
         let rig = try DaemonRig(qmap: 4)
         rig.start(["-m", "5"])
