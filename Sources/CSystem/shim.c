@@ -220,3 +220,29 @@ double csys_ceil(double x) {
    resident memory, so scripts/build-embedded links libm only as needed and this provides it. */
 double ceil(double x) { return csys_ceil(x); }
 #endif
+
+/* ---- GobiNet ---- */
+static void csys_alarm_noop(int sig) { (void)sig; }
+
+int csys_gobinet_get_service_file(int fd, int service, int timeout_ms) {
+    /* SIGALRM without SA_RESTART: the ioctl returns EINTR when the timer fires. qcm blocks
+     * only the signals it reads through its signalfd, never SIGALRM. */
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = csys_alarm_noop;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, &old) != 0) return -1;
+    struct itimerval t, off;
+    memset(&t, 0, sizeof(t));
+    memset(&off, 0, sizeof(off));
+    t.it_value.tv_sec = timeout_ms / 1000;
+    t.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+    setitimer(ITIMER_REAL, &t, NULL);
+    int rc = ioctl(fd, CSYS_GOBINET_GET_SERVICE_FILE, (unsigned long)service);
+    int e = errno;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    if (rc != 0 && e == EINTR) e = ETIMEDOUT;
+    errno = e;
+    return rc == 0 ? 0 : -1;
+}

@@ -22,6 +22,8 @@ final class Connection {
         /// The modem's QMI device, which a qmi-proxy is asked to open.
         let device: String
         let viaProxy: Bool
+        /// The driver owns CTL (GobiNet): no Sync, client ids come with its service files.
+        var driverOwnsCTL = false
         let netdev: String?
         /// What discovery read from qmi/raw_ip (nil: the driver does not say).
         let rawIP: Bool?
@@ -32,6 +34,9 @@ final class Connection {
         /// The data path: QMAP or not, and each PDN's mux and netdev.
         let plan: DataPlan
     }
+
+    /// CTL Sync drops every client id on the modem: only on a channel of our own.
+    var canSync: Bool { !config.viaProxy && !config.driverOwnsCTL }
 
     struct Timeouts {
         var request: Int64 = 10_000

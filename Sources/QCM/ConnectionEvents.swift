@@ -251,7 +251,7 @@ extension Connection {
     /// CTL Sync (direct channel only), reopening the channel, the radio off and on, a modem
     /// reset — bounded by the redial backoff, logged with the reason.
     func recover(after why: String) {
-        let step = config.viaProxy && recoveryStep == 0 ? 1 : recoveryStep
+        let step = !canSync && recoveryStep == 0 ? 1 : recoveryStep
         recoveryStep = step >= 3 ? 0 : step + 1
         let reason = "the modem stopped answering (\(lastTimeout) timed out)"
         timeoutsSinceAnswer = 0
@@ -311,7 +311,7 @@ extension Connection {
             open()
         case .resync:
             guard phase == .syncing else { return }
-            if config.viaProxy { allocateAll() } else { sync() }
+            if canSync { sync() } else { allocateAll() }
         case .registrationPoll:
             guard phase == .ready, !registered, let n = nas else { return }
             send(.servingSystem, NAS.GetServingSystem.Request(clientID: n))

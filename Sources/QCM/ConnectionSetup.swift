@@ -29,8 +29,10 @@ extension Connection {
             var r = CTL.InternalProxyOpen.Request()
             r.devicePath = config.device
             send(.proxyOpen, r, timeout: config.timeouts.sync)
-        } else {
+        } else if canSync {
             sync()
+        } else {
+            allocateAll()
         }
     }
 

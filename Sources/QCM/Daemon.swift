@@ -122,10 +122,12 @@ enum Daemon {
 
         var timeouts = Connection.Timeouts()
         if let v = SystemdNotify.env("QCM_QMI_TIMEOUT_MS").flatMap({ Text.parseInt($0) }), v > 0 { timeouts = timeouts.capped(v) }
-        let machine = Connection(Connection.Config(
+        var config = Connection.Config(
             options: o, channel: channel, device: target.channel, viaProxy: o.proxy != nil, netdev: target.netdev,
             rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,
-            plan: plan))
+            plan: plan)
+        config.driverOwnsCTL = o.proxy == nil && QMITransports.isGobiNet(target.channel)
+        let machine = Connection(config)
 
         let loop = EventLoop()
         var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]

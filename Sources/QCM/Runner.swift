@@ -146,9 +146,9 @@ final class Runner {
 
     func openChannel(at device: String) {
         let path = o.proxy.map { "@" + $0 } ?? device
-        let channel: QMIChannel
-        do { channel = try QMIChannel.open(path) } catch { return feed(.channelOpenFailed(error)) }
-        log.log("QMI channel \(path) open (fd \(channel.fd))")
+        let channel: any QMITransport
+        do throws(QMIError) { channel = try QMITransports.open(path) } catch { return feed(.channelOpenFailed(error)) }
+        log.log("QMI channel \(path) open (\(channel.summary))")
         let e = QMIEngine(channel: channel, loop: loop)
         e.onFrame = { bytes, m, sent in self.log.frame(bytes, m, sent: sent) }
         e.onIgnored = { self.log.log($0) }

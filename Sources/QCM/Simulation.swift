@@ -66,8 +66,10 @@ final class Simulation {
                 throw Failure(message: "cannot create a private network namespace: \(Errno.current.description)")
             }
             networking = true
-            if !o.simArgs.contains(where: { $0.equals("--veth") }) { args.append("--tun") }
-            log.log("simulation: private network namespace; qmi-sim provides the modem and its wwan0")
+            // GobiNet's netdev is Ethernet-like (DHCP): a veth; everything else a TUN.
+            let gobiNet = o.simArgs.contains { $0.equals("--gobinet") }
+            if !o.simArgs.contains(where: { $0.equals("--veth") }) { args.append(gobiNet ? "--veth" : "--tun") }
+            log.log("simulation: private network namespace; qmi-sim provides the modem and its network interface")
         }
         args += o.simArgs
         log.log("simulation: " + ([exe] + args).joined(separator: " "))

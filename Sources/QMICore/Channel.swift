@@ -1,15 +1,67 @@
 import Base
 import CSystem
 
-/// The QMI control channel: a cdc-wdm/qcqmi/mhi character device, or a Unix stream
-/// socket (the simulator's socket file, or `@name` for an abstract socket such as
-/// libqmi's `@qmi-proxy`). Non-blocking; writes that would block are queued.
-public final class QMIChannel {
+/// What the engine sends QMI through. Whatever the transport, the engine sees whole QMUX
+/// frames both ways, so transactions, timeouts, indications and the -v trace are the same.
+///
+/// - `QMIChannel`: a QMUX byte stream — cdc-wdm or mhi_QMI character devices, the
+///   simulator's socket file, libqmi's `@qmi-proxy`.
+/// - `GobiNetChannel`: Quectel GobiNet's `/dev/qcqmiN`, one file per QMI service, client ids
+///   allocated by the driver, messages without the QMUX header.
+public protocol QMITransport: AnyObject {
+    /// The path as given ("/dev/cdc-wdm0", "@qmi-proxy", "/dev/qcqmi0").
+    var path: String { get }
+    /// A few words for the log ("fd 8", "GobiNet service files").
+    var summary: String { get }
+    /// Whether CTL is the driver's (GobiNet): no CTL Sync, client ids come with service files.
+    var driverOwnsCTL: Bool { get }
+    /// Starts watching for input on `loop`; what arrives is handed to `deliver`.
+    func start(on loop: EventLoop, deliver: @escaping (TransportEvent) -> Void)
+    /// Sends one whole QMUX frame.
+    func send(_ frame: [UInt8]) throws(QMIError)
+    /// Stops watching and closes everything (idempotent).
+    func close()
+}
+
+public enum TransportEvent {
+    /// One whole QMUX frame (for GobiNet, with its header rebuilt).
+    case frame([UInt8])
+    /// Bytes that are not a QMUX frame, skipped.
+    case garbage([UInt8])
+    /// A frame that cannot be right (lengths that do not add up), skipped.
+    case malformed([UInt8], QMIError)
+    /// A message was lost in the transport (GobiNet: larger than the read buffer).
+    case lost(String)
+    /// The transport could not carry the request in this frame.
+    case refused([UInt8], QMIError)
+    /// The channel is gone.
+    case closed(QMIError)
+}
+
+/// Opens the right transport for `path`: GobiNet's qcqmi nodes speak their own framing
+/// (quectel-CM tells them by the same name prefix), everything else is a QMUX stream.
+public enum QMITransports {
+    public static func isGobiNet(_ path: String) -> Bool { Files.basename(path).begins(with: "qcqmi") }
+
+    public static func open(_ path: String) throws(QMIError) -> any QMITransport {
+        if isGobiNet(path) { return try GobiNetChannel.open(path) }
+        return try QMIChannel.open(path)
+    }
+}
+
+/// A QMUX stream: a cdc-wdm/mhi character device, or a Unix stream socket (the simulator's
+/// socket file, or `@name` for an abstract socket such as libqmi's `@qmi-proxy`).
+/// Non-blocking; writes that would block are queued.
+public final class QMIChannel: QMITransport {
     public let path: String
     public private(set) var fd: Int32
     public let isSocket: Bool
     private var outbox: [[UInt8]] = []
     private var outOffset = 0
+    private var reader = FrameReader()
+    private var loop: EventLoop?
+    private var watchID = 0
+    private var deliver: ((TransportEvent) -> Void)?
 
     init(path: String, fd: Int32, isSocket: Bool) {
         self.path = path
@@ -18,6 +70,15 @@ public final class QMIChannel {
     }
 
     deinit { close() }
+
+    public var summary: String { "fd \(fd)" }
+    public var driverOwnsCTL: Bool { false }
+
+    /// A stream over an already-open descriptor (a socketpair, in tests).
+    public static func adopting(fd: Int32, name: String, isSocket: Bool = true) -> QMIChannel {
+        _ = csys_set_nonblocking(fd)
+        return QMIChannel(path: name, fd: fd, isSocket: isSocket)
+    }
 
     public static func open(_ path: String) throws(QMIError) -> QMIChannel {
         if path.begins(with: "@") {
@@ -46,7 +107,16 @@ public final class QMIChannel {
     public var isOpen: Bool { fd >= 0 }
     public var hasPendingOutput: Bool { !outbox.isEmpty }
 
+    public func start(on loop: EventLoop, deliver: @escaping (TransportEvent) -> Void) {
+        self.loop = loop
+        self.deliver = deliver
+        watchID = loop.watch(fd) { revents in self.onEvents(revents) }   // cycle broken by close()
+    }
+
     public func close() {
+        if let l = loop { l.unwatch(watchID) }
+        loop = nil
+        deliver = nil
         if fd >= 0 { _ = CSystem.close(fd) }
         fd = -1
         outbox.removeAll()
@@ -57,6 +127,7 @@ public final class QMIChannel {
         guard fd >= 0 else { throw .closed }
         outbox.append(frame)
         try flush()
+        updateWriteInterest()
     }
 
     /// Writes queued frames; returns with data still queued when the device would block.
@@ -82,6 +153,50 @@ public final class QMIChannel {
         }
     }
 
+    private func updateWriteInterest() {
+        guard let l = loop else { return }
+        l.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty ? 0 : Int16(POLLOUT)))
+    }
+
+    /// The channel failed: stop watching, tell the engine once.
+    private func fail(_ e: QMIError) {
+        let d = deliver
+        close()
+        d?(.closed(e))
+    }
+
+    private func onEvents(_ revents: Int16) {
+        if revents & Int16(POLLOUT) != 0 {
+            do throws(QMIError) { try flush() } catch { return fail(error) }
+            updateWriteInterest()
+        }
+        if revents & Int16(POLLIN | POLLHUP | POLLERR) == 0 { return }
+        // Drain what is there now; stop at EAGAIN.
+        while fd >= 0 {
+            let r: ReadResult
+            do throws(QMIError) { r = try read() } catch { return fail(error) }
+            switch r {
+            case .wouldBlock:
+                if revents & Int16(POLLHUP | POLLERR) != 0 && revents & Int16(POLLIN) == 0 {
+                    fail(.deviceGone("\(path) hung up"))
+                }
+                return
+            case .endOfFile:
+                return fail(.deviceGone("\(path) closed by the other end"))
+            case .data(let bytes):
+                reader.append(bytes)
+                while fd >= 0, let item = reader.next() {
+                    switch item {
+                    case .garbage(let junk): deliver?(.garbage(junk))
+                    case let .malformed(bytes, error): deliver?(.malformed(bytes, error))
+                    case .frame(let frame): deliver?(.frame(frame))
+                    }
+                }
+                if !isSocket { return }   // cdc-wdm: one message per read; poll again
+            }
+        }
+    }
+
     public enum ReadResult {
         case data([UInt8])
         case wouldBlock
@@ -99,8 +214,13 @@ public final class QMIChannel {
         throw classify(e, "read from \(path)")
     }
 
-    func classify(_ e: Int32, _ op: String) -> QMIError {
-        if e == ENODEV || e == EIO || e == ECONNRESET || e == EPIPE || e == ENOTCONN || e == ESHUTDOWN || e == EPROTO {
+    func classify(_ e: Int32, _ op: String) -> QMIError { QMIError.classify(e, op) }
+}
+
+extension QMIError {
+    /// errno of a failed read/write: the device going away, or something else.
+    static func classify(_ e: Int32, _ op: String) -> QMIError {
+        if e == ENODEV || e == EIO || e == ECONNRESET || e == EPIPE || e == ENOTCONN || e == ESHUTDOWN || e == EPROTO || e == ENXIO {
             return .deviceGone("\(op): \(Errno(e).description)")
         }
         return .system(operation: op, errno: e)

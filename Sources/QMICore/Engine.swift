@@ -39,10 +39,8 @@ public final class QMIEngine {
         }
     }
 
-    public let channel: QMIChannel
+    public let channel: any QMITransport
     let loop: EventLoop
-    private var watchID = 0
-    private var reader = FrameReader()
     private var pending = SmallMap<Key, Pending>()
     private var lastTID = SmallMap<UInt16, UInt16>()
     private var subscriptions: [Subscription] = []
@@ -62,10 +60,10 @@ public final class QMIEngine {
     public var onSlow: ((_ name: String, _ ms: Int64) -> Void)?
     public var slowNoticeMs: Int64 = 3000
 
-    public init(channel: QMIChannel, loop: EventLoop) {
+    public init(channel: any QMITransport, loop: EventLoop) {
         self.channel = channel
         self.loop = loop
-        watchID = loop.watch(channel.fd) { revents in self.onReadable(revents) }   // cycle broken by shutdown()
+        channel.start(on: loop) { event in self.received(event) }   // cycle broken by shutdown()
     }
 
     public var pendingCount: Int { pending.count }
@@ -100,12 +98,7 @@ public final class QMIEngine {
         }
         let bytes = m.encode()
         onFrame?(bytes, m, true)
-        do {
-            try channel.send(bytes)
-            updateWriteInterest()
-        } catch {
-            shutdown(error)
-        }
+        do throws(QMIError) { try channel.send(bytes) } catch { shutdown(error) }
     }
 
     private func allocateTID(service: QMIService, clientID: UInt8) -> UInt16 {
@@ -136,49 +129,30 @@ public final class QMIEngine {
     /// Closes the channel; pending requests fail with `.closed`.
     public func close() { shutdown(.closed) }
 
-    private func updateWriteInterest() {
-        let ev = Int16(POLLIN) | (channel.hasPendingOutput ? Int16(POLLOUT) : 0)
-        loop.setEvents(watchID, ev)
-    }
-
-    private func onReadable(_ revents: Int16) {
-        if revents & Int16(POLLOUT) != 0 {
-            do { try channel.flush() } catch { shutdown(error); return }
-            updateWriteInterest()
-        }
-        if revents & Int16(POLLIN | POLLHUP | POLLERR) == 0 { return }
-        // Drain what is there now; stop at EAGAIN.
-        while closedError == nil {
-            let r: QMIChannel.ReadResult
-            do { r = try channel.read() } catch { shutdown(error); return }
-            switch r {
-            case .wouldBlock:
-                if revents & Int16(POLLHUP | POLLERR) != 0 && revents & Int16(POLLIN) == 0 {
-                    shutdown(.deviceGone("\(channel.path) hung up"))
-                }
-                return
-            case .endOfFile:
-                shutdown(.deviceGone("\(channel.path) closed by the other end"))
-                return
-            case .data(let bytes):
-                reader.append(bytes)
-                var lost = false
-                while let item = reader.next() {
-                    switch item {
-                    case .garbage(let junk):
-                        onIgnored?("ignored \(junk.count) byte(s) that are not a QMUX frame: \(Text.hexBytes(Array(junk.prefix(32))))")
-                        lost = true
-                    case let .malformed(bytes, error):
-                        onFrame?(bytes, nil, false)
-                        onIgnored?("ignored malformed frame from the modem (\(error.description)): \(Text.hexBytes(bytes))")
-                        lost = true
-                    case .frame(let frame):
-                        handle(frame)
-                    }
-                }
-                if lost { onDiscarded?() }
-                if !channel.isSocket { return }   // cdc-wdm: one message per read; poll again
-            }
+    private func received(_ event: TransportEvent) {
+        switch event {
+        case .frame(let frame):
+            handle(frame)
+        case .garbage(let junk):
+            onIgnored?("ignored \(junk.count) byte(s) that are not a QMUX frame: \(Text.hexBytes(Array(junk.prefix(32))))")
+            onDiscarded?()
+        case let .malformed(bytes, error):
+            onFrame?(bytes, nil, false)
+            onIgnored?("ignored malformed frame from the modem (\(error.description)): \(Text.hexBytes(bytes))")
+            onDiscarded?()
+        case .lost(let why):
+            onIgnored?(why)
+            onDiscarded?()
+        case let .refused(frame, error):
+            // The transport could not carry a request (GobiNet: the driver refused a service file).
+            guard let m = try? QMIMessage.decode(frame) else { return }
+            let key = Key(service: m.service.rawValue, clientID: m.clientID, tid: m.transactionID)
+            guard let p = pending.removeValue(forKey: key) else { return }
+            loop.cancel(p.timer)
+            if let t = p.slowTimer { loop.cancel(t) }
+            p.completion(.failure(error))
+        case .closed(let error):
+            shutdown(error)
         }
     }
 
@@ -217,7 +191,6 @@ public final class QMIEngine {
     private func shutdown(_ error: QMIError) {
         guard closedError == nil else { return }
         closedError = error
-        loop.unwatch(watchID)
         channel.close()
         let failed = pending.values
         pending.removeAll()

@@ -93,6 +93,8 @@ public struct SimConfig {
     // CTL
     /// Client-id pool per service (real modems run out after a handful per service).
     public var clientIDsPerService = 16
+    /// GobiNet: services whose service file the driver refuses (EFAULT: the modem said no).
+    public var gobiNetRefuses: Set<UInt8> = []
 
     // Faults
     /// Delay before every response (a realistic 30 ms by default).

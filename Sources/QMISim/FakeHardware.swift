@@ -7,8 +7,10 @@ import QMICore
 /// finds as an EC25 on qmi_wwan, the QMI "device node" (the simulator's socket), and —
 /// as root — the network interface itself.
 public enum FakeHardware {
-    /// Where the simulator listens for a fake tree rooted at `root`.
-    public static func socketPath(root: String) -> String { root + "/dev/cdc-wdm0" }
+    /// Where the simulator listens for a fake tree rooted at `root` (GobiNet: its qcqmi node).
+    public static func socketPath(root: String, driver: String = "qmi_wwan") -> String {
+        root + (driver == "GobiNet" ? "/dev/qcqmi0" : "/dev/cdc-wdm0")
+    }
 
     /// Writes `<root>/sys` (EC25 2c7c:0125 at usb 1-1.2, QMI on interface 1-1.2:1.4 with
     /// usbmisc/cdc-wdm0 (GobiQMI/qcqmi0 for GobiNet) and net/<netdev>, driver qmi_wwan)
@@ -54,7 +56,11 @@ public enum FakeHardware {
             try link("sys/bus/usb/devices/1-1.2:1.\(n)", "../../../devices/platform/sim/usb1/1-1/1-1.2/1-1.2:1.\(n)")
         }
         let qmi = "\(dev)/1-1.2:1.4"
-        try file(qmi + "/usbmisc/cdc-wdm0/uevent", "MAJOR=180\nMINOR=176\nDEVNAME=cdc-wdm0")
+        if driver == "GobiNet" {
+            try file(qmi + "/GobiQMI/qcqmi0/uevent", "MAJOR=234\nMINOR=0\nDEVNAME=qcqmi0")
+        } else {
+            try file(qmi + "/usbmisc/cdc-wdm0/uevent", "MAJOR=180\nMINOR=176\nDEVNAME=cdc-wdm0")
+        }
         try dir(qmi + "/net/" + netdev)
         if driver == "qmi_wwan" {
             try file("sys/class/net/\(netdev)/qmi/raw_ip", rawIP ? "Y" : "N")
@@ -224,7 +230,7 @@ public final class VethLink {
         let ip = Text.ipv4(config.ipv4Address)
         let mask = Text.ipv4(config.ipv4Prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - config.ipv4Prefix))
         let args = ["ip", "netns", "exec", farNamespace, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
-                    "--port=0", "--interface=\(far)", "--bind-interfaces", "--dhcp-authoritative",
+                    "--port=0", "--interface=\(far)", "--bind-interfaces", "--dhcp-authoritative", "--no-ping",
                     "--dhcp-range=\(ip),\(ip),\(mask),\(leaseSeconds)", "--dhcp-option=3,\(gw)",
                     "--dhcp-option=6," + config.ipv4DNS.map(Text.ipv4).joined(separator: ","),
                     "--dhcp-option=26,\(config.mtu)", "--dhcp-leasefile=\(leaseFile)", "--pid-file="]

@@ -29,7 +29,7 @@ extension QMISimulator {
             ind.servingSystem = ss.system
             ind.currentPLMN = ss.plmn
             let whole = ind.message.encode()
-            for c in connections {
+            for c in connections where !c.gobiNet || c.bound?.service == QMIService.nas.rawValue {
                 send(bytes: Array(whole.prefix(14)), message: nil, to: c)
                 if thenIndication { send(bytes: whole, message: ind.message, to: c) }
             }
@@ -106,7 +106,7 @@ extension QMISimulator {
     func comeBack() {
         gone = false
         log("device back")
-        for s in listenSpecs { try? openListener(s.path, proxy: s.proxy) }
+        for s in listenSpecs { try? openListener(s.path, proxy: s.proxy, gobiNet: s.gobiNet) }
         scheduleRegistration()
     }
 

@@ -57,16 +57,11 @@ extension QMISimulator {
             return r
         case CTL.AllocateClientID.id:
             let svc = CTL.AllocateClientID.Request(req).service?.rawValue ?? 0
-            guard Self.supportedServices.contains(where: { $0.0 == svc && svc != 0 }) else {
-                return refuse(req, QMIErrorCode.invalidServiceType)
+            let cid: UInt8
+            switch allocateClient(svc, owner: c) {
+            case .success(let id): cid = id
+            case .failure(let code): return refuse(req, code.value)
             }
-            var used = allocated[svc] ?? []
-            guard let cid = (1...UInt8(min(254, config.clientIDsPerService))).first(where: { !used.contains($0) }) else {
-                return refuse(req, QMIErrorCode.clientIdsExhausted)
-            }
-            used.insert(cid)
-            allocated[svc] = used
-            owners[SimConfig.key(QMIService(svc), UInt16(cid))] = c.id
             var r = CTL.AllocateClientID.Response(replyingTo: req)
             r.allocation = CTL.AllocateClientID.Allocation(service: QMIService(svc), clientID: cid)
             return r
@@ -91,6 +86,23 @@ extension QMISimulator {
         default:
             return refuse(req, QMIErrorCode.invalidQmiCommand)
         }
+    }
+
+    struct Refusal: Error { let value: UInt16 }
+
+    /// A client id of `svc` for connection `c`, or the QMI error a modem gives.
+    func allocateClient(_ svc: UInt8, owner c: Connection) -> Result<UInt8, Refusal> {
+        guard Self.supportedServices.contains(where: { $0.0 == svc && svc != 0 }) else {
+            return .failure(Refusal(value: QMIErrorCode.invalidServiceType))
+        }
+        var used = allocated[svc] ?? []
+        guard let cid = (1...UInt8(min(254, config.clientIDsPerService))).first(where: { !used.contains($0) }) else {
+            return .failure(Refusal(value: QMIErrorCode.clientIdsExhausted))
+        }
+        used.insert(cid)
+        allocated[svc] = used
+        owners[SimConfig.key(QMIService(svc), UInt16(cid))] = c.id
+        return .success(cid)
     }
 
     func release(service: UInt8, cid: UInt8) {

@@ -31,10 +31,16 @@ public final class QMISimulator {
         let viaProxy: Bool
         var proxyOpened = false
         var outbox: [UInt8] = []
-        init(id: Int, fd: Int32, viaProxy: Bool) {
+        /// A GobiNet service file (`listenGobiNet`): messages without the QMUX header, one per
+        /// packet, bound by the ioctl stand-in to one service and client id.
+        let gobiNet: Bool
+        var bound: (service: UInt8, cid: UInt8)?
+        var packets: [[UInt8]] = []
+        init(id: Int, fd: Int32, viaProxy: Bool, gobiNet: Bool = false) {
             self.id = id
             self.fd = fd
             self.viaProxy = viaProxy
+            self.gobiNet = gobiNet
         }
     }
 
@@ -43,11 +49,12 @@ public final class QMISimulator {
         let watch: Int
         let path: String
         let proxy: Bool
+        let gobiNet: Bool
     }
 
     var connections: [Connection] = []
     var listeners: [Listener] = []
-    var listenSpecs: [(path: String, proxy: Bool)] = []
+    var listenSpecs: [(path: String, proxy: Bool, gobiNet: Bool)] = []
     var nextConnection = 1
     var faultTimers: [Int] = []
     public internal(set) var gone = false
@@ -131,18 +138,29 @@ public final class QMISimulator {
     public func listen(_ path: String, proxy: Bool = false) throws {
         try locked {
             if startMs == 0 { begin() }
-            listenSpecs.append((path, proxy))
+            listenSpecs.append((path, proxy, false))
             try openListener(path, proxy: proxy)
         }
     }
 
-    func openListener(_ path: String, proxy: Bool) throws {
+    /// Stands in for GobiNet's `/dev/qcqmiN` at `path`: a SOCK_SEQPACKET socket (message
+    /// boundaries kept, like the device) where each connection is one service file (see
+    /// `GobiNetFiles` for the ioctl stand-in).
+    public func listenGobiNet(_ path: String) throws {
+        try locked {
+            if startMs == 0 { begin() }
+            listenSpecs.append((path, false, true))
+            try openListener(path, proxy: false, gobiNet: true)
+        }
+    }
+
+    func openListener(_ path: String, proxy: Bool, gobiNet: Bool = false) throws {
         if !path.hasPrefix("@") { _ = unlink(path) }
-        let fd = csys_unix_listen(path, 16)
+        let fd = gobiNet ? csys_unix_listen_seqpacket(path, 16) : csys_unix_listen(path, 16)
         guard fd >= 0 else { throw QMIError.system(operation: "listen on \(path)", errno: csys_errno()) }
-        let w = loop.watch(fd) { [unowned self] _ in self.locked { self.acceptAll(fd, proxy: proxy) } }
-        listeners.append(Listener(fd: fd, watch: w, path: path, proxy: proxy))
-        log("listening on \(path)\(proxy ? " (qmi-proxy protocol)" : "")")
+        let w = loop.watch(fd) { [unowned self] _ in self.locked { self.acceptAll(fd, proxy: proxy, gobiNet: gobiNet) } }
+        listeners.append(Listener(fd: fd, watch: w, path: path, proxy: proxy, gobiNet: gobiNet))
+        log("listening on \(path)\(proxy ? " (qmi-proxy protocol)" : gobiNet ? " (GobiNet qcqmi)" : "")")
     }
 
     func begin() {
@@ -201,17 +219,17 @@ public final class QMISimulator {
 
     // MARK: connections
 
-    func acceptAll(_ lfd: Int32, proxy: Bool) {
+    func acceptAll(_ lfd: Int32, proxy: Bool, gobiNet: Bool = false) {
         while true {
             let fd = csys_accept(lfd)
             if fd < 0 { return }
-            addConnection(fd, proxy: proxy)
+            addConnection(fd, proxy: proxy, gobiNet: gobiNet)
         }
     }
 
-    func addConnection(_ fd: Int32, proxy: Bool) {
+    func addConnection(_ fd: Int32, proxy: Bool, gobiNet: Bool = false) {
         _ = csys_set_nonblocking(fd)
-        let c = Connection(id: nextConnection, fd: fd, viaProxy: proxy)
+        let c = Connection(id: nextConnection, fd: fd, viaProxy: proxy, gobiNet: gobiNet)
         nextConnection += 1
         c.watch = loop.watch(fd) { [unowned self, unowned c] ev in self.locked { self.onEvent(c, ev) } }
         connections.append(c)
@@ -219,8 +237,9 @@ public final class QMISimulator {
     }
 
     func onEvent(_ c: Connection, _ ev: Int16) {
-        if ev & Int16(POLLOUT) != 0 { flush(c) }
+        if ev & Int16(POLLOUT) != 0 { if c.gobiNet { flushPackets(c) } else { flush(c) } }
         guard ev & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
+        if c.gobiNet { return gobiNetReadable(c) }
         var buf = [UInt8](repeating: 0, count: 16384)
         while c.fd >= 0 {
             let n = buf.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
@@ -241,6 +260,8 @@ public final class QMISimulator {
     /// release stay allocated (and their calls stay up) until a CTL Sync.
     func closeConnection(_ c: Connection, why: String?) {
         guard c.fd >= 0 else { return }
+        // Closing a GobiNet service file releases its client id (the driver does it).
+        if let b = c.bound, !gone, allocated[b.service]?.contains(b.cid) == true { release(service: b.service, cid: b.cid) }
         loop.unwatch(c.watch)
         _ = close(c.fd)
         c.fd = -1
@@ -255,6 +276,11 @@ public final class QMISimulator {
     func send(bytes: [UInt8], message: QMIMessage?, to c: Connection) {
         guard c.fd >= 0 else { return }
         transcript.record(.init(timeMs: now, connection: c.id, incoming: false, bytes: bytes, message: message))
+        if c.gobiNet {
+            // The driver strips the QMUX header; cut-short frames lose what they lack.
+            c.packets.append(Array(bytes.dropFirst(min(6, bytes.count))))
+            return flushPackets(c)
+        }
         c.outbox += bytes
         flush(c)
     }
@@ -322,7 +348,9 @@ public final class QMISimulator {
     /// Sends an indication to the connection that owns (service, cid); 0xff reaches every client of the service.
     func indicate(_ m: QMIMessage) {
         if m.clientID == 0xff || m.service == .ctl {
-            for c in connections { send(m, to: c) }
+            // GobiNet hands CTL indications to the driver only, and a service's broadcasts to
+            // that service's files.
+            for c in connections where !c.gobiNet || (m.service != .ctl && c.bound?.service == m.service.rawValue) { send(m, to: c) }
             return
         }
         guard let id = owners[SimConfig.key(m.service, UInt16(m.clientID))],
@@ -349,4 +377,61 @@ public final class QMISimulator {
 
     /// Runs `body` under the simulator's lock (consistent snapshots from another thread).
     public func withState<T>(_ body: (QMISimulator) -> T) -> T { locked { body(self) } }
+}
+
+// MARK: GobiNet service files
+
+extension QMISimulator {
+    /// One packet: first the ioctl stand-in (request number and service, two LE u32), then
+    /// QMI messages without the QMUX header.
+    func gobiNetReadable(_ c: Connection) {
+        var buf = [UInt8](repeating: 0, count: 8192)
+        while c.fd >= 0 {
+            let n = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && (csys_errno() == EAGAIN || csys_errno() == EINTR) { return }
+            guard n > 0 else { return closeConnection(c, why: "closed by the client") }
+            let packet = Array(buf[0..<n])
+            guard let b = c.bound else {
+                gobiNetBind(c, packet)
+                continue
+            }
+            let length = UInt16(truncatingIfNeeded: packet.count + 5)
+            received([0x01, UInt8(length & 0xff), UInt8(length >> 8), 0x00, b.service, b.cid] + packet, on: c)
+        }
+    }
+
+    func gobiNetBind(_ c: Connection, _ packet: [UInt8]) {
+        func u32(_ o: Int) -> UInt32 { packet.count >= o + 4 ? UInt32(packet[o]) | UInt32(packet[o + 1]) << 8 | UInt32(packet[o + 2]) << 16 | UInt32(packet[o + 3]) << 24 : 0 }
+        var rc: Int32 = 0
+        let service = UInt8(truncatingIfNeeded: u32(4))
+        if packet.count != 8 || u32(0) != GobiNetFiles.getServiceFile {
+            rc = -EBADRQC                                  // an ioctl the driver does not know
+        } else if service == 0 {
+            rc = -EINVAL                                   // CTL is the driver's
+        } else if config.gobiNetRefuses.contains(service) {
+            rc = -EFAULT                                   // the modem refused the service
+        } else {
+            switch allocateClient(service, owner: c) {
+            case .success(let cid):
+                c.bound = (service, cid)
+                log("connection \(c.id): GobiNet service file for \(QMIService(service).name), client \(cid)")
+            case .failure: rc = -EFAULT
+            }
+        }
+        let r = UInt32(bitPattern: rc)
+        c.packets.append([UInt8(r & 0xff), UInt8(r >> 8 & 0xff), UInt8(r >> 16 & 0xff), UInt8(r >> 24)])
+        flushPackets(c)
+    }
+
+    func flushPackets(_ c: Connection) {
+        while let p = c.packets.first, c.fd >= 0 {
+            let n = p.withUnsafeBytes { CSystem.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if csys_errno() == EAGAIN || csys_errno() == EINTR { break }
+                return closeConnection(c, why: "write failed")
+            }
+            c.packets.removeFirst()
+        }
+        if c.fd >= 0 { loop.setEvents(c.watch, Int16(POLLIN) | (c.packets.isEmpty ? 0 : Int16(POLLOUT))) }
+    }
 }

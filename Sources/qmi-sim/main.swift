@@ -31,6 +31,9 @@ let usage = """
                              0x81..0x80+N (N = 1: NAME carries 0x81), link_state, qmap_size
                              (default: upstream qmi_wwan with qmi/raw_ip, qmi/add_mux, qmi/del_mux)
       --qmap-size BYTES      qmi_wwan_q's receive buffer, qmap_size (default 4096)
+      --gobinet              Quectel's GobiNet instead: /dev/qcqmi0 with one file per QMI service
+                             (client ids from the ioctl, messages without the QMUX header), netdev
+                             usb0 (use --veth for its 802.3 link and DHCP)
       --product HEX          USB product id (default 0125, EC25); 0800/0801 (RG500Q/RG520N) make
                              qmi_wwan_q decode QMAPv5 and the modem speak it
 
@@ -96,6 +99,7 @@ var hangs: [(QMIService, Int64)] = []
 var qmapMode: Int?
 var qmapSize = 4096
 var product = "0125"
+var gobiNet = false
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -128,6 +132,7 @@ while !args.isEmpty {
         let n = number(a)
         guard n >= 1 && n <= 8 else { fail("--qmap takes 1 to 8") }
         qmapMode = Int(n)
+    case "--gobinet": gobiNet = true
     case "--qmap-size":
         let n = number(a)
         guard n >= 1504 && n <= 65536 else { fail("--qmap-size takes 1504 to 65536") }
@@ -205,6 +210,8 @@ while !args.isEmpty {
 if makeTun && makeVeth { fail("--tun and --veth are exclusive") }
 if makeTun && root == nil { fail("--tun needs --root (the driver's attributes live in its sysfs tree)") }
 if qmapMode != nil && makeVeth { fail("--qmap and --veth are exclusive (QMAP runs on raw-IP)") }
+if gobiNet && qmapMode != nil { fail("--gobinet and --qmap are exclusive") }
+if gobiNet && netdev == "wwan0" { netdev = "usb0" }
 let sdx55 = product == "0800" || product == "0801"
 if sdx55 { config.qmapVersions = [.qmap, .qmapv5]; config.qmapMaxSize = 31 * 1024 }
 if (makeTun || makeVeth || netns != nil) && getuid() != 0 { fail("--tun, --veth and --netns need root") }
@@ -226,14 +233,15 @@ sim.onLog = log
 if let r = root {
     do {
         try FakeHardware.writeSysfs(root: r, netdev: netdev, rawIP: config.linkProtocol == 2, product: product,
-                                    driver: qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q", qmapMode: qmapMode, qmapSize: qmapSize)
+                                    driver: gobiNet ? "GobiNet" : qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q", qmapMode: qmapMode,
+                                    qmapSize: qmapSize)
     } catch { fail("cannot write \(r): \(error)") }
 }
-let path = socketPath ?? root.map(FakeHardware.socketPath) ?? "/tmp/qmi-sim.sock"
+let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: gobiNet ? "GobiNet" : "qmi_wwan") } ?? "/tmp/qmi-sim.sock"
 
 var veth: VethLink?
 do {
-    if let r = root, !makeVeth {
+    if let r = root, !makeVeth, !gobiNet {
         try DataPlane.attach(to: sim, root: r, driver: qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN, parent: netdev,
                              networking: makeTun, driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize),
                              initialLinkState: sdx55 ? 0 : 1)
@@ -243,7 +251,7 @@ do {
         veth = try VethLink(name: netdev, config: config)
         log("veth \(netdev) created; dnsmasq serves \(Text.ipv4(config.ipv4Address)) from namespace \(veth!.farNamespace)")
     }
-    try sim.listen(path)
+    if gobiNet { try sim.listenGobiNet(path) } else { try sim.listen(path) }
     if proxy { try sim.listen("@qmi-proxy", proxy: true) }
 } catch {
     veth?.remove()

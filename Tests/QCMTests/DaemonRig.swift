@@ -48,7 +48,11 @@ final class DaemonRig {
                                  namespace: owned ? "/run/netns/" + ns!.name : nil, networking: owned, qmapSize: UInt32(qmapSize))
         }
         sim.startThread()
-        try sim.listen(FakeHardware.socketPath(root: root))
+        if driver == "GobiNet" {
+            try sim.listenGobiNet(FakeHardware.socketPath(root: root, driver: driver))
+        } else {
+            try sim.listen(FakeHardware.socketPath(root: root))
+        }
     }
 
     deinit {

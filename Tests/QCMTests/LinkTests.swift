@@ -58,6 +58,7 @@ final class LinkTests: XCTestCase {
         rig.start([])
         XCTAssertTrue(rig.waitLog("] connected", timeout: 20), rig.log)
         XCTAssertTrue(rig.log.contains("requestSetEthMode: 802.3"), rig.log)
+        XCTAssertTrue(rig.log.contains("/dev/qcqmi0 open (GobiNet service files)"), "GobiNet end to end: " + rig.log)
         XCTAssertTrue(rig.log.contains("DHCP lease 10.77.0."), rig.log)
         let addrs = ipAddresses(lab.client.name, "usb0")
         XCTAssertEqual(addrs.count, 1)

@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <spawn.h>
 #include <sys/types.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -239,6 +240,36 @@ static inline int csys_unix_listen(const char *name, int backlog) {
     if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
+/* SOCK_SEQPACKET Unix sockets keep message boundaries, like GobiNet's qcqmi device: the
+ * simulator's stand-in for it. */
+static inline int csys_unix_connect_seqpacket(const char *name) {
+    struct sockaddr_un sa;
+    socklen_t len = csys_unix_addr(&sa, name);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&sa, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+static inline int csys_unix_listen_seqpacket(const char *name, int backlog) {
+    struct sockaddr_un sa;
+    socklen_t len = csys_unix_addr(&sa, name);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+/* ---- GobiNet (Quectel GobiNet V1.6.x QMIDevice.h): ioctls on /dev/qcqmiN. The numbers are
+ * plain integers (not _IO()), the argument of GET_SERVICE_FILE is the QMI service number
+ * itself. ---- */
+#define CSYS_GOBINET_IOCTL_BASE 0x8BE0
+#define CSYS_GOBINET_GET_SERVICE_FILE (CSYS_GOBINET_IOCTL_BASE + 1)
+#define CSYS_GOBINET_GET_DEVICE_VIDPID (CSYS_GOBINET_IOCTL_BASE + 2)
+#define CSYS_GOBINET_GET_DEVICE_MEID (CSYS_GOBINET_IOCTL_BASE + 3)
+/* Binds `fd` to a client id of `service`. The driver asks the modem and waits for its answer
+ * without a timeout; an interval timer interrupts it after timeout_ms (errno ETIMEDOUT). */
+int csys_gobinet_get_service_file(int fd, int service, int timeout_ms);
+
 /* pipe2(O_CLOEXEC): children only get the ends dup2ed onto their stdio (shim.c) */
 int csys_pipe_cloexec(int fds[2]);
 /* ceil() without libm (the Embedded build defines ceil with it; see shim.c). */
