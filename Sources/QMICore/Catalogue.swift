@@ -66,6 +66,15 @@ public enum QMICatalogue {
           21 LTE Voice Support: bool
           4a NR5G Service Status: $serviceStatus
           4b NR5G System Info: {$systemInfoHead, TAC Valid: bool, TAC: u16}
+        $signalInfo = 10 CDMA Signal Strength: {RSSI: i8, ECIO: i16}
+          11 HDR Signal Strength: {RSSI: i8, ECIO: i16, SINR: enum8 nasEvdoSinrLevel, IO: i32}
+          12 GSM Signal Strength: i8
+          13 WCDMA Signal Strength: {RSSI: i8, ECIO: i16}
+          14 LTE Signal Strength: {RSSI: i8, RSRQ: i8, RSRP: i16, SNR: i16}
+          15 TDMA Signal Strength: i8
+          17 5G Signal Strength: {RSRP: i16, SNR: i16}
+          18 5G Signal Strength Extended: i16
+          19 WCDMA RSCP: i16
         $cardStatus = {Index GW Primary: u16, Index 1X Primary: u16, Index GW Secondary: u16, Index 1X Secondary: u16,
           Cards: array8 {
             Card State: enum8 uimCardState, UPIN State: enum8 uimPinState, UPIN Retries: u8, UPUK Retries: u8,
@@ -176,6 +185,21 @@ public enum QMICatalogue {
             12 IP Family: enum8 wdsIpFamily
             14 Bearer ID: u8
             15 XLAT Capability: bool
+        wds 0024 Get Packet Statistics = QMIWDS_GET_PKT_STATISTICS
+          request: 01 Mask: flags32 wdsPacketStatisticsMask
+          response:
+            10 Tx Packets Ok: u32
+            11 Rx Packets Ok: u32
+            12 Tx Packets Error: u32
+            13 Rx Packets Error: u32
+            14 Tx Overflows: u32
+            15 Rx Overflows: u32
+            19 Tx Bytes Ok: u64
+            1a Rx Bytes Ok: u64
+            1b Last Call Tx Bytes Ok: u64
+            1c Last Call Rx Bytes Ok: u64
+            1d Tx Packets Dropped: u32
+            1e Rx Packets Dropped: u32
         wds 0027 Create Profile = QMIWDS_CREATE_PROFILE
           request:
             01 Profile Type: enum8 wdsProfileType
@@ -258,6 +282,8 @@ public enum QMICatalogue {
           request: 01 Mode: enum8 dmsOperatingMode
         dms 003c UIM Get ICCID = QMIDMS_UIM_GET_ICCID
           response: 01 ICCID: string
+        dms 0043 UIM Get IMSI = QMIDMS_UIM_GET_IMSI
+          response: 01 IMSI: string
 
         nas 0024 Get Serving System = QMINAS_GET_SERVING_SYSTEM
           response:
@@ -274,12 +300,45 @@ public enum QMICatalogue {
           response: $systemInfo
         nas 004e System Info = QMINAS_SYS_INFO (indication only)
           indication: $systemInfo
-        nas 004f Get Signal Info = QMINAS_GET_SIG_INFO
+        nas 0003 Register Indications = QMINAS_INDICATION_REGISTER
+          request:
+            10 System Selection Preference: bool
+            12 DDTM Events: bool
+            13 Serving System Events: bool
+            14 Dual Standby Preference: bool
+            15 Subscription Info: bool
+            17 Network Time: bool
+            18 System Info: bool
+            19 Signal Info: bool
+            1a Error Rate: bool
+            1b HDR New UATI Assigned: bool
+            1c HDR Session Closed: bool
+            1d Managed Roaming: bool
+            1e Current PLMN Name: bool
+            1f eMBMS Status: bool
+            20 RF Band Information: bool
+            21 Network Reject Information: {Enable Network Reject Indications: bool, Supress System Info Indications: bool}
+        nas 0031 Get RF Band Information = QMINAS_GET_RF_BAND_INFO
           response:
-            12 GSM Signal Strength: i8
-            13 WCDMA Signal Strength: {RSSI: i8, ECIO: i16}
-            14 LTE Signal Strength: {RSSI: i8, RSRQ: i8, RSRP: i16, SNR: i16}
-            17 5G Signal Strength: {RSRP: i16, SNR: i16}
+            01 List: array8 {Radio Interface: senum8 nasRadioInterface, Active Band Class: enum16 nasActiveBand, Active Channel: u16}
+            11 Extended List: array8 {Radio Interface: senum8 nasRadioInterface, Active Band Class: enum16 nasActiveBand, Active Channel: u32}
+            12 Bandwidth List: array8 {Radio Interface: senum8 nasRadioInterface, Bandwidth: enum32 nasDLBandwidth}
+        nas 004f Get Signal Info = QMINAS_GET_SIG_INFO
+          response: $signalInfo
+            16 TDMA Signal Strength Extended: {RSSI: i32, RSCP: i32, ECIO: i32, SINR: i32}
+        nas 0050 Config Signal Info = QMINAS_CONFIG_SIG_INFO
+          request:
+            10 RSSI Threshold: array8 i8
+            11 ECIO Threshold: array8 i16
+            12 SINR Threshold: array8 u8
+            13 LTE SNR Threshold: array8 i16
+            14 IO Threshold: array8 i32
+            15 RSRQ Threshold: array8 i8
+            16 RSRP Threshold: array8 i16
+            17 LTE Report: {Rate: u8, Average Period: u8}
+            18 RSCP Threshold: array8 i8
+        nas 0051 Signal Info = QMINAS_SIG_INFO_IND (indication only)
+          indication: $signalInfo
 
         uim 0026 Verify PIN = QMIUIM_VERIFY_PIN
           request:

@@ -18,13 +18,13 @@ public enum QMICodec {
         case let .flags(width, _):
             return .uint(try readInt(width, &r))
         case .string:
-            return .string(text(r.rest()))
+            return .string(QMIStrings.decode(r.rest()))
         case .string8:
             let n = Int(try r.u8("string length"))
-            return .string(text(try r.take(n, "string")))
+            return .string(QMIStrings.decode(try r.take(n, "string")))
         case .string16:
             let n = Int(try r.u16("string length"))
-            return .string(text(try r.take(n, "string")))
+            return .string(QMIStrings.decode(try r.take(n, "string")))
         case let .fixedString(n):
             var b = try r.take(n, "fixed-size string")
             while b.last == 0 { b.removeLast() }

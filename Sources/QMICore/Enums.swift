@@ -265,6 +265,10 @@ public enum QMIEnums {
         wdsTechnologyPreference (flags): 1=allow-3gpp 2=allow-3gpp2
         wdsDormancyStatus: 0=unknown 1=traffic-channel-dormant 2=traffic-channel-active
         wdsDataCallStatus: 0=unknown 1=activated 2=terminated
+        wdsPacketStatisticsMask (flags):
+          1=tx-packets-ok 2=rx-packets-ok 4=tx-packets-error 8=rx-packets-error 16=tx-overflows
+          32=rx-overflows 64=tx-bytes-ok 128=rx-bytes-ok 256=tx-packets-dropped
+          512=rx-packets-dropped
         dataEndpointType:
           0=unknown 1=hsic 2=hsusb 3=pcie 4=embedded 5=bam-dmux 6=ethernet
           255=undefined
@@ -277,6 +281,36 @@ public enum QMIEnums {
           -1=unknown 0=none 1=cdma-1x 2=cdma-1xevdo 3=amps 4=gsm 5=umts
           8=lte 9=td-scdma 12=5gnr 255=no-change
         nasRoamingIndicator: 0=on 1=off
+        nasEvdoSinrLevel: 0=0 1=1 2=2 3=3 4=4 5=5 6=6 7=7 8=8
+        nasActiveBand:
+          0=bc-0 1=bc-1 2=bc-2 3=bc-3 4=bc-4 5=bc-5 6=bc-6 7=bc-7 8=bc-8 9=bc-9 10=bc-10 11=bc-11
+          12=bc-12 13=bc-13 14=bc-14 15=bc-15 16=bc-16 17=bc-17 18=bc-18 19=bc-19 40=gsm-450
+          41=gsm-480 42=gsm-750 43=gsm-850 44=gsm-900-extended 45=gsm-900-primary
+          46=gsm-900-railways 47=gsm-dcs-1800 48=gsm-pcs-1900 80=wcdma-2100 81=wcdma-pcs-1900
+          82=wcdma-dcs-1800 83=wcdma-1700-us 84=wcdma-850 85=wcdma-800 86=wcdma-2600
+          87=wcdma-900 88=wcdma-1700-japan 90=wcdma-1500-japan 91=wcdma-850-japan 120=eutran-1
+          121=eutran-2 122=eutran-3 123=eutran-4 124=eutran-5 125=eutran-6 126=eutran-7
+          127=eutran-8 128=eutran-9 129=eutran-10 130=eutran-11 131=eutran-12 132=eutran-13
+          133=eutran-14 134=eutran-17 135=eutran-33 136=eutran-34 137=eutran-35 138=eutran-36
+          139=eutran-37 140=eutran-38 141=eutran-39 142=eutran-40 143=eutran-18 144=eutran-19
+          145=eutran-20 146=eutran-21 147=eutran-24 148=eutran-25 149=eutran-41 150=eutran-42
+          151=eutran-43 152=eutran-23 153=eutran-26 154=eutran-32 155=eutran-125
+          156=eutran-126 157=eutran-127 158=eutran-28 159=eutran-29 160=eutran-30
+          161=eutran-66 162=eutran-250 163=eutran-46 164=eutran-27 165=eutran-31 166=eutran-47
+          167=eutran-48 168=eutran-71 200=tdscdma-a 201=tdscdma-b 202=tdscdma-c 203=tdscdma-d
+          204=tdscdma-e 205=tdscdma-f 250=nr5g-1 251=nr5g-2 252=nr5g-3 253=nr5g-5 254=nr5g-7
+          255=nr5g-8 256=nr5g-20 257=nr5g-28 258=nr5g-38 259=nr5g-41 260=nr5g-50 261=nr5g-51
+          262=nr5g-66 263=nr5g-70 264=nr5g-71 265=nr5g-74 266=nr5g-75 267=nr5g-76 268=nr5g-77
+          269=nr5g-78 270=nr5g-79 271=nr5g-80 272=nr5g-81 273=nr5g-82 274=nr5g-83 275=nr5g-84
+          276=nr5g-85 277=nr5g-257 278=nr5g-258 279=nr5g-259 280=nr5g-260 281=nr5g-261
+          282=nr5g-12 283=nr5g-25 284=nr5g-34 285=nr5g-39 286=nr5g-40 287=nr5g-65 288=nr5g-86
+          289=nr5g-48 290=nr5g-14 291=nr5g-13 292=nr5g-18 293=nr5g-26 294=nr5g-30 295=nr5g-29
+          296=nr5g-53 297=nr5g-46 298=nr5g-91 299=nr5g-92 300=nr5g-93 301=nr5g-94
+        nasDLBandwidth:
+          0=1-4 1=3 2=5 3=10 4=15 5=20 6=5gnr-5 7=5gnr-10 8=5gnr-15 9=5gnr-20 10=5gnr-25
+          11=5gnr-30 12=5gnr-40 13=5gnr-50 14=5gnr-60 15=5gnr-80 16=5gnr-90 17=5gnr-100
+          18=5gnr-200 19=5gnr-400 20=gsm-02 21=tdscdma-16 22=wcdma-5 23=wcdma-10 24=5gnr-70
+          255=unknown
         nasDataCapability:
           0=none 1=gprs 2=edge 3=hsdpa 4=hsupa 5=wcdma 6=cdma
           7=evdo-rev-0 8=evdo-rev-a 9=gsm 10=evdo-rev-b 11=lte 12=hsdpa-plus
@@ -356,6 +390,10 @@ public enum QMIEnums {
     public static let nasNetworkType = QMIEnum("nasNetworkType")
     public static let nasRadioInterface = QMIEnum("nasRadioInterface")
     public static let nasRoamingIndicator = QMIEnum("nasRoamingIndicator")
+    public static let nasEvdoSinrLevel = QMIEnum("nasEvdoSinrLevel")
+    public static let nasActiveBand = QMIEnum("nasActiveBand")
+    public static let nasDLBandwidth = QMIEnum("nasDLBandwidth")
+    public static let wdsPacketStatisticsMask = QMIEnum("wdsPacketStatisticsMask")
     public static let nasDataCapability = QMIEnum("nasDataCapability")
     public static let nasServiceStatus = QMIEnum("nasServiceStatus")
     public static let nasServiceDomain = QMIEnum("nasServiceDomain")

@@ -805,6 +805,107 @@ extension WDS {
         }
     }
 
+    /// WDS 0x0024 Get Packet Statistics (QMIWDS_GET_PKT_STATISTICS)
+    public enum GetPacketStatistics {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0024) }
+        public static var id: UInt16 { 0x0024 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] Mask
+            public var mask: WDS.PacketStatisticsMask? {
+                get { message.decoded(0x01).map { WDS.PacketStatisticsMask($0) } }
+                set { message.encode(0x01, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] Tx Packets Ok
+            public var txPacketsOk: UInt32? {
+                get { message.decoded(0x10).map { $0.u32 } }
+                set { message.encode(0x10, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x11] Rx Packets Ok
+            public var rxPacketsOk: UInt32? {
+                get { message.decoded(0x11).map { $0.u32 } }
+                set { message.encode(0x11, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x12] Tx Packets Error
+            public var txPacketsError: UInt32? {
+                get { message.decoded(0x12).map { $0.u32 } }
+                set { message.encode(0x12, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x13] Rx Packets Error
+            public var rxPacketsError: UInt32? {
+                get { message.decoded(0x13).map { $0.u32 } }
+                set { message.encode(0x13, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x14] Tx Overflows
+            public var txOverflows: UInt32? {
+                get { message.decoded(0x14).map { $0.u32 } }
+                set { message.encode(0x14, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x15] Rx Overflows
+            public var rxOverflows: UInt32? {
+                get { message.decoded(0x15).map { $0.u32 } }
+                set { message.encode(0x15, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x19] Tx Bytes Ok
+            public var txBytesOk: UInt64? {
+                get { message.decoded(0x19).map { $0.u64 } }
+                set { message.encode(0x19, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1a] Rx Bytes Ok
+            public var rxBytesOk: UInt64? {
+                get { message.decoded(0x1a).map { $0.u64 } }
+                set { message.encode(0x1a, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1b] Last Call Tx Bytes Ok
+            public var lastCallTxBytesOk: UInt64? {
+                get { message.decoded(0x1b).map { $0.u64 } }
+                set { message.encode(0x1b, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1c] Last Call Rx Bytes Ok
+            public var lastCallRxBytesOk: UInt64? {
+                get { message.decoded(0x1c).map { $0.u64 } }
+                set { message.encode(0x1c, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1d] Tx Packets Dropped
+            public var txPacketsDropped: UInt32? {
+                get { message.decoded(0x1d).map { $0.u32 } }
+                set { message.encode(0x1d, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1e] Rx Packets Dropped
+            public var rxPacketsDropped: UInt32? {
+                get { message.decoded(0x1e).map { $0.u32 } }
+                set { message.encode(0x1e, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+        }
+    }
+
     /// WDS 0x0027 Create Profile (QMIWDS_CREATE_PROFILE)
     public enum CreateProfile {
         public static var spec: QMIMessageSpec { QMICatalogue.spec(.wds, 0x0027) }
@@ -1914,6 +2015,35 @@ extension DMS {
             }
         }
     }
+
+    /// DMS 0x0043 UIM Get IMSI (QMIDMS_UIM_GET_IMSI)
+    public enum UIMGetIMSI {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0043) }
+        public static var id: UInt16 { 0x0043 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] IMSI
+            public var imsi: String? {
+                get { message.decoded(0x01).map { $0.text } }
+                set { message.encode(0x01, newValue.map { QMIValue.string($0) }, &problem) }
+            }
+        }
+    }
 }
 
 extension NAS {
@@ -2240,6 +2370,260 @@ extension NAS {
         }
     }
 
+    /// NAS 0x0003 Register Indications (QMINAS_INDICATION_REGISTER)
+    public enum RegisterIndications {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0003) }
+        public static var id: UInt16 { 0x0003 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] System Selection Preference
+            public var systemSelectionPreference: Bool? {
+                get { message.decoded(0x10).map { $0.flag } }
+                set { message.encode(0x10, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x12] DDTM Events
+            public var ddtmEvents: Bool? {
+                get { message.decoded(0x12).map { $0.flag } }
+                set { message.encode(0x12, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x13] Serving System Events
+            public var servingSystemEvents: Bool? {
+                get { message.decoded(0x13).map { $0.flag } }
+                set { message.encode(0x13, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x14] Dual Standby Preference
+            public var dualStandbyPreference: Bool? {
+                get { message.decoded(0x14).map { $0.flag } }
+                set { message.encode(0x14, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x15] Subscription Info
+            public var subscriptionInfo: Bool? {
+                get { message.decoded(0x15).map { $0.flag } }
+                set { message.encode(0x15, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x17] Network Time
+            public var networkTime: Bool? {
+                get { message.decoded(0x17).map { $0.flag } }
+                set { message.encode(0x17, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x18] System Info
+            public var systemInfo: Bool? {
+                get { message.decoded(0x18).map { $0.flag } }
+                set { message.encode(0x18, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x19] Signal Info
+            public var signalInfo: Bool? {
+                get { message.decoded(0x19).map { $0.flag } }
+                set { message.encode(0x19, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1a] Error Rate
+            public var errorRate: Bool? {
+                get { message.decoded(0x1a).map { $0.flag } }
+                set { message.encode(0x1a, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1b] HDR New UATI Assigned
+            public var hdrNewUATIAssigned: Bool? {
+                get { message.decoded(0x1b).map { $0.flag } }
+                set { message.encode(0x1b, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1c] HDR Session Closed
+            public var hdrSessionClosed: Bool? {
+                get { message.decoded(0x1c).map { $0.flag } }
+                set { message.encode(0x1c, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1d] Managed Roaming
+            public var managedRoaming: Bool? {
+                get { message.decoded(0x1d).map { $0.flag } }
+                set { message.encode(0x1d, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1e] Current PLMN Name
+            public var currentPLMNName: Bool? {
+                get { message.decoded(0x1e).map { $0.flag } }
+                set { message.encode(0x1e, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1f] eMBMS Status
+            public var embmsStatus: Bool? {
+                get { message.decoded(0x1f).map { $0.flag } }
+                set { message.encode(0x1f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x20] RF Band Information
+            public var rfBandInformation: Bool? {
+                get { message.decoded(0x20).map { $0.flag } }
+                set { message.encode(0x20, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x21] Network Reject Information
+            public var networkRejectInformation: NetworkRejectInformation? {
+                get { message.decoded(0x21).map { NetworkRejectInformation($0) } }
+                set { message.encode(0x21, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct NetworkRejectInformation: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(enableNetworkRejectIndications: Bool, supressSystemInfoIndications: Bool) {
+                qmiValue = .structure([QMIValue.bool(enableNetworkRejectIndications), QMIValue.bool(supressSystemInfoIndications)])
+            }
+
+            public var enableNetworkRejectIndications: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var supressSystemInfoIndications: Bool {
+                get { qmiValue.field(1).flag }
+                set { qmiValue.setField(1, QMIValue.bool(newValue)) }
+            }
+        }
+    }
+
+    /// NAS 0x0031 Get RF Band Information (QMINAS_GET_RF_BAND_INFO)
+    public enum GetRFBandInformation {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0031) }
+        public static var id: UInt16 { 0x0031 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] List
+            public var list: [ListEntry]? {
+                get { message.decoded(0x01).map { $0.list.map { ListEntry($0) } } }
+                set { message.encode(0x01, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x11] Extended List
+            public var extendedList: [ExtendedListEntry]? {
+                get { message.decoded(0x11).map { $0.list.map { ExtendedListEntry($0) } } }
+                set { message.encode(0x11, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x12] Bandwidth List
+            public var bandwidthList: [BandwidthListEntry]? {
+                get { message.decoded(0x12).map { $0.list.map { BandwidthListEntry($0) } } }
+                set { message.encode(0x12, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+        }
+
+        public struct ListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(radioInterface: NAS.RadioInterface, activeBandClass: NAS.ActiveBand, activeChannel: UInt16) {
+                qmiValue = .structure([radioInterface.qmiValue, activeBandClass.qmiValue, QMIValue.uint(UInt64(activeChannel))])
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var activeBandClass: NAS.ActiveBand {
+                get { NAS.ActiveBand(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+
+            public var activeChannel: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct ExtendedListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(radioInterface: NAS.RadioInterface, activeBandClass: NAS.ActiveBand, activeChannel: UInt32) {
+                qmiValue = .structure([radioInterface.qmiValue, activeBandClass.qmiValue, QMIValue.uint(UInt64(activeChannel))])
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var activeBandClass: NAS.ActiveBand {
+                get { NAS.ActiveBand(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+
+            public var activeChannel: UInt32 {
+                get { qmiValue.field(2).u32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct BandwidthListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(radioInterface: NAS.RadioInterface, bandwidth: NAS.DLBandwidth) {
+                qmiValue = .structure([radioInterface.qmiValue, bandwidth.qmiValue])
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var bandwidth: NAS.DLBandwidth {
+                get { NAS.DLBandwidth(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+    }
+
     /// NAS 0x004f Get Signal Info (QMINAS_GET_SIG_INFO)
     public enum GetSignalInfo {
         public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x004f) }
@@ -2261,6 +2645,18 @@ extension NAS {
             /// A received message of this kind.
             public init(_ message: QMIMessage) { self.message = message }
 
+            /// [0x10] CDMA Signal Strength
+            public var cdmaSignalStrength: CDMASignalStrength? {
+                get { message.decoded(0x10).map { CDMASignalStrength($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] HDR Signal Strength
+            public var hdrSignalStrength: HDRSignalStrength? {
+                get { message.decoded(0x11).map { HDRSignalStrength($0) } }
+                set { message.encode(0x11, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x12] GSM Signal Strength
             public var gsmSignalStrength: Int8? {
                 get { message.decoded(0x12).map { $0.i8 } }
@@ -2279,83 +2675,231 @@ extension NAS {
                 set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
             }
 
+            /// [0x15] TDMA Signal Strength
+            public var tdmaSignalStrength: Int8? {
+                get { message.decoded(0x15).map { $0.i8 } }
+                set { message.encode(0x15, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
             /// [0x17] 5G Signal Strength
             public var n5gSignalStrength: N5GSignalStrength? {
                 get { message.decoded(0x17).map { N5GSignalStrength($0) } }
                 set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
             }
+
+            /// [0x18] 5G Signal Strength Extended
+            public var n5gSignalStrengthExtended: Int16? {
+                get { message.decoded(0x18).map { $0.i16 } }
+                set { message.encode(0x18, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x19] WCDMA RSCP
+            public var wcdmaRSCP: Int16? {
+                get { message.decoded(0x19).map { $0.i16 } }
+                set { message.encode(0x19, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x16] TDMA Signal Strength Extended
+            public var tdmaSignalStrengthExtended: TDMASignalStrengthExtended? {
+                get { message.decoded(0x16).map { TDMASignalStrengthExtended($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
+            }
         }
 
-        public struct WCDMASignalStrength: Equatable {
+        public struct TDMASignalStrengthExtended: Equatable {
             /// The fields in wire order, as decoded (or as the initializer built them).
             public var qmiValue: QMIValue
 
             init(_ v: QMIValue) { qmiValue = v }
 
-            public init(rssi: Int8, ecio: Int16) {
-                qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(ecio))])
+            public init(rssi: Int32, rscp: Int32, ecio: Int32, sinr: Int32) {
+                qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(rscp)), QMIValue.int(Int64(ecio)), QMIValue.int(Int64(sinr))])
             }
 
-            public var rssi: Int8 {
-                get { qmiValue.field(0).i8 }
+            public var rssi: Int32 {
+                get { qmiValue.field(0).i32 }
                 set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
             }
 
-            public var ecio: Int16 {
-                get { qmiValue.field(1).i16 }
-                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
-            }
-        }
-
-        public struct LTESignalStrength: Equatable {
-            /// The fields in wire order, as decoded (or as the initializer built them).
-            public var qmiValue: QMIValue
-
-            init(_ v: QMIValue) { qmiValue = v }
-
-            public init(rssi: Int8, rsrq: Int8, rsrp: Int16, snr: Int16) {
-                qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(rsrq)), QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))])
-            }
-
-            public var rssi: Int8 {
-                get { qmiValue.field(0).i8 }
-                set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
-            }
-
-            public var rsrq: Int8 {
-                get { qmiValue.field(1).i8 }
+            public var rscp: Int32 {
+                get { qmiValue.field(1).i32 }
                 set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
             }
 
-            public var rsrp: Int16 {
-                get { qmiValue.field(2).i16 }
+            public var ecio: Int32 {
+                get { qmiValue.field(2).i32 }
                 set { qmiValue.setField(2, QMIValue.int(Int64(newValue))) }
             }
 
-            public var snr: Int16 {
-                get { qmiValue.field(3).i16 }
+            public var sinr: Int32 {
+                get { qmiValue.field(3).i32 }
                 set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
             }
         }
+    }
 
-        public struct N5GSignalStrength: Equatable {
+    /// NAS 0x0050 Config Signal Info (QMINAS_CONFIG_SIG_INFO)
+    public enum ConfigSignalInfo {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0050) }
+        public static var id: UInt16 { 0x0050 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] RSSI Threshold
+            public var rssiThreshold: [Int8]? {
+                get { message.decoded(0x10).map { $0.list.map { $0.i8 } } }
+                set { message.encode(0x10, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x11] ECIO Threshold
+            public var ecioThreshold: [Int16]? {
+                get { message.decoded(0x11).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x11, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x12] SINR Threshold
+            public var sinrThreshold: [UInt8]? {
+                get { message.decoded(0x12).map { $0.list.map { $0.u8 } } }
+                set { message.encode(0x12, newValue.map { QMIValue.array($0.map { QMIValue.uint(UInt64($0)) }) }, &problem) }
+            }
+
+            /// [0x13] LTE SNR Threshold
+            public var lteSNRThreshold: [Int16]? {
+                get { message.decoded(0x13).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x13, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x14] IO Threshold
+            public var ioThreshold: [Int32]? {
+                get { message.decoded(0x14).map { $0.list.map { $0.i32 } } }
+                set { message.encode(0x14, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x15] RSRQ Threshold
+            public var rsrqThreshold: [Int8]? {
+                get { message.decoded(0x15).map { $0.list.map { $0.i8 } } }
+                set { message.encode(0x15, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x16] RSRP Threshold
+            public var rsrpThreshold: [Int16]? {
+                get { message.decoded(0x16).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x16, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x17] LTE Report
+            public var lteReport: LTEReport? {
+                get { message.decoded(0x17).map { LTEReport($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x18] RSCP Threshold
+            public var rscpThreshold: [Int8]? {
+                get { message.decoded(0x18).map { $0.list.map { $0.i8 } } }
+                set { message.encode(0x18, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct LTEReport: Equatable {
             /// The fields in wire order, as decoded (or as the initializer built them).
             public var qmiValue: QMIValue
 
             init(_ v: QMIValue) { qmiValue = v }
 
-            public init(rsrp: Int16, snr: Int16) {
-                qmiValue = .structure([QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))])
+            public init(rate: UInt8, averagePeriod: UInt8) {
+                qmiValue = .structure([QMIValue.uint(UInt64(rate)), QMIValue.uint(UInt64(averagePeriod))])
             }
 
-            public var rsrp: Int16 {
-                get { qmiValue.field(0).i16 }
-                set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+            public var rate: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
             }
 
-            public var snr: Int16 {
-                get { qmiValue.field(1).i16 }
-                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            public var averagePeriod: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+    }
+
+    /// NAS 0x0051 Signal Info (QMINAS_SIG_INFO_IND)
+    public enum SignalInfo {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0051) }
+        public static var id: UInt16 { 0x0051 }
+
+        public struct Indication: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8) { message = .indication(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] CDMA Signal Strength
+            public var cdmaSignalStrength: CDMASignalStrength? {
+                get { message.decoded(0x10).map { CDMASignalStrength($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] HDR Signal Strength
+            public var hdrSignalStrength: HDRSignalStrength? {
+                get { message.decoded(0x11).map { HDRSignalStrength($0) } }
+                set { message.encode(0x11, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x12] GSM Signal Strength
+            public var gsmSignalStrength: Int8? {
+                get { message.decoded(0x12).map { $0.i8 } }
+                set { message.encode(0x12, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x13] WCDMA Signal Strength
+            public var wcdmaSignalStrength: WCDMASignalStrength? {
+                get { message.decoded(0x13).map { WCDMASignalStrength($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x14] LTE Signal Strength
+            public var lteSignalStrength: LTESignalStrength? {
+                get { message.decoded(0x14).map { LTESignalStrength($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] TDMA Signal Strength
+            public var tdmaSignalStrength: Int8? {
+                get { message.decoded(0x15).map { $0.i8 } }
+                set { message.encode(0x15, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x17] 5G Signal Strength
+            public var n5gSignalStrength: N5GSignalStrength? {
+                get { message.decoded(0x17).map { N5GSignalStrength($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x18] 5G Signal Strength Extended
+            public var n5gSignalStrengthExtended: Int16? {
+                get { message.decoded(0x18).map { $0.i16 } }
+                set { message.encode(0x18, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x19] WCDMA RSCP
+            public var wcdmaRSCP: Int16? {
+                get { message.decoded(0x19).map { $0.i16 } }
+                set { message.encode(0x19, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
             }
         }
     }
@@ -2935,6 +3479,131 @@ extension NAS {
         public var tac: UInt16 {
             get { qmiValue.field(19).u16 }
             set { qmiValue.setField(19, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct CDMASignalStrength: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(rssi: Int8, ecio: Int16) {
+            qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(ecio))])
+        }
+
+        public var rssi: Int8 {
+            get { qmiValue.field(0).i8 }
+            set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var ecio: Int16 {
+            get { qmiValue.field(1).i16 }
+            set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+        }
+    }
+
+    public struct HDRSignalStrength: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(rssi: Int8, ecio: Int16, sinr: NAS.EvdoSinrLevel, io: Int32) {
+            qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(ecio)), sinr.qmiValue, QMIValue.int(Int64(io))])
+        }
+
+        public var rssi: Int8 {
+            get { qmiValue.field(0).i8 }
+            set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var ecio: Int16 {
+            get { qmiValue.field(1).i16 }
+            set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var sinr: NAS.EvdoSinrLevel {
+            get { NAS.EvdoSinrLevel(qmiValue.field(2)) }
+            set { qmiValue.setField(2, newValue.qmiValue) }
+        }
+
+        public var io: Int32 {
+            get { qmiValue.field(3).i32 }
+            set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
+        }
+    }
+
+    public struct WCDMASignalStrength: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(rssi: Int8, ecio: Int16) {
+            qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(ecio))])
+        }
+
+        public var rssi: Int8 {
+            get { qmiValue.field(0).i8 }
+            set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var ecio: Int16 {
+            get { qmiValue.field(1).i16 }
+            set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+        }
+    }
+
+    public struct LTESignalStrength: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(rssi: Int8, rsrq: Int8, rsrp: Int16, snr: Int16) {
+            qmiValue = .structure([QMIValue.int(Int64(rssi)), QMIValue.int(Int64(rsrq)), QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))])
+        }
+
+        public var rssi: Int8 {
+            get { qmiValue.field(0).i8 }
+            set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var rsrq: Int8 {
+            get { qmiValue.field(1).i8 }
+            set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var rsrp: Int16 {
+            get { qmiValue.field(2).i16 }
+            set { qmiValue.setField(2, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var snr: Int16 {
+            get { qmiValue.field(3).i16 }
+            set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
+        }
+    }
+
+    public struct N5GSignalStrength: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(rsrp: Int16, snr: Int16) {
+            qmiValue = .structure([QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))])
+        }
+
+        public var rsrp: Int16 {
+            get { qmiValue.field(0).i16 }
+            set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var snr: Int16 {
+            get { qmiValue.field(1).i16 }
+            set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
         }
     }
 }
@@ -3793,6 +4462,25 @@ extension WDS {
 }
 
 extension WDS {
+    /// Values of `wdsPacketStatisticsMask` in QMIEnums.text (bit flags).
+    public struct PacketStatisticsMask: QMIEnumValue, OptionSet {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsPacketStatisticsMask }
+        public static let txPacketsOk = PacketStatisticsMask(rawValue: 0x01)
+        public static let rxPacketsOk = PacketStatisticsMask(rawValue: 0x02)
+        public static let txPacketsError = PacketStatisticsMask(rawValue: 0x04)
+        public static let rxPacketsError = PacketStatisticsMask(rawValue: 0x08)
+        public static let txOverflows = PacketStatisticsMask(rawValue: 0x10)
+        public static let rxOverflows = PacketStatisticsMask(rawValue: 0x20)
+        public static let txBytesOk = PacketStatisticsMask(rawValue: 0x40)
+        public static let rxBytesOk = PacketStatisticsMask(rawValue: 0x80)
+        public static let txPacketsDropped = PacketStatisticsMask(rawValue: 0x100)
+        public static let rxPacketsDropped = PacketStatisticsMask(rawValue: 0x200)
+    }
+}
+
+extension WDS {
     /// Values of `wdsProfileType` in QMIEnums.text.
     public struct ProfileType: QMIEnumValue {
         public var rawValue: UInt8
@@ -4056,6 +4744,197 @@ extension NAS {
 }
 
 extension NAS {
+    /// Values of `nasActiveBand` in QMIEnums.text.
+    public struct ActiveBand: QMIEnumValue {
+        public var rawValue: UInt16
+        public init(rawValue: UInt16) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasActiveBand }
+        public static let bc0 = ActiveBand(rawValue: 0)
+        public static let bc1 = ActiveBand(rawValue: 1)
+        public static let bc2 = ActiveBand(rawValue: 2)
+        public static let bc3 = ActiveBand(rawValue: 3)
+        public static let bc4 = ActiveBand(rawValue: 4)
+        public static let bc5 = ActiveBand(rawValue: 5)
+        public static let bc6 = ActiveBand(rawValue: 6)
+        public static let bc7 = ActiveBand(rawValue: 7)
+        public static let bc8 = ActiveBand(rawValue: 8)
+        public static let bc9 = ActiveBand(rawValue: 9)
+        public static let bc10 = ActiveBand(rawValue: 10)
+        public static let bc11 = ActiveBand(rawValue: 11)
+        public static let bc12 = ActiveBand(rawValue: 12)
+        public static let bc13 = ActiveBand(rawValue: 13)
+        public static let bc14 = ActiveBand(rawValue: 14)
+        public static let bc15 = ActiveBand(rawValue: 15)
+        public static let bc16 = ActiveBand(rawValue: 16)
+        public static let bc17 = ActiveBand(rawValue: 17)
+        public static let bc18 = ActiveBand(rawValue: 18)
+        public static let bc19 = ActiveBand(rawValue: 19)
+        public static let gsm450 = ActiveBand(rawValue: 40)
+        public static let gsm480 = ActiveBand(rawValue: 41)
+        public static let gsm750 = ActiveBand(rawValue: 42)
+        public static let gsm850 = ActiveBand(rawValue: 43)
+        public static let gsm900Extended = ActiveBand(rawValue: 44)
+        public static let gsm900Primary = ActiveBand(rawValue: 45)
+        public static let gsm900Railways = ActiveBand(rawValue: 46)
+        public static let gsmDcs1800 = ActiveBand(rawValue: 47)
+        public static let gsmPcs1900 = ActiveBand(rawValue: 48)
+        public static let wcdma2100 = ActiveBand(rawValue: 80)
+        public static let wcdmaPcs1900 = ActiveBand(rawValue: 81)
+        public static let wcdmaDcs1800 = ActiveBand(rawValue: 82)
+        public static let wcdma1700Us = ActiveBand(rawValue: 83)
+        public static let wcdma850 = ActiveBand(rawValue: 84)
+        public static let wcdma800 = ActiveBand(rawValue: 85)
+        public static let wcdma2600 = ActiveBand(rawValue: 86)
+        public static let wcdma900 = ActiveBand(rawValue: 87)
+        public static let wcdma1700Japan = ActiveBand(rawValue: 88)
+        public static let wcdma1500Japan = ActiveBand(rawValue: 90)
+        public static let wcdma850Japan = ActiveBand(rawValue: 91)
+        public static let eutran1 = ActiveBand(rawValue: 120)
+        public static let eutran2 = ActiveBand(rawValue: 121)
+        public static let eutran3 = ActiveBand(rawValue: 122)
+        public static let eutran4 = ActiveBand(rawValue: 123)
+        public static let eutran5 = ActiveBand(rawValue: 124)
+        public static let eutran6 = ActiveBand(rawValue: 125)
+        public static let eutran7 = ActiveBand(rawValue: 126)
+        public static let eutran8 = ActiveBand(rawValue: 127)
+        public static let eutran9 = ActiveBand(rawValue: 128)
+        public static let eutran10 = ActiveBand(rawValue: 129)
+        public static let eutran11 = ActiveBand(rawValue: 130)
+        public static let eutran12 = ActiveBand(rawValue: 131)
+        public static let eutran13 = ActiveBand(rawValue: 132)
+        public static let eutran14 = ActiveBand(rawValue: 133)
+        public static let eutran17 = ActiveBand(rawValue: 134)
+        public static let eutran33 = ActiveBand(rawValue: 135)
+        public static let eutran34 = ActiveBand(rawValue: 136)
+        public static let eutran35 = ActiveBand(rawValue: 137)
+        public static let eutran36 = ActiveBand(rawValue: 138)
+        public static let eutran37 = ActiveBand(rawValue: 139)
+        public static let eutran38 = ActiveBand(rawValue: 140)
+        public static let eutran39 = ActiveBand(rawValue: 141)
+        public static let eutran40 = ActiveBand(rawValue: 142)
+        public static let eutran18 = ActiveBand(rawValue: 143)
+        public static let eutran19 = ActiveBand(rawValue: 144)
+        public static let eutran20 = ActiveBand(rawValue: 145)
+        public static let eutran21 = ActiveBand(rawValue: 146)
+        public static let eutran24 = ActiveBand(rawValue: 147)
+        public static let eutran25 = ActiveBand(rawValue: 148)
+        public static let eutran41 = ActiveBand(rawValue: 149)
+        public static let eutran42 = ActiveBand(rawValue: 150)
+        public static let eutran43 = ActiveBand(rawValue: 151)
+        public static let eutran23 = ActiveBand(rawValue: 152)
+        public static let eutran26 = ActiveBand(rawValue: 153)
+        public static let eutran32 = ActiveBand(rawValue: 154)
+        public static let eutran125 = ActiveBand(rawValue: 155)
+        public static let eutran126 = ActiveBand(rawValue: 156)
+        public static let eutran127 = ActiveBand(rawValue: 157)
+        public static let eutran28 = ActiveBand(rawValue: 158)
+        public static let eutran29 = ActiveBand(rawValue: 159)
+        public static let eutran30 = ActiveBand(rawValue: 160)
+        public static let eutran66 = ActiveBand(rawValue: 161)
+        public static let eutran250 = ActiveBand(rawValue: 162)
+        public static let eutran46 = ActiveBand(rawValue: 163)
+        public static let eutran27 = ActiveBand(rawValue: 164)
+        public static let eutran31 = ActiveBand(rawValue: 165)
+        public static let eutran47 = ActiveBand(rawValue: 166)
+        public static let eutran48 = ActiveBand(rawValue: 167)
+        public static let eutran71 = ActiveBand(rawValue: 168)
+        public static let tdscdmaA = ActiveBand(rawValue: 200)
+        public static let tdscdmaB = ActiveBand(rawValue: 201)
+        public static let tdscdmaC = ActiveBand(rawValue: 202)
+        public static let tdscdmaD = ActiveBand(rawValue: 203)
+        public static let tdscdmaE = ActiveBand(rawValue: 204)
+        public static let tdscdmaF = ActiveBand(rawValue: 205)
+        public static let nr5g1 = ActiveBand(rawValue: 250)
+        public static let nr5g2 = ActiveBand(rawValue: 251)
+        public static let nr5g3 = ActiveBand(rawValue: 252)
+        public static let nr5g5 = ActiveBand(rawValue: 253)
+        public static let nr5g7 = ActiveBand(rawValue: 254)
+        public static let nr5g8 = ActiveBand(rawValue: 255)
+        public static let nr5g20 = ActiveBand(rawValue: 256)
+        public static let nr5g28 = ActiveBand(rawValue: 257)
+        public static let nr5g38 = ActiveBand(rawValue: 258)
+        public static let nr5g41 = ActiveBand(rawValue: 259)
+        public static let nr5g50 = ActiveBand(rawValue: 260)
+        public static let nr5g51 = ActiveBand(rawValue: 261)
+        public static let nr5g66 = ActiveBand(rawValue: 262)
+        public static let nr5g70 = ActiveBand(rawValue: 263)
+        public static let nr5g71 = ActiveBand(rawValue: 264)
+        public static let nr5g74 = ActiveBand(rawValue: 265)
+        public static let nr5g75 = ActiveBand(rawValue: 266)
+        public static let nr5g76 = ActiveBand(rawValue: 267)
+        public static let nr5g77 = ActiveBand(rawValue: 268)
+        public static let nr5g78 = ActiveBand(rawValue: 269)
+        public static let nr5g79 = ActiveBand(rawValue: 270)
+        public static let nr5g80 = ActiveBand(rawValue: 271)
+        public static let nr5g81 = ActiveBand(rawValue: 272)
+        public static let nr5g82 = ActiveBand(rawValue: 273)
+        public static let nr5g83 = ActiveBand(rawValue: 274)
+        public static let nr5g84 = ActiveBand(rawValue: 275)
+        public static let nr5g85 = ActiveBand(rawValue: 276)
+        public static let nr5g257 = ActiveBand(rawValue: 277)
+        public static let nr5g258 = ActiveBand(rawValue: 278)
+        public static let nr5g259 = ActiveBand(rawValue: 279)
+        public static let nr5g260 = ActiveBand(rawValue: 280)
+        public static let nr5g261 = ActiveBand(rawValue: 281)
+        public static let nr5g12 = ActiveBand(rawValue: 282)
+        public static let nr5g25 = ActiveBand(rawValue: 283)
+        public static let nr5g34 = ActiveBand(rawValue: 284)
+        public static let nr5g39 = ActiveBand(rawValue: 285)
+        public static let nr5g40 = ActiveBand(rawValue: 286)
+        public static let nr5g65 = ActiveBand(rawValue: 287)
+        public static let nr5g86 = ActiveBand(rawValue: 288)
+        public static let nr5g48 = ActiveBand(rawValue: 289)
+        public static let nr5g14 = ActiveBand(rawValue: 290)
+        public static let nr5g13 = ActiveBand(rawValue: 291)
+        public static let nr5g18 = ActiveBand(rawValue: 292)
+        public static let nr5g26 = ActiveBand(rawValue: 293)
+        public static let nr5g30 = ActiveBand(rawValue: 294)
+        public static let nr5g29 = ActiveBand(rawValue: 295)
+        public static let nr5g53 = ActiveBand(rawValue: 296)
+        public static let nr5g46 = ActiveBand(rawValue: 297)
+        public static let nr5g91 = ActiveBand(rawValue: 298)
+        public static let nr5g92 = ActiveBand(rawValue: 299)
+        public static let nr5g93 = ActiveBand(rawValue: 300)
+        public static let nr5g94 = ActiveBand(rawValue: 301)
+    }
+}
+
+extension NAS {
+    /// Values of `nasDLBandwidth` in QMIEnums.text.
+    public struct DLBandwidth: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasDLBandwidth }
+        public static let `14` = DLBandwidth(rawValue: 0)
+        public static let `3` = DLBandwidth(rawValue: 1)
+        public static let `5` = DLBandwidth(rawValue: 2)
+        public static let `10` = DLBandwidth(rawValue: 3)
+        public static let `15` = DLBandwidth(rawValue: 4)
+        public static let `20` = DLBandwidth(rawValue: 5)
+        public static let `5gnr5` = DLBandwidth(rawValue: 6)
+        public static let `5gnr10` = DLBandwidth(rawValue: 7)
+        public static let `5gnr15` = DLBandwidth(rawValue: 8)
+        public static let `5gnr20` = DLBandwidth(rawValue: 9)
+        public static let `5gnr25` = DLBandwidth(rawValue: 10)
+        public static let `5gnr30` = DLBandwidth(rawValue: 11)
+        public static let `5gnr40` = DLBandwidth(rawValue: 12)
+        public static let `5gnr50` = DLBandwidth(rawValue: 13)
+        public static let `5gnr60` = DLBandwidth(rawValue: 14)
+        public static let `5gnr80` = DLBandwidth(rawValue: 15)
+        public static let `5gnr90` = DLBandwidth(rawValue: 16)
+        public static let `5gnr100` = DLBandwidth(rawValue: 17)
+        public static let `5gnr200` = DLBandwidth(rawValue: 18)
+        public static let `5gnr400` = DLBandwidth(rawValue: 19)
+        public static let gsm02 = DLBandwidth(rawValue: 20)
+        public static let tdscdma16 = DLBandwidth(rawValue: 21)
+        public static let wcdma5 = DLBandwidth(rawValue: 22)
+        public static let wcdma10 = DLBandwidth(rawValue: 23)
+        public static let `5gnr70` = DLBandwidth(rawValue: 24)
+        public static let unknown = DLBandwidth(rawValue: 255)
+    }
+}
+
+extension NAS {
     /// Values of `nasServiceStatus` in QMIEnums.text.
     public struct ServiceStatus: QMIEnumValue {
         public var rawValue: UInt8
@@ -4102,6 +4981,24 @@ extension NAS {
         public static let partialService = RoamingStatus(rawValue: 10)
         public static let bannerOn = RoamingStatus(rawValue: 11)
         public static let bannerOff = RoamingStatus(rawValue: 12)
+    }
+}
+
+extension NAS {
+    /// Values of `nasEvdoSinrLevel` in QMIEnums.text.
+    public struct EvdoSinrLevel: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasEvdoSinrLevel }
+        public static let `0` = EvdoSinrLevel(rawValue: 0)
+        public static let `1` = EvdoSinrLevel(rawValue: 1)
+        public static let `2` = EvdoSinrLevel(rawValue: 2)
+        public static let `3` = EvdoSinrLevel(rawValue: 3)
+        public static let `4` = EvdoSinrLevel(rawValue: 4)
+        public static let `5` = EvdoSinrLevel(rawValue: 5)
+        public static let `6` = EvdoSinrLevel(rawValue: 6)
+        public static let `7` = EvdoSinrLevel(rawValue: 7)
+        public static let `8` = EvdoSinrLevel(rawValue: 8)
     }
 }
 

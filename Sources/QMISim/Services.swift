@@ -344,7 +344,7 @@ extension QMISimulator {
         case NAS.GetSignalInfo.id:
             guard registered else { return refuse(req, QMIErrorCode.informationUnavailable) }
             var r = NAS.GetSignalInfo.Response(replyingTo: req)
-            r.lteSignalStrength = NAS.GetSignalInfo.LTESignalStrength(rssi: Int8(truncatingIfNeeded: config.rssi),
+            r.lteSignalStrength = NAS.LTESignalStrength(rssi: Int8(truncatingIfNeeded: config.rssi),
                                                                       rsrq: Int8(truncatingIfNeeded: config.rsrq),
                                                                       rsrp: Int16(truncatingIfNeeded: config.rsrp),
                                                                       snr: Int16(truncatingIfNeeded: config.snr))

@@ -101,7 +101,7 @@ final class CatalogueTests: XCTestCase {
     }
 
     func testEverySchemaTextIsWellFormed() {
-        XCTAssertEqual(QMICatalogue.all.count, 39)
+        XCTAssertEqual(QMICatalogue.all.count, 45)
         for m in QMICatalogue.all {
             XCTAssertNil(m.schemaProblem, m.fullName)
         }
@@ -116,7 +116,9 @@ final class CatalogueTests: XCTestCase {
             (WDS.GetCurrentDataBearerTechnology.spec, 1, 0x44), (WDS.SetIPFamily.spec, 1, 0x4d), (WDS.BindMuxDataPort.spec, 1, 0xa2),
             (DMS.GetManufacturer.spec, 2, 0x21), (DMS.GetModel.spec, 2, 0x22), (DMS.GetRevision.spec, 2, 0x23), (DMS.GetIDs.spec, 2, 0x25),
             (DMS.UIMVerifyPIN.spec, 2, 0x28), (DMS.UIMGetPINStatus.spec, 2, 0x2b), (DMS.GetOperatingMode.spec, 2, 0x2d),
-            (DMS.SetOperatingMode.spec, 2, 0x2e), (DMS.UIMGetICCID.spec, 2, 0x3c),
+            (DMS.SetOperatingMode.spec, 2, 0x2e), (DMS.UIMGetICCID.spec, 2, 0x3c), (DMS.UIMGetIMSI.spec, 2, 0x43),
+            (WDS.GetPacketStatistics.spec, 1, 0x24), (NAS.RegisterIndications.spec, 3, 0x03),
+            (NAS.GetRFBandInformation.spec, 3, 0x31), (NAS.ConfigSignalInfo.spec, 3, 0x50), (NAS.SignalInfo.spec, 3, 0x51),
             (NAS.GetServingSystem.spec, 3, 0x24), (NAS.GetSystemInfo.spec, 3, 0x4d), (NAS.SystemInfo.spec, 3, 0x4e),
             (NAS.GetSignalInfo.spec, 3, 0x4f), (UIM.VerifyPIN.spec, 0x0b, 0x26), (UIM.GetCardStatus.spec, 0x0b, 0x2f),
             (UIM.StatusChange.spec, 0x0b, 0x32), (WDA.SetDataFormat.spec, 0x1a, 0x20), (WDA.GetDataFormat.spec, 0x1a, 0x21),
@@ -281,5 +283,32 @@ final class CatalogueTests: XCTestCase {
         XCTAssertNil(Text.parseIPv6("1::2::3"))
         XCTAssertEqual(Text.parseIPv4("10.0.0.1"), 0x0a00_0001)
         XCTAssertNil(Text.parseIPv4("10.0.0.256"))
+    }
+}
+
+final class StringCodingTests: XCTestCase {
+    func testOperatorNamesDecodeAsLibqmiDoes() {
+        // libqmi's test vectors: "Iliad" GSM 7-bit packed, "T-Mobile" UCS-2LE, plain ASCII.
+        XCTAssertEqual(QMIStrings.decode([0x49, 0x76, 0x3A, 0x4C, 0x06]), "Iliad")
+        XCTAssertEqual(QMIStrings.decode(Array("T-Mobile".utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] })), "T-Mobile",
+                       "UCS-2LE, its last NUL kept")
+        XCTAssertEqual(QMIStrings.decode(Array("CHN-UNICOM".utf8) + [0, 0]), "CHN-UNICOM", "trailing NULs dropped")
+        XCTAssertEqual(QMIStrings.decode(Array("Telefónica".utf8)), "Telefónica", "printable UTF-8 as it is")
+        // GSM 7-bit: the extension table (ESC), and an escape to nothing that is not GSM.
+        XCTAssertEqual(QMIStrings.gsm7([0x9B, 0x32]), "€", "septets ESC 0x65")
+        XCTAssertNil(QMIStrings.gsm7([0x9B, 0x00]), "septets ESC 0x01: not in the extension table")
+        XCTAssertEqual(QMIStrings.gsm7([0x1B]), "", "a lone trailing ESC ends the text")
+        // UCS-2: odd lengths and lone surrogates are not UCS-2; surrogate pairs are.
+        XCTAssertNil(QMIStrings.ucs2LE([0x41, 0x00, 0x42]))
+        XCTAssertNil(QMIStrings.ucs2LE([0x00, 0xD8, 0x41, 0x00]))
+        XCTAssertEqual(QMIStrings.ucs2LE([0x3D, 0xD8, 0x00, 0xDE]), "😀")
+        // Invalid UTF-8 is never printed raw.
+        XCTAssertFalse(QMIStrings.printableUTF8([0xC0, 0x80]), "overlong")
+        XCTAssertFalse(QMIStrings.printableUTF8([0xED, 0xA0, 0x80]), "surrogate")
+        XCTAssertFalse(QMIStrings.printableUTF8([0x41, 0x07]), "BEL")
+        XCTAssertFalse(QMIStrings.printableUTF8([0xE2, 0x82]), "cut short")
+        XCTAssertTrue(QMIStrings.printableUTF8(Array("a\tb\r\n".utf8)))
+        let weird = QMIStrings.decode([0xFF, 0xFE, 0x1B, 0x01, 0x00])
+        XCTAssertFalse(weird.utf8.contains { $0 < 0x20 }, "no control characters out of garbage: \(weird)")
     }
 }
