@@ -95,6 +95,10 @@ final class Connection {
     var teardownProblems: [String] = []
     var armed: [Timer] = []
     var recheckInFlight = false
+    /// What the modem says about the network (registration, operator, signal, cell, SIM).
+    var field = FieldStatus()
+    /// `qcm status` queries waiting for the modem.
+    var queries: [StatusQuery] = []
 
     /// Requests that timed out since the modem last answered one, and the last of them:
     /// the modem may have stopped answering.
@@ -137,6 +141,7 @@ final class Connection {
         case .dataPathChanged(let why): fail(ExitCode.noModem, why)
         case .stop(let signal): stop(signal: signal)
         case .stopPDN(let pdn): stopPDN(pdn)
+        case .statusQuery(let token): statusQuery(token)
         }
         return out
     }

@@ -51,6 +51,9 @@ extension Connection {
             if case .success(let m) = result {
                 let v = NAS.GetServingSystem.Response(m)
                 servingSystem(v.servingSystem, plmn: v.currentPLMN, caps: v.dataServiceCapability, roaming: v.roamingIndicator, isResponse: true)
+                if let ss = v.servingSystem {
+                    fieldFromServingSystem(ss, plmn: v.currentPLMN, roaming: v.roamingIndicator, lac: v.lac3GPP, cid: v.cid3GPP, tac: v.lteTAC)
+                }
             }
             if answered(r) { factsDone() } else if phase == .ready && !registered { arm(.registrationPoll, 30_000) }
         case let .packetStatus(pdn, family):
@@ -93,6 +96,10 @@ extension Connection {
             if let c = call(pdn) { rechecked(c, family: family, result) }
         case .radio:
             radioAnswered(r, result)
+        case .configSignal, .registerIndications, .signalInfo, .systemInfo, .imsi, .iccid:
+            fieldAnswered(r, result)
+        case .packetStats, .rfBand:
+            statusAnswered(r, result)
         }
     }
 
@@ -158,6 +165,13 @@ extension Connection {
             let ind = NAS.GetServingSystem.Indication(m)
             servingSystem(ind.servingSystem, plmn: ind.currentPLMN, caps: ind.dataServiceCapability, roaming: ind.roamingIndicator,
                           isResponse: false)
+            if let ss = ind.servingSystem {
+                fieldFromServingSystem(ss, plmn: ind.currentPLMN, roaming: ind.roamingIndicator, lac: ind.lac3GPP, cid: ind.cid3GPP, tac: ind.lteTAC)
+            }
+        case .nas where m.messageID == NAS.SignalInfo.id:
+            signalIndication(m)
+        case .nas where m.messageID == NAS.SystemInfo.id:
+            systemInfoIndication(m)
         case .ctl where m.messageID == CTL.Sync.id:
             guard phase != .stopping && phase != .done && phase != .idle else { return }
             log("modem reset: every QMI client id was dropped")

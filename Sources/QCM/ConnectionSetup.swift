@@ -471,6 +471,7 @@ extension Connection {
         phase = .ready
         initializedOnce = true
         reopenDelayMs = 1000
+        watchNetwork()
         for c in calls where c.phase == .setup { waitForNetwork(c) }
     }
 

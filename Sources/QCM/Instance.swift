@@ -134,9 +134,14 @@ final class Instance {
     /// escaped.
     func save() {
         guard lockFD >= 0 else { return }
+        writeFile(statusPath, record([]))
+    }
+
+    /// The status record (the status file's text), with `extras` appended.
+    func record(_ extras: [(String, String)]) -> String {
         var text = "pid=\(getpid())\npdn=\(pdn)\nupdated=\(csys_realtime_ms() / 1000)\n"
-        for (k, v) in fields { text += "\(k)=\(Text.printable(Array(v.utf8)))\n" }
-        writeFile(statusPath, text)
+        for (k, v) in fields + extras { text += "\(k)=\(Instance.escape(v))\n" }
+        return text
     }
 
     func writeFile(_ path: String, _ text: String) {
@@ -211,84 +216,30 @@ final class Instance {
         return names.compactMap { n in
             let path = runDir + "/" + n
             guard let bytes = Files.readSmall(path, limit: 65536) else { return nil }
-            var values: [(String, String)] = []
-            for line in Files.lines(bytes) {
-                let u = Array(line.utf8)
-                guard let eq = u.firstIndex(of: 61) else { continue }
-                // Whatever a status file holds is shown without control characters: it
-                // cannot draw on a terminal (qcm escapes them when writing already).
-                values.append((Text.withoutControls(String(decoding: u[..<eq], as: UTF8.self)),
-                               Text.withoutControls(String(decoding: u[(eq + 1)...], as: UTF8.self))))
-            }
-            return Status(path: path, values: values)
+            return Status(path: path, values: parseRecord(Files.lines(bytes)))
         }
     }
-}
 
-/// `qcm status [--json] [--run-dir DIR]`.
-enum StatusCommand {
-    static let usage = """
-        Usage: qcm status [--json] [--run-dir DIR]
-          The state of every running qcm: state, modem, APN, addresses, uptime and the last
-          call-end reason. Exit status 0 when at least one instance runs, 3 when none.
-        """
+    /// `key=value` lines of a status record. Whatever a record holds is shown without
+    /// control characters: it cannot draw on a terminal (qcm escapes them when writing).
+    static func parseRecord(_ lines: [String]) -> [(String, String)] {
+        var values: [(String, String)] = []
+        for line in lines {
+            let u = Array(line.utf8)
+            guard let eq = u.firstIndex(of: 61) else { continue }
+            values.append((Text.withoutControls(String(decoding: u[..<eq], as: UTF8.self)),
+                           Text.withoutControls(String(decoding: u[(eq + 1)...], as: UTF8.self))))
+        }
+        return values
+    }
 
-    static func run(_ args: [String]) -> Int32 {
-        var json = false
-        var runDir = "/run/qcm"
-        var a = Args(args)
-        do throws(UsageError) {
-            while let w = a.next() {
-                switch Word(w) {
-                case "--json": json = true
-                case "--run-dir": runDir = try a.value(w, "a directory")
-                case "-h", "--help": Out.line(usage); return ExitCode.ok
-                default: throw Args.unknown(w)
-                }
-            }
-        } catch {
-            Out.error("qcm status: \(error.message)")
-            Out.error(usage)
-            return ExitCode.usage
-        }
-        let all = Instance.statuses(runDir: runDir)
-        let now = csys_realtime_ms() / 1000
-        var objects: [String] = []
-        var anyAlive = false
-        for s in all {
-            let alive = s.alive
-            anyAlive = anyAlive || alive
-            let since = s.value("connected_since").flatMap { Text.parseInt($0) }
-            let uptime = since.map { max(0, now - $0) }
-            if json {
-                var o = JSONObject()
-                o.add("pid", s.pid.map { Int($0) })
-                o.add("running", alive)
-                for key in ["state", "pdn", "modem", "revision", "channel", "interface", "apn", "ipv4", "ipv6", "dns", "dns_warning",
-                            "last_end_reason"] {
-                    o.add(key, s.value(key))
-                }
-                o.add("uptime_seconds", alive ? uptime : nil)
-                objects.append(o.text)
-            } else {
-                var line = "qcm pid \(s.pid.map { "\($0)" } ?? "?") PDN \(s.value("pdn") ?? "?"): "
-                line += alive ? (s.value("state") ?? "unknown") : "not running (stale status file \(s.path))"
-                Out.line(line)
-                guard alive else { continue }
-                for (label, key) in [("modem", "modem"), ("revision", "revision"), ("channel", "channel"), ("interface", "interface"),
-                                     ("apn", "apn"), ("ipv4", "ipv4"), ("ipv6", "ipv6"), ("dns", "dns"), ("warning", "dns_warning"),
-                                     ("last end", "last_end_reason")] {
-                    if let v = s.value(key), !v.isEmpty { Out.line("  " + Text.pad(label + ":", 11) + v) }
-                }
-                if let u = uptime { Out.line("  uptime:    \(u / 3600)h\(Text.decimal(u / 60 % 60, width: 2))m\(Text.decimal(u % 60, width: 2))s") }
-            }
-        }
-        if json { Out.line("[" + objects.joined(separator: ",\n ") + "]") }
-        if !anyAlive {
-            if !json { Out.error("qcm: no running qcm found in \(runDir)") }
-            return ExitCode.noModem
-        }
-        return ExitCode.ok
+    /// A value as a status record holds it: printable UTF-8 as it is (an operator called
+    /// "Telefónica" stays so), everything else — control characters, broken UTF-8, the
+    /// backslash itself — as \xNN-style escapes, so no value can add a line.
+    static func escape(_ v: String) -> String {
+        let b = Array(v.utf8)
+        if !b.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == 92 }) && QMIStrings.printableUTF8(b) { return v }
+        return Text.printable(b)
     }
 }
 

@@ -38,6 +38,8 @@ enum Event {
     case stop(signal: String)
     /// `qcm -k N` for one PDN of a qcm that serves several: stop that one only.
     case stopPDN(Int)
+    /// `qcm status` asks the running qcm (`token` names the asker); answered by `.statusReply`.
+    case statusQuery(Int)
 }
 
 /// What to do.
@@ -67,6 +69,11 @@ enum Action {
     case removeDataLinks(pdn: Int?)
     /// PDN is stopped while others go on: its status file and lock go.
     case pdnStopped(pdn: Int)
+    /// Field status changed (its values went out as `.status`): save the status files, tell
+    /// `qcm status --watch`, and refresh systemd's STATUS with this short form.
+    case fieldChanged(String?)
+    /// The answer to `.statusQuery`: values read from the modem now (PDN nil: the modem's).
+    case statusReply(Int, [(Int?, String, String)])
     case log(String)
     /// The state line of PDN (or of every PDN when nil): status file and systemd STATUS.
     case state(pdn: Int?, String)
@@ -107,6 +114,15 @@ enum Request: Equatable {
     case runtimeSettings(pdn: Int, family: UInt8)
     /// A PDN's call state asked again, after a frame was lost.
     case recheck(pdn: Int, family: UInt8)
+    // Field status (ConnectionField.swift).
+    case configSignal
+    case registerIndications
+    case signalInfo
+    case systemInfo
+    case imsi
+    case iccid
+    case packetStats(pdn: Int, query: Int)
+    case rfBand(query: Int)
 }
 
 enum Timer: Equatable {

@@ -33,6 +33,11 @@ final class Runner {
     var dhcp = SmallMap<Int, DHCPDriver>()
     /// QMAP links made under the parent (qmimux, rmnet), created when first needed.
     var qmapLinks: DataLinks?
+    /// `qcm status` asking this qcm (nil: no run directory to put the socket in).
+    var statusServer: StatusServer?
+    /// The last state line and the field status' short form, for systemd's STATUS.
+    var stateLine = "starting"
+    var fieldShort: String?
     private(set) var exitCode: Int32?
 
     /// Events raised while actions run are queued and handled in order, never re-entrantly.
@@ -53,12 +58,46 @@ final class Runner {
 
     var stateText: String { instances.values.first?.get("state") ?? "starting" }
 
+    /// Status sockets of qcm that were killed (-9) — ours only, and only sockets.
+    func removeStaleSockets() {
+        for name in Files.list(o.runDir) ?? [] where name.begins(with: "qcm-") && name.ends(with: ".sock") {
+            let digits = String(decoding: Array(name.utf8.dropFirst(4).dropLast(5)), as: UTF8.self)
+            guard let pid = Text.parseInt(digits), pid > 0, pid < Int64(Int32.max), !Instance.running(Int32(pid)) else { continue }
+            let path = o.runDir + "/" + name
+            guard let info = Files.info(path), info.kind == .socket, info.owner == UInt32(getuid()) else { continue }
+            Files.remove(path)
+        }
+    }
+
     func start() {
+        removeStaleSockets()
+        let server = StatusServer(path: o.runDir + "/qcm-\(getpid()).sock", loop: loop)
+        if let problem = server.start() {
+            log.log("warning: \(problem): qcm status shows the status files only")
+        } else {
+            server.onQuery = { token in self.feed(.statusQuery(token)) }
+            server.records = { extras in
+                var text = ""
+                for (pdn, i) in self.instances.pairs where i.lockFD >= 0 {
+                    text += i.record(extras.filter { $0.0 == nil || $0.0 == pdn }.map { ($0.1, $0.2) }) + "\n"
+                }
+                return text
+            }
+            statusServer = server
+        }
         for (pdn, i) in instances.pairs {
             i.set("interface", machine.netdev(pdn))
             i.set("channel", machine.config.channel)
+            if statusServer != nil { i.set("socket", server.path) }
         }
         feed(.start)
+    }
+
+    /// Status files rewritten, watchers told, systemd's STATUS refreshed.
+    func statusChanged() {
+        for i in instances.values { i.save() }
+        statusServer?.changed()
+        notify.status(stateLine + (fieldShort.map { "; " + $0 } ?? ""))
     }
 
     /// Hands an event to the machine and carries out what it answers.
@@ -104,11 +143,14 @@ final class Runner {
             log.log("PDN \(pdn) stopped")
         case .log(let s): log.log(s)
         case let .state(pdn, text):
-            for (p, i) in instances.pairs where pdn == nil || pdn == p {
-                i.set("state", text)
-                i.save()
-            }
-            notify.status(text)
+            for (p, i) in instances.pairs where pdn == nil || pdn == p { i.set("state", text) }
+            stateLine = text
+            statusChanged()
+        case .fieldChanged(let short):
+            fieldShort = short
+            statusChanged()
+        case let .statusReply(token, extras):
+            statusServer?.answer(token, extras)
         case let .status(pdn, key, value):
             for (p, i) in instances.pairs where pdn == nil || pdn == p { i.set(key, value) }
         case let .connected(pdn, summary):
@@ -119,6 +161,8 @@ final class Runner {
             }
             notify.ready(summary)
         case .exit(let code):
+            statusServer?.stop()
+            statusServer = nil
             notify.stopping()
             exitCode = code
             loop.stop()

@@ -10,6 +10,7 @@ public struct SimConfig {
     public var revision = "EC25EFAR06A11M4G"
     public var imei = "867394041355693"
     public var iccid = "89860117851101539010"
+    public var imsi = "460011234567890"
 
     // SIM card
     public enum SIMState: Equatable {
@@ -32,6 +33,18 @@ public struct SimConfig {
     public var mcc: UInt16 = 460
     public var mnc: UInt16 = 1
     public var operatorName = "CHN-UNICOM"
+    /// How the Serving System PLMN description carries the name: as ASCII, GSM 7-bit packed
+    /// or UCS-2LE (real modems send all three, without saying which).
+    public enum NameEncoding { case ascii, gsm7, ucs2 }
+    public var operatorEncoding = NameEncoding.ascii
+    /// The serving cell: tracking area, cell id, LAC (3G), LTE band (nasActiveBand: 122 =
+    /// eutran-3) and EARFCN.
+    public var tac: UInt16 = 0x1a2b
+    public var cellID: UInt32 = 0x0a3b_1c02
+    public var band: UInt16 = 122
+    public var earfcn: UInt32 = 1650
+    /// 5G NR signal (EN-DC), when the modem reports it: RSRP dBm, SNR 0.1 dB, RSRQ dB.
+    public var nr: (rsrp: Int16, snr: Int16, rsrq: Int16)?
     /// QMI radio interface: 8 = LTE, 12 = 5G NR.
     public var radioInterface: Int64 = 8
     public var rssi: Int64 = -65

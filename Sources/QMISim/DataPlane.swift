@@ -237,6 +237,12 @@ public final class DataPlane {
                 return note("\(tun.name): nothing answers at \(echo.destination)")
             }
             answered[tun.name, default: 0] += 1
+            if let call = sim.calls.first(where: { $0.mux == muxOf[tun.name] && $0.family == (echo.v4 ? 4 : 6) }) {
+                var c = sim.traffic[call.handle] ?? (0, 0, 0, 0)
+                c.txBytes += UInt64(p.count); c.txPackets &+= 1
+                c.rxBytes += UInt64(reply.count); c.rxPackets &+= 1
+                sim.traffic[call.handle] = c
+            }
             tun.write(reply)
         case .failure(let why):
             note("\(tun.name): dropped a ping to \(echo.destination): \(why.text)")

@@ -118,4 +118,65 @@ extension QMISimulator {
             setRegistered(on)
         }
     }
+
+    // MARK: the network changing
+
+    /// The LTE signal moves. Like a modem, the simulator sends a Signal Info indication to
+    /// the NAS clients that registered for it — to one that set RSRP thresholds only when the
+    /// change crosses one of them.
+    public func setSignal(rsrp: Int64, rsrq: Int64? = nil, snr: Int64? = nil, rssi: Int64? = nil) {
+        locked {
+            let old = Int16(truncatingIfNeeded: config.rsrp), new = Int16(truncatingIfNeeded: rsrp)
+            config.rsrp = rsrp
+            if let v = rsrq { config.rsrq = v }
+            if let v = snr { config.snr = v }
+            if let v = rssi { config.rssi = v }
+            guard registered else { return }
+            for (cid, reg) in nasRegistrations where reg.signal {
+                let thresholds = rsrpThresholds[cid] ?? []
+                let crossed = thresholds.isEmpty || thresholds.contains { t in (old > t && new <= t) || (old < t && new >= t) }
+                guard crossed else { continue }
+                var ind = NAS.SignalInfo.Indication(clientID: cid)
+                ind.lteSignalStrength = lteSignal
+                if let nr = config.nr {
+                    ind.n5gSignalStrength = NAS.N5GSignalStrength(rsrp: nr.rsrp, snr: nr.snr)
+                    ind.n5gSignalStrengthExtended = nr.rsrq
+                }
+                indicate(ind.message)
+            }
+        }
+    }
+
+    /// The modem moves to another cell: a System Info indication to the NAS clients that
+    /// registered for it, a Serving System indication to every NAS client.
+    public func changeCell(tac: UInt16, cellID: UInt32) {
+        locked {
+            config.tac = tac
+            config.cellID = cellID
+            guard registered, let nas = allocated[QMIService.nas.rawValue] else { return }
+            for cid in nas.sorted() {
+                if nasRegistrations[cid]?.systemInfo == true {
+                    var ind = NAS.SystemInfo.Indication(clientID: cid)
+                    let mcc = Text.decimal(config.mcc, width: 3), mnc = Text.decimal(config.mnc, width: 2)
+                    ind.lteServiceStatus = NAS.LTEServiceStatus(serviceStatus: .available, trueServiceStatus: .available, preferredDataPath: true)
+                    ind.lteSystemInfo = NAS.LTESystemInfo(
+                        domainValid: true, domain: .ps, serviceCapabilityValid: true, serviceCapability: .csPs,
+                        roamingStatusValid: true, roamingStatus: config.roaming ? .on : .off, forbiddenValid: true, forbidden: false,
+                        lacValid: false, lac: 0, cidValid: true, cid: cellID, registrationRejectInfoValid: false,
+                        registrationRejectDomain: .noneValue, registrationRejectCause: 0, networkIDValid: true, mcc: mcc, mnc: mnc,
+                        tacValid: true, tac: tac)
+                    indicate(ind.message)
+                }
+                var ss = NAS.GetServingSystem.Indication(clientID: cid)
+                let s = servingSystem
+                ss.servingSystem = s.system
+                ss.roamingIndicator = s.roaming
+                ss.dataServiceCapability = s.capabilities
+                ss.currentPLMN = s.plmn
+                ss.lteTAC = tac
+                ss.cid3GPP = cellID
+                indicate(ss.message)
+            }
+        }
+    }
 }

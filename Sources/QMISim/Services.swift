@@ -108,6 +108,10 @@ extension QMISimulator {
     func release(service: UInt8, cid: UInt8) {
         allocated[service]?.remove(cid)
         owners.removeValue(forKey: SimConfig.key(QMIService(service), UInt16(cid)))
+        if service == QMIService.nas.rawValue {
+            nasRegistrations.removeValue(forKey: cid)
+            rsrpThresholds.removeValue(forKey: cid)
+        }
         if service == QMIService.wds.rawValue {
             ipFamily.removeValue(forKey: cid)
             muxBindings.removeValue(forKey: cid)
@@ -143,6 +147,11 @@ extension QMISimulator {
             var r = DMS.GetIDs.Response(replyingTo: req)
             r.imei = config.imei
             r.esn = "0"
+            return r
+        case DMS.UIMGetIMSI.id:
+            guard simState == .ready else { return refuse(req, QMIErrorCode.uimUninitialized) }
+            var r = DMS.UIMGetIMSI.Response(replyingTo: req)
+            r.imsi = config.imsi
             return r
         case DMS.UIMGetICCID.id:
             guard simState != .absent else { return refuse(req, QMIErrorCode.uimUninitialized) }
@@ -286,8 +295,49 @@ extension QMISimulator {
             ind.roamingIndicator = ss.roaming
             ind.dataServiceCapability = ss.capabilities
             ind.currentPLMN = ss.plmn
+            if on {
+                ind.lteTAC = config.tac
+                ind.cid3GPP = config.cellID
+            }
             indicate(ind.message)
         }
+    }
+
+    var lteSignal: NAS.LTESignalStrength {
+        NAS.LTESignalStrength(rssi: Int8(truncatingIfNeeded: config.rssi), rsrq: Int8(truncatingIfNeeded: config.rsrq),
+                              rsrp: Int16(truncatingIfNeeded: config.rsrp), snr: Int16(truncatingIfNeeded: config.snr))
+    }
+
+    /// The operator name as the modem puts it on the wire, in the configured coding. The
+    /// bytes travel in a String: each coding here is valid UTF-8 (GSM 7-bit packing of
+    /// plain names stays below 0x80 only by luck, so it is checked).
+    var operatorDescription: String {
+        switch config.operatorEncoding {
+        case .ascii: return config.operatorName
+        case .ucs2:
+            return String(decoding: config.operatorName.utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }, as: UTF8.self)
+        case .gsm7:
+            let packed = QMISimulator.gsm7Pack(config.operatorName)
+            return packed.allSatisfy({ $0 < 0x80 }) ? String(decoding: packed, as: UTF8.self) : config.operatorName
+        }
+    }
+
+    /// GSM 7-bit packing of plain ASCII letters, digits, space and "-" (what operator names use).
+    static func gsm7Pack(_ s: String) -> [UInt8] {
+        let septets = s.utf8.map { c -> UInt8 in c == 0x40 ? 0 : c == 0x5f ? 0x11 : c & 0x7f }
+        var out: [UInt8] = []
+        var acc: UInt32 = 0, bits = 0
+        for s in septets {
+            acc |= UInt32(s) << bits
+            bits += 7
+            while bits >= 8 {
+                out.append(UInt8(acc & 0xff))
+                acc >>= 8
+                bits -= 8
+            }
+        }
+        if bits > 0 { out.append(UInt8(acc & 0xff)) }
+        return out
     }
 
     var servingSystem: (system: NAS.GetServingSystem.ServingSystem, roaming: NAS.RoamingIndicator?,
@@ -299,7 +349,7 @@ extension QMISimulator {
             radioInterfaces: registered ? [NAS.RadioInterface(rawValue: Int8(truncatingIfNeeded: config.radioInterface))] : [])
         guard registered else { return (system, nil, nil, nil) }
         return (system, config.roaming ? .on : .off, [.lte],
-                NAS.GetServingSystem.CurrentPLMN(mcc: config.mcc, mnc: config.mnc, description: config.operatorName))
+                NAS.GetServingSystem.CurrentPLMN(mcc: config.mcc, mnc: config.mnc, description: operatorDescription))
     }
 
     func nas(_ req: QMIMessage) -> QMITypedMessage {
@@ -311,6 +361,26 @@ extension QMISimulator {
             r.roamingIndicator = ss.roaming
             r.dataServiceCapability = ss.capabilities
             r.currentPLMN = ss.plmn
+            if registered {
+                r.lteTAC = config.tac
+                r.cid3GPP = config.cellID
+            }
+            return r
+        case NAS.RegisterIndications.id:
+            let q = NAS.RegisterIndications.Request(req)
+            var now = nasRegistrations[req.clientID] ?? (false, false)
+            if let s = q.signalInfo { now.signal = s }
+            if let s = q.systemInfo { now.systemInfo = s }
+            nasRegistrations[req.clientID] = now
+            return NAS.RegisterIndications.Response(replyingTo: req)
+        case NAS.ConfigSignalInfo.id:
+            rsrpThresholds[req.clientID] = NAS.ConfigSignalInfo.Request(req).rsrpThreshold ?? []
+            return NAS.ConfigSignalInfo.Response(replyingTo: req)
+        case NAS.GetRFBandInformation.id:
+            guard registered else { return refuse(req, QMIErrorCode.informationUnavailable) }
+            var r = NAS.GetRFBandInformation.Response(replyingTo: req)
+            r.list = [NAS.GetRFBandInformation.ListEntry(radioInterface: .lte, activeBandClass: NAS.ActiveBand(rawValue: config.band),
+                                                         activeChannel: UInt16(truncatingIfNeeded: config.earfcn))]
             return r
         case NAS.GetSystemInfo.id:
             var r = NAS.GetSystemInfo.Response(replyingTo: req)
@@ -328,26 +398,27 @@ extension QMISimulator {
                     r.lteSystemInfo = NAS.LTESystemInfo(
                         domainValid: true, domain: .ps, serviceCapabilityValid: true, serviceCapability: .csPs,
                         roamingStatusValid: true, roamingStatus: roam, forbiddenValid: true, forbidden: false, lacValid: false,
-                        lac: 0, cidValid: true, cid: 0x0a3b_1c02, registrationRejectInfoValid: false,
+                        lac: 0, cidValid: true, cid: config.cellID, registrationRejectInfoValid: false,
                         registrationRejectDomain: .noneValue, registrationRejectCause: 0, networkIDValid: true, mcc: mcc, mnc: mnc,
-                        tacValid: true, tac: 0x1a2b)
+                        tacValid: true, tac: config.tac)
                 } else {
                     r.nr5gSystemInfo = NAS.NR5GSystemInfo(
                         domainValid: true, domain: .ps, serviceCapabilityValid: true, serviceCapability: .csPs,
                         roamingStatusValid: true, roamingStatus: roam, forbiddenValid: true, forbidden: false, lacValid: false,
-                        lac: 0, cidValid: true, cid: 0x0a3b_1c02, registrationRejectInfoValid: false,
+                        lac: 0, cidValid: true, cid: config.cellID, registrationRejectInfoValid: false,
                         registrationRejectDomain: .noneValue, registrationRejectCause: 0, networkIDValid: true, mcc: mcc, mnc: mnc,
-                        tacValid: true, tac: 0x1a2b)
+                        tacValid: true, tac: config.tac)
                 }
             }
             return r
         case NAS.GetSignalInfo.id:
             guard registered else { return refuse(req, QMIErrorCode.informationUnavailable) }
             var r = NAS.GetSignalInfo.Response(replyingTo: req)
-            r.lteSignalStrength = NAS.LTESignalStrength(rssi: Int8(truncatingIfNeeded: config.rssi),
-                                                                      rsrq: Int8(truncatingIfNeeded: config.rsrq),
-                                                                      rsrp: Int16(truncatingIfNeeded: config.rsrp),
-                                                                      snr: Int16(truncatingIfNeeded: config.snr))
+            r.lteSignalStrength = lteSignal
+            if let nr = config.nr {
+                r.n5gSignalStrength = NAS.N5GSignalStrength(rsrp: nr.rsrp, snr: nr.snr)
+                r.n5gSignalStrengthExtended = nr.rsrq
+            }
             return r
         default:
             return refuse(req, QMIErrorCode.invalidQmiCommand)
@@ -515,6 +586,21 @@ extension QMISimulator {
                 if config.ipv6DNS.count > 1 { r.ipv6SecondaryDNS = config.ipv6DNS[1] }
             }
             return r
+        case WDS.GetPacketStatistics.id:
+            // The counters of this client's calls (a modem counts per data session).
+            var t: (txBytes: UInt64, rxBytes: UInt64, txPackets: UInt32, rxPackets: UInt32) = (0, 0, 0, 0)
+            for call in calls where call.cid == cid {
+                if let c = traffic[call.handle] {
+                    t.txBytes += c.txBytes; t.rxBytes += c.rxBytes; t.txPackets &+= c.txPackets; t.rxPackets &+= c.rxPackets
+                }
+            }
+            var r = WDS.GetPacketStatistics.Response(replyingTo: req)
+            r.txBytesOk = t.txBytes
+            r.rxBytesOk = t.rxBytes
+            r.txPacketsOk = t.txPackets
+            r.rxPacketsOk = t.rxPackets
+            r.txPacketsDropped = 0xffff_ffff              // "not available", as modems say
+            return r
         case WDS.GetDataBearerTechnology.id:
             guard registered else { return refuse(req, QMIErrorCode.outOfCall) }
             var r = WDS.GetDataBearerTechnology.Response(replyingTo: req)
@@ -630,6 +716,7 @@ extension QMISimulator {
 
     func endCall(_ call: Call, notify: Bool, reason: (UInt16, UInt16, Int16) = (2, 2, 202)) {
         calls.removeAll { $0 == call }
+        traffic.removeValue(forKey: call.handle)
         if let t = callTimers.removeValue(forKey: call.handle) { loop.cancel(t) }
         log("call down: handle 0x\(Text.hex(call.handle, 8))")
         if notify { sendPacketStatus(cid: call.cid, status: .disconnected, reason: reason, family: call.family) }

@@ -99,6 +99,12 @@ public final class QMISimulator {
     /// WDS client → mux id (Bind Mux Data Port).
     var muxBindings: [UInt8: UInt8?] = [:]
 
+    // NAS reporting, per NAS client: indications registered for, signal thresholds set.
+    var nasRegistrations: [UInt8: (signal: Bool, systemInfo: Bool)] = [:]
+    var rsrpThresholds: [UInt8: [Int16]] = [:]
+    /// Traffic per call (packet data handle): bytes and packets each way.
+    var traffic: [UInt32: (txBytes: UInt64, rxBytes: UInt64, txPackets: UInt32, rxPackets: UInt32)] = [:]
+
     // Faults switched at run time
     /// Services that stopped answering; a modem reset brings them back.
     var hungServices: Set<UInt8> = []

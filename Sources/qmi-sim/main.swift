@@ -46,6 +46,10 @@ let usage = """
       --registration-delay MS  searching for MS milliseconds before registering (default 0)
       --no-registration      never register
       --roaming              register as roaming
+      --operator NAME        the network's name (default CHN-UNICOM)
+      --operator-encoding E  how the modem sends it: ascii, gsm7 (packed) or ucs2 (little-endian)
+      --signal-walk MS       the LTE RSRP wanders by a few dB every MS milliseconds (Signal Info
+                             indications to clients that asked for them)
       --apn APN              APN stored in profile 1 (default cmnet)
       --ipv4 ADDR/PREFIX     address handed out (default 10.90.1.113/30)
       --gateway ADDR         IPv4 gateway (default 10.90.1.114)
@@ -100,6 +104,7 @@ var qmapMode: Int?
 var qmapSize = 4096
 var product = "0125"
 var gobiNet = false
+var signalWalk: Int64 = 0
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -161,6 +166,15 @@ while !args.isEmpty {
     case "--registration-delay": config.registrationDelayMs = number(a)
     case "--no-registration": config.neverRegister = true
     case "--roaming": config.roaming = true
+    case "--operator": config.operatorName = value(a)
+    case "--operator-encoding":
+        switch value(a) {
+        case "ascii": config.operatorEncoding = .ascii
+        case "gsm7": config.operatorEncoding = .gsm7
+        case "ucs2": config.operatorEncoding = .ucs2
+        default: fail("--operator-encoding takes ascii, gsm7 or ucs2")
+        }
+    case "--signal-walk": signalWalk = number(a)
     case "--apn": config.profiles[0].apn = value(a)
     case "--ipv4":
         let parts = Text.split(value(a), on: 47)
@@ -299,6 +313,14 @@ loop.watch(signalPipe[0]) { _ in
 }
 
 for (svc, ms) in hangs { loop.after(ms) { sim.hang(svc) } }
+if signalWalk > 0 {
+    func walk() {
+        let now = sim.withState { $0.config.rsrp }
+        sim.setSignal(rsrp: min(-70, max(-120, now + Int64.random(in: -4...4))))
+        loop.after(signalWalk) { walk() }
+    }
+    loop.after(signalWalk) { walk() }
+}
 
 if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
 print("qmi-sim: ready on \(path)\(proxy ? " and @qmi-proxy" : "")")

@@ -160,7 +160,8 @@ final class CommandLineTests: XCTestCase {
             if n > 0 { messages.append(String(decoding: buf[0..<n], as: UTF8.self)) }
         }
         XCTAssertTrue(messages.contains { $0.hasPrefix("READY=1\nSTATUS=connected") }, "\(messages)")
-        XCTAssertTrue(messages.contains("STATUS=waiting for network registration") || messages.contains("STATUS=dialing"), "\(messages)")
+        XCTAssertTrue(messages.contains { $0.hasPrefix("STATUS=waiting for network registration") || $0.hasPrefix("STATUS=dialing") }, "\(messages)")
+        XCTAssertTrue(messages.contains { $0.hasPrefix("STATUS=connected") && $0.hasSuffix("; LTE 3/4 CHN-UNICOM") }, "the short field status: \(messages)")
         XCTAssertGreaterThanOrEqual(messages.filter { $0 == "WATCHDOG=1" }.count, 3, "\(messages)")
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0)

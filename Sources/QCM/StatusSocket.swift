@@ -1,0 +1,166 @@
+import Base
+import CSystem
+
+/// The running qcm's status socket, `RUNDIR/qcm-PID.sock`. `qcm status` asks it for what
+/// only the modem knows at that moment (packet counters, RF band), so nothing is polled or
+/// rewritten periodically; `qcm status --watch` stays connected and is sent the status
+/// again each time it changes.
+///
+/// Protocol: the client sends one line, `status` or `watch`. Each answer is the status
+/// records of this qcm's PDNs in the status files' own format (`key=value` lines, values
+/// escaped), one blank line after each record, and a line holding `.` at the end.
+///
+/// Nothing a client does can block or grow the daemon: sockets are non-blocking, a request
+/// longer than 64 bytes, an unknown request, a client that does not ask within 2 s, or one
+/// that lets 256 KB of answers pile up is disconnected; at most 8 clients at a time; while a
+/// modem query is out, further `status` requests wait for the same answer.
+final class StatusServer {
+    final class Client {
+        let fd: Int32
+        var watch = 0
+        var input: [UInt8] = []
+        var output: [UInt8] = []
+        var watching = false
+        var waitingForQuery = false
+        var deadline: Int?
+        init(fd: Int32) { self.fd = fd }
+    }
+
+    let path: String
+    let loop: EventLoop
+    private(set) var fd: Int32 = -1
+    private var listenWatch = 0
+    private var clients: [Client] = []
+    private var nextToken = 1
+    private var queryToken: Int?
+    /// Starts a modem query (`.statusQuery(token)` to the machine).
+    var onQuery: (Int) -> Void = { _ in }
+    /// The status records of every PDN, with `extras` (pdn nil: every record) added.
+    var records: (_ extras: [(Int?, String, String)]) -> String = { _ in "" }
+
+    static let maxClients = 8
+    static let maxRequest = 64
+    static let maxPending = 256 * 1024
+
+    init(path: String, loop: EventLoop) {
+        self.path = path
+        self.loop = loop
+    }
+
+    /// Listens; a file left at `path` (a killed qcm's socket, or anything else) is replaced.
+    func start() -> String? {
+        _ = unlink(path)
+        fd = csys_unix_listen(path, 8)
+        guard fd >= 0 else { return "cannot create status socket \(path): \(Errno.current.description)" }
+        // Connecting needs write permission: anyone who may read the status files may ask.
+        _ = chmod(path, 0o666)
+        listenWatch = loop.watch(fd) { _ in self.accept() }
+        return nil
+    }
+
+    func stop() {
+        for c in clients { drop(c) }
+        if fd >= 0 {
+            loop.unwatch(listenWatch)
+            _ = close(fd)
+            _ = unlink(path)
+        }
+        fd = -1
+    }
+
+    private func accept() {
+        while true {
+            let cfd = csys_accept(fd)
+            if cfd < 0 { return }
+            guard clients.count < StatusServer.maxClients else {
+                _ = close(cfd)
+                continue
+            }
+            let c = Client(fd: cfd)
+            c.watch = loop.watch(cfd) { revents in self.event(c, revents) }
+            c.deadline = loop.after(2000) {
+                c.deadline = nil
+                if !c.watching && !c.waitingForQuery { self.drop(c) }
+            }
+            clients.append(c)
+        }
+    }
+
+    private func drop(_ c: Client) {
+        guard let i = clients.firstIndex(where: { $0 === c }) else { return }
+        clients.remove(at: i)
+        loop.unwatch(c.watch)
+        if let t = c.deadline { loop.cancel(t) }
+        _ = close(c.fd)
+    }
+
+    private func event(_ c: Client, _ revents: Int16) {
+        if revents & Int16(POLLOUT) != 0 { flush(c) }
+        guard revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
+        var buf = [UInt8](repeating: 0, count: 128)
+        let n = buf.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
+        if n < 0 && (csys_errno() == EAGAIN || csys_errno() == EINTR) { return }
+        guard n > 0 else { return drop(c) }
+        guard !c.watching else { return }               // a watcher has nothing more to say
+        c.input += buf[0..<n]
+        guard let nl = c.input.firstIndex(of: 10) else {
+            if c.input.count > StatusServer.maxRequest { drop(c) }
+            return
+        }
+        let request = Text.trimmed(String(decoding: c.input[..<nl], as: UTF8.self))
+        c.input.removeAll()
+        switch Word(request) {
+        case "status":
+            c.waitingForQuery = true
+            if queryToken == nil {
+                let token = nextToken
+                nextToken += 1
+                queryToken = token
+                onQuery(token)
+            }
+        case "watch":
+            c.watching = true
+            send(c, records([]))
+        default:
+            drop(c)
+        }
+    }
+
+    /// The machine's answer to query `token`: every client waiting for it gets it and goes.
+    func answer(_ token: Int, _ extras: [(Int?, String, String)]) {
+        guard token == queryToken else { return }
+        queryToken = nil
+        let text = records(extras)
+        for c in clients where c.waitingForQuery {
+            c.waitingForQuery = false
+            send(c, text)
+            if c.output.isEmpty { drop(c) }
+        }
+    }
+
+    /// The status changed: watchers get it again.
+    func changed() {
+        guard clients.contains(where: { $0.watching }) else { return }
+        let text = records([])
+        for c in clients where c.watching { send(c, text) }
+    }
+
+    private func send(_ c: Client, _ text: String) {
+        c.output += Array((text + ".\n").utf8)
+        guard c.output.count <= StatusServer.maxPending else { return drop(c) }
+        flush(c)
+    }
+
+    private func flush(_ c: Client) {
+        while !c.output.isEmpty {
+            let n = c.output.withUnsafeBytes { CSystem.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if csys_errno() == EAGAIN || csys_errno() == EINTR { break }
+                return drop(c)
+            }
+            c.output.removeFirst(n)
+        }
+        if c.output.isEmpty && !c.watching && !c.waitingForQuery { return drop(c) }
+        loop.setEvents(c.watch, Int16(POLLIN) | (c.output.isEmpty ? 0 : Int16(POLLOUT)))
+    }
+}
