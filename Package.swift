@@ -5,7 +5,7 @@
 // USBDiscovery, LinkConfig, DHCPClient, QCM) are Embedded-Swift-clean and
 // reach libc only through CSystem; scripts/build-embedded builds them
 // without the Swift runtime. Dependencies point one way:
-// CSystem ← Base ← QMICore (← QMIMessages), USBDiscovery, LinkConfig, DHCPClient ← QCM.
+// CSystem ← Base ← QMICore (← QMIMessages), MBIMCore, USBDiscovery, LinkConfig, DHCPClient ← QCM.
 import PackageDescription
 
 let package = Package(
@@ -25,16 +25,20 @@ let package = Package(
         .target(name: "USBDiscovery", dependencies: ["Base", "CSystem"]),
         .target(name: "LinkConfig", dependencies: ["Base", "CSystem"]),
         .target(name: "DHCPClient", dependencies: ["Base", "CSystem"]),
+        // MBIM (cdc_mbim modems): codec, engine, trace. A build-time option of the Embedded
+        // build (scripts/build-embedded --no-mbim); the QCM_MBIM condition marks its uses.
+        .target(name: "MBIMCore", dependencies: ["Base", "CSystem"]),
         .executableTarget(
             name: "QCM",
-            dependencies: ["Base", "QMICore", "QMIMessages", "USBDiscovery", "LinkConfig", "DHCPClient", "CSystem"]),
-        .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "CSystem"]),
-        .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "QMIMessages", "CSystem"]),
+            dependencies: ["Base", "QMICore", "QMIMessages", "USBDiscovery", "LinkConfig", "DHCPClient", "MBIMCore", "CSystem"],
+            swiftSettings: [.define("QCM_MBIM")]),
+        .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
+        .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
         // The generator of Sources/QMICore/Messages.generated.swift (typed message views), and its command.
         .target(name: "QMICodegen", dependencies: ["Base", "QMICore"]),
         .executableTarget(name: "qcm-codegen", dependencies: ["QMICodegen", "Base"]),
         // libFuzzer entry point for the QMI and DHCP parsers (README: "Fuzzing"); a corpus replayer otherwise.
-        .executableTarget(name: "qcm-fuzz", dependencies: ["Base", "QMICore", "DHCPClient"]),
+        .executableTarget(name: "qcm-fuzz", dependencies: ["Base", "QMICore", "DHCPClient", "MBIMCore"]),
         .target(name: "TestSupport", dependencies: ["Base", "CSystem", "QMICore", "QMIMessages", "QMISim", "DHCPClient"], path: "Tests/TestSupport"),
         .testTarget(name: "BaseTests", dependencies: ["Base", "CSystem"]),
         .testTarget(name: "QMICoreTests", dependencies: ["Base", "QMICore", "QMIMessages", "QMICodegen", "CSystem"], exclude: ["Fixtures"]),
@@ -42,7 +46,8 @@ let package = Package(
         .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "CSystem", "USBDiscovery"]),
         .testTarget(name: "LinkConfigTests", dependencies: ["TestSupport", "LinkConfig", "Base", "CSystem"]),
         .testTarget(name: "DHCPClientTests", dependencies: ["TestSupport", "DHCPClient", "LinkConfig", "Base", "CSystem"]),
-        .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "QMIMessages", "CSystem"]),
+        .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
+        .testTarget(name: "MBIMCoreTests", dependencies: ["MBIMCore", "Base"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,7 +14,7 @@ import QMIMessages
 /// Events come in through `handle(_:now:)` and actions go out (Machine.swift); the Runner
 /// does the I/O. The session (channel, client ids, SIM, registration) is shared; each PDN
 /// is a `Call` with its own WDS clients, handles, link and redial schedule.
-final class Connection {
+final class Connection: CallMachine {
     struct Config {
         let options: Options
         /// The channel as shown in the log and status ("/dev/cdc-wdm0", "@qmi-proxy").
@@ -33,6 +33,8 @@ final class Connection {
         let timeouts: Timeouts
         /// The data path: QMAP or not, and each PDN's mux and netdev.
         let plan: DataPlan
+        /// The modem speaks MBIM (cdc_mbim): the session is an MBIMSession.
+        var mbim = false
     }
 
     /// CTL Sync drops every client id on the modem: only on a channel of our own.
@@ -142,6 +144,9 @@ final class Connection {
         case .stop(let signal): stop(signal: signal)
         case .stopPDN(let pdn): stopPDN(pdn)
         case .statusQuery(let token): statusQuery(token)
+        #if QCM_MBIM
+        case .mbimAnswer, .mbimIndication: break
+        #endif
         }
         return out
     }

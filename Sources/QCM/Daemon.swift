@@ -49,6 +49,8 @@ enum Daemon {
         var driver: String?
         /// What the driver offers for QMAP.
         var facts = DriverFacts()
+        /// The module is in MBIM mode (cdc_mbim).
+        var mbim = false
     }
 
     static func find(_ o: Options, log: Logger) -> Target? {
@@ -77,6 +79,7 @@ enum Daemon {
         t.rawIPSwitchable = t.netdev.map { Files.exists(o.sysRoot + "/class/net/\($0)/qmi/raw_ip") } ?? false
         if let d = o.device { t.channel = d }
         t.facts = DriverFacts(modem, netdev: t.netdev, sysRoot: o.sysRoot)
+        t.mbim = modem.speaksMBIM
         return t
     }
 
@@ -84,6 +87,11 @@ enum Daemon {
         guard let target = find(o, log: log) else { return ExitCode.noModem }
         let channel = o.proxy.map { "@" + $0 } ?? target.channel
 
+        let mbim = o.proxy?.equals("mbim-proxy") == true || (o.proxy == nil && target.mbim)
+        if mbim && o.pdns.count > 1 {
+            log.log("several PDNs on a module in MBIM mode need cdc_mbim's VLAN links (wwan0.N), which qcm does not create yet; dial one PDN, or switch the module to QMI (AT+QCFG=\"usbnet\",0)")
+            return ExitCode.noModem
+        }
         let plan: DataPlan
         do throws(DataPlan.Failure) {
             plan = try DataPlan.decide(target.facts, pdns: o.pdns, choice: o.dataPath)
@@ -127,7 +135,18 @@ enum Daemon {
             rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,
             plan: plan)
         config.driverOwnsCTL = o.proxy == nil && QMITransports.isGobiNet(target.channel)
-        let machine = Connection(config)
+        let machine: any CallMachine
+        #if QCM_MBIM
+        config.mbim = mbim
+        machine = mbim ? MBIMSession(config) : Connection(config)
+        if mbim { log.log("MBIM mode: dialing with MBIM Basic Connect") }
+        #else
+        if mbim {
+            log.log("this qcm was built without MBIM (scripts/build-embedded --no-mbim): it cannot dial a module in MBIM mode")
+            return ExitCode.noModem
+        }
+        machine = Connection(config)
+        #endif
 
         let loop = EventLoop()
         var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]

@@ -2,11 +2,27 @@ import Base
 import DHCPClient
 import LinkConfig
 import QMICore
+#if QCM_MBIM
+import MBIMCore
+#endif
 
 // The vocabulary between the connection's state machine (Connection, Call — decisions, no
 // I/O) and the Runner (the I/O: QMI channel, timers, rtnetlink, DHCP, files, systemd). The
 // runner feeds events in; the machine answers with actions. Tests feed events with a fake
 // clock and read the actions, without a process, a socket or a modem.
+
+/// A connection's decisions, without I/O: the QMI session (Connection) or the MBIM one
+/// (MBIMSession). The Runner feeds it events and carries out its actions.
+protocol CallMachine: AnyObject {
+    var config: Connection.Config { get }
+    /// The data path as the machine uses it (netdevs of created links filled in).
+    var plan: DataPlan { get }
+    /// Set up once: a later loss of the modem is waited out rather than fatal.
+    var initializedOnce: Bool { get }
+    /// The netdev that carries PDN's traffic.
+    func netdev(_ pdn: Int) -> String?
+    func handle(_ event: Event, now: Int64) -> [Action]
+}
 
 /// What happened.
 enum Event {
@@ -40,6 +56,11 @@ enum Event {
     case stopPDN(Int)
     /// `qcm status` asks the running qcm (`token` names the asker); answered by `.statusReply`.
     case statusQuery(Int)
+    #if QCM_MBIM
+    /// The answer to `.sendMBIM` (a *_DONE, or a failure).
+    case mbimAnswer(MBIMStep, Result<MBIMMessage, MBIMError>)
+    case mbimIndication(MBIMMessage)
+    #endif
 }
 
 /// What to do.
@@ -47,6 +68,9 @@ enum Action {
     case openChannel
     case closeChannel
     case send(Request, QMIMessage, timeoutMs: Int64)
+    #if QCM_MBIM
+    case sendMBIM(MBIMStep, MBIMMessage, timeoutMs: Int64)
+    #endif
     case arm(Timer, ms: Int64)
     case cancel(Timer)
     /// Set qmi_wwan's raw_ip attribute to Y (the result comes back as `.rawIPSwitched`).

@@ -118,6 +118,7 @@ final class Options {
               --user USER, --password PASSWORD, --auth AUTH   the same, one at a time
           -p, --pin PIN          verify the SIM PIN (4-8 digits) if the SIM asks for it
           -p qmi-proxy, --proxy  talk to the modem through libqmi's qmi-proxy
+          -p mbim-proxy          talk to an MBIM modem through libmbim's mbim-proxy
           -f, --log-file FILE    append the log to FILE as well
           -i, --interface IFACE  the modem owning network interface IFACE (several modems)
               --device PATH      the modem with QMI channel PATH (/dev/cdc-wdm0, a socket file)
@@ -236,8 +237,10 @@ final class Options {
                 let v = try a.value(w)
                 if v.equals("qmi-proxy") || v.equals("libqmi-proxy") {
                     proxy = "qmi-proxy"
+                } else if v.equals("mbim-proxy") || v.equals("libmbim-proxy") {
+                    proxy = "mbim-proxy"
                 } else if v.equals("quectel-qmi-proxy") || v.ends(with: "mbim-proxy") || v.equals("quectel-atc-proxy") {
-                    throw UsageError(message: "-p \(v): qcm speaks libqmi's qmi-proxy protocol only (-p qmi-proxy)")
+                    throw UsageError(message: "-p \(v): qcm speaks libqmi's and libmbim's proxy protocols only (-p qmi-proxy, -p mbim-proxy)")
                 } else {
                     let digits = v.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
                     guard digits, v.utf8.count >= 4, v.utf8.count <= 8 else {

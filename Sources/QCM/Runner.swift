@@ -3,13 +3,16 @@ import CSystem
 import DHCPClient
 import LinkConfig
 import QMICore
+#if QCM_MBIM
+import MBIMCore
+#endif
 
 /// The I/O around the Connection machine: it opens the QMI channel and runs the engine,
 /// arms timers on the event loop, configures links over rtnetlink (or a script), runs DHCP,
 /// writes the status files and speaks to systemd. Every outcome goes back to the machine
 /// as an event; nothing here decides anything.
 final class Runner {
-    let machine: Connection
+    let machine: any CallMachine
     let loop: EventLoop
     let log: Logger
     let notify: SystemdNotify
@@ -28,6 +31,9 @@ final class Runner {
     let rediscover: (() -> Found?)?
 
     var engine: QMIEngine?
+    #if QCM_MBIM
+    var mbim: MBIMEngine?
+    #endif
     var timers = SmallMap<Timer, Int>()
     var links = SmallMap<Int, LinkSetup>()
     var dhcp = SmallMap<Int, DHCPDriver>()
@@ -44,7 +50,7 @@ final class Runner {
     private var queue: [Event] = []
     private var draining = false
 
-    init(machine: Connection, loop: EventLoop, log: Logger, notify: SystemdNotify, instances: SmallMap<Int, Instance>,
+    init(machine: any CallMachine, loop: EventLoop, log: Logger, notify: SystemdNotify, instances: SmallMap<Int, Instance>,
          rediscover: (() -> Found?)?) {
         self.machine = machine
         self.loop = loop
@@ -117,6 +123,9 @@ final class Runner {
         case .openChannel: openChannel()
         case .closeChannel: closeChannel()
         case let .send(r, m, timeout): send(r, m, timeout)
+        #if QCM_MBIM
+        case let .sendMBIM(step, m, timeout): sendMBIM(step, m, timeout)
+        #endif
         case let .arm(t, ms):
             if let old = timers[t] { loop.cancel(old) }
             timers[t] = loop.after(ms) {
@@ -190,6 +199,9 @@ final class Runner {
 
     func openChannel(at device: String) {
         let path = o.proxy.map { "@" + $0 } ?? device
+        #if QCM_MBIM
+        if machine.config.mbim { return openMBIM(path) }
+        #endif
         let channel: any QMITransport
         do throws(QMIError) { channel = try QMITransports.open(path) } catch { return feed(.channelOpenFailed(error)) }
         log.log("QMI channel \(path) open (\(channel.summary))")
@@ -209,6 +221,13 @@ final class Runner {
     }
 
     func closeChannel() {
+        #if QCM_MBIM
+        if let m = mbim {
+            mbim = nil
+            m.onClose = nil
+            m.close()
+        }
+        #endif
         guard let e = engine else { return }
         engine = nil
         e.onClose = nil
@@ -271,3 +290,42 @@ final class Runner {
         do { try driver.start() } catch { log.log("DHCP: \(error.description)") }
     }
 }
+
+#if QCM_MBIM
+extension Runner {
+    func openMBIM(_ path: String) {
+        let channel: MBIMChannel
+        do throws(MBIMError) { channel = try MBIMChannel.open(path) } catch {
+            if case let .system(op, e) = error { return feed(.channelOpenFailed(.system(operation: op, errno: e))) }
+            return feed(.channelOpenFailed(.deviceGone(error.description)))
+        }
+        log.log("MBIM channel \(path) open (fd \(channel.fd))")
+        let e = MBIMEngine(channel: channel, loop: loop)
+        e.onFrame = { bytes, m, sent in
+            guard self.log.verbose else { return }
+            self.log.log(Text.hexBytes(MBIMTrace.masked(bytes, m)))
+            if let m { self.log.log((sent ? "-> " : "<- ") + MBIMTrace.describe(m)) }
+        }
+        e.onIgnored = { self.log.log($0) }
+        e.onIndication = { m in self.feed(.mbimIndication(m)) }
+        e.onClose = { err in
+            guard self.mbim === e else { return }
+            self.mbim = nil
+            self.feed(.channelClosed(.deviceGone(err.description)))
+        }
+        mbim = e
+        feed(.channelOpened)
+    }
+
+    func sendMBIM(_ step: MBIMStep, _ m: MBIMMessage, _ timeout: Int64) {
+        guard let e = mbim else {
+            _ = loop.after(0) { self.feed(.mbimAnswer(step, .failure(.closed))) }
+            return
+        }
+        e.send(m, timeoutMs: timeout) { result in
+            guard self.mbim === e else { return }
+            self.feed(.mbimAnswer(step, result))
+        }
+    }
+}
+#endif

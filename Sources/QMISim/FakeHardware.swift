@@ -15,6 +15,7 @@ public enum FakeHardware {
     /// Writes `<root>/sys` (EC25 2c7c:0125 at usb 1-1.2, QMI on interface 1-1.2:1.4 with
     /// usbmisc/cdc-wdm0 (GobiQMI/qcqmi0 for GobiNet) and net/<netdev>, driver qmi_wwan)
     /// and creates `<root>/dev`. Only qmi_wwan has the qmi/raw_ip switch.
+    /// `driver` "cdc_mbim": the module in MBIM mode (RM500Q 2c7c:0800 by default then).
     /// `qmapMode` (qmi_wwan_q): the driver's qmap_mode and qmap_size attributes instead of
     /// qmi_wwan's qmi/ directory. The attributes a client writes to (add_mux, del_mux,
     /// link_state) are made by DataPlane, which serves them.
@@ -49,9 +50,11 @@ public enum FakeHardware {
         for n in 0...4 {
             let i = "\(dev)/1-1.2:1.\(n)"
             try file(i + "/bInterfaceNumber", "0\(n)")
-            try file(i + "/bInterfaceClass", "ff")
-            try file(i + "/bInterfaceSubClass", n == 4 ? "ff" : "00")
-            try file(i + "/bInterfaceProtocol", n == 4 ? "ff" : "00")
+            // cdc_mbim: interface 4 is the MBIM control function (CDC 02/0e/00).
+            let mbim = driver == "cdc_mbim" && n == 4
+            try file(i + "/bInterfaceClass", mbim ? "02" : "ff")
+            try file(i + "/bInterfaceSubClass", mbim ? "0e" : n == 4 ? "ff" : "00")
+            try file(i + "/bInterfaceProtocol", n == 4 && !mbim ? "ff" : "00")
             try link(i + "/driver", "../../../../../../../bus/usb/drivers/\(n == 4 ? driver : "option")")
             try link("sys/bus/usb/devices/1-1.2:1.\(n)", "../../../devices/platform/sim/usb1/1-1/1-1.2/1-1.2:1.\(n)")
         }
@@ -116,9 +119,10 @@ public final class TunDevice {
     /// Takes every packet instead of the built-in gateway echo (DataPlane).
     public var onPacket: (([UInt8]) -> Void)?
 
-    public init(name: String) throws {
+    /// `ethernet`: a TAP device (Ethernet frames), for netdevs like cdc_mbim's.
+    public init(name: String, ethernet: Bool = false) throws {
         self.name = name
-        fd = csys_tun_open(name, Int32(IFF_TUN | IFF_NO_PI))
+        fd = csys_tun_open(name, Int32((ethernet ? IFF_TAP : IFF_TUN) | IFF_NO_PI))
         guard fd >= 0 else { throw QMIError.system(operation: "create TUN device \(name)", errno: csys_errno()) }
         _ = csys_set_nonblocking(fd)
     }

@@ -100,7 +100,9 @@ public final class Modem {
         self.warnings = warnings
     }
 
-    public var usable: Bool { mode == .qmi && controlDevice != nil && !netInterfaces.isEmpty }
+    public var usable: Bool { (mode == .qmi || speaksMBIM) && controlDevice != nil && !netInterfaces.isEmpty }
+    /// An MBIM function with cdc_mbim bound: qcm dials it over MBIM.
+    public var speaksMBIM: Bool { mode == .mbim && driver?.equals("cdc_mbim") == true }
     public var netInterface: String? { netInterfaces.first }
 
     public var idString: String { "\(QuectelModels.hex4(vendorID)):\(QuectelModels.hex4(productID))" }
@@ -147,9 +149,11 @@ public enum DiscoveryError: Error {
                 s += " load qmi_wwan (modprobe qmi_wwan) or Quectel's qmi_wwan_q/GobiNet driver."
             case .unknown:
                 s += "exposes no QMI interface qcm recognises (interfaces present but none bound to qmi_wwan, qmi_wwan_q or GobiNet)."
+            case .mbim:
+                s += "works in MBIM mode but cdc_mbim is not bound to it (driver \(m.driver ?? "none")): load it (modprobe cdc_mbim)."
             default:
-                s += "works in \(m.mode.name) mode (driver \(m.driver ?? "none")). qcm speaks QMI:"
-                s += " send AT+QCFG=\"usbnet\",0 on the modem's AT port and reset it to switch to QMI mode."
+                s += "works in \(m.mode.name) mode (driver \(m.driver ?? "none")). qcm speaks QMI and MBIM:"
+                s += " send AT+QCFG=\"usbnet\",0 (QMI) or 2 (MBIM) on the modem's AT port and reset it."
             }
             if mm { s += " ModemManager is running and may have claimed the modem: stop it (systemctl stop ModemManager)." }
             return s
@@ -204,7 +208,7 @@ public enum Discovery {
     }
 
     static func usable(_ m: Modem, _ r: ScanResult) throws(DiscoveryError) -> Modem {
-        if m.mode != .qmi { throw .notQMI(m, modemManager: r.modemManagerRunning) }
+        if m.mode != .qmi && !m.speaksMBIM { throw .notQMI(m, modemManager: r.modemManagerRunning) }
         if !m.usable { throw .notUsable(m) }
         return m
     }

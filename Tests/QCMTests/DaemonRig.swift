@@ -11,6 +11,8 @@ import TestSupport
 /// configures a real TUN wwan0 there.
 final class DaemonRig {
     let sim: QMISimulator
+    /// The module in MBIM mode instead (`mbim: true`).
+    var mbimSim: MBIMSimulator?
     let root: String
     let logPath: String
     var pid: pid_t?
@@ -26,14 +28,15 @@ final class DaemonRig {
     /// qmi_wwan). The simulator's data plane serves the driver's attributes, and with a
     /// namespace its netdevs as TUN devices in it.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
-         namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096,
+         namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
          _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
         configure(&c)
         root = NSTemporaryDirectory() + "qcm-rig-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root + "/run", withIntermediateDirectories: true)
-        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP, driver: qmap == nil ? driver : "qmi_wwan_q",
+        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP, product: mbim == nil ? "0125" : "0800",
+                                    driver: mbim != nil ? "cdc_mbim" : qmap == nil ? driver : "qmi_wwan_q",
                                     qmapMode: qmap, qmapSize: qmapSize)
         logPath = root + "/qcm.log"
         sim = QMISimulator(config: c)
@@ -41,6 +44,14 @@ final class DaemonRig {
             ns = n
         } else if netns {
             ns = try TestNamespace("qcm-d")
+        }
+        if let m = mbim {
+            let s = MBIMSimulator(config: m)
+            try s.listen(FakeHardware.socketPath(root: root))
+            if netns, let n = ns { try n.inside { try s.makeNetdev(netdev, namespace: n.name) } }
+            s.start()
+            mbimSim = s
+            return
         }
         if qmap != nil || driver == "qmi_wwan" {
             let owned = namespace == nil && ns != nil
@@ -59,6 +70,7 @@ final class DaemonRig {
         if let p = pid, exitStatus == nil { _ = kill(p, SIGKILL); _ = Subprocess.wait(p) }
         sim.dataPlane?.detach()
         sim.shutdown()
+        mbimSim?.shutdown()
         ns = nil
         try? FileManager.default.removeItem(atPath: root)
     }

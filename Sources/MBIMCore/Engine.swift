@@ -1,0 +1,320 @@
+import Base
+import CSystem
+
+/// The MBIM control channel: cdc_mbim's cdc-wdm node (one message per read), the
+/// simulator's socket file, or libmbim's `@mbim-proxy` (a byte stream of messages).
+/// Messages are cut out by their MessageLength; one that claims less than a header or more
+/// than 64 KB means the stream is out of step, and what is buffered is dropped.
+public final class MBIMChannel {
+    public let path: String
+    public private(set) var fd: Int32
+    let isSocket: Bool
+    private var pending: [UInt8] = []
+    private var outbox: [UInt8] = []
+    private var loop: EventLoop?
+    private var watchID = 0
+    var onMessage: (([UInt8]) -> Void)?
+    var onJunk: ((String) -> Void)?
+    var onClose: ((MBIMError) -> Void)?
+
+    static let maxMessage = 65536
+
+    init(path: String, fd: Int32, isSocket: Bool) {
+        self.path = path
+        self.fd = fd
+        self.isSocket = isSocket
+    }
+
+    public static func open(_ path: String) throws(MBIMError) -> MBIMChannel {
+        if path.begins(with: "@") || csys_file_kind(path) == Int32(CSYS_SOCKET) {
+            let fd = csys_unix_connect(path)
+            guard fd >= 0 else { throw .system(operation: "connect to \(path)", errno: csys_errno()) }
+            _ = csys_set_nonblocking(fd)
+            return MBIMChannel(path: path, fd: fd, isSocket: true)
+        }
+        let fd = csys_open(path, O_RDWR | O_NONBLOCK | O_NOCTTY, 0)
+        guard fd >= 0 else { throw .system(operation: "open \(path)", errno: csys_errno()) }
+        return MBIMChannel(path: path, fd: fd, isSocket: false)
+    }
+
+    func start(on loop: EventLoop) {
+        self.loop = loop
+        watchID = loop.watch(fd) { revents in self.events(revents) }   // cycle broken by close()
+    }
+
+    public func close() {
+        if let l = loop { l.unwatch(watchID) }
+        loop = nil
+        if fd >= 0 { _ = CSystem.close(fd) }
+        fd = -1
+        onMessage = nil
+        onJunk = nil
+        onClose = nil
+    }
+
+    func send(_ bytes: [UInt8]) throws(MBIMError) {
+        guard fd >= 0 else { throw .closed }
+        outbox += bytes
+        try flush()
+    }
+
+    private func flush() throws(MBIMError) {
+        while !outbox.isEmpty {
+            let n = outbox.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let e = csys_errno()
+                if e == EAGAIN || e == EINTR { break }
+                throw e == ENODEV || e == EIO || e == EPIPE || e == ECONNRESET ? .deviceGone("write to \(path): \(Errno(e).description)")
+                    : .system(operation: "write to \(path)", errno: e)
+            }
+            outbox.removeFirst(n)
+        }
+        loop?.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty ? 0 : Int16(POLLOUT)))
+    }
+
+    private func fail(_ e: MBIMError) {
+        let c = onClose
+        close()
+        c?(e)
+    }
+
+    private func events(_ revents: Int16) {
+        if revents & Int16(POLLOUT) != 0 {
+            do throws(MBIMError) { try flush() } catch { return fail(error) }
+        }
+        guard revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
+        var buf = [UInt8](repeating: 0, count: 16384)
+        while fd >= 0 {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let e = csys_errno()
+                if e == EAGAIN || e == EINTR { return }
+                return fail(.deviceGone("read from \(path): \(Errno(e).description)"))
+            }
+            if n == 0 { return fail(.deviceGone("\(path) closed by the other end")) }
+            pending += buf[0..<n]
+            cut()
+            if !isSocket { return }
+        }
+    }
+
+    /// Whole messages out of `pending`.
+    private func cut() {
+        while pending.count >= 12 && fd >= 0 {
+            let length = Int(Reader(pending).u32(4))
+            guard length >= 12 && length <= MBIMChannel.maxMessage else {
+                onJunk?("MBIM stream out of step (a MessageLength of \(length)): \(pending.count) bytes dropped")
+                pending.removeAll()
+                return
+            }
+            guard pending.count >= length else { return }
+            let message = Array(pending[..<length])
+            pending.removeFirst(length)
+            onMessage?(message)
+        }
+    }
+}
+
+/// Matches responses to requests by transaction id (MBIM has nothing else to match on),
+/// reassembles fragments, times requests out and hands indications on. On the event loop,
+/// no threads.
+public final class MBIMEngine {
+    public typealias Completion = (Result<MBIMMessage, MBIMError>) -> Void
+
+    final class Pending {
+        let tid: UInt32
+        let name: String
+        let completion: Completion
+        var timer = 0
+        init(tid: UInt32, name: String, completion: @escaping Completion) {
+            self.tid = tid
+            self.name = name
+            self.completion = completion
+        }
+    }
+
+    public let channel: MBIMChannel
+    let loop: EventLoop
+    private var pending: [Pending] = []
+    private var nextTID: UInt32 = 1
+    /// A message being reassembled: its first fragment's type and tid, and the payload so far.
+    private var collecting: (kind: MBIMMessage.Kind, tid: UInt32, total: UInt32, next: UInt32, payload: [UInt8])?
+    public var maxTransfer = 4096
+    public private(set) var closedError: MBIMError?
+
+    /// Every message sent or received (bytes, decoded when whole), for the -v trace.
+    public var onFrame: ((_ bytes: [UInt8], _ message: MBIMMessage?, _ sent: Bool) -> Void)?
+    public var onIndication: ((MBIMMessage) -> Void)?
+    /// Something ignored, as a log line.
+    public var onIgnored: ((String) -> Void)?
+    public var onClose: ((MBIMError) -> Void)?
+
+    public init(channel: MBIMChannel, loop: EventLoop) {
+        self.channel = channel
+        self.loop = loop
+        channel.onMessage = { bytes in self.received(bytes) }
+        channel.onJunk = { why in self.onIgnored?(why) }
+        channel.onClose = { e in self.shutdown(e) }
+        channel.start(on: loop)
+    }
+
+    public var isClosed: Bool { closedError != nil }
+
+    /// Sends `m` (its transaction id is set here) and calls `completion` once: with the
+    /// matching *_DONE, or a failure (FUNCTION_ERROR, a non-zero status, timeout, closed).
+    public func send(_ message: MBIMMessage, timeoutMs: Int64, _ completion: @escaping Completion) {
+        if let e = closedError {
+            loop.after(0) { completion(.failure(e)) }
+            return
+        }
+        var m = message
+        m.transactionID = nextTID
+        nextTID = nextTID >= 0x00ff_ffff ? 1 : nextTID + 1
+        let name = MBIMTrace.name(m)
+        let p = Pending(tid: m.transactionID, name: name, completion: completion)
+        pending.append(p)
+        p.timer = loop.after(timeoutMs) {
+            guard let i = self.pending.firstIndex(where: { $0 === p }) else { return }
+            self.pending.remove(at: i)
+            p.completion(.failure(.timeout("\(name) (transaction \(p.tid))")))
+        }
+        let fragments = m.encode(maxTransfer: maxTransfer)
+        for f in fragments { onFrame?(f, fragments.count == 1 ? m : nil, true) }
+        do throws(MBIMError) {
+            for f in fragments { try channel.send(f) }
+        } catch {
+            shutdown(error)
+        }
+    }
+
+    public func close() { shutdown(.closed) }
+
+    private func shutdown(_ e: MBIMError) {
+        guard closedError == nil else { return }
+        closedError = e
+        channel.close()
+        let failed = pending
+        pending.removeAll()
+        for p in failed {
+            loop.cancel(p.timer)
+            p.completion(.failure(e))
+        }
+        onClose?(e)
+    }
+
+    private func received(_ bytes: [UInt8]) {
+        let f: MBIMMessage.Fragment
+        switch MBIMMessage.fragment(bytes) {
+        case .failure(let e):
+            onFrame?(bytes, nil, false)
+            onIgnored?("ignored: \(e.description)")
+            return
+        case .success(let x): f = x
+        }
+        var payload = f.payload
+        if f.total > 1 {
+            onFrame?(bytes, nil, false)
+            if f.current == 0 {
+                collecting = (f.kind, f.transactionID, f.total, 1, f.payload)
+                return
+            }
+            guard var c = collecting, c.tid == f.transactionID, c.kind == f.kind, c.total == f.total, c.next == f.current else {
+                collecting = nil
+                onIgnored?("ignored MBIM fragment \(f.current) of \(f.total) (transaction \(f.transactionID)): out of sequence, the message is lost")
+                return
+            }
+            c.payload += f.payload
+            c.next += 1
+            guard c.next == c.total else {
+                collecting = c
+                return
+            }
+            collecting = nil
+            payload = c.payload
+        }
+        let m: MBIMMessage
+        switch MBIMMessage.assemble(kind: f.kind, transactionID: f.transactionID, payload: payload) {
+        case .failure(let e):
+            onFrame?(bytes, nil, false)
+            onIgnored?("ignored: \(e.description)")
+            return
+        case .success(let x): m = x
+        }
+        if f.total == 1 { onFrame?(bytes, m, false) }
+        switch m.kind {
+        case .indicateStatus:
+            onIndication?(m)
+        case .openDone, .closeDone, .commandDone, .functionError:
+            guard let i = pending.firstIndex(where: { $0.tid == m.transactionID }) else {
+                onIgnored?("ignored \(m.kind.name) with transaction \(m.transactionID) that matches no request")
+                return
+            }
+            let p = pending.remove(at: i)
+            loop.cancel(p.timer)
+            if m.kind == .functionError { return p.completion(.failure(.protocolError(m.value))) }
+            if m.status != 0 { return p.completion(.failure(.status(m.status, m.buffer))) }
+            p.completion(.success(m))
+        default:
+            onIgnored?("ignored \(m.kind.name) from the modem side")
+        }
+    }
+}
+
+/// The -v trace of MBIM: the message's hex (passwords and PINs replaced by '*'), and a
+/// decoded line: type, transaction, service, CID, and every field by name.
+public enum MBIMTrace {
+    public static func name(_ m: MBIMMessage) -> String {
+        guard m.carriesBuffer else { return m.kind.name }
+        let cid = MBIMCatalogue.find(m.service, m.cid)?.name ?? "CID \(m.cid)"
+        let how = m.kind == .command ? (m.isSet ? " set" : " query") : m.kind == .indicateStatus ? " indication" : ""
+        return "\(m.service.name) \(cid)\(how)"
+    }
+
+    public static func describe(_ m: MBIMMessage) -> String {
+        var s = "MBIM \(m.kind.name) tid \(m.transactionID)"
+        switch m.kind {
+        case .open: return s + " MaxControlTransfer=\(m.value)"
+        case .openDone, .closeDone: return s + " Status=\(MBIMNames.status(m.value))"
+        case .functionError, .hostError: return s + " Error=\(MBIMNames.protocolError(m.value))"
+        case .close: return s
+        default: break
+        }
+        s += " " + name(m)
+        if m.kind == .commandDone { s += " Status=\(MBIMNames.status(m.value))" }
+        guard !m.buffer.isEmpty else { return s }
+        guard let layout = layout(m) else { return s + " (\(m.buffer.count) bytes)" }
+        switch layout.decode(m.buffer) {
+        case .success(let values): return s + ": " + layout.describe(values)
+        case .failure(let e): return s + ": " + e.description
+        }
+    }
+
+    public static func layout(_ m: MBIMMessage) -> MBIMLayout? {
+        guard let e = MBIMCatalogue.find(m.service, m.cid) else { return nil }
+        switch m.kind {
+        case .command: return m.isSet ? e.set : e.query
+        default: return e.response
+        }
+    }
+
+    /// The message's bytes with secret strings (passwords, PINs) overwritten by '*'.
+    public static func masked(_ bytes: [UInt8], _ m: MBIMMessage?) -> [UInt8] {
+        guard let m, m.kind == .command, m.isSet, let layout = layout(m), bytes.count == 48 + m.buffer.count else { return bytes }
+        var out = bytes
+        var o = 0
+        let r = Reader(m.buffer)
+        for f in layout.fields {
+            if case .secret = f {
+                let at = Int(r.u32(o)), size = Int(r.u32(o + 4))
+                if size > 0 && r.has(at, size) {
+                    for k in stride(from: 0, to: size - 1, by: 2) { out[48 + at + k] = 0x2a; out[48 + at + k + 1] = 0 }
+                }
+            }
+            switch f {
+            case .strings, .services: return out           // nothing secret follows in these layouts
+            default: o += f.fixedSize
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,91 @@
+import XCTest
+import Base
+@testable import MBIMCore
+
+final class CodecTests: XCTestCase {
+    typealias C = MBIMCatalogue
+
+    func testConnectSetIsLaidOutAsMbimcliSendsIt() {
+        // mbimcli --connect="apn=internet,ip-type=ipv4v6,auth=pap,username=u,password=p": 84 bytes.
+        let b = C.Connect.set.encode([.number(0), .number(1), .text("internet"), .text("u"), .text("p"), .number(0), .number(1),
+                                      .number(3), .uuid(.contextInternet)])
+        XCTAssertEqual(b.count, 84)
+        let r = Reader(b)
+        XCTAssertEqual(r.u32(8), 60); XCTAssertEqual(r.u32(12), 16)      // AccessString {60, 16}
+        XCTAssertEqual(r.u32(16), 76); XCTAssertEqual(r.u32(20), 2)      // UserName {76, 2}
+        XCTAssertEqual(r.u32(24), 80); XCTAssertEqual(r.u32(28), 2)      // Password {80, 2}
+        XCTAssertEqual(Array(b[44..<48]), [0x7e, 0x5e, 0x2a, 0x7e], "UUIDs go out in printed order")
+        guard case .success(let v) = C.Connect.set.decode(b) else { return XCTFail() }
+        XCTAssertEqual(v[2].text, "internet")
+        XCTAssertEqual(v[4].text, "p")
+        XCTAssertTrue(C.Connect.set.describe(v).contains("Password='***'"))
+    }
+
+    func testIPConfigurationRoundTrip() {
+        let a = IPAddress("10.0.0.2")!, g = IPAddress("10.0.0.1")!, d = IPAddress("8.8.8.8")!
+        let b = C.IPConfiguration.layout.encode([.number(0), .number(15), .number(0), .number(0), .addresses([(24, a)]), .number(0), .addresses([]),
+                                                 .addresses([(32, g)]), .addresses([]), .number(0), .addresses([(32, d)]), .number(0),
+                                                 .addresses([]), .number(1500), .number(0)])
+        XCTAssertEqual(Reader(b).u32(16), 60, "first address right after the 60-byte fixed part")
+        XCTAssertEqual(Reader(b).u32(28), 68)
+        XCTAssertEqual(Reader(b).u32(40), 72)
+        guard case .success(let v) = C.IPConfiguration.layout.decode(b) else { return XCTFail() }
+        XCTAssertEqual(v[C.IPConfiguration.v4Address].addresses.first?.address.text, "10.0.0.2")
+        XCTAssertEqual(v[C.IPConfiguration.v4Address].addresses.first?.prefix, 24)
+        XCTAssertEqual(v[C.IPConfiguration.v4Gateway].addresses.first?.address.text, "10.0.0.1")
+        XCTAssertEqual(v[C.IPConfiguration.v4DNS].addresses.map { $0.address.text }, ["8.8.8.8"])
+        XCTAssertEqual(v[C.IPConfiguration.v4MTU].u32, 1500)
+    }
+
+    func testHostileBuffersAreRefusedNotTrusted() {
+        // A string pointing outside the buffer, an odd UTF-16 size, counts larger than the data.
+        var b = C.Register.response.encode([.number(0), .number(3), .number(1), .number(0x20), .number(1), .text("46001"), .text("X"), .text(nil), .number(0)])
+        b[28] = 0xf0                                                                    // ProviderName offset far away
+        guard case .failure(let e) = C.Register.response.decode(b) else { return XCTFail("accepted") }
+        XCTAssertTrue(e.description.contains("ProviderName"), e.description)
+        var odd = C.Register.response.encode([.number(0), .number(3), .number(1), .number(0x20), .number(1), .text("46001"), .text(nil), .text(nil), .number(0)])
+        odd[24] = 9
+        guard case .failure = C.Register.response.decode(odd) else { return XCTFail("odd UTF-16 size accepted") }
+        var many = C.IPConfiguration.layout.encode([.number(0), .number(1), .number(0), .number(0), .addresses([(24, IPAddress("10.0.0.2")!)])])
+        many[12] = 200                                                                  // 200 addresses claimed
+        guard case .failure = C.IPConfiguration.layout.decode(many) else { return XCTFail("count beyond the buffer accepted") }
+        XCTAssertEqual(MBIMText.string([0x41, 0, 0x0a, 0, 0x1b, 0]), "A\\x0a\\x1b", "control characters never come out raw")
+        guard case .failure = C.DeviceCaps.response.decode([1, 2, 3]) else { return XCTFail("short buffer accepted") }
+    }
+
+    func testFramingFragmentsAndErrors() {
+        let big = [UInt8](repeating: 0x55, count: 9000)
+        var m = MBIMMessage.command(.basicConnect, 12, set: true, big, tid: 7)
+        let frags = m.encode(maxTransfer: 4096)
+        XCTAssertEqual(frags.count, 3)
+        XCTAssertTrue(frags.allSatisfy { $0.count <= 4096 })
+        var payload: [UInt8] = []
+        for (i, f) in frags.enumerated() {
+            guard case .success(let x) = MBIMMessage.fragment(f) else { return XCTFail() }
+            XCTAssertEqual(x.current, UInt32(i)); XCTAssertEqual(x.total, 3); XCTAssertEqual(x.transactionID, 7)
+            payload += x.payload
+        }
+        guard case .success(let whole) = MBIMMessage.assemble(kind: .command, transactionID: 7, payload: payload) else { return XCTFail() }
+        XCTAssertEqual(whole.buffer, big)
+        XCTAssertTrue(whole.isSet)
+        m.buffer = []
+        let small = m.encode()[0]
+        XCTAssertEqual(small.count, 48)
+        guard case .success = MBIMMessage.decode(small) else { return XCTFail() }
+        // Lengths that lie, unknown types, fragment numbers that cannot be.
+        var lying = small
+        lying[44] = 200                                                                 // InformationBufferLength 200 in a 48-byte message
+        guard case .failure(let e1) = MBIMMessage.decode(lying) else { return XCTFail() }
+        XCTAssertTrue(e1.description.contains("exceeds"), e1.description)
+        var type = small
+        type[0] = 9
+        guard case .failure = MBIMMessage.decode(type) else { return XCTFail() }
+        var frag = small
+        frag[16] = 5                                                                    // fragment 5 of 1
+        guard case .failure = MBIMMessage.decode(frag) else { return XCTFail() }
+        XCTAssertEqual(MBIMTrace.describe(MBIMMessage(kind: .functionError, transactionID: 3, value: 5)), "MBIM FUNCTION_ERROR tid 3 Error=NotOpened")
+        var unknown = MBIMMessage.command(MBIMUUID([UInt8](repeating: 0xab, count: 16)), 99, set: false, [1, 2, 3, 4])
+        unknown.transactionID = 4
+        XCTAssertTrue(MBIMTrace.describe(unknown).contains("abababab-abab-abab-abab-abababababab CID 99 query"), MBIMTrace.describe(unknown))
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+import Base
+import CSystem
+import MBIMCore
+import QMISim
+import TestSupport
+
+/// Modules in MBIM mode (cdc_mbim), dialed end to end against the MBIM simulator.
+final class MBIMTests: XCTestCase {
+    func clean(_ rig: DaemonRig) -> Bool {
+        let end = Date().addingTimeInterval(5)
+        while Date() < end {
+            if rig.mbimSim?.isClean == true { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    func testDialPingDropAndTeardown() throws {
+        guard isRoot else { throw XCTSkip("needs root: the TAP netdev in a network namespace") }
+        let rig = try DaemonRig(netns: true, mbim: MBIMSimulator.Config())
+        rig.start(["-s", "cmnet"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("MBIM mode: dialing with MBIM Basic Connect"), rig.log)
+        XCTAssertTrue(rig.log.contains("MBIM device: RM500Q-GL, firmware RM500QGLABR11A06M4G"), rig.log)
+        XCTAssertTrue(rig.log.contains("requestSetupDataCall MBIM session 0 activated (ipv4)"), rig.log)
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0"), ["10.90.1.113/30"])
+        XCTAssertEqual(rig.ping("10.90.1.114").status, 0, "through cdc_mbim's fake Ethernet")
+        XCTAssertEqual(rig.mbimSim?.echoesAnswered, 1)
+        // The network ends the session: link down, redial, up again.
+        rig.mbimSim?.dropSession()
+        XCTAssertTrue(rig.waitLog("the network ended the session (network error regular-deactivation, 36)"), rig.log)
+        XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
+        XCTAssertEqual(rig.ping("10.90.1.114").status, 0)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(clean(rig), "session deactivated and the device closed")
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0"), [])
+        let names = rig.mbimSim?.requestNames ?? []
+        XCTAssertEqual(names.last, "CLOSE")
+        XCTAssertTrue(names.contains("basic-connect RADIO_STATE set") && names.contains("basic-connect PACKET_SERVICE set"), "\(names)")
+    }
+
+    func testRefusalsAndASilentModemEndCleanly() throws {
+        var refusing = MBIMSimulator.Config()
+        refusing.rejectConnect = (18, 27)
+        let rig = try DaemonRig(mbim: refusing)
+        rig.start(["-s", "nosuch", "--max-retries", "2"])
+        XCTAssertEqual(rig.waitExit(timeout: 20), 6, rig.log)
+        XCTAssertTrue(rig.log.contains("CONNECT: status InvalidAccessString (18), network error missing-or-unknown-apn (27)"), rig.log)
+        XCTAssertTrue(clean(rig))
+
+        var silent = MBIMSimulator.Config()
+        silent.neverOpen = true
+        let quiet = try DaemonRig(mbim: silent)
+        quiet.wrapper = ["env", "QCM_QMI_TIMEOUT_MS=300"]
+        quiet.start([])
+        XCTAssertEqual(quiet.waitExit(timeout: 20), 5, quiet.log)
+        XCTAssertTrue(quiet.log.contains("no answer to MBIM OPEN (attempt 1 of 5); trying again"), quiet.log)
+        XCTAssertTrue(quiet.log.contains("the modem does not open its MBIM function"), quiet.log)
+
+        let two = try DaemonRig(mbim: MBIMSimulator.Config())
+        two.start(["-n", "1", "-n", "2"])
+        XCTAssertEqual(two.waitExit(), 3, two.log)
+        XCTAssertTrue(two.log.contains("need cdc_mbim's VLAN links"), two.log)
+    }
+
+    func testPINRulesAndSecretsInTheTrace() throws {
+        var locked = MBIMSimulator.Config()
+        locked.sim = .pinRequired
+        locked.pin = "9753"                 // digits no simulated identity (IMSI, ICCID, IMEI) contains
+        let rig = try DaemonRig(mbim: locked)
+        rig.start(["-v", "-p", "9753", "-s", "auth.example", "user", "pass", "pap"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("SIM PIN verified"), rig.log)
+        XCTAssertTrue(rig.log.contains("basic-connect CONNECT set: SessionId=0 ActivationCommand=activate AccessString='auth.example' UserName='user' Password='***'"), rig.log)
+        XCTAssertFalse(rig.log.contains("70 00 61 00 73 00 73 00"), "the password is masked in the hex too")
+        XCTAssertFalse(rig.log.contains("39 00 37 00 35 00 33 00"), "and the PIN")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+
+        // A wrong PIN is tried once, never again; one attempt left is never tried.
+        var wrong = MBIMSimulator.Config()
+        wrong.sim = .pinRequired
+        wrong.pin = "9999"
+        let w = try DaemonRig(mbim: wrong)
+        w.start(["-p", "1234"])
+        XCTAssertEqual(w.waitExit(), 4, w.log)
+        XCTAssertEqual(w.mbimSim?.requestNames.filter { $0 == "basic-connect PIN set" }.count, 1)
+        var last = MBIMSimulator.Config()
+        last.sim = .pinRequired
+        last.pinAttempts = 1
+        let l = try DaemonRig(mbim: last)
+        l.start(["-p", "1234"])
+        XCTAssertEqual(l.waitExit(), 4, l.log)
+        XCTAssertTrue(l.log.contains("only 1 PIN attempt left"), l.log)
+        XCTAssertEqual(l.mbimSim?.requestNames.filter { $0 == "basic-connect PIN set" }.count, 0)
+    }
+
+    func testThroughMbimProxy() throws {
+        guard isRoot else { throw XCTSkip("needs root: a private network namespace for @mbim-proxy") }
+        let rig = try DaemonRig(mbim: MBIMSimulator.Config())
+        let ns = try TestNamespace("qcm-mbimproxy")
+        try ns.inside { try rig.mbimSim!.listen("@mbim-proxy", proxy: true) }
+        let fd = csys_open(rig.logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        rig.pid = Subprocess.start(["ip", "netns", "exec", ns.name, productPath("qcm")] + rig.baseArgs + ["-p", "mbim-proxy", "-s", "cmnet"], outputFD: fd)
+        close(fd)
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.mbimSim?.requestNames.first == "proxy-control CONFIGURATION set", "\(rig.mbimSim?.requestNames ?? [])")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertEqual(rig.mbimSim?.sessionCount, 0)
+    }
+}
