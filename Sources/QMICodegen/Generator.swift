@@ -125,7 +125,7 @@ public enum Generator {
         case .string, .string8, .string16, .fixedString: return "\(v).text"
         case .ipv4: return "\(v).address4"
         case .ipv6: return "\(v).address6"
-        case .bytes, .bytes8: return "\(v).data"
+        case .bytes, .bytes8, .fixedBytes: return "\(v).data"
         case .enumeration, .flags, .structure: return "\(swiftType)(\(v))"
         case let .array8(e), let .array16(e):
             let element = String(swiftType.dropFirst().dropLast())
@@ -142,7 +142,7 @@ public enum Generator {
         case .string, .string8, .string16, .fixedString: return "QMIValue.string(\(v))"
         case .ipv4: return "QMIValue.ipv4(\(v))"
         case .ipv6: return "QMIValue.ipv6(\(v))"
-        case .bytes, .bytes8: return "QMIValue.bytes(\(v))"
+        case .bytes, .bytes8, .fixedBytes: return "QMIValue.bytes(\(v))"
         case .enumeration, .flags, .structure: return "\(v).qmiValue"
         case let .array8(e), let .array16(e):
             return "QMIValue.array(\(v).map { \(toQMI(e, "$0")) })"
@@ -160,7 +160,7 @@ public enum Generator {
         case .i32: return "Int32"
         case .boolean: return "Bool"
         case .string, .string8, .string16, .fixedString: return "String"
-        case .ipv6, .bytes, .bytes8: return "[UInt8]"
+        case .ipv6, .bytes, .bytes8, .fixedBytes: return "[UInt8]"
         default: return nil
         }
     }
@@ -272,6 +272,7 @@ public enum Generator {
         case let .enumeration(w, e, s): return "e\(w.rawValue)\(s ? "s" : "")(\(e.name))"
         case let .flags(w, e): return "f\(w.rawValue)(\(e.name))"
         case let .fixedString(n): return "fixed\(n)"
+        case let .fixedBytes(n): return "raw\(n)"
         default: return primitive(type) ?? "?"
         }
     }

@@ -54,18 +54,69 @@ public enum QMICatalogue {
           Forbidden Valid: bool, Forbidden: bool, LAC Valid: bool, LAC: u16, CID Valid: bool, CID: u32,
           Registration Reject Info Valid: bool, Registration Reject Domain: enum8 nasServiceDomain,
           Registration Reject Cause: u8, Network ID Valid: bool, MCC: fixed 3, MNC: fixed 3
-        $systemInfo = 12 GSM Service Status: $serviceStatus
+        $cdmaServiceStatus = {Service Status: enum8 nasServiceStatus, Preferred Data Path: bool}
+        $callBarring = {CS Status: senum32 nasCallBarringStatus, PS Status: senum32 nasCallBarringStatus}
+        $systemInfo = 10 CDMA Service Status: $cdmaServiceStatus
+          11 HDR Service Status: $cdmaServiceStatus
+          12 GSM Service Status: $serviceStatus
           13 WCDMA Service Status: $serviceStatus
           14 LTE Service Status: $serviceStatus
+          15 CDMA System Info: {Domain Valid: bool, Domain: enum8 nasServiceDomain,
+            Service Capability Valid: bool, Service Capability: enum8 nasServiceDomain,
+            Roaming Status Valid: bool, Roaming Status: enum8 nasRoamingStatus, Forbidden Valid: bool, Forbidden: bool,
+            PRL Match Valid: bool, PRL Match: bool, P Rev Valid: bool, P Rev: u8,
+            Base Station P Rev Valid: bool, Base Station P Rev: u8,
+            Concurrent Service Support Valid: bool, Concurrent Service Support: bool,
+            CDMA System ID Valid: bool, SID: u16, NID: u16,
+            Base Station Info Valid: bool, Base Station ID: u16, Base Station Latitude: i32, Base Station Longitude: i32,
+            Packet Zone Valid: bool, Packet Zone: u16, Network ID Valid: bool, MCC: fixed 3, MNC: fixed 3}
+          16 HDR System Info: {Domain Valid: bool, Domain: enum8 nasServiceDomain,
+            Service Capability Valid: bool, Service Capability: enum8 nasServiceDomain,
+            Roaming Status Valid: bool, Roaming Status: enum8 nasRoamingStatus, Forbidden Valid: bool, Forbidden: bool,
+            PRL Match Valid: bool, PRL Match: bool, Personality Valid: bool, Personality: enum8 nasHdrPersonality,
+            Protocol Revision Valid: bool, Protocol Revision: enum8 nasHdrProtocolRevision,
+            IS 856 System ID Valid: bool, IS 856 System ID: fixed 16}
           17 GSM System Info: {$systemInfoHead, EGPRS Support Valid: bool, EGPRS Support: bool,
             DTM Support Valid: bool, DTM Support: bool}
           18 WCDMA System Info: {$systemInfoHead, HS Call Status Valid: bool, HS Call Status: u8,
             HS Service Valid: bool, HS Service: u8,
             Primary Scrambling Code Valid: bool, Primary Scrambling Code: u16}
           19 LTE System Info: {$systemInfoHead, TAC Valid: bool, TAC: u16}
+          1a Additional CDMA System Info: {Geo System Index: u16, Registration Period: u16}
+          1b Additional HDR System Info: {Geo System Index: u16}
+          1c Additional GSM System Info: {Geo System Index: u16, Cell Broadcast Support: enum32 nasCellBroadcastCapability}
+          1d Additional WCDMA System Info: {Geo System Index: u16, Cell Broadcast Support: enum32 nasCellBroadcastCapability}
+          1e Additional LTE System Info: {Geo System Index: u16}
+          1f GSM Call Barring Status: $callBarring
+          20 WCDMA Call Barring Status: $callBarring
           21 LTE Voice Support: bool
-          4a NR5G Service Status: $serviceStatus
-          4b NR5G System Info: {$systemInfoHead, TAC Valid: bool, TAC: u16}
+          22 GSM Cipher Domain: enum8 nasServiceDomain
+          23 WCDMA Cipher Domain: enum8 nasServiceDomain
+        $tdscdmaSystemInfo = {$systemInfoHead, HS Call Status Valid: bool, HS Call Status: enum8 nasWcdmaHsService,
+          HS Service Valid: bool, HS Service: enum8 nasWcdmaHsService, Cell Parameter ID Valid: bool, Cell Parameter ID: u16,
+          Cell Broadcast Support Valid: bool, Cell Broadcast Support: enum32 nasCellBroadcastCapability,
+          CS Call Barring Status Valid: bool, CS Call Barring Status: senum32 nasCallBarringStatus,
+          PS Call Barring Status Valid: bool, PS Call Barring Status: senum32 nasCallBarringStatus,
+          Cipher Domain Valid: bool, Cipher Domain: enum8 nasServiceDomain}
+        $nr5gSystemInfo = {$systemInfoHead, TAC Valid: bool, TAC: u16}
+        $servingSystemCDMA = 13 CDMA System ID: {SID: u16, NID: u16}
+          14 CDMA Base Station Info: {Base Station ID: u16, Base Station Latitude: i32, Base Station Longitude: i32}
+          15 Roaming Indicator List: array8 {Radio Interface: enum8 nasRadioInterface, Roaming Indicator: enum8 nasRoamingIndicator}
+          16 Default Roaming Indicator: enum8 nasRoamingIndicator
+          17 Time Zone 3GPP2: {Leap Seconds: u8, Local Time Offset: i8, Daylight Saving Time: bool}
+          18 CDMA P Rev: u8
+        $detailedServiceStatus = {Status: enum8 nasServiceStatus, Capability: enum8 nasServiceDomain,
+          HDR Status: enum8 nasServiceStatus, HDR Hybrid: bool, Forbidden: bool}
+        $pcsDigit = {MCC: u16, MNC: u16, Includes PCS Digit: bool}
+        $plmnName = {Name Encoding: enum8 nasPlmnEncodingScheme, Short Country Initials: enum8 nasPlmnNameCountryInitials,
+          Long Name Spare Bits: enum8 nasPlmnNameSpareBits, Short Name Spare Bits: enum8 nasPlmnNameSpareBits,
+          Long Name: bytes8, Short Name: bytes8}
+        $operatorName = 10 Service Provider Name: {Name Display Condition: flags8 nasNetworkNameDisplayCondition, Name: string8}
+          11 Operator PLMN List: array16 {MCC: fixed 3, MNC: fixed 3, LAC1: u16, LAC2: u16, PLMN Name Record Identifier: u8}
+          12 Operator PLMN Name: array8 $plmnName
+          13 Operator String Name: string
+          14 NITZ Information: $plmnName
+        $lteCell = {Physical Cell ID: u16, RSRQ: i16, RSRP: i16, RSSI: i16, Cell Selection RX Level: i16}
         $signalInfo = 10 CDMA Signal Strength: {RSSI: i8, ECIO: i16}
           11 HDR Signal Strength: {RSSI: i8, ECIO: i16, SINR: enum8 nasEvdoSinrLevel, IO: i32}
           12 GSM Signal Strength: i8
@@ -110,6 +161,41 @@ public enum QMICatalogue {
           1c Password: secret string
           1d Authentication: flags8 wdsAuthentication
         $profileError = e0 Extended Error Code: enum16 wdsProfileError
+        $umtsQoSFields = Traffic Class: enum8 wdsTrafficClass, Max Uplink Bitrate: u32, Max Downlink Bitrate: u32,
+          Guaranteed Uplink Bitrate: u32, Guaranteed Downlink Bitrate: u32, QoS Delivery Order: enum8 wdsDeliveryOrder,
+          Maximum SDU Size: u32, SDU Error Ratio: enum8 wdsSduErrorRatio,
+          Residual Bit Error Ratio: enum8 wdsSduResidualBitErrorRatio, Delivery Erroneous SDU: enum8 wdsSduErroneousDelivery,
+          Transfer Delay: u32, Traffic Handling Priority: u32
+        $umtsQoS = {$umtsQoSFields}
+        $umtsQoSSignaling = {$umtsQoSFields, Signaling Indication: i8}
+        $gprsQoS = {Precedence Class: u32, Delay Class: u32, Reliability Class: u32, Peak Throughput Class: u32,
+          Mean Throughput Class: u32}
+        $profileMore = 12 PDP Header Compression Type: enum8 wdsPdpHeaderCompressionType
+          13 PDP Data Compression Type: enum8 wdsPdpDataCompressionType
+          17 UMTS Requested QoS: $umtsQoS
+          18 UMTS Minimum QoS: $umtsQoS
+          19 GPRS Requested QoS: $gprsQoS
+          1a GPRS Minimum QoS: $gprsQoS
+          1e IPv4 Address Preference: ipv4
+          1f PCSCF Address Using PCO: bool
+          20 PDP Access Control: enum8 wdsPdpAccessControl
+          21 PCSCF Address Using DHCP: bool
+          22 IMCN Flag: bool
+          25 PDP Context Number: u8
+          26 PDP Context Secondary Flag: bool
+          27 PDP Context Primary ID: u8
+          28 IPv6 Address Preference: {Address: ipv6}
+          29 UMTS Requested QoS With Signaling Indication Flag: $umtsQoSSignaling
+          2a UMTS Minimum QoS With Signaling Indication Flag: $umtsQoSSignaling
+          2b IPv6 Primary DNS Address Preference: ipv6
+          2c IPv6 Secondary DNS Address Preference: ipv6
+          2d Address Allocation Preference: enum8 wdsAddressAllocationPreference
+          2e LTE QoS Parameters: {QoS Class Identifier: enum8 wdsQosClassIdentifier, Guaranteed Downlink Bitrate: u32,
+            Max Downlink Bitrate: u32, Guaranteed Uplink Bitrate: u32, Max Uplink Bitrate: u32}
+          2f APN Disabled Flag: bool
+          3e Roaming Disallowed Flag: bool
+          50 VLAN ID Type: {VLAN ID Range Start: u16, VLAN ID Range End: u16}
+          dd APN Type Mask: flags64 wdsApnTypeMask
         $ipv6WithPrefix = {Address: ipv6, Prefix Length: u8}
         $dataBearer = {Network Type: enum8 wdsNetworkType, RAT Mask: u32, SO Mask: u32}
 
@@ -185,6 +271,7 @@ public enum QMICatalogue {
             12 IP Family: enum8 wdsIpFamily
             14 Bearer ID: u8
             15 XLAT Capability: bool
+            34 Extended Technology Preference: enum16 wdsExtendedTechnologyPreference
         wds 0024 Get Packet Statistics = QMIWDS_GET_PKT_STATISTICS
           request: 01 Mask: flags32 wdsPacketStatisticsMask
           response:
@@ -204,6 +291,7 @@ public enum QMICatalogue {
           request:
             01 Profile Type: enum8 wdsProfileType
             $profileSettings
+            $profileMore
           response:
             01 Profile Identifier: $profileID
             $profileError
@@ -212,10 +300,18 @@ public enum QMICatalogue {
             01 Profile Identifier: $profileID
             $profileSettings
           response: $profileError
+        wds 002a Get Profile List = QMIWDS_GET_PROFILE_LIST
+          request: 10 Profile Type: enum8 wdsProfileType
+          response:
+            01 Profile List: array8 {Profile Type: enum8 wdsProfileType, Profile Index: u8, Profile Name: string8}
+            $profileError
         wds 002b Get Profile Settings = QMIWDS_GET_PROFILE_SETTINGS
           request: 01 Profile Identifier: $profileID
           response:
             $profileSettings
+            $profileMore
+            de CLAT Enabled: bool
+            df IPv6 Prefix Delegation: bool
             $profileError
         wds 002d Get Runtime Settings = QMIWDS_GET_RUNTIME_SETTINGS
           request: 10 Requested Settings: flags32 wdsRequestedSettings
@@ -225,12 +321,17 @@ public enum QMICatalogue {
             14 APN Name: string
             15 IPv4 Primary DNS: ipv4
             16 IPv4 Secondary DNS: ipv4
+            17 UMTS Granted QoS: $umtsQoS
+            19 GPRS Granted QoS: $gprsQoS
             1b Username: string
             1d Authentication: flags8 wdsAuthentication
             1e IPv4 Address: ipv4
             1f Profile ID: $profileID
             20 IPv4 Gateway: ipv4
             21 IPv4 Subnet Mask: ipv4
+            22 PCSCF Address Using PCO: u8
+            23 PCSCF Server Address List: array8 ipv4
+            24 PCSCF Domain Name List: array8 string16
             25 IPv6 Address: $ipv6WithPrefix
             26 IPv6 Gateway: $ipv6WithPrefix
             27 IPv6 Primary DNS: ipv6
@@ -238,6 +339,10 @@ public enum QMICatalogue {
             29 MTU: u32
             2a Domain Names: array8 string16
             2b IP Family: enum8 wdsIpFamily
+            2c IMCN Flag: i8
+            2d Extended Technology Preference: enum16 wdsExtendedTechnologyPreference
+            2f Operator Reserved PCO: {MCC: u16, MNC: u16, MNC Includes PCS Digit: bool, App Specific Info: bytes8,
+              Container ID: u16}
         wds 0037 Get Data Bearer Technology = QMIWDS_GET_DATA_BEARER
           response:
             01 Current: senum8 wdsDataBearerTechnology
@@ -260,6 +365,8 @@ public enum QMICatalogue {
           response: 01 Model: string
         dms 0023 Get Revision = QMIDMS_GET_DEVICE_REV_ID
           response: 01 Revision: string
+        dms 0024 Get MSISDN = QMIDMS_GET_MSISDN
+          response: 01 MSISDN: string
         dms 0025 Get IDs = QMIDMS_GET_DEVICE_SERIAL_NUMBERS
           response:
             10 ESN: string
@@ -284,22 +391,85 @@ public enum QMICatalogue {
           response: 01 ICCID: string
         dms 0043 UIM Get IMSI = QMIDMS_UIM_GET_IMSI
           response: 01 IMSI: string
+        dms 0044 UIM Get State = QMIDMS_UIM_GET_STATE
+          response: 01 State: enum8 dmsUimState
 
         nas 0024 Get Serving System = QMINAS_GET_SERVING_SYSTEM
           response:
             $servingSystem
+            $servingSystemCDMA
+            1a Time Zone 3GPP: i8
+            1b Daylight Saving Time Adjustment 3GPP: u8
             1c LAC 3GPP: u16
             1d CID 3GPP: u32
+            1e Concurrent Service Info 3GPP2: bool
+            1f PRL Indicator 3GPP2: bool
+            20 DTM Support: bool
+            21 Detailed Service Status: $detailedServiceStatus
+            22 CDMA System Info: {MCC: u16, IMSI_11_12: u8}
+            23 HDR Personality: enum8 nasHdrPersonality
             24 LTE TAC: u16
+            25 Call Barring Status: $callBarring
+            26 UMTS Primary Scrambling Code: u16
+            27 MNC PCS Digit Include Status: $pcsDigit
+            29 Network Name Source: enum32 nasNetworkNameSource
           indication:
             $servingSystem
+            $servingSystemCDMA
+            19 PLMN Name Flag 3GPP: bool
+            1a Time Zone 3GPP: i8
+            1b Daylight Saving Time Adjustment 3GPP: u8
+            1c Universal Time and Local Time Zone 3GPP: {Year: u16, Month: u8, Day: u8, Hour: u8, Minute: u8, Second: u8,
+              Time Zone: u8}
             1d LAC 3GPP: u16
             1e CID 3GPP: u32
+            1f Concurrent Service Info 3GPP2: bool
+            20 PRL Indicator 3GPP2: bool
+            21 DTM Support: bool
+            22 Detailed Service Status: $detailedServiceStatus
+            23 CDMA System Info: {MCC: u16, IMSI_11_12: u8}
+            24 HDR Personality: enum8 nasHdrPersonality
             25 LTE TAC: u16
+            26 Call Barring Status: $callBarring
+            27 PLMN Not Changed Indication: bool
+            28 UMTS Primary Scrambling Code: u16
+            29 MNC PCS Digit Include Status: $pcsDigit
+            2b Network Name Source: enum32 nasNetworkNameSource
         nas 004d Get System Info = QMINAS_GET_SYS_INFO
-          response: $systemInfo
+          response:
+            $systemInfo
+            24 TD SCDMA Service Status: $serviceStatus
+            25 TD SCDMA System Info: $tdscdmaSystemInfo
+            26 LTE eMBMS Coverage Info Support: bool
+            27 SIM Reject Info: enum32 nasSimRejectState
+            29 IMS Voice Support: bool
+            2a LTE Voice Domain: enum32 nasLteVoiceDomain
+            2b CDMA Registration Zone ID: u16
+            2c GSM Routing Area Code: u8
+            2d WCDMA Routing Area Code: u8
+            2e CDMA Resolved MCC: u16
+            2f Network Selection Registration Restriction: enum32 nasNetworkSelectionRegistrationRestriction
+            31 LTE Registration Domain: enum32 nasLteRegistrationDomain
+            34 LTE eMBMS Coverage Info Trace ID: u16
+            44 LTE Cell Access Status: enum32 nasLteCellAccessStatus
+            4a NR5G Service Status: $serviceStatus
+            4b NR5G System Info: $nr5gSystemInfo
+            4e EUTRA With NR5G Availability: bool
+            4f DCNR Restriction Info: bool
+            50 NR5G Tracking Area Code: raw 3
         nas 004e System Info = QMINAS_SYS_INFO (indication only)
-          indication: $systemInfo
+          indication:
+            $systemInfo
+            24 PLMN Not Changed Indication: bool
+            25 TD SCDMA Service Status: $serviceStatus
+            26 TD SCDMA System Info: $tdscdmaSystemInfo
+            27 LTE eMBMS Coverage Info Support: bool
+            28 SIM Reject Info: enum32 nasSimRejectState
+            4c NR5G Service Status: $serviceStatus
+            4d NR5G System Info: $nr5gSystemInfo
+            50 EUTRA With NR5G Availability: bool
+            51 DCNR Restriction Info: bool
+            52 NR5G Tracking Area Code: raw 3
         nas 0003 Register Indications = QMINAS_INDICATION_REGISTER
           request:
             10 System Selection Preference: bool
@@ -339,6 +509,155 @@ public enum QMICatalogue {
             18 RSCP Threshold: array8 i8
         nas 0051 Signal Info = QMINAS_SIG_INFO_IND (indication only)
           indication: $signalInfo
+        nas 0002 Set Event Report = QMINAS_SET_EVENT_REPORT
+          request:
+            10 Signal Strength Indicator: {Report: bool, Thresholds: array8 i8}
+            11 RF Band Information: bool
+            12 Registration Reject Reason: bool
+            13 RSSI Indicator: {Report: bool, RSSI Delta: u8}
+            14 ECIO Indicator: {Report: bool, ECIO Delta: u8}
+            15 IO Indicator: {Report: bool, IO Delta: u8}
+            16 SINR Indicator: {Report: bool, SINR Delta: u8}
+            17 Error Rate Indicator: bool
+            19 ECIO Threshold: {Report: bool, Thresholds: array8 i16}
+            1a SINR Threshold: {Report: bool, Thresholds: array8 u8}
+            1b LTE SNR Delta: {Report: bool, SNR Delta: u8}
+            1c LTE RSRP Delta: {Report: bool, RSRP Delta: u8}
+          indication:
+            10 Signal Strength: {Strength: i8, Radio Interface: senum8 nasRadioInterface}
+            11 RF Band Information: array8 {Radio Interface: senum8 nasRadioInterface, Active Band Class: enum16 nasActiveBand,
+              Active Channel: u16}
+            12 Registration Reject Reason: {Service Domain: enum8 nasServiceDomain, Reject Cause: u16}
+            13 RSSI: {RSSI: u8, Radio Interface: senum8 nasRadioInterface}
+            14 ECIO: {ECIO: u8, Radio Interface: senum8 nasRadioInterface}
+            15 IO: i32
+            16 SINR: enum8 nasEvdoSinrLevel
+            17 Error Rate: {Rate: u16, Radio Interface: senum8 nasRadioInterface}
+            18 RSRQ: {RSRQ: i8, Radio Interface: senum8 nasRadioInterface}
+            19 LTE SNR: i16
+            1a LTE RSRP: i16
+        nas 0020 Get Signal Strength = QMINAS_GET_SIGNAL_STRENGTH
+          request: 10 Request Mask: flags16 nasSignalStrengthRequest
+          response:
+            01 Signal Strength: {Strength: i8, Radio Interface: senum8 nasRadioInterface}
+            10 Strength List: array16 {Strength: i8, Radio Interface: senum8 nasRadioInterface}
+            11 RSSI List: array16 {RSSI: u8, Radio Interface: senum8 nasRadioInterface}
+            12 ECIO List: array16 {ECIO: u8, Radio Interface: senum8 nasRadioInterface}
+            13 IO: i32
+            14 SINR: enum8 nasEvdoSinrLevel
+            15 Error Rate List: array16 {Rate: u16, Radio Interface: senum8 nasRadioInterface}
+            16 RSRQ: {RSRQ: i8, Radio Interface: senum8 nasRadioInterface}
+            17 LTE SNR: i16
+            18 LTE RSRP: i16
+        nas 0025 Get Home Network = QMINAS_GET_HOME_NETWORK
+          response:
+            01 Home Network: {MCC: u16, MNC: u16, Description: string8}
+            10 Home System ID: {SID: u16, NID: u16}
+            11 Home Network 3GPP2 Ext: {MCC: u16, MNC: u16, Display Description: enum8 nasNetworkDescriptionDisplay,
+              Description Encoding: enum8 nasNetworkDescriptionEncoding, Description: bytes8}
+            12 Home Network 3GPP MNC: {Is 3GPP: bool, Includes PCS Digit: bool}
+            13 Network Name Source: enum32 nasNetworkNameSource
+        nas 0039 Get Operator Name = QMINAS_GET_OPERATOR_NAME
+          response: $operatorName
+        nas 003a Operator Name = QMINAS_OPERATOR_NAME (indication only)
+          indication: $operatorName
+        nas 0043 Get Cell Location Info = QMINAS_GET_CELL_LOCATION_INFO
+          response:
+            10 GERAN Info: {Cell ID: u32, PLMN: raw 3, LAC: u16, GERAN Absolute RF Channel Number: u16,
+              Base Station Identity Code: u8, Timing Advance: u32, RX Level: u16,
+              GERAN Cells: array8 {Cell ID: u32, PLMN: raw 3, LAC: u16, GERAN Absolute RF Channel Number: u16,
+                Base Station Identity Code: u8, RX Level: u16}}
+            11 UMTS Info: {Cell ID: u16, PLMN: raw 3, LAC: u16, UTRA Absolute RF Channel Number: u16,
+              Primary Scrambling Code: u16, RSCP: i16, ECIO: i16,
+              UMTS Cells: array8 {UTRA Absolute RF Channel Number: u16, Primary Scrambling Code: u16, RSCP: i16, ECIO: i16},
+              GERAN Neighbors: array8 {GERAN Absolute RF Channel Number: u16, Network Color Code: u8,
+                Base Station Color Code: u8, RSSI: i16}}
+            12 CDMA Info: {System ID: u16, Network ID: u16, Base Station ID: u16, Reference PN: u16, Latitude: u32,
+              Longitude: u32}
+            13 Intrafrequency LTE Info: {UE In Idle: bool, PLMN: raw 3, Tracking Area Code: u16, Global Cell ID: u32,
+              EUTRA Absolute RF Channel Number: u16, Serving Cell ID: u16, Cell Reselection Priority: u8,
+              S Non Intra Search Threshold: u8, Serving Cell Low Threshold: u8, S Intra Search Threshold: u8,
+              LTE Cells: array8 $lteCell}
+            14 Interfrequency LTE Info: {UE In Idle: bool, LTE Frequency: array8 {EUTRA Absolute RF Channel Number: u16,
+              Cell Selection RX Level Low Threshold: u8, Cell Selection RX Level High Threshold: u8,
+              Cell Reselection Priority: u8, LTE Cells: array8 $lteCell}}
+            15 LTE Info Neighboring GSM: {UE In Idle: bool, GSM Frequency: array8 {Cell Reselection Priority: u8,
+              Cell Reselection High Threshold: u8, Cell Reselection Low Threshold: u8, NCC Permitted: u8,
+              GSM Cells: array8 {GERAN Absolute RF Channel Number: u16, Band Is 1900: bool, Cell ID Valid: bool,
+                Base Station Identity Code: u8, RSSI: i16, Cell Selection RX Level: i16}}}
+            16 LTE Info Neighboring WCDMA: {UE In Idle: bool, WCDMA Frequency: array8 {UTRA Absolute RF Channel Number: u16,
+              Cell Reselection Priority: u8, Cell Reselection High Threshold: u16, Cell Reselection Low Threshold: u16,
+              WCDMA Cells: array8 {Primary Scrambling Code: u16, CPICH RSCP: i16, CPICH EcNo: i16,
+                Cell Selection RX Level: i16}}}
+            17 UMTS Cell ID: u32
+            18 UMTS Info Neighboring LTE: {RRC State: enum32 nasWcdmaRrcState, LTE Neighbor Frequency: array8 {
+              EUTRA Absolute RF Channel Number: u16, Physical Cell ID: u16, RSRP: u32, RSRQ: u32,
+              Cell Selection RX Level: i16, Is TDD: bool}}
+            1e LTE Info Timing Advance: u32
+            2e NR5G ARFCN: u32
+            2f NR5G Cell Information: {PLMN: raw 3, Tracking Area Code: raw 3, Global Cell ID: u64, Physical Cell ID: u16,
+              RSRQ: i16, RSRP: i16, SNR: i16}
+        nas 0044 Get PLMN Name = QMINAS_GET_PLMN_NAME
+          request:
+            01 PLMN: {MCC: u16, MNC: u16}
+            10 Suppress SIM Error: bool
+            11 MNC PCS Digit Include Status: bool
+            12 Always Send PLMN Name: bool
+            13 Use Static Table Only: bool
+            14 CSG ID: u32
+            15 Radio Access Technology: enum8 nasRadioInterface
+            16 Send All Information: bool
+          response:
+            10 3GPP EONS PLMN Name: {Service Provider Name Encoding: enum8 nasNetworkDescriptionEncoding,
+              Service Provider Name: bytes8, Short Name Encoding: enum8 nasNetworkDescriptionEncoding,
+              Short Name Country Initials: enum8 nasPlmnNameCountryInitials, Short Name Spare Bits: enum8 nasPlmnNameSpareBits,
+              Short Name: bytes8, Long Name Encoding: enum8 nasNetworkDescriptionEncoding,
+              Long Name Country Initials: enum8 nasPlmnNameCountryInitials, Long Name Spare Bits: enum8 nasPlmnNameSpareBits,
+              Long Name: bytes8}
+            11 Display Bit Information: {Service Provider Name Set: enum32 nasBoolean, PLMN Name Set: enum32 nasBoolean}
+            12 Network Information: enum32 nasBoolean
+            13 PLMN Name With Language ID: array8 {Long Name: array8 u16, Short Name: array8 u16,
+              Language ID: enum32 nasPlmnLanguageId}
+            14 Additional Information: array8 u16
+            15 Network Name Source: enum32 nasNetworkNameSource
+        nas 006c Config Signal Info v2 = QMINAS_CONFIG_SIG_INFO2
+          request:
+            10 CDMA RSSI Threshold List: array8 i16
+            11 CDMA RSSI Delta: u16
+            12 CDMA ECIO Threshold List: array8 i16
+            13 CDMA ECIO Delta: u16
+            14 HDR RSSI Threshold List: array8 i16
+            15 HDR RSSI Delta: u16
+            16 HDR ECIO Threshold List: array8 i16
+            17 HDR ECIO Delta: u16
+            18 HDR SINR Threshold List: array8 i16
+            19 HDR SINR Delta: u16
+            1a HDR IO Threshold List: array8 i16
+            1b HDR IO Delta: u16
+            1c GSM RSSI Threshold List: array8 i16
+            1d GSM RSSI Delta: u16
+            1e WCDMA RSSI Threshold List: array8 i16
+            1f WCDMA RSSI Delta: u16
+            20 WCDMA ECIO Threshold List: array8 i16
+            21 WCDMA ECIO Delta: u16
+            22 LTE RSSI Threshold List: array8 i16
+            23 LTE RSSI Delta: u16
+            24 LTE SNR Threshold List: array8 i16
+            25 LTE SNR Delta: u16
+            26 LTE RSRQ Threshold List: array8 i16
+            27 LTE RSRQ Delta: u16
+            28 LTE RSRP Threshold List: array8 i16
+            29 LTE RSRP Delta: u16
+            2a LTE Report v2: {Rate: u8, Average Period: u8}
+            33 NR5G SNR Threshold List: array8 i16
+            34 NR5G SNR Delta: u16
+            35 NR5G RSRP Threshold List: array8 i16
+            36 NR5G RSRP Delta: u16
+            37 NR5G Report: {Rate: u8, Average Period: u8}
+            38 NR5G RSRQ Threshold List: array8 i16
+            39 NR5G RSRQ Delta: u16
+            3a WCDMA RSCP Threshold List: array8 i16
+            3b WCDMA RSCP Delta: u16
 
         uim 0026 Verify PIN = QMIUIM_VERIFY_PIN
           request:

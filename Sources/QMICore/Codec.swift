@@ -26,9 +26,12 @@ public enum QMICodec {
             let n = Int(try r.u16("string length"))
             return .string(QMIStrings.decode(try r.take(n, "string")))
         case let .fixedString(n):
-            var b = try r.take(n, "fixed-size string")
-            while b.last == 0 { b.removeLast() }
-            return .string(text(b))
+            // As libqmi reads it: the valid UTF-8 before the first NUL or invalid byte ("24"
+            // from `32 34 FF`, a 2-digit MNC padded with 0xFF).
+            let b = try r.take(n, "fixed-size string")
+            return .string(text(Array(b[0..<QMIStrings.validUTF8Prefix(b)])))
+        case let .fixedBytes(n):
+            return .bytes(try r.take(n, "fixed-size bytes"))
         case .ipv4:
             return .ipv4(try r.u32("IPv4 address"))
         case .ipv6:
@@ -140,6 +143,9 @@ public enum QMICodec {
             var b = Array(s.utf8)
             guard b.count <= n else { throw bad("string longer than \(n) bytes") }
             while b.count < n { b.append(0) }
+            w.append(b)
+        case let .fixedBytes(n):
+            guard case let .bytes(b) = value, b.count == n else { throw bad("expected \(n) bytes") }
             w.append(b)
         case .ipv4:
             guard let v = value.ipv4 ?? value.uint.map({ UInt32(truncatingIfNeeded: $0) }) else { throw bad("expected an IPv4 address") }

@@ -353,6 +353,53 @@ public enum QMIEnums {
         wdaAggregationProtocol:
           0=disabled 1=tlp 2=qc-ncm 3=mbim 4=rndis 5=qmap 6=qmapv2
           7=qmapv3 8=qmapv4 9=qmapv5
+        nasSignalStrengthRequest (flags):
+          0=none 1=rssi 2=ecio 4=io 8=sinr 16=error-rate 32=rsrq 64=lte-snr 128=lte-rsrp
+        nasHdrPersonality: 0=unknown 1=hrpd 2=ehrpd
+        nasHdrProtocolRevision: 0=none 1=rel-0 2=rel-a 3=rel-b
+        nasCallBarringStatus: -1=unknown 0=normal-only 1=emergency-only 2=no-calls 3=all-calls
+        nasNetworkNameSource:
+          0=unknown 1=operator-plmn-list-and-plmn-network-name
+          2=common-pcn-handset-specification-and-operator-name-string 3=nitz 4=se13 5=mcc-mnc
+          6=service-provider-name
+        nasNetworkDescriptionDisplay: 0=no 1=yes 255=unknown
+        nasNetworkDescriptionEncoding: 0=unspecified 1=ascii7 4=unicode 9=gsm
+        nasNetworkNameDisplayCondition (flags):
+          1=registered-plmn-if-known-network 2=spn-not-required-if-unknown-network
+        nasPlmnEncodingScheme: 0=gsm 1=ucs2le
+        nasPlmnNameCountryInitials: 0=initials-do-not-add 1=iniitals-add 255=iniitals-unspecified
+        nasPlmnNameSpareBits:
+          0=unknown 1=bit-8 2=bits-78 3=bits-68 4=bits-58 5=bits-48 6=bits-38 7=bits-28
+        nasPlmnLanguageId: 0=unknown 1=zh-trad 2=zh-simp
+        nasBoolean: 0=false 1=true 2=unknown
+        nasWcdmaHsService:
+          0=hsdpa-hsupa-unsupported 1=hsdpa-supported 2=hsupa-supported 3=hsdpa-hsupa-supported
+          4=hsdpa-plus-supported 5=hsdpa-plus-hsupa-supported 6=dc-hsdpa-plus-supported
+          7=dc-hsdpa-plus-hsupa-supported
+        nasCellBroadcastCapability: 0=unknown 1=off 2=on
+        nasSimRejectState: 0=unavailable 1=available 2=cs-invalid 3=ps-invalid 4=cs-ps-invalid
+        nasLteVoiceDomain: 0=none 1=ims 2=1x 3=3gpp
+        nasNetworkSelectionRegistrationRestriction: 0=unrestricted 1=camped-only 2=limited
+        nasLteRegistrationDomain: 0=not-applicable 1=cs-only 2=ps-only 3=cs-ps 4=limited-service
+        nasLteCellAccessStatus: 0=normal-only 1=emergency-only 2=no-calls 3=all-calls 255=unknown
+        nasWcdmaRrcState: 0=disconnected 1=cell-pch 2=ura-pch 3=cell-fach 4=cell-dch
+        dmsUimState: 0=initialization-completed 1=locked-or-failed 2=not-present 3=reserved 255=unknown
+        wdsTrafficClass: 0=subscribed 1=conversational 2=streaming 3=interactive 4=background
+        wdsDeliveryOrder: 0=subscribe 1=on 2=off
+        wdsSduErrorRatio: 0=subscribe 1=1e2 2=7e3 3=1e3 4=1e4 5=1e5 6=1e6 7=1e1
+        wdsSduResidualBitErrorRatio: 0=subscribe 1=5e2 2=1e2 3=5e3 4=4e3 5=1e3 6=1e4 7=1e5 8=1e6 9=6e8
+        wdsSduErroneousDelivery: 0=subscribe 1=no-detection 2=enabled 3=disabled
+        wdsPdpHeaderCompressionType: 0=off 1=manufacturer-preferred 2=rfc1144 3=rfc2507 4=rfc3095
+        wdsPdpDataCompressionType: 0=off 1=manufacturer-preferred 2=v42bis 3=v44
+        wdsPdpAccessControl: 0=none 1=reject 2=permission
+        wdsAddressAllocationPreference: 0=nas 1=dhcp
+        wdsQosClassIdentifier:
+          0=network-assign 1=guaranteed-bitrate1 2=guaranteed-bitrate2 3=guaranteed-bitrate3
+          4=guaranteed-bitrate4 5=non-guaranteed-bitrate5 6=non-guaranteed-bitrate6
+          7=non-guaranteed-bitrate7 8=non-guaranteed-bitrate8
+        wdsApnTypeMask (flags):
+          1=default 2=ims 4=mms 8=dun 16=supl 32=hipri 64=fota 128=cbs 256=ia 512=emergency
+          1024=ut 2048=mcx
         """
 
     public static let resultStatus = QMIEnum("resultStatus")
@@ -410,6 +457,39 @@ public enum QMIEnums {
     public static let uimApplicationState = QMIEnum("uimApplicationState")
     public static let wdaLinkLayerProtocol = QMIEnum("wdaLinkLayerProtocol")
     public static let wdaAggregationProtocol = QMIEnum("wdaAggregationProtocol")
+    public static let nasSignalStrengthRequest = QMIEnum("nasSignalStrengthRequest")
+    public static let nasHdrPersonality = QMIEnum("nasHdrPersonality")
+    public static let nasHdrProtocolRevision = QMIEnum("nasHdrProtocolRevision")
+    public static let nasCallBarringStatus = QMIEnum("nasCallBarringStatus")
+    public static let nasNetworkNameSource = QMIEnum("nasNetworkNameSource")
+    public static let nasNetworkDescriptionDisplay = QMIEnum("nasNetworkDescriptionDisplay")
+    public static let nasNetworkDescriptionEncoding = QMIEnum("nasNetworkDescriptionEncoding")
+    public static let nasNetworkNameDisplayCondition = QMIEnum("nasNetworkNameDisplayCondition")
+    public static let nasPlmnEncodingScheme = QMIEnum("nasPlmnEncodingScheme")
+    public static let nasPlmnNameCountryInitials = QMIEnum("nasPlmnNameCountryInitials")
+    public static let nasPlmnNameSpareBits = QMIEnum("nasPlmnNameSpareBits")
+    public static let nasPlmnLanguageId = QMIEnum("nasPlmnLanguageId")
+    public static let nasBoolean = QMIEnum("nasBoolean")
+    public static let nasWcdmaHsService = QMIEnum("nasWcdmaHsService")
+    public static let nasCellBroadcastCapability = QMIEnum("nasCellBroadcastCapability")
+    public static let nasSimRejectState = QMIEnum("nasSimRejectState")
+    public static let nasLteVoiceDomain = QMIEnum("nasLteVoiceDomain")
+    public static let nasNetworkSelectionRegistrationRestriction = QMIEnum("nasNetworkSelectionRegistrationRestriction")
+    public static let nasLteRegistrationDomain = QMIEnum("nasLteRegistrationDomain")
+    public static let nasLteCellAccessStatus = QMIEnum("nasLteCellAccessStatus")
+    public static let nasWcdmaRrcState = QMIEnum("nasWcdmaRrcState")
+    public static let dmsUimState = QMIEnum("dmsUimState")
+    public static let wdsTrafficClass = QMIEnum("wdsTrafficClass")
+    public static let wdsDeliveryOrder = QMIEnum("wdsDeliveryOrder")
+    public static let wdsSduErrorRatio = QMIEnum("wdsSduErrorRatio")
+    public static let wdsSduResidualBitErrorRatio = QMIEnum("wdsSduResidualBitErrorRatio")
+    public static let wdsSduErroneousDelivery = QMIEnum("wdsSduErroneousDelivery")
+    public static let wdsPdpHeaderCompressionType = QMIEnum("wdsPdpHeaderCompressionType")
+    public static let wdsPdpDataCompressionType = QMIEnum("wdsPdpDataCompressionType")
+    public static let wdsPdpAccessControl = QMIEnum("wdsPdpAccessControl")
+    public static let wdsAddressAllocationPreference = QMIEnum("wdsAddressAllocationPreference")
+    public static let wdsQosClassIdentifier = QMIEnum("wdsQosClassIdentifier")
+    public static let wdsApnTypeMask = QMIEnum("wdsApnTypeMask")
 
     /// The table called `name` (the catalogue's schema text names them), nil if none is.
     static func named(_ name: String) -> QMIEnum? {

@@ -166,6 +166,8 @@ public indirect enum QMIType {
     case string8
     case string16
     case fixedString(Int)
+    /// Exactly this many bytes that are not text (a BCD PLMN, a 3-byte TAC), no count on the wire.
+    case fixedBytes(Int)
     /// IPv4 address stored as a little-endian u32.
     case ipv4
     /// IPv6 address, 16 bytes in network order.

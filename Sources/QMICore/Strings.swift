@@ -52,6 +52,56 @@ public enum QMIStrings {
         return true
     }
 
+    /// A name whose coding a `nasPlmnEncodingScheme` field gives (NAS Operator PLMN Name,
+    /// NITZ Information): 0 GSM 7-bit packed, 1 UCS-2LE; nil for another coding or bytes
+    /// that are not in it (libqmi's qmi_nas_read_string_from_plmn_encoded_array).
+    public static func plmnName(encoding: UInt64, _ b: [UInt8]) -> String? {
+        switch encoding {
+        case 0: return gsm7(b)
+        case 1: return ucs2LE(b)
+        default: return nil
+        }
+    }
+
+    /// A name whose coding a `nasNetworkDescriptionEncoding` field gives (NAS Get PLMN Name,
+    /// Home Network 3GPP2): 0 unspecified and 1 ASCII must be valid UTF-8 throughout (an
+    /// embedded NUL is not), 4 UCS-2LE, 9 GSM 7-bit packed; nil otherwise.
+    public static func networkDescription(encoding: UInt64, _ b: [UInt8]) -> String? {
+        switch encoding {
+        case 0, 1: return validUTF8Prefix(b) == b.count ? String(decoding: b, as: UTF8.self) : nil
+        case 4: return ucs2LE(b)
+        case 9: return gsm7(b)
+        default: return nil
+        }
+    }
+
+    /// How many leading bytes of a fixed-size string field are its text, as libqmi's
+    /// fixed-size reader takes them: the valid UTF-8 before the first NUL or the first byte
+    /// that does not continue valid UTF-8 (`32 34 FF` is "24").
+    public static func validUTF8Prefix(_ b: [UInt8]) -> Int {
+        var i = 0
+        while i < b.count {
+            let c = b[i]
+            if c == 0 { return i }
+            if c < 0x80 { i += 1; continue }
+            let n: Int, minimum: UInt32
+            var v: UInt32
+            if c & 0xe0 == 0xc0 { n = 1; v = UInt32(c & 0x1f); minimum = 0x80 }
+            else if c & 0xf0 == 0xe0 { n = 2; v = UInt32(c & 0x0f); minimum = 0x800 }
+            else if c & 0xf8 == 0xf0 { n = 3; v = UInt32(c & 0x07); minimum = 0x10000 }
+            else { return i }
+            guard i + n < b.count else { return i }
+            for k in 1...n {
+                let d = b[i + k]
+                guard d & 0xc0 == 0x80 else { return i }
+                v = v << 6 | UInt32(d & 0x3f)
+            }
+            if v < minimum || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) { return i }
+            i += n + 1
+        }
+        return i
+    }
+
     /// GSM 03.38 default alphabet, by septet (0x1B, the escape, maps to nothing).
     static let gsm7Table: [UInt16] = [
         0x0040, 0x00A3, 0x0024, 0x00A5, 0x00E8, 0x00E9, 0x00F9, 0x00EC, 0x00F2, 0x00C7, 0x000A, 0x00D8, 0x00F8, 0x000D, 0x00C5, 0x00E5,

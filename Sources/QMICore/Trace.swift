@@ -73,7 +73,19 @@ public enum QMITrace {
         switch (type, value) {
         case let (.structure(fields), .structure(values)):
             var lines = ["\(prefix) \(name):"]
+            // Names whose coding an earlier field of the structure gives (operator names) are
+            // shown as text too.
+            var coding: (plmn: Bool, value: UInt64)?
             for (f, v) in zip(fields, values) {
+                if case let .enumeration(_, e, _) = f.type, let c = v.uint {
+                    if e.name.equals("nasPlmnEncodingScheme") { coding = (true, c) }
+                    if e.name.equals("nasNetworkDescriptionEncoding") { coding = (false, c) }
+                }
+                if case .bytes8 = f.type, let cd = coding, case let .bytes(b) = v, !b.isEmpty,
+                   let text = cd.plmn ? QMIStrings.plmnName(encoding: cd.value, b) : QMIStrings.networkDescription(encoding: cd.value, b) {
+                    lines.append("\(indentOf(prefix) + pad) \(f.name): \"\(Text.printable(Array(text.utf8)))\" (\(Text.hexBytes(b)))")
+                    continue
+                }
                 lines += render(name: f.name, type: f.type, value: v, prefix: indentOf(prefix) + pad)
             }
             return lines

@@ -781,6 +781,12 @@ extension WDS {
                 get { message.decoded(0x15).map { $0.flag } }
                 set { message.encode(0x15, newValue.map { QMIValue.bool($0) }, &problem) }
             }
+
+            /// [0x34] Extended Technology Preference
+            public var extendedTechnologyPreference: WDS.ExtendedTechnologyPreference? {
+                get { message.decoded(0x34).map { WDS.ExtendedTechnologyPreference($0) } }
+                set { message.encode(0x34, newValue.map { $0.qmiValue }, &problem) }
+            }
         }
 
         public struct ConnectionStatus: Equatable {
@@ -971,6 +977,156 @@ extension WDS {
                 get { message.decoded(0x1d).map { WDS.Authentication($0) } }
                 set { message.encode(0x1d, newValue.map { $0.qmiValue }, &problem) }
             }
+
+            /// [0x12] PDP Header Compression Type
+            public var pdpHeaderCompressionType: WDS.PdpHeaderCompressionType? {
+                get { message.decoded(0x12).map { WDS.PdpHeaderCompressionType($0) } }
+                set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x13] PDP Data Compression Type
+            public var pdpDataCompressionType: WDS.PdpDataCompressionType? {
+                get { message.decoded(0x13).map { WDS.PdpDataCompressionType($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] UMTS Requested QoS
+            public var umtsRequestedQoS: UMTSRequestedQoS? {
+                get { message.decoded(0x17).map { UMTSRequestedQoS($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x18] UMTS Minimum QoS
+            public var umtsMinimumQoS: UMTSMinimumQoS? {
+                get { message.decoded(0x18).map { UMTSMinimumQoS($0) } }
+                set { message.encode(0x18, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x19] GPRS Requested QoS
+            public var gprsRequestedQoS: GPRSRequestedQoS? {
+                get { message.decoded(0x19).map { GPRSRequestedQoS($0) } }
+                set { message.encode(0x19, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1a] GPRS Minimum QoS
+            public var gprsMinimumQoS: GPRSMinimumQoS? {
+                get { message.decoded(0x1a).map { GPRSMinimumQoS($0) } }
+                set { message.encode(0x1a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1e] IPv4 Address Preference
+            public var ipv4AddressPreference: UInt32? {
+                get { message.decoded(0x1e).map { $0.address4 } }
+                set { message.encode(0x1e, newValue.map { QMIValue.ipv4($0) }, &problem) }
+            }
+
+            /// [0x1f] PCSCF Address Using PCO
+            public var pcscfAddressUsingPCO: Bool? {
+                get { message.decoded(0x1f).map { $0.flag } }
+                set { message.encode(0x1f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x20] PDP Access Control
+            public var pdpAccessControl: WDS.PdpAccessControl? {
+                get { message.decoded(0x20).map { WDS.PdpAccessControl($0) } }
+                set { message.encode(0x20, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x21] PCSCF Address Using DHCP
+            public var pcscfAddressUsingDHCP: Bool? {
+                get { message.decoded(0x21).map { $0.flag } }
+                set { message.encode(0x21, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x22] IMCN Flag
+            public var imcnFlag: Bool? {
+                get { message.decoded(0x22).map { $0.flag } }
+                set { message.encode(0x22, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x25] PDP Context Number
+            public var pdpContextNumber: UInt8? {
+                get { message.decoded(0x25).map { $0.u8 } }
+                set { message.encode(0x25, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x26] PDP Context Secondary Flag
+            public var pdpContextSecondaryFlag: Bool? {
+                get { message.decoded(0x26).map { $0.flag } }
+                set { message.encode(0x26, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x27] PDP Context Primary ID
+            public var pdpContextPrimaryID: UInt8? {
+                get { message.decoded(0x27).map { $0.u8 } }
+                set { message.encode(0x27, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x28] IPv6 Address Preference
+            public var ipv6AddressPreference: IPv6AddressPreference? {
+                get { message.decoded(0x28).map { IPv6AddressPreference($0) } }
+                set { message.encode(0x28, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x29] UMTS Requested QoS With Signaling Indication Flag
+            public var umtsRequestedQoSWithSignalingIndicationFlag: UMTSRequestedQoSWithSignalingIndicationFlag? {
+                get { message.decoded(0x29).map { UMTSRequestedQoSWithSignalingIndicationFlag($0) } }
+                set { message.encode(0x29, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2a] UMTS Minimum QoS With Signaling Indication Flag
+            public var umtsMinimumQoSWithSignalingIndicationFlag: UMTSMinimumQoSWithSignalingIndicationFlag? {
+                get { message.decoded(0x2a).map { UMTSMinimumQoSWithSignalingIndicationFlag($0) } }
+                set { message.encode(0x2a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2b] IPv6 Primary DNS Address Preference
+            public var ipv6PrimaryDNSAddressPreference: [UInt8]? {
+                get { message.decoded(0x2b).map { $0.address6 } }
+                set { message.encode(0x2b, newValue.map { QMIValue.ipv6($0) }, &problem) }
+            }
+
+            /// [0x2c] IPv6 Secondary DNS Address Preference
+            public var ipv6SecondaryDNSAddressPreference: [UInt8]? {
+                get { message.decoded(0x2c).map { $0.address6 } }
+                set { message.encode(0x2c, newValue.map { QMIValue.ipv6($0) }, &problem) }
+            }
+
+            /// [0x2d] Address Allocation Preference
+            public var addressAllocationPreference: WDS.AddressAllocationPreference? {
+                get { message.decoded(0x2d).map { WDS.AddressAllocationPreference($0) } }
+                set { message.encode(0x2d, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2e] LTE QoS Parameters
+            public var lteQoSParameters: LTEQoSParameters? {
+                get { message.decoded(0x2e).map { LTEQoSParameters($0) } }
+                set { message.encode(0x2e, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2f] APN Disabled Flag
+            public var apnDisabledFlag: Bool? {
+                get { message.decoded(0x2f).map { $0.flag } }
+                set { message.encode(0x2f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x3e] Roaming Disallowed Flag
+            public var roamingDisallowedFlag: Bool? {
+                get { message.decoded(0x3e).map { $0.flag } }
+                set { message.encode(0x3e, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x50] VLAN ID Type
+            public var vlanIDType: VLANIDType? {
+                get { message.decoded(0x50).map { VLANIDType($0) } }
+                set { message.encode(0x50, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0xdd] APN Type Mask
+            public var apnTypeMask: WDS.ApnTypeMask? {
+                get { message.decoded(0xdd).map { WDS.ApnTypeMask($0) } }
+                set { message.encode(0xdd, newValue.map { $0.qmiValue }, &problem) }
+            }
         }
 
         public struct Response: QMITypedMessage {
@@ -1078,6 +1234,73 @@ extension WDS {
         }
     }
 
+    /// WDS 0x002a Get Profile List (QMIWDS_GET_PROFILE_LIST)
+    public enum GetProfileList {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.wds, 0x002a) }
+        public static var id: UInt16 { 0x002a }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] Profile Type
+            public var profileType: WDS.ProfileType? {
+                get { message.decoded(0x10).map { WDS.ProfileType($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] Profile List
+            public var profileList: [ProfileListEntry]? {
+                get { message.decoded(0x01).map { $0.list.map { ProfileListEntry($0) } } }
+                set { message.encode(0x01, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0xe0] Extended Error Code
+            public var extendedErrorCode: WDS.ProfileError? {
+                get { message.decoded(0xe0).map { WDS.ProfileError($0) } }
+                set { message.encode(0xe0, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct ProfileListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(profileType: WDS.ProfileType, profileIndex: UInt8, profileName: String) {
+                qmiValue = .structure([profileType.qmiValue, QMIValue.uint(UInt64(profileIndex)), QMIValue.string(profileName)])
+            }
+
+            public var profileType: WDS.ProfileType {
+                get { WDS.ProfileType(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var profileIndex: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var profileName: String {
+                get { qmiValue.field(2).text }
+                set { qmiValue.setField(2, QMIValue.string(newValue)) }
+            }
+        }
+    }
+
     /// WDS 0x002b Get Profile Settings (QMIWDS_GET_PROFILE_SETTINGS)
     public enum GetProfileSettings {
         public static var spec: QMIMessageSpec { QMICatalogue.spec(.wds, 0x002b) }
@@ -1153,6 +1376,168 @@ extension WDS {
                 set { message.encode(0x1d, newValue.map { $0.qmiValue }, &problem) }
             }
 
+            /// [0x12] PDP Header Compression Type
+            public var pdpHeaderCompressionType: WDS.PdpHeaderCompressionType? {
+                get { message.decoded(0x12).map { WDS.PdpHeaderCompressionType($0) } }
+                set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x13] PDP Data Compression Type
+            public var pdpDataCompressionType: WDS.PdpDataCompressionType? {
+                get { message.decoded(0x13).map { WDS.PdpDataCompressionType($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] UMTS Requested QoS
+            public var umtsRequestedQoS: UMTSRequestedQoS? {
+                get { message.decoded(0x17).map { UMTSRequestedQoS($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x18] UMTS Minimum QoS
+            public var umtsMinimumQoS: UMTSMinimumQoS? {
+                get { message.decoded(0x18).map { UMTSMinimumQoS($0) } }
+                set { message.encode(0x18, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x19] GPRS Requested QoS
+            public var gprsRequestedQoS: GPRSRequestedQoS? {
+                get { message.decoded(0x19).map { GPRSRequestedQoS($0) } }
+                set { message.encode(0x19, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1a] GPRS Minimum QoS
+            public var gprsMinimumQoS: GPRSMinimumQoS? {
+                get { message.decoded(0x1a).map { GPRSMinimumQoS($0) } }
+                set { message.encode(0x1a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1e] IPv4 Address Preference
+            public var ipv4AddressPreference: UInt32? {
+                get { message.decoded(0x1e).map { $0.address4 } }
+                set { message.encode(0x1e, newValue.map { QMIValue.ipv4($0) }, &problem) }
+            }
+
+            /// [0x1f] PCSCF Address Using PCO
+            public var pcscfAddressUsingPCO: Bool? {
+                get { message.decoded(0x1f).map { $0.flag } }
+                set { message.encode(0x1f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x20] PDP Access Control
+            public var pdpAccessControl: WDS.PdpAccessControl? {
+                get { message.decoded(0x20).map { WDS.PdpAccessControl($0) } }
+                set { message.encode(0x20, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x21] PCSCF Address Using DHCP
+            public var pcscfAddressUsingDHCP: Bool? {
+                get { message.decoded(0x21).map { $0.flag } }
+                set { message.encode(0x21, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x22] IMCN Flag
+            public var imcnFlag: Bool? {
+                get { message.decoded(0x22).map { $0.flag } }
+                set { message.encode(0x22, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x25] PDP Context Number
+            public var pdpContextNumber: UInt8? {
+                get { message.decoded(0x25).map { $0.u8 } }
+                set { message.encode(0x25, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x26] PDP Context Secondary Flag
+            public var pdpContextSecondaryFlag: Bool? {
+                get { message.decoded(0x26).map { $0.flag } }
+                set { message.encode(0x26, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x27] PDP Context Primary ID
+            public var pdpContextPrimaryID: UInt8? {
+                get { message.decoded(0x27).map { $0.u8 } }
+                set { message.encode(0x27, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x28] IPv6 Address Preference
+            public var ipv6AddressPreference: IPv6AddressPreference? {
+                get { message.decoded(0x28).map { IPv6AddressPreference($0) } }
+                set { message.encode(0x28, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x29] UMTS Requested QoS With Signaling Indication Flag
+            public var umtsRequestedQoSWithSignalingIndicationFlag: UMTSRequestedQoSWithSignalingIndicationFlag? {
+                get { message.decoded(0x29).map { UMTSRequestedQoSWithSignalingIndicationFlag($0) } }
+                set { message.encode(0x29, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2a] UMTS Minimum QoS With Signaling Indication Flag
+            public var umtsMinimumQoSWithSignalingIndicationFlag: UMTSMinimumQoSWithSignalingIndicationFlag? {
+                get { message.decoded(0x2a).map { UMTSMinimumQoSWithSignalingIndicationFlag($0) } }
+                set { message.encode(0x2a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2b] IPv6 Primary DNS Address Preference
+            public var ipv6PrimaryDNSAddressPreference: [UInt8]? {
+                get { message.decoded(0x2b).map { $0.address6 } }
+                set { message.encode(0x2b, newValue.map { QMIValue.ipv6($0) }, &problem) }
+            }
+
+            /// [0x2c] IPv6 Secondary DNS Address Preference
+            public var ipv6SecondaryDNSAddressPreference: [UInt8]? {
+                get { message.decoded(0x2c).map { $0.address6 } }
+                set { message.encode(0x2c, newValue.map { QMIValue.ipv6($0) }, &problem) }
+            }
+
+            /// [0x2d] Address Allocation Preference
+            public var addressAllocationPreference: WDS.AddressAllocationPreference? {
+                get { message.decoded(0x2d).map { WDS.AddressAllocationPreference($0) } }
+                set { message.encode(0x2d, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2e] LTE QoS Parameters
+            public var lteQoSParameters: LTEQoSParameters? {
+                get { message.decoded(0x2e).map { LTEQoSParameters($0) } }
+                set { message.encode(0x2e, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2f] APN Disabled Flag
+            public var apnDisabledFlag: Bool? {
+                get { message.decoded(0x2f).map { $0.flag } }
+                set { message.encode(0x2f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x3e] Roaming Disallowed Flag
+            public var roamingDisallowedFlag: Bool? {
+                get { message.decoded(0x3e).map { $0.flag } }
+                set { message.encode(0x3e, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x50] VLAN ID Type
+            public var vlanIDType: VLANIDType? {
+                get { message.decoded(0x50).map { VLANIDType($0) } }
+                set { message.encode(0x50, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0xdd] APN Type Mask
+            public var apnTypeMask: WDS.ApnTypeMask? {
+                get { message.decoded(0xdd).map { WDS.ApnTypeMask($0) } }
+                set { message.encode(0xdd, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0xde] CLAT Enabled
+            public var clatEnabled: Bool? {
+                get { message.decoded(0xde).map { $0.flag } }
+                set { message.encode(0xde, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0xdf] IPv6 Prefix Delegation
+            public var ipv6PrefixDelegation: Bool? {
+                get { message.decoded(0xdf).map { $0.flag } }
+                set { message.encode(0xdf, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
             /// [0xe0] Extended Error Code
             public var extendedErrorCode: WDS.ProfileError? {
                 get { message.decoded(0xe0).map { WDS.ProfileError($0) } }
@@ -1218,6 +1603,18 @@ extension WDS {
                 set { message.encode(0x16, newValue.map { QMIValue.ipv4($0) }, &problem) }
             }
 
+            /// [0x17] UMTS Granted QoS
+            public var umtsGrantedQoS: UMTSGrantedQoS? {
+                get { message.decoded(0x17).map { UMTSGrantedQoS($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x19] GPRS Granted QoS
+            public var gprsGrantedQoS: GPRSGrantedQoS? {
+                get { message.decoded(0x19).map { GPRSGrantedQoS($0) } }
+                set { message.encode(0x19, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x1b] Username
             public var username: String? {
                 get { message.decoded(0x1b).map { $0.text } }
@@ -1252,6 +1649,24 @@ extension WDS {
             public var ipv4SubnetMask: UInt32? {
                 get { message.decoded(0x21).map { $0.address4 } }
                 set { message.encode(0x21, newValue.map { QMIValue.ipv4($0) }, &problem) }
+            }
+
+            /// [0x22] PCSCF Address Using PCO
+            public var pcscfAddressUsingPCO: UInt8? {
+                get { message.decoded(0x22).map { $0.u8 } }
+                set { message.encode(0x22, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x23] PCSCF Server Address List
+            public var pcscfServerAddressList: [UInt32]? {
+                get { message.decoded(0x23).map { $0.list.map { $0.address4 } } }
+                set { message.encode(0x23, newValue.map { QMIValue.array($0.map { QMIValue.ipv4($0) }) }, &problem) }
+            }
+
+            /// [0x24] PCSCF Domain Name List
+            public var pcscfDomainNameList: [String]? {
+                get { message.decoded(0x24).map { $0.list.map { $0.text } } }
+                set { message.encode(0x24, newValue.map { QMIValue.array($0.map { QMIValue.string($0) }) }, &problem) }
             }
 
             /// [0x25] IPv6 Address
@@ -1294,6 +1709,131 @@ extension WDS {
             public var ipFamily: WDS.IpFamily? {
                 get { message.decoded(0x2b).map { WDS.IpFamily($0) } }
                 set { message.encode(0x2b, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2c] IMCN Flag
+            public var imcnFlag: Int8? {
+                get { message.decoded(0x2c).map { $0.i8 } }
+                set { message.encode(0x2c, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x2d] Extended Technology Preference
+            public var extendedTechnologyPreference: WDS.ExtendedTechnologyPreference? {
+                get { message.decoded(0x2d).map { WDS.ExtendedTechnologyPreference($0) } }
+                set { message.encode(0x2d, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2f] Operator Reserved PCO
+            public var operatorReservedPCO: OperatorReservedPCO? {
+                get { message.decoded(0x2f).map { OperatorReservedPCO($0) } }
+                set { message.encode(0x2f, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct UMTSGrantedQoS: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(trafficClass: WDS.TrafficClass, maxUplinkBitrate: UInt32, maxDownlinkBitrate: UInt32, guaranteedUplinkBitrate: UInt32, guaranteedDownlinkBitrate: UInt32, qosDeliveryOrder: WDS.DeliveryOrder, maximumSDUSize: UInt32, sduErrorRatio: WDS.SduErrorRatio, residualBitErrorRatio: WDS.SduResidualBitErrorRatio, deliveryErroneousSDU: WDS.SduErroneousDelivery, transferDelay: UInt32, trafficHandlingPriority: UInt32) {
+                qmiValue = .structure([trafficClass.qmiValue, QMIValue.uint(UInt64(maxUplinkBitrate)), QMIValue.uint(UInt64(maxDownlinkBitrate)), QMIValue.uint(UInt64(guaranteedUplinkBitrate)), QMIValue.uint(UInt64(guaranteedDownlinkBitrate)), qosDeliveryOrder.qmiValue, QMIValue.uint(UInt64(maximumSDUSize)), sduErrorRatio.qmiValue, residualBitErrorRatio.qmiValue, deliveryErroneousSDU.qmiValue, QMIValue.uint(UInt64(transferDelay)), QMIValue.uint(UInt64(trafficHandlingPriority))])
+            }
+
+            public var trafficClass: WDS.TrafficClass {
+                get { WDS.TrafficClass(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var maxUplinkBitrate: UInt32 {
+                get { qmiValue.field(1).u32 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var maxDownlinkBitrate: UInt32 {
+                get { qmiValue.field(2).u32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var guaranteedUplinkBitrate: UInt32 {
+                get { qmiValue.field(3).u32 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var guaranteedDownlinkBitrate: UInt32 {
+                get { qmiValue.field(4).u32 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var qosDeliveryOrder: WDS.DeliveryOrder {
+                get { WDS.DeliveryOrder(qmiValue.field(5)) }
+                set { qmiValue.setField(5, newValue.qmiValue) }
+            }
+
+            public var maximumSDUSize: UInt32 {
+                get { qmiValue.field(6).u32 }
+                set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var sduErrorRatio: WDS.SduErrorRatio {
+                get { WDS.SduErrorRatio(qmiValue.field(7)) }
+                set { qmiValue.setField(7, newValue.qmiValue) }
+            }
+
+            public var residualBitErrorRatio: WDS.SduResidualBitErrorRatio {
+                get { WDS.SduResidualBitErrorRatio(qmiValue.field(8)) }
+                set { qmiValue.setField(8, newValue.qmiValue) }
+            }
+
+            public var deliveryErroneousSDU: WDS.SduErroneousDelivery {
+                get { WDS.SduErroneousDelivery(qmiValue.field(9)) }
+                set { qmiValue.setField(9, newValue.qmiValue) }
+            }
+
+            public var transferDelay: UInt32 {
+                get { qmiValue.field(10).u32 }
+                set { qmiValue.setField(10, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var trafficHandlingPriority: UInt32 {
+                get { qmiValue.field(11).u32 }
+                set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct GPRSGrantedQoS: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(precedenceClass: UInt32, delayClass: UInt32, reliabilityClass: UInt32, peakThroughputClass: UInt32, meanThroughputClass: UInt32) {
+                qmiValue = .structure([QMIValue.uint(UInt64(precedenceClass)), QMIValue.uint(UInt64(delayClass)), QMIValue.uint(UInt64(reliabilityClass)), QMIValue.uint(UInt64(peakThroughputClass)), QMIValue.uint(UInt64(meanThroughputClass))])
+            }
+
+            public var precedenceClass: UInt32 {
+                get { qmiValue.field(0).u32 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var delayClass: UInt32 {
+                get { qmiValue.field(1).u32 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var reliabilityClass: UInt32 {
+                get { qmiValue.field(2).u32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var peakThroughputClass: UInt32 {
+                get { qmiValue.field(3).u32 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var meanThroughputClass: UInt32 {
+                get { qmiValue.field(4).u32 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
             }
         }
 
@@ -1357,6 +1897,42 @@ extension WDS {
             public var prefixLength: UInt8 {
                 get { qmiValue.field(1).u8 }
                 set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct OperatorReservedPCO: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(mcc: UInt16, mnc: UInt16, mncIncludesPCSDigit: Bool, appSpecificInfo: [UInt8], containerID: UInt16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(mnc)), QMIValue.bool(mncIncludesPCSDigit), QMIValue.bytes(appSpecificInfo), QMIValue.uint(UInt64(containerID))])
+            }
+
+            public var mcc: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var mnc: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var mncIncludesPCSDigit: Bool {
+                get { qmiValue.field(2).flag }
+                set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+            }
+
+            public var appSpecificInfo: [UInt8] {
+                get { qmiValue.field(3).data }
+                set { qmiValue.setField(3, QMIValue.bytes(newValue)) }
+            }
+
+            public var containerID: UInt16 {
+                get { qmiValue.field(4).u16 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
             }
         }
     }
@@ -1595,6 +2171,445 @@ extension WDS {
         }
     }
 
+    public struct UMTSRequestedQoS: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(trafficClass: WDS.TrafficClass, maxUplinkBitrate: UInt32, maxDownlinkBitrate: UInt32, guaranteedUplinkBitrate: UInt32, guaranteedDownlinkBitrate: UInt32, qosDeliveryOrder: WDS.DeliveryOrder, maximumSDUSize: UInt32, sduErrorRatio: WDS.SduErrorRatio, residualBitErrorRatio: WDS.SduResidualBitErrorRatio, deliveryErroneousSDU: WDS.SduErroneousDelivery, transferDelay: UInt32, trafficHandlingPriority: UInt32) {
+            qmiValue = .structure([trafficClass.qmiValue, QMIValue.uint(UInt64(maxUplinkBitrate)), QMIValue.uint(UInt64(maxDownlinkBitrate)), QMIValue.uint(UInt64(guaranteedUplinkBitrate)), QMIValue.uint(UInt64(guaranteedDownlinkBitrate)), qosDeliveryOrder.qmiValue, QMIValue.uint(UInt64(maximumSDUSize)), sduErrorRatio.qmiValue, residualBitErrorRatio.qmiValue, deliveryErroneousSDU.qmiValue, QMIValue.uint(UInt64(transferDelay)), QMIValue.uint(UInt64(trafficHandlingPriority))])
+        }
+
+        public var trafficClass: WDS.TrafficClass {
+            get { WDS.TrafficClass(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var maxUplinkBitrate: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var maxDownlinkBitrate: UInt32 {
+            get { qmiValue.field(2).u32 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedUplinkBitrate: UInt32 {
+            get { qmiValue.field(3).u32 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedDownlinkBitrate: UInt32 {
+            get { qmiValue.field(4).u32 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var qosDeliveryOrder: WDS.DeliveryOrder {
+            get { WDS.DeliveryOrder(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var maximumSDUSize: UInt32 {
+            get { qmiValue.field(6).u32 }
+            set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var sduErrorRatio: WDS.SduErrorRatio {
+            get { WDS.SduErrorRatio(qmiValue.field(7)) }
+            set { qmiValue.setField(7, newValue.qmiValue) }
+        }
+
+        public var residualBitErrorRatio: WDS.SduResidualBitErrorRatio {
+            get { WDS.SduResidualBitErrorRatio(qmiValue.field(8)) }
+            set { qmiValue.setField(8, newValue.qmiValue) }
+        }
+
+        public var deliveryErroneousSDU: WDS.SduErroneousDelivery {
+            get { WDS.SduErroneousDelivery(qmiValue.field(9)) }
+            set { qmiValue.setField(9, newValue.qmiValue) }
+        }
+
+        public var transferDelay: UInt32 {
+            get { qmiValue.field(10).u32 }
+            set { qmiValue.setField(10, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var trafficHandlingPriority: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct UMTSMinimumQoS: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(trafficClass: WDS.TrafficClass, maxUplinkBitrate: UInt32, maxDownlinkBitrate: UInt32, guaranteedUplinkBitrate: UInt32, guaranteedDownlinkBitrate: UInt32, qosDeliveryOrder: WDS.DeliveryOrder, maximumSDUSize: UInt32, sduErrorRatio: WDS.SduErrorRatio, residualBitErrorRatio: WDS.SduResidualBitErrorRatio, deliveryErroneousSDU: WDS.SduErroneousDelivery, transferDelay: UInt32, trafficHandlingPriority: UInt32) {
+            qmiValue = .structure([trafficClass.qmiValue, QMIValue.uint(UInt64(maxUplinkBitrate)), QMIValue.uint(UInt64(maxDownlinkBitrate)), QMIValue.uint(UInt64(guaranteedUplinkBitrate)), QMIValue.uint(UInt64(guaranteedDownlinkBitrate)), qosDeliveryOrder.qmiValue, QMIValue.uint(UInt64(maximumSDUSize)), sduErrorRatio.qmiValue, residualBitErrorRatio.qmiValue, deliveryErroneousSDU.qmiValue, QMIValue.uint(UInt64(transferDelay)), QMIValue.uint(UInt64(trafficHandlingPriority))])
+        }
+
+        public var trafficClass: WDS.TrafficClass {
+            get { WDS.TrafficClass(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var maxUplinkBitrate: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var maxDownlinkBitrate: UInt32 {
+            get { qmiValue.field(2).u32 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedUplinkBitrate: UInt32 {
+            get { qmiValue.field(3).u32 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedDownlinkBitrate: UInt32 {
+            get { qmiValue.field(4).u32 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var qosDeliveryOrder: WDS.DeliveryOrder {
+            get { WDS.DeliveryOrder(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var maximumSDUSize: UInt32 {
+            get { qmiValue.field(6).u32 }
+            set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var sduErrorRatio: WDS.SduErrorRatio {
+            get { WDS.SduErrorRatio(qmiValue.field(7)) }
+            set { qmiValue.setField(7, newValue.qmiValue) }
+        }
+
+        public var residualBitErrorRatio: WDS.SduResidualBitErrorRatio {
+            get { WDS.SduResidualBitErrorRatio(qmiValue.field(8)) }
+            set { qmiValue.setField(8, newValue.qmiValue) }
+        }
+
+        public var deliveryErroneousSDU: WDS.SduErroneousDelivery {
+            get { WDS.SduErroneousDelivery(qmiValue.field(9)) }
+            set { qmiValue.setField(9, newValue.qmiValue) }
+        }
+
+        public var transferDelay: UInt32 {
+            get { qmiValue.field(10).u32 }
+            set { qmiValue.setField(10, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var trafficHandlingPriority: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct GPRSRequestedQoS: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(precedenceClass: UInt32, delayClass: UInt32, reliabilityClass: UInt32, peakThroughputClass: UInt32, meanThroughputClass: UInt32) {
+            qmiValue = .structure([QMIValue.uint(UInt64(precedenceClass)), QMIValue.uint(UInt64(delayClass)), QMIValue.uint(UInt64(reliabilityClass)), QMIValue.uint(UInt64(peakThroughputClass)), QMIValue.uint(UInt64(meanThroughputClass))])
+        }
+
+        public var precedenceClass: UInt32 {
+            get { qmiValue.field(0).u32 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var delayClass: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var reliabilityClass: UInt32 {
+            get { qmiValue.field(2).u32 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var peakThroughputClass: UInt32 {
+            get { qmiValue.field(3).u32 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var meanThroughputClass: UInt32 {
+            get { qmiValue.field(4).u32 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct GPRSMinimumQoS: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(precedenceClass: UInt32, delayClass: UInt32, reliabilityClass: UInt32, peakThroughputClass: UInt32, meanThroughputClass: UInt32) {
+            qmiValue = .structure([QMIValue.uint(UInt64(precedenceClass)), QMIValue.uint(UInt64(delayClass)), QMIValue.uint(UInt64(reliabilityClass)), QMIValue.uint(UInt64(peakThroughputClass)), QMIValue.uint(UInt64(meanThroughputClass))])
+        }
+
+        public var precedenceClass: UInt32 {
+            get { qmiValue.field(0).u32 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var delayClass: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var reliabilityClass: UInt32 {
+            get { qmiValue.field(2).u32 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var peakThroughputClass: UInt32 {
+            get { qmiValue.field(3).u32 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var meanThroughputClass: UInt32 {
+            get { qmiValue.field(4).u32 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct IPv6AddressPreference: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(address: [UInt8]) {
+            qmiValue = .structure([QMIValue.ipv6(address)])
+        }
+
+        public var address: [UInt8] {
+            get { qmiValue.field(0).address6 }
+            set { qmiValue.setField(0, QMIValue.ipv6(newValue)) }
+        }
+    }
+
+    public struct UMTSRequestedQoSWithSignalingIndicationFlag: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(trafficClass: WDS.TrafficClass, maxUplinkBitrate: UInt32, maxDownlinkBitrate: UInt32, guaranteedUplinkBitrate: UInt32, guaranteedDownlinkBitrate: UInt32, qosDeliveryOrder: WDS.DeliveryOrder, maximumSDUSize: UInt32, sduErrorRatio: WDS.SduErrorRatio, residualBitErrorRatio: WDS.SduResidualBitErrorRatio, deliveryErroneousSDU: WDS.SduErroneousDelivery, transferDelay: UInt32, trafficHandlingPriority: UInt32, signalingIndication: Int8) {
+            qmiValue = .structure([trafficClass.qmiValue, QMIValue.uint(UInt64(maxUplinkBitrate)), QMIValue.uint(UInt64(maxDownlinkBitrate)), QMIValue.uint(UInt64(guaranteedUplinkBitrate)), QMIValue.uint(UInt64(guaranteedDownlinkBitrate)), qosDeliveryOrder.qmiValue, QMIValue.uint(UInt64(maximumSDUSize)), sduErrorRatio.qmiValue, residualBitErrorRatio.qmiValue, deliveryErroneousSDU.qmiValue, QMIValue.uint(UInt64(transferDelay)), QMIValue.uint(UInt64(trafficHandlingPriority)), QMIValue.int(Int64(signalingIndication))])
+        }
+
+        public var trafficClass: WDS.TrafficClass {
+            get { WDS.TrafficClass(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var maxUplinkBitrate: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var maxDownlinkBitrate: UInt32 {
+            get { qmiValue.field(2).u32 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedUplinkBitrate: UInt32 {
+            get { qmiValue.field(3).u32 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedDownlinkBitrate: UInt32 {
+            get { qmiValue.field(4).u32 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var qosDeliveryOrder: WDS.DeliveryOrder {
+            get { WDS.DeliveryOrder(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var maximumSDUSize: UInt32 {
+            get { qmiValue.field(6).u32 }
+            set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var sduErrorRatio: WDS.SduErrorRatio {
+            get { WDS.SduErrorRatio(qmiValue.field(7)) }
+            set { qmiValue.setField(7, newValue.qmiValue) }
+        }
+
+        public var residualBitErrorRatio: WDS.SduResidualBitErrorRatio {
+            get { WDS.SduResidualBitErrorRatio(qmiValue.field(8)) }
+            set { qmiValue.setField(8, newValue.qmiValue) }
+        }
+
+        public var deliveryErroneousSDU: WDS.SduErroneousDelivery {
+            get { WDS.SduErroneousDelivery(qmiValue.field(9)) }
+            set { qmiValue.setField(9, newValue.qmiValue) }
+        }
+
+        public var transferDelay: UInt32 {
+            get { qmiValue.field(10).u32 }
+            set { qmiValue.setField(10, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var trafficHandlingPriority: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var signalingIndication: Int8 {
+            get { qmiValue.field(12).i8 }
+            set { qmiValue.setField(12, QMIValue.int(Int64(newValue))) }
+        }
+    }
+
+    public struct UMTSMinimumQoSWithSignalingIndicationFlag: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(trafficClass: WDS.TrafficClass, maxUplinkBitrate: UInt32, maxDownlinkBitrate: UInt32, guaranteedUplinkBitrate: UInt32, guaranteedDownlinkBitrate: UInt32, qosDeliveryOrder: WDS.DeliveryOrder, maximumSDUSize: UInt32, sduErrorRatio: WDS.SduErrorRatio, residualBitErrorRatio: WDS.SduResidualBitErrorRatio, deliveryErroneousSDU: WDS.SduErroneousDelivery, transferDelay: UInt32, trafficHandlingPriority: UInt32, signalingIndication: Int8) {
+            qmiValue = .structure([trafficClass.qmiValue, QMIValue.uint(UInt64(maxUplinkBitrate)), QMIValue.uint(UInt64(maxDownlinkBitrate)), QMIValue.uint(UInt64(guaranteedUplinkBitrate)), QMIValue.uint(UInt64(guaranteedDownlinkBitrate)), qosDeliveryOrder.qmiValue, QMIValue.uint(UInt64(maximumSDUSize)), sduErrorRatio.qmiValue, residualBitErrorRatio.qmiValue, deliveryErroneousSDU.qmiValue, QMIValue.uint(UInt64(transferDelay)), QMIValue.uint(UInt64(trafficHandlingPriority)), QMIValue.int(Int64(signalingIndication))])
+        }
+
+        public var trafficClass: WDS.TrafficClass {
+            get { WDS.TrafficClass(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var maxUplinkBitrate: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var maxDownlinkBitrate: UInt32 {
+            get { qmiValue.field(2).u32 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedUplinkBitrate: UInt32 {
+            get { qmiValue.field(3).u32 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedDownlinkBitrate: UInt32 {
+            get { qmiValue.field(4).u32 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var qosDeliveryOrder: WDS.DeliveryOrder {
+            get { WDS.DeliveryOrder(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var maximumSDUSize: UInt32 {
+            get { qmiValue.field(6).u32 }
+            set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var sduErrorRatio: WDS.SduErrorRatio {
+            get { WDS.SduErrorRatio(qmiValue.field(7)) }
+            set { qmiValue.setField(7, newValue.qmiValue) }
+        }
+
+        public var residualBitErrorRatio: WDS.SduResidualBitErrorRatio {
+            get { WDS.SduResidualBitErrorRatio(qmiValue.field(8)) }
+            set { qmiValue.setField(8, newValue.qmiValue) }
+        }
+
+        public var deliveryErroneousSDU: WDS.SduErroneousDelivery {
+            get { WDS.SduErroneousDelivery(qmiValue.field(9)) }
+            set { qmiValue.setField(9, newValue.qmiValue) }
+        }
+
+        public var transferDelay: UInt32 {
+            get { qmiValue.field(10).u32 }
+            set { qmiValue.setField(10, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var trafficHandlingPriority: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var signalingIndication: Int8 {
+            get { qmiValue.field(12).i8 }
+            set { qmiValue.setField(12, QMIValue.int(Int64(newValue))) }
+        }
+    }
+
+    public struct LTEQoSParameters: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(qosClassIdentifier: WDS.QosClassIdentifier, guaranteedDownlinkBitrate: UInt32, maxDownlinkBitrate: UInt32, guaranteedUplinkBitrate: UInt32, maxUplinkBitrate: UInt32) {
+            qmiValue = .structure([qosClassIdentifier.qmiValue, QMIValue.uint(UInt64(guaranteedDownlinkBitrate)), QMIValue.uint(UInt64(maxDownlinkBitrate)), QMIValue.uint(UInt64(guaranteedUplinkBitrate)), QMIValue.uint(UInt64(maxUplinkBitrate))])
+        }
+
+        public var qosClassIdentifier: WDS.QosClassIdentifier {
+            get { WDS.QosClassIdentifier(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var guaranteedDownlinkBitrate: UInt32 {
+            get { qmiValue.field(1).u32 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var maxDownlinkBitrate: UInt32 {
+            get { qmiValue.field(2).u32 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var guaranteedUplinkBitrate: UInt32 {
+            get { qmiValue.field(3).u32 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var maxUplinkBitrate: UInt32 {
+            get { qmiValue.field(4).u32 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct VLANIDType: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(vlanIDRangeStart: UInt16, vlanIDRangeEnd: UInt16) {
+            qmiValue = .structure([QMIValue.uint(UInt64(vlanIDRangeStart)), QMIValue.uint(UInt64(vlanIDRangeEnd))])
+        }
+
+        public var vlanIDRangeStart: UInt16 {
+            get { qmiValue.field(0).u16 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var vlanIDRangeEnd: UInt16 {
+            get { qmiValue.field(1).u16 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
     public struct ProfileIdentifier: Equatable {
         /// The fields in wire order, as decoded (or as the initializer built them).
         public var qmiValue: QMIValue
@@ -1700,6 +2715,35 @@ extension DMS {
 
             /// [0x01] Revision
             public var revision: String? {
+                get { message.decoded(0x01).map { $0.text } }
+                set { message.encode(0x01, newValue.map { QMIValue.string($0) }, &problem) }
+            }
+        }
+    }
+
+    /// DMS 0x0024 Get MSISDN (QMIDMS_GET_MSISDN)
+    public enum GetMSISDN {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0024) }
+        public static var id: UInt16 { 0x0024 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] MSISDN
+            public var msisdn: String? {
                 get { message.decoded(0x01).map { $0.text } }
                 set { message.encode(0x01, newValue.map { QMIValue.string($0) }, &problem) }
             }
@@ -2044,6 +3088,35 @@ extension DMS {
             }
         }
     }
+
+    /// DMS 0x0044 UIM Get State (QMIDMS_UIM_GET_STATE)
+    public enum UIMGetState {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.dms, 0x0044) }
+        public static var id: UInt16 { 0x0044 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] State
+            public var state: DMS.UimState? {
+                get { message.decoded(0x01).map { DMS.UimState($0) } }
+                set { message.encode(0x01, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+    }
 }
 
 extension NAS {
@@ -2093,6 +3166,54 @@ extension NAS {
                 set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
             }
 
+            /// [0x13] CDMA System ID
+            public var cdmaSystemID: CDMASystemID? {
+                get { message.decoded(0x13).map { CDMASystemID($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x14] CDMA Base Station Info
+            public var cdmaBaseStationInfo: CDMABaseStationInfo? {
+                get { message.decoded(0x14).map { CDMABaseStationInfo($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] Roaming Indicator List
+            public var roamingIndicatorList: [RoamingIndicatorListEntry]? {
+                get { message.decoded(0x15).map { $0.list.map { RoamingIndicatorListEntry($0) } } }
+                set { message.encode(0x15, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x16] Default Roaming Indicator
+            public var defaultRoamingIndicator: NAS.RoamingIndicator? {
+                get { message.decoded(0x16).map { NAS.RoamingIndicator($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] Time Zone 3GPP2
+            public var timeZone3GPP2: TimeZone3GPP2? {
+                get { message.decoded(0x17).map { TimeZone3GPP2($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x18] CDMA P Rev
+            public var cdmaPRev: UInt8? {
+                get { message.decoded(0x18).map { $0.u8 } }
+                set { message.encode(0x18, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1a] Time Zone 3GPP
+            public var timeZone3GPP: Int8? {
+                get { message.decoded(0x1a).map { $0.i8 } }
+                set { message.encode(0x1a, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x1b] Daylight Saving Time Adjustment 3GPP
+            public var daylightSavingTimeAdjustment3GPP: UInt8? {
+                get { message.decoded(0x1b).map { $0.u8 } }
+                set { message.encode(0x1b, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
             /// [0x1c] LAC 3GPP
             public var lac3GPP: UInt16? {
                 get { message.decoded(0x1c).map { $0.u16 } }
@@ -2105,10 +3226,70 @@ extension NAS {
                 set { message.encode(0x1d, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
             }
 
+            /// [0x1e] Concurrent Service Info 3GPP2
+            public var concurrentServiceInfo3GPP2: Bool? {
+                get { message.decoded(0x1e).map { $0.flag } }
+                set { message.encode(0x1e, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1f] PRL Indicator 3GPP2
+            public var prlIndicator3GPP2: Bool? {
+                get { message.decoded(0x1f).map { $0.flag } }
+                set { message.encode(0x1f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x20] DTM Support
+            public var dtmSupport: Bool? {
+                get { message.decoded(0x20).map { $0.flag } }
+                set { message.encode(0x20, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x21] Detailed Service Status
+            public var detailedServiceStatus: DetailedServiceStatus? {
+                get { message.decoded(0x21).map { DetailedServiceStatus($0) } }
+                set { message.encode(0x21, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x22] CDMA System Info
+            public var cdmaSystemInfo: CDMASystemInfo? {
+                get { message.decoded(0x22).map { CDMASystemInfo($0) } }
+                set { message.encode(0x22, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x23] HDR Personality
+            public var hdrPersonality: NAS.HdrPersonality? {
+                get { message.decoded(0x23).map { NAS.HdrPersonality($0) } }
+                set { message.encode(0x23, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x24] LTE TAC
             public var lteTAC: UInt16? {
                 get { message.decoded(0x24).map { $0.u16 } }
                 set { message.encode(0x24, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x25] Call Barring Status
+            public var callBarringStatus: CallBarringStatus? {
+                get { message.decoded(0x25).map { CallBarringStatus($0) } }
+                set { message.encode(0x25, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x26] UMTS Primary Scrambling Code
+            public var umtsPrimaryScramblingCode: UInt16? {
+                get { message.decoded(0x26).map { $0.u16 } }
+                set { message.encode(0x26, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x27] MNC PCS Digit Include Status
+            public var mncPCSDigitIncludeStatus: MNCPCSDigitIncludeStatus? {
+                get { message.decoded(0x27).map { MNCPCSDigitIncludeStatus($0) } }
+                set { message.encode(0x27, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x29] Network Name Source
+            public var networkNameSource: NAS.NetworkNameSource? {
+                get { message.decoded(0x29).map { NAS.NetworkNameSource($0) } }
+                set { message.encode(0x29, newValue.map { $0.qmiValue }, &problem) }
             }
         }
 
@@ -2143,6 +3324,66 @@ extension NAS {
                 set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
             }
 
+            /// [0x13] CDMA System ID
+            public var cdmaSystemID: CDMASystemID? {
+                get { message.decoded(0x13).map { CDMASystemID($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x14] CDMA Base Station Info
+            public var cdmaBaseStationInfo: CDMABaseStationInfo? {
+                get { message.decoded(0x14).map { CDMABaseStationInfo($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] Roaming Indicator List
+            public var roamingIndicatorList: [RoamingIndicatorListEntry]? {
+                get { message.decoded(0x15).map { $0.list.map { RoamingIndicatorListEntry($0) } } }
+                set { message.encode(0x15, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x16] Default Roaming Indicator
+            public var defaultRoamingIndicator: NAS.RoamingIndicator? {
+                get { message.decoded(0x16).map { NAS.RoamingIndicator($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] Time Zone 3GPP2
+            public var timeZone3GPP2: TimeZone3GPP2? {
+                get { message.decoded(0x17).map { TimeZone3GPP2($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x18] CDMA P Rev
+            public var cdmaPRev: UInt8? {
+                get { message.decoded(0x18).map { $0.u8 } }
+                set { message.encode(0x18, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x19] PLMN Name Flag 3GPP
+            public var plmnNameFlag3GPP: Bool? {
+                get { message.decoded(0x19).map { $0.flag } }
+                set { message.encode(0x19, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x1a] Time Zone 3GPP
+            public var timeZone3GPP: Int8? {
+                get { message.decoded(0x1a).map { $0.i8 } }
+                set { message.encode(0x1a, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x1b] Daylight Saving Time Adjustment 3GPP
+            public var daylightSavingTimeAdjustment3GPP: UInt8? {
+                get { message.decoded(0x1b).map { $0.u8 } }
+                set { message.encode(0x1b, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1c] Universal Time and Local Time Zone 3GPP
+            public var universalTimeAndLocalTimeZone3GPP: UniversalTimeAndLocalTimeZone3GPP? {
+                get { message.decoded(0x1c).map { UniversalTimeAndLocalTimeZone3GPP($0) } }
+                set { message.encode(0x1c, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x1d] LAC 3GPP
             public var lac3GPP: UInt16? {
                 get { message.decoded(0x1d).map { $0.u16 } }
@@ -2155,10 +3396,76 @@ extension NAS {
                 set { message.encode(0x1e, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
             }
 
+            /// [0x1f] Concurrent Service Info 3GPP2
+            public var concurrentServiceInfo3GPP2: Bool? {
+                get { message.decoded(0x1f).map { $0.flag } }
+                set { message.encode(0x1f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x20] PRL Indicator 3GPP2
+            public var prlIndicator3GPP2: Bool? {
+                get { message.decoded(0x20).map { $0.flag } }
+                set { message.encode(0x20, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x21] DTM Support
+            public var dtmSupport: Bool? {
+                get { message.decoded(0x21).map { $0.flag } }
+                set { message.encode(0x21, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x22] Detailed Service Status
+            public var detailedServiceStatus: DetailedServiceStatus? {
+                get { message.decoded(0x22).map { DetailedServiceStatus($0) } }
+                set { message.encode(0x22, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x23] CDMA System Info
+            public var cdmaSystemInfo: CDMASystemInfo? {
+                get { message.decoded(0x23).map { CDMASystemInfo($0) } }
+                set { message.encode(0x23, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x24] HDR Personality
+            public var hdrPersonality: NAS.HdrPersonality? {
+                get { message.decoded(0x24).map { NAS.HdrPersonality($0) } }
+                set { message.encode(0x24, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x25] LTE TAC
             public var lteTAC: UInt16? {
                 get { message.decoded(0x25).map { $0.u16 } }
                 set { message.encode(0x25, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x26] Call Barring Status
+            public var callBarringStatus: CallBarringStatus? {
+                get { message.decoded(0x26).map { CallBarringStatus($0) } }
+                set { message.encode(0x26, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x27] PLMN Not Changed Indication
+            public var plmnNotChangedIndication: Bool? {
+                get { message.decoded(0x27).map { $0.flag } }
+                set { message.encode(0x27, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x28] UMTS Primary Scrambling Code
+            public var umtsPrimaryScramblingCode: UInt16? {
+                get { message.decoded(0x28).map { $0.u16 } }
+                set { message.encode(0x28, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x29] MNC PCS Digit Include Status
+            public var mncPCSDigitIncludeStatus: MNCPCSDigitIncludeStatus? {
+                get { message.decoded(0x29).map { MNCPCSDigitIncludeStatus($0) } }
+                set { message.encode(0x29, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2b] Network Name Source
+            public var networkNameSource: NAS.NetworkNameSource? {
+                get { message.decoded(0x2b).map { NAS.NetworkNameSource($0) } }
+                set { message.encode(0x2b, newValue.map { $0.qmiValue }, &problem) }
             }
         }
 
@@ -2223,6 +3530,250 @@ extension NAS {
                 set { qmiValue.setField(2, QMIValue.string(newValue)) }
             }
         }
+
+        public struct CDMASystemID: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(sid: UInt16, nid: UInt16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(sid)), QMIValue.uint(UInt64(nid))])
+            }
+
+            public var sid: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var nid: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct CDMABaseStationInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(baseStationID: UInt16, baseStationLatitude: Int32, baseStationLongitude: Int32) {
+                qmiValue = .structure([QMIValue.uint(UInt64(baseStationID)), QMIValue.int(Int64(baseStationLatitude)), QMIValue.int(Int64(baseStationLongitude))])
+            }
+
+            public var baseStationID: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationLatitude: Int32 {
+                get { qmiValue.field(1).i32 }
+                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var baseStationLongitude: Int32 {
+                get { qmiValue.field(2).i32 }
+                set { qmiValue.setField(2, QMIValue.int(Int64(newValue))) }
+            }
+        }
+
+        public struct RoamingIndicatorListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(radioInterface: NAS.RadioInterface, roamingIndicator: NAS.RoamingIndicator) {
+                qmiValue = .structure([radioInterface.qmiValue, roamingIndicator.qmiValue])
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var roamingIndicator: NAS.RoamingIndicator {
+                get { NAS.RoamingIndicator(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct TimeZone3GPP2: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(leapSeconds: UInt8, localTimeOffset: Int8, daylightSavingTime: Bool) {
+                qmiValue = .structure([QMIValue.uint(UInt64(leapSeconds)), QMIValue.int(Int64(localTimeOffset)), QMIValue.bool(daylightSavingTime)])
+            }
+
+            public var leapSeconds: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var localTimeOffset: Int8 {
+                get { qmiValue.field(1).i8 }
+                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var daylightSavingTime: Bool {
+                get { qmiValue.field(2).flag }
+                set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+            }
+        }
+
+        public struct DetailedServiceStatus: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(status: NAS.ServiceStatus, capability: NAS.ServiceDomain, hdrStatus: NAS.ServiceStatus, hdrHybrid: Bool, forbidden: Bool) {
+                qmiValue = .structure([status.qmiValue, capability.qmiValue, hdrStatus.qmiValue, QMIValue.bool(hdrHybrid), QMIValue.bool(forbidden)])
+            }
+
+            public var status: NAS.ServiceStatus {
+                get { NAS.ServiceStatus(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var capability: NAS.ServiceDomain {
+                get { NAS.ServiceDomain(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+
+            public var hdrStatus: NAS.ServiceStatus {
+                get { NAS.ServiceStatus(qmiValue.field(2)) }
+                set { qmiValue.setField(2, newValue.qmiValue) }
+            }
+
+            public var hdrHybrid: Bool {
+                get { qmiValue.field(3).flag }
+                set { qmiValue.setField(3, QMIValue.bool(newValue)) }
+            }
+
+            public var forbidden: Bool {
+                get { qmiValue.field(4).flag }
+                set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+            }
+        }
+
+        public struct CDMASystemInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(mcc: UInt16, imsi1112: UInt8) {
+                qmiValue = .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(imsi1112))])
+            }
+
+            public var mcc: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var imsi1112: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct CallBarringStatus: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(csStatus: NAS.CallBarringStatus, psStatus: NAS.CallBarringStatus) {
+                qmiValue = .structure([csStatus.qmiValue, psStatus.qmiValue])
+            }
+
+            public var csStatus: NAS.CallBarringStatus {
+                get { NAS.CallBarringStatus(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var psStatus: NAS.CallBarringStatus {
+                get { NAS.CallBarringStatus(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct MNCPCSDigitIncludeStatus: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(mcc: UInt16, mnc: UInt16, includesPCSDigit: Bool) {
+                qmiValue = .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(mnc)), QMIValue.bool(includesPCSDigit)])
+            }
+
+            public var mcc: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var mnc: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var includesPCSDigit: Bool {
+                get { qmiValue.field(2).flag }
+                set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+            }
+        }
+
+        public struct UniversalTimeAndLocalTimeZone3GPP: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(year: UInt16, month: UInt8, day: UInt8, hour: UInt8, minute: UInt8, second: UInt8, timeZone: UInt8) {
+                qmiValue = .structure([QMIValue.uint(UInt64(year)), QMIValue.uint(UInt64(month)), QMIValue.uint(UInt64(day)), QMIValue.uint(UInt64(hour)), QMIValue.uint(UInt64(minute)), QMIValue.uint(UInt64(second)), QMIValue.uint(UInt64(timeZone))])
+            }
+
+            public var year: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var month: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var day: UInt8 {
+                get { qmiValue.field(2).u8 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var hour: UInt8 {
+                get { qmiValue.field(3).u8 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var minute: UInt8 {
+                get { qmiValue.field(4).u8 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var second: UInt8 {
+                get { qmiValue.field(5).u8 }
+                set { qmiValue.setField(5, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var timeZone: UInt8 {
+                get { qmiValue.field(6).u8 }
+                set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
     }
 
     /// NAS 0x004d Get System Info (QMINAS_GET_SYS_INFO)
@@ -2246,6 +3797,18 @@ extension NAS {
             /// A received message of this kind.
             public init(_ message: QMIMessage) { self.message = message }
 
+            /// [0x10] CDMA Service Status
+            public var cdmaServiceStatus: CDMAServiceStatus? {
+                get { message.decoded(0x10).map { CDMAServiceStatus($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] HDR Service Status
+            public var hdrServiceStatus: HDRServiceStatus? {
+                get { message.decoded(0x11).map { HDRServiceStatus($0) } }
+                set { message.encode(0x11, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x12] GSM Service Status
             public var gsmServiceStatus: GSMServiceStatus? {
                 get { message.decoded(0x12).map { GSMServiceStatus($0) } }
@@ -2262,6 +3825,18 @@ extension NAS {
             public var lteServiceStatus: LTEServiceStatus? {
                 get { message.decoded(0x14).map { LTEServiceStatus($0) } }
                 set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] CDMA System Info
+            public var cdmaSystemInfo: CDMASystemInfo? {
+                get { message.decoded(0x15).map { CDMASystemInfo($0) } }
+                set { message.encode(0x15, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x16] HDR System Info
+            public var hdrSystemInfo: HDRSystemInfo? {
+                get { message.decoded(0x16).map { HDRSystemInfo($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
             }
 
             /// [0x17] GSM System Info
@@ -2282,10 +3857,148 @@ extension NAS {
                 set { message.encode(0x19, newValue.map { $0.qmiValue }, &problem) }
             }
 
+            /// [0x1a] Additional CDMA System Info
+            public var additionalCDMASystemInfo: AdditionalCDMASystemInfo? {
+                get { message.decoded(0x1a).map { AdditionalCDMASystemInfo($0) } }
+                set { message.encode(0x1a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1b] Additional HDR System Info
+            public var additionalHDRSystemInfo: AdditionalHDRSystemInfo? {
+                get { message.decoded(0x1b).map { AdditionalHDRSystemInfo($0) } }
+                set { message.encode(0x1b, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1c] Additional GSM System Info
+            public var additionalGSMSystemInfo: AdditionalGSMSystemInfo? {
+                get { message.decoded(0x1c).map { AdditionalGSMSystemInfo($0) } }
+                set { message.encode(0x1c, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1d] Additional WCDMA System Info
+            public var additionalWCDMASystemInfo: AdditionalWCDMASystemInfo? {
+                get { message.decoded(0x1d).map { AdditionalWCDMASystemInfo($0) } }
+                set { message.encode(0x1d, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1e] Additional LTE System Info
+            public var additionalLTESystemInfo: AdditionalLTESystemInfo? {
+                get { message.decoded(0x1e).map { AdditionalLTESystemInfo($0) } }
+                set { message.encode(0x1e, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1f] GSM Call Barring Status
+            public var gsmCallBarringStatus: GSMCallBarringStatus? {
+                get { message.decoded(0x1f).map { GSMCallBarringStatus($0) } }
+                set { message.encode(0x1f, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x20] WCDMA Call Barring Status
+            public var wcdmaCallBarringStatus: WCDMACallBarringStatus? {
+                get { message.decoded(0x20).map { WCDMACallBarringStatus($0) } }
+                set { message.encode(0x20, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x21] LTE Voice Support
             public var lteVoiceSupport: Bool? {
                 get { message.decoded(0x21).map { $0.flag } }
                 set { message.encode(0x21, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x22] GSM Cipher Domain
+            public var gsmCipherDomain: NAS.ServiceDomain? {
+                get { message.decoded(0x22).map { NAS.ServiceDomain($0) } }
+                set { message.encode(0x22, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x23] WCDMA Cipher Domain
+            public var wcdmaCipherDomain: NAS.ServiceDomain? {
+                get { message.decoded(0x23).map { NAS.ServiceDomain($0) } }
+                set { message.encode(0x23, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x24] TD SCDMA Service Status
+            public var tdSCDMAServiceStatus: TDSCDMAServiceStatus? {
+                get { message.decoded(0x24).map { TDSCDMAServiceStatus($0) } }
+                set { message.encode(0x24, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x25] TD SCDMA System Info
+            public var tdSCDMASystemInfo: TDSCDMASystemInfo? {
+                get { message.decoded(0x25).map { TDSCDMASystemInfo($0) } }
+                set { message.encode(0x25, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x26] LTE eMBMS Coverage Info Support
+            public var lteEMBMSCoverageInfoSupport: Bool? {
+                get { message.decoded(0x26).map { $0.flag } }
+                set { message.encode(0x26, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x27] SIM Reject Info
+            public var simRejectInfo: NAS.SimRejectState? {
+                get { message.decoded(0x27).map { NAS.SimRejectState($0) } }
+                set { message.encode(0x27, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x29] IMS Voice Support
+            public var imsVoiceSupport: Bool? {
+                get { message.decoded(0x29).map { $0.flag } }
+                set { message.encode(0x29, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x2a] LTE Voice Domain
+            public var lteVoiceDomain: NAS.LteVoiceDomain? {
+                get { message.decoded(0x2a).map { NAS.LteVoiceDomain($0) } }
+                set { message.encode(0x2a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x2b] CDMA Registration Zone ID
+            public var cdmaRegistrationZoneID: UInt16? {
+                get { message.decoded(0x2b).map { $0.u16 } }
+                set { message.encode(0x2b, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x2c] GSM Routing Area Code
+            public var gsmRoutingAreaCode: UInt8? {
+                get { message.decoded(0x2c).map { $0.u8 } }
+                set { message.encode(0x2c, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x2d] WCDMA Routing Area Code
+            public var wcdmaRoutingAreaCode: UInt8? {
+                get { message.decoded(0x2d).map { $0.u8 } }
+                set { message.encode(0x2d, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x2e] CDMA Resolved MCC
+            public var cdmaResolvedMCC: UInt16? {
+                get { message.decoded(0x2e).map { $0.u16 } }
+                set { message.encode(0x2e, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x2f] Network Selection Registration Restriction
+            public var networkSelectionRegistrationRestriction: NAS.NetworkSelectionRegistrationRestriction? {
+                get { message.decoded(0x2f).map { NAS.NetworkSelectionRegistrationRestriction($0) } }
+                set { message.encode(0x2f, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x31] LTE Registration Domain
+            public var lteRegistrationDomain: NAS.LteRegistrationDomain? {
+                get { message.decoded(0x31).map { NAS.LteRegistrationDomain($0) } }
+                set { message.encode(0x31, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x34] LTE eMBMS Coverage Info Trace ID
+            public var lteEMBMSCoverageInfoTraceID: UInt16? {
+                get { message.decoded(0x34).map { $0.u16 } }
+                set { message.encode(0x34, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x44] LTE Cell Access Status
+            public var lteCellAccessStatus: NAS.LteCellAccessStatus? {
+                get { message.decoded(0x44).map { NAS.LteCellAccessStatus($0) } }
+                set { message.encode(0x44, newValue.map { $0.qmiValue }, &problem) }
             }
 
             /// [0x4a] NR5G Service Status
@@ -2298,6 +4011,175 @@ extension NAS {
             public var nr5gSystemInfo: NR5GSystemInfo? {
                 get { message.decoded(0x4b).map { NR5GSystemInfo($0) } }
                 set { message.encode(0x4b, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x4e] EUTRA With NR5G Availability
+            public var eutraWithNR5GAvailability: Bool? {
+                get { message.decoded(0x4e).map { $0.flag } }
+                set { message.encode(0x4e, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x4f] DCNR Restriction Info
+            public var dcnrRestrictionInfo: Bool? {
+                get { message.decoded(0x4f).map { $0.flag } }
+                set { message.encode(0x4f, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x50] NR5G Tracking Area Code
+            public var nr5gTrackingAreaCode: [UInt8]? {
+                get { message.decoded(0x50).map { $0.data } }
+                set { message.encode(0x50, newValue.map { QMIValue.bytes($0) }, &problem) }
+            }
+        }
+
+        public struct CDMASystemInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, prlMatchValid: Bool, prlMatch: Bool, pRevValid: Bool, pRev: UInt8, baseStationPRevValid: Bool, baseStationPRev: UInt8, concurrentServiceSupportValid: Bool, concurrentServiceSupport: Bool, cdmaSystemIDValid: Bool, sid: UInt16, nid: UInt16, baseStationInfoValid: Bool, baseStationID: UInt16, baseStationLatitude: Int32, baseStationLongitude: Int32, packetZoneValid: Bool, packetZone: UInt16, networkIDValid: Bool, mcc: String, mnc: String) {
+                qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(prlMatchValid), QMIValue.bool(prlMatch), QMIValue.bool(pRevValid), QMIValue.uint(UInt64(pRev)), QMIValue.bool(baseStationPRevValid), QMIValue.uint(UInt64(baseStationPRev)), QMIValue.bool(concurrentServiceSupportValid), QMIValue.bool(concurrentServiceSupport), QMIValue.bool(cdmaSystemIDValid), QMIValue.uint(UInt64(sid)), QMIValue.uint(UInt64(nid)), QMIValue.bool(baseStationInfoValid), QMIValue.uint(UInt64(baseStationID)), QMIValue.int(Int64(baseStationLatitude)), QMIValue.int(Int64(baseStationLongitude)), QMIValue.bool(packetZoneValid), QMIValue.uint(UInt64(packetZone)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc)])
+            }
+
+            public var domainValid: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var domain: NAS.ServiceDomain {
+                get { NAS.ServiceDomain(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+
+            public var serviceCapabilityValid: Bool {
+                get { qmiValue.field(2).flag }
+                set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+            }
+
+            public var serviceCapability: NAS.ServiceDomain {
+                get { NAS.ServiceDomain(qmiValue.field(3)) }
+                set { qmiValue.setField(3, newValue.qmiValue) }
+            }
+
+            public var roamingStatusValid: Bool {
+                get { qmiValue.field(4).flag }
+                set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+            }
+
+            public var roamingStatus: NAS.RoamingStatus {
+                get { NAS.RoamingStatus(qmiValue.field(5)) }
+                set { qmiValue.setField(5, newValue.qmiValue) }
+            }
+
+            public var forbiddenValid: Bool {
+                get { qmiValue.field(6).flag }
+                set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+            }
+
+            public var forbidden: Bool {
+                get { qmiValue.field(7).flag }
+                set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+            }
+
+            public var prlMatchValid: Bool {
+                get { qmiValue.field(8).flag }
+                set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+            }
+
+            public var prlMatch: Bool {
+                get { qmiValue.field(9).flag }
+                set { qmiValue.setField(9, QMIValue.bool(newValue)) }
+            }
+
+            public var pRevValid: Bool {
+                get { qmiValue.field(10).flag }
+                set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+            }
+
+            public var pRev: UInt8 {
+                get { qmiValue.field(11).u8 }
+                set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationPRevValid: Bool {
+                get { qmiValue.field(12).flag }
+                set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+            }
+
+            public var baseStationPRev: UInt8 {
+                get { qmiValue.field(13).u8 }
+                set { qmiValue.setField(13, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var concurrentServiceSupportValid: Bool {
+                get { qmiValue.field(14).flag }
+                set { qmiValue.setField(14, QMIValue.bool(newValue)) }
+            }
+
+            public var concurrentServiceSupport: Bool {
+                get { qmiValue.field(15).flag }
+                set { qmiValue.setField(15, QMIValue.bool(newValue)) }
+            }
+
+            public var cdmaSystemIDValid: Bool {
+                get { qmiValue.field(16).flag }
+                set { qmiValue.setField(16, QMIValue.bool(newValue)) }
+            }
+
+            public var sid: UInt16 {
+                get { qmiValue.field(17).u16 }
+                set { qmiValue.setField(17, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var nid: UInt16 {
+                get { qmiValue.field(18).u16 }
+                set { qmiValue.setField(18, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationInfoValid: Bool {
+                get { qmiValue.field(19).flag }
+                set { qmiValue.setField(19, QMIValue.bool(newValue)) }
+            }
+
+            public var baseStationID: UInt16 {
+                get { qmiValue.field(20).u16 }
+                set { qmiValue.setField(20, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationLatitude: Int32 {
+                get { qmiValue.field(21).i32 }
+                set { qmiValue.setField(21, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var baseStationLongitude: Int32 {
+                get { qmiValue.field(22).i32 }
+                set { qmiValue.setField(22, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var packetZoneValid: Bool {
+                get { qmiValue.field(23).flag }
+                set { qmiValue.setField(23, QMIValue.bool(newValue)) }
+            }
+
+            public var packetZone: UInt16 {
+                get { qmiValue.field(24).u16 }
+                set { qmiValue.setField(24, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var networkIDValid: Bool {
+                get { qmiValue.field(25).flag }
+                set { qmiValue.setField(25, QMIValue.bool(newValue)) }
+            }
+
+            public var mcc: String {
+                get { qmiValue.field(26).text }
+                set { qmiValue.setField(26, QMIValue.string(newValue)) }
+            }
+
+            public var mnc: String {
+                get { qmiValue.field(27).text }
+                set { qmiValue.setField(27, QMIValue.string(newValue)) }
             }
         }
     }
@@ -2314,6 +4196,18 @@ extension NAS {
             /// A received message of this kind.
             public init(_ message: QMIMessage) { self.message = message }
 
+            /// [0x10] CDMA Service Status
+            public var cdmaServiceStatus: CDMAServiceStatus? {
+                get { message.decoded(0x10).map { CDMAServiceStatus($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] HDR Service Status
+            public var hdrServiceStatus: HDRServiceStatus? {
+                get { message.decoded(0x11).map { HDRServiceStatus($0) } }
+                set { message.encode(0x11, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x12] GSM Service Status
             public var gsmServiceStatus: GSMServiceStatus? {
                 get { message.decoded(0x12).map { GSMServiceStatus($0) } }
@@ -2330,6 +4224,18 @@ extension NAS {
             public var lteServiceStatus: LTEServiceStatus? {
                 get { message.decoded(0x14).map { LTEServiceStatus($0) } }
                 set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] CDMA System Info
+            public var cdmaSystemInfo: CDMASystemInfo? {
+                get { message.decoded(0x15).map { CDMASystemInfo($0) } }
+                set { message.encode(0x15, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x16] HDR System Info
+            public var hdrSystemInfo: HDRSystemInfo? {
+                get { message.decoded(0x16).map { HDRSystemInfo($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
             }
 
             /// [0x17] GSM System Info
@@ -2350,22 +4256,275 @@ extension NAS {
                 set { message.encode(0x19, newValue.map { $0.qmiValue }, &problem) }
             }
 
+            /// [0x1a] Additional CDMA System Info
+            public var additionalCDMASystemInfo: AdditionalCDMASystemInfo? {
+                get { message.decoded(0x1a).map { AdditionalCDMASystemInfo($0) } }
+                set { message.encode(0x1a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1b] Additional HDR System Info
+            public var additionalHDRSystemInfo: AdditionalHDRSystemInfo? {
+                get { message.decoded(0x1b).map { AdditionalHDRSystemInfo($0) } }
+                set { message.encode(0x1b, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1c] Additional GSM System Info
+            public var additionalGSMSystemInfo: AdditionalGSMSystemInfo? {
+                get { message.decoded(0x1c).map { AdditionalGSMSystemInfo($0) } }
+                set { message.encode(0x1c, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1d] Additional WCDMA System Info
+            public var additionalWCDMASystemInfo: AdditionalWCDMASystemInfo? {
+                get { message.decoded(0x1d).map { AdditionalWCDMASystemInfo($0) } }
+                set { message.encode(0x1d, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1e] Additional LTE System Info
+            public var additionalLTESystemInfo: AdditionalLTESystemInfo? {
+                get { message.decoded(0x1e).map { AdditionalLTESystemInfo($0) } }
+                set { message.encode(0x1e, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1f] GSM Call Barring Status
+            public var gsmCallBarringStatus: GSMCallBarringStatus? {
+                get { message.decoded(0x1f).map { GSMCallBarringStatus($0) } }
+                set { message.encode(0x1f, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x20] WCDMA Call Barring Status
+            public var wcdmaCallBarringStatus: WCDMACallBarringStatus? {
+                get { message.decoded(0x20).map { WCDMACallBarringStatus($0) } }
+                set { message.encode(0x20, newValue.map { $0.qmiValue }, &problem) }
+            }
+
             /// [0x21] LTE Voice Support
             public var lteVoiceSupport: Bool? {
                 get { message.decoded(0x21).map { $0.flag } }
                 set { message.encode(0x21, newValue.map { QMIValue.bool($0) }, &problem) }
             }
 
-            /// [0x4a] NR5G Service Status
-            public var nr5gServiceStatus: NR5GServiceStatus? {
-                get { message.decoded(0x4a).map { NR5GServiceStatus($0) } }
-                set { message.encode(0x4a, newValue.map { $0.qmiValue }, &problem) }
+            /// [0x22] GSM Cipher Domain
+            public var gsmCipherDomain: NAS.ServiceDomain? {
+                get { message.decoded(0x22).map { NAS.ServiceDomain($0) } }
+                set { message.encode(0x22, newValue.map { $0.qmiValue }, &problem) }
             }
 
-            /// [0x4b] NR5G System Info
+            /// [0x23] WCDMA Cipher Domain
+            public var wcdmaCipherDomain: NAS.ServiceDomain? {
+                get { message.decoded(0x23).map { NAS.ServiceDomain($0) } }
+                set { message.encode(0x23, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x24] PLMN Not Changed Indication
+            public var plmnNotChangedIndication: Bool? {
+                get { message.decoded(0x24).map { $0.flag } }
+                set { message.encode(0x24, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x25] TD SCDMA Service Status
+            public var tdSCDMAServiceStatus: TDSCDMAServiceStatus? {
+                get { message.decoded(0x25).map { TDSCDMAServiceStatus($0) } }
+                set { message.encode(0x25, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x26] TD SCDMA System Info
+            public var tdSCDMASystemInfo: TDSCDMASystemInfo? {
+                get { message.decoded(0x26).map { TDSCDMASystemInfo($0) } }
+                set { message.encode(0x26, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x27] LTE eMBMS Coverage Info Support
+            public var lteEMBMSCoverageInfoSupport: Bool? {
+                get { message.decoded(0x27).map { $0.flag } }
+                set { message.encode(0x27, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x28] SIM Reject Info
+            public var simRejectInfo: NAS.SimRejectState? {
+                get { message.decoded(0x28).map { NAS.SimRejectState($0) } }
+                set { message.encode(0x28, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x4c] NR5G Service Status
+            public var nr5gServiceStatus: NR5GServiceStatus? {
+                get { message.decoded(0x4c).map { NR5GServiceStatus($0) } }
+                set { message.encode(0x4c, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x4d] NR5G System Info
             public var nr5gSystemInfo: NR5GSystemInfo? {
-                get { message.decoded(0x4b).map { NR5GSystemInfo($0) } }
-                set { message.encode(0x4b, newValue.map { $0.qmiValue }, &problem) }
+                get { message.decoded(0x4d).map { NR5GSystemInfo($0) } }
+                set { message.encode(0x4d, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x50] EUTRA With NR5G Availability
+            public var eutraWithNR5GAvailability: Bool? {
+                get { message.decoded(0x50).map { $0.flag } }
+                set { message.encode(0x50, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x51] DCNR Restriction Info
+            public var dcnrRestrictionInfo: Bool? {
+                get { message.decoded(0x51).map { $0.flag } }
+                set { message.encode(0x51, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x52] NR5G Tracking Area Code
+            public var nr5gTrackingAreaCode: [UInt8]? {
+                get { message.decoded(0x52).map { $0.data } }
+                set { message.encode(0x52, newValue.map { QMIValue.bytes($0) }, &problem) }
+            }
+        }
+
+        public struct CDMASystemInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, prlMatchValid: Bool, prlMatch: Bool, pRevValid: Bool, pRev: UInt8, baseStationPRevValid: Bool, baseStationPRev: UInt8, concurrentServiceSupportValid: Bool, concurrentServiceSupport: Bool, cdmaSystemIDValid: Bool, sid: UInt16, nid: UInt16, baseStationInfoValid: Bool, baseStationID: UInt16, baseStationLatitude: Int32, baseStationLongitude: Int32, packetZoneValid: Bool, packetZone: UInt16, networkIDValid: Bool, mcc: String, mnc: String) {
+                qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(prlMatchValid), QMIValue.bool(prlMatch), QMIValue.bool(pRevValid), QMIValue.uint(UInt64(pRev)), QMIValue.bool(baseStationPRevValid), QMIValue.uint(UInt64(baseStationPRev)), QMIValue.bool(concurrentServiceSupportValid), QMIValue.bool(concurrentServiceSupport), QMIValue.bool(cdmaSystemIDValid), QMIValue.uint(UInt64(sid)), QMIValue.uint(UInt64(nid)), QMIValue.bool(baseStationInfoValid), QMIValue.uint(UInt64(baseStationID)), QMIValue.int(Int64(baseStationLatitude)), QMIValue.int(Int64(baseStationLongitude)), QMIValue.bool(packetZoneValid), QMIValue.uint(UInt64(packetZone)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc)])
+            }
+
+            public var domainValid: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var domain: NAS.ServiceDomain {
+                get { NAS.ServiceDomain(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+
+            public var serviceCapabilityValid: Bool {
+                get { qmiValue.field(2).flag }
+                set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+            }
+
+            public var serviceCapability: NAS.ServiceDomain {
+                get { NAS.ServiceDomain(qmiValue.field(3)) }
+                set { qmiValue.setField(3, newValue.qmiValue) }
+            }
+
+            public var roamingStatusValid: Bool {
+                get { qmiValue.field(4).flag }
+                set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+            }
+
+            public var roamingStatus: NAS.RoamingStatus {
+                get { NAS.RoamingStatus(qmiValue.field(5)) }
+                set { qmiValue.setField(5, newValue.qmiValue) }
+            }
+
+            public var forbiddenValid: Bool {
+                get { qmiValue.field(6).flag }
+                set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+            }
+
+            public var forbidden: Bool {
+                get { qmiValue.field(7).flag }
+                set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+            }
+
+            public var prlMatchValid: Bool {
+                get { qmiValue.field(8).flag }
+                set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+            }
+
+            public var prlMatch: Bool {
+                get { qmiValue.field(9).flag }
+                set { qmiValue.setField(9, QMIValue.bool(newValue)) }
+            }
+
+            public var pRevValid: Bool {
+                get { qmiValue.field(10).flag }
+                set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+            }
+
+            public var pRev: UInt8 {
+                get { qmiValue.field(11).u8 }
+                set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationPRevValid: Bool {
+                get { qmiValue.field(12).flag }
+                set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+            }
+
+            public var baseStationPRev: UInt8 {
+                get { qmiValue.field(13).u8 }
+                set { qmiValue.setField(13, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var concurrentServiceSupportValid: Bool {
+                get { qmiValue.field(14).flag }
+                set { qmiValue.setField(14, QMIValue.bool(newValue)) }
+            }
+
+            public var concurrentServiceSupport: Bool {
+                get { qmiValue.field(15).flag }
+                set { qmiValue.setField(15, QMIValue.bool(newValue)) }
+            }
+
+            public var cdmaSystemIDValid: Bool {
+                get { qmiValue.field(16).flag }
+                set { qmiValue.setField(16, QMIValue.bool(newValue)) }
+            }
+
+            public var sid: UInt16 {
+                get { qmiValue.field(17).u16 }
+                set { qmiValue.setField(17, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var nid: UInt16 {
+                get { qmiValue.field(18).u16 }
+                set { qmiValue.setField(18, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationInfoValid: Bool {
+                get { qmiValue.field(19).flag }
+                set { qmiValue.setField(19, QMIValue.bool(newValue)) }
+            }
+
+            public var baseStationID: UInt16 {
+                get { qmiValue.field(20).u16 }
+                set { qmiValue.setField(20, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationLatitude: Int32 {
+                get { qmiValue.field(21).i32 }
+                set { qmiValue.setField(21, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var baseStationLongitude: Int32 {
+                get { qmiValue.field(22).i32 }
+                set { qmiValue.setField(22, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var packetZoneValid: Bool {
+                get { qmiValue.field(23).flag }
+                set { qmiValue.setField(23, QMIValue.bool(newValue)) }
+            }
+
+            public var packetZone: UInt16 {
+                get { qmiValue.field(24).u16 }
+                set { qmiValue.setField(24, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var networkIDValid: Bool {
+                get { qmiValue.field(25).flag }
+                set { qmiValue.setField(25, QMIValue.bool(newValue)) }
+            }
+
+            public var mcc: String {
+                get { qmiValue.field(26).text }
+                set { qmiValue.setField(26, QMIValue.string(newValue)) }
+            }
+
+            public var mnc: String {
+                get { qmiValue.field(27).text }
+                set { qmiValue.setField(27, QMIValue.string(newValue)) }
             }
         }
     }
@@ -2904,6 +5063,2259 @@ extension NAS {
         }
     }
 
+    /// NAS 0x0002 Set Event Report (QMINAS_SET_EVENT_REPORT)
+    public enum SetEventReport {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0002) }
+        public static var id: UInt16 { 0x0002 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] Signal Strength Indicator
+            public var signalStrengthIndicator: SignalStrengthIndicator? {
+                get { message.decoded(0x10).map { SignalStrengthIndicator($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] RF Band Information
+            public var rfBandInformation: Bool? {
+                get { message.decoded(0x11).map { $0.flag } }
+                set { message.encode(0x11, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x12] Registration Reject Reason
+            public var registrationRejectReason: Bool? {
+                get { message.decoded(0x12).map { $0.flag } }
+                set { message.encode(0x12, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x13] RSSI Indicator
+            public var rssiIndicator: RSSIIndicator? {
+                get { message.decoded(0x13).map { RSSIIndicator($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x14] ECIO Indicator
+            public var ecioIndicator: ECIOIndicator? {
+                get { message.decoded(0x14).map { ECIOIndicator($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] IO Indicator
+            public var ioIndicator: IOIndicator? {
+                get { message.decoded(0x15).map { IOIndicator($0) } }
+                set { message.encode(0x15, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x16] SINR Indicator
+            public var sinrIndicator: SINRIndicator? {
+                get { message.decoded(0x16).map { SINRIndicator($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] Error Rate Indicator
+            public var errorRateIndicator: Bool? {
+                get { message.decoded(0x17).map { $0.flag } }
+                set { message.encode(0x17, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x19] ECIO Threshold
+            public var ecioThreshold: ECIOThreshold? {
+                get { message.decoded(0x19).map { ECIOThreshold($0) } }
+                set { message.encode(0x19, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1a] SINR Threshold
+            public var sinrThreshold: SINRThreshold? {
+                get { message.decoded(0x1a).map { SINRThreshold($0) } }
+                set { message.encode(0x1a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1b] LTE SNR Delta
+            public var lteSNRDelta: LTESNRDelta? {
+                get { message.decoded(0x1b).map { LTESNRDelta($0) } }
+                set { message.encode(0x1b, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1c] LTE RSRP Delta
+            public var lteRSRPDelta: LTERSRPDelta? {
+                get { message.decoded(0x1c).map { LTERSRPDelta($0) } }
+                set { message.encode(0x1c, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Indication: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8) { message = .indication(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] Signal Strength
+            public var signalStrength: SignalStrength? {
+                get { message.decoded(0x10).map { SignalStrength($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] RF Band Information
+            public var rfBandInformation: [RFBandInformationEntry]? {
+                get { message.decoded(0x11).map { $0.list.map { RFBandInformationEntry($0) } } }
+                set { message.encode(0x11, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x12] Registration Reject Reason
+            public var registrationRejectReason: RegistrationRejectReason? {
+                get { message.decoded(0x12).map { RegistrationRejectReason($0) } }
+                set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x13] RSSI
+            public var rssi: RSSI? {
+                get { message.decoded(0x13).map { RSSI($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x14] ECIO
+            public var ecio: ECIO? {
+                get { message.decoded(0x14).map { ECIO($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] IO
+            public var io: Int32? {
+                get { message.decoded(0x15).map { $0.i32 } }
+                set { message.encode(0x15, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x16] SINR
+            public var sinr: NAS.EvdoSinrLevel? {
+                get { message.decoded(0x16).map { NAS.EvdoSinrLevel($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] Error Rate
+            public var errorRate: ErrorRate? {
+                get { message.decoded(0x17).map { ErrorRate($0) } }
+                set { message.encode(0x17, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x18] RSRQ
+            public var rsrq: RSRQ? {
+                get { message.decoded(0x18).map { RSRQ($0) } }
+                set { message.encode(0x18, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x19] LTE SNR
+            public var lteSNR: Int16? {
+                get { message.decoded(0x19).map { $0.i16 } }
+                set { message.encode(0x19, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x1a] LTE RSRP
+            public var lteRSRP: Int16? {
+                get { message.decoded(0x1a).map { $0.i16 } }
+                set { message.encode(0x1a, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+        }
+
+        public struct SignalStrengthIndicator: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, thresholds: [Int8]) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.array(thresholds.map { QMIValue.int(Int64($0)) })])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var thresholds: [Int8] {
+                get { qmiValue.field(1).list.map { $0.i8 } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { QMIValue.int(Int64($0)) })) }
+            }
+        }
+
+        public struct RSSIIndicator: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, rssiDelta: UInt8) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.uint(UInt64(rssiDelta))])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var rssiDelta: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct ECIOIndicator: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, ecioDelta: UInt8) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.uint(UInt64(ecioDelta))])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var ecioDelta: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct IOIndicator: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, ioDelta: UInt8) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.uint(UInt64(ioDelta))])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var ioDelta: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct SINRIndicator: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, sinrDelta: UInt8) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.uint(UInt64(sinrDelta))])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var sinrDelta: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct ECIOThreshold: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, thresholds: [Int16]) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.array(thresholds.map { QMIValue.int(Int64($0)) })])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var thresholds: [Int16] {
+                get { qmiValue.field(1).list.map { $0.i16 } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { QMIValue.int(Int64($0)) })) }
+            }
+        }
+
+        public struct SINRThreshold: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, thresholds: [UInt8]) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.array(thresholds.map { QMIValue.uint(UInt64($0)) })])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var thresholds: [UInt8] {
+                get { qmiValue.field(1).list.map { $0.u8 } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { QMIValue.uint(UInt64($0)) })) }
+            }
+        }
+
+        public struct LTESNRDelta: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, snrDelta: UInt8) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.uint(UInt64(snrDelta))])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var snrDelta: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct LTERSRPDelta: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(report: Bool, rsrpDelta: UInt8) {
+                qmiValue = .structure([QMIValue.bool(report), QMIValue.uint(UInt64(rsrpDelta))])
+            }
+
+            public var report: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var rsrpDelta: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct RFBandInformationEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(radioInterface: NAS.RadioInterface, activeBandClass: NAS.ActiveBand, activeChannel: UInt16) {
+                qmiValue = .structure([radioInterface.qmiValue, activeBandClass.qmiValue, QMIValue.uint(UInt64(activeChannel))])
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var activeBandClass: NAS.ActiveBand {
+                get { NAS.ActiveBand(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+
+            public var activeChannel: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct RegistrationRejectReason: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(serviceDomain: NAS.ServiceDomain, rejectCause: UInt16) {
+                qmiValue = .structure([serviceDomain.qmiValue, QMIValue.uint(UInt64(rejectCause))])
+            }
+
+            public var serviceDomain: NAS.ServiceDomain {
+                get { NAS.ServiceDomain(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var rejectCause: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct RSSI: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(rssi: UInt8, radioInterface: NAS.RadioInterface) {
+                qmiValue = .structure([QMIValue.uint(UInt64(rssi)), radioInterface.qmiValue])
+            }
+
+            public var rssi: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct ECIO: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(ecio: UInt8, radioInterface: NAS.RadioInterface) {
+                qmiValue = .structure([QMIValue.uint(UInt64(ecio)), radioInterface.qmiValue])
+            }
+
+            public var ecio: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct ErrorRate: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(rate: UInt16, radioInterface: NAS.RadioInterface) {
+                qmiValue = .structure([QMIValue.uint(UInt64(rate)), radioInterface.qmiValue])
+            }
+
+            public var rate: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+    }
+
+    /// NAS 0x0020 Get Signal Strength (QMINAS_GET_SIGNAL_STRENGTH)
+    public enum GetSignalStrength {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0020) }
+        public static var id: UInt16 { 0x0020 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] Request Mask
+            public var requestMask: NAS.SignalStrengthRequest? {
+                get { message.decoded(0x10).map { NAS.SignalStrengthRequest($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] Signal Strength
+            public var signalStrength: SignalStrength? {
+                get { message.decoded(0x01).map { SignalStrength($0) } }
+                set { message.encode(0x01, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x10] Strength List
+            public var strengthList: [StrengthListEntry]? {
+                get { message.decoded(0x10).map { $0.list.map { StrengthListEntry($0) } } }
+                set { message.encode(0x10, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x11] RSSI List
+            public var rssiList: [RSSIListEntry]? {
+                get { message.decoded(0x11).map { $0.list.map { RSSIListEntry($0) } } }
+                set { message.encode(0x11, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x12] ECIO List
+            public var ecioList: [ECIOListEntry]? {
+                get { message.decoded(0x12).map { $0.list.map { ECIOListEntry($0) } } }
+                set { message.encode(0x12, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x13] IO
+            public var io: Int32? {
+                get { message.decoded(0x13).map { $0.i32 } }
+                set { message.encode(0x13, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x14] SINR
+            public var sinr: NAS.EvdoSinrLevel? {
+                get { message.decoded(0x14).map { NAS.EvdoSinrLevel($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] Error Rate List
+            public var errorRateList: [ErrorRateListEntry]? {
+                get { message.decoded(0x15).map { $0.list.map { ErrorRateListEntry($0) } } }
+                set { message.encode(0x15, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x16] RSRQ
+            public var rsrq: RSRQ? {
+                get { message.decoded(0x16).map { RSRQ($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] LTE SNR
+            public var lteSNR: Int16? {
+                get { message.decoded(0x17).map { $0.i16 } }
+                set { message.encode(0x17, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+
+            /// [0x18] LTE RSRP
+            public var lteRSRP: Int16? {
+                get { message.decoded(0x18).map { $0.i16 } }
+                set { message.encode(0x18, newValue.map { QMIValue.int(Int64($0)) }, &problem) }
+            }
+        }
+
+        public struct StrengthListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(strength: Int8, radioInterface: NAS.RadioInterface) {
+                qmiValue = .structure([QMIValue.int(Int64(strength)), radioInterface.qmiValue])
+            }
+
+            public var strength: Int8 {
+                get { qmiValue.field(0).i8 }
+                set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct RSSIListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(rssi: UInt8, radioInterface: NAS.RadioInterface) {
+                qmiValue = .structure([QMIValue.uint(UInt64(rssi)), radioInterface.qmiValue])
+            }
+
+            public var rssi: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct ECIOListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(ecio: UInt8, radioInterface: NAS.RadioInterface) {
+                qmiValue = .structure([QMIValue.uint(UInt64(ecio)), radioInterface.qmiValue])
+            }
+
+            public var ecio: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct ErrorRateListEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(rate: UInt16, radioInterface: NAS.RadioInterface) {
+                qmiValue = .structure([QMIValue.uint(UInt64(rate)), radioInterface.qmiValue])
+            }
+
+            public var rate: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var radioInterface: NAS.RadioInterface {
+                get { NAS.RadioInterface(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+    }
+
+    /// NAS 0x0025 Get Home Network (QMINAS_GET_HOME_NETWORK)
+    public enum GetHomeNetwork {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0025) }
+        public static var id: UInt16 { 0x0025 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] Home Network
+            public var homeNetwork: HomeNetwork? {
+                get { message.decoded(0x01).map { HomeNetwork($0) } }
+                set { message.encode(0x01, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x10] Home System ID
+            public var homeSystemID: HomeSystemID? {
+                get { message.decoded(0x10).map { HomeSystemID($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] Home Network 3GPP2 Ext
+            public var homeNetwork3GPP2Ext: HomeNetwork3GPP2Ext? {
+                get { message.decoded(0x11).map { HomeNetwork3GPP2Ext($0) } }
+                set { message.encode(0x11, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x12] Home Network 3GPP MNC
+            public var homeNetwork3GPPMNC: HomeNetwork3GPPMNC? {
+                get { message.decoded(0x12).map { HomeNetwork3GPPMNC($0) } }
+                set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x13] Network Name Source
+            public var networkNameSource: NAS.NetworkNameSource? {
+                get { message.decoded(0x13).map { NAS.NetworkNameSource($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct HomeNetwork: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(mcc: UInt16, mnc: UInt16, description: String) {
+                qmiValue = .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(mnc)), QMIValue.string(description)])
+            }
+
+            public var mcc: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var mnc: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var description: String {
+                get { qmiValue.field(2).text }
+                set { qmiValue.setField(2, QMIValue.string(newValue)) }
+            }
+        }
+
+        public struct HomeSystemID: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(sid: UInt16, nid: UInt16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(sid)), QMIValue.uint(UInt64(nid))])
+            }
+
+            public var sid: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var nid: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct HomeNetwork3GPP2Ext: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(mcc: UInt16, mnc: UInt16, displayDescription: NAS.NetworkDescriptionDisplay, descriptionEncoding: NAS.NetworkDescriptionEncoding, description: [UInt8]) {
+                qmiValue = .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(mnc)), displayDescription.qmiValue, descriptionEncoding.qmiValue, QMIValue.bytes(description)])
+            }
+
+            public var mcc: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var mnc: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var displayDescription: NAS.NetworkDescriptionDisplay {
+                get { NAS.NetworkDescriptionDisplay(qmiValue.field(2)) }
+                set { qmiValue.setField(2, newValue.qmiValue) }
+            }
+
+            public var descriptionEncoding: NAS.NetworkDescriptionEncoding {
+                get { NAS.NetworkDescriptionEncoding(qmiValue.field(3)) }
+                set { qmiValue.setField(3, newValue.qmiValue) }
+            }
+
+            public var description: [UInt8] {
+                get { qmiValue.field(4).data }
+                set { qmiValue.setField(4, QMIValue.bytes(newValue)) }
+            }
+        }
+
+        public struct HomeNetwork3GPPMNC: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(is3GPP: Bool, includesPCSDigit: Bool) {
+                qmiValue = .structure([QMIValue.bool(is3GPP), QMIValue.bool(includesPCSDigit)])
+            }
+
+            public var is3GPP: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var includesPCSDigit: Bool {
+                get { qmiValue.field(1).flag }
+                set { qmiValue.setField(1, QMIValue.bool(newValue)) }
+            }
+        }
+    }
+
+    /// NAS 0x0039 Get Operator Name (QMINAS_GET_OPERATOR_NAME)
+    public enum GetOperatorName {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0039) }
+        public static var id: UInt16 { 0x0039 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] Service Provider Name
+            public var serviceProviderName: ServiceProviderName? {
+                get { message.decoded(0x10).map { ServiceProviderName($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] Operator PLMN List
+            public var operatorPLMNList: [OperatorPLMNListEntry]? {
+                get { message.decoded(0x11).map { $0.list.map { OperatorPLMNListEntry($0) } } }
+                set { message.encode(0x11, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x12] Operator PLMN Name
+            public var operatorPLMNName: [OperatorPLMNNameEntry]? {
+                get { message.decoded(0x12).map { $0.list.map { OperatorPLMNNameEntry($0) } } }
+                set { message.encode(0x12, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x13] Operator String Name
+            public var operatorStringName: String? {
+                get { message.decoded(0x13).map { $0.text } }
+                set { message.encode(0x13, newValue.map { QMIValue.string($0) }, &problem) }
+            }
+
+            /// [0x14] NITZ Information
+            public var nitzInformation: NITZInformation? {
+                get { message.decoded(0x14).map { NITZInformation($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+    }
+
+    /// NAS 0x003a Operator Name (QMINAS_OPERATOR_NAME)
+    public enum OperatorName {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x003a) }
+        public static var id: UInt16 { 0x003a }
+
+        public struct Indication: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8) { message = .indication(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] Service Provider Name
+            public var serviceProviderName: ServiceProviderName? {
+                get { message.decoded(0x10).map { ServiceProviderName($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] Operator PLMN List
+            public var operatorPLMNList: [OperatorPLMNListEntry]? {
+                get { message.decoded(0x11).map { $0.list.map { OperatorPLMNListEntry($0) } } }
+                set { message.encode(0x11, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x12] Operator PLMN Name
+            public var operatorPLMNName: [OperatorPLMNNameEntry]? {
+                get { message.decoded(0x12).map { $0.list.map { OperatorPLMNNameEntry($0) } } }
+                set { message.encode(0x12, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x13] Operator String Name
+            public var operatorStringName: String? {
+                get { message.decoded(0x13).map { $0.text } }
+                set { message.encode(0x13, newValue.map { QMIValue.string($0) }, &problem) }
+            }
+
+            /// [0x14] NITZ Information
+            public var nitzInformation: NITZInformation? {
+                get { message.decoded(0x14).map { NITZInformation($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+    }
+
+    /// NAS 0x0043 Get Cell Location Info (QMINAS_GET_CELL_LOCATION_INFO)
+    public enum GetCellLocationInfo {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0043) }
+        public static var id: UInt16 { 0x0043 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] GERAN Info
+            public var geranInfo: GERANInfo? {
+                get { message.decoded(0x10).map { GERANInfo($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] UMTS Info
+            public var umtsInfo: UMTSInfo? {
+                get { message.decoded(0x11).map { UMTSInfo($0) } }
+                set { message.encode(0x11, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x12] CDMA Info
+            public var cdmaInfo: CDMAInfo? {
+                get { message.decoded(0x12).map { CDMAInfo($0) } }
+                set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x13] Intrafrequency LTE Info
+            public var intrafrequencyLTEInfo: IntrafrequencyLTEInfo? {
+                get { message.decoded(0x13).map { IntrafrequencyLTEInfo($0) } }
+                set { message.encode(0x13, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x14] Interfrequency LTE Info
+            public var interfrequencyLTEInfo: InterfrequencyLTEInfo? {
+                get { message.decoded(0x14).map { InterfrequencyLTEInfo($0) } }
+                set { message.encode(0x14, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x15] LTE Info Neighboring GSM
+            public var lteInfoNeighboringGSM: LTEInfoNeighboringGSM? {
+                get { message.decoded(0x15).map { LTEInfoNeighboringGSM($0) } }
+                set { message.encode(0x15, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x16] LTE Info Neighboring WCDMA
+            public var lteInfoNeighboringWCDMA: LTEInfoNeighboringWCDMA? {
+                get { message.decoded(0x16).map { LTEInfoNeighboringWCDMA($0) } }
+                set { message.encode(0x16, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x17] UMTS Cell ID
+            public var umtsCellID: UInt32? {
+                get { message.decoded(0x17).map { $0.u32 } }
+                set { message.encode(0x17, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x18] UMTS Info Neighboring LTE
+            public var umtsInfoNeighboringLTE: UMTSInfoNeighboringLTE? {
+                get { message.decoded(0x18).map { UMTSInfoNeighboringLTE($0) } }
+                set { message.encode(0x18, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x1e] LTE Info Timing Advance
+            public var lteInfoTimingAdvance: UInt32? {
+                get { message.decoded(0x1e).map { $0.u32 } }
+                set { message.encode(0x1e, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x2e] NR5G ARFCN
+            public var nr5gARFCN: UInt32? {
+                get { message.decoded(0x2e).map { $0.u32 } }
+                set { message.encode(0x2e, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x2f] NR5G Cell Information
+            public var nr5gCellInformation: NR5GCellInformation? {
+                get { message.decoded(0x2f).map { NR5GCellInformation($0) } }
+                set { message.encode(0x2f, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct GERANInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(cellID: UInt32, plmn: [UInt8], lac: UInt16, geranAbsoluteRFChannelNumber: UInt16, baseStationIdentityCode: UInt8, timingAdvance: UInt32, rxLevel: UInt16, geranCells: [GERANCell]) {
+                qmiValue = .structure([QMIValue.uint(UInt64(cellID)), QMIValue.bytes(plmn), QMIValue.uint(UInt64(lac)), QMIValue.uint(UInt64(geranAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(baseStationIdentityCode)), QMIValue.uint(UInt64(timingAdvance)), QMIValue.uint(UInt64(rxLevel)), QMIValue.array(geranCells.map { $0.qmiValue })])
+            }
+
+            public var cellID: UInt32 {
+                get { qmiValue.field(0).u32 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var plmn: [UInt8] {
+                get { qmiValue.field(1).data }
+                set { qmiValue.setField(1, QMIValue.bytes(newValue)) }
+            }
+
+            public var lac: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var geranAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(3).u16 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationIdentityCode: UInt8 {
+                get { qmiValue.field(4).u8 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var timingAdvance: UInt32 {
+                get { qmiValue.field(5).u32 }
+                set { qmiValue.setField(5, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rxLevel: UInt16 {
+                get { qmiValue.field(6).u16 }
+                set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var geranCells: [GERANCell] {
+                get { qmiValue.field(7).list.map { GERANCell($0) } }
+                set { qmiValue.setField(7, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct GERANCell: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(cellID: UInt32, plmn: [UInt8], lac: UInt16, geranAbsoluteRFChannelNumber: UInt16, baseStationIdentityCode: UInt8, rxLevel: UInt16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(cellID)), QMIValue.bytes(plmn), QMIValue.uint(UInt64(lac)), QMIValue.uint(UInt64(geranAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(baseStationIdentityCode)), QMIValue.uint(UInt64(rxLevel))])
+            }
+
+            public var cellID: UInt32 {
+                get { qmiValue.field(0).u32 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var plmn: [UInt8] {
+                get { qmiValue.field(1).data }
+                set { qmiValue.setField(1, QMIValue.bytes(newValue)) }
+            }
+
+            public var lac: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var geranAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(3).u16 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationIdentityCode: UInt8 {
+                get { qmiValue.field(4).u8 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rxLevel: UInt16 {
+                get { qmiValue.field(5).u16 }
+                set { qmiValue.setField(5, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct UMTSInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(cellID: UInt16, plmn: [UInt8], lac: UInt16, utraAbsoluteRFChannelNumber: UInt16, primaryScramblingCode: UInt16, rscp: Int16, ecio: Int16, umtsCells: [UMTSCell], geranNeighbors: [GERANNeighbor]) {
+                qmiValue = .structure([QMIValue.uint(UInt64(cellID)), QMIValue.bytes(plmn), QMIValue.uint(UInt64(lac)), QMIValue.uint(UInt64(utraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(primaryScramblingCode)), QMIValue.int(Int64(rscp)), QMIValue.int(Int64(ecio)), QMIValue.array(umtsCells.map { $0.qmiValue }), QMIValue.array(geranNeighbors.map { $0.qmiValue })])
+            }
+
+            public var cellID: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var plmn: [UInt8] {
+                get { qmiValue.field(1).data }
+                set { qmiValue.setField(1, QMIValue.bytes(newValue)) }
+            }
+
+            public var lac: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var utraAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(3).u16 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var primaryScramblingCode: UInt16 {
+                get { qmiValue.field(4).u16 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rscp: Int16 {
+                get { qmiValue.field(5).i16 }
+                set { qmiValue.setField(5, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var ecio: Int16 {
+                get { qmiValue.field(6).i16 }
+                set { qmiValue.setField(6, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var umtsCells: [UMTSCell] {
+                get { qmiValue.field(7).list.map { UMTSCell($0) } }
+                set { qmiValue.setField(7, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+
+            public var geranNeighbors: [GERANNeighbor] {
+                get { qmiValue.field(8).list.map { GERANNeighbor($0) } }
+                set { qmiValue.setField(8, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct UMTSCell: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(utraAbsoluteRFChannelNumber: UInt16, primaryScramblingCode: UInt16, rscp: Int16, ecio: Int16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(utraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(primaryScramblingCode)), QMIValue.int(Int64(rscp)), QMIValue.int(Int64(ecio))])
+            }
+
+            public var utraAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var primaryScramblingCode: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rscp: Int16 {
+                get { qmiValue.field(2).i16 }
+                set { qmiValue.setField(2, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var ecio: Int16 {
+                get { qmiValue.field(3).i16 }
+                set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
+            }
+        }
+
+        public struct GERANNeighbor: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(geranAbsoluteRFChannelNumber: UInt16, networkColorCode: UInt8, baseStationColorCode: UInt8, rssi: Int16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(geranAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(networkColorCode)), QMIValue.uint(UInt64(baseStationColorCode)), QMIValue.int(Int64(rssi))])
+            }
+
+            public var geranAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var networkColorCode: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationColorCode: UInt8 {
+                get { qmiValue.field(2).u8 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rssi: Int16 {
+                get { qmiValue.field(3).i16 }
+                set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
+            }
+        }
+
+        public struct CDMAInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(systemID: UInt16, networkID: UInt16, baseStationID: UInt16, referencePN: UInt16, latitude: UInt32, longitude: UInt32) {
+                qmiValue = .structure([QMIValue.uint(UInt64(systemID)), QMIValue.uint(UInt64(networkID)), QMIValue.uint(UInt64(baseStationID)), QMIValue.uint(UInt64(referencePN)), QMIValue.uint(UInt64(latitude)), QMIValue.uint(UInt64(longitude))])
+            }
+
+            public var systemID: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var networkID: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var baseStationID: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var referencePN: UInt16 {
+                get { qmiValue.field(3).u16 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var latitude: UInt32 {
+                get { qmiValue.field(4).u32 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var longitude: UInt32 {
+                get { qmiValue.field(5).u32 }
+                set { qmiValue.setField(5, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct IntrafrequencyLTEInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(ueInIdle: Bool, plmn: [UInt8], trackingAreaCode: UInt16, globalCellID: UInt32, eutraAbsoluteRFChannelNumber: UInt16, servingCellID: UInt16, cellReselectionPriority: UInt8, sNonIntraSearchThreshold: UInt8, servingCellLowThreshold: UInt8, sIntraSearchThreshold: UInt8, lteCells: [LTECell]) {
+                qmiValue = .structure([QMIValue.bool(ueInIdle), QMIValue.bytes(plmn), QMIValue.uint(UInt64(trackingAreaCode)), QMIValue.uint(UInt64(globalCellID)), QMIValue.uint(UInt64(eutraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(servingCellID)), QMIValue.uint(UInt64(cellReselectionPriority)), QMIValue.uint(UInt64(sNonIntraSearchThreshold)), QMIValue.uint(UInt64(servingCellLowThreshold)), QMIValue.uint(UInt64(sIntraSearchThreshold)), QMIValue.array(lteCells.map { $0.qmiValue })])
+            }
+
+            public var ueInIdle: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var plmn: [UInt8] {
+                get { qmiValue.field(1).data }
+                set { qmiValue.setField(1, QMIValue.bytes(newValue)) }
+            }
+
+            public var trackingAreaCode: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var globalCellID: UInt32 {
+                get { qmiValue.field(3).u32 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var eutraAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(4).u16 }
+                set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var servingCellID: UInt16 {
+                get { qmiValue.field(5).u16 }
+                set { qmiValue.setField(5, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellReselectionPriority: UInt8 {
+                get { qmiValue.field(6).u8 }
+                set { qmiValue.setField(6, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var sNonIntraSearchThreshold: UInt8 {
+                get { qmiValue.field(7).u8 }
+                set { qmiValue.setField(7, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var servingCellLowThreshold: UInt8 {
+                get { qmiValue.field(8).u8 }
+                set { qmiValue.setField(8, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var sIntraSearchThreshold: UInt8 {
+                get { qmiValue.field(9).u8 }
+                set { qmiValue.setField(9, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var lteCells: [LTECell] {
+                get { qmiValue.field(10).list.map { LTECell($0) } }
+                set { qmiValue.setField(10, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct LTECell: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(physicalCellID: UInt16, rsrq: Int16, rsrp: Int16, rssi: Int16, cellSelectionRXLevel: Int16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(physicalCellID)), QMIValue.int(Int64(rsrq)), QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(rssi)), QMIValue.int(Int64(cellSelectionRXLevel))])
+            }
+
+            public var physicalCellID: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rsrq: Int16 {
+                get { qmiValue.field(1).i16 }
+                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var rsrp: Int16 {
+                get { qmiValue.field(2).i16 }
+                set { qmiValue.setField(2, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var rssi: Int16 {
+                get { qmiValue.field(3).i16 }
+                set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var cellSelectionRXLevel: Int16 {
+                get { qmiValue.field(4).i16 }
+                set { qmiValue.setField(4, QMIValue.int(Int64(newValue))) }
+            }
+        }
+
+        public struct InterfrequencyLTEInfo: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(ueInIdle: Bool, lteFrequency: [LTEFrequencyEntry]) {
+                qmiValue = .structure([QMIValue.bool(ueInIdle), QMIValue.array(lteFrequency.map { $0.qmiValue })])
+            }
+
+            public var ueInIdle: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var lteFrequency: [LTEFrequencyEntry] {
+                get { qmiValue.field(1).list.map { LTEFrequencyEntry($0) } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct LTEFrequencyEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(eutraAbsoluteRFChannelNumber: UInt16, cellSelectionRXLevelLowThreshold: UInt8, cellSelectionRXLevelHighThreshold: UInt8, cellReselectionPriority: UInt8, lteCells: [LTECell]) {
+                qmiValue = .structure([QMIValue.uint(UInt64(eutraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(cellSelectionRXLevelLowThreshold)), QMIValue.uint(UInt64(cellSelectionRXLevelHighThreshold)), QMIValue.uint(UInt64(cellReselectionPriority)), QMIValue.array(lteCells.map { $0.qmiValue })])
+            }
+
+            public var eutraAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellSelectionRXLevelLowThreshold: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellSelectionRXLevelHighThreshold: UInt8 {
+                get { qmiValue.field(2).u8 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellReselectionPriority: UInt8 {
+                get { qmiValue.field(3).u8 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var lteCells: [LTECell] {
+                get { qmiValue.field(4).list.map { LTECell($0) } }
+                set { qmiValue.setField(4, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct LTEInfoNeighboringGSM: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(ueInIdle: Bool, gsmFrequency: [GSMFrequencyEntry]) {
+                qmiValue = .structure([QMIValue.bool(ueInIdle), QMIValue.array(gsmFrequency.map { $0.qmiValue })])
+            }
+
+            public var ueInIdle: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var gsmFrequency: [GSMFrequencyEntry] {
+                get { qmiValue.field(1).list.map { GSMFrequencyEntry($0) } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct GSMFrequencyEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(cellReselectionPriority: UInt8, cellReselectionHighThreshold: UInt8, cellReselectionLowThreshold: UInt8, nccPermitted: UInt8, gsmCells: [GSMCell]) {
+                qmiValue = .structure([QMIValue.uint(UInt64(cellReselectionPriority)), QMIValue.uint(UInt64(cellReselectionHighThreshold)), QMIValue.uint(UInt64(cellReselectionLowThreshold)), QMIValue.uint(UInt64(nccPermitted)), QMIValue.array(gsmCells.map { $0.qmiValue })])
+            }
+
+            public var cellReselectionPriority: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellReselectionHighThreshold: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellReselectionLowThreshold: UInt8 {
+                get { qmiValue.field(2).u8 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var nccPermitted: UInt8 {
+                get { qmiValue.field(3).u8 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var gsmCells: [GSMCell] {
+                get { qmiValue.field(4).list.map { GSMCell($0) } }
+                set { qmiValue.setField(4, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct GSMCell: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(geranAbsoluteRFChannelNumber: UInt16, bandIs1900: Bool, cellIDValid: Bool, baseStationIdentityCode: UInt8, rssi: Int16, cellSelectionRXLevel: Int16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(geranAbsoluteRFChannelNumber)), QMIValue.bool(bandIs1900), QMIValue.bool(cellIDValid), QMIValue.uint(UInt64(baseStationIdentityCode)), QMIValue.int(Int64(rssi)), QMIValue.int(Int64(cellSelectionRXLevel))])
+            }
+
+            public var geranAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var bandIs1900: Bool {
+                get { qmiValue.field(1).flag }
+                set { qmiValue.setField(1, QMIValue.bool(newValue)) }
+            }
+
+            public var cellIDValid: Bool {
+                get { qmiValue.field(2).flag }
+                set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+            }
+
+            public var baseStationIdentityCode: UInt8 {
+                get { qmiValue.field(3).u8 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rssi: Int16 {
+                get { qmiValue.field(4).i16 }
+                set { qmiValue.setField(4, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var cellSelectionRXLevel: Int16 {
+                get { qmiValue.field(5).i16 }
+                set { qmiValue.setField(5, QMIValue.int(Int64(newValue))) }
+            }
+        }
+
+        public struct LTEInfoNeighboringWCDMA: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(ueInIdle: Bool, wcdmaFrequency: [WCDMAFrequencyEntry]) {
+                qmiValue = .structure([QMIValue.bool(ueInIdle), QMIValue.array(wcdmaFrequency.map { $0.qmiValue })])
+            }
+
+            public var ueInIdle: Bool {
+                get { qmiValue.field(0).flag }
+                set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+            }
+
+            public var wcdmaFrequency: [WCDMAFrequencyEntry] {
+                get { qmiValue.field(1).list.map { WCDMAFrequencyEntry($0) } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct WCDMAFrequencyEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(utraAbsoluteRFChannelNumber: UInt16, cellReselectionPriority: UInt8, cellReselectionHighThreshold: UInt16, cellReselectionLowThreshold: UInt16, wcdmaCells: [WCDMACell]) {
+                qmiValue = .structure([QMIValue.uint(UInt64(utraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(cellReselectionPriority)), QMIValue.uint(UInt64(cellReselectionHighThreshold)), QMIValue.uint(UInt64(cellReselectionLowThreshold)), QMIValue.array(wcdmaCells.map { $0.qmiValue })])
+            }
+
+            public var utraAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellReselectionPriority: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellReselectionHighThreshold: UInt16 {
+                get { qmiValue.field(2).u16 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellReselectionLowThreshold: UInt16 {
+                get { qmiValue.field(3).u16 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var wcdmaCells: [WCDMACell] {
+                get { qmiValue.field(4).list.map { WCDMACell($0) } }
+                set { qmiValue.setField(4, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct WCDMACell: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(primaryScramblingCode: UInt16, cpichRSCP: Int16, cpichEcNo: Int16, cellSelectionRXLevel: Int16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(primaryScramblingCode)), QMIValue.int(Int64(cpichRSCP)), QMIValue.int(Int64(cpichEcNo)), QMIValue.int(Int64(cellSelectionRXLevel))])
+            }
+
+            public var primaryScramblingCode: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cpichRSCP: Int16 {
+                get { qmiValue.field(1).i16 }
+                set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var cpichEcNo: Int16 {
+                get { qmiValue.field(2).i16 }
+                set { qmiValue.setField(2, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var cellSelectionRXLevel: Int16 {
+                get { qmiValue.field(3).i16 }
+                set { qmiValue.setField(3, QMIValue.int(Int64(newValue))) }
+            }
+        }
+
+        public struct UMTSInfoNeighboringLTE: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(rrcState: NAS.WcdmaRrcState, lteNeighborFrequency: [LTENeighborFrequencyEntry]) {
+                qmiValue = .structure([rrcState.qmiValue, QMIValue.array(lteNeighborFrequency.map { $0.qmiValue })])
+            }
+
+            public var rrcState: NAS.WcdmaRrcState {
+                get { NAS.WcdmaRrcState(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var lteNeighborFrequency: [LTENeighborFrequencyEntry] {
+                get { qmiValue.field(1).list.map { LTENeighborFrequencyEntry($0) } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { $0.qmiValue })) }
+            }
+        }
+
+        public struct LTENeighborFrequencyEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(eutraAbsoluteRFChannelNumber: UInt16, physicalCellID: UInt16, rsrp: UInt32, rsrq: UInt32, cellSelectionRXLevel: Int16, isTDD: Bool) {
+                qmiValue = .structure([QMIValue.uint(UInt64(eutraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(physicalCellID)), QMIValue.uint(UInt64(rsrp)), QMIValue.uint(UInt64(rsrq)), QMIValue.int(Int64(cellSelectionRXLevel)), QMIValue.bool(isTDD)])
+            }
+
+            public var eutraAbsoluteRFChannelNumber: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var physicalCellID: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rsrp: UInt32 {
+                get { qmiValue.field(2).u32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rsrq: UInt32 {
+                get { qmiValue.field(3).u32 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var cellSelectionRXLevel: Int16 {
+                get { qmiValue.field(4).i16 }
+                set { qmiValue.setField(4, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var isTDD: Bool {
+                get { qmiValue.field(5).flag }
+                set { qmiValue.setField(5, QMIValue.bool(newValue)) }
+            }
+        }
+
+        public struct NR5GCellInformation: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(plmn: [UInt8], trackingAreaCode: [UInt8], globalCellID: UInt64, physicalCellID: UInt16, rsrq: Int16, rsrp: Int16, snr: Int16) {
+                qmiValue = .structure([QMIValue.bytes(plmn), QMIValue.bytes(trackingAreaCode), QMIValue.uint(UInt64(globalCellID)), QMIValue.uint(UInt64(physicalCellID)), QMIValue.int(Int64(rsrq)), QMIValue.int(Int64(rsrp)), QMIValue.int(Int64(snr))])
+            }
+
+            public var plmn: [UInt8] {
+                get { qmiValue.field(0).data }
+                set { qmiValue.setField(0, QMIValue.bytes(newValue)) }
+            }
+
+            public var trackingAreaCode: [UInt8] {
+                get { qmiValue.field(1).data }
+                set { qmiValue.setField(1, QMIValue.bytes(newValue)) }
+            }
+
+            public var globalCellID: UInt64 {
+                get { qmiValue.field(2).u64 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var physicalCellID: UInt16 {
+                get { qmiValue.field(3).u16 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var rsrq: Int16 {
+                get { qmiValue.field(4).i16 }
+                set { qmiValue.setField(4, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var rsrp: Int16 {
+                get { qmiValue.field(5).i16 }
+                set { qmiValue.setField(5, QMIValue.int(Int64(newValue))) }
+            }
+
+            public var snr: Int16 {
+                get { qmiValue.field(6).i16 }
+                set { qmiValue.setField(6, QMIValue.int(Int64(newValue))) }
+            }
+        }
+    }
+
+    /// NAS 0x0044 Get PLMN Name (QMINAS_GET_PLMN_NAME)
+    public enum GetPLMNName {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x0044) }
+        public static var id: UInt16 { 0x0044 }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x01] PLMN
+            public var plmn: PLMN? {
+                get { message.decoded(0x01).map { PLMN($0) } }
+                set { message.encode(0x01, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x10] Suppress SIM Error
+            public var suppressSIMError: Bool? {
+                get { message.decoded(0x10).map { $0.flag } }
+                set { message.encode(0x10, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x11] MNC PCS Digit Include Status
+            public var mncPCSDigitIncludeStatus: Bool? {
+                get { message.decoded(0x11).map { $0.flag } }
+                set { message.encode(0x11, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x12] Always Send PLMN Name
+            public var alwaysSendPLMNName: Bool? {
+                get { message.decoded(0x12).map { $0.flag } }
+                set { message.encode(0x12, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x13] Use Static Table Only
+            public var useStaticTableOnly: Bool? {
+                get { message.decoded(0x13).map { $0.flag } }
+                set { message.encode(0x13, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x14] CSG ID
+            public var csgID: UInt32? {
+                get { message.decoded(0x14).map { $0.u32 } }
+                set { message.encode(0x14, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x15] Radio Access Technology
+            public var radioAccessTechnology: NAS.RadioInterface? {
+                get { message.decoded(0x15).map { NAS.RadioInterface($0) } }
+                set { message.encode(0x15, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x16] Send All Information
+            public var sendAllInformation: Bool? {
+                get { message.decoded(0x16).map { $0.flag } }
+                set { message.encode(0x16, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] 3GPP EONS PLMN Name
+            public var n3gppEONSPLMNName: N3GPPEONSPLMNName? {
+                get { message.decoded(0x10).map { N3GPPEONSPLMNName($0) } }
+                set { message.encode(0x10, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x11] Display Bit Information
+            public var displayBitInformation: DisplayBitInformation? {
+                get { message.decoded(0x11).map { DisplayBitInformation($0) } }
+                set { message.encode(0x11, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x12] Network Information
+            public var networkInformation: NAS.Boolean? {
+                get { message.decoded(0x12).map { NAS.Boolean($0) } }
+                set { message.encode(0x12, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x13] PLMN Name With Language ID
+            public var plmnNameWithLanguageID: [PLMNNameWithLanguageIDEntry]? {
+                get { message.decoded(0x13).map { $0.list.map { PLMNNameWithLanguageIDEntry($0) } } }
+                set { message.encode(0x13, newValue.map { QMIValue.array($0.map { $0.qmiValue }) }, &problem) }
+            }
+
+            /// [0x14] Additional Information
+            public var additionalInformation: [UInt16]? {
+                get { message.decoded(0x14).map { $0.list.map { $0.u16 } } }
+                set { message.encode(0x14, newValue.map { QMIValue.array($0.map { QMIValue.uint(UInt64($0)) }) }, &problem) }
+            }
+
+            /// [0x15] Network Name Source
+            public var networkNameSource: NAS.NetworkNameSource? {
+                get { message.decoded(0x15).map { NAS.NetworkNameSource($0) } }
+                set { message.encode(0x15, newValue.map { $0.qmiValue }, &problem) }
+            }
+        }
+
+        public struct PLMN: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(mcc: UInt16, mnc: UInt16) {
+                qmiValue = .structure([QMIValue.uint(UInt64(mcc)), QMIValue.uint(UInt64(mnc))])
+            }
+
+            public var mcc: UInt16 {
+                get { qmiValue.field(0).u16 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var mnc: UInt16 {
+                get { qmiValue.field(1).u16 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct N3GPPEONSPLMNName: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(serviceProviderNameEncoding: NAS.NetworkDescriptionEncoding, serviceProviderName: [UInt8], shortNameEncoding: NAS.NetworkDescriptionEncoding, shortNameCountryInitials: NAS.PlmnNameCountryInitials, shortNameSpareBits: NAS.PlmnNameSpareBits, shortName: [UInt8], longNameEncoding: NAS.NetworkDescriptionEncoding, longNameCountryInitials: NAS.PlmnNameCountryInitials, longNameSpareBits: NAS.PlmnNameSpareBits, longName: [UInt8]) {
+                qmiValue = .structure([serviceProviderNameEncoding.qmiValue, QMIValue.bytes(serviceProviderName), shortNameEncoding.qmiValue, shortNameCountryInitials.qmiValue, shortNameSpareBits.qmiValue, QMIValue.bytes(shortName), longNameEncoding.qmiValue, longNameCountryInitials.qmiValue, longNameSpareBits.qmiValue, QMIValue.bytes(longName)])
+            }
+
+            public var serviceProviderNameEncoding: NAS.NetworkDescriptionEncoding {
+                get { NAS.NetworkDescriptionEncoding(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var serviceProviderName: [UInt8] {
+                get { qmiValue.field(1).data }
+                set { qmiValue.setField(1, QMIValue.bytes(newValue)) }
+            }
+
+            public var shortNameEncoding: NAS.NetworkDescriptionEncoding {
+                get { NAS.NetworkDescriptionEncoding(qmiValue.field(2)) }
+                set { qmiValue.setField(2, newValue.qmiValue) }
+            }
+
+            public var shortNameCountryInitials: NAS.PlmnNameCountryInitials {
+                get { NAS.PlmnNameCountryInitials(qmiValue.field(3)) }
+                set { qmiValue.setField(3, newValue.qmiValue) }
+            }
+
+            public var shortNameSpareBits: NAS.PlmnNameSpareBits {
+                get { NAS.PlmnNameSpareBits(qmiValue.field(4)) }
+                set { qmiValue.setField(4, newValue.qmiValue) }
+            }
+
+            public var shortName: [UInt8] {
+                get { qmiValue.field(5).data }
+                set { qmiValue.setField(5, QMIValue.bytes(newValue)) }
+            }
+
+            public var longNameEncoding: NAS.NetworkDescriptionEncoding {
+                get { NAS.NetworkDescriptionEncoding(qmiValue.field(6)) }
+                set { qmiValue.setField(6, newValue.qmiValue) }
+            }
+
+            public var longNameCountryInitials: NAS.PlmnNameCountryInitials {
+                get { NAS.PlmnNameCountryInitials(qmiValue.field(7)) }
+                set { qmiValue.setField(7, newValue.qmiValue) }
+            }
+
+            public var longNameSpareBits: NAS.PlmnNameSpareBits {
+                get { NAS.PlmnNameSpareBits(qmiValue.field(8)) }
+                set { qmiValue.setField(8, newValue.qmiValue) }
+            }
+
+            public var longName: [UInt8] {
+                get { qmiValue.field(9).data }
+                set { qmiValue.setField(9, QMIValue.bytes(newValue)) }
+            }
+        }
+
+        public struct DisplayBitInformation: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(serviceProviderNameSet: NAS.Boolean, plmnNameSet: NAS.Boolean) {
+                qmiValue = .structure([serviceProviderNameSet.qmiValue, plmnNameSet.qmiValue])
+            }
+
+            public var serviceProviderNameSet: NAS.Boolean {
+                get { NAS.Boolean(qmiValue.field(0)) }
+                set { qmiValue.setField(0, newValue.qmiValue) }
+            }
+
+            public var plmnNameSet: NAS.Boolean {
+                get { NAS.Boolean(qmiValue.field(1)) }
+                set { qmiValue.setField(1, newValue.qmiValue) }
+            }
+        }
+
+        public struct PLMNNameWithLanguageIDEntry: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(longName: [UInt16], shortName: [UInt16], languageID: NAS.PlmnLanguageId) {
+                qmiValue = .structure([QMIValue.array(longName.map { QMIValue.uint(UInt64($0)) }), QMIValue.array(shortName.map { QMIValue.uint(UInt64($0)) }), languageID.qmiValue])
+            }
+
+            public var longName: [UInt16] {
+                get { qmiValue.field(0).list.map { $0.u16 } }
+                set { qmiValue.setField(0, QMIValue.array(newValue.map { QMIValue.uint(UInt64($0)) })) }
+            }
+
+            public var shortName: [UInt16] {
+                get { qmiValue.field(1).list.map { $0.u16 } }
+                set { qmiValue.setField(1, QMIValue.array(newValue.map { QMIValue.uint(UInt64($0)) })) }
+            }
+
+            public var languageID: NAS.PlmnLanguageId {
+                get { NAS.PlmnLanguageId(qmiValue.field(2)) }
+                set { qmiValue.setField(2, newValue.qmiValue) }
+            }
+        }
+    }
+
+    /// NAS 0x006c Config Signal Info v2 (QMINAS_CONFIG_SIG_INFO2)
+    public enum ConfigSignalInfoV2 {
+        public static var spec: QMIMessageSpec { QMICatalogue.spec(.nas, 0x006c) }
+        public static var id: UInt16 { 0x006c }
+
+        public struct Request: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            public init(clientID: UInt8 = 0) { message = .request(spec, clientID: clientID) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+
+            /// [0x10] CDMA RSSI Threshold List
+            public var cdmaRSSIThresholdList: [Int16]? {
+                get { message.decoded(0x10).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x10, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x11] CDMA RSSI Delta
+            public var cdmaRSSIDelta: UInt16? {
+                get { message.decoded(0x11).map { $0.u16 } }
+                set { message.encode(0x11, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x12] CDMA ECIO Threshold List
+            public var cdmaECIOThresholdList: [Int16]? {
+                get { message.decoded(0x12).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x12, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x13] CDMA ECIO Delta
+            public var cdmaECIODelta: UInt16? {
+                get { message.decoded(0x13).map { $0.u16 } }
+                set { message.encode(0x13, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x14] HDR RSSI Threshold List
+            public var hdrRSSIThresholdList: [Int16]? {
+                get { message.decoded(0x14).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x14, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x15] HDR RSSI Delta
+            public var hdrRSSIDelta: UInt16? {
+                get { message.decoded(0x15).map { $0.u16 } }
+                set { message.encode(0x15, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x16] HDR ECIO Threshold List
+            public var hdrECIOThresholdList: [Int16]? {
+                get { message.decoded(0x16).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x16, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x17] HDR ECIO Delta
+            public var hdrECIODelta: UInt16? {
+                get { message.decoded(0x17).map { $0.u16 } }
+                set { message.encode(0x17, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x18] HDR SINR Threshold List
+            public var hdrSINRThresholdList: [Int16]? {
+                get { message.decoded(0x18).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x18, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x19] HDR SINR Delta
+            public var hdrSINRDelta: UInt16? {
+                get { message.decoded(0x19).map { $0.u16 } }
+                set { message.encode(0x19, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1a] HDR IO Threshold List
+            public var hdrIOThresholdList: [Int16]? {
+                get { message.decoded(0x1a).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x1a, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x1b] HDR IO Delta
+            public var hdrIODelta: UInt16? {
+                get { message.decoded(0x1b).map { $0.u16 } }
+                set { message.encode(0x1b, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1c] GSM RSSI Threshold List
+            public var gsmRSSIThresholdList: [Int16]? {
+                get { message.decoded(0x1c).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x1c, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x1d] GSM RSSI Delta
+            public var gsmRSSIDelta: UInt16? {
+                get { message.decoded(0x1d).map { $0.u16 } }
+                set { message.encode(0x1d, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x1e] WCDMA RSSI Threshold List
+            public var wcdmaRSSIThresholdList: [Int16]? {
+                get { message.decoded(0x1e).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x1e, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x1f] WCDMA RSSI Delta
+            public var wcdmaRSSIDelta: UInt16? {
+                get { message.decoded(0x1f).map { $0.u16 } }
+                set { message.encode(0x1f, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x20] WCDMA ECIO Threshold List
+            public var wcdmaECIOThresholdList: [Int16]? {
+                get { message.decoded(0x20).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x20, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x21] WCDMA ECIO Delta
+            public var wcdmaECIODelta: UInt16? {
+                get { message.decoded(0x21).map { $0.u16 } }
+                set { message.encode(0x21, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x22] LTE RSSI Threshold List
+            public var lteRSSIThresholdList: [Int16]? {
+                get { message.decoded(0x22).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x22, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x23] LTE RSSI Delta
+            public var lteRSSIDelta: UInt16? {
+                get { message.decoded(0x23).map { $0.u16 } }
+                set { message.encode(0x23, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x24] LTE SNR Threshold List
+            public var lteSNRThresholdList: [Int16]? {
+                get { message.decoded(0x24).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x24, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x25] LTE SNR Delta
+            public var lteSNRDelta: UInt16? {
+                get { message.decoded(0x25).map { $0.u16 } }
+                set { message.encode(0x25, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x26] LTE RSRQ Threshold List
+            public var lteRSRQThresholdList: [Int16]? {
+                get { message.decoded(0x26).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x26, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x27] LTE RSRQ Delta
+            public var lteRSRQDelta: UInt16? {
+                get { message.decoded(0x27).map { $0.u16 } }
+                set { message.encode(0x27, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x28] LTE RSRP Threshold List
+            public var lteRSRPThresholdList: [Int16]? {
+                get { message.decoded(0x28).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x28, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x29] LTE RSRP Delta
+            public var lteRSRPDelta: UInt16? {
+                get { message.decoded(0x29).map { $0.u16 } }
+                set { message.encode(0x29, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x2a] LTE Report v2
+            public var lteReportV2: LTEReportV2? {
+                get { message.decoded(0x2a).map { LTEReportV2($0) } }
+                set { message.encode(0x2a, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x33] NR5G SNR Threshold List
+            public var nr5gSNRThresholdList: [Int16]? {
+                get { message.decoded(0x33).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x33, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x34] NR5G SNR Delta
+            public var nr5gSNRDelta: UInt16? {
+                get { message.decoded(0x34).map { $0.u16 } }
+                set { message.encode(0x34, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x35] NR5G RSRP Threshold List
+            public var nr5gRSRPThresholdList: [Int16]? {
+                get { message.decoded(0x35).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x35, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x36] NR5G RSRP Delta
+            public var nr5gRSRPDelta: UInt16? {
+                get { message.decoded(0x36).map { $0.u16 } }
+                set { message.encode(0x36, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x37] NR5G Report
+            public var nr5gReport: NR5GReport? {
+                get { message.decoded(0x37).map { NR5GReport($0) } }
+                set { message.encode(0x37, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x38] NR5G RSRQ Threshold List
+            public var nr5gRSRQThresholdList: [Int16]? {
+                get { message.decoded(0x38).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x38, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x39] NR5G RSRQ Delta
+            public var nr5gRSRQDelta: UInt16? {
+                get { message.decoded(0x39).map { $0.u16 } }
+                set { message.encode(0x39, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+
+            /// [0x3a] WCDMA RSCP Threshold List
+            public var wcdmaRSCPThresholdList: [Int16]? {
+                get { message.decoded(0x3a).map { $0.list.map { $0.i16 } } }
+                set { message.encode(0x3a, newValue.map { QMIValue.array($0.map { QMIValue.int(Int64($0)) }) }, &problem) }
+            }
+
+            /// [0x3b] WCDMA RSCP Delta
+            public var wcdmaRSCPDelta: UInt16? {
+                get { message.decoded(0x3b).map { $0.u16 } }
+                set { message.encode(0x3b, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
+        }
+
+        public struct Response: QMITypedMessage {
+            public var message: QMIMessage
+            public var problem: QMIError?
+            /// The reply to `request` (what a modem, or the simulator, sends back).
+            public init(replyingTo request: QMIMessage, result: QMIResult = .success) { message = .reply(to: request, result: result) }
+            /// A received message of this kind.
+            public init(_ message: QMIMessage) { self.message = message }
+        }
+
+        public struct LTEReportV2: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(rate: UInt8, averagePeriod: UInt8) {
+                qmiValue = .structure([QMIValue.uint(UInt64(rate)), QMIValue.uint(UInt64(averagePeriod))])
+            }
+
+            public var rate: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var averagePeriod: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+
+        public struct NR5GReport: Equatable {
+            /// The fields in wire order, as decoded (or as the initializer built them).
+            public var qmiValue: QMIValue
+
+            init(_ v: QMIValue) { qmiValue = v }
+
+            public init(rate: UInt8, averagePeriod: UInt8) {
+                qmiValue = .structure([QMIValue.uint(UInt64(rate)), QMIValue.uint(UInt64(averagePeriod))])
+            }
+
+            public var rate: UInt8 {
+                get { qmiValue.field(0).u8 }
+                set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+            }
+
+            public var averagePeriod: UInt8 {
+                get { qmiValue.field(1).u8 }
+                set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+            }
+        }
+    }
+
+    public struct CDMAServiceStatus: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(serviceStatus: NAS.ServiceStatus, preferredDataPath: Bool) {
+            qmiValue = .structure([serviceStatus.qmiValue, QMIValue.bool(preferredDataPath)])
+        }
+
+        public var serviceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var preferredDataPath: Bool {
+            get { qmiValue.field(1).flag }
+            set { qmiValue.setField(1, QMIValue.bool(newValue)) }
+        }
+    }
+
+    public struct HDRServiceStatus: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(serviceStatus: NAS.ServiceStatus, preferredDataPath: Bool) {
+            qmiValue = .structure([serviceStatus.qmiValue, QMIValue.bool(preferredDataPath)])
+        }
+
+        public var serviceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var preferredDataPath: Bool {
+            get { qmiValue.field(1).flag }
+            set { qmiValue.setField(1, QMIValue.bool(newValue)) }
+        }
+    }
+
     public struct GSMServiceStatus: Equatable {
         /// The fields in wire order, as decoded (or as the initializer built them).
         public var qmiValue: QMIValue
@@ -2979,6 +7391,97 @@ extension NAS {
         public var preferredDataPath: Bool {
             get { qmiValue.field(2).flag }
             set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+    }
+
+    public struct HDRSystemInfo: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, prlMatchValid: Bool, prlMatch: Bool, personalityValid: Bool, personality: NAS.HdrPersonality, protocolRevisionValid: Bool, protocolRevision: NAS.HdrProtocolRevision, is856SystemIDValid: Bool, is856SystemID: String) {
+            qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(prlMatchValid), QMIValue.bool(prlMatch), QMIValue.bool(personalityValid), personality.qmiValue, QMIValue.bool(protocolRevisionValid), protocolRevision.qmiValue, QMIValue.bool(is856SystemIDValid), QMIValue.string(is856SystemID)])
+        }
+
+        public var domainValid: Bool {
+            get { qmiValue.field(0).flag }
+            set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+        }
+
+        public var domain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var serviceCapabilityValid: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+
+        public var serviceCapability: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var roamingStatusValid: Bool {
+            get { qmiValue.field(4).flag }
+            set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+        }
+
+        public var roamingStatus: NAS.RoamingStatus {
+            get { NAS.RoamingStatus(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var forbiddenValid: Bool {
+            get { qmiValue.field(6).flag }
+            set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+        }
+
+        public var forbidden: Bool {
+            get { qmiValue.field(7).flag }
+            set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+        }
+
+        public var prlMatchValid: Bool {
+            get { qmiValue.field(8).flag }
+            set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+        }
+
+        public var prlMatch: Bool {
+            get { qmiValue.field(9).flag }
+            set { qmiValue.setField(9, QMIValue.bool(newValue)) }
+        }
+
+        public var personalityValid: Bool {
+            get { qmiValue.field(10).flag }
+            set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+        }
+
+        public var personality: NAS.HdrPersonality {
+            get { NAS.HdrPersonality(qmiValue.field(11)) }
+            set { qmiValue.setField(11, newValue.qmiValue) }
+        }
+
+        public var protocolRevisionValid: Bool {
+            get { qmiValue.field(12).flag }
+            set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+        }
+
+        public var protocolRevision: NAS.HdrProtocolRevision {
+            get { NAS.HdrProtocolRevision(qmiValue.field(13)) }
+            set { qmiValue.setField(13, newValue.qmiValue) }
+        }
+
+        public var is856SystemIDValid: Bool {
+            get { qmiValue.field(14).flag }
+            set { qmiValue.setField(14, QMIValue.bool(newValue)) }
+        }
+
+        public var is856SystemID: String {
+            get { qmiValue.field(15).text }
+            set { qmiValue.setField(15, QMIValue.string(newValue)) }
         }
     }
 
@@ -3345,6 +7848,340 @@ extension NAS {
         }
     }
 
+    public struct AdditionalCDMASystemInfo: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(geoSystemIndex: UInt16, registrationPeriod: UInt16) {
+            qmiValue = .structure([QMIValue.uint(UInt64(geoSystemIndex)), QMIValue.uint(UInt64(registrationPeriod))])
+        }
+
+        public var geoSystemIndex: UInt16 {
+            get { qmiValue.field(0).u16 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var registrationPeriod: UInt16 {
+            get { qmiValue.field(1).u16 }
+            set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct AdditionalHDRSystemInfo: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(geoSystemIndex: UInt16) {
+            qmiValue = .structure([QMIValue.uint(UInt64(geoSystemIndex))])
+        }
+
+        public var geoSystemIndex: UInt16 {
+            get { qmiValue.field(0).u16 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct AdditionalGSMSystemInfo: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(geoSystemIndex: UInt16, cellBroadcastSupport: NAS.CellBroadcastCapability) {
+            qmiValue = .structure([QMIValue.uint(UInt64(geoSystemIndex)), cellBroadcastSupport.qmiValue])
+        }
+
+        public var geoSystemIndex: UInt16 {
+            get { qmiValue.field(0).u16 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cellBroadcastSupport: NAS.CellBroadcastCapability {
+            get { NAS.CellBroadcastCapability(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+    }
+
+    public struct AdditionalWCDMASystemInfo: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(geoSystemIndex: UInt16, cellBroadcastSupport: NAS.CellBroadcastCapability) {
+            qmiValue = .structure([QMIValue.uint(UInt64(geoSystemIndex)), cellBroadcastSupport.qmiValue])
+        }
+
+        public var geoSystemIndex: UInt16 {
+            get { qmiValue.field(0).u16 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cellBroadcastSupport: NAS.CellBroadcastCapability {
+            get { NAS.CellBroadcastCapability(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+    }
+
+    public struct AdditionalLTESystemInfo: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(geoSystemIndex: UInt16) {
+            qmiValue = .structure([QMIValue.uint(UInt64(geoSystemIndex))])
+        }
+
+        public var geoSystemIndex: UInt16 {
+            get { qmiValue.field(0).u16 }
+            set { qmiValue.setField(0, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct GSMCallBarringStatus: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(csStatus: NAS.CallBarringStatus, psStatus: NAS.CallBarringStatus) {
+            qmiValue = .structure([csStatus.qmiValue, psStatus.qmiValue])
+        }
+
+        public var csStatus: NAS.CallBarringStatus {
+            get { NAS.CallBarringStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var psStatus: NAS.CallBarringStatus {
+            get { NAS.CallBarringStatus(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+    }
+
+    public struct WCDMACallBarringStatus: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(csStatus: NAS.CallBarringStatus, psStatus: NAS.CallBarringStatus) {
+            qmiValue = .structure([csStatus.qmiValue, psStatus.qmiValue])
+        }
+
+        public var csStatus: NAS.CallBarringStatus {
+            get { NAS.CallBarringStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var psStatus: NAS.CallBarringStatus {
+            get { NAS.CallBarringStatus(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+    }
+
+    public struct TDSCDMAServiceStatus: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(serviceStatus: NAS.ServiceStatus, trueServiceStatus: NAS.ServiceStatus, preferredDataPath: Bool) {
+            qmiValue = .structure([serviceStatus.qmiValue, trueServiceStatus.qmiValue, QMIValue.bool(preferredDataPath)])
+        }
+
+        public var serviceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var trueServiceStatus: NAS.ServiceStatus {
+            get { NAS.ServiceStatus(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var preferredDataPath: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+    }
+
+    public struct TDSCDMASystemInfo: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(domainValid: Bool, domain: NAS.ServiceDomain, serviceCapabilityValid: Bool, serviceCapability: NAS.ServiceDomain, roamingStatusValid: Bool, roamingStatus: NAS.RoamingStatus, forbiddenValid: Bool, forbidden: Bool, lacValid: Bool, lac: UInt16, cidValid: Bool, cid: UInt32, registrationRejectInfoValid: Bool, registrationRejectDomain: NAS.ServiceDomain, registrationRejectCause: UInt8, networkIDValid: Bool, mcc: String, mnc: String, hsCallStatusValid: Bool, hsCallStatus: NAS.WcdmaHsService, hsServiceValid: Bool, hsService: NAS.WcdmaHsService, cellParameterIDValid: Bool, cellParameterID: UInt16, cellBroadcastSupportValid: Bool, cellBroadcastSupport: NAS.CellBroadcastCapability, csCallBarringStatusValid: Bool, csCallBarringStatus: NAS.CallBarringStatus, psCallBarringStatusValid: Bool, psCallBarringStatus: NAS.CallBarringStatus, cipherDomainValid: Bool, cipherDomain: NAS.ServiceDomain) {
+            qmiValue = .structure([QMIValue.bool(domainValid), domain.qmiValue, QMIValue.bool(serviceCapabilityValid), serviceCapability.qmiValue, QMIValue.bool(roamingStatusValid), roamingStatus.qmiValue, QMIValue.bool(forbiddenValid), QMIValue.bool(forbidden), QMIValue.bool(lacValid), QMIValue.uint(UInt64(lac)), QMIValue.bool(cidValid), QMIValue.uint(UInt64(cid)), QMIValue.bool(registrationRejectInfoValid), registrationRejectDomain.qmiValue, QMIValue.uint(UInt64(registrationRejectCause)), QMIValue.bool(networkIDValid), QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.bool(hsCallStatusValid), hsCallStatus.qmiValue, QMIValue.bool(hsServiceValid), hsService.qmiValue, QMIValue.bool(cellParameterIDValid), QMIValue.uint(UInt64(cellParameterID)), QMIValue.bool(cellBroadcastSupportValid), cellBroadcastSupport.qmiValue, QMIValue.bool(csCallBarringStatusValid), csCallBarringStatus.qmiValue, QMIValue.bool(psCallBarringStatusValid), psCallBarringStatus.qmiValue, QMIValue.bool(cipherDomainValid), cipherDomain.qmiValue])
+        }
+
+        public var domainValid: Bool {
+            get { qmiValue.field(0).flag }
+            set { qmiValue.setField(0, QMIValue.bool(newValue)) }
+        }
+
+        public var domain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var serviceCapabilityValid: Bool {
+            get { qmiValue.field(2).flag }
+            set { qmiValue.setField(2, QMIValue.bool(newValue)) }
+        }
+
+        public var serviceCapability: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var roamingStatusValid: Bool {
+            get { qmiValue.field(4).flag }
+            set { qmiValue.setField(4, QMIValue.bool(newValue)) }
+        }
+
+        public var roamingStatus: NAS.RoamingStatus {
+            get { NAS.RoamingStatus(qmiValue.field(5)) }
+            set { qmiValue.setField(5, newValue.qmiValue) }
+        }
+
+        public var forbiddenValid: Bool {
+            get { qmiValue.field(6).flag }
+            set { qmiValue.setField(6, QMIValue.bool(newValue)) }
+        }
+
+        public var forbidden: Bool {
+            get { qmiValue.field(7).flag }
+            set { qmiValue.setField(7, QMIValue.bool(newValue)) }
+        }
+
+        public var lacValid: Bool {
+            get { qmiValue.field(8).flag }
+            set { qmiValue.setField(8, QMIValue.bool(newValue)) }
+        }
+
+        public var lac: UInt16 {
+            get { qmiValue.field(9).u16 }
+            set { qmiValue.setField(9, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cidValid: Bool {
+            get { qmiValue.field(10).flag }
+            set { qmiValue.setField(10, QMIValue.bool(newValue)) }
+        }
+
+        public var cid: UInt32 {
+            get { qmiValue.field(11).u32 }
+            set { qmiValue.setField(11, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var registrationRejectInfoValid: Bool {
+            get { qmiValue.field(12).flag }
+            set { qmiValue.setField(12, QMIValue.bool(newValue)) }
+        }
+
+        public var registrationRejectDomain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(13)) }
+            set { qmiValue.setField(13, newValue.qmiValue) }
+        }
+
+        public var registrationRejectCause: UInt8 {
+            get { qmiValue.field(14).u8 }
+            set { qmiValue.setField(14, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var networkIDValid: Bool {
+            get { qmiValue.field(15).flag }
+            set { qmiValue.setField(15, QMIValue.bool(newValue)) }
+        }
+
+        public var mcc: String {
+            get { qmiValue.field(16).text }
+            set { qmiValue.setField(16, QMIValue.string(newValue)) }
+        }
+
+        public var mnc: String {
+            get { qmiValue.field(17).text }
+            set { qmiValue.setField(17, QMIValue.string(newValue)) }
+        }
+
+        public var hsCallStatusValid: Bool {
+            get { qmiValue.field(18).flag }
+            set { qmiValue.setField(18, QMIValue.bool(newValue)) }
+        }
+
+        public var hsCallStatus: NAS.WcdmaHsService {
+            get { NAS.WcdmaHsService(qmiValue.field(19)) }
+            set { qmiValue.setField(19, newValue.qmiValue) }
+        }
+
+        public var hsServiceValid: Bool {
+            get { qmiValue.field(20).flag }
+            set { qmiValue.setField(20, QMIValue.bool(newValue)) }
+        }
+
+        public var hsService: NAS.WcdmaHsService {
+            get { NAS.WcdmaHsService(qmiValue.field(21)) }
+            set { qmiValue.setField(21, newValue.qmiValue) }
+        }
+
+        public var cellParameterIDValid: Bool {
+            get { qmiValue.field(22).flag }
+            set { qmiValue.setField(22, QMIValue.bool(newValue)) }
+        }
+
+        public var cellParameterID: UInt16 {
+            get { qmiValue.field(23).u16 }
+            set { qmiValue.setField(23, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var cellBroadcastSupportValid: Bool {
+            get { qmiValue.field(24).flag }
+            set { qmiValue.setField(24, QMIValue.bool(newValue)) }
+        }
+
+        public var cellBroadcastSupport: NAS.CellBroadcastCapability {
+            get { NAS.CellBroadcastCapability(qmiValue.field(25)) }
+            set { qmiValue.setField(25, newValue.qmiValue) }
+        }
+
+        public var csCallBarringStatusValid: Bool {
+            get { qmiValue.field(26).flag }
+            set { qmiValue.setField(26, QMIValue.bool(newValue)) }
+        }
+
+        public var csCallBarringStatus: NAS.CallBarringStatus {
+            get { NAS.CallBarringStatus(qmiValue.field(27)) }
+            set { qmiValue.setField(27, newValue.qmiValue) }
+        }
+
+        public var psCallBarringStatusValid: Bool {
+            get { qmiValue.field(28).flag }
+            set { qmiValue.setField(28, QMIValue.bool(newValue)) }
+        }
+
+        public var psCallBarringStatus: NAS.CallBarringStatus {
+            get { NAS.CallBarringStatus(qmiValue.field(29)) }
+            set { qmiValue.setField(29, newValue.qmiValue) }
+        }
+
+        public var cipherDomainValid: Bool {
+            get { qmiValue.field(30).flag }
+            set { qmiValue.setField(30, QMIValue.bool(newValue)) }
+        }
+
+        public var cipherDomain: NAS.ServiceDomain {
+            get { NAS.ServiceDomain(qmiValue.field(31)) }
+            set { qmiValue.setField(31, newValue.qmiValue) }
+        }
+    }
+
     public struct NR5GServiceStatus: Equatable {
         /// The fields in wire order, as decoded (or as the initializer built them).
         public var qmiValue: QMIValue
@@ -3604,6 +8441,187 @@ extension NAS {
         public var snr: Int16 {
             get { qmiValue.field(1).i16 }
             set { qmiValue.setField(1, QMIValue.int(Int64(newValue))) }
+        }
+    }
+
+    public struct SignalStrength: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(strength: Int8, radioInterface: NAS.RadioInterface) {
+            qmiValue = .structure([QMIValue.int(Int64(strength)), radioInterface.qmiValue])
+        }
+
+        public var strength: Int8 {
+            get { qmiValue.field(0).i8 }
+            set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var radioInterface: NAS.RadioInterface {
+            get { NAS.RadioInterface(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+    }
+
+    public struct RSRQ: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(rsrq: Int8, radioInterface: NAS.RadioInterface) {
+            qmiValue = .structure([QMIValue.int(Int64(rsrq)), radioInterface.qmiValue])
+        }
+
+        public var rsrq: Int8 {
+            get { qmiValue.field(0).i8 }
+            set { qmiValue.setField(0, QMIValue.int(Int64(newValue))) }
+        }
+
+        public var radioInterface: NAS.RadioInterface {
+            get { NAS.RadioInterface(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+    }
+
+    public struct ServiceProviderName: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(nameDisplayCondition: NAS.NetworkNameDisplayCondition, name: String) {
+            qmiValue = .structure([nameDisplayCondition.qmiValue, QMIValue.string(name)])
+        }
+
+        public var nameDisplayCondition: NAS.NetworkNameDisplayCondition {
+            get { NAS.NetworkNameDisplayCondition(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var name: String {
+            get { qmiValue.field(1).text }
+            set { qmiValue.setField(1, QMIValue.string(newValue)) }
+        }
+    }
+
+    public struct OperatorPLMNListEntry: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(mcc: String, mnc: String, lac1: UInt16, lac2: UInt16, plmnNameRecordIdentifier: UInt8) {
+            qmiValue = .structure([QMIValue.string(mcc), QMIValue.string(mnc), QMIValue.uint(UInt64(lac1)), QMIValue.uint(UInt64(lac2)), QMIValue.uint(UInt64(plmnNameRecordIdentifier))])
+        }
+
+        public var mcc: String {
+            get { qmiValue.field(0).text }
+            set { qmiValue.setField(0, QMIValue.string(newValue)) }
+        }
+
+        public var mnc: String {
+            get { qmiValue.field(1).text }
+            set { qmiValue.setField(1, QMIValue.string(newValue)) }
+        }
+
+        public var lac1: UInt16 {
+            get { qmiValue.field(2).u16 }
+            set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var lac2: UInt16 {
+            get { qmiValue.field(3).u16 }
+            set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+        }
+
+        public var plmnNameRecordIdentifier: UInt8 {
+            get { qmiValue.field(4).u8 }
+            set { qmiValue.setField(4, QMIValue.uint(UInt64(newValue))) }
+        }
+    }
+
+    public struct OperatorPLMNNameEntry: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(nameEncoding: NAS.PlmnEncodingScheme, shortCountryInitials: NAS.PlmnNameCountryInitials, longNameSpareBits: NAS.PlmnNameSpareBits, shortNameSpareBits: NAS.PlmnNameSpareBits, longName: [UInt8], shortName: [UInt8]) {
+            qmiValue = .structure([nameEncoding.qmiValue, shortCountryInitials.qmiValue, longNameSpareBits.qmiValue, shortNameSpareBits.qmiValue, QMIValue.bytes(longName), QMIValue.bytes(shortName)])
+        }
+
+        public var nameEncoding: NAS.PlmnEncodingScheme {
+            get { NAS.PlmnEncodingScheme(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var shortCountryInitials: NAS.PlmnNameCountryInitials {
+            get { NAS.PlmnNameCountryInitials(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var longNameSpareBits: NAS.PlmnNameSpareBits {
+            get { NAS.PlmnNameSpareBits(qmiValue.field(2)) }
+            set { qmiValue.setField(2, newValue.qmiValue) }
+        }
+
+        public var shortNameSpareBits: NAS.PlmnNameSpareBits {
+            get { NAS.PlmnNameSpareBits(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var longName: [UInt8] {
+            get { qmiValue.field(4).data }
+            set { qmiValue.setField(4, QMIValue.bytes(newValue)) }
+        }
+
+        public var shortName: [UInt8] {
+            get { qmiValue.field(5).data }
+            set { qmiValue.setField(5, QMIValue.bytes(newValue)) }
+        }
+    }
+
+    public struct NITZInformation: Equatable {
+        /// The fields in wire order, as decoded (or as the initializer built them).
+        public var qmiValue: QMIValue
+
+        init(_ v: QMIValue) { qmiValue = v }
+
+        public init(nameEncoding: NAS.PlmnEncodingScheme, shortCountryInitials: NAS.PlmnNameCountryInitials, longNameSpareBits: NAS.PlmnNameSpareBits, shortNameSpareBits: NAS.PlmnNameSpareBits, longName: [UInt8], shortName: [UInt8]) {
+            qmiValue = .structure([nameEncoding.qmiValue, shortCountryInitials.qmiValue, longNameSpareBits.qmiValue, shortNameSpareBits.qmiValue, QMIValue.bytes(longName), QMIValue.bytes(shortName)])
+        }
+
+        public var nameEncoding: NAS.PlmnEncodingScheme {
+            get { NAS.PlmnEncodingScheme(qmiValue.field(0)) }
+            set { qmiValue.setField(0, newValue.qmiValue) }
+        }
+
+        public var shortCountryInitials: NAS.PlmnNameCountryInitials {
+            get { NAS.PlmnNameCountryInitials(qmiValue.field(1)) }
+            set { qmiValue.setField(1, newValue.qmiValue) }
+        }
+
+        public var longNameSpareBits: NAS.PlmnNameSpareBits {
+            get { NAS.PlmnNameSpareBits(qmiValue.field(2)) }
+            set { qmiValue.setField(2, newValue.qmiValue) }
+        }
+
+        public var shortNameSpareBits: NAS.PlmnNameSpareBits {
+            get { NAS.PlmnNameSpareBits(qmiValue.field(3)) }
+            set { qmiValue.setField(3, newValue.qmiValue) }
+        }
+
+        public var longName: [UInt8] {
+            get { qmiValue.field(4).data }
+            set { qmiValue.setField(4, QMIValue.bytes(newValue)) }
+        }
+
+        public var shortName: [UInt8] {
+            get { qmiValue.field(5).data }
+            set { qmiValue.setField(5, QMIValue.bytes(newValue)) }
         }
     }
 }
@@ -4508,6 +9526,77 @@ extension WDS {
 }
 
 extension WDS {
+    /// Values of `wdsPdpHeaderCompressionType` in QMIEnums.text.
+    public struct PdpHeaderCompressionType: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsPdpHeaderCompressionType }
+        public static let off = PdpHeaderCompressionType(rawValue: 0)
+        public static let manufacturerPreferred = PdpHeaderCompressionType(rawValue: 1)
+        public static let rfc1144 = PdpHeaderCompressionType(rawValue: 2)
+        public static let rfc2507 = PdpHeaderCompressionType(rawValue: 3)
+        public static let rfc3095 = PdpHeaderCompressionType(rawValue: 4)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsPdpDataCompressionType` in QMIEnums.text.
+    public struct PdpDataCompressionType: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsPdpDataCompressionType }
+        public static let off = PdpDataCompressionType(rawValue: 0)
+        public static let manufacturerPreferred = PdpDataCompressionType(rawValue: 1)
+        public static let v42bis = PdpDataCompressionType(rawValue: 2)
+        public static let v44 = PdpDataCompressionType(rawValue: 3)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsPdpAccessControl` in QMIEnums.text.
+    public struct PdpAccessControl: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsPdpAccessControl }
+        public static let noneValue = PdpAccessControl(rawValue: 0)
+        public static let reject = PdpAccessControl(rawValue: 1)
+        public static let permission = PdpAccessControl(rawValue: 2)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsAddressAllocationPreference` in QMIEnums.text.
+    public struct AddressAllocationPreference: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsAddressAllocationPreference }
+        public static let nas = AddressAllocationPreference(rawValue: 0)
+        public static let dhcp = AddressAllocationPreference(rawValue: 1)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsApnTypeMask` in QMIEnums.text (bit flags).
+    public struct ApnTypeMask: QMIEnumValue, OptionSet {
+        public var rawValue: UInt64
+        public init(rawValue: UInt64) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsApnTypeMask }
+        public static let defaultValue = ApnTypeMask(rawValue: 0x01)
+        public static let ims = ApnTypeMask(rawValue: 0x02)
+        public static let mms = ApnTypeMask(rawValue: 0x04)
+        public static let dun = ApnTypeMask(rawValue: 0x08)
+        public static let supl = ApnTypeMask(rawValue: 0x10)
+        public static let hipri = ApnTypeMask(rawValue: 0x20)
+        public static let fota = ApnTypeMask(rawValue: 0x40)
+        public static let cbs = ApnTypeMask(rawValue: 0x80)
+        public static let ia = ApnTypeMask(rawValue: 0x100)
+        public static let emergency = ApnTypeMask(rawValue: 0x200)
+        public static let ut = ApnTypeMask(rawValue: 0x400)
+        public static let mcx = ApnTypeMask(rawValue: 0x800)
+    }
+}
+
+extension WDS {
     /// Values of `wdsProfileError` in QMIEnums.text.
     public struct ProfileError: QMIEnumValue {
         public var rawValue: UInt16
@@ -4565,6 +9654,81 @@ extension WDS {
 }
 
 extension WDS {
+    /// Values of `wdsTrafficClass` in QMIEnums.text.
+    public struct TrafficClass: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsTrafficClass }
+        public static let subscribed = TrafficClass(rawValue: 0)
+        public static let conversational = TrafficClass(rawValue: 1)
+        public static let streaming = TrafficClass(rawValue: 2)
+        public static let interactive = TrafficClass(rawValue: 3)
+        public static let background = TrafficClass(rawValue: 4)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsDeliveryOrder` in QMIEnums.text.
+    public struct DeliveryOrder: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsDeliveryOrder }
+        public static let subscribe = DeliveryOrder(rawValue: 0)
+        public static let on = DeliveryOrder(rawValue: 1)
+        public static let off = DeliveryOrder(rawValue: 2)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsSduErrorRatio` in QMIEnums.text.
+    public struct SduErrorRatio: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsSduErrorRatio }
+        public static let subscribe = SduErrorRatio(rawValue: 0)
+        public static let `1e2` = SduErrorRatio(rawValue: 1)
+        public static let `7e3` = SduErrorRatio(rawValue: 2)
+        public static let `1e3` = SduErrorRatio(rawValue: 3)
+        public static let `1e4` = SduErrorRatio(rawValue: 4)
+        public static let `1e5` = SduErrorRatio(rawValue: 5)
+        public static let `1e6` = SduErrorRatio(rawValue: 6)
+        public static let `1e1` = SduErrorRatio(rawValue: 7)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsSduResidualBitErrorRatio` in QMIEnums.text.
+    public struct SduResidualBitErrorRatio: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsSduResidualBitErrorRatio }
+        public static let subscribe = SduResidualBitErrorRatio(rawValue: 0)
+        public static let `5e2` = SduResidualBitErrorRatio(rawValue: 1)
+        public static let `1e2` = SduResidualBitErrorRatio(rawValue: 2)
+        public static let `5e3` = SduResidualBitErrorRatio(rawValue: 3)
+        public static let `4e3` = SduResidualBitErrorRatio(rawValue: 4)
+        public static let `1e3` = SduResidualBitErrorRatio(rawValue: 5)
+        public static let `1e4` = SduResidualBitErrorRatio(rawValue: 6)
+        public static let `1e5` = SduResidualBitErrorRatio(rawValue: 7)
+        public static let `1e6` = SduResidualBitErrorRatio(rawValue: 8)
+        public static let `6e8` = SduResidualBitErrorRatio(rawValue: 9)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsSduErroneousDelivery` in QMIEnums.text.
+    public struct SduErroneousDelivery: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsSduErroneousDelivery }
+        public static let subscribe = SduErroneousDelivery(rawValue: 0)
+        public static let noDetection = SduErroneousDelivery(rawValue: 1)
+        public static let enabled = SduErroneousDelivery(rawValue: 2)
+        public static let disabled = SduErroneousDelivery(rawValue: 3)
+    }
+}
+
+extension WDS {
     /// Values of `wdsClientType` in QMIEnums.text.
     public struct ClientType: QMIEnumValue {
         public var rawValue: UInt32
@@ -4603,6 +9767,24 @@ extension WDS {
         public static let ppp = VerboseType(rawValue: 7)
         public static let ehrpd = VerboseType(rawValue: 8)
         public static let ipv6 = VerboseType(rawValue: 9)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsQosClassIdentifier` in QMIEnums.text.
+    public struct QosClassIdentifier: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsQosClassIdentifier }
+        public static let networkAssign = QosClassIdentifier(rawValue: 0)
+        public static let guaranteedBitrate1 = QosClassIdentifier(rawValue: 1)
+        public static let guaranteedBitrate2 = QosClassIdentifier(rawValue: 2)
+        public static let guaranteedBitrate3 = QosClassIdentifier(rawValue: 3)
+        public static let guaranteedBitrate4 = QosClassIdentifier(rawValue: 4)
+        public static let nonGuaranteedBitrate5 = QosClassIdentifier(rawValue: 5)
+        public static let nonGuaranteedBitrate6 = QosClassIdentifier(rawValue: 6)
+        public static let nonGuaranteedBitrate7 = QosClassIdentifier(rawValue: 7)
+        public static let nonGuaranteedBitrate8 = QosClassIdentifier(rawValue: 8)
     }
 }
 
@@ -4652,6 +9834,20 @@ extension DMS {
     }
 }
 
+extension DMS {
+    /// Values of `dmsUimState` in QMIEnums.text.
+    public struct UimState: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.dmsUimState }
+        public static let initializationCompleted = UimState(rawValue: 0)
+        public static let lockedOrFailed = UimState(rawValue: 1)
+        public static let notPresent = UimState(rawValue: 2)
+        public static let reserved = UimState(rawValue: 3)
+        public static let unknown = UimState(rawValue: 255)
+    }
+}
+
 extension NAS {
     /// Values of `nasRoamingIndicator` in QMIEnums.text.
     public struct RoamingIndicator: QMIEnumValue {
@@ -4683,6 +9879,34 @@ extension NAS {
         public static let lte = DataCapability(rawValue: 11)
         public static let hsdpaPlus = DataCapability(rawValue: 12)
         public static let dcHsdpaPlus = DataCapability(rawValue: 13)
+    }
+}
+
+extension NAS {
+    /// Values of `nasHdrPersonality` in QMIEnums.text.
+    public struct HdrPersonality: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasHdrPersonality }
+        public static let unknown = HdrPersonality(rawValue: 0)
+        public static let hrpd = HdrPersonality(rawValue: 1)
+        public static let ehrpd = HdrPersonality(rawValue: 2)
+    }
+}
+
+extension NAS {
+    /// Values of `nasNetworkNameSource` in QMIEnums.text.
+    public struct NetworkNameSource: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasNetworkNameSource }
+        public static let unknown = NetworkNameSource(rawValue: 0)
+        public static let operatorPlmnListAndPlmnNetworkName = NetworkNameSource(rawValue: 1)
+        public static let commonPcnHandsetSpecificationAndOperatorNameString = NetworkNameSource(rawValue: 2)
+        public static let nitz = NetworkNameSource(rawValue: 3)
+        public static let se13 = NetworkNameSource(rawValue: 4)
+        public static let mccMnc = NetworkNameSource(rawValue: 5)
+        public static let serviceProviderName = NetworkNameSource(rawValue: 6)
     }
 }
 
@@ -4740,6 +9964,137 @@ extension NAS {
         public static let lte = RadioInterface(rawValue: 8)
         public static let tdScdma = RadioInterface(rawValue: 9)
         public static let `5gnr` = RadioInterface(rawValue: 12)
+    }
+}
+
+extension NAS {
+    /// Values of `nasServiceStatus` in QMIEnums.text.
+    public struct ServiceStatus: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasServiceStatus }
+        public static let noneValue = ServiceStatus(rawValue: 0)
+        public static let limited = ServiceStatus(rawValue: 1)
+        public static let available = ServiceStatus(rawValue: 2)
+        public static let limitedRegional = ServiceStatus(rawValue: 3)
+        public static let powerSave = ServiceStatus(rawValue: 4)
+    }
+}
+
+extension NAS {
+    /// Values of `nasServiceDomain` in QMIEnums.text.
+    public struct ServiceDomain: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasServiceDomain }
+        public static let noneValue = ServiceDomain(rawValue: 0)
+        public static let cs = ServiceDomain(rawValue: 1)
+        public static let ps = ServiceDomain(rawValue: 2)
+        public static let csPs = ServiceDomain(rawValue: 3)
+        public static let camped = ServiceDomain(rawValue: 4)
+    }
+}
+
+extension NAS {
+    /// Values of `nasCallBarringStatus` in QMIEnums.text.
+    public struct CallBarringStatus: QMIEnumValue {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasCallBarringStatus }
+        public static let unknown = CallBarringStatus(rawValue: -1)
+        public static let normalOnly = CallBarringStatus(rawValue: 0)
+        public static let emergencyOnly = CallBarringStatus(rawValue: 1)
+        public static let noCalls = CallBarringStatus(rawValue: 2)
+        public static let allCalls = CallBarringStatus(rawValue: 3)
+    }
+}
+
+extension NAS {
+    /// Values of `nasSimRejectState` in QMIEnums.text.
+    public struct SimRejectState: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasSimRejectState }
+        public static let unavailable = SimRejectState(rawValue: 0)
+        public static let available = SimRejectState(rawValue: 1)
+        public static let csInvalid = SimRejectState(rawValue: 2)
+        public static let psInvalid = SimRejectState(rawValue: 3)
+        public static let csPsInvalid = SimRejectState(rawValue: 4)
+    }
+}
+
+extension NAS {
+    /// Values of `nasLteVoiceDomain` in QMIEnums.text.
+    public struct LteVoiceDomain: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasLteVoiceDomain }
+        public static let noneValue = LteVoiceDomain(rawValue: 0)
+        public static let ims = LteVoiceDomain(rawValue: 1)
+        public static let `1x` = LteVoiceDomain(rawValue: 2)
+        public static let `3gpp` = LteVoiceDomain(rawValue: 3)
+    }
+}
+
+extension NAS {
+    /// Values of `nasNetworkSelectionRegistrationRestriction` in QMIEnums.text.
+    public struct NetworkSelectionRegistrationRestriction: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasNetworkSelectionRegistrationRestriction }
+        public static let unrestricted = NetworkSelectionRegistrationRestriction(rawValue: 0)
+        public static let campedOnly = NetworkSelectionRegistrationRestriction(rawValue: 1)
+        public static let limited = NetworkSelectionRegistrationRestriction(rawValue: 2)
+    }
+}
+
+extension NAS {
+    /// Values of `nasLteRegistrationDomain` in QMIEnums.text.
+    public struct LteRegistrationDomain: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasLteRegistrationDomain }
+        public static let notApplicable = LteRegistrationDomain(rawValue: 0)
+        public static let csOnly = LteRegistrationDomain(rawValue: 1)
+        public static let psOnly = LteRegistrationDomain(rawValue: 2)
+        public static let csPs = LteRegistrationDomain(rawValue: 3)
+        public static let limitedService = LteRegistrationDomain(rawValue: 4)
+    }
+}
+
+extension NAS {
+    /// Values of `nasLteCellAccessStatus` in QMIEnums.text.
+    public struct LteCellAccessStatus: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasLteCellAccessStatus }
+        public static let normalOnly = LteCellAccessStatus(rawValue: 0)
+        public static let emergencyOnly = LteCellAccessStatus(rawValue: 1)
+        public static let noCalls = LteCellAccessStatus(rawValue: 2)
+        public static let allCalls = LteCellAccessStatus(rawValue: 3)
+        public static let unknown = LteCellAccessStatus(rawValue: 255)
+    }
+}
+
+extension NAS {
+    /// Values of `nasRoamingStatus` in QMIEnums.text.
+    public struct RoamingStatus: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasRoamingStatus }
+        public static let off = RoamingStatus(rawValue: 0)
+        public static let on = RoamingStatus(rawValue: 1)
+        public static let blink = RoamingStatus(rawValue: 2)
+        public static let outOfNeighborhood = RoamingStatus(rawValue: 3)
+        public static let outOfBuilding = RoamingStatus(rawValue: 4)
+        public static let preferredSystem = RoamingStatus(rawValue: 5)
+        public static let availableSystem = RoamingStatus(rawValue: 6)
+        public static let alliancePartner = RoamingStatus(rawValue: 7)
+        public static let premiumPartner = RoamingStatus(rawValue: 8)
+        public static let fullService = RoamingStatus(rawValue: 9)
+        public static let partialService = RoamingStatus(rawValue: 10)
+        public static let bannerOn = RoamingStatus(rawValue: 11)
+        public static let bannerOff = RoamingStatus(rawValue: 12)
     }
 }
 
@@ -4935,56 +10290,6 @@ extension NAS {
 }
 
 extension NAS {
-    /// Values of `nasServiceStatus` in QMIEnums.text.
-    public struct ServiceStatus: QMIEnumValue {
-        public var rawValue: UInt8
-        public init(rawValue: UInt8) { self.rawValue = rawValue }
-        public static var table: QMIEnum { QMIEnums.nasServiceStatus }
-        public static let noneValue = ServiceStatus(rawValue: 0)
-        public static let limited = ServiceStatus(rawValue: 1)
-        public static let available = ServiceStatus(rawValue: 2)
-        public static let limitedRegional = ServiceStatus(rawValue: 3)
-        public static let powerSave = ServiceStatus(rawValue: 4)
-    }
-}
-
-extension NAS {
-    /// Values of `nasServiceDomain` in QMIEnums.text.
-    public struct ServiceDomain: QMIEnumValue {
-        public var rawValue: UInt8
-        public init(rawValue: UInt8) { self.rawValue = rawValue }
-        public static var table: QMIEnum { QMIEnums.nasServiceDomain }
-        public static let noneValue = ServiceDomain(rawValue: 0)
-        public static let cs = ServiceDomain(rawValue: 1)
-        public static let ps = ServiceDomain(rawValue: 2)
-        public static let csPs = ServiceDomain(rawValue: 3)
-        public static let camped = ServiceDomain(rawValue: 4)
-    }
-}
-
-extension NAS {
-    /// Values of `nasRoamingStatus` in QMIEnums.text.
-    public struct RoamingStatus: QMIEnumValue {
-        public var rawValue: UInt8
-        public init(rawValue: UInt8) { self.rawValue = rawValue }
-        public static var table: QMIEnum { QMIEnums.nasRoamingStatus }
-        public static let off = RoamingStatus(rawValue: 0)
-        public static let on = RoamingStatus(rawValue: 1)
-        public static let blink = RoamingStatus(rawValue: 2)
-        public static let outOfNeighborhood = RoamingStatus(rawValue: 3)
-        public static let outOfBuilding = RoamingStatus(rawValue: 4)
-        public static let preferredSystem = RoamingStatus(rawValue: 5)
-        public static let availableSystem = RoamingStatus(rawValue: 6)
-        public static let alliancePartner = RoamingStatus(rawValue: 7)
-        public static let premiumPartner = RoamingStatus(rawValue: 8)
-        public static let fullService = RoamingStatus(rawValue: 9)
-        public static let partialService = RoamingStatus(rawValue: 10)
-        public static let bannerOn = RoamingStatus(rawValue: 11)
-        public static let bannerOff = RoamingStatus(rawValue: 12)
-    }
-}
-
-extension NAS {
     /// Values of `nasEvdoSinrLevel` in QMIEnums.text.
     public struct EvdoSinrLevel: QMIEnumValue {
         public var rawValue: UInt8
@@ -4999,6 +10304,179 @@ extension NAS {
         public static let `6` = EvdoSinrLevel(rawValue: 6)
         public static let `7` = EvdoSinrLevel(rawValue: 7)
         public static let `8` = EvdoSinrLevel(rawValue: 8)
+    }
+}
+
+extension NAS {
+    /// Values of `nasSignalStrengthRequest` in QMIEnums.text (bit flags).
+    public struct SignalStrengthRequest: QMIEnumValue, OptionSet {
+        public var rawValue: UInt16
+        public init(rawValue: UInt16) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasSignalStrengthRequest }
+        public static let rssi = SignalStrengthRequest(rawValue: 0x01)
+        public static let ecio = SignalStrengthRequest(rawValue: 0x02)
+        public static let io = SignalStrengthRequest(rawValue: 0x04)
+        public static let sinr = SignalStrengthRequest(rawValue: 0x08)
+        public static let errorRate = SignalStrengthRequest(rawValue: 0x10)
+        public static let rsrq = SignalStrengthRequest(rawValue: 0x20)
+        public static let lteSnr = SignalStrengthRequest(rawValue: 0x40)
+        public static let lteRsrp = SignalStrengthRequest(rawValue: 0x80)
+    }
+}
+
+extension NAS {
+    /// Values of `nasNetworkDescriptionDisplay` in QMIEnums.text.
+    public struct NetworkDescriptionDisplay: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasNetworkDescriptionDisplay }
+        public static let no = NetworkDescriptionDisplay(rawValue: 0)
+        public static let yes = NetworkDescriptionDisplay(rawValue: 1)
+        public static let unknown = NetworkDescriptionDisplay(rawValue: 255)
+    }
+}
+
+extension NAS {
+    /// Values of `nasNetworkDescriptionEncoding` in QMIEnums.text.
+    public struct NetworkDescriptionEncoding: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasNetworkDescriptionEncoding }
+        public static let unspecified = NetworkDescriptionEncoding(rawValue: 0)
+        public static let ascii7 = NetworkDescriptionEncoding(rawValue: 1)
+        public static let unicode = NetworkDescriptionEncoding(rawValue: 4)
+        public static let gsm = NetworkDescriptionEncoding(rawValue: 9)
+    }
+}
+
+extension NAS {
+    /// Values of `nasWcdmaRrcState` in QMIEnums.text.
+    public struct WcdmaRrcState: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasWcdmaRrcState }
+        public static let disconnected = WcdmaRrcState(rawValue: 0)
+        public static let cellPch = WcdmaRrcState(rawValue: 1)
+        public static let uraPch = WcdmaRrcState(rawValue: 2)
+        public static let cellFach = WcdmaRrcState(rawValue: 3)
+        public static let cellDch = WcdmaRrcState(rawValue: 4)
+    }
+}
+
+extension NAS {
+    /// Values of `nasBoolean` in QMIEnums.text.
+    public struct Boolean: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasBoolean }
+        public static let falseValue = Boolean(rawValue: 0)
+        public static let trueValue = Boolean(rawValue: 1)
+        public static let unknown = Boolean(rawValue: 2)
+    }
+}
+
+extension NAS {
+    /// Values of `nasPlmnNameCountryInitials` in QMIEnums.text.
+    public struct PlmnNameCountryInitials: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasPlmnNameCountryInitials }
+        public static let initialsDoNotAdd = PlmnNameCountryInitials(rawValue: 0)
+        public static let iniitalsAdd = PlmnNameCountryInitials(rawValue: 1)
+        public static let iniitalsUnspecified = PlmnNameCountryInitials(rawValue: 255)
+    }
+}
+
+extension NAS {
+    /// Values of `nasPlmnNameSpareBits` in QMIEnums.text.
+    public struct PlmnNameSpareBits: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasPlmnNameSpareBits }
+        public static let unknown = PlmnNameSpareBits(rawValue: 0)
+        public static let bit8 = PlmnNameSpareBits(rawValue: 1)
+        public static let bits78 = PlmnNameSpareBits(rawValue: 2)
+        public static let bits68 = PlmnNameSpareBits(rawValue: 3)
+        public static let bits58 = PlmnNameSpareBits(rawValue: 4)
+        public static let bits48 = PlmnNameSpareBits(rawValue: 5)
+        public static let bits38 = PlmnNameSpareBits(rawValue: 6)
+        public static let bits28 = PlmnNameSpareBits(rawValue: 7)
+    }
+}
+
+extension NAS {
+    /// Values of `nasPlmnLanguageId` in QMIEnums.text.
+    public struct PlmnLanguageId: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasPlmnLanguageId }
+        public static let unknown = PlmnLanguageId(rawValue: 0)
+        public static let zhTrad = PlmnLanguageId(rawValue: 1)
+        public static let zhSimp = PlmnLanguageId(rawValue: 2)
+    }
+}
+
+extension NAS {
+    /// Values of `nasHdrProtocolRevision` in QMIEnums.text.
+    public struct HdrProtocolRevision: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasHdrProtocolRevision }
+        public static let noneValue = HdrProtocolRevision(rawValue: 0)
+        public static let rel0 = HdrProtocolRevision(rawValue: 1)
+        public static let relA = HdrProtocolRevision(rawValue: 2)
+        public static let relB = HdrProtocolRevision(rawValue: 3)
+    }
+}
+
+extension NAS {
+    /// Values of `nasCellBroadcastCapability` in QMIEnums.text.
+    public struct CellBroadcastCapability: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasCellBroadcastCapability }
+        public static let unknown = CellBroadcastCapability(rawValue: 0)
+        public static let off = CellBroadcastCapability(rawValue: 1)
+        public static let on = CellBroadcastCapability(rawValue: 2)
+    }
+}
+
+extension NAS {
+    /// Values of `nasWcdmaHsService` in QMIEnums.text.
+    public struct WcdmaHsService: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasWcdmaHsService }
+        public static let hsdpaHsupaUnsupported = WcdmaHsService(rawValue: 0)
+        public static let hsdpaSupported = WcdmaHsService(rawValue: 1)
+        public static let hsupaSupported = WcdmaHsService(rawValue: 2)
+        public static let hsdpaHsupaSupported = WcdmaHsService(rawValue: 3)
+        public static let hsdpaPlusSupported = WcdmaHsService(rawValue: 4)
+        public static let hsdpaPlusHsupaSupported = WcdmaHsService(rawValue: 5)
+        public static let dcHsdpaPlusSupported = WcdmaHsService(rawValue: 6)
+        public static let dcHsdpaPlusHsupaSupported = WcdmaHsService(rawValue: 7)
+    }
+}
+
+extension NAS {
+    /// Values of `nasNetworkNameDisplayCondition` in QMIEnums.text (bit flags).
+    public struct NetworkNameDisplayCondition: QMIEnumValue, OptionSet {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasNetworkNameDisplayCondition }
+        public static let registeredPlmnIfKnownNetwork = NetworkNameDisplayCondition(rawValue: 0x01)
+        public static let spnNotRequiredIfUnknownNetwork = NetworkNameDisplayCondition(rawValue: 0x02)
+    }
+}
+
+extension NAS {
+    /// Values of `nasPlmnEncodingScheme` in QMIEnums.text.
+    public struct PlmnEncodingScheme: QMIEnumValue {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.nasPlmnEncodingScheme }
+        public static let gsm = PlmnEncodingScheme(rawValue: 0)
+        public static let ucs2le = PlmnEncodingScheme(rawValue: 1)
     }
 }
 

@@ -101,7 +101,7 @@ final class CatalogueTests: XCTestCase {
     }
 
     func testEverySchemaTextIsWellFormed() {
-        XCTAssertEqual(QMICatalogue.all.count, 45)
+        XCTAssertEqual(QMICatalogue.all.count, 56)
         for m in QMICatalogue.all {
             XCTAssertNil(m.schemaProblem, m.fullName)
         }
@@ -122,6 +122,10 @@ final class CatalogueTests: XCTestCase {
             (NAS.GetServingSystem.spec, 3, 0x24), (NAS.GetSystemInfo.spec, 3, 0x4d), (NAS.SystemInfo.spec, 3, 0x4e),
             (NAS.GetSignalInfo.spec, 3, 0x4f), (UIM.VerifyPIN.spec, 0x0b, 0x26), (UIM.GetCardStatus.spec, 0x0b, 0x2f),
             (UIM.StatusChange.spec, 0x0b, 0x32), (WDA.SetDataFormat.spec, 0x1a, 0x20), (WDA.GetDataFormat.spec, 0x1a, 0x21),
+            (WDS.GetProfileList.spec, 1, 0x2a), (DMS.GetMSISDN.spec, 2, 0x24), (DMS.UIMGetState.spec, 2, 0x44),
+            (NAS.SetEventReport.spec, 3, 0x02), (NAS.GetSignalStrength.spec, 3, 0x20), (NAS.GetHomeNetwork.spec, 3, 0x25),
+            (NAS.GetOperatorName.spec, 3, 0x39), (NAS.OperatorName.spec, 3, 0x3a), (NAS.GetCellLocationInfo.spec, 3, 0x43),
+            (NAS.GetPLMNName.spec, 3, 0x44), (NAS.ConfigSignalInfoV2.spec, 3, 0x6c),
         ]
         XCTAssertEqual(named.count, QMICatalogue.all.count)
         for (spec, service, id) in named {
@@ -247,6 +251,26 @@ final class CatalogueTests: XCTestCase {
         for (text, message) in bad {
             XCTAssertEqual(QMISchema.tlvs(text).problem, message, "\(text)")
         }
+    }
+
+    func testRawBytesAndSigned32Notation() throws {
+        let ok = QMISchema.tlvs("01 TAC: raw 3; 02 Barring: senum32 nasCallBarringStatus; 03 Code: fixed 3")
+        XCTAssertNil(ok.problem)
+        guard ok.tlvs.count == 3, case .fixedBytes(3) = ok.tlvs[0].value,
+              case .enumeration(.w32, _, signed: true) = ok.tlvs[1].value else { return XCTFail("raw/senum32") }
+        XCTAssertEqual(QMISchema.tlvs("01 A: raw x").problem, "expected a length after 'raw' at the end")
+        // raw: exactly N bytes, shown as bytes; senum32: 0xFFFFFFFF is -1.
+        XCTAssertEqual(try QMICodec.decodeTLV(ok.tlvs[0], [0x01, 0xf2, 0x03]), .bytes([0x01, 0xf2, 0x03]))
+        XCTAssertThrowsError(try QMICodec.decodeTLV(ok.tlvs[0], [0x01, 0xf2]))
+        XCTAssertThrowsError(try QMICodec.encodeTLV(ok.tlvs[0], .bytes([1, 2])))
+        XCTAssertEqual(try QMICodec.decodeTLV(ok.tlvs[1], [0xff, 0xff, 0xff, 0xff]), .int(-1))
+        XCTAssertEqual(try QMICodec.encodeTLV(ok.tlvs[1], .int(-1)).value, [0xff, 0xff, 0xff, 0xff])
+        XCTAssertEqual(QMIEnums.nasCallBarringStatus.describe(-1), "unknown")
+        // fixed: the valid UTF-8 before a NUL or an invalid byte, as libqmi reads it.
+        XCTAssertEqual(try QMICodec.decodeTLV(ok.tlvs[2], [0x32, 0x34, 0xff]), .string("24"))
+        XCTAssertEqual(try QMICodec.decodeTLV(ok.tlvs[2], [0x00, 0x00, 0x00]), .string(""))
+        XCTAssertEqual(try QMICodec.decodeTLV(ok.tlvs[2], [0xff, 0x31, 0x32]), .string(""))
+        XCTAssertEqual(try QMICodec.decodeTLV(ok.tlvs[2], [0xc3, 0xa9, 0x00]), .string("é"))
     }
 
     func testNoDuplicateIDsOrTLVs() {

@@ -70,6 +70,24 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(loop.pendingTimers, 0, "timeout timers must be cancelled: an idle engine has nothing to wake for")
     }
 
+    /// libqmi's get-cell-location-info/invalid vector: an answer with the request's service,
+    /// client and transaction id but another message id (0x0044) is not the answer.
+    func testResponseWithAnotherMessageIDIsNotTheAnswer() throws {
+        var answer: QMIMessage?
+        engine.send(QMIMessage.request(NAS.GetCellLocationInfo.spec, clientID: 1)) { r in answer = try? r.get() }
+        let req = try modemReceive(1)[0]
+        var bytes = hex("01 53 00 80 03 01 02 01 00 44 00 47 00 02 04 00 00 00 00 00 10 3D 00 00 00 00 00 00 00 00 00 00 00 00 00 FF FF FF FF 28 00 03 7D 6F 00 00 32 F4 51 B3 00 4D 00 11 2A 00 8A 3C 00 00 32 F4 51 B3 00 63 00 30 14 00 89 3C 00 00 32 F4 51 B3 00 59 00 11 0D 00")
+        bytes[7] = UInt8(req.transactionID & 0xff)
+        bytes[8] = UInt8(req.transactionID >> 8)
+        modemSend(bytes)
+        XCTAssertFalse(loop.run(until: { answer != nil }, timeoutMs: 200))
+        XCTAssertTrue(ignored.contains { $0.contains("matches no request") }, "\(ignored)")
+        bytes[9] = 0x43
+        modemSend(bytes)
+        XCTAssertTrue(loop.run(until: { answer != nil }, timeoutMs: 2000))
+        XCTAssertEqual(answer?.messageID, 0x43)
+    }
+
     func testTransactionIDsIncreasePerClient() throws {
         for _ in 0..<3 { engine.send(QMIMessage.request(DMS.GetRevision.spec, clientID: 9)) { _ in } }
         for _ in 0..<2 { engine.send(QMIMessage.request(CTL.Sync.spec)) { _ in } }

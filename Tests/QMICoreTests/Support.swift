@@ -48,6 +48,7 @@ func sampleValue(_ t: QMIType, _ rng: inout SplitMix64) -> QMIValue {
         return .uint(UInt64(bitPattern: e.cases.map { $0.0 }.reduce(0, |) & 0xff))
     case .string, .string8, .string16: return .string(["3gnet", "cmnet", "", "internet.example", "héllo"].randomElement(using: &rng)!)
     case let .fixedString(n): return .string(String("460001".prefix(n)))
+    case let .fixedBytes(n): return .bytes((0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) })
     case .ipv4: return .ipv4(UInt32.random(in: 0 ... .max, using: &rng))
     case .ipv6: return .ipv6((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
     case .bytes, .bytes8: return .bytes((0..<Int.random(in: 0...6, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
