@@ -225,3 +225,23 @@ public enum MBIMNames {
     public static func status(_ s: UInt32) -> String { statusTable.name(s) ?? "Unknown" }
     public static func protocolError(_ e: UInt32) -> String { protocolTable.name(e) ?? "Unknown" }
 }
+
+/// What qcm-fuzz and the fuzz test feed arbitrary bytes through: message and fragment
+/// parsing, the trace, and every layout's decoder and describer.
+public enum MBIMFuzz {
+    public static func one(_ bytes: [UInt8]) {
+        if case .success(let m) = MBIMMessage.decode(bytes) {
+            _ = MBIMTrace.describe(m)
+            _ = MBIMTrace.masked(bytes, m)
+        }
+        if case .success(let f) = MBIMMessage.fragment(bytes) {
+            _ = MBIMMessage.assemble(kind: f.kind, transactionID: f.transactionID, payload: f.payload)
+        }
+        for e in MBIMCatalogue.all {
+            for layout in [e.query, e.set, e.response].compactMap({ $0 }) {
+                if case .success(let v) = layout.decode(bytes) { _ = layout.describe(v); _ = layout.encode(v) }
+            }
+        }
+        _ = MBIMText.string(bytes)
+    }
+}

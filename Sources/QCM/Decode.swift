@@ -1,13 +1,18 @@
 import Base
 import QMICore
+#if QCM_MBIM
+import MBIMCore
+#endif
 
-/// `qcm decode [--quectel] [FILE...]`: finds QMI frames in logs or hex dumps and prints
-/// each one decoded. Lines that are not QMI are skipped; broken frames are reported.
+/// `qcm decode [--quectel] [FILE...]`: finds QMI frames — and MBIM messages — in logs or
+/// hex dumps and prints each one decoded. Lines that are neither are skipped; broken
+/// frames are reported.
 enum DecodeCommand {
     static let usage = """
         Usage: qcm decode [--quectel] [FILE...]
-          Reads quectel-CM -v logs, qmicli --verbose dumps or bare hex (files, or stdin
-          when no FILE or FILE is -) and prints every QMI frame found, decoded.
+          Reads quectel-CM -v logs, qmicli or mbimcli --verbose dumps, qcm -v logs or bare
+          hex (files, or stdin when no FILE or FILE is -) and prints every QMI frame and
+          MBIM message found, decoded.
           --quectel   print quectel-CM style lines instead of the full decode
         Exit status: 0 when at least one frame was decoded, 1 when none was found or a
         file could not be read, 2 on a usage error.
@@ -49,8 +54,23 @@ enum DecodeCommand {
             let label = f.equals("-") ? "stdin" : f
             for (n, line) in Files.lines(bytes).enumerated() {
                 let at = "\(label):\(n + 1): "
-                for item in HexScan.scan(line: line) {
+                for item in HexScan.scan(line: line, others: true) {
+                    #if QCM_MBIM
+                    // MBIM: a run that is not a QMUX frame, or one that only looked like one
+                    // (an OPEN starts with 01 00 00 00).
                     switch item {
+                    case .other(let bytes), .broken(let bytes, _):
+                        if case .success(let m) = MBIMMessage.decode(bytes) {
+                            decoded += 1
+                            Out.line(at + Text.hexBytes(MBIMTrace.masked(bytes, m)))
+                            Out.line("  " + MBIMTrace.describe(m))
+                            continue
+                        }
+                    default: break
+                    }
+                    #endif
+                    switch item {
+                    case .other: break
                     case .frame(let frame):
                         do {
                             let m = try QMIMessage.decode(frame)

@@ -34,6 +34,8 @@ final class MBIMSession: CallMachine {
     /// A CONNECT set is out (teardown waits for it) / the session is up on the modem.
     var dialing = false
     var sessionUp = false
+    /// A PACKET_SERVICE query or attach is out (a registration indication must not send another).
+    var packetServiceAsked = false
     var reopenDelayMs: Int64 = 1000
     var stopRequestedAt: Int64?
     var exitCode: Int32?
@@ -311,6 +313,7 @@ final class MBIMSession: CallMachine {
         initializedOnce = true
         reopenDelayMs = 1000
         call.phase = .waitingForNetwork
+        packetServiceAsked = false
         setState("waiting for network registration")
         command(.register, MBIMCatalogue.Register.cid)
     }
@@ -327,16 +330,28 @@ final class MBIMSession: CallMachine {
         out.append(.status(pdn: nil, "registration", MBIMNames.registerState.describe(state)))
         out.append(.status(pdn: nil, "operator", v[R.providerName].text.flatMap(Network.operatorName)))
         out.append(.status(pdn: nil, "mcc_mnc", v[R.providerID].text.flatMap(Connection.digits)))
+        out.append(.status(pdn: nil, "rat", registered ? MBIMSession.rat(v[R.dataClasses].u32) : nil))
         guard phase == .ready else { return }
-        if registered && call.phase == .waitingForNetwork {
+        if registered && call.phase == .waitingForNetwork && !packetServiceAsked {
             cancel(.registrationPoll)
+            packetServiceAsked = true
             command(.packetQuery, MBIMCatalogue.PacketService.cid)
         } else if !registered {
             arm(.registrationPoll, 30_000)
         }
     }
 
+    /// The newest technology of an MBIM data-class mask, as `qcm status` names RATs.
+    static func rat(_ classes: UInt32) -> String? {
+        if classes & 0xc0 != 0 { return "5gnr" }
+        if classes & 0x20 != 0 { return "lte" }
+        if classes & 0x1c != 0 { return "umts" }
+        if classes & 0x03 != 0 { return "gsm" }
+        return nil
+    }
+
     func packetService(_ step: MBIMStep, _ r: Result<MBIMMessage, MBIMError>) {
+        packetServiceAsked = step == .packetQuery      // an attach follows a query; nothing follows an attach
         guard phase == .ready, call.phase == .waitingForNetwork else { return }
         typealias P = MBIMCatalogue.PacketService
         guard let v = values(P.response, r) else { return dialFailed("packet service \(step == .attach ? "attach" : "query"): \(MBIMSession.why(r))") }
@@ -496,7 +511,10 @@ final class MBIMSession: CallMachine {
         case .redial:
             guard phase == .ready, call.phase == .redialWait else { return }
             call.phase = .waitingForNetwork
-            if registered { command(.packetQuery, MBIMCatalogue.PacketService.cid) } else {
+            if registered {
+                packetServiceAsked = true
+                command(.packetQuery, MBIMCatalogue.PacketService.cid)
+            } else {
                 setState("waiting for network registration")
                 command(.register, MBIMCatalogue.Register.cid)
             }

@@ -11,9 +11,13 @@ public enum HexScan {
     public enum Found: Equatable {
         case frame([UInt8])
         case broken(bytes: [UInt8], reason: String)
+        /// A run that is not QMI (with `others`): an MBIM message, perhaps.
+        case other([UInt8])
     }
 
-    public static func scan(line: String) -> [Found] {
+    /// `others`: runs that do not start like a QMUX frame are handed back as `.other`
+    /// (qcm decode tries them as MBIM) instead of being skipped.
+    public static func scan(line: String, others: Bool = false) -> [Found] {
         var found: [Found] = []
         var run: [UInt8] = []
         var inBraces = false
@@ -25,6 +29,10 @@ public enum HexScan {
         func flush() {
             defer { run.removeAll(keepingCapacity: true); runTruncated = false }
             guard run.count >= 12 || (runTruncated && run.first == QMIMessage.marker) else { return }
+            if others && run.first != QMIMessage.marker {
+                found.append(.other(run))
+                return
+            }
             found += split(run, truncatedBySource: runTruncated)
         }
 

@@ -1,10 +1,12 @@
 import Base
 import QMICore
 import DHCPClient
+import MBIMCore
 
 /// libFuzzer entry point for every parser fed from outside: the QMUX/QMI decoder, TLV
-/// value decoding per the catalogue, the trace printer, the hex scanner, and the DHCP
-/// frame and packet parsers (README: "Fuzzing").
+/// value decoding per the catalogue, the trace printer, the hex scanner, the DHCP frame and
+/// packet parsers, and MBIM (messages, fragments, every information-buffer layout)
+/// (README: "Fuzzing").
 ///
 /// Built normally (without QCM_LIBFUZZER) the same binary replays files given as
 /// arguments through the entry point, for reproducing a crash without the fuzzer.
@@ -26,6 +28,7 @@ public func qmiFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     _ = HexScan.scan(line: String(decoding: bytes, as: UTF8.self))
     if let p = try? DHCPPacket.parse(bytes) { _ = p.encode() }
     _ = try? DHCPFrame.parse(bytes)
+    MBIMFuzz.one(bytes)
     return 0
 }
 

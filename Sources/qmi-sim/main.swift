@@ -3,6 +3,7 @@ import Base
 import CSystem
 import QMICore
 import QMISim
+import MBIMCore
 
 let usage = """
     Usage: qmi-sim [options]
@@ -31,6 +32,11 @@ let usage = """
                              0x81..0x80+N (N = 1: NAME carries 0x81), link_state, qmap_size
                              (default: upstream qmi_wwan with qmi/raw_ip, qmi/add_mux, qmi/del_mux)
       --qmap-size BYTES      qmi_wwan_q's receive buffer, qmap_size (default 4096)
+      --mbim                 the module in MBIM mode instead (RM500Q on cdc_mbim): MBIM Basic Connect
+                             on the socket, @mbim-proxy with --proxy, and with --tun a TAP wwan0
+                             with cdc_mbim's fake Ethernet header; of the modem and fault flags,
+                             --sim, --pin, --no-registration, --roaming, --latency and
+                             --reject-call apply
       --gobinet              Quectel's GobiNet instead: /dev/qcqmi0 with one file per QMI service
                              (client ids from the ioctl, messages without the QMUX header), netdev
                              usb0 (use --veth for its 802.3 link and DHCP)
@@ -104,6 +110,7 @@ var qmapMode: Int?
 var qmapSize = 4096
 var product = "0125"
 var gobiNet = false
+var mbimMode = false
 var signalWalk: Int64 = 0
 
 var args = Array(CommandLine.arguments.dropFirst())
@@ -138,6 +145,7 @@ while !args.isEmpty {
         guard n >= 1 && n <= 8 else { fail("--qmap takes 1 to 8") }
         qmapMode = Int(n)
     case "--gobinet": gobiNet = true
+    case "--mbim": mbimMode = true
     case "--qmap-size":
         let n = number(a)
         guard n >= 1504 && n <= 65536 else { fail("--qmap-size takes 1504 to 65536") }
@@ -238,6 +246,43 @@ func log(_ s: String) {
 var createdNamespace: String?
 if let ns = netns {
     do { if try FakeHardware.enterNamespace(ns) { createdNamespace = ns } } catch { fail("\(error)") }
+}
+
+if mbimMode {
+    if gobiNet || qmapMode != nil || makeVeth { fail("--mbim excludes --gobinet, --qmap and --veth") }
+    var mc = MBIMSimulator.Config()
+    mc.sim = config.sim == .pinRequired ? .pinRequired : config.sim == .absent ? .absent : .ready
+    mc.pin = config.pin
+    mc.neverRegister = config.neverRegister
+    mc.roaming = config.roaming
+    mc.latencyMs = config.latencyMs
+    if let r = config.rejectCall { mc.rejectConnect = (2, UInt32(r.verboseReason)) }
+    mc.rejectTimes = config.rejectCallTimes
+    let m = MBIMSimulator(config: mc)
+    m.onLog = { s in if verbose { FileHandle.standardError.write(("qmi-sim: " + s + "\n").data(using: .utf8)!) } }
+    let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0) } ?? "/tmp/qmi-sim.sock"
+    do {
+        if let r = root { try FakeHardware.writeSysfs(root: r, netdev: netdev, product: "0800", driver: "cdc_mbim") }
+        try m.listen(path)
+        if proxy { try m.listen("@mbim-proxy", proxy: true) }
+        if makeTun { try m.makeNetdev(netdev) }
+    } catch { fail("\(error)") }
+    // Signals are taken by sigwait below: blocked before the simulator's thread starts.
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    sigaddset(&mask, SIGINT)
+    sigaddset(&mask, SIGTERM)
+    pthread_sigmask(SIG_BLOCK, &mask, nil)
+    m.start()
+    if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
+    print("qmi-sim: MBIM modem ready on \(path)\(proxy ? " and @mbim-proxy" : "")")
+    fflush(stdout)
+    var sig: Int32 = 0
+    sigwait(&mask, &sig)
+    m.shutdown()
+    if let r = root { if removeRoot { Files.removeTree(r) } else { try? FileManager.default.removeItem(atPath: r + "/sys") } }
+    if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
+    exit(0)
 }
 
 let loop = EventLoop()

@@ -89,3 +89,30 @@ final class CodecTests: XCTestCase {
         XCTAssertTrue(MBIMTrace.describe(unknown).contains("abababab-abab-abab-abab-abababababab CID 99 query"), MBIMTrace.describe(unknown))
     }
 }
+
+final class MBIMFuzzTests: XCTestCase {
+    /// Random and mutated messages never trap (the engine's input is the modem's).
+    func testArbitraryBytesNeverTrap() {
+        var state: UInt64 = 42
+        func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+        let seeds: [[UInt8]] = MBIMCatalogue.all.compactMap { e in
+            e.response.map { MBIMMessage.command(e.service, e.cid, set: false, $0.encode([]), tid: 1).encode()[0] }
+        }
+        for i in 0..<20_000 {
+            var b: [UInt8]
+            if i % 2 == 0, let s = seeds.randomElement() {
+                b = s
+                for _ in 0..<(1 + Int(next() % 6)) where !b.isEmpty { b[Int(next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: next()) }
+            } else {
+                b = (0..<Int(next() % 160)).map { _ in UInt8(truncatingIfNeeded: next()) }
+            }
+            MBIMFuzz.one(b)
+        }
+    }
+}

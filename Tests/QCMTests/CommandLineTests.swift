@@ -16,7 +16,7 @@ final class CommandLineTests: XCTestCase {
             (["-s", "apn", "u", "p", "kerberos"], "qcm: unknown authentication 'kerberos' (0/none, 1/pap, 2/chap, 3/both)"),
             (["-p", "12a4"], "qcm: -p: '12a4' is neither a PIN (4-8 digits) nor qmi-proxy"),
             (["-p", "123"], "qcm: -p: '123' is neither a PIN (4-8 digits) nor qmi-proxy"),
-            (["-p", "quectel-qmi-proxy"], "qcm: -p quectel-qmi-proxy: qcm speaks libqmi's qmi-proxy protocol only (-p qmi-proxy)"),
+            (["-p", "quectel-qmi-proxy"], "qcm: -p quectel-qmi-proxy: qcm speaks libqmi's and libmbim's proxy protocols only (-p qmi-proxy, -p mbim-proxy)"),
             (["-n", "0"], "qcm: -n: '0' is not a number from 1 to 24"),
             (["-n"], "qcm: -n needs a value"),
             (["-k", "x"], "qcm: -k: 'x' is not a number from 1 to 24"),

@@ -112,4 +112,19 @@ final class MBIMTests: XCTestCase {
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
         XCTAssertEqual(rig.mbimSim?.sessionCount, 0)
     }
+
+    /// qcm decode reads MBIM too: mbimcli --verbose dumps and qcm's own -v hex.
+    func testDecodeReadsMBIM() {
+        let dump = """
+            [/dev/cdc-wdm0] Sent message...
+            <<<<<< RAW:
+            <<<<<<   length = 48
+            <<<<<<   data   = 03:00:00:00:30:00:00:00:03:00:00:00:01:00:00:00:00:00:00:00:a2:89:cc:33:bc:bb:8b:4f:b6:b0:13:3e:c2:aa:e6:df:01:00:00:00:00:00:00:00:00:00:00:00
+            [12-02_01:20:17:150] 01 00 00 00 10 00 00 00 02 00 00 00 00 10 00 00
+            """
+        let r = qcm(["decode"], stdin: dump)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("MBIM COMMAND tid 3 basic-connect DEVICE_CAPS query"), r.output)
+        XCTAssertTrue(r.output.contains("MBIM OPEN tid 2 MaxControlTransfer=4096"), r.output)
+    }
 }

@@ -59,8 +59,9 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertEqual(m.qmapMode, 1)
     }
 
-    // Seed 004: MBIM mode is reported as such, with the AT command that switches back.
-    func testMBIMModemIsReportedNotSkipped() {
+    // Seed 004: MBIM mode is recognised, and with cdc_mbim bound qcm dials it over MBIM;
+    // without the driver it says which one to load.
+    func testMBIMModemIsReportedNotSkipped() throws {
         let t = FixtureTree()
         var ifs: [(Int, String, String?, [String])] = (0..<4).map { ($0, "ff/00/00", "option", []) }
         ifs.append((4, "02/0e/00", "cdc_mbim", ["usbmisc/cdc-wdm0", "net/wwan0"]))
@@ -70,10 +71,18 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertEqual(r.modems.count, 1)
         XCTAssertEqual(r.modems[0].mode, .mbim)
         XCTAssertEqual(r.modems[0].driver, "cdc_mbim")
-        XCTAssertThrowsError(try Discovery.select(r)) { e in
+        let m = try Discovery.select(r)
+        XCTAssertTrue(m.speaksMBIM)
+        XCTAssertEqual(m.controlDevice, t.dev + "/cdc-wdm0")
+        XCTAssertEqual(m.netInterfaces, ["wwan0"])
+
+        let bare = FixtureTree()
+        var unbound: [(Int, String, String?, [String])] = (0..<4).map { ($0, "ff/00/00", "option", []) }
+        unbound.append((4, "02/0e/00", nil, []))
+        bare.usbDevice("1-4", product: "0800", busnum: 1, devnum: 11, interfaces: unbound)
+        XCTAssertThrowsError(try Discovery.select(Discovery.scan(bare.options))) { e in
             let text = (e as! DiscoveryError).description
-            XCTAssertTrue(text.contains("works in MBIM mode (driver cdc_mbim)"), text)
-            XCTAssertTrue(text.contains("AT+QCFG=\"usbnet\",0"), text)
+            XCTAssertTrue(text.contains("works in MBIM mode but cdc_mbim is not bound to it"), text)
         }
     }
 
