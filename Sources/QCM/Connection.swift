@@ -14,7 +14,7 @@ import QMIMessages
 /// Events come in through `handle(_:now:)` and actions go out (Machine.swift); the Runner
 /// does the I/O. The session (channel, client ids, SIM, registration) is shared; each PDN
 /// is a `Call` with its own WDS clients, handles, link and redial schedule.
-final class Connection: CallMachine {
+final class Connection: MachineCore, CallMachine {
     struct Config {
         let options: Options
         /// The channel as shown in the log and status ("/dev/cdc-wdm0", "@qmi-proxy").
@@ -92,10 +92,8 @@ final class Connection: CallMachine {
     var granted: (version: WDA.AggregationProtocol, size: UInt32)?
     /// PDNs whose qmimux/rmnet link is being created (0: the parent being brought up).
     var linksPending: [Int] = []
-    var stopRequestedAt: Int64?
     var exitCode: Int32?
     var teardownProblems: [String] = []
-    var armed: [Timer] = []
     var recheckInFlight = false
     /// What the modem says about the network (registration, operator, signal, cell, SIM).
     var field = FieldStatus()
@@ -109,14 +107,11 @@ final class Connection: CallMachine {
     /// The next step of the escalating recovery (see `recover`).
     var recoveryStep = 0
 
-    /// Actions collected while handling one event.
-    var out: [Action] = []
-    var now: Int64 = 0
-
     init(_ config: Config) {
         self.config = config
         plan = config.plan
         calls = config.options.pdns.map { Call($0) }
+        super.init()
     }
 
     /// The netdev that carries PDN's traffic.
@@ -161,8 +156,6 @@ final class Connection: CallMachine {
 
     // MARK: helpers
 
-    func log(_ s: String) { out.append(.log(s)) }
-
     func send(_ r: Request, _ m: some QMITypedMessage, timeout: Int64? = nil) {
         if let p = m.problem {
             // A value the catalogue cannot encode: the request fails here, like a bad answer would.
@@ -170,23 +163,6 @@ final class Connection: CallMachine {
             return
         }
         out.append(.send(r, m.message, timeoutMs: timeout ?? config.timeouts.request))
-    }
-
-    func arm(_ t: Timer, _ ms: Int64) {
-        cancel(t)
-        armed.append(t)
-        out.append(.arm(t, ms: ms))
-    }
-
-    func cancel(_ t: Timer) {
-        guard armed.contains(t) else { return }
-        armed.removeAll { $0 == t }
-        out.append(.cancel(t))
-    }
-
-    func cancelAllTimers() {
-        for t in armed { out.append(.cancel(t)) }
-        armed.removeAll()
     }
 
     func call(_ pdn: Int) -> Call? { calls.first { $0.pdn == pdn } }

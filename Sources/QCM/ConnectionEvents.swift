@@ -318,8 +318,7 @@ extension Connection {
     // MARK: timers
 
     func timer(_ t: Timer) {
-        guard armed.contains(t) else { return }
-        armed.removeAll { $0 == t }
+        guard fired(t) else { return }
         switch t {
         case .reopen:
             open()

@@ -14,18 +14,15 @@ extension Connection {
     /// QMI part of it (the link configuration is still removed); duplicates within 500 ms
     /// (a terminal's Ctrl-C reaching a whole process group, timeout(1) forwarding) count as one.
     func stop(signal: String) {
-        if let first = stopRequestedAt {
-            guard now - first > 500 else { return }
-            log("second \(signal): giving up the clean teardown")
+        switch stopSignal(signal) {
+        case .ignore: return
+        case .begin: finish(ExitCode.ok)
+        case .abandon:
             for c in calls { out.append(.deconfigureLink(pdn: c.pdn, release: false)) }
             phase = .done
             out.append(.closeChannel)
             out.append(.exit(ExitCode.failure))
-            return
         }
-        stopRequestedAt = now
-        log("\(signal): stopping")
-        finish(ExitCode.ok)
     }
 
     /// Stop the calls, release every client id, remove the link configuration, exit.

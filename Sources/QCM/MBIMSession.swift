@@ -17,7 +17,7 @@ enum MBIMStep: Equatable {
 /// the link → connected; a CONNECT indication that the session ended → redial with backoff;
 /// SIGINT/SIGTERM → link removed, CONNECT deactivate, CLOSE. One session (0): a second
 /// PDN would need cdc_mbim's VLAN links, which qcm does not make yet.
-final class MBIMSession: CallMachine {
+final class MBIMSession: MachineCore, CallMachine {
     enum Phase: Equatable { case idle, opening, inquiring, sim, ready, waitingForDevice, stopping, done }
 
     let config: Connection.Config
@@ -37,11 +37,7 @@ final class MBIMSession: CallMachine {
     /// A PACKET_SERVICE query or attach is out (a registration indication must not send another).
     var packetServiceAsked = false
     var reopenDelayMs: Int64 = 1000
-    var stopRequestedAt: Int64?
     var exitCode: Int32?
-    var armed: [Timer] = []
-    var out: [Action] = []
-    var now: Int64 = 0
 
     static let maxOpenAttempts = 5
     let session: UInt32 = 0
@@ -49,6 +45,7 @@ final class MBIMSession: CallMachine {
     init(_ config: Connection.Config) {
         self.config = config
         call = Call(config.options.pdns[0])
+        super.init()
     }
 
     func netdev(_ pdn: Int) -> String? { config.netdev }
@@ -77,7 +74,6 @@ final class MBIMSession: CallMachine {
 
     // MARK: helpers
 
-    func log(_ s: String) { out.append(.log(s)) }
     func setState(_ s: String) { out.append(.state(pdn: nil, s)) }
 
     func send(_ step: MBIMStep, _ m: MBIMMessage, timeout: Int64? = nil) {
@@ -86,18 +82,6 @@ final class MBIMSession: CallMachine {
 
     func command(_ step: MBIMStep, _ cid: UInt32, set: Bool = false, _ buffer: [UInt8] = [], timeout: Int64? = nil) {
         send(step, .command(.basicConnect, cid, set: set, buffer), timeout: timeout)
-    }
-
-    func arm(_ t: Timer, _ ms: Int64) {
-        cancel(t)
-        armed.append(t)
-        out.append(.arm(t, ms: ms))
-    }
-
-    func cancel(_ t: Timer) {
-        guard armed.contains(t) else { return }
-        armed.removeAll { $0 == t }
-        out.append(.cancel(t))
     }
 
     /// The request's failure in words: its MBIM status by name, or what went wrong.
@@ -501,8 +485,7 @@ final class MBIMSession: CallMachine {
     }
 
     func timer(_ t: Timer) {
-        guard armed.contains(t) else { return }
-        armed.removeAll { $0 == t }
+        guard fired(t) else { return }
         switch t {
         case .reopen: open()
         case .registrationPoll:
@@ -538,8 +521,7 @@ final class MBIMSession: CallMachine {
             sessionUp = false
             dialing = false
             if call.phase != .failed { call.phase = .setup }
-            for t in armed { out.append(.cancel(t)) }
-            armed.removeAll()
+            cancelAllTimers()
             scheduleReopen("waiting for the modem to come back")
         }
     }
@@ -556,18 +538,15 @@ final class MBIMSession: CallMachine {
     // MARK: teardown
 
     func stop(_ signal: String) {
-        if let first = stopRequestedAt {
-            guard now - first > 500 else { return }
-            log("second \(signal): giving up the clean teardown")
+        switch stopSignal(signal) {
+        case .ignore: return
+        case .begin: finish(ExitCode.ok)
+        case .abandon:
             out.append(.deconfigureLink(pdn: call.pdn, release: false))
             phase = .done
             out.append(.closeChannel)
             out.append(.exit(ExitCode.failure))
-            return
         }
-        stopRequestedAt = now
-        log("\(signal): stopping")
-        finish(ExitCode.ok)
     }
 
     func finish(_ code: Int32) {
@@ -575,8 +554,7 @@ final class MBIMSession: CallMachine {
         let channelUp = phase != .idle && phase != .opening && phase != .waitingForDevice
         phase = .stopping
         exitCode = code
-        for t in armed { out.append(.cancel(t)) }
-        armed.removeAll()
+        cancelAllTimers()
         setState("stopping")
         deconfigure()
         guard channelUp else { return finishTeardown() }
@@ -605,8 +583,7 @@ final class MBIMSession: CallMachine {
     func finishTeardown() {
         guard phase != .done else { return }
         phase = .done
-        for t in armed { out.append(.cancel(t)) }
-        armed.removeAll()
+        cancelAllTimers()
         out.append(.closeChannel)
         out.append(.exit(exitCode ?? ExitCode.ok))
     }

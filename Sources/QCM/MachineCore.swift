@@ -1,0 +1,54 @@
+import Base
+
+/// What both connection machines (QMI's Connection, MBIMSession) share: the actions
+/// collected while one event is handled, the clock, the armed timers, and the rule for a
+/// second stop signal.
+class MachineCore {
+    /// Actions collected while handling one event.
+    var out: [Action] = []
+    var now: Int64 = 0
+    var armed: [Timer] = []
+    var stopRequestedAt: Int64?
+
+    func log(_ s: String) { out.append(.log(s)) }
+
+    func arm(_ t: Timer, _ ms: Int64) {
+        cancel(t)
+        armed.append(t)
+        out.append(.arm(t, ms: ms))
+    }
+
+    func cancel(_ t: Timer) {
+        guard armed.contains(t) else { return }
+        armed.removeAll { $0 == t }
+        out.append(.cancel(t))
+    }
+
+    func cancelAllTimers() {
+        for t in armed { out.append(.cancel(t)) }
+        armed.removeAll()
+    }
+
+    /// A timer went off: true when it was still armed (one cancelled meanwhile may arrive).
+    func fired(_ t: Timer) -> Bool {
+        guard armed.contains(t) else { return false }
+        armed.removeAll { $0 == t }
+        return true
+    }
+
+    enum StopDecision { case begin, ignore, abandon }
+
+    /// SIGINT/SIGTERM: the first begins the clean teardown; one more than 500 ms later gives
+    /// it up; duplicates within 500 ms (a terminal's Ctrl-C reaching a whole process group,
+    /// timeout(1) forwarding) count as one.
+    func stopSignal(_ signal: String) -> StopDecision {
+        if let first = stopRequestedAt {
+            guard now - first > 500 else { return .ignore }
+            log("second \(signal): giving up the clean teardown")
+            return .abandon
+        }
+        stopRequestedAt = now
+        log("\(signal): stopping")
+        return .begin
+    }
+}
