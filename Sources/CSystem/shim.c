@@ -107,17 +107,20 @@ int csys_spawn(const char *path, char *const argv[], char *const envp[],
 
 int csys_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
 
-ssize_t csys_read_file(const char *path, void *buf, size_t cap) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+/* Opens path without blocking (a FIFO or a device cannot stall qcm) and keeps it only when
+ * it is a regular file, or with allow_fifo a FIFO; anything else is EINVAL. */
+static int open_file_of_kind(const char *path, int flags, int allow_fifo) {
+    int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -1;
     struct stat st;
-    /* sysfs attributes are regular files; a FIFO is how qmi-sim stands in for one, so that
-     * it sees every write the way the driver's store() does. Nothing else is written to. */
-    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
-        int e = (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? errno : EINVAL;
-        close(fd); errno = e;
-        return -1;
-    }
+    if (fstat(fd, &st) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (!(S_ISREG(st.st_mode) || (allow_fifo && S_ISFIFO(st.st_mode)))) { close(fd); errno = EINVAL; return -1; }
+    return fd;
+}
+
+ssize_t csys_read_file(const char *path, void *buf, size_t cap) {
+    int fd = open_file_of_kind(path, O_RDONLY, 0);
+    if (fd < 0) return -1;
     size_t total = 0;
     while (total < cap) {
         ssize_t n = read(fd, (char *)buf + total, cap - total);
@@ -166,16 +169,8 @@ int csys_write_file_atomic(const char *path, const void *data, size_t len, int m
 }
 
 int csys_write_file_in_place(const char *path, const void *data, size_t len) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    int fd = open_file_of_kind(path, O_WRONLY | O_NOFOLLOW, 0);
     if (fd < 0) return -1;
-    struct stat st;
-    /* sysfs attributes are regular files; a FIFO is how qmi-sim stands in for one, so that
-     * it sees every write the way the driver's store() does. Nothing else is written to. */
-    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
-        int e = (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? errno : EINVAL;
-        close(fd); errno = e;
-        return -1;
-    }
     if (ftruncate(fd, 0) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         int e = errno; close(fd); errno = e;
         return -1;
@@ -184,16 +179,10 @@ int csys_write_file_in_place(const char *path, const void *data, size_t len) {
 }
 
 int csys_write_attribute(const char *path, const void *data, size_t len) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return -1;
-    struct stat st;
     /* sysfs attributes are regular files; a FIFO is how qmi-sim stands in for one, so that
      * it sees every write the way the driver's store() does. Nothing else is written to. */
-    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
-        int e = (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ? errno : EINVAL;
-        close(fd); errno = e;
-        return -1;
-    }
+    int fd = open_file_of_kind(path, O_WRONLY, 1);
+    if (fd < 0) return -1;
     ssize_t n;
     do { n = write(fd, data, len); } while (n < 0 && errno == EINTR);
     int e = errno;
