@@ -286,33 +286,10 @@ public enum MBIMText {
     public static func utf16(_ s: String) -> [UInt8] { s.utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] } }
 
     public static func string(_ b: [UInt8]) -> String {
-        var units: [UInt16] = []
-        var i = 0
-        while i + 1 < b.count {
-            units.append(UInt16(b[i]) | UInt16(b[i + 1]) << 8)
-            i += 2
-        }
         var out: [UInt8] = []
-        var k = 0
-        while k < units.count {
-            var v = UInt32(units[k])
-            k += 1
-            if v >= 0xd800 && v <= 0xdbff, k < units.count, units[k] >= 0xdc00 && units[k] <= 0xdfff {
-                v = 0x10000 + ((v - 0xd800) << 10) + (UInt32(units[k]) - 0xdc00)
-                k += 1
-            } else if v >= 0xd800 && v <= 0xdfff {
-                v = 0xfffd
-            }
-            if v < 0x20 || v == 0x7f {
-                out += Array("\\x\(Text.hex(UInt8(v)))".utf8)
-                continue
-            }
-            switch v {
-            case 0..<0x80: out.append(UInt8(v))
-            case 0x80..<0x800: out += [UInt8(0xc0 | v >> 6), UInt8(0x80 | v & 0x3f)]
-            case 0x800..<0x10000: out += [UInt8(0xe0 | v >> 12), UInt8(0x80 | v >> 6 & 0x3f), UInt8(0x80 | v & 0x3f)]
-            default: out += [UInt8(0xf0 | v >> 18), UInt8(0x80 | v >> 12 & 0x3f), UInt8(0x80 | v >> 6 & 0x3f), UInt8(0x80 | v & 0x3f)]
-            }
+        for scalar in Text.utf16LEScalars(b) {
+            let v = scalar ?? 0xfffd
+            if v < 0x20 || v == 0x7f { out += Array("\\x\(Text.hex(UInt8(v)))".utf8) } else { Text.appendUTF8(v, to: &out) }
         }
         return String(decoding: out, as: UTF8.self)
     }

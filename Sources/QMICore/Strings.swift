@@ -152,11 +152,11 @@ public enum QMIStrings {
             if s == 0x1b {
                 guard i + 1 < septets.count else { break }
                 guard let c = gsm7Extension(septets[i + 1]) else { return nil }
-                appendUTF8(c, &out)
+                Text.appendUTF8(c, to: &out)
                 i += 2
                 continue
             }
-            appendUTF8(UInt32(gsm7Table[Int(s)]), &out)
+            Text.appendUTF8(UInt32(gsm7Table[Int(s)]), to: &out)
             i += 1
         }
         return String(decoding: out, as: UTF8.self)
@@ -166,31 +166,10 @@ public enum QMIStrings {
     public static func ucs2LE(_ b: [UInt8]) -> String? {
         guard b.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
-        var i = 0
-        while i < b.count {
-            let u = UInt32(b[i]) | UInt32(b[i + 1]) << 8
-            i += 2
-            if u >= 0xd800 && u <= 0xdbff {
-                guard i + 1 < b.count else { return nil }
-                let low = UInt32(b[i]) | UInt32(b[i + 1]) << 8
-                guard low >= 0xdc00 && low <= 0xdfff else { return nil }
-                i += 2
-                appendUTF8(0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00), &out)
-            } else if u >= 0xdc00 && u <= 0xdfff {
-                return nil
-            } else {
-                appendUTF8(u, &out)
-            }
+        for scalar in Text.utf16LEScalars(b) {
+            guard let v = scalar else { return nil }
+            Text.appendUTF8(v, to: &out)
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    static func appendUTF8(_ v: UInt32, _ out: inout [UInt8]) {
-        switch v {
-        case 0..<0x80: out.append(UInt8(v))
-        case 0x80..<0x800: out += [UInt8(0xc0 | v >> 6), UInt8(0x80 | v & 0x3f)]
-        case 0x800..<0x10000: out += [UInt8(0xe0 | v >> 12), UInt8(0x80 | v >> 6 & 0x3f), UInt8(0x80 | v & 0x3f)]
-        default: out += [UInt8(0xf0 | v >> 18), UInt8(0x80 | v >> 12 & 0x3f), UInt8(0x80 | v >> 6 & 0x3f), UInt8(0x80 | v & 0x3f)]
-        }
     }
 }

@@ -1,0 +1,34 @@
+/// Unicode the daemon needs without the stdlib's Unicode tables: building UTF-8 from scalars
+/// and reading UTF-16LE (operator names from QMI and MBIM arrive so).
+extension Text {
+    /// Appends scalar `v` as UTF-8.
+    public static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+        switch v {
+        case 0..<0x80: out.append(UInt8(v))
+        case 0x80..<0x800: out += [UInt8(0xc0 | v >> 6), UInt8(0x80 | v & 0x3f)]
+        case 0x800..<0x10000: out += [UInt8(0xe0 | v >> 12), UInt8(0x80 | v >> 6 & 0x3f), UInt8(0x80 | v & 0x3f)]
+        default: out += [UInt8(0xf0 | v >> 18), UInt8(0x80 | v >> 12 & 0x3f), UInt8(0x80 | v >> 6 & 0x3f), UInt8(0x80 | v & 0x3f)]
+        }
+    }
+
+    /// The scalars of UTF-16LE bytes (a trailing odd byte is ignored): surrogate pairs are
+    /// joined; an unpaired surrogate is nil, for the caller to refuse or replace.
+    public static func utf16LEScalars(_ b: [UInt8]) -> [UInt32?] {
+        var out: [UInt32?] = []
+        var i = 0
+        while i + 1 < b.count {
+            let u = UInt32(b[i]) | UInt32(b[i + 1]) << 8
+            i += 2
+            if u >= 0xd800 && u <= 0xdbff, i + 1 < b.count {
+                let low = UInt32(b[i]) | UInt32(b[i + 1]) << 8
+                if low >= 0xdc00 && low <= 0xdfff {
+                    i += 2
+                    out.append(0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00))
+                    continue
+                }
+            }
+            out.append(u >= 0xd800 && u <= 0xdfff ? nil : u)
+        }
+        return out
+    }
+}
