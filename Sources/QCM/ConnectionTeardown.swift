@@ -18,10 +18,8 @@ extension Connection {
         case .ignore: return
         case .begin: finish(ExitCode.ok)
         case .abandon:
-            for c in calls { out.append(.deconfigureLink(pdn: c.pdn, release: false)) }
             phase = .done
-            out.append(.closeChannel)
-            out.append(.exit(ExitCode.failure))
+            abandonTeardown(calls.map { $0.pdn })
         }
     }
 

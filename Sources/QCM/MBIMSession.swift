@@ -542,10 +542,8 @@ final class MBIMSession: MachineCore, CallMachine {
         case .ignore: return
         case .begin: finish(ExitCode.ok)
         case .abandon:
-            out.append(.deconfigureLink(pdn: call.pdn, release: false))
             phase = .done
-            out.append(.closeChannel)
-            out.append(.exit(ExitCode.failure))
+            abandonTeardown([call.pdn])
         }
     }
 

@@ -51,4 +51,12 @@ class MachineCore {
         log("\(signal): stopping")
         return .begin
     }
+
+    /// The actions of a teardown given up: the links of `pdns` removed, the channel closed,
+    /// exit 1.
+    func abandonTeardown(_ pdns: [Int]) {
+        for p in pdns { out.append(.deconfigureLink(pdn: p, release: false)) }
+        out.append(.closeChannel)
+        out.append(.exit(ExitCode.failure))
+    }
 }
