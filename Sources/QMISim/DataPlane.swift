@@ -24,6 +24,18 @@ public final class DataPlane {
         /// Quectel's qmi_wwan_q with qmap_mode N: children wwan0_1..N carry muxes
         /// 0x81..0x80+N; with qmap_mode 1 the parent itself carries 0x81.
         case qmiWWANQ(mode: Int)
+        /// Quectel's pcie_mhi with qmap_mode N: children rmnet_mhi0.1..N carry muxes
+        /// 0x81..0x80+N, also with qmap_mode 1 (the parent carries none); link_state as
+        /// qmi_wwan_q's.
+        case pcieMHI(mode: Int)
+
+        var name: String {
+            switch self {
+            case .qmiWWAN: return "qmi_wwan"
+            case .qmiWWANQ: return "qmi_wwan_q"
+            case .pcieMHI: return "pcie_mhi"
+            }
+        }
     }
 
     unowned let sim: QMISimulator
@@ -35,7 +47,7 @@ public final class DataPlane {
     let namespace: String?
     /// False: no netdevs (not root), only the sysfs side.
     let networking: Bool
-    /// The QMAP version qmi_wwan_q decodes (QMAP v1, or QMAPv5 for SDX55 products).
+    /// The QMAP version qmi_wwan_q or pcie_mhi decodes (QMAP v1, or QMAPv5 for SDX55 products).
     let driverQMAP: WDA.AggregationProtocol
     let qmapSize: UInt32
 
@@ -94,14 +106,19 @@ public final class DataPlane {
             if mode == 1 {
                 muxOf[parent] = 0x81
             } else {
-                for n in 1...max(1, mode) {
-                    let child = parent + "_\(n)"
-                    try FileManager.default.createDirectory(atPath: sysNet + "/" + child, withIntermediateDirectories: true)
-                    if networking { try addDevice(child) }
-                    muxOf[child] = UInt8(0x80 + n)
-                }
+                for n in 1...max(1, mode) { try addChild(parent + "_\(n)", mux: UInt8(0x80 + n)) }
             }
+        case .pcieMHI(let mode):
+            try fifo(sysNet + "/\(parent)/link_state") { [unowned self] v in self.setLinkState(v, mode: mode) }
+            for n in 1...max(1, mode) { try addChild(parent + ".\(n)", mux: UInt8(0x80 + n)) }
         }
+    }
+
+    /// One of the Quectel drivers' mux links, made when the driver loads.
+    func addChild(_ name: String, mux: UInt8) throws {
+        try FileManager.default.createDirectory(atPath: sysNet + "/" + name, withIntermediateDirectories: true)
+        if networking { try addDevice(name) }
+        muxOf[name] = mux
     }
 
     /// Removes the netdevs and FIFOs.
@@ -273,15 +290,16 @@ public final class DataPlane {
                     return .failure(Why(text: "\(parent)'s MTU \(p.mtu) is smaller than the \(sim.dlMaxSize)-byte aggregates the modem sends: qmi_wwan's receive buffer overflows"))
                 }
             }
-        case .qmiWWANQ(let mode):
-            guard let m = mux else { return .failure(Why(text: "with qmap_mode \(mode) qmi_wwan_q carries traffic on its mux links, not on \(parent)")) }
-            if let p = linkInfo(parent), !p.up { return .failure(Why(text: "\(parent), through which qmi_wwan_q sends, is down")) }
+        case .qmiWWANQ(let mode), .pcieMHI(let mode):
+            let name = driver.name
+            guard let m = mux else { return .failure(Why(text: "with qmap_mode \(mode) \(name) carries traffic on its mux links, not on \(parent)")) }
+            if let p = linkInfo(parent), !p.up { return .failure(Why(text: "\(parent), through which \(name) sends, is down")) }
             let bit = mode <= 1 ? UInt32(1) : UInt32(1) << (UInt32(m) - 0x81)
             guard linkState & bit != 0 else {
-                return .failure(Why(text: "qmi_wwan_q keeps mux 0x\(Text.hex(m)) off: link_state 0x\(String(linkState, radix: 16)) lacks it"))
+                return .failure(Why(text: "\(name) keeps mux 0x\(Text.hex(m)) off: link_state 0x\(String(linkState, radix: 16)) lacks it"))
             }
             guard sim.dlMaxSize <= qmapSize else {
-                return .failure(Why(text: "the modem sends \(sim.dlMaxSize)-byte aggregates, larger than qmi_wwan_q's qmap_size \(qmapSize)"))
+                return .failure(Why(text: "the modem sends \(sim.dlMaxSize)-byte aggregates, larger than \(name)'s qmap_size \(qmapSize)"))
             }
         }
 
@@ -293,7 +311,7 @@ public final class DataPlane {
         switch (mux, driver) {
         case (nil, _): expected = .disabled
         case (_, .qmiWWAN): expected = .qmap
-        case (_, .qmiWWANQ): expected = driverQMAP
+        case (_, .qmiWWANQ), (_, .pcieMHI): expected = driverQMAP
         }
         guard sim.dlAggregation == expected && sim.ulAggregation == expected else {
             let has = sim.dlAggregation == .disabled ? "no aggregation" : "\(sim.dlAggregation.name) aggregation"

@@ -7,9 +7,10 @@ import QMICore
 /// finds as an EC25 on qmi_wwan, the QMI "device node" (the simulator's socket), and —
 /// as root — the network interface itself.
 public enum FakeHardware {
-    /// Where the simulator listens for a fake tree rooted at `root` (GobiNet: its qcqmi node).
+    /// Where the simulator listens for a fake tree rooted at `root` (GobiNet: its qcqmi node;
+    /// pcie_mhi: the QMI0 channel's node).
     public static func socketPath(root: String, driver: String = "qmi_wwan") -> String {
-        root + (driver == "GobiNet" ? "/dev/qcqmi0" : "/dev/cdc-wdm0")
+        root + (driver == "GobiNet" ? "/dev/qcqmi0" : driver == "pcie_mhi" ? "/dev/mhi_QMI0" : "/dev/cdc-wdm0")
     }
 
     /// Writes `<root>/sys` (EC25 2c7c:0125 at usb 1-1.2, QMI on interface 1-1.2:1.4 with
@@ -19,6 +20,9 @@ public enum FakeHardware {
     /// `qmapMode` (qmi_wwan_q): the driver's qmap_mode and qmap_size attributes instead of
     /// qmi_wwan's qmi/ directory. The attributes a client writes to (add_mux, del_mux,
     /// link_state) are made by DataPlane, which serves them.
+    /// `driver` "pcie_mhi": a PCIe module (RM500Q: `product` 0306) on Quectel's pcie_mhi
+    /// instead of USB: the MHI bus's IP_HW0 channel with the netdev (rmnet_mhi0), the QMI0
+    /// channel's node mhi_QMI0, qmap_mode (the driver's default is 1) and qmap_size.
     public static func writeSysfs(root: String, netdev: String = "wwan0", rawIP: Bool = true,
                                   product: String = "0125", driver: String = "qmi_wwan", qmapMode: Int? = nil,
                                   qmapSize: Int = 4096) throws {
@@ -30,6 +34,16 @@ public enum FakeHardware {
             try (s + "\n").write(toFile: full, atomically: true, encoding: .utf8)
         }
         func dir(_ p: String) throws { try fm.createDirectory(atPath: root + "/" + p, withIntermediateDirectories: true) }
+        if driver == "pcie_mhi" {
+            try dir("dev")
+            try dir("sys/bus/mhi_q/devices/\(product)_00.01.00_IP_HW0/net/\(netdev)")
+            try dir("sys/bus/mhi_q/devices/\(product)_00.01.00_QMI0/mhi_uci_q/mhi_QMI0")
+            try file("sys/class/net/\(netdev)/qmap_mode", "\(qmapMode ?? 1)")
+            try file("sys/class/net/\(netdev)/qmap_size", "\(qmapSize)")
+            try file("sys/module/pcie_mhi/parameters/qmap_mode", "\(qmapMode ?? 1)")
+            try file("sys/module/pcie_mhi/version", "qmi-sim")
+            return
+        }
         func link(_ p: String, _ target: String) throws {
             let full = root + "/" + p
             try? fm.removeItem(atPath: full)

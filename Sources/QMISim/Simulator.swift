@@ -75,8 +75,8 @@ public final class QMISimulator {
 
     // WDA
     var linkProtocol: WDA.LinkLayerProtocol
-    var ulAggregation = WDA.AggregationProtocol.disabled
-    var dlAggregation = WDA.AggregationProtocol.disabled
+    public internal(set) var ulAggregation = WDA.AggregationProtocol.disabled
+    public internal(set) var dlAggregation = WDA.AggregationProtocol.disabled
     /// The downlink aggregate size granted (WDA), what the host's receive buffer must hold.
     var dlMaxSize: UInt32 = 4096
     /// The host side of the data path (netdevs, driver attributes), when simulated.

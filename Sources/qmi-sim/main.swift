@@ -31,7 +31,7 @@ let usage = """
       --qmap N               Quectel's qmi_wwan_q with qmap_mode N: links NAME_1..NAME_N for muxes
                              0x81..0x80+N (N = 1: NAME carries 0x81), link_state, qmap_size
                              (default: upstream qmi_wwan with qmi/raw_ip, qmi/add_mux, qmi/del_mux)
-      --qmap-size BYTES      qmi_wwan_q's receive buffer, qmap_size (default 4096)
+      --qmap-size BYTES      the driver's receive buffer, qmap_size (default 4096; --pcie 15360)
       --mbim                 the module in MBIM mode instead (RM500Q on cdc_mbim): MBIM Basic Connect
                              on the socket, @mbim-proxy with --proxy, and with --tun a TAP wwan0
                              with cdc_mbim's fake Ethernet header; of the modem and fault flags,
@@ -40,8 +40,13 @@ let usage = """
       --gobinet              Quectel's GobiNet instead: /dev/qcqmi0 with one file per QMI service
                              (client ids from the ioctl, messages without the QMUX header), netdev
                              usb0 (use --veth for its 802.3 link and DHCP)
-      --product HEX          USB product id (default 0125, EC25); 0800/0801 (RG500Q/RG520N) make
-                             qmi_wwan_q decode QMAPv5 and the modem speak it
+      --pcie                 a PCIe module on Quectel's pcie_mhi instead (RM500Q, product 0306):
+                             the MHI bus in sysfs, the QMI node mhi_QMI0, netdev rmnet_mhi0 with
+                             children rmnet_mhi0.1..N (qmap_mode N from --qmap, default 1, whose
+                             child also carries the call), link_state, qmap_size (default 15360),
+                             and the modem's data endpoint PCIe (type 3, interface 4)
+      --product HEX          product id (default 0125, EC25; --pcie 0306); 0800/0801 (RG500Q/RG520N)
+                             and PCIe 0306/0308 make the driver decode QMAPv5 and the modem speak it
 
     Modem
       --mode raw-ip|802.3    link layer the modem starts in (default raw-ip)
@@ -107,9 +112,10 @@ var verbose = false
 var removeRoot = false
 var hangs: [(QMIService, Int64)] = []
 var qmapMode: Int?
-var qmapSize = 4096
-var product = "0125"
+var chosenQMAPSize: Int?
+var chosenProduct: String?
 var gobiNet = false
+var pcie = false
 var mbimMode = false
 var signalWalk: Int64 = 0
 
@@ -145,15 +151,16 @@ while !args.isEmpty {
         guard n >= 1 && n <= 8 else { fail("--qmap takes 1 to 8") }
         qmapMode = Int(n)
     case "--gobinet": gobiNet = true
+    case "--pcie": pcie = true
     case "--mbim": mbimMode = true
     case "--qmap-size":
         let n = number(a)
         guard n >= 1504 && n <= 65536 else { fail("--qmap-size takes 1504 to 65536") }
-        qmapSize = Int(n)
+        chosenQMAPSize = Int(n)
     case "--product":
         let v = value(a)
         guard v.utf8.count == 4, Text.parseInt(v, hex: true) != nil else { fail("--product takes four hex digits") }
-        product = v.lowercased()
+        chosenProduct = v.lowercased()
     case "--mode":
         switch value(a) {
         case "raw-ip", "rawip": config.linkProtocol = 2
@@ -234,7 +241,16 @@ if makeTun && root == nil { fail("--tun needs --root (the driver's attributes li
 if qmapMode != nil && makeVeth { fail("--qmap and --veth are exclusive (QMAP runs on raw-IP)") }
 if gobiNet && qmapMode != nil { fail("--gobinet and --qmap are exclusive") }
 if gobiNet && netdev == "wwan0" { netdev = "usb0" }
-let sdx55 = product == "0800" || product == "0801"
+if pcie && (gobiNet || makeVeth || mbimMode) { fail("--pcie excludes --gobinet, --veth and --mbim") }
+if pcie {
+    if netdev == "wwan0" { netdev = "rmnet_mhi0" }
+    qmapMode = qmapMode ?? 1
+    config.endpoint = (3, 4)
+}
+let product = chosenProduct ?? (pcie ? "0306" : "0125")
+let qmapSize = chosenQMAPSize ?? (pcie ? 15360 : 4096)
+let driver = gobiNet ? "GobiNet" : pcie ? "pcie_mhi" : qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q"
+let sdx55 = pcie ? product == "0306" || product == "0308" : product == "0800" || product == "0801"
 if sdx55 { config.qmapVersions = [.qmap, .qmapv5]; config.qmapMaxSize = 31 * 1024 }
 if (makeTun || makeVeth || netns != nil) && getuid() != 0 { fail("--tun, --veth and --netns need root") }
 
@@ -292,18 +308,17 @@ sim.onLog = log
 if let r = root {
     do {
         try FakeHardware.writeSysfs(root: r, netdev: netdev, rawIP: config.linkProtocol == 2, product: product,
-                                    driver: gobiNet ? "GobiNet" : qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q", qmapMode: qmapMode,
-                                    qmapSize: qmapSize)
+                                    driver: driver, qmapMode: qmapMode, qmapSize: qmapSize)
     } catch { fail("cannot write \(r): \(error)") }
 }
-let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: gobiNet ? "GobiNet" : "qmi_wwan") } ?? "/tmp/qmi-sim.sock"
+let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: driver) } ?? "/tmp/qmi-sim.sock"
 
 var veth: VethLink?
 do {
     if let r = root, !makeVeth, !gobiNet {
-        try DataPlane.attach(to: sim, root: r, driver: qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN, parent: netdev,
-                             networking: makeTun, driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize),
-                             initialLinkState: sdx55 ? 0 : 1)
+        let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmapMode ?? 1) : qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+        try DataPlane.attach(to: sim, root: r, driver: plane, parent: netdev, networking: makeTun,
+                             driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: sdx55 ? 0 : 1)
         if makeTun { log("TUN \(netdev) created; pings to a call's gateway are answered when the data path is right") }
     }
     if makeVeth {

@@ -112,6 +112,19 @@ final class CommandLineTests: XCTestCase {
         let ql = qcm(["list", "--sysfs-root", q + "/sys", "--dev-root", q + "/dev"])
         XCTAssertTrue(ql.output.contains("netdev:     wwan0 (qmap_mode: 2)"), ql.output)
         XCTAssertTrue(ql.output.contains("data path:  one PDN: QMAP by the driver (qmap_mode 2); several PDNs: QMAP by the driver (qmap_mode 2)"), ql.output)
+
+        // An RM500Q on Quectel's pcie_mhi: the MHI bus, mhi_QMI0, children rmnet_mhi0.N.
+        let pc = NSTemporaryDirectory() + "qcm-list-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: pc) }
+        try FakeHardware.writeSysfs(root: pc, netdev: "rmnet_mhi0", product: "0306", driver: "pcie_mhi", qmapMode: 2, qmapSize: 15360)
+        for c in ["rmnet_mhi0.1", "rmnet_mhi0.2"] { try FileManager.default.createDirectory(atPath: pc + "/sys/class/net/" + c, withIntermediateDirectories: true) }
+        _ = FileManager.default.createFile(atPath: pc + "/dev/mhi_QMI0", contents: nil)
+        let pl = qcm(["list", "--sysfs-root", pc + "/sys", "--dev-root", pc + "/dev"])
+        XCTAssertEqual(pl.status, 0, pl.output)
+        XCTAssertTrue(pl.output.contains("Modem 1: PCIe (MHI) module 0306_00.01.00 (17cb:0306) at pcie 0306_00.01.00"), pl.output)
+        XCTAssertTrue(pl.output.contains("channel:    \(pc)/dev/mhi_QMI0"), pl.output)
+        XCTAssertTrue(pl.output.contains("netdev:     rmnet_mhi0 (qmap_mode: 2)"), pl.output)
+        XCTAssertTrue(pl.output.contains("data path:  one PDN: QMAP by the driver (qmap_mode 2); several PDNs: QMAP by the driver (qmap_mode 2)"), pl.output)
         let none = qcm(["list", "--sysfs-root", root + "/nothing"])
         XCTAssertEqual(none.status, 3)
         XCTAssertTrue(none.output.contains("no Quectel modem found. Looked at:"), none.output)

@@ -25,18 +25,27 @@ final class DaemonRig {
     var resolvConf: String { root + "/resolv.conf" }
 
     /// `qmap`: the modem on Quectel's qmi_wwan_q with that qmap_mode (default: upstream
-    /// qmi_wwan). The simulator's data plane serves the driver's attributes, and with a
-    /// namespace its netdevs as TUN devices in it.
+    /// qmi_wwan). `driver` "pcie_mhi" with `netdev` "rmnet_mhi0": an RM500Q on Quectel's
+    /// PCIe driver instead (`qmap` its qmap_mode, default 1). The simulator's data plane
+    /// serves the driver's attributes, and with a namespace its netdevs as TUN devices in it.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
          _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
+        let pcie = driver == "pcie_mhi"
+        if pcie {
+            // RM500Q on pcie_mhi: an SDX55, so QMAPv5, and the data endpoint is PCIe's.
+            c.endpoint = (3, 4)
+            c.qmapVersions = [.qmap, .qmapv5]
+            c.qmapMaxSize = 31 * 1024
+        }
         configure(&c)
         root = NSTemporaryDirectory() + "qcm-rig-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root + "/run", withIntermediateDirectories: true)
-        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP, product: mbim == nil ? "0125" : "0800",
-                                    driver: mbim != nil ? "cdc_mbim" : qmap == nil ? driver : "qmi_wwan_q",
+        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP,
+                                    product: mbim != nil ? "0800" : pcie ? "0306" : "0125",
+                                    driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
                                     qmapMode: qmap, qmapSize: qmapSize)
         logPath = root + "/qcm.log"
         sim = QMISimulator(config: c)
@@ -53,16 +62,18 @@ final class DaemonRig {
             mbimSim = s
             return
         }
-        if qmap != nil || driver == "qmi_wwan" {
+        if qmap != nil || driver == "qmi_wwan" || pcie {
             let owned = namespace == nil && ns != nil
-            try DataPlane.attach(to: sim, root: root, driver: qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN, parent: netdev,
-                                 namespace: owned ? "/run/netns/" + ns!.name : nil, networking: owned, qmapSize: UInt32(qmapSize))
+            let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmap ?? 1) : qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+            try DataPlane.attach(to: sim, root: root, driver: plane, parent: netdev,
+                                 namespace: owned ? "/run/netns/" + ns!.name : nil, networking: owned,
+                                 driverQMAP: pcie ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: pcie ? 0 : 1)
         }
         sim.startThread()
         if driver == "GobiNet" {
             try sim.listenGobiNet(FakeHardware.socketPath(root: root, driver: driver))
         } else {
-            try sim.listen(FakeHardware.socketPath(root: root))
+            try sim.listen(FakeHardware.socketPath(root: root, driver: driver))
         }
     }
 

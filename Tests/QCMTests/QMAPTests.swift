@@ -345,4 +345,43 @@ final class QMAPTests: XCTestCase {
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0)
     }
+
+    // MARK: PCIe: Quectel's pcie_mhi
+
+    /// An RM500Q on pcie_mhi: found on the MHI bus, dialled through mhi_QMI0, the modem told
+    /// the PCIe data endpoint (the simulator refuses a USB one, as the modem does), QMAPv5
+    /// (an SDX55), and each call on the driver's rmnet_mhi0.N child.
+    func testPCIeModuleTwoPDNsOnTheDriversChildren() throws {
+        guard isRoot else { throw XCTSkip("needs root: TUN links in a network namespace") }
+        let rig = try DaemonRig(netns: true, driver: "pcie_mhi", netdev: "rmnet_mhi0", qmap: 2, qmapSize: 15360)
+        rig.start(["-n", "1", "-s", "cmnet", "-n", "2", "-s", "internet2"])
+        XCTAssertTrue(rig.waitCount("connected (", 2), rig.log)
+        XCTAssertTrue(rig.log.contains("data path: QMAP by the driver (qmap_mode 2): mux 0x81 on rmnet_mhi0.1, mux 0x82 on rmnet_mhi0.2"), rig.log)
+        XCTAssertTrue(rig.log.contains("/dev/mhi_QMI0"), rig.log)
+        XCTAssertTrue(rig.sim.withState { $0.dlAggregation == .qmapv5 && $0.ulAggregation == .qmapv5 }, "QMAPv5 negotiated")
+        XCTAssertEqual(rig.ping("10.90.1.114", from: "rmnet_mhi0.1").status, 0, drops(rig))
+        XCTAssertEqual(rig.ping("10.90.2.114", from: "rmnet_mhi0.2").status, 0, drops(rig))
+        XCTAssertEqual(rig.dataPlane?.linkState, 0b11)
+        XCTAssertEqual(statusValue(rig, pdn: 2, "interface"), "rmnet_mhi0.2")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(rig.waitSim { $0.isClean })
+        XCTAssertEqual(rig.dataPlane?.linkState, 0, "the driver told both calls are down")
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "rmnet_mhi0.1"), [])
+    }
+
+    /// pcie_mhi makes rmnet_mhi0.1 even with qmap_mode 1 (its default), and the call
+    /// belongs there: the parent carries no mux.
+    func testPCIeQMAPMode1UsesTheFirstChild() throws {
+        guard isRoot else { throw XCTSkip("needs root: TUN links in a network namespace") }
+        let rig = try DaemonRig(netns: true, driver: "pcie_mhi", netdev: "rmnet_mhi0", qmapSize: 15360)
+        rig.start(["-s", "cmnet"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("data path: QMAP by the driver (qmap_mode 1): mux 0x81 on rmnet_mhi0.1"), rig.log)
+        XCTAssertEqual(rig.ping("10.90.1.114", from: "rmnet_mhi0.1").status, 0, drops(rig))
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "rmnet_mhi0"), [], "nothing configured on the parent")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertEqual(rig.dataPlane?.linkState, 0)
+    }
 }
