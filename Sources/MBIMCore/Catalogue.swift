@@ -22,10 +22,11 @@ public enum MBIMCatalogue {
         Entry(service: .basicConnect, cid: Pin.cid, name: "PIN", query: nil, set: Pin.set, response: Pin.response),
         Entry(service: .basicConnect, cid: Register.cid, name: "REGISTER_STATE", query: nil, set: Register.set, response: Register.response),
         Entry(service: .basicConnect, cid: PacketService.cid, name: "PACKET_SERVICE", query: nil, set: PacketService.set, response: PacketService.response),
-        Entry(service: .basicConnect, cid: SignalState.cid, name: "SIGNAL_STATE", query: nil, set: nil, response: SignalState.response),
+        Entry(service: .basicConnect, cid: SignalState.cid, name: "SIGNAL_STATE", query: nil, set: SignalState.set, response: SignalState.response),
         Entry(service: .basicConnect, cid: Connect.cid, name: "CONNECT", query: Connect.state, set: Connect.set, response: Connect.state),
         Entry(service: .basicConnect, cid: IPConfiguration.cid, name: "IP_CONFIGURATION", query: IPConfiguration.layout, set: nil, response: IPConfiguration.layout),
         Entry(service: .basicConnect, cid: DeviceServices.cid, name: "DEVICE_SERVICES", query: nil, set: nil, response: DeviceServices.response),
+        Entry(service: .basicConnect, cid: PacketStatistics.cid, name: "PACKET_STATISTICS", query: nil, set: nil, response: PacketStatistics.response),
         Entry(service: .proxyControl, cid: ProxyConfiguration.cid, name: "CONFIGURATION", query: nil, set: ProxyConfiguration.set, response: nil),
     ]
 
@@ -99,7 +100,30 @@ public enum MBIMCatalogue {
         public static let response = MBIMLayout("SIGNAL_STATE", [
             .u32("Rssi"), .u32("ErrorRate"), .u32("SignalStrengthInterval"), .u32("RssiThreshold"), .u32("ErrorRateThreshold"),
         ])
+        /// What makes the modem report: every SignalStrengthInterval seconds (0: not by time),
+        /// an RSSI change of RssiThreshold coded steps (0: not by RSSI), an error-rate change
+        /// of ErrorRateThreshold (`unspecified`: not by error rate).
+        public static let set = MBIMLayout("SIGNAL_STATE set", [
+            .u32("SignalStrengthInterval"), .u32("RssiThreshold"), .u32("ErrorRateThreshold"),
+        ])
         public static let rssi = 0
+        /// In a set, for the interval and the RSSI threshold: the modem's default; for the
+        /// error-rate threshold: no reports (as libmbim and Wireshark read it).
+        public static let unspecified: UInt32 = 0xffff_ffff
+
+        /// A coded RSSI in dBm: 0 is -113 dBm or less, 31 is -51 dBm or more, 2 dB a step;
+        /// 99 is "unknown", and anything else is no value either.
+        public static func dBm(_ coded: UInt32) -> Int? { coded <= 31 ? -113 + 2 * Int(coded) : nil }
+    }
+
+    /// The function's counters since the device was opened (query only).
+    public enum PacketStatistics {
+        public static let cid: UInt32 = 20
+        public static let response = MBIMLayout("PACKET_STATISTICS", [
+            .u32("InDiscards"), .u32("InErrors"), .u64("InOctets"), .u64("InPackets"), .u64("OutOctets"), .u64("OutPackets"),
+            .u32("OutErrors"), .u32("OutDiscards"),
+        ])
+        public static let inDiscards = 0, inOctets = 2, inPackets = 3, outOctets = 4, outPackets = 5, outDiscards = 7
     }
 
     public enum Connect {

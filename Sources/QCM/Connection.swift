@@ -95,8 +95,6 @@ final class Connection: MachineCore, CallMachine {
     var exitCode: Int32?
     var teardownProblems: [String] = []
     var recheckInFlight = false
-    /// What the modem says about the network (registration, operator, signal, cell, SIM).
-    var field = FieldStatus()
     /// `qcm status` queries waiting for the modem.
     var queries: [StatusQuery] = []
 

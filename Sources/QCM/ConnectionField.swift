@@ -99,15 +99,6 @@ extension Connection {
     }
 
     /// Takes the changed values into the status (every PDN's) and says so once.
-    func updateField(_ pairs: [(String, String?)]) {
-        var changed = false
-        for (k, v) in pairs where field.set(k, v) {
-            out.append(.status(pdn: nil, k, v))
-            changed = true
-        }
-        if changed { out.append(.fieldChanged(field.short)) }
-    }
-
     // MARK: qcm status asking the running qcm
 
     /// Packet counters (per connected PDN) and the RF band, read now; the answer goes out

@@ -9,6 +9,7 @@ import QMICore
 enum MBIMStep: Equatable {
     case proxyConfig, open, close, caps, services, ready, radio, pinQuery, pinEnter
     case register, packetQuery, attach, connect, ipConfig, disconnect
+    case signalSet, signal, statistics(query: Int)
 }
 
 /// The dial of a module in MBIM mode (cdc_mbim), as a state machine without I/O like
@@ -36,6 +37,9 @@ final class MBIMSession: MachineCore, CallMachine {
     var sessionUp = false
     /// A PACKET_SERVICE query or attach is out (a registration indication must not send another).
     var packetServiceAsked = false
+    /// Field status: the RAT registration reported, the newest RSSI (dBm).
+    var rat: String?
+    var rssi: Int?
     var reopenDelayMs: Int64 = 1000
     var exitCode: Int32?
 
@@ -66,7 +70,7 @@ final class MBIMSession: MachineCore, CallMachine {
         case let .linkApplied(_, result): linkApplied(result)
         case .stop(let signal): stop(signal)
         case .stopPDN: stop("qcm -k")
-        case .statusQuery(let token): out.append(.statusReply(token, []))
+        case .statusQuery(let token): statusQuery(token)
         default: break
         }
         return out
@@ -233,6 +237,12 @@ final class MBIMSession: MachineCore, CallMachine {
             ipConfigured(r)
         case .disconnect, .close:
             teardownAnswered(step)
+        case .signalSet:
+            if case .failure(let e) = r { log("the modem does not report signal changes (\(e.description)): qcm status shows them as last read") }
+        case .signal:
+            if case .success = r, let v = values(MBIMCatalogue.SignalState.response, r) { signal(v) }
+        case .statistics(let token):
+            statistics(token, r)
         }
     }
 
@@ -242,8 +252,7 @@ final class MBIMSession: MachineCore, CallMachine {
         switch v[S.readyState].u32 {
         case S.initialized:
             sim = .ready
-            out.append(.status(pdn: nil, "imsi", v[S.subscriberID].text.flatMap(Connection.digits)))
-            out.append(.status(pdn: nil, "iccid", v[S.iccid].text.flatMap(Connection.digits)))
+            updateField([("imsi", v[S.subscriberID].text.flatMap(Connection.digits)), ("iccid", v[S.iccid].text.flatMap(Connection.digits))])
         case S.notInserted: sim = .absent
         case S.deviceLocked: sim = .pinRequired(retriesLeft: nil)
         case S.badSIM: sim = .pukBlocked
@@ -300,6 +309,7 @@ final class MBIMSession: MachineCore, CallMachine {
         packetServiceAsked = false
         setState("waiting for network registration")
         command(.register, MBIMCatalogue.Register.cid)
+        watchSignal()
     }
 
     func registration(_ v: [MBIMValue]) {
@@ -311,10 +321,10 @@ final class MBIMSession: MachineCore, CallMachine {
             log("requestRegistrationState2 \(MBIMNames.registerState.describe(state)), provider \(v[R.providerName].text ?? "?") (\(v[R.providerID].text ?? "?")), data classes \(MBIMNames.dataClass.describe(v[R.dataClasses].u32))"
                 + (v[R.nwError].u32 != 0 ? ", network error \(MBIMNames.nwError.describe(v[R.nwError].u32))" : ""))
         }
-        out.append(.status(pdn: nil, "registration", MBIMNames.registerState.describe(state)))
-        out.append(.status(pdn: nil, "operator", v[R.providerName].text.flatMap(Network.operatorName)))
-        out.append(.status(pdn: nil, "mcc_mnc", v[R.providerID].text.flatMap(Connection.digits)))
-        out.append(.status(pdn: nil, "rat", registered ? MBIMSession.rat(v[R.dataClasses].u32) : nil))
+        rat = registered ? MBIMSession.rat(v[R.dataClasses].u32) : nil
+        updateField([("registration", MBIMNames.registerState.describe(state)),
+                     ("operator", v[R.providerName].text.flatMap(Network.operatorName)),
+                     ("mcc_mnc", v[R.providerID].text.flatMap(Connection.digits)), ("rat", rat)] + signalFields())
         guard phase == .ready else { return }
         if registered && call.phase == .waitingForNetwork && !packetServiceAsked {
             cancel(.registrationPoll)
@@ -479,6 +489,8 @@ final class MBIMSession: MachineCore, CallMachine {
             callDropped("the network ended the session" + (nw != 0 ? " (network error \(MBIMNames.nwError.describe(nw)), \(nw))" : ""), disconnect: false)
         case MBIMCatalogue.Register.cid:
             if case .success(let v) = MBIMCatalogue.Register.response.decode(m.buffer) { registration(v) }
+        case MBIMCatalogue.SignalState.cid:
+            if case .success(let v) = MBIMCatalogue.SignalState.response.decode(m.buffer) { signal(v) }
         default:
             break
         }
@@ -609,6 +621,46 @@ extension Plans {
         if mtu >= 576 && mtu <= 65535 { plan.mtu = mtu }
         plan.dns = DNSManager.usable(dns)
         return plan
+    }
+}
+// MARK: field status
+
+extension MBIMSession {
+    /// Once ready: the modem is to report an RSSI change of 2 coded steps (4 dB), and
+    /// nothing by time or error rate, so an idle connection costs no wake-ups; then the first
+    /// value is read. Packet counters are read only when `qcm status` asks.
+    func watchSignal() {
+        typealias S = MBIMCatalogue.SignalState
+        command(.signalSet, S.cid, set: true, S.set.encode([.number(0), .number(2), .number(UInt64(S.unspecified))]))
+        command(.signal, S.cid)
+    }
+
+    func signal(_ v: [MBIMValue]) {
+        rssi = MBIMCatalogue.SignalState.dBm(v[MBIMCatalogue.SignalState.rssi].u32)
+        updateField(signalFields())
+    }
+
+    /// MBIM has one RSSI for whatever RAT the modem is on: it fills that RAT's key of the
+    /// ones QMI modems fill (none for 5G, which QMI reports by RSRP) and the bars.
+    func signalFields() -> [(String, String?)] {
+        let key = rat.map { $0.equals("lte") ? "lte_rssi_dbm" : $0.equals("umts") ? "wcdma_rssi_dbm" : $0.equals("gsm") ? "gsm_rssi_dbm" : "" }
+        let shown = rssi.map { "\($0)" }
+        return [("signal_bars", Signal.bars(rsrp: nil, rssi: rssi).map { "\($0)" })]
+            + ["lte_rssi_dbm", "wcdma_rssi_dbm", "gsm_rssi_dbm"].map { k in (k, key?.equals(k) == true ? shown : nil) }
+    }
+
+    /// `qcm status` asking: the counters of the session, read now (2 s at most).
+    func statusQuery(_ token: Int) {
+        guard phase == .ready, call.phase == .connected else { return out.append(.statusReply(token, [])) }
+        command(.statistics(query: token), MBIMCatalogue.PacketStatistics.cid, timeout: 2000)
+    }
+
+    func statistics(_ token: Int, _ r: Result<MBIMMessage, MBIMError>) {
+        typealias P = MBIMCatalogue.PacketStatistics
+        guard case .success = r, let v = values(P.response, r) else { return out.append(.statusReply(token, [])) }
+        let counters = [("tx_bytes", P.outOctets), ("rx_bytes", P.inOctets), ("tx_packets", P.outPackets),
+                        ("rx_packets", P.inPackets), ("tx_dropped", P.outDiscards), ("rx_dropped", P.inDiscards)]
+        out.append(.statusReply(token, counters.map { (call.pdn, $0.0, "\(v[$0.1].number)") }))
     }
 }
 #endif

@@ -9,8 +9,21 @@ class MachineCore {
     var now: Int64 = 0
     var armed: [Timer] = []
     var stopRequestedAt: Int64?
+    /// What the modem says about the network (registration, operator, signal ...).
+    var field = FieldStatus()
 
     func log(_ s: String) { out.append(.log(s)) }
+
+    /// Field status changes: each changed key to the status, and one `.fieldChanged` so the
+    /// status files, `qcm status --watch` and the systemd STATUS line follow.
+    func updateField(_ pairs: [(String, String?)]) {
+        var changed = false
+        for (k, v) in pairs where field.set(k, v) {
+            out.append(.status(pdn: nil, k, v))
+            changed = true
+        }
+        if changed { out.append(.fieldChanged(field.short)) }
+    }
 
     func arm(_ t: Timer, _ ms: Int64) {
         cancel(t)

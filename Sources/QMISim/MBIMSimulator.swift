@@ -38,6 +38,8 @@ public final class MBIMSimulator {
         public var ipv6 = (address: "2409:8930:463:3daa:7c8e:429a:c902:c6cc", prefix: 64, gateway: "2409:8930:463:3daa:7c8e:429a:c902:c6cd",
                            dns: ["2409:8030:2000::1"])
         public var mtu: UInt32 = 1500
+        /// The coded RSSI (MBIM: -113 dBm + 2 dB a step; 20 is -73 dBm).
+        public var rssi: UInt32 = 20
         public var latencyMs: Int64 = 5
         public init() {}
     }
@@ -80,14 +82,24 @@ public final class MBIMSimulator {
     /// Every request received, by name ("basic-connect CONNECT set", "OPEN").
     public private(set) var requests: [String] = []
 
+    // Signal: what SIGNAL_STATE set asked for (until then the defaults: every step of RSSI
+    // change is reported), and the RSSI last reported.
+    var signalInterval: UInt32 = MBIMCatalogue.SignalState.unspecified
+    var rssiThreshold: UInt32 = MBIMCatalogue.SignalState.unspecified
+    var errorRateThreshold: UInt32 = MBIMCatalogue.SignalState.unspecified
+    var rssiReported: UInt32
+
     // Data path
     var tap: TunDevice?
     public private(set) var echoesAnswered = 0
+    /// PACKET_STATISTICS: what the host sent (out) and got back (in) on the session.
+    var counters = (inOctets: UInt64(0), inPackets: UInt64(0), outOctets: UInt64(0), outPackets: UInt64(0))
 
     public init(config: Config = Config()) {
         self.config = config
         simState = config.sim
         pinAttemptsLeft = config.pinAttempts
+        rssiReported = config.rssi
     }
 
     func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -181,6 +193,26 @@ public final class MBIMSimulator {
             radioOn = false
             registered = false
             attached = false
+            counters = (0, 0, 0, 0)
+        }
+    }
+
+    /// What the host asked for with SIGNAL_STATE set (or the defaults).
+    public var signalReporting: (interval: UInt32, rssiThreshold: UInt32, errorRateThreshold: UInt32) {
+        locked { (signalInterval, rssiThreshold, errorRateThreshold) }
+    }
+
+    /// The signal changes: a SIGNAL_STATE indication when it moved by the threshold the
+    /// host set (0: never; by default, by any step).
+    public func setSignal(rssi coded: UInt32) {
+        locked {
+            config.rssi = coded
+            let moved = coded > rssiReported ? coded - rssiReported : rssiReported - coded
+            let step = rssiThreshold == MBIMCatalogue.SignalState.unspecified ? 1 : rssiThreshold
+            guard step > 0, moved >= step else { return }
+            rssiReported = coded
+            log("signal now \(coded) (coded RSSI)")
+            indicate(MBIMCatalogue.SignalState.cid, signalState)
         }
     }
 
@@ -317,7 +349,7 @@ public final class MBIMSimulator {
                 .text(nil), .text(config.deviceID), .text(config.firmware), .text(config.hardware)]))
         case C.DeviceServices.cid:
             return (0, C.DeviceServices.response.encode([.number(0), .number(0), .services([
-                (MBIMUUID.basicConnect, [1, 2, 3, 4, 9, 10, 11, 12, 15, 16]), (MBIMUUID.qmi, [1])])]))
+                (MBIMUUID.basicConnect, [1, 2, 3, 4, 9, 10, 11, 12, 15, 16, 20]), (MBIMUUID.qmi, [1])])]))
         case C.Radio.cid:
             if m.isSet, let v = values(C.Radio.set) {
                 radioOn = v[0].u32 == 1
@@ -356,7 +388,18 @@ public final class MBIMSimulator {
             }
             return (0, packetState)
         case C.SignalState.cid:
-            return (0, C.SignalState.response.encode([.number(20), .number(99), .number(0), .number(0), .number(0)]))
+            if m.isSet, let v = values(C.SignalState.set) {
+                signalInterval = v[0].u32
+                rssiThreshold = v[1].u32
+                errorRateThreshold = v[2].u32
+                log("signal reports: interval \(signalInterval) s, RSSI threshold \(rssiThreshold)")
+            }
+            rssiReported = config.rssi
+            return (0, signalState)
+        case C.PacketStatistics.cid:
+            return (0, C.PacketStatistics.response.encode([
+                .number(0), .number(0), .number(counters.inOctets), .number(counters.inPackets),
+                .number(counters.outOctets), .number(counters.outPackets), .number(0), .number(0)]))
         case C.Connect.cid:
             if m.isSet, let v = values(C.Connect.set) {
                 let id = v[0].u32
@@ -401,6 +444,11 @@ public final class MBIMSimulator {
         return MBIMCatalogue.Register.response.encode([
             .number(0), .number(UInt64(state)), .number(1), .number(0x20), .number(1),
             .text(registered ? config.provider.id : nil), .text(registered ? config.provider.name : nil), .text(nil), .number(0)])
+    }
+
+    var signalState: [UInt8] {
+        MBIMCatalogue.SignalState.response.encode([.number(UInt64(config.rssi)), .number(99), .number(UInt64(signalInterval)),
+                                                   .number(UInt64(rssiThreshold)), .number(UInt64(errorRateThreshold))])
     }
 
     var packetState: [UInt8] {
@@ -453,6 +501,8 @@ public final class MBIMSimulator {
               let reply = TunDevice.echoReply(ip, ipv4: UInt32(gw.bytes[0]) << 24 | UInt32(gw.bytes[1]) << 16 | UInt32(gw.bytes[2]) << 8 | UInt32(gw.bytes[3]),
                                               ipv6: []) else { return }
         echoesAnswered += 1
+        counters.outOctets += UInt64(ip.count); counters.outPackets += 1
+        counters.inOctets += UInt64(reply.count); counters.inPackets += 1
         tap.write(Array(f[6..<12]) + [0, 0, 0, 0, 0, 0] + [0x08, 0x00] + reply)
     }
 }

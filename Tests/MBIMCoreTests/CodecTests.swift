@@ -37,6 +37,27 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(v[C.IPConfiguration.v4MTU].u32, 1500)
     }
 
+    func testSignalAndPacketStatistics() {
+        XCTAssertEqual(C.SignalState.dBm(0), -113)
+        XCTAssertEqual(C.SignalState.dBm(20), -73)
+        XCTAssertEqual(C.SignalState.dBm(31), -51)
+        XCTAssertNil(C.SignalState.dBm(99), "unknown")
+        XCTAssertNil(C.SignalState.dBm(32), "out of range is no value either")
+        XCTAssertEqual(C.SignalState.set.encode([.number(0), .number(2), .number(0xffff_ffff)]),
+                       [0, 0, 0, 0, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])
+        // Two u32, four u64, two u32: 48 bytes, little-endian, no padding.
+        let b = C.PacketStatistics.response.encode([.number(1), .number(2), .number(0x1_0000_0003), .number(4), .number(5), .number(6),
+                                                    .number(7), .number(8)])
+        XCTAssertEqual(b.count, 48)
+        XCTAssertEqual(Array(b[8..<16]), [3, 0, 0, 0, 1, 0, 0, 0])
+        XCTAssertEqual(Reader(b).u32(44), 8)
+        guard case .success(let v) = C.PacketStatistics.response.decode(b) else { return XCTFail() }
+        XCTAssertEqual(v[C.PacketStatistics.inOctets].number, 0x1_0000_0003)
+        XCTAssertEqual(v[C.PacketStatistics.outPackets].number, 6)
+        XCTAssertEqual(v[C.PacketStatistics.outDiscards].number, 8)
+        XCTAssertNotNil(C.find(.basicConnect, C.PacketStatistics.cid), "in the catalogue: the trace names it")
+    }
+
     func testHostileBuffersAreRefusedNotTrusted() {
         // A string pointing outside the buffer, an odd UTF-16 size, counts larger than the data.
         var b = C.Register.response.encode([.number(0), .number(3), .number(1), .number(0x20), .number(1), .text("46001"), .text("X"), .text(nil), .number(0)])

@@ -200,4 +200,40 @@ final class FieldStatusTests: XCTestCase {
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0)
     }
+
+    // MARK: MBIM modems
+
+    /// MBIM has one RSSI (coded, 2 dB a step) for the RAT the modem is on: qcm asks to hear
+    /// of changes of 2 steps and nothing by time, shows it under that RAT's key with the bars,
+    /// and reads the session's counters when `qcm status` asks.
+    func testMBIMSignalAndCounters() throws {
+        guard isRoot else { throw XCTSkip("needs root: the TAP netdev in a network namespace, for the counters") }
+        let rig = try DaemonRig(netns: true, mbim: MBIMSimulator.Config())
+        rig.start(["-s", "cmnet"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", "-73"), "\(status(rig, "lte_rssi_dbm") ?? "nil")")
+        XCTAssertEqual(status(rig, "signal_bars"), "3")
+        XCTAssertEqual(status(rig, "rat"), "lte")
+        XCTAssertNil(status(rig, "wcdma_rssi_dbm"))
+        let r = try XCTUnwrap(rig.mbimSim?.signalReporting)
+        XCTAssertEqual(r.interval, 0, "no reports by time")
+        XCTAssertEqual(r.rssiThreshold, 2, "reports on 2 steps (4 dB) of change")
+        XCTAssertEqual(r.errorRateThreshold, 0xffff_ffff, "none by error rate")
+        rig.mbimSim?.setSignal(rssi: 24)
+        XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", "-65"), "\(status(rig, "lte_rssi_dbm") ?? "nil")")
+        XCTAssertEqual(status(rig, "signal_bars"), "4")
+        rig.mbimSim?.setSignal(rssi: 99)
+        XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", nil), "99: unknown")
+        XCTAssertNil(status(rig, "signal_bars"))
+
+        XCTAssertEqual(rig.ping("10.90.1.114").status, 0)
+        let j = try json(rig)
+        XCTAssertEqual(j["tx_packets"] as? Int, 1, "\(j)")
+        XCTAssertEqual(j["rx_packets"] as? Int, 1)
+        XCTAssertEqual(j["tx_bytes"] as? Int, 84, "one 84-byte echo request")
+        XCTAssertEqual(j["rx_bytes"] as? Int, 84)
+        XCTAssertEqual(j["tx_dropped"] as? Int, 0)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+    }
 }
