@@ -98,7 +98,6 @@ extension Connection {
         updateField(pairs)
     }
 
-    /// Takes the changed values into the status (every PDN's) and says so once.
     // MARK: qcm status asking the running qcm
 
     /// Packet counters (per connected PDN) and the RF band, read now; the answer goes out

@@ -37,8 +37,9 @@ final class MBIMSession: MachineCore, CallMachine {
     var sessionUp = false
     /// A PACKET_SERVICE query or attach is out (a registration indication must not send another).
     var packetServiceAsked = false
-    /// Field status: the RAT registration reported, the newest RSSI (dBm).
-    var rat: String?
+    /// Field status: the data classes registration reported (0: not registered), the newest
+    /// RSSI (dBm).
+    var dataClasses: UInt32 = 0
     var rssi: Int?
     var reopenDelayMs: Int64 = 1000
     var exitCode: Int32?
@@ -238,7 +239,7 @@ final class MBIMSession: MachineCore, CallMachine {
         case .disconnect, .close:
             teardownAnswered(step)
         case .signalSet:
-            if case .failure(let e) = r { log("the modem does not report signal changes (\(e.description)): qcm status shows them as last read") }
+            if case .failure(let e) = r { log("the modem keeps its own signal reporting (SIGNAL_STATE set: \(e.description))") }
         case .signal:
             if case .success = r, let v = values(MBIMCatalogue.SignalState.response, r) { signal(v) }
         case .statistics(let token):
@@ -321,10 +322,11 @@ final class MBIMSession: MachineCore, CallMachine {
             log("requestRegistrationState2 \(MBIMNames.registerState.describe(state)), provider \(v[R.providerName].text ?? "?") (\(v[R.providerID].text ?? "?")), data classes \(MBIMNames.dataClass.describe(v[R.dataClasses].u32))"
                 + (v[R.nwError].u32 != 0 ? ", network error \(MBIMNames.nwError.describe(v[R.nwError].u32))" : ""))
         }
-        rat = registered ? MBIMSession.rat(v[R.dataClasses].u32) : nil
+        dataClasses = registered ? v[R.dataClasses].u32 : 0
         updateField([("registration", MBIMNames.registerState.describe(state)),
                      ("operator", v[R.providerName].text.flatMap(Network.operatorName)),
-                     ("mcc_mnc", v[R.providerID].text.flatMap(Connection.digits)), ("rat", rat)] + signalFields())
+                     ("mcc_mnc", v[R.providerID].text.flatMap(Connection.digits)), ("rat", MBIMSession.rat(dataClasses))]
+                    + signalFields())
         guard phase == .ready else { return }
         if registered && call.phase == .waitingForNetwork && !packetServiceAsked {
             cancel(.registrationPoll)
@@ -640,13 +642,15 @@ extension MBIMSession {
         updateField(signalFields())
     }
 
-    /// MBIM has one RSSI for whatever RAT the modem is on: it fills that RAT's key of the
-    /// ones QMI modems fill (none for 5G, which QMI reports by RSRP) and the bars.
+    /// MBIM 1.0 has one RSSI, for the RAT the modem is on: it fills that RAT's key of the
+    /// ones QMI modems fill and the bars. LTE, and 5G NSA (whose anchor is LTE), as LTE;
+    /// 5G standalone has no key (QMI reports it by RSRP).
     func signalFields() -> [(String, String?)] {
-        let key = rat.map { $0.equals("lte") ? "lte_rssi_dbm" : $0.equals("umts") ? "wcdma_rssi_dbm" : $0.equals("gsm") ? "gsm_rssi_dbm" : "" }
+        let key = dataClasses & 0x60 != 0 ? "lte_rssi_dbm" : dataClasses & 0x1c != 0 ? "wcdma_rssi_dbm"
+            : dataClasses & 0x03 != 0 ? "gsm_rssi_dbm" : ""
         let shown = rssi.map { "\($0)" }
         return [("signal_bars", Signal.bars(rsrp: nil, rssi: rssi).map { "\($0)" })]
-            + ["lte_rssi_dbm", "wcdma_rssi_dbm", "gsm_rssi_dbm"].map { k in (k, key?.equals(k) == true ? shown : nil) }
+            + ["lte_rssi_dbm", "wcdma_rssi_dbm", "gsm_rssi_dbm"].map { k in (k, key.equals(k) ? shown : nil) }
     }
 
     /// `qcm status` asking: the counters of the session, read now (2 s at most).

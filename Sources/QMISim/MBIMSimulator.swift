@@ -40,6 +40,8 @@ public final class MBIMSimulator {
         public var mtu: UInt32 = 1500
         /// The coded RSSI (MBIM: -113 dBm + 2 dB a step; 20 is -73 dBm).
         public var rssi: UInt32 = 20
+        /// REGISTER_STATE's available data classes (0x20 LTE; 0x04 UMTS, 0x02 EDGE, 0x40 5G NSA).
+        public var dataClasses: UInt32 = 0x20
         public var latencyMs: Int64 = 5
         public init() {}
     }
@@ -88,12 +90,17 @@ public final class MBIMSimulator {
     var rssiThreshold: UInt32 = MBIMCatalogue.SignalState.unspecified
     var errorRateThreshold: UInt32 = MBIMCatalogue.SignalState.unspecified
     var rssiReported: UInt32
+    /// SIGNAL_STATE indications sent.
+    var signalIndicationsSent = 0
+    public var signalIndications: Int { locked { signalIndicationsSent } }
 
     // Data path
     var tap: TunDevice?
     public private(set) var echoesAnswered = 0
-    /// PACKET_STATISTICS: what the host sent (out) and got back (in) on the session.
-    var counters = (inOctets: UInt64(0), inPackets: UInt64(0), outOctets: UInt64(0), outPackets: UInt64(0))
+    /// PACKET_STATISTICS since the function was opened: IP packets the host sent on the
+    /// session (out) or that could not go anywhere (out discards: no session, not IPv4),
+    /// and the answers it got (in).
+    var counters = (inOctets: UInt64(0), inPackets: UInt64(0), outOctets: UInt64(0), outPackets: UInt64(0), outDiscards: UInt32(0))
 
     public init(config: Config = Config()) {
         self.config = config
@@ -193,7 +200,15 @@ public final class MBIMSimulator {
             radioOn = false
             registered = false
             attached = false
-            counters = (0, 0, 0, 0)
+        }
+    }
+
+    /// The network offers other data classes (a new RAT): a REGISTER_STATE indication.
+    public func changeDataClasses(_ classes: UInt32) {
+        locked {
+            config.dataClasses = classes
+            guard opened, registered else { return }
+            indicate(MBIMCatalogue.Register.cid, registerState)
         }
     }
 
@@ -203,14 +218,15 @@ public final class MBIMSimulator {
     }
 
     /// The signal changes: a SIGNAL_STATE indication when it moved by the threshold the
-    /// host set (0: never; by default, by any step).
+    /// host set (0: never; by default, by any step) and the function is open.
     public func setSignal(rssi coded: UInt32) {
         locked {
             config.rssi = coded
             let moved = coded > rssiReported ? coded - rssiReported : rssiReported - coded
             let step = rssiThreshold == MBIMCatalogue.SignalState.unspecified ? 1 : rssiThreshold
-            guard step > 0, moved >= step else { return }
+            guard opened, step > 0, moved >= step else { return }
             rssiReported = coded
+            signalIndicationsSent += 1
             log("signal now \(coded) (coded RSSI)")
             indicate(MBIMCatalogue.SignalState.cid, signalState)
         }
@@ -302,6 +318,7 @@ public final class MBIMSimulator {
         switch m.kind {
         case .open:
             if config.neverOpen { return log("not answering OPEN (fault)") }
+            if !opened { counters = (0, 0, 0, 0, 0) }     // counted from when the function opens
             opened = true
             done(.openDone)
         case .close:
@@ -388,7 +405,8 @@ public final class MBIMSimulator {
             }
             return (0, packetState)
         case C.SignalState.cid:
-            if m.isSet, let v = values(C.SignalState.set) {
+            if m.isSet {
+                guard let v = values(C.SignalState.set) else { return (21, []) }          // INVALID_PARAMETERS
                 signalInterval = v[0].u32
                 rssiThreshold = v[1].u32
                 errorRateThreshold = v[2].u32
@@ -397,9 +415,10 @@ public final class MBIMSimulator {
             rssiReported = config.rssi
             return (0, signalState)
         case C.PacketStatistics.cid:
+            guard !m.isSet else { return noDevice }                                        // query only
             return (0, C.PacketStatistics.response.encode([
                 .number(0), .number(0), .number(counters.inOctets), .number(counters.inPackets),
-                .number(counters.outOctets), .number(counters.outPackets), .number(0), .number(0)]))
+                .number(counters.outOctets), .number(counters.outPackets), .number(0), .number(UInt64(counters.outDiscards))]))
         case C.Connect.cid:
             if m.isSet, let v = values(C.Connect.set) {
                 let id = v[0].u32
@@ -442,7 +461,7 @@ public final class MBIMSimulator {
     var registerState: [UInt8] {
         let state: UInt32 = registered ? (config.roaming ? MBIMCatalogue.Register.roaming : MBIMCatalogue.Register.home) : 2
         return MBIMCatalogue.Register.response.encode([
-            .number(0), .number(UInt64(state)), .number(1), .number(0x20), .number(1),
+            .number(0), .number(UInt64(state)), .number(1), .number(UInt64(config.dataClasses)), .number(1),
             .text(registered ? config.provider.id : nil), .text(registered ? config.provider.name : nil), .text(nil), .number(0)])
     }
 
@@ -494,14 +513,16 @@ public final class MBIMSimulator {
     /// cdc_mbim's netdev: Ethernet frames with a fake header; only IP. Echo requests to the
     /// session's IPv4 gateway from its address are answered while session 0 is up.
     func frame(_ f: [UInt8]) {
-        guard f.count > 14, f[12] == 0x08, f[13] == 0x00, sessions[0] != nil, let tap = tap else { return }
+        guard f.count > 14, let tap = tap else { return }
+        // Session 0 carries IPv4 only: anything else the host sends is discarded.
+        guard f[12] == 0x08, f[13] == 0x00, sessions[0] != nil else { return counters.outDiscards &+= 1 }
         let ip = Array(f[14...])
+        counters.outOctets += UInt64(ip.count); counters.outPackets += 1
         guard let src = IPAddress(config.ipv4.address), ip.count >= 20, Array(ip[12..<16]) == src.bytes,
               let gw = IPAddress(config.ipv4.gateway),
               let reply = TunDevice.echoReply(ip, ipv4: UInt32(gw.bytes[0]) << 24 | UInt32(gw.bytes[1]) << 16 | UInt32(gw.bytes[2]) << 8 | UInt32(gw.bytes[3]),
                                               ipv6: []) else { return }
         echoesAnswered += 1
-        counters.outOctets += UInt64(ip.count); counters.outPackets += 1
         counters.inOctets += UInt64(reply.count); counters.inPackets += 1
         tap.write(Array(f[6..<12]) + [0, 0, 0, 0, 0, 0] + [0x08, 0x00] + reply)
     }

@@ -203,36 +203,67 @@ final class FieldStatusTests: XCTestCase {
 
     // MARK: MBIM modems
 
-    /// MBIM has one RSSI (coded, 2 dB a step) for the RAT the modem is on: qcm asks to hear
-    /// of changes of 2 steps and nothing by time, shows it under that RAT's key with the bars,
-    /// and reads the session's counters when `qcm status` asks.
-    func testMBIMSignalAndCounters() throws {
-        guard isRoot else { throw XCTSkip("needs root: the TAP netdev in a network namespace, for the counters") }
-        let rig = try DaemonRig(netns: true, mbim: MBIMSimulator.Config())
+    /// MBIM 1.0 has one RSSI (coded, 2 dB a step) for the RAT the modem is on: qcm asks to
+    /// hear of changes of 2 steps and nothing by time or error rate, and shows it under that
+    /// RAT's key with the bars.
+    func testMBIMSignal() throws {
+        let rig = try DaemonRig(mbim: MBIMSimulator.Config())
         rig.start(["-s", "cmnet"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", "-73"), "\(status(rig, "lte_rssi_dbm") ?? "nil")")
         XCTAssertEqual(status(rig, "signal_bars"), "3")
         XCTAssertEqual(status(rig, "rat"), "lte")
         XCTAssertNil(status(rig, "wcdma_rssi_dbm"))
-        let r = try XCTUnwrap(rig.mbimSim?.signalReporting)
+        let sim = try XCTUnwrap(rig.mbimSim)
+        let r = sim.signalReporting
         XCTAssertEqual(r.interval, 0, "no reports by time")
         XCTAssertEqual(r.rssiThreshold, 2, "reports on 2 steps (4 dB) of change")
         XCTAssertEqual(r.errorRateThreshold, 0xffff_ffff, "none by error rate")
-        rig.mbimSim?.setSignal(rssi: 24)
+
+        sim.setSignal(rssi: 21)
+        XCTAssertEqual(sim.signalIndications, 0, "one step is inside the threshold: the host is not woken")
+        sim.setSignal(rssi: 24)
+        XCTAssertEqual(sim.signalIndications, 1)
         XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", "-65"), "\(status(rig, "lte_rssi_dbm") ?? "nil")")
         XCTAssertEqual(status(rig, "signal_bars"), "4")
-        rig.mbimSim?.setSignal(rssi: 99)
-        XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", nil), "99: unknown")
-        XCTAssertNil(status(rig, "signal_bars"))
 
+        // Another RAT: the same RSSI moves to its key.
+        sim.changeDataClasses(0x04)
+        XCTAssertTrue(waitStatus(rig, "wcdma_rssi_dbm", "-65"), "\(status(rig, "wcdma_rssi_dbm") ?? "nil")")
+        XCTAssertEqual(status(rig, "rat"), "umts")
+        XCTAssertNil(status(rig, "lte_rssi_dbm"))
+        sim.changeDataClasses(0x02)
+        XCTAssertTrue(waitStatus(rig, "gsm_rssi_dbm", "-65"))
+        XCTAssertNil(status(rig, "wcdma_rssi_dbm"))
+        // 5G NSA rides on an LTE anchor, whose RSSI it is; 5G standalone has no RSSI key.
+        sim.changeDataClasses(0x60)
+        XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", "-65"))
+        XCTAssertEqual(status(rig, "rat"), "5gnr")
+        sim.changeDataClasses(0x80)
+        XCTAssertTrue(waitStatus(rig, "lte_rssi_dbm", nil))
+        XCTAssertEqual(status(rig, "signal_bars"), "4", "the bars stay")
+
+        sim.setSignal(rssi: 99)
+        XCTAssertTrue(waitStatus(rig, "signal_bars", nil), "99: unknown")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+    }
+
+    /// The session's counters (PACKET_STATISTICS) when `qcm status` asks: rx from In, tx
+    /// from Out.
+    func testMBIMCounters() throws {
+        guard isRoot else { throw XCTSkip("needs root: the TAP netdev in a network namespace carries the traffic counted") }
+        let rig = try DaemonRig(netns: true, mbim: MBIMSimulator.Config())
+        rig.start(["-s", "cmnet"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         XCTAssertEqual(rig.ping("10.90.1.114").status, 0)
         let j = try json(rig)
         XCTAssertEqual(j["tx_packets"] as? Int, 1, "\(j)")
         XCTAssertEqual(j["rx_packets"] as? Int, 1)
         XCTAssertEqual(j["tx_bytes"] as? Int, 84, "one 84-byte echo request")
         XCTAssertEqual(j["rx_bytes"] as? Int, 84)
-        XCTAssertEqual(j["tx_dropped"] as? Int, 0)
+        XCTAssertNotNil(j["tx_dropped"] as? Int, "the modem's count of what it could not carry (IPv6 on an IPv4 session)")
+        XCTAssertEqual(j["rx_dropped"] as? Int, 0)
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
     }

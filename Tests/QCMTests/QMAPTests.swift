@@ -379,6 +379,7 @@ final class QMAPTests: XCTestCase {
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         XCTAssertTrue(rig.log.contains("data path: QMAP by the driver (qmap_mode 1): mux 0x81 on rmnet_mhi0.1"), rig.log)
         XCTAssertEqual(rig.ping("10.90.1.114", from: "rmnet_mhi0.1").status, 0, drops(rig))
+        XCTAssertEqual(ipJSON(rig.ns!.name, ["link", "show", "rmnet_mhi0"]).count, 1, "the parent exists")
         XCTAssertEqual(ipAddresses(rig.ns!.name, "rmnet_mhi0"), [], "nothing configured on the parent")
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)

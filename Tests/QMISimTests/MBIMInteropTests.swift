@@ -48,9 +48,14 @@ final class MBIMInteropTests: XCTestCase {
         r = mbimcli("--query-signal-state")
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("RSSI [0-31,99]: '20'"), r.output)
+        // Distinct counters, so a field out of place shows.
+        sim.locked { sim.counters = (inOctets: 1000, inPackets: 10, outOctets: 2000, outPackets: 20, outDiscards: 3) }
         r = mbimcli("--query-packet-statistics")
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.contains("Octets (in): '0'") && r.output.contains("Packets (out): '0'"), r.output)
+        for line in ["Octets (in): '1000'", "Packets (in): '10'", "Octets (out): '2000'", "Packets (out): '20'",
+                     "Discards (out): '3'", "Discards (in): '0'"] {
+            XCTAssertTrue(r.output.contains(line), line + " in " + r.output)
+        }
         r = mbimcli("--disconnect")
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertEqual(sim.sessionCount, 0)
