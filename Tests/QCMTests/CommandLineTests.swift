@@ -81,22 +81,34 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(v.output.hasPrefix("qcm 0."), v.output)
     }
 
-    func testListFindsTheFakeModem() throws {
+    /// A fake tree written by `write`, with the driver's child links and the control node;
+    /// removed when the test ends.
+    func fakeTree(children: [String] = [], node: String = "cdc-wdm0", _ write: (String) throws -> Void) throws -> String {
         let root = NSTemporaryDirectory() + "qcm-list-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        try FakeHardware.writeSysfs(root: root)
-        _ = FileManager.default.createFile(atPath: root + "/dev/cdc-wdm0", contents: nil)
-        let r = qcm(["list", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+        try write(root)
+        for c in children { try FileManager.default.createDirectory(atPath: root + "/sys/class/net/" + c, withIntermediateDirectories: true) }
+        _ = FileManager.default.createFile(atPath: root + "/dev/" + node, contents: nil)
+        return root
+    }
+
+    func list(_ root: String, _ options: [String] = []) -> (status: Int32, output: String) {
+        qcm(["list"] + options + ["--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
+    }
+
+    func testListFindsTheFakeModem() throws {
+        let root = try fakeTree { try FakeHardware.writeSysfs(root: $0) }
+        let r = list(root)
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("Modem 1: EC25/EC20 R2.x (EC2x/EG2x) (2c7c:0125) at usb 1-1.2 (bus 001 device 003)"), r.output)
         XCTAssertTrue(r.output.contains("channel:    \(root)/dev/cdc-wdm0"), r.output)
         XCTAssertTrue(r.output.contains("netdev:     wwan0 (raw-ip: yes, qmi/pass_through)"), r.output)
         XCTAssertTrue(r.output.contains("data path:  one PDN: raw-IP; several PDNs: QMAP through rmnet links"), r.output)
         _ = FileManager.default.createFile(atPath: root + "/sys/class/net/wwan0/qmi/add_mux", contents: nil)
-        let mux = qcm(["list", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
+        let mux = list(root)
         XCTAssertTrue(mux.output.contains("netdev:     wwan0 (raw-ip: yes, qmi/add_mux, qmi/pass_through)"), mux.output)
         XCTAssertTrue(mux.output.contains("data path:  one PDN: raw-IP; several PDNs: QMAP through qmimux links"), mux.output)
-        let j = qcm(["list", "--json", "--sysfs-root", root + "/sys", "--dev-root", root + "/dev"])
+        let j = list(root, ["--json"])
         let arr = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.output.utf8)) as? [[String: Any]])
         XCTAssertEqual(arr.count, 1)
         XCTAssertEqual(arr[0]["product_id"] as? String, "0125")
@@ -104,27 +116,22 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(arr[0]["data_path_several_pdns"] as? String, "QMAP through qmimux links")
 
         // Quectel's qmi_wwan_q with qmap_mode 2 and its two links.
-        let q = NSTemporaryDirectory() + "qcm-list-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: q) }
-        try FakeHardware.writeSysfs(root: q, driver: "qmi_wwan_q", qmapMode: 2)
-        for c in ["wwan0_1", "wwan0_2"] { try FileManager.default.createDirectory(atPath: q + "/sys/class/net/" + c, withIntermediateDirectories: true) }
-        _ = FileManager.default.createFile(atPath: q + "/dev/cdc-wdm0", contents: nil)
-        let ql = qcm(["list", "--sysfs-root", q + "/sys", "--dev-root", q + "/dev"])
+        let q = try fakeTree(children: ["wwan0_1", "wwan0_2"]) { try FakeHardware.writeSysfs(root: $0, driver: "qmi_wwan_q", qmapMode: 2) }
+        let ql = list(q)
         XCTAssertTrue(ql.output.contains("netdev:     wwan0 (qmap_mode: 2)"), ql.output)
         XCTAssertTrue(ql.output.contains("data path:  one PDN: QMAP by the driver (qmap_mode 2); several PDNs: QMAP by the driver (qmap_mode 2)"), ql.output)
 
         // An RM500Q on Quectel's pcie_mhi: the MHI bus, mhi_QMI0, children rmnet_mhi0.N.
-        let pc = NSTemporaryDirectory() + "qcm-list-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: pc) }
-        try FakeHardware.writeSysfs(root: pc, netdev: "rmnet_mhi0", product: "0306", driver: "pcie_mhi", qmapMode: 2, qmapSize: 15360)
-        for c in ["rmnet_mhi0.1", "rmnet_mhi0.2"] { try FileManager.default.createDirectory(atPath: pc + "/sys/class/net/" + c, withIntermediateDirectories: true) }
-        _ = FileManager.default.createFile(atPath: pc + "/dev/mhi_QMI0", contents: nil)
-        let pl = qcm(["list", "--sysfs-root", pc + "/sys", "--dev-root", pc + "/dev"])
+        let pc = try fakeTree(children: ["rmnet_mhi0.1", "rmnet_mhi0.2"], node: "mhi_QMI0") {
+            try FakeHardware.writeSysfs(root: $0, netdev: "rmnet_mhi0", product: "0306", driver: "pcie_mhi", qmapMode: 2, qmapSize: 15360)
+        }
+        let pl = list(pc)
         XCTAssertEqual(pl.status, 0, pl.output)
-        XCTAssertTrue(pl.output.contains("Modem 1: PCIe (MHI) module 0306_00.01.00 (17cb:0306) at pcie 0306_00.01.00"), pl.output)
-        XCTAssertTrue(pl.output.contains("channel:    \(pc)/dev/mhi_QMI0"), pl.output)
-        XCTAssertTrue(pl.output.contains("netdev:     rmnet_mhi0 (qmap_mode: 2)"), pl.output)
-        XCTAssertTrue(pl.output.contains("data path:  one PDN: QMAP by the driver (qmap_mode 2); several PDNs: QMAP by the driver (qmap_mode 2)"), pl.output)
+        for line in ["Modem 1: PCIe (MHI) module 0306_00.01.00 (17cb:0306) at pcie 0306_00.01.00", "channel:    \(pc)/dev/mhi_QMI0",
+                     "netdev:     rmnet_mhi0 (qmap_mode: 2)",
+                     "data path:  one PDN: QMAP by the driver (qmap_mode 2); several PDNs: QMAP by the driver (qmap_mode 2)"] {
+            XCTAssertTrue(pl.output.contains(line), line + " in:\n" + pl.output)
+        }
         let none = qcm(["list", "--sysfs-root", root + "/nothing"])
         XCTAssertEqual(none.status, 3)
         XCTAssertTrue(none.output.contains("no Quectel modem found. Looked at:"), none.output)
