@@ -41,6 +41,25 @@ public enum Text {
         return s
     }
 
+    /// A float as decimal text with at most two decimals: "-110.5", "3", "1.25e12" (a value
+    /// of a billion or more gets an exponent), "nan", "inf". Embedded Swift prints no floats,
+    /// and this needs no libm.
+    public static func decimal(_ f: Float) -> String {
+        if f.isNaN { return "nan" }
+        if f.isInfinite { return f < 0 ? "-inf" : "inf" }
+        var m = Double(f < 0 ? -f : f)
+        var exponent = 0
+        if m >= 1e9 {
+            while m >= 10 { m /= 10; exponent += 1 }
+        }
+        let hundredths = UInt64(m * 100 + 0.5)
+        var s = (f < 0 && hundredths != 0 ? "-" : "") + String(hundredths / 100)
+        let fraction = hundredths % 100
+        if fraction != 0 { s += fraction % 10 == 0 ? ".\(fraction / 10)" : fraction < 10 ? ".0\(fraction)" : ".\(fraction)" }
+        if exponent > 0 { s += "e\(exponent)" }
+        return s
+    }
+
     public static func lowercasedASCII(_ s: String) -> String {
         String(decoding: s.utf8.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
     }

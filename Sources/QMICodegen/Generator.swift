@@ -121,6 +121,7 @@ public enum Generator {
         case .i8: return "\(v).i8"
         case .i16: return "\(v).i16"
         case .i32: return "\(v).i32"
+        case .f32: return "\(v).f32"
         case .boolean: return "\(v).flag"
         case .string, .string8, .string16, .fixedString: return "\(v).text"
         case .ipv4: return "\(v).address4"
@@ -138,6 +139,7 @@ public enum Generator {
         switch type {
         case .u8, .u16, .u32, .u64: return "QMIValue.uint(UInt64(\(v)))"
         case .i8, .i16, .i32: return "QMIValue.int(Int64(\(v)))"
+        case .f32: return "QMIValue.uint(UInt64(\(v).bitPattern))"
         case .boolean: return "QMIValue.bool(\(v))"
         case .string, .string8, .string16, .fixedString: return "QMIValue.string(\(v))"
         case .ipv4: return "QMIValue.ipv4(\(v))"
@@ -158,6 +160,7 @@ public enum Generator {
         case .i8: return "Int8"
         case .i16: return "Int16"
         case .i32: return "Int32"
+        case .f32: return "Float"
         case .boolean: return "Bool"
         case .string, .string8, .string16, .fixedString: return "String"
         case .ipv6, .bytes, .bytes8, .fixedBytes: return "[UInt8]"

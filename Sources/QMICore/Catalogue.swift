@@ -591,7 +591,7 @@ public enum QMICatalogue {
                 Cell Selection RX Level: i16}}}
             17 UMTS Cell ID: u32
             18 UMTS Info Neighboring LTE: {RRC State: enum32 nasWcdmaRrcState, LTE Neighbor Frequency: array8 {
-              EUTRA Absolute RF Channel Number: u16, Physical Cell ID: u16, RSRP: u32, RSRQ: u32,
+              EUTRA Absolute RF Channel Number: u16, Physical Cell ID: u16, RSRP: f32, RSRQ: f32,
               Cell Selection RX Level: i16, Is TDD: bool}}
             1e LTE Info Timing Advance: u32
             2e NR5G ARFCN: u32

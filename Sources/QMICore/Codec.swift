@@ -5,7 +5,7 @@ public enum QMICodec {
         switch type {
         case .u8: return .uint(UInt64(try r.u8()))
         case .u16: return .uint(UInt64(try r.u16()))
-        case .u32: return .uint(UInt64(try r.u32()))
+        case .u32, .f32: return .uint(UInt64(try r.u32()))
         case .u64: return .uint(try r.u64())
         case .i8: return .int(Int64(Int8(bitPattern: try r.u8())))
         case .i16: return .int(Int64(Int16(bitPattern: try r.u16())))
@@ -114,7 +114,7 @@ public enum QMICodec {
         switch type {
         case .u8, .i8, .boolean: w.u8(UInt8(try unsigned(0xff)))
         case .u16, .i16: w.u16(UInt16(try unsigned(0xffff)))
-        case .u32, .i32: w.u32(UInt32(try unsigned(0xffff_ffff)))
+        case .u32, .i32, .f32: w.u32(UInt32(try unsigned(0xffff_ffff)))
         case .u64: w.u64(try unsigned(UInt64.max))
         case let .enumeration(width, _, _), let .flags(width, _):
             switch width {

@@ -156,6 +156,8 @@ public enum QMIWidth: Int { case w8 = 1, w16 = 2, w32 = 4, w64 = 8 }
 public indirect enum QMIType {
     case u8, u16, u32, u64
     case i8, i16, i32
+    /// IEEE-754 single precision, little-endian (libqmi's gfloat); carried as its bits.
+    case f32
     case boolean
     /// Integer of the given width, unsigned unless `signed`, named by the table.
     case enumeration(QMIWidth, QMIEnum, signed: Bool)

@@ -14,7 +14,7 @@
 ///     tlvs  := item { (";" | new line) item }
 ///     item  := HEX name ":" ["secret"] type      one TLV: "18 Password: secret string"
 ///            | "$" fragment                      the TLVs of a shared fragment
-///     type  := u8 | u16 | u32 | u64 | i8 | i16 | i32 | bool | ipv4 | ipv6 | bytes | bytes8
+///     type  := u8 | u16 | u32 | u64 | i8 | i16 | i32 | f32 | bool | ipv4 | ipv6 | bytes | bytes8
 ///            | string | string8 | string16 | fixed N | raw N
 ///            | (enum8 | enum16 | enum32 | senum8 | senum32 | flags8 | flags16 | flags32 | flags64) ENUM
 ///            | array8 type | array16 type
@@ -22,8 +22,9 @@
 ///            | "$" fragment                      a shared type
 ///     field := name ":" type | "$" fragment      (the fields of a shared fragment)
 ///
-/// "fixed N" is text in N bytes (NUL-padded); "raw N" is N bytes that are not text (a BCD
-/// PLMN, a 3-byte TAC), with no count on the wire. "senum8"/"senum32" are signed enums (a
+/// "f32" is an IEEE-754 single (libqmi's gfloat). "fixed N" is text in N bytes
+/// (NUL-padded); "raw N" is N bytes that are not text (a BCD PLMN, a 3-byte TAC), with no
+/// count on the wire. "senum8"/"senum32" are signed enums (a
 /// table value of -1 is the byte 0xFF / the word 0xFFFFFFFF).
 /// ENUM is the name of a table in `QMIEnums` (`wdsIpFamily`). Names run up to the colon.
 /// A TLV list ends at the next "request:", "response:" or "indication:" line.
@@ -34,6 +35,7 @@ public enum QMISchema {
         0=u8 1=u16 2=u32 3=u64 4=i8 5=i16 6=i32 7=bool 8=ipv4 9=ipv6 10=bytes 11=bytes8
         12=string 13=string8 14=string16 15=fixed 16=array8 17=array16 18=raw 19=senum32
         20=enum8 21=enum16 22=enum32 23=senum8 24=flags8 25=flags16 26=flags32 27=flags64
+        28=f32
         """)
     static let primitives: [QMIType] = [.u8, .u16, .u32, .u64, .i8, .i16, .i32, .boolean, .ipv4, .ipv6, .bytes, .bytes8,
                                         .string, .string8, .string16]
@@ -273,6 +275,7 @@ struct SchemaParser {
             return code == 15 ? .fixedString(Int(length)) : .fixedBytes(Int(length))
         case 16: return .array8(type())
         case 17: return .array16(type())
+        case 28: return .f32
         default:
             let n = word()
             guard let table = QMIEnums.named(n) else {

@@ -119,6 +119,7 @@ public enum QMITrace {
         case let (.flags(_, e), v):
             let n = v.int ?? 0
             return "\(e.describe(n)) (0x\(Text.hex(UInt64(n), 2)))"
+        case let (.f32, .uint(bits)): return Text.decimal(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))
         case let (_, .uint(u)): return "\(u)"
         case let (_, .int(i)): return "\(i)"
         case let (_, .bool(b)): return b ? "yes" : "no"

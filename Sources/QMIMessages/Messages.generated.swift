@@ -6675,8 +6675,8 @@ extension NAS {
 
             init(_ v: QMIValue) { qmiValue = v }
 
-            public init(eutraAbsoluteRFChannelNumber: UInt16, physicalCellID: UInt16, rsrp: UInt32, rsrq: UInt32, cellSelectionRXLevel: Int16, isTDD: Bool) {
-                qmiValue = .structure([QMIValue.uint(UInt64(eutraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(physicalCellID)), QMIValue.uint(UInt64(rsrp)), QMIValue.uint(UInt64(rsrq)), QMIValue.int(Int64(cellSelectionRXLevel)), QMIValue.bool(isTDD)])
+            public init(eutraAbsoluteRFChannelNumber: UInt16, physicalCellID: UInt16, rsrp: Float, rsrq: Float, cellSelectionRXLevel: Int16, isTDD: Bool) {
+                qmiValue = .structure([QMIValue.uint(UInt64(eutraAbsoluteRFChannelNumber)), QMIValue.uint(UInt64(physicalCellID)), QMIValue.uint(UInt64(rsrp.bitPattern)), QMIValue.uint(UInt64(rsrq.bitPattern)), QMIValue.int(Int64(cellSelectionRXLevel)), QMIValue.bool(isTDD)])
             }
 
             public var eutraAbsoluteRFChannelNumber: UInt16 {
@@ -6689,14 +6689,14 @@ extension NAS {
                 set { qmiValue.setField(1, QMIValue.uint(UInt64(newValue))) }
             }
 
-            public var rsrp: UInt32 {
-                get { qmiValue.field(2).u32 }
-                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue))) }
+            public var rsrp: Float {
+                get { qmiValue.field(2).f32 }
+                set { qmiValue.setField(2, QMIValue.uint(UInt64(newValue.bitPattern))) }
             }
 
-            public var rsrq: UInt32 {
-                get { qmiValue.field(3).u32 }
-                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue))) }
+            public var rsrq: Float {
+                get { qmiValue.field(3).f32 }
+                set { qmiValue.setField(3, QMIValue.uint(UInt64(newValue.bitPattern))) }
             }
 
             public var cellSelectionRXLevel: Int16 {

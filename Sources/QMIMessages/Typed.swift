@@ -84,6 +84,7 @@ extension QMIValue {
     var i8: Int8 { Int8(truncatingIfNeeded: int ?? 0) }
     var i16: Int16 { Int16(truncatingIfNeeded: int ?? 0) }
     var i32: Int32 { Int32(truncatingIfNeeded: int ?? 0) }
+    var f32: Float { Float(bitPattern: u32) }
     var flag: Bool { bool ?? false }
     var text: String { string ?? "" }
     var data: [UInt8] { if case let .bytes(b) = self { return b }; return [] }

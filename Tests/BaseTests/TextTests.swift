@@ -2,6 +2,19 @@ import XCTest
 @testable import Base
 
 final class TextTests: XCTestCase {
+    func testFloatsAsDecimalText() {
+        XCTAssertEqual(Text.decimal(Float(-110.5)), "-110.5")
+        XCTAssertEqual(Text.decimal(Float(-12.25)), "-12.25")
+        XCTAssertEqual(Text.decimal(Float(3)), "3")
+        XCTAssertEqual(Text.decimal(Float(-97.3)), "-97.3", "the nearest float to -97.3 prints as -97.3")
+        XCTAssertEqual(Text.decimal(Float(0.05)), "0.05")
+        XCTAssertEqual(Text.decimal(Float(-0.001)), "0", "rounded to two decimals, no minus zero")
+        XCTAssertEqual(Text.decimal(Float(1.25e12)), "1.25e12")
+        XCTAssertEqual(Text.decimal(Float.greatestFiniteMagnitude), "3.4e38")
+        XCTAssertEqual(Text.decimal(Float.nan), "nan")
+        XCTAssertEqual(Text.decimal(-Float.infinity), "-inf")
+    }
+
     func testByteWiseComparisons() {
         XCTAssertTrue("wwan0".equals("wwan0"))
         XCTAssertFalse("wwan0".equals("wwan01"))

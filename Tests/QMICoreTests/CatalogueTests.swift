@@ -294,6 +294,25 @@ final class CatalogueTests: XCTestCase {
         XCTAssertThrowsError(try m.set("IP Family Preference", .uint(300)))
     }
 
+    /// NAS Get Cell Location Info 0x18 carries LTE neighbours' RSRP and RSRQ as IEEE-754
+    /// floats (libqmi's gfloat): the trace and the typed view read them as numbers.
+    func testFloatFields() throws {
+        func le(_ f: Float) -> [UInt8] { let b = f.bitPattern; return [UInt8(b & 0xff), UInt8(b >> 8 & 0xff), UInt8(b >> 16 & 0xff), UInt8(b >> 24)] }
+        var m = QMIMessage(service: .nas, clientID: 1, kind: .response, transactionID: 1, messageID: 0x43)
+        m.tlvs = [QMIResult.success.tlv,
+                  TLV(0x18, [1, 0, 0, 0, 1, 0x2c, 0x01, 0x15, 0x00] + le(-110.5) + le(-12.25) + [0xa6, 0xff, 0])]
+        let lines = QMITrace.describe(m).joined(separator: "\n")
+        XCTAssertTrue(lines.contains("RSRP: -110.5"), lines)
+        XCTAssertTrue(lines.contains("RSRQ: -12.25"), lines)
+        let v = NAS.GetCellLocationInfo.Response(m)
+        XCTAssertEqual(v.umtsInfoNeighboringLTE?.lteNeighborFrequency.first?.rsrp, -110.5)
+        XCTAssertEqual(v.umtsInfoNeighboringLTE?.lteNeighborFrequency.first?.physicalCellID, 21)
+        var e = NAS.GetCellLocationInfo.LTENeighborFrequencyEntry(
+            eutraAbsoluteRFChannelNumber: 300, physicalCellID: 21, rsrp: -110.5, rsrq: -12.25, cellSelectionRXLevel: -90, isTDD: false)
+        e.rsrq = -9
+        XCTAssertEqual(e.rsrq, -9, "a float survives the round trip through its bits")
+    }
+
     func testDecodesRuntimeSettingsAddresses() throws {
         var m = QMIMessage(service: .wds, clientID: 1, kind: .response, transactionID: 1, messageID: 0x2d)
         m.tlvs = [QMIResult.success.tlv,

@@ -907,7 +907,7 @@ final class LibqmiVectorTests: XCTestCase {
         switch t {
         case .u8, .i8, .boolean: return "u8"
         case .u16, .i16: return "u16"
-        case .u32, .i32, .ipv4: return "u32"
+        case .u32, .i32, .f32, .ipv4: return "u32"
         case .u64: return "u64"
         case let .enumeration(w, _, _), let .flags(w, _): return "u\(w.rawValue * 8)"
         case .string: return "str"

@@ -35,6 +35,7 @@ func sampleValue(_ t: QMIType, _ rng: inout SplitMix64) -> QMIValue {
     case .i8: return .int(Int64.random(in: -128...127, using: &rng))
     case .i16: return .int(Int64.random(in: -32768...32767, using: &rng))
     case .i32: return .int(Int64(Int32.random(in: .min ... .max, using: &rng)))
+    case .f32: return .uint(UInt64(UInt32.random(in: 0 ... .max, using: &rng)))
     case .boolean: return .bool(Bool.random(using: &rng))
     case let .enumeration(width, e, signed):
         let bits = Int64(width.rawValue * 8)
