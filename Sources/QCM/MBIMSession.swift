@@ -625,6 +625,7 @@ extension Plans {
         return plan
     }
 }
+
 // MARK: field status
 
 extension MBIMSession {

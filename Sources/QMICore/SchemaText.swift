@@ -24,8 +24,8 @@
 ///
 /// "f32" is an IEEE-754 single (libqmi's gfloat). "fixed N" is text in N bytes
 /// (NUL-padded); "raw N" is N bytes that are not text (a BCD PLMN, a 3-byte TAC), with no
-/// count on the wire. "senum8"/"senum32" are signed enums (a
-/// table value of -1 is the byte 0xFF / the word 0xFFFFFFFF).
+/// count on the wire. "senum8"/"senum32" are signed enums (a table value of -1 is the byte
+/// 0xFF / the word 0xFFFFFFFF).
 /// ENUM is the name of a table in `QMIEnums` (`wdsIpFamily`). Names run up to the colon.
 /// A TLV list ends at the next "request:", "response:" or "indication:" line.
 import Base
