@@ -97,6 +97,21 @@ public enum Files {
 
     public static func remove(_ path: String) { _ = unlink(path) }
 
+    /// Sends as much of `pending` as the (non-blocking) socket takes now, without SIGPIPE,
+    /// and removes what went out. False when the socket failed or the peer is gone; a full
+    /// socket (EAGAIN) or a signal (EINTR) leaves the rest for the next POLLOUT.
+    public static func sendPending(_ fd: Int32, _ pending: inout [UInt8]) -> Bool {
+        while !pending.isEmpty {
+            let n = pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                pending.removeFirst(n)
+                continue
+            }
+            return n < 0 && (csys_errno() == EAGAIN || csys_errno() == EINTR)
+        }
+        return true
+    }
+
     /// lstat(2): the path itself, symlinks not followed; nil when absent.
     public static func info(_ path: String) -> FileInfo? {
         var i = csys_file_info()

@@ -1,6 +1,27 @@
-/// Unicode the daemon needs without the stdlib's Unicode tables: building UTF-8 from scalars
+/// Unicode the daemon needs without the stdlib's Unicode tables: reading and building UTF-8,
 /// and reading UTF-16LE (operator names from QMI and MBIM arrive so).
 extension Text {
+    /// The multi-byte UTF-8 sequence starting at `b[i]` (a lead byte of 0x80 or more): its
+    /// scalar and length, or nil when it is cut short, overlong, a surrogate or beyond
+    /// U+10FFFF.
+    public static func utf8Scalar(_ b: [UInt8], at i: Int) -> (value: UInt32, length: Int)? {
+        let c = b[i]
+        let n: Int, minimum: UInt32
+        var v: UInt32
+        if c & 0xe0 == 0xc0 { n = 1; v = UInt32(c & 0x1f); minimum = 0x80 }
+        else if c & 0xf0 == 0xe0 { n = 2; v = UInt32(c & 0x0f); minimum = 0x800 }
+        else if c & 0xf8 == 0xf0 { n = 3; v = UInt32(c & 0x07); minimum = 0x10000 }
+        else { return nil }
+        guard i + n < b.count else { return nil }
+        for k in 1...n {
+            let d = b[i + k]
+            guard d & 0xc0 == 0x80 else { return nil }
+            v = v << 6 | UInt32(d & 0x3f)
+        }
+        if v < minimum || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) { return nil }
+        return (v, n + 1)
+    }
+
     /// Appends scalar `v` as UTF-8.
     public static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
         switch v {

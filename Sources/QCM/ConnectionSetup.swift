@@ -42,14 +42,8 @@ extension Connection {
             scheduleReopen("cannot open \(config.channel): \(e.description)")
             return
         }
-        var msg = "cannot open the QMI channel \(config.channel): \(e.description)"
-        if config.viaProxy { msg += " (is qmi-proxy running? it starts with: /usr/libexec/qmi-proxy)" }
-        var code = ExitCode.notResponding
-        if case let .system(_, errno) = e, errno == EACCES || errno == EPERM {
-            code = ExitCode.permission
-            msg += " (qcm needs read and write access to it: run as root, or as a user of its group)"
-        }
-        fail(code, msg)
+        let f = openFailure(e, channel: "QMI channel \(config.channel)", proxy: config.viaProxy ? "qmi-proxy" : nil)
+        fail(f.code, f.message)
     }
 
     /// A setup step failed: fatal the first time; later the modem is waited for.

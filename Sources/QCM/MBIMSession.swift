@@ -145,14 +145,8 @@ final class MBIMSession: MachineCore, CallMachine {
     func channelOpenFailed(_ e: QMIError) {
         guard phase == .opening else { return }
         if initializedOnce { return scheduleReopen("cannot open \(config.channel): \(e.description)") }
-        var msg = "cannot open the MBIM channel \(config.channel): \(e.description)"
-        if config.viaProxy { msg += " (is mbim-proxy running? it starts with: /usr/libexec/mbim-proxy)" }
-        var code = ExitCode.notResponding
-        if case let .system(_, errno) = e, errno == EACCES || errno == EPERM {
-            code = ExitCode.permission
-            msg += " (qcm needs read and write access to it: run as root, or as a user of its group)"
-        }
-        fail(code, msg)
+        let f = openFailure(e, channel: "MBIM channel \(config.channel)", proxy: config.viaProxy ? "mbim-proxy" : nil)
+        fail(f.code, f.message)
     }
 
     func opened(_ r: Result<MBIMMessage, MBIMError>) {

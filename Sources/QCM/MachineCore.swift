@@ -1,4 +1,6 @@
 import Base
+import CSystem
+import QMICore
 
 /// What both connection machines (QMI's Connection, MBIMSession) share: the actions
 /// collected while one event is handled, the clock, the armed timers, and the rule for a
@@ -23,6 +25,17 @@ class MachineCore {
             changed = true
         }
         if changed { out.append(.fieldChanged(field.short)) }
+    }
+
+    /// The control channel did not open: the message and exit code. A permission problem is
+    /// named as one (exit 9); through a proxy, the message says how to start it.
+    func openFailure(_ e: QMIError, channel: String, proxy: String?) -> (code: Int32, message: String) {
+        var message = "cannot open the \(channel): \(e.description)"
+        if let p = proxy { message += " (is \(p) running? it starts with: /usr/libexec/\(p))" }
+        if case let .system(_, errno) = e, errno == EACCES || errno == EPERM {
+            return (ExitCode.permission, message + " (qcm needs read and write access to it: run as root, or as a user of its group)")
+        }
+        return (ExitCode.notResponding, message)
     }
 
     func arm(_ t: Timer, _ ms: Int64) {

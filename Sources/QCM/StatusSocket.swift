@@ -152,14 +152,7 @@ final class StatusServer {
     }
 
     private func flush(_ c: Client) {
-        while !c.output.isEmpty {
-            let n = c.output.withUnsafeBytes { CSystem.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if csys_errno() == EAGAIN || csys_errno() == EINTR { break }
-                return drop(c)
-            }
-            c.output.removeFirst(n)
-        }
+        guard Files.sendPending(c.fd, &c.output) else { return drop(c) }
         if c.output.isEmpty && !c.watching && !c.waitingForQuery { return drop(c) }
         loop.setEvents(c.watch, Int16(POLLIN) | (c.output.isEmpty ? 0 : Int16(POLLOUT)))
     }

@@ -34,20 +34,8 @@ public enum QMIStrings {
                 i += 1
                 continue
             }
-            let n: Int, minimum: UInt32
-            var v: UInt32
-            if c & 0xe0 == 0xc0 { n = 1; v = UInt32(c & 0x1f); minimum = 0x80 }
-            else if c & 0xf0 == 0xe0 { n = 2; v = UInt32(c & 0x0f); minimum = 0x800 }
-            else if c & 0xf8 == 0xf0 { n = 3; v = UInt32(c & 0x07); minimum = 0x10000 }
-            else { return false }
-            guard i + n < b.count else { return false }
-            for k in 1...n {
-                let d = b[i + k]
-                guard d & 0xc0 == 0x80 else { return false }
-                v = v << 6 | UInt32(d & 0x3f)
-            }
-            if v < minimum || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) || (v >= 0x80 && v <= 0x9f) { return false }
-            i += n + 1
+            guard let s = Text.utf8Scalar(b, at: i), s.value > 0x9f else { return false }     // C1 controls are not printable
+            i += s.length
         }
         return true
     }
@@ -84,20 +72,8 @@ public enum QMIStrings {
             let c = b[i]
             if c == 0 { return i }
             if c < 0x80 { i += 1; continue }
-            let n: Int, minimum: UInt32
-            var v: UInt32
-            if c & 0xe0 == 0xc0 { n = 1; v = UInt32(c & 0x1f); minimum = 0x80 }
-            else if c & 0xf0 == 0xe0 { n = 2; v = UInt32(c & 0x0f); minimum = 0x800 }
-            else if c & 0xf8 == 0xf0 { n = 3; v = UInt32(c & 0x07); minimum = 0x10000 }
-            else { return i }
-            guard i + n < b.count else { return i }
-            for k in 1...n {
-                let d = b[i + k]
-                guard d & 0xc0 == 0x80 else { return i }
-                v = v << 6 | UInt32(d & 0x3f)
-            }
-            if v < minimum || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) { return i }
-            i += n + 1
+            guard let s = Text.utf8Scalar(b, at: i) else { return i }
+            i += s.length
         }
         return i
     }

@@ -292,19 +292,9 @@ public final class QMISimulator {
     }
 
     func flush(_ c: Connection) {
-        while !c.outbox.isEmpty && c.fd >= 0 {
-            let n = c.outbox.withUnsafeBytes { CSystem.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 {
-                c.outbox.removeFirst(n)
-                continue
-            }
-            if n < 0 && (csys_errno() == EAGAIN || csys_errno() == EINTR) { break }
-            closeConnection(c, why: "write failed")
-            return
-        }
-        if c.fd >= 0 {
-            loop.setEvents(c.watch, Int16(POLLIN) | (c.outbox.isEmpty ? 0 : Int16(POLLOUT)))
-        }
+        guard c.fd >= 0 else { return }
+        guard Files.sendPending(c.fd, &c.outbox) else { return closeConnection(c, why: "write failed") }
+        loop.setEvents(c.watch, Int16(POLLIN) | (c.outbox.isEmpty ? 0 : Int16(POLLOUT)))
     }
 
     func received(_ frame: [UInt8], on c: Connection) {
