@@ -1,6 +1,33 @@
 /// Unicode the daemon needs without the stdlib's Unicode tables: reading and building UTF-8,
-/// and reading UTF-16LE (operator names from QMI and MBIM arrive so).
+/// reading UTF-16LE (operator names from QMI and MBIM arrive so), and the one rule for what
+/// text from outside may show.
 extension Text {
+    /// Characters text from outside (a modem, a network, a file) never shows as they are:
+    /// C0 and C1 controls and DEL (they add lines, move the cursor, drive a terminal), and the
+    /// invisible format characters that reorder or hide what follows — the bidi marks,
+    /// embeddings, overrides and isolates (U+061C, U+200E/F, U+202A–E, U+2066–9) and the line
+    /// and paragraph separators (U+2028/9).
+    public static func isUnsafeToShow(_ v: UInt32) -> Bool {
+        v < 0x20 || (v >= 0x7f && v <= 0x9f) || v == 0x061c || v == 0x200e || v == 0x200f
+            || (v >= 0x2028 && v <= 0x202e) || (v >= 0x2066 && v <= 0x2069)
+    }
+
+    /// Appends scalar `v` as UTF-8, or, when it is unsafe to show, as an escape: \xNN below
+    /// U+0100, \u{XXXX} above.
+    public static func appendShown(_ v: UInt32, to out: inout [UInt8]) {
+        guard isUnsafeToShow(v) else { return appendUTF8(v, to: &out) }
+        out += v < 0x100 ? Array("\\x\(hex(UInt8(v)))".utf8) : Array("\\u{\(hex(UInt16(v), 4))}".utf8)
+    }
+
+    /// `s` as it may be shown: every scalar `isUnsafeToShow` escapes. The one sanitiser of
+    /// strings from every protocol (QMI, MBIM, AT) before they reach a log, a trace or a status.
+    public static func shown(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { isUnsafeToShow($0.value) }) else { return s }
+        var out: [UInt8] = []
+        for u in s.unicodeScalars { appendShown(u.value, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The multi-byte UTF-8 sequence starting at `b[i]` (a lead byte of 0x80 or more): its
     /// scalar and length, or nil when it is cut short, overlong, a surrogate or beyond
     /// U+10FFFF.

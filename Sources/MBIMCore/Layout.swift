@@ -280,16 +280,16 @@ extension Array {
 }
 
 /// UTF-16LE text as MBIM carries it (the Basic Multilingual Plane; surrogate pairs are kept
-/// as pairs, a lone one becomes U+FFFD). Control characters never come out: they become
-/// \xNN, so no string from the modem can add a line or steer a terminal.
+/// as pairs, a lone one becomes U+FFFD). What is unsafe to show (controls, bidi overrides:
+/// `Text.isUnsafeToShow`) never comes out as it is: it is escaped, so no string from the
+/// modem can add a line, steer a terminal or reorder a log line.
 public enum MBIMText {
     public static func utf16(_ s: String) -> [UInt8] { s.utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] } }
 
     public static func string(_ b: [UInt8]) -> String {
         var out: [UInt8] = []
         for scalar in Text.utf16LEScalars(b) {
-            let v = scalar ?? 0xfffd
-            if v < 0x20 || v == 0x7f { out += Array("\\x\(Text.hex(UInt8(v)))".utf8) } else { Text.appendUTF8(v, to: &out) }
+            Text.appendShown(scalar ?? 0xfffd, to: &out)
         }
         return String(decoding: out, as: UTF8.self)
     }

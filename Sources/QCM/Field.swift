@@ -123,7 +123,7 @@ enum Network {
 
     /// An operator name as it may be shown: printable, one line, at most 64 bytes.
     static func operatorName(_ s: String) -> String? {
-        let clean = Text.withoutControls(s)
+        let clean = Text.shown(s)
         guard !clean.isEmpty else { return nil }
         return clean.utf8.count <= 64 ? clean : String(decoding: Array(clean.utf8.prefix(64)), as: UTF8.self)
     }

@@ -6,16 +6,17 @@ import Base
 /// way, so `Iv:L\x06` in a Serving System indication reads "Iliad". Nothing here needs the
 /// Unicode tables: UTF-8 is checked and built byte by byte.
 public enum QMIStrings {
-    /// The text of a string TLV (trailing NULs dropped). Bytes none of the three codings
-    /// explain come back with each byte outside printable ASCII as \xNN.
+    /// The text of a string TLV (trailing NULs dropped), as it may be shown: what is unsafe
+    /// to show (controls, bidi overrides) escaped by `Text.shown`. Bytes none of the three
+    /// codings explain come back with each byte outside printable ASCII as \xNN.
     public static func decode(_ raw: [UInt8]) -> String {
         var b = raw
         while b.last == 0 { b.removeLast() }
         if b.isEmpty { return "" }
-        if printableUTF8(b) { return String(decoding: b, as: UTF8.self) }
+        if printableUTF8(b) { return Text.shown(String(decoding: b, as: UTF8.self)) }
         // The other codings get every byte (a UCS-2 name ends in a NUL byte of its own).
-        if let s = gsm7(raw) { return s }
-        if let s = ucs2LE(raw) { return s }
+        if let s = gsm7(raw) { return Text.shown(s) }
+        if let s = ucs2LE(raw) { return Text.shown(s) }
         var out: [UInt8] = []
         for c in b {
             if c >= 0x20 && c < 0x7f && c != 0x5c { out.append(c) } else { out += Array("\\x\(Text.hex(c))".utf8) }

@@ -31,6 +31,19 @@ final class TextTests: XCTestCase {
         XCTAssertFalse("a".precedes("a"))
     }
 
+    /// The one rule for text from outside: controls (C0, DEL, C1) and the invisible
+    /// characters that reorder or hide text are escaped; everything else, accents and
+    /// scripts included, stays.
+    func testWhatMayBeShown() {
+        XCTAssertEqual(Text.shown("Telefónica Movistar"), "Telefónica Movistar")
+        XCTAssertEqual(Text.shown("中国移动"), "中国移动")
+        XCTAssertEqual(Text.shown("a\nb\u{1b}[2J"), "a\\x0ab\\x1b[2J")
+        XCTAssertEqual(Text.shown("x\u{7f}\u{9b}y"), "x\\x7f\\x9by")
+        XCTAssertEqual(Text.shown("evil\u{202e}cod.exe"), "evil\\u{202e}cod.exe")
+        for v: UInt32 in [0x061c, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202e, 0x2066, 0x2069] { XCTAssertTrue(Text.isUnsafeToShow(v), "\(v)") }
+        for v: UInt32 in [0x20, 0x7e, 0xa0, 0x200d, 0x2030, 0x206a, 0x1f600] { XCTAssertFalse(Text.isUnsafeToShow(v), "\(v)") }
+    }
+
     func testWordSwitch() {
         func kind(_ s: String) -> Int {
             switch Word(s) {

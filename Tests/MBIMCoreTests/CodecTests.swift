@@ -71,6 +71,8 @@ final class CodecTests: XCTestCase {
         many[12] = 200                                                                  // 200 addresses claimed
         guard case .failure = C.IPConfiguration.layout.decode(many) else { return XCTFail("count beyond the buffer accepted") }
         XCTAssertEqual(MBIMText.string([0x41, 0, 0x0a, 0, 0x1b, 0]), "A\\x0a\\x1b", "control characters never come out raw")
+        // C1 controls (CSI U+009B) and bidi overrides (U+202E) neither: the rule QMI's strings follow.
+        XCTAssertEqual(MBIMText.string([0x45, 0, 0x9b, 0, 0x32, 0, 0x2e, 0x20, 0x78, 0]), "E\\x9b2\\u{202e}x")
         guard case .failure = C.DeviceCaps.response.decode([1, 2, 3]) else { return XCTFail("short buffer accepted") }
     }
 

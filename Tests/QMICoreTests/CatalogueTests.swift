@@ -337,6 +337,7 @@ final class StringCodingTests: XCTestCase {
                        "UCS-2LE, its last NUL kept")
         XCTAssertEqual(QMIStrings.decode(Array("CHN-UNICOM".utf8) + [0, 0]), "CHN-UNICOM", "trailing NULs dropped")
         XCTAssertEqual(QMIStrings.decode(Array("Telefónica".utf8)), "Telefónica", "printable UTF-8 as it is")
+        XCTAssertEqual(QMIStrings.decode(Array("evil\u{202e}cod".utf8)), "evil\\u{202e}cod", "a bidi override is shown as one, as MBIM's are")
         // GSM 7-bit: the extension table (ESC), and an escape to nothing that is not GSM.
         XCTAssertEqual(QMIStrings.gsm7([0x9B, 0x32]), "€", "septets ESC 0x65")
         XCTAssertNil(QMIStrings.gsm7([0x9B, 0x00]), "septets ESC 0x01: not in the extension table")
