@@ -25,13 +25,20 @@ public struct FileInfo: Equatable {
     public let mode: UInt32
     public let owner: UInt32
     public let size: Int64
+    /// Which file it is: two paths (or a path and a descriptor) are the same file when both match.
+    public let device: UInt64
+    public let inode: UInt64
 
     init(_ i: csys_file_info) {
         kind = FileKind(i.kind)
         mode = UInt32(i.mode)
         owner = UInt32(i.uid)
         size = Int64(i.size)
+        device = UInt64(i.dev)
+        inode = UInt64(i.ino)
     }
+
+    public func isSameFile(as other: FileInfo) -> Bool { device == other.device && inode == other.inode }
 
     public var writableByOthers: Bool { mode & 0o022 != 0 }
     public var sticky: Bool { mode & 0o1000 != 0 }

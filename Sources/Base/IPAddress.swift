@@ -46,6 +46,12 @@ public struct IPAddress: Equatable, Hashable {
         family == .ipv4 ? bytes[0] == 127 : bytes.dropLast().allSatisfy { $0 == 0 } && bytes[15] == 1
     }
     public var isMulticast: Bool { family == .ipv4 ? bytes[0] >= 224 && bytes[0] <= 239 : bytes[0] == 0xff }
+    /// IPv6 fe80::/10 or IPv4 169.254.0.0/16, or any multicast: what the kernel keeps on an
+    /// interface for itself.
+    public var isLinkLocalOrMulticast: Bool {
+        if isMulticast { return true }
+        return family == .ipv4 ? bytes[0] == 169 && bytes[1] == 254 : bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80
+    }
     /// 255.255.255.255 (IPv4 only).
     public var isBroadcast: Bool { family == .ipv4 && bytes.allSatisfy { $0 == 0xff } }
     /// 240.0.0.0/4 (reserved, IPv4 only).

@@ -105,6 +105,16 @@ int csys_spawn(const char *path, char *const argv[], char *const envp[],
     return 0;
 }
 
+int csys_peer_cred(int fd, int *pid, unsigned *uid, unsigned *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
 int csys_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
 
 /* Opens path without blocking (a FIFO or a device cannot stall qcm) and keeps it only when

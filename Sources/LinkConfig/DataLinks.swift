@@ -25,16 +25,29 @@ public final class DataLinks {
     public private(set) var links: [Link] = []
     public var log: (String) -> Void = { _ in }
 
-    /// What the parent was like before qcm changed it.
-    var raisedParent = false
-    var originalMTU: UInt32?
-    var setPassThrough = false
+    /// What the parent was like before any qcm changed it (nil: nothing changed yet). Kept
+    /// in the run directory too (`recordPath`) while changed, so the qcm that follows one
+    /// killed with -9 still knows and puts it back.
+    struct Original: Equatable {
+        var up: Bool
+        var mtu: UInt32
+        /// qmi/pass_through was N (rmnet made it Y).
+        var passThroughOff = false
+    }
+    var original: Original?
+    public var recordPath: String?
 
-    public init(sysRoot: String, parent: String) throws(LinkError) {
+    public init(sysRoot: String, parent: String, recordPath: String? = nil) throws(LinkError) {
         self.sysRoot = sysRoot
         self.parent = parent
+        self.recordPath = recordPath
         netlink = try Netlink()
+        original = recordPath.flatMap { ParentRecord.read($0, interface: parent) }
+        inherited = original != nil
     }
+
+    /// The parent's original state came from the record a qcm killed with -9 left.
+    var inherited = false
 
     public var parentAttributes: String { sysRoot + "/class/net/" + parent }
 
@@ -43,16 +56,27 @@ public final class DataLinks {
     public func prepareParent(mtu: UInt32?) throws(LinkError) {
         let index = try netlink.index(of: parent)
         guard let link = try netlink.link(index) else { throw .noSuchInterface(parent) }
-        if let want = mtu, link.mtu < want {
+        if inherited, let o = original {
+            inherited = false
+            log("\(parent): a qcm stopped with -9 changed it (it was \(o.up ? "up" : "down"), MTU \(o.mtu)); that is put back on exit")
+        }
+        let raise = mtu.map { link.mtu < $0 } ?? false
+        if raise || !link.isUp { remember(Original(up: link.isUp, mtu: link.mtu)) }
+        if let want = mtu, raise {
             try netlink.setLink(index, name: parent, mtu: want)
-            if originalMTU == nil { originalMTU = link.mtu }
             log("\(parent): MTU \(link.mtu) -> \(want) (the modem's downlink aggregates)")
         }
         if !link.isUp {
             try netlink.setLink(index, name: parent, up: true)
-            raisedParent = true
             log("\(parent): up (the QMAP parent)")
         }
+    }
+
+    /// Notes the parent's state before the first change, in memory and in the run directory.
+    func remember(_ o: Original) {
+        guard original == nil else { return }
+        original = o
+        if let p = recordPath { ParentRecord.write(p, interface: parent, o) }
     }
 
     // MARK: qmimux
@@ -112,9 +136,11 @@ public final class DataLinks {
     /// rmnet link already was left by a qcm that was killed, and is made again.
     public func addRmnet(_ mux: UInt8, flags: UInt32) throws(LinkError) -> String {
         let pass = parentAttributes + "/qmi/pass_through"
-        if !setPassThrough, Files.exists(pass) {
+        if original?.passThroughOff != true, let now = Files.readSmall(pass), !Text.trimmed(String(decoding: now, as: UTF8.self)).equals("Y") {
+            if original == nil, let link = try netlink.link(try netlink.index(of: parent)) { remember(Original(up: link.isUp, mtu: link.mtu)) }
+            original?.passThroughOff = true
+            if let p = recordPath, let o = original { ParentRecord.write(p, interface: parent, o) }
             do throws(SystemError) { try Files.writeAttribute(pass, "Y") } catch { throw .system(error) }
-            setPassThrough = true
         }
         let name = DataLinks.rmnetName(parent: parent, mux: mux)
         let parentIndex = try netlink.index(of: parent)
@@ -185,7 +211,8 @@ public final class DataLinks {
 
     /// Removes every link qcm made and puts the parent back (pass_through, MTU, down) —
     /// unless `shared` (another qcm serves a PDN of this modem) or links qcm did not make are
-    /// still on it: their traffic goes through the parent too.
+    /// still on it: their traffic goes through the parent too (the record then stays, for the
+    /// last qcm to restore).
     public func removeAll(shared: Bool) {
         let ours = links.map { "upper_" + $0.name }
         for l in links { remove(mux: l.mux) }
@@ -194,14 +221,38 @@ public final class DataLinks {
             log("\(parent) left up: " + (shared ? "another qcm uses this modem" : "links qcm did not make are on it"))
             return
         }
-        if setPassThrough {
-            setPassThrough = false
-            try? Files.writeAttribute(parentAttributes + "/qmi/pass_through", "N")
+        guard let o = original else { return }
+        original = nil
+        if o.passThroughOff { try? Files.writeAttribute(parentAttributes + "/qmi/pass_through", "N") }
+        if let index = try? netlink.index(of: parent), let link = try? netlink.link(index) {
+            if link.isUp && !o.up { try? netlink.setLink(index, name: parent, up: false) }
+            if link.mtu != o.mtu { try? netlink.setLink(index, name: parent, mtu: o.mtu) }
         }
-        guard raisedParent || originalMTU != nil, let index = try? netlink.index(of: parent) else { return }
-        if raisedParent { try? netlink.setLink(index, name: parent, up: false) }
-        if let m = originalMTU { try? netlink.setLink(index, name: parent, mtu: m) }
-        raisedParent = false
-        originalMTU = nil
+        if let p = recordPath { Files.remove(p) }
+    }
+}
+
+/// The record of the QMAP parent's state before qcm changed it: `qcm-parent 1`, `interface
+/// NAME`, `up 0|1`, `mtu N`, `pass_through_off 0|1`. Read only when it is a regular file
+/// owned by root or by us, and only values that parse are believed.
+enum ParentRecord {
+    static func write(_ path: String, interface: String, _ o: DataLinks.Original) {
+        let text = "qcm-parent 1\ninterface \(interface)\nup \(o.up ? 1 : 0)\nmtu \(o.mtu)\npass_through_off \(o.passThroughOff ? 1 : 0)\n"
+        _ = try? Files.writeAtomically(path, Array(text.utf8))
+    }
+
+    static func read(_ path: String, interface: String) -> DataLinks.Original? {
+        guard let info = Files.info(path), info.kind == .file, info.owner == 0 || info.owner == UInt32(getuid()),
+              let bytes = Files.readSmall(path, limit: 1024) else { return nil }
+        let lines = Files.lines(bytes)
+        guard lines.count >= 5, lines[0].equals("qcm-parent 1"), lines[1].equals("interface " + interface) else { return nil }
+        func value(_ i: Int, _ key: String) -> Int64? {
+            let parts = Text.split(lines[i], on: 32)
+            guard parts.count == 2, parts[0].equals(key) else { return nil }
+            return Text.parseInt(parts[1])
+        }
+        guard let up = value(2, "up"), up == 0 || up == 1, let mtu = value(3, "mtu"), mtu >= 68, mtu <= 65535,
+              let pass = value(4, "pass_through_off"), pass == 0 || pass == 1 else { return nil }
+        return DataLinks.Original(up: up == 1, mtu: UInt32(mtu), passThroughOff: pass == 1)
     }
 }

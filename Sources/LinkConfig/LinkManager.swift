@@ -30,6 +30,11 @@ public final class LinkManager {
     /// Where what was applied is recorded while qcm runs (the run directory), so the qcm
     /// started after one that was killed (-9) can remove it. nil: no record.
     public var recordPath: String?
+    /// The interface is this qcm's alone while it runs: global addresses and routes others
+    /// left on it (an earlier quectel-CM, a script, a test by hand) are removed before the
+    /// plan goes on — beside qcm's own they would break source-address selection. False
+    /// where another running qcm shares the interface: then they are only warned about.
+    public var exclusive = true
 
     public init(netlink: Netlink, dns: DNSManager? = nil, recordPath: String? = nil) {
         self.netlink = netlink
@@ -169,13 +174,32 @@ public final class LinkManager {
     /// Addresses and routes a previous qcm put on this interface and did not live to
     /// remove: marked with qcm's protocol (routes always; addresses on Linux 6.3+), or named
     /// in the record it kept in the run directory. Removed before the new plan goes on, so
-    /// the interface ends with exactly the new configuration. Addresses others put there are
-    /// left alone, with a warning: traffic may leave with them as its source.
+    /// the interface ends with exactly the new configuration. What others configured there
+    /// goes too when the interface is qcm's alone (`exclusive`), each removal logged; the
+    /// kernel's own (link-local addresses, the routes that come with an address, what the
+    /// network's Router Advertisements made) stays. Otherwise others' addresses are left, with
+    /// a warning: traffic may leave with them as its source.
     /// Returns the leftovers the new plan wants too: they are this qcm's to remove now.
     func removeLeftovers(index: Int32, name: String, plan: LinkPlan) -> [AddressInfo] {
         let recorded = recordPath.map { LinkRecord.read($0, interface: name) } ?? []
         let wanted = [plan.ipv4, plan.ipv6].compactMap { $0 }
         var adopted: [AddressInfo] = []
+        // Routes first: the kernel drops an interface's IPv4 routes with its last address.
+        for family in [Family.ipv4, .ipv6] {
+            for r in (try? netlink.routes(family)) ?? [] where r.outputIndex == index {
+                let why: String
+                if r.proto == RT.protoQCM {
+                    why = "left by a qcm that was killed"
+                } else if exclusive && r.proto != RT.protoKernel && r.proto != RT.protoRA && !(r.destination?.isLinkLocalOrMulticast ?? false) {
+                    why = "which qcm did not add: the interface is qcm's while it runs"
+                } else {
+                    continue
+                }
+                if (try? netlink.deleteRoute(r, name: name)) != nil {
+                    log?("\(name): removed \(r.isDefault ? "default route" : "route to \(r.destination?.text ?? "?")/\(r.prefix)")\(r.gateway.map { " via \($0.text)" } ?? ""), \(why)")
+                }
+            }
+        }
         guard let present = try? netlink.addresses(index: index) else { return [] }
         for ad in present where !ad.linkScope {
             let ours = ad.proto == RT.protoQCM || recorded.contains { $0.address == ad.address && $0.prefix == ad.prefix }
@@ -187,15 +211,12 @@ public final class LinkManager {
                 if (try? netlink.deleteAddress(index, name: name, ad.address, prefix: ad.prefix)) != nil {
                     log?("\(name): removed \(ad.address.text)/\(ad.prefix), left by a qcm that was killed")
                 }
+            } else if exclusive && ad.permanent {
+                if (try? netlink.deleteAddress(index, name: name, ad.address, prefix: ad.prefix)) != nil {
+                    log?("\(name): removed \(ad.address.text)/\(ad.prefix), which qcm did not add: the interface is qcm's while it runs")
+                }
             } else {
                 log?("warning: \(name) also carries \(ad.address.text)/\(ad.prefix), not added by qcm: traffic may leave with that source address")
-            }
-        }
-        for family in [Family.ipv4, .ipv6] {
-            for r in (try? netlink.routes(family)) ?? [] where r.proto == RT.protoQCM && r.outputIndex == index {
-                if (try? netlink.deleteRoute(r, name: name)) != nil {
-                    log?("\(name): removed \(r.isDefault ? "default route" : "route to \(r.destination?.text ?? "?")"), left by a qcm that was killed")
-                }
             }
         }
         return adopted

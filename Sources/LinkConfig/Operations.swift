@@ -22,7 +22,10 @@ enum RT {
     public static let protoQCM: UInt8 = 113
     static let scopeUniverse: UInt8 = 0, scopeLink: UInt8 = 253
     static let unicast: UInt8 = 1
-    static let nodad: UInt32 = 0x02
+    static let nodad: UInt32 = 0x02, permanent: UInt32 = 0x80
+    /// Route protocols of routes that come with an address (kernel) or from the network's
+    /// Router Advertisements (ra): not anyone's configuration.
+    static let protoKernel: UInt8 = 2, protoRA: UInt8 = 9
 }
 
 public struct LinkInfo: Equatable {
@@ -43,13 +46,17 @@ public final class AddressInfo: Equatable {
     public let proto: UInt8
     /// Link scope (IPv6 fe80::/10, IPv4 169.254/16 set so): not a call's address.
     public let linkScope: Bool
+    /// IFA_F_PERMANENT: configured (by hand, a script, a program), not formed by the kernel
+    /// from a Router Advertisement.
+    public let permanent: Bool
 
-    public init(index: Int32, address: IPAddress, prefix: Int, proto: UInt8 = 0, linkScope: Bool = false) {
+    public init(index: Int32, address: IPAddress, prefix: Int, proto: UInt8 = 0, linkScope: Bool = false, permanent: Bool = true) {
         self.index = index
         self.address = address
         self.prefix = prefix
         self.proto = proto
         self.linkScope = linkScope
+        self.permanent = permanent
     }
 
     public static func == (a: AddressInfo, b: AddressInfo) -> Bool {
@@ -243,13 +250,16 @@ extension Netlink {
         let prefix = Int(b[17])
         var local: IPAddress?, address: IPAddress?
         var proto: UInt8 = 0
+        var flags = UInt32(b[18])
         for (t, v) in attributes(b, from: 24) {
             if t == RT.ifaLocal { local = IPAddress(v) }
             if t == RT.ifaAddress { address = IPAddress(v) }
             if t == RT.ifaProto, let p = v.first { proto = p }
+            if t == RT.ifaFlags, let f = Reader(b: v).u32(0) { flags = f }
         }
         guard let a = local ?? address else { return nil }
-        return AddressInfo(index: idx, address: a, prefix: prefix, proto: proto, linkScope: b[19] == RT.scopeLink)
+        return AddressInfo(index: idx, address: a, prefix: prefix, proto: proto, linkScope: b[19] == RT.scopeLink,
+                           permanent: flags & RT.permanent != 0)
     }
 
     // MARK: routes

@@ -29,6 +29,11 @@ public final class MBIMChannel {
         if path.begins(with: "@") || csys_file_kind(path) == Int32(CSYS_SOCKET) {
             let fd = csys_unix_connect(path)
             guard fd >= 0 else { throw .system(operation: "connect to \(path)", errno: csys_errno()) }
+            // libmbim's proxy, or the simulator: root's or ours, or nothing is sent to it.
+            if let problem = Peer.problem(fd, path.begins(with: "@") ? "abstract socket \(path)" : path) {
+                _ = CSystem.close(fd)
+                throw .untrustedPeer(problem)
+            }
             _ = csys_set_nonblocking(fd)
             return MBIMChannel(path: path, fd: fd, isSocket: true)
         }
@@ -84,7 +89,11 @@ public final class MBIMChannel {
         }
         guard revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
         var buf = [UInt8](repeating: 0, count: 16384)
-        while fd >= 0 {
+        // A few reads per wake-up at most: a peer that never stops sending cannot keep the
+        // loop from its timers and signals (poll(2) reports the rest at once).
+        var reads = 0
+        while fd >= 0 && reads < 8 {
+            reads += 1
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 let e = csys_errno()
@@ -137,9 +146,26 @@ public final class MBIMEngine {
     let loop: EventLoop
     private var pending: [Pending] = []
     private var nextTID: UInt32 = 1
-    /// A message being reassembled: its first fragment's type and tid, and the payload so far.
-    private var collecting: (kind: MBIMMessage.Kind, tid: UInt32, total: UInt32, next: UInt32, payload: [UInt8])?
+    /// A message being reassembled from its fragments (a class: the payload grows in place).
+    final class Reassembly {
+        let kind: MBIMMessage.Kind
+        let tid: UInt32
+        let total: UInt32
+        var next: UInt32 = 1
+        var payload: [UInt8]
+        init(_ f: MBIMMessage.Fragment) {
+            kind = f.kind
+            tid = f.transactionID
+            total = f.total
+            payload = f.payload
+        }
+    }
+    private var collecting: Reassembly?
     public var maxTransfer = 4096
+    /// The largest message qcm reassembles, and the most fragments it takes for one: far
+    /// more than any Basic Connect answer needs, and a bound on what a peer can make qcm hold.
+    public static let maxMessage = 65536
+    public static let maxFragments: UInt32 = 32
     public private(set) var closedError: MBIMError?
 
     /// Every message sent or received (bytes, decoded when whole), for the -v trace.
@@ -153,7 +179,7 @@ public final class MBIMEngine {
         self.channel = channel
         self.loop = loop
         channel.onMessage = { bytes in self.received(bytes) }
-        channel.onJunk = { why in self.onIgnored?(why) }
+        channel.onJunk = { why in self.ignored(why) }
         channel.onClose = { e in self.shutdown(e) }
         channel.start(on: loop)
     }
@@ -202,33 +228,52 @@ public final class MBIMEngine {
         onClose?(e)
     }
 
+    /// Notices of ignored input in a row (since the last valid message): the first few are
+    /// logged, then one line says the rest is not — a peer that sends nothing but garbage
+    /// cannot fill the log.
+    private var notices = 0
+    static let maxNotices = 16
+
+    private func ignored(_ why: String) {
+        notices += 1
+        if notices <= MBIMEngine.maxNotices { onIgnored?(why) }
+        if notices == MBIMEngine.maxNotices { onIgnored?("more ignored MBIM input is not logged until a valid message arrives") }
+    }
+
     private func received(_ bytes: [UInt8]) {
         let f: MBIMMessage.Fragment
         switch MBIMMessage.fragment(bytes) {
         case .failure(let e):
             onFrame?(bytes, nil, false)
-            onIgnored?("ignored: \(e.description)")
+            ignored("ignored: \(e.description)")
             return
         case .success(let x): f = x
         }
         var payload = f.payload
         if f.total > 1 {
             onFrame?(bytes, nil, false)
-            if f.current == 0 {
-                collecting = (f.kind, f.transactionID, f.total, 1, f.payload)
+            guard f.total <= MBIMEngine.maxFragments else {
+                collecting = nil
+                ignored("ignored MBIM fragment \(f.current) of \(f.total) (transaction \(f.transactionID)): more than \(MBIMEngine.maxFragments) fragments announced")
                 return
             }
-            guard var c = collecting, c.tid == f.transactionID, c.kind == f.kind, c.total == f.total, c.next == f.current else {
+            if f.current == 0 {
+                collecting = Reassembly(f)
+                return
+            }
+            guard let c = collecting, c.tid == f.transactionID, c.kind == f.kind, c.total == f.total, c.next == f.current else {
                 collecting = nil
-                onIgnored?("ignored MBIM fragment \(f.current) of \(f.total) (transaction \(f.transactionID)): out of sequence, the message is lost")
+                ignored("ignored MBIM fragment \(f.current) of \(f.total) (transaction \(f.transactionID)): out of sequence, the message is lost")
+                return
+            }
+            guard c.payload.count + f.payload.count <= MBIMEngine.maxMessage else {
+                collecting = nil
+                ignored("ignored MBIM message of transaction \(f.transactionID): its fragments exceed \(MBIMEngine.maxMessage) bytes")
                 return
             }
             c.payload += f.payload
             c.next += 1
-            guard c.next == c.total else {
-                collecting = c
-                return
-            }
+            guard c.next == c.total else { return }
             collecting = nil
             payload = c.payload
         }
@@ -236,17 +281,18 @@ public final class MBIMEngine {
         switch MBIMMessage.assemble(kind: f.kind, transactionID: f.transactionID, payload: payload) {
         case .failure(let e):
             onFrame?(bytes, nil, false)
-            onIgnored?("ignored: \(e.description)")
+            ignored("ignored: \(e.description)")
             return
         case .success(let x): m = x
         }
+        notices = 0
         if f.total == 1 { onFrame?(bytes, m, false) }
         switch m.kind {
         case .indicateStatus:
             onIndication?(m)
         case .openDone, .closeDone, .commandDone, .functionError:
             guard let i = pending.firstIndex(where: { $0.tid == m.transactionID }) else {
-                onIgnored?("ignored \(m.kind.name) with transaction \(m.transactionID) that matches no request")
+                ignored("ignored \(m.kind.name) with transaction \(m.transactionID) that matches no request")
                 return
             }
             let p = pending.remove(at: i)
@@ -255,7 +301,7 @@ public final class MBIMEngine {
             if m.status != 0 { return p.completion(.failure(.status(m.status, m.buffer))) }
             p.completion(.success(m))
         default:
-            onIgnored?("ignored \(m.kind.name) from the modem side")
+            ignored("ignored \(m.kind.name) from the modem side")
         }
     }
 }

@@ -170,6 +170,8 @@ public enum MBIMError: Error, Equatable {
     /// came with it (a refused CONNECT still says the network's error).
     case status(UInt32, [UInt8])
     case system(operation: String, errno: Int32)
+    /// The process behind the socket is neither root nor qcm's user (`Peer.problem`).
+    case untrustedPeer(String)
 
     public var description: String {
         switch self {
@@ -180,6 +182,7 @@ public enum MBIMError: Error, Equatable {
         case .protocolError(let c): return "MBIM protocol error \(MBIMNames.protocolError(c)) (\(c))"
         case .status(let s, _): return "status \(MBIMNames.status(s)) (\(s))"
         case let .system(op, e): return "\(op): \(Errno(e).description)"
+        case .untrustedPeer(let s): return s
         }
     }
 }

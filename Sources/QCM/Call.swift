@@ -46,6 +46,8 @@ final class Call {
 
     var plan: LinkPlan?
     var connectedAt: Int64?
+    /// When the network last ended this call after it had come up.
+    var droppedAt: Int64?
     /// Failed dials in a row (for --max-retries).
     var failures = 0
     /// Position in the redial schedule: 0 redials at once, n > 0 after 2^(n-1) s (at most 60 s).
@@ -54,6 +56,21 @@ final class Call {
     init(_ options: PDNOptions) {
         self.options = options
         profile = options.pdn
+    }
+
+    /// The delay of the redial after the network ended the call (which had come up): at
+    /// once — the network usually takes the next call — unless the call was up for less than
+    /// `stableMs` and had dropped within `stableMs` before: a network that drops every call
+    /// is then redialed with the backoff (1, 2, 4 … 60 s), not in a tight loop.
+    func redialDelayAfterDrop(now: Int64, stableMs: Int64) -> Int64 {
+        let wasStable = connectedAt.map { now - $0 >= stableMs } ?? false
+        let droppedRecently = droppedAt.map { now - $0 < stableMs } ?? false
+        droppedAt = now
+        guard !wasStable && droppedRecently else {
+            backoff = 1                   // a dial that fails after this one waits 1 s, 2 s …
+            return 0
+        }
+        return nextRedialDelayMs()
     }
 
     /// The delay of the next redial, advancing the schedule.

@@ -95,8 +95,6 @@ final class Connection: MachineCore, CallMachine {
     var exitCode: Int32?
     var teardownProblems: [String] = []
     var recheckInFlight = false
-    /// `qcm status` queries waiting for the modem.
-    var queries: [StatusQuery] = []
 
     /// Requests that timed out since the modem last answered one, and the last of them:
     /// the modem may have stopped answering.

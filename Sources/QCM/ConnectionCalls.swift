@@ -154,11 +154,10 @@ extension Connection {
             setState(c, "gave up: \(why)")
             return
         }
-        scheduleRedial(c)
+        scheduleRedial(c, after: c.nextRedialDelayMs())
     }
 
-    func scheduleRedial(_ c: Call) {
-        let delay = c.nextRedialDelayMs()
+    func scheduleRedial(_ c: Call, after delay: Int64) {
         c.phase = .redialWait
         setState(c, "reconnecting: next attempt in \(delay / 1000) s")
         log(delay == 0 ? "redialing at once" : "redialing in \(delay) ms")
@@ -262,7 +261,6 @@ extension Connection {
         c.phase = .connected
         c.failures = 0
         c.connectedAt = now
-        if o.stableAfterSeconds == 0 { c.backoff = 0 }
         recoveryStep = 0
         if let p = plan { statusAddresses(c, p) }
         let detail = plan.map { Plans.describe($0) }
@@ -289,12 +287,11 @@ extension Connection {
 
     // MARK: drops
 
-    /// The call is gone: deconfigure, log the reason, redial — at once after a call that
-    /// had been up long enough, then with backoff (a network that drops every call at once
-    /// is not redialed in a tight loop).
+    /// The call is gone: deconfigure, log the reason, redial — at once, unless it is the
+    /// second quick drop in a row (`Call.redialDelayAfterDrop`).
     func callDropped(_ c: Call, _ why: String, stop: Bool) {
         log(why)
-        if let t = c.connectedAt, now - t >= Int64(o.stableAfterSeconds) * 1000 { c.backoff = 0 }
+        let delay = c.redialDelayAfterDrop(now: now, stableMs: Int64(o.stableAfterSeconds) * 1000)
         c.connectedAt = nil
         out.append(.status(pdn: c.pdn, "last_end_reason", why))
         deconfigure(c, release: false)
@@ -302,7 +299,7 @@ extension Connection {
             for (f, h) in c.handles.pairs { stopCall(c, family: f, handle: h, timeout: config.timeouts.request) }
         }
         c.handles.removeAll()
-        scheduleRedial(c)
+        scheduleRedial(c, after: delay)
     }
 
     /// A lost frame may have been the indication that a call ended: ask each connected call.

@@ -11,7 +11,9 @@ extension Connection {
     // MARK: responses
 
     func response(_ r: Request, _ result: Result<QMIMessage, QMIError>) {
-        if case .failure(.timeout(let what, _)) = result {
+        // What `qcm status` asks is no measure of the modem's health: only the session's own
+        // requests count towards recovery (a user cannot make qcm reset the modem).
+        if case .failure(.timeout(let what, _)) = result, !r.asksForUser {
             timeoutsSinceAnswer += 1
             lastTimeout = what
         } else if case .success = result {
@@ -228,6 +230,7 @@ extension Connection {
             deconfigure(c, release: false)
             c.forget()
         }
+        answerQueriesNow()
         clients.removeAll()
         pending = []
         registered = false

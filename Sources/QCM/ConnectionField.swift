@@ -150,13 +150,7 @@ extension Connection {
         default:
             return
         }
-        guard let i = queries.firstIndex(where: { $0.token == token }) else { return }
-        queries[i].results += results
-        queries[i].waiting -= 1
-        if queries[i].waiting == 0 {
-            let q = queries.remove(at: i)
-            out.append(.statusReply(q.token, q.results))
-        }
+        queryAnswered(token, results)
     }
 }
 

@@ -38,7 +38,7 @@ extension Connection {
 
     func channelOpenFailed(_ e: QMIError) {
         guard phase == .opening else { return }
-        if initializedOnce {
+        if initializedOnce, !e.isUntrustedPeer {
             scheduleReopen("cannot open \(config.channel): \(e.description)")
             return
         }
@@ -89,6 +89,10 @@ extension Connection {
     func allocated(_ service: QMIService, pdn: Int, family: UInt8, _ result: Result<QMIMessage, QMIError>) {
         let step = answered(.allocate(service, pdn: pdn, family: family))
         let r = result.map { CTL.AllocateClientID.Response($0) }
+        if case .failure(let e) = result, e.isUntrustedPeer {      // a GobiNet stand-in that is not ours
+            let f = openFailure(e, channel: "QMI channel \(config.channel)", proxy: nil)
+            return fail(f.code, f.message)
+        }
         guard case .success(let resp) = r, resp.result?.ok == true, let a = resp.allocation else {
             var why = "\(service.name): " + failure(result)
             if case .success(let m) = result, m.result?.error == QMIErrorCode.clientIdsExhausted {

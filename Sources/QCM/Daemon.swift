@@ -15,7 +15,9 @@ enum Daemon {
             return ExitCode.usage
         }
         log.log("qcm \(CLI.version) (QMI connection manager, quectel-CM compatible)")
-        if let k = options.killPDN { return KillCommand.run(pdn: k, runDir: options.runDir, log: log) }
+        if let k = options.killPDN {
+            return KillCommand.run(pdn: k, runDir: options.runDir, interface: options.interface, device: options.device, log: log)
+        }
         for p in options.pdns {
             log.log("profile[\(p.pdn)] = \(p.apn ?? "(from the modem)")/\(p.user ?? "")/\(p.password == nil ? "" : "***")/\(p.auth.map { Options.authName($0) } ?? "-"), pincode = \(options.pin == nil ? "(none)" : "***")")
         }
@@ -105,7 +107,7 @@ enum Daemon {
         var instances = SmallMap<Int, Instance>()
         defer { for i in instances.values { i.release() } }
         for p in o.pdns {
-            let instance = Instance(runDir: o.runDir, pdn: p.pdn, pidFile: o.pdns.count == 1 ? o.pidFile : nil)
+            let instance = Instance(runDir: o.runDir, channel: target.channel, pdn: p.pdn, pidFile: o.pdns.count == 1 ? o.pidFile : nil)
             do throws(Instance.Failure) {
                 try instance.lock(channel: o.proxy.map { "@" + $0 + "-" + target.channel } ?? target.channel)
             } catch {

@@ -2,30 +2,52 @@ import Base
 import CSystem
 import QMICore
 
-/// What a running qcm leaves in its run directory: a lock per QMI channel and PDN (so a
+/// What a running qcm leaves in its run directory: a lock per control channel and PDN (so a
 /// second instance on the same modem is refused), a pid file, and a status file that
-/// `qcm status` and `qcm -k` read.
+/// `qcm status` and `qcm -k` read — named after the channel, so two modems served by two
+/// qcm keep apart.
 ///
 /// The run directory may be shared with other users (`--run-dir /tmp/x`), so nothing in
 /// it is trusted blindly: the directory must be ours (or root's) and not writable by
 /// others unless it is sticky; files are created through fresh temporary names and renamed
 /// into place (a planted symlink is replaced, never followed); the lock file is opened
 /// without following symlinks and must be a regular file owned by us.
+///
+/// What every local user may read (state, addresses, operator, signal) is in the status file
+/// (0644); the subscriber and device identifiers (IMSI, ICCID, IMEI) are in a second file
+/// beside it that only qcm's user (root, normally) may read (0600).
 final class Instance {
     let runDir: String
     let pdn: Int
+    /// The channel as the file names show it: /dev/cdc-wdm0 → "cdc-wdm0".
+    let channelKey: String
     var lockFD: Int32 = -1
     var lockPath: String?
     var muxLockFD: Int32 = -1
     var muxLockPath: String?
     let pidFile: String
-    var statusPath: String { runDir + "/qcm-pdn\(pdn).status" }
+    var statusPath: String { Instance.statusPath(runDir: runDir, channelKey: channelKey, pdn: pdn) }
+    var privatePath: String { Instance.privatePath(statusPath) }
     var fields: [(String, String)] = []
 
-    init(runDir: String, pdn: Int, pidFile: String?) {
+    /// The keys kept from other users: what identifies the subscriber and the device.
+    static let privateKeys = ["imsi", "iccid", "imei"]
+    static func isPrivate(_ key: String) -> Bool { privateKeys.contains { $0.equals(key) } }
+
+    init(runDir: String, channel: String, pdn: Int, pidFile: String?) {
         self.runDir = runDir
         self.pdn = pdn
-        self.pidFile = pidFile ?? runDir + "/qcm-pdn\(pdn).pid"
+        channelKey = Instance.key(channel)
+        self.pidFile = pidFile ?? runDir + "/qcm-\(channelKey)-pdn\(pdn).pid"
+    }
+
+    static func statusPath(runDir: String, channelKey: String, pdn: Int) -> String {
+        runDir + "/qcm-\(channelKey)-pdn\(pdn).status"
+    }
+
+    /// qcm-cdc-wdm0-pdn1.status → qcm-cdc-wdm0-pdn1.private
+    static func privatePath(_ statusPath: String) -> String {
+        String(decoding: statusPath.utf8.dropLast(7), as: UTF8.self) + ".private"
     }
 
     enum Failure: Error {
@@ -54,13 +76,17 @@ final class Instance {
         }
     }
 
-    /// The lock name for a channel: /dev/cdc-wdm0 → cdc-wdm0.lock, @qmi-proxy → qmi-proxy.lock.
-    static func lockName(_ channel: String) -> String {
+    /// A channel as file names in the run directory show it: its last path component in
+    /// letters, digits and `-_.` (/dev/cdc-wdm0 → cdc-wdm0, @qmi-proxy → qmi-proxy).
+    static func key(_ channel: String) -> String {
         let clean = Files.basename(channel).utf8.map { c -> UInt8 in
             (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95 || c == 46 ? c : 95
         }
-        return String(decoding: clean, as: UTF8.self) + ".lock"
+        return String(decoding: clean, as: UTF8.self)
     }
+
+    /// The lock name for a channel: /dev/cdc-wdm0 → cdc-wdm0.lock, @qmi-proxy → qmi-proxy.lock.
+    static func lockName(_ channel: String) -> String { key(channel) + ".lock" }
 
     /// One qcm per QMI channel and PDN. A crashed holder's lock disappears with it (flock).
     func lock(channel: String) throws(Failure) {
@@ -88,21 +114,37 @@ final class Instance {
 
     /// Opens and flocks `path` (created without following symlinks, and only used when it is
     /// a regular file of ours) and writes our pid into it; nil when another process holds it.
+    /// The usual discipline of lock files that are removed when released: after the flock,
+    /// the path must still name the file that was locked — a holder that released it meanwhile
+    /// unlinked it, and the lock then belongs to whoever creates the next one — else again.
     static func takeLock(_ path: String) throws(Failure) -> Int32? {
-        let fd = csys_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { throw .system("cannot open lock file \(path): \(Errno.current.description)") }
-        guard let info = Files.info(fd: fd), info.kind == .file, info.owner == UInt32(getuid()) || info.owner == 0 else {
-            _ = close(fd)
-            throw .system("lock file \(path) is not a regular file owned by qcm's user; refusing to use it")
+        for _ in 0..<8 {
+            let fd = csys_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else { throw .system("cannot open lock file \(path): \(Errno.current.description)") }
+            guard let info = Files.info(fd: fd), info.kind == .file, info.owner == UInt32(getuid()) || info.owner == 0 else {
+                _ = close(fd)
+                throw .system("lock file \(path) is not a regular file owned by qcm's user; refusing to use it")
+            }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                _ = close(fd)
+                return nil
+            }
+            guard isLock(fd, at: path) else {
+                _ = close(fd)             // released and removed while we waited: lock the new one
+                continue
+            }
+            _ = ftruncate(fd, 0)
+            let text = Array("\(getpid())\n".utf8)
+            _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            return fd
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            _ = close(fd)
-            return nil
-        }
-        _ = ftruncate(fd, 0)
-        let text = Array("\(getpid())\n".utf8)
-        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        return fd
+        throw .system("lock file \(path) keeps being replaced while qcm locks it; refusing to use it")
+    }
+
+    /// `fd` is the file `path` names now (not one that was unlinked since it was opened).
+    static func isLock(_ fd: Int32, at path: String) -> Bool {
+        guard let held = Files.info(fd: fd), let now = Files.info(path) else { return false }
+        return now.isSameFile(as: held)
     }
 
     /// The pid written in a held lock file, for the message ("?" when unreadable).
@@ -129,18 +171,30 @@ final class Instance {
 
     func get(_ key: String) -> String? { fields.first { $0.0.equals(key) }?.1 }
 
-    /// Rewritten atomically on every state change. Values from the modem or the network
-    /// (a firmware revision, a call-end reason) cannot add lines: control characters are
-    /// escaped.
+    /// Rewritten atomically on every state change: the status file for every local user, the
+    /// identifiers for qcm's user only. Values from the modem or the network (a firmware
+    /// revision, a call-end reason) cannot add lines: control characters are escaped.
     func save() {
         guard lockFD >= 0 else { return }
-        writeFile(statusPath, record([]))
+        writeFile(statusPath, record([], identifiers: false))
+        let ids = fields.filter { Instance.isPrivate($0.0) }
+        if ids.isEmpty {
+            Files.remove(privatePath)
+        } else {
+            _ = try? Files.writeAtomically(privatePath, Array(Instance.lines(ids).utf8), mode: 0o600)
+        }
     }
 
-    /// The status record (the status file's text), with `extras` appended.
-    func record(_ extras: [(String, String)]) -> String {
-        var text = "pid=\(getpid())\npdn=\(pdn)\nupdated=\(csys_realtime_ms() / 1000)\n"
-        for (k, v) in fields + extras { text += "\(k)=\(Instance.escape(v))\n" }
+    /// The status record (the status file's text), with `extras` appended; the identifiers
+    /// only when `identifiers` (the asker is root or qcm's user).
+    func record(_ extras: [(String, String)], identifiers: Bool) -> String {
+        "pid=\(getpid())\npdn=\(pdn)\nupdated=\(csys_realtime_ms() / 1000)\n"
+            + Instance.lines((fields + extras).filter { identifiers || !Instance.isPrivate($0.0) })
+    }
+
+    static func lines(_ pairs: [(String, String)]) -> String {
+        var text = ""
+        for (k, v) in pairs { text += "\(k)=\(Instance.escape(v))\n" }
         return text
     }
 
@@ -148,11 +202,14 @@ final class Instance {
         _ = try? Files.writeAtomically(path, Array(text.utf8))
     }
 
+    /// Everything goes, the lock last: it is unlinked while still held (whoever waits for it
+    /// re-checks the path after locking, `takeLock`), then closed.
     func release() {
         Files.remove(statusPath)
+        Files.remove(privatePath)
         Files.remove(pidFile)
-        if let p = lockPath { Files.remove(p) }
-        if let p = muxLockPath { Files.remove(p) }
+        if let p = lockPath, lockFD >= 0 { Files.remove(p) }
+        if let p = muxLockPath, muxLockFD >= 0 { Files.remove(p) }
         if lockFD >= 0 { _ = close(lockFD) }
         if muxLockFD >= 0 { _ = close(muxLockFD) }
         lockFD = -1
@@ -170,12 +227,23 @@ final class Instance {
             return Int32(v)
         }
         /// The pid is a running qcm that holds the lock the file names: not a stale file,
-        /// and not an unrelated process that happens to have the pid now.
-        var alive: Bool {
-            guard let p = pid, Instance.running(p), Instance.isQCM(p) else { return false }
-            guard let lock = value("lock") else { return true }   // written by a qcm without lock info
-            return Instance.lockHeld(lock, by: p)
+        /// and not an unrelated process that happens to have the pid now. A file that names
+        /// no lock is not believed.
+        var liveness: Liveness {
+            guard let p = pid, Instance.running(p), let lock = value("lock") else { return .stale }
+            switch Instance.isQCM(p) {
+            case .some(false): return .stale
+            case .none: return .hidden
+            case .some(true): return Instance.lockHeld(lock, by: p) ? .running : .stale
+            }
         }
+        var alive: Bool { liveness == .running }
+    }
+
+    enum Liveness: Equatable {
+        case running, stale
+        /// /proc does not show this user what the process is (mounted with hidepid).
+        case hidden
     }
 
     /// Alive and not a zombie waiting for its parent to reap it.
@@ -185,15 +253,20 @@ final class Instance {
         return !(close + 2 < stat.count && stat[close + 2] == 90)   // "Z"
     }
 
-    /// /proc/PID/exe is the same program as this one (an upgraded binary counts too).
-    static func isQCM(_ pid: Int32) -> Bool {
-        guard let theirs = Files.readlink("/proc/\(pid)/exe") else { return false }
-        let mine = Files.readlink("/proc/self/exe") ?? "qcm"
+    /// /proc/PID/exe is the same program as this one (an upgraded binary counts too). Another
+    /// user's process (root's qcm, for `qcm status` run by a user) hides its exe: then its
+    /// name (/proc/PID/comm) is compared. nil when /proc shows neither (hidepid).
+    static func isQCM(_ pid: Int32) -> Bool? {
         func name(_ p: String) -> String {
             let b = Files.basename(p)
             return b.ends(with: " (deleted)") ? String(decoding: b.utf8.dropLast(10), as: UTF8.self) : b
         }
-        return name(theirs).equals(name(mine))
+        let mine = name(Files.readlink("/proc/self/exe") ?? "qcm")
+        if let theirs = Files.readlink("/proc/\(pid)/exe") { return name(theirs).equals(mine) }
+        guard let comm = Files.readSmall("/proc/\(pid)/comm", limit: 64) else { return nil }
+        // comm is the name cut to 15 bytes.
+        let short = String(decoding: Array(mine.utf8.prefix(15)), as: UTF8.self)
+        return Text.trimmed(String(decoding: comm, as: UTF8.self)).equals(short)
     }
 
     /// Someone holds an flock on `path` and the file names `pid`.
@@ -208,15 +281,21 @@ final class Instance {
         return pidIn(fd: fd) == pid
     }
 
+    /// Every status file in the run directory, the identifiers merged in where this user may
+    /// read them.
     static func statuses(runDir: String) -> [Status] {
         var names: [String] = []
-        for n in Files.list(runDir) ?? [] where n.begins(with: "qcm-pdn") && n.ends(with: ".status") {
+        for n in Files.list(runDir) ?? [] where n.begins(with: "qcm-") && n.ends(with: ".status") {
             names.insert(n, at: names.firstIndex { n.precedes($0) } ?? names.count)   // kept in order
         }
         return names.compactMap { n in
             let path = runDir + "/" + n
             guard let bytes = Files.readSmall(path, limit: 65536) else { return nil }
-            return Status(path: path, values: parseRecord(Files.lines(bytes)))
+            var values = parseRecord(Files.lines(bytes))
+            if let ids = Files.readSmall(privatePath(path), limit: 4096) {
+                values += parseRecord(Files.lines(ids)).filter { isPrivate($0.0) }
+            }
+            return Status(path: path, values: values)
         }
     }
 
@@ -233,35 +312,48 @@ final class Instance {
         return values
     }
 
-    /// A value as a status record holds it: printable UTF-8 as it is (an operator called
-    /// "Telefónica" stays so), everything else — control characters, broken UTF-8, the
-    /// backslash itself — as \xNN-style escapes, so no value can add a line.
-    static func escape(_ v: String) -> String {
-        let b = Array(v.utf8)
-        if !b.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == 92 }) && QMIStrings.printableUTF8(b) { return v }
-        return Text.printable(b)
-    }
+    /// A value as a status record holds it: as it may be shown (`Text.shown`: an operator
+    /// called "Telefónica" stays so, control characters and bidi overrides become escapes),
+    /// so no value can add a line or reorder one.
+    static func escape(_ v: String) -> String { Text.shown(v) }
 }
 
 /// `qcm -k PDN`: stop the instance serving that PDN and wait for its clean teardown. Only
 /// a process that is qcm and holds the lock its status file names is signalled: a stale
-/// file whose pid now belongs to another program is reported, never acted on.
+/// file whose pid now belongs to another program is reported, never acted on. Where two
+/// modems each have a qcm serving that PDN, `-i IFACE` or `--device PATH` says which.
 enum KillCommand {
-    static func run(pdn: Int, runDir: String, log: Logger) -> Int32 {
-        let mine = Instance.statuses(runDir: runDir).filter { $0.value("pdn")?.equals("\(pdn)") == true }
-        guard let s = mine.first(where: { $0.alive }), let pid = s.pid else {
+    static func run(pdn: Int, runDir: String, interface: String?, device: String?, log: Logger) -> Int32 {
+        let all = Instance.statuses(runDir: runDir)
+        let mine = all.filter { s in
+            s.value("pdn")?.equals("\(pdn)") == true
+                && (interface.map { s.value("interface")?.equals($0) == true } ?? true)
+                && (device.map { d in s.value("channel").map { Instance.key($0).equals(Instance.key(d)) } == true } ?? true)
+        }
+        let running = mine.filter { $0.liveness == .running }
+        guard running.count <= 1 else {
+            log.log("several qcm serve PDN \(pdn): " + running.map { describe($0) }.joined(separator: ", ")
+                    + "; choose one with -i IFACE or --device PATH")
+            return ExitCode.usage
+        }
+        guard let s = running.first, let pid = s.pid else {
+            if let hidden = mine.first(where: { $0.liveness == .hidden }), let pid = hidden.pid {
+                log.log("cannot tell whether pid \(pid) (\(hidden.path)) is a qcm: /proc hides other users' processes; run qcm -k as root")
+                return ExitCode.permission
+            }
             if let stale = mine.first, let pid = stale.pid {
                 log.log("\(stale.path) names pid \(pid), which is not a running qcm holding its lock: stale, not signalling it")
             } else {
-                log.log("no running qcm serves PDN \(pdn) (looked in \(runDir))")
+                log.log("no running qcm serves PDN \(pdn)\(interface.map { " on \($0)" } ?? "")\(device.map { " on \($0)" } ?? "") (looked in \(runDir))")
             }
             return ExitCode.failure
         }
         // A qcm serving several PDNs stops only this one (SIGUSR1 carrying the PDN).
-        let shared = Instance.statuses(runDir: runDir).filter { $0.pid == pid && $0.alive }.count > 1
+        let shared = all.filter { $0.pid == pid && $0.alive }.count > 1
         log.log("stopping qcm pid \(pid) (PDN \(pdn)\(shared ? "; its other PDNs go on" : ""))")
         guard (shared ? csys_sigqueue(pid, SIGUSR1, Int32(pdn)) : kill(pid, SIGTERM)) == 0 else {
-            log.log("cannot signal pid \(pid): \(Errno.current.description)")
+            let e = Errno.current
+            log.log("cannot signal qcm pid \(pid): \(e.description)" + (e.code == EPERM ? " (it runs as another user: run qcm -k as root)" : ""))
             return ExitCode.permission
         }
         let deadline = csys_monotonic_ms() + 15_000
@@ -274,5 +366,10 @@ enum KillCommand {
         }
         log.log("qcm pid \(pid) did not stop within 15 s")
         return ExitCode.failure
+    }
+
+    /// "pid 812 on /dev/cdc-wdm0 (wwan0)"
+    static func describe(_ s: Instance.Status) -> String {
+        "pid \(s.pid.map { "\($0)" } ?? "?") on \(s.value("channel") ?? "?")" + (s.value("interface").map { " (\($0))" } ?? "")
     }
 }

@@ -144,7 +144,7 @@ final class MBIMSession: MachineCore, CallMachine {
 
     func channelOpenFailed(_ e: QMIError) {
         guard phase == .opening else { return }
-        if initializedOnce { return scheduleReopen("cannot open \(config.channel): \(e.description)") }
+        if initializedOnce, !e.isUntrustedPeer { return scheduleReopen("cannot open \(config.channel): \(e.description)") }
         let f = openFailure(e, channel: "MBIM channel \(config.channel)", proxy: config.viaProxy ? "mbim-proxy" : nil)
         fail(f.code, f.message)
     }
@@ -414,7 +414,6 @@ final class MBIMSession: MachineCore, CallMachine {
         call.phase = .connected
         call.failures = 0
         call.connectedAt = now
-        if o.stableAfterSeconds == 0 { call.backoff = 0 }
         let detail = call.plan.map { Plans.describe($0) }
         let summary = "connected" + (detail.map { " (\($0))" } ?? "")
         log(summary)
@@ -445,9 +444,9 @@ final class MBIMSession: MachineCore, CallMachine {
             command(.disconnect, MBIMCatalogue.Connect.cid, set: true, deactivateBody, timeout: config.timeouts.teardown)
         }
         sessionUp = false
-        if let at = call.connectedAt, now - at >= Int64(o.stableAfterSeconds) * 1000 { call.backoff = 0 }
+        let delay = call.redialDelayAfterDrop(now: now, stableMs: Int64(o.stableAfterSeconds) * 1000)
         call.connectedAt = nil
-        scheduleRedial()
+        scheduleRedial(after: delay)
     }
 
     func dialFailed(_ why: String) {
@@ -457,12 +456,11 @@ final class MBIMSession: MachineCore, CallMachine {
         if o.maxRetries > 0 && call.failures >= o.maxRetries {
             return fail(ExitCode.callFailed, "giving up after \(call.failures) failed dial(s) (--max-retries \(o.maxRetries)): \(why)")
         }
-        scheduleRedial()
+        scheduleRedial(after: call.nextRedialDelayMs())
     }
 
-    func scheduleRedial() {
+    func scheduleRedial(after delay: Int64) {
         call.phase = .redialWait
-        let delay = call.nextRedialDelayMs()
         setState(delay == 0 ? "reconnecting" : "reconnecting: next attempt in \(delay / 1000) s")
         arm(.redial(pdn: call.pdn), delay)
     }
@@ -537,6 +535,7 @@ final class MBIMSession: MachineCore, CallMachine {
     func scheduleReopen(_ why: String) {
         phase = .waitingForDevice
         registered = false
+        answerQueriesNow()
         setState("modem gone, waiting for it: \(why)")
         let delay = reopenDelayMs
         reopenDelayMs = min(reopenDelayMs * 2, 10_000)
@@ -651,15 +650,16 @@ extension MBIMSession {
     /// `qcm status` asking: the counters of the session, read now (2 s at most).
     func statusQuery(_ token: Int) {
         guard phase == .ready, call.phase == .connected else { return out.append(.statusReply(token, [])) }
+        queries.append(StatusQuery(token: token, waiting: 1, results: []))
         command(.statistics(query: token), MBIMCatalogue.PacketStatistics.cid, timeout: 2000)
     }
 
     func statistics(_ token: Int, _ r: Result<MBIMMessage, MBIMError>) {
         typealias P = MBIMCatalogue.PacketStatistics
-        guard case .success = r, let v = values(P.response, r) else { return out.append(.statusReply(token, [])) }
+        guard case .success = r, let v = values(P.response, r) else { return queryAnswered(token, []) }
         let counters = [("tx_bytes", P.outOctets), ("rx_bytes", P.inOctets), ("tx_packets", P.outPackets),
                         ("rx_packets", P.inPackets), ("tx_dropped", P.outDiscards), ("rx_dropped", P.inDiscards)]
-        out.append(.statusReply(token, counters.map { (call.pdn, $0.0, "\(v[$0.1].number)") }))
+        queryAnswered(token, counters.map { (call.pdn, $0.0, "\(v[$0.1].number)") })
     }
 }
 #endif

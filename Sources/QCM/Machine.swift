@@ -147,6 +147,14 @@ enum Request: Equatable {
     case iccid
     case packetStats(pdn: Int, query: Int)
     case rfBand(query: Int)
+
+    /// Asked for `qcm status`, not for the session.
+    var asksForUser: Bool {
+        switch self {
+        case .packetStats, .rfBand: return true
+        default: return false
+        }
+    }
 }
 
 enum Timer: Equatable {

@@ -13,6 +13,8 @@ class MachineCore {
     var stopRequestedAt: Int64?
     /// What the modem says about the network (registration, operator, signal ...).
     var field = FieldStatus()
+    /// `qcm status` queries waiting for the modem.
+    var queries: [StatusQuery] = []
 
     func log(_ s: String) { out.append(.log(s)) }
 
@@ -30,12 +32,35 @@ class MachineCore {
     /// The control channel did not open: the message and exit code. A permission problem is
     /// named as one (exit 9); through a proxy, the message says how to start it.
     func openFailure(_ e: QMIError, channel: String, proxy: String?) -> (code: Int32, message: String) {
+        if case .untrustedPeer(let why) = e {
+            return (ExitCode.permission, "cannot use the \(channel): \(why). Nothing was sent to it: no PIN, no password")
+        }
         var message = "cannot open the \(channel): \(e.description)"
         if let p = proxy { message += " (is \(p) running? it starts with: /usr/libexec/\(p))" }
         if case let .system(_, errno) = e, errno == EACCES || errno == EPERM {
             return (ExitCode.permission, message + " (qcm needs read and write access to it: run as root, or as a user of its group)")
         }
         return (ExitCode.notResponding, message)
+    }
+
+    /// The session is gone (channel closed or reopened, the modem reset): every `qcm status`
+    /// waiting for the modem is answered now with what came so far — its requests died with
+    /// the session and would never be answered.
+    func answerQueriesNow() {
+        for q in queries { out.append(.statusReply(q.token, q.results)) }
+        queries.removeAll()
+    }
+
+    /// One more of query `token`'s requests is answered (with `results`); when it was the
+    /// last, the query's answer goes out.
+    func queryAnswered(_ token: Int, _ results: [(Int?, String, String)]) {
+        guard let i = queries.firstIndex(where: { $0.token == token }) else { return }
+        queries[i].results += results
+        queries[i].waiting -= 1
+        if queries[i].waiting == 0 {
+            let q = queries.remove(at: i)
+            out.append(.statusReply(q.token, q.results))
+        }
     }
 
     func arm(_ t: Timer, _ ms: Int64) {

@@ -292,7 +292,13 @@ final class Options {
             case "--sysfs-root": sysRoot = try a.value(w)
             case "--dev-root": devRoot = try a.value(w)
             case "--simulate": simulate = true
-            case "--sim-arg": simArgs.append(try a.value(w))
+            case "--sim-arg":
+                let v = try a.value(w)
+                // Where the simulation lives is qcm's to say: it made that directory and removes it.
+                if ["--root", "--socket", "--ready-file", "--remove-root"].contains(where: { $0.equals(v) }) {
+                    throw UsageError(message: "--sim-arg \(v): qcm --simulate chooses the simulator's directory and socket itself")
+                }
+                simArgs.append(v)
             case "-b", "-u", "-r", "-l", "-a", "-y":
                 throw UsageError(message: "\(w): this quectel-CM option (bridging, usbmon, loopback, APN type) is not supported by qcm")
             default:
@@ -302,6 +308,7 @@ final class Options {
         groups.append(draft)
         if script != nil && noLink { throw UsageError(message: "--script and --no-link exclude each other") }
         if proxy != nil && simulate { throw UsageError(message: "--proxy and --simulate exclude each other") }
+        if let longest = StatusServer.longestPathProblem(runDir: runDir) { throw UsageError(message: "--run-dir: " + longest) }
         for g in groups { try check(g) }
         let pdns = groups.enumerated().map { $0.element.build(first: $0.offset == 0) }
         for (i, p) in pdns.enumerated() {

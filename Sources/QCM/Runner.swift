@@ -77,15 +77,15 @@ final class Runner {
 
     func start() {
         removeStaleSockets()
-        let server = StatusServer(path: o.runDir + "/qcm-\(getpid()).sock", loop: loop)
+        let server = StatusServer(path: StatusServer.path(runDir: o.runDir, pid: getpid()), loop: loop)
         if let problem = server.start() {
             log.log("warning: \(problem): qcm status shows the status files only")
         } else {
             server.onQuery = { token in self.feed(.statusQuery(token)) }
-            server.records = { extras in
+            server.records = { extras, identifiers in
                 var text = ""
                 for (pdn, i) in self.instances.pairs where i.lockFD >= 0 {
-                    text += i.record(extras.filter { $0.0 == nil || $0.0 == pdn }.map { ($0.1, $0.2) }) + "\n"
+                    text += i.record(extras.filter { $0.0 == nil || $0.0 == pdn }.map { ($0.1, $0.2) }, identifiers: identifiers) + "\n"
                 }
                 return text
             }
@@ -254,6 +254,11 @@ final class Runner {
         let l = try LinkSetup(interface: dev, metric: o.metric, dnsMode: pdnManagesDNS(pdn) ? o.dns : .none,
                               resolvConf: o.resolvConf, runDir: o.runDir,
                               scriptPath: o.script, log: log)
+        // The netdev is this qcm's, unless another running qcm configures it too.
+        let me = getpid()
+        l.manager?.exclusive = !Instance.statuses(runDir: o.runDir).contains {
+            $0.pid != me && $0.value("interface")?.equals(dev) == true && $0.alive
+        }
         links[pdn] = l
         return l
     }
@@ -297,6 +302,7 @@ extension Runner {
         let channel: MBIMChannel
         do throws(MBIMError) { channel = try MBIMChannel.open(path) } catch {
             if case let .system(op, e) = error { return feed(.channelOpenFailed(.system(operation: op, errno: e))) }
+            if case .untrustedPeer(let why) = error { return feed(.channelOpenFailed(.untrustedPeer(why))) }
             return feed(.channelOpenFailed(.deviceGone(error.description)))
         }
         log.log("MBIM channel \(path) open (fd \(channel.fd))")

@@ -8,7 +8,8 @@ extension Runner {
     func dataLinks() throws(LinkError) -> DataLinks {
         if let d = qmapLinks { return d }
         guard let parent = machine.plan.parent else { throw .invalid("QMAP needs the modem's network interface, and none is known (use -i IFACE)") }
-        let d = try DataLinks(sysRoot: o.sysRoot, parent: parent)
+        let d = try DataLinks(sysRoot: o.sysRoot, parent: parent,
+                              recordPath: LinkSetup.usable(o.runDir).map { $0 + "/parent-\(Instance.key(parent)).state" })
         d.log = { self.log.log($0) }
         qmapLinks = d
         return d

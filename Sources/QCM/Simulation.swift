@@ -9,11 +9,14 @@ import QMICore
 final class Simulation {
     struct Failure: Error { let message: String }
 
+    /// qcm's temporary directory (`/tmp/qcm-sim-PID-XXXXXX`); the simulator's tree is in
+    /// `sim` below it, which qmi-sim creates and removes itself (also when qcm is killed).
     let root: String
     let pid: pid_t
     let networking: Bool
-    var sysRoot: String { root + "/sys" }
-    var devRoot: String { root + "/dev" }
+    var simRoot: String { root + "/sim" }
+    var sysRoot: String { simRoot + "/sys" }
+    var devRoot: String { simRoot + "/dev" }
 
     init(root: String, pid: pid_t, networking: Bool) {
         self.root = root
@@ -36,14 +39,23 @@ final class Simulation {
 
     static let tempPrefix = "/tmp/qcm-sim-"
 
+    /// The qcm a simulation directory belongs to: its name says, from the moment it exists
+    /// (`/tmp/qcm-sim-PID-XXXXXX`), so no other qcm can take it for a stale one.
+    static func owner(_ name: String) -> Int32? {
+        guard name.begins(with: "qcm-sim-") else { return nil }
+        let rest = Text.split(String(decoding: name.utf8.dropFirst(8), as: UTF8.self), on: 45)
+        guard rest.count == 2, let pid = Text.parseInt(rest[0]), pid > 0, pid < Int64(Int32.max) else { return nil }
+        return Int32(pid)
+    }
+
     /// Simulation directories of a `qcm --simulate` that was killed (-9): its qmi-sim died
-    /// with it (it runs with PR_SET_PDEATHSIG), the directory stayed. Ours only.
+    /// with it (it runs with PR_SET_PDEATHSIG), the directory stayed. Ours only, and only
+    /// those whose qcm is gone.
     static func removeStale(log: Logger) {
-        for name in Files.list("/tmp") ?? [] where name.begins(with: "qcm-sim-") {
+        for name in Files.list("/tmp") ?? [] {
+            guard let pid = owner(name), !Instance.running(pid) else { continue }
             let root = "/tmp/" + name
             guard let info = Files.info(root), info.kind == .directory, info.owner == UInt32(getuid()) else { continue }
-            let owner = Files.readSmall(root + "/owner").flatMap { Text.parseInt(Text.trimmed(String(decoding: $0, as: UTF8.self))) }
-            if let pid = owner, pid > 0, pid < Int64(Int32.max), Instance.running(Int32(pid)) { continue }
             if Files.removeTree(root) { log.log("simulation: removed \(root), left by a qcm --simulate that was killed") }
         }
     }
@@ -53,14 +65,13 @@ final class Simulation {
             throw Failure(message: "--simulate needs the qmi-sim program next to qcm or on PATH (swift build builds both)")
         }
         removeStale(log: log)
-        var template = Array((tempPrefix + "XXXXXX").utf8CString)
+        var template = Array((tempPrefix + "\(getpid())-XXXXXX").utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw Failure(message: "cannot create a temporary directory: \(Errno.current.description)")
         }
         let root = String(cString: template)
-        _ = try? Files.writeAtomically(root + "/owner", Array("\(getpid())\n".utf8))
         var networking = false
-        var args = ["--root", root, "--ready-file", root + "/ready", "--remove-root"]
+        var args = ["--root", root + "/sim", "--ready-file", root + "/ready"]
         if getuid() == 0 {
             guard csys_unshare_net() == 0 else {
                 throw Failure(message: "cannot create a private network namespace: \(Errno.current.description)")

@@ -39,54 +39,85 @@ enum StatusCommand {
             Out.error(usage)
             return ExitCode.usage
         }
-        let all = Instance.statuses(runDir: runDir)
-        guard all.contains(where: { $0.alive }) else {
+        _ = csys_ignore_sigpipe()        // a daemon that hangs up on us is reported, never fatal
+        let all = Instance.statuses(runDir: runDir).map { ($0, $0.liveness) }
+        guard all.contains(where: { $0.1 != .stale }) else {
             if json { Out.line("[]") } else {
-                for s in all { Out.line(heading(s, alive: false)) }
+                for (s, l) in all { Out.line(heading(s, l)) }
                 Out.error("qcm: no running qcm found in \(runDir)")
             }
             return ExitCode.noModem
         }
-        if watch { return Watch(runDir: runDir, json: json).run(all) }
+        if watch { return Watch(runDir: runDir, json: json).run(all.filter { $0.1 == .running }.map { $0.0 }) }
         // Ask each running qcm once (a qcm serving several PDNs answers for all of them).
         var live: [(pid: Int32, records: [[(String, String)]])] = []
-        for s in all where s.alive {
-            guard let pid = s.pid, !live.contains(where: { $0.pid == pid }), let path = socket(s, runDir: runDir) else { continue }
-            if let records = ask(path) { live.append((pid, records)) }
+        for (s, l) in all where l == .running {
+            guard let pid = s.pid, !live.contains(where: { $0.pid == pid }) else { continue }
+            switch ask(s, runDir: runDir) {
+            case .records(let records): live.append((pid, records))
+            case .busy: Out.error("qcm: qcm pid \(pid) is busy answering other status clients; showing its status file (try again)")
+            case .none: break
+            }
         }
-        let merged = all.map { s -> (Instance.Status, Bool) in
-            let alive = s.alive
-            guard alive, let pid = s.pid, let rs = live.first(where: { $0.pid == pid })?.records else { return (s, alive) }
+        let merged = all.map { s, l -> (Instance.Status, Instance.Liveness) in
+            guard l == .running, let pid = s.pid, let rs = live.first(where: { $0.pid == pid })?.records else { return (s, l) }
             let pdn = s.value("pdn") ?? ""
-            guard let r = rs.first(where: { rec in rec.contains { $0.0.equals("pdn") && $0.1.equals(pdn) } }) else { return (s, alive) }
-            return (Instance.Status(path: s.path, values: r), alive)
+            guard let r = rs.first(where: { rec in rec.contains { $0.0.equals("pdn") && $0.1.equals(pdn) } }) else { return (s, l) }
+            return (Instance.Status(path: s.path, values: r), l)
         }
         Out.line(render(merged, json: json))
         return ExitCode.ok
     }
 
-    /// The socket a status names, only where a qcm of that pid would make it.
-    static func socket(_ s: Instance.Status, runDir: String) -> String? {
-        guard let pid = s.pid, let path = s.value("socket"), path.equals(runDir + "/qcm-\(pid).sock") else { return nil }
-        return path
-    }
-
-    /// One `status` request: the records, or nil (no answer within 3 s, or no socket).
-    static func ask(_ path: String) -> [[(String, String)]]? {
+    /// A connection to the status socket of the qcm `s` describes: only where a qcm of that
+    /// pid would make it, and only when that very process listens there (SO_PEERCRED).
+    static func connect(_ s: Instance.Status, runDir: String) -> Int32? {
+        guard let pid = s.pid, let path = s.value("socket"), path.equals(StatusServer.path(runDir: runDir, pid: pid)) else { return nil }
         let fd = csys_unix_connect(path)
         guard fd >= 0 else { return nil }
+        guard Peer(fd: fd)?.pid == pid else {
+            _ = close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Sends a one-line request without dying of SIGPIPE if the daemon hangs up first.
+    static func request(_ fd: Int32, _ line: String) -> Bool {
+        var bytes = Array((line + "\n").utf8)
+        return Files.sendPending(fd, &bytes) && bytes.isEmpty
+    }
+
+    enum Answer {
+        case records([[(String, String)]])
+        /// The daemon has no room for another client now.
+        case busy
+        /// No answer (no socket, no answer within 3 s, a broken one).
+        case none
+    }
+
+    /// One `status` request to the qcm `s` describes.
+    static func ask(_ s: Instance.Status, runDir: String) -> Answer {
+        guard let fd = connect(s, runDir: runDir) else { return .none }
         defer { _ = close(fd) }
         _ = csys_set_receive_timeout(fd, 3)
-        let request = Array("status\n".utf8)
-        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else { return nil }
         var reader = RecordReader()
         var buf = [UInt8](repeating: 0, count: 4096)
+        // A busy daemon says so and closes: that answer may already be waiting.
+        guard request(fd, "status") else { return readBusy(fd, &buf, &reader) }
         while true {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { return nil }
-            if let records = reader.add(Array(buf[0..<n])) { return records }
-            if reader.overflowed { return nil }
+            guard n > 0 else { return reader.busy ? .busy : .none }
+            if let records = reader.add(Array(buf[0..<n])) { return .records(records) }
+            if reader.busy { return .busy }
+            if reader.overflowed { return .none }
         }
+    }
+
+    static func readBusy(_ fd: Int32, _ buf: inout [UInt8], _ reader: inout RecordReader) -> Answer {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 { _ = reader.add(Array(buf[0..<n])) }
+        return reader.busy ? .busy : .none
     }
 
     /// Collects answers from a status socket: records separated by blank lines, each
@@ -94,10 +125,13 @@ enum StatusCommand {
     struct RecordReader {
         var pending: [UInt8] = []
         var overflowed = false
+        /// The daemon answered `busy` (no room for another client) instead.
+        var busy = false
 
         /// The answer completed by `bytes`, if it completed one.
         mutating func add(_ bytes: [UInt8]) -> [[(String, String)]]? {
             pending += bytes
+            if pending.count >= 5 && Array(pending.prefix(5)) == Array("busy\n".utf8) { busy = true }
             if pending.count > 1 << 20 { overflowed = true; pending.removeAll() }
             var answer: [[(String, String)]]?
             while let end = endOfAnswer() {
@@ -132,23 +166,29 @@ enum StatusCommand {
 
     // MARK: rendering
 
-    static func heading(_ s: Instance.Status, alive: Bool) -> String {
-        "qcm pid \(s.pid.map { "\($0)" } ?? "?") PDN \(s.value("pdn") ?? "?"): "
-            + (alive ? (s.value("state") ?? "unknown") : "not running (stale status file \(s.path))")
+    static func heading(_ s: Instance.Status, _ liveness: Instance.Liveness) -> String {
+        let state: String
+        switch liveness {
+        case .running: state = s.value("state") ?? "unknown"
+        case .stale: state = "not running (stale status file \(s.path))"
+        case .hidden: state = (s.value("state") ?? "unknown") + " (not verified: /proc hides pid \(s.pid.map { "\($0)" } ?? "?") from this user; run qcm status as root to check it runs)"
+        }
+        return "qcm pid \(s.pid.map { "\($0)" } ?? "?") PDN \(s.value("pdn") ?? "?"): " + state
     }
 
-    static func render(_ all: [(Instance.Status, Bool)], json: Bool) -> String {
+    static func render(_ all: [(Instance.Status, Instance.Liveness)], json: Bool) -> String {
         let now = csys_realtime_ms() / 1000
         var objects: [String] = []
         var lines: [String] = []
-        for (s, alive) in all {
+        for (s, liveness) in all {
+            let alive = liveness == .running
             let uptime = s.value("connected_since").flatMap { Text.parseInt($0) }.map { max(0, now - $0) }
             if json {
                 objects.append(jsonObject(s, alive: alive, uptime: uptime))
                 continue
             }
-            lines.append(heading(s, alive: alive))
-            guard alive else { continue }
+            lines.append(heading(s, liveness))
+            guard liveness != .stale else { continue }
             func v(_ k: String) -> String? { s.value(k).flatMap { $0.isEmpty ? nil : $0 } }
             func line(_ label: String, _ value: String?) { if let value { lines.append("  " + Text.pad(label + ":", 11) + value) } }
             for (label, key) in [("modem", "modem"), ("revision", "revision"), ("channel", "channel"), ("interface", "interface"),
@@ -228,13 +268,14 @@ struct Watch {
 
     func run(_ statuses: [Instance.Status]) -> Int32 {
         var sockets: [(fd: Int32, pid: Int32, reader: StatusCommand.RecordReader, records: [[(String, String)]])] = []
-        for s in statuses where s.alive {
+        for s in statuses {
             guard let pid = s.pid, !sockets.contains(where: { $0.pid == pid }),
-                  let path = StatusCommand.socket(s, runDir: runDir) else { continue }
-            let fd = csys_unix_connect(path)
-            guard fd >= 0 else { continue }
-            let w = Array("watch\n".utf8)
-            _ = w.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                  let fd = StatusCommand.connect(s, runDir: runDir) else { continue }
+            guard StatusCommand.request(fd, "watch") else {
+                _ = close(fd)
+                Out.error("qcm status --watch: qcm pid \(pid) has no room for another status client; try again")
+                continue
+            }
             sockets.append((fd, pid, StatusCommand.RecordReader(), []))
         }
         guard !sockets.isEmpty else {
@@ -252,7 +293,13 @@ struct Watch {
             for (i, p) in fds.enumerated() where p.revents != 0 {
                 let got = buf.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
                 guard got > 0 else { closed.append(i); continue }
-                if let records = sockets[i].reader.add(Array(buf[0..<got])) {
+                let records = sockets[i].reader.add(Array(buf[0..<got]))
+                if sockets[i].reader.busy {
+                    Out.error("qcm status --watch: qcm pid \(sockets[i].pid) has no room for another status client; try again")
+                    closed.append(i)
+                    continue
+                }
+                if let records {
                     sockets[i].records = records
                     redraw = true
                 }
@@ -264,7 +311,7 @@ struct Watch {
                 redraw = true
             }
             guard redraw else { continue }
-            let all = sockets.flatMap { $0.records }.map { (Instance.Status(path: "", values: $0), true) }
+            let all = sockets.flatMap { $0.records }.map { (Instance.Status(path: "", values: $0), Instance.Liveness.running) }
             let text = all.isEmpty ? "qcm: no running qcm left" : StatusCommand.render(all, json: json)
             if terminal && !json { Out.line("\u{1b}[H\u{1b}[2J" + text) } else { Out.line(text + (json ? "" : "\n")) }
         }

@@ -8,22 +8,33 @@ import CSystem
 ///
 /// Protocol: the client sends one line, `status` or `watch`. Each answer is the status
 /// records of this qcm's PDNs in the status files' own format (`key=value` lines, values
-/// escaped), one blank line after each record, and a line holding `.` at the end.
+/// escaped), one blank line after each record, and a line holding `.` at the end. A client
+/// the server has no room for is sent `busy` and closed.
 ///
-/// Nothing a client does can block or grow the daemon: sockets are non-blocking, a request
-/// longer than 64 bytes, an unknown request, a client that does not ask within 2 s, or one
-/// that lets 256 KB of answers pile up is disconnected; at most 8 clients at a time; while a
-/// modem query is out, further `status` requests wait for the same answer.
+/// Who asks is known (SO_PEERCRED): the subscriber and device identifiers (IMSI, ICCID,
+/// IMEI) go to root and qcm's own user only. Nothing a client does can block or grow the
+/// daemon, nor keep root from asking: sockets are non-blocking; a request longer than 64
+/// bytes, an unknown request, a client that does not ask within 2 s, or one that lets 256 KB
+/// of answers pile up is disconnected; of the 8 places, other users share 6 and have at most
+/// 2 each; and the modem is asked at most once per 2 s whoever asks — a `status` within that
+/// time gets the last answer, and while a query is out, further ones wait for it.
 final class StatusServer {
     final class Client {
         let fd: Int32
+        /// Root or qcm's user (they see the identifiers, and have places kept for them).
+        let trusted: Bool
+        let uid: UInt32?
         var watch = 0
         var input: [UInt8] = []
         var output: [UInt8] = []
         var watching = false
         var waitingForQuery = false
         var deadline: Int?
-        init(fd: Int32) { self.fd = fd }
+        init(fd: Int32, peer: Peer?) {
+            self.fd = fd
+            trusted = peer?.isTrusted ?? false
+            uid = peer?.uid
+        }
     }
 
     let path: String
@@ -33,14 +44,33 @@ final class StatusServer {
     private var clients: [Client] = []
     private var nextToken = 1
     private var queryToken: Int?
+    /// The last modem query's answer and when it came (answers within `cacheMs` reuse it).
+    private var lastAnswer: (at: Int64, extras: [(Int?, String, String)])?
     /// Starts a modem query (`.statusQuery(token)` to the machine).
     var onQuery: (Int) -> Void = { _ in }
-    /// The status records of every PDN, with `extras` (pdn nil: every record) added.
-    var records: (_ extras: [(Int?, String, String)]) -> String = { _ in "" }
+    /// The status records of every PDN, with `extras` (pdn nil: every record) added, the
+    /// identifiers only when `identifiers`.
+    var records: (_ extras: [(Int?, String, String)], _ identifiers: Bool) -> String = { _, _ in "" }
 
     static let maxClients = 8
+    /// Places only root and qcm's user may take, and how many one other user may hold.
+    static let reservedForTrusted = 2
+    static let perUser = 2
     static let maxRequest = 64
     static let maxPending = 256 * 1024
+    /// How long an answer from the modem is reused.
+    static let cacheMs: Int64 = 2000
+
+    /// The socket of qcm `pid` in `runDir`.
+    static func path(runDir: String, pid: Int32) -> String { runDir + "/qcm-\(pid).sock" }
+
+    /// Why `runDir` cannot hold a status socket (nil: it can): a socket path must fit in
+    /// sun_path, and a name cut short would be another socket.
+    static func longestPathProblem(runDir: String) -> String? {
+        let longest = path(runDir: runDir, pid: 4_194_304)        // the largest pid Linux gives
+        guard longest.utf8.count > Int(CSYS_UNIX_PATH_MAX) else { return nil }
+        return "\(runDir) is too long for the status socket in it (\(longest.utf8.count) bytes with the socket's name, at most \(CSYS_UNIX_PATH_MAX)): choose a shorter directory"
+    }
 
     init(path: String, loop: EventLoop) {
         self.path = path
@@ -72,11 +102,13 @@ final class StatusServer {
         while true {
             let cfd = csys_accept(fd)
             if cfd < 0 { return }
-            guard clients.count < StatusServer.maxClients else {
+            let c = Client(fd: cfd, peer: Peer(fd: cfd))
+            guard hasRoom(for: c) else {
+                var busy = Array("busy\n".utf8)
+                _ = Files.sendPending(cfd, &busy)
                 _ = close(cfd)
                 continue
             }
-            let c = Client(fd: cfd)
             c.watch = loop.watch(cfd) { revents in self.event(c, revents) }
             c.deadline = loop.after(2000) {
                 c.deadline = nil
@@ -84,6 +116,16 @@ final class StatusServer {
             }
             clients.append(c)
         }
+    }
+
+    /// Root and qcm's user may take every place; other users all but the reserved ones, and
+    /// a few each.
+    private func hasRoom(for c: Client) -> Bool {
+        guard clients.count < StatusServer.maxClients else { return false }
+        if c.trusted { return true }
+        let others = clients.filter { !$0.trusted }
+        return others.count < StatusServer.maxClients - StatusServer.reservedForTrusted
+            && others.filter({ $0.uid == c.uid }).count < StatusServer.perUser
     }
 
     private func drop(_ c: Client) {
@@ -111,6 +153,9 @@ final class StatusServer {
         c.input.removeAll()
         switch Word(request) {
         case "status":
+            if let last = lastAnswer, loop.now - last.at < StatusServer.cacheMs {
+                return send(c, records(last.extras, c.trusted))
+            }
             c.waitingForQuery = true
             if queryToken == nil {
                 let token = nextToken
@@ -120,7 +165,7 @@ final class StatusServer {
             }
         case "watch":
             c.watching = true
-            send(c, records([]))
+            send(c, records([], c.trusted))
         default:
             drop(c)
         }
@@ -130,19 +175,16 @@ final class StatusServer {
     func answer(_ token: Int, _ extras: [(Int?, String, String)]) {
         guard token == queryToken else { return }
         queryToken = nil
-        let text = records(extras)
+        lastAnswer = (loop.now, extras)
         for c in clients where c.waitingForQuery {
             c.waitingForQuery = false
-            send(c, text)
-            if c.output.isEmpty { drop(c) }
+            send(c, records(extras, c.trusted))
         }
     }
 
     /// The status changed: watchers get it again.
     func changed() {
-        guard clients.contains(where: { $0.watching }) else { return }
-        let text = records([])
-        for c in clients where c.watching { send(c, text) }
+        for c in clients where c.watching { send(c, records([], c.trusted)) }
     }
 
     private func send(_ c: Client, _ text: String) {

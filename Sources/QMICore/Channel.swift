@@ -81,20 +81,12 @@ public final class QMIChannel: QMITransport {
     }
 
     public static func open(_ path: String) throws(QMIError) -> QMIChannel {
-        if path.begins(with: "@") {
-            let fd = csys_unix_connect(path)
-            guard fd >= 0 else { throw .system(operation: "connect to abstract socket \(path)", errno: csys_errno()) }
-            _ = csys_set_nonblocking(fd)
-            return QMIChannel(path: path, fd: fd, isSocket: true)
-        }
+        if path.begins(with: "@") { return try connect(path, "abstract socket \(path)") }
         switch csys_file_kind(path) {
         case Int32(CSYS_NONE):
             throw .system(operation: "open \(path)", errno: csys_errno())
         case Int32(CSYS_SOCKET):
-            let fd = csys_unix_connect(path)
-            guard fd >= 0 else { throw .system(operation: "connect to \(path)", errno: csys_errno()) }
-            _ = csys_set_nonblocking(fd)
-            return QMIChannel(path: path, fd: fd, isSocket: true)
+            return try connect(path, path)
         case Int32(CSYS_DIR):
             throw .invalidArgument("\(path) is a directory, not a QMI device")
         default:
@@ -102,6 +94,19 @@ public final class QMIChannel: QMITransport {
             guard fd >= 0 else { throw .system(operation: "open \(path)", errno: csys_errno()) }
             return QMIChannel(path: path, fd: fd, isSocket: false)
         }
+    }
+
+    /// A socket (a proxy, the simulator) is used only when root or qcm's user listens there:
+    /// nothing, not even the proxy's open request, goes to anyone else.
+    static func connect(_ path: String, _ what: String) throws(QMIError) -> QMIChannel {
+        let fd = csys_unix_connect(path)
+        guard fd >= 0 else { throw .system(operation: "connect to \(what)", errno: csys_errno()) }
+        if let problem = Peer.problem(fd, what) {
+            _ = CSystem.close(fd)
+            throw .untrustedPeer(problem)
+        }
+        _ = csys_set_nonblocking(fd)
+        return QMIChannel(path: path, fd: fd, isSocket: true)
     }
 
     public var isOpen: Bool { fd >= 0 }
@@ -171,8 +176,11 @@ public final class QMIChannel: QMITransport {
             updateWriteInterest()
         }
         if revents & Int16(POLLIN | POLLHUP | POLLERR) == 0 { return }
-        // Drain what is there now; stop at EAGAIN.
-        while fd >= 0 {
+        // Drain what is there now, stopping at EAGAIN — or after a few reads, so that a peer
+        // that never stops sending cannot keep the loop from its timers and signals.
+        var reads = 0
+        while fd >= 0 && reads < QMIChannel.readsPerWakeup {
+            reads += 1
             let r: ReadResult
             do throws(QMIError) { r = try read() } catch { return fail(error) }
             switch r {
@@ -196,6 +204,9 @@ public final class QMIChannel: QMITransport {
             }
         }
     }
+
+    /// Reads of 16 KB per wake-up at most; poll(2) reports the rest at once.
+    static let readsPerWakeup = 8
 
     public enum ReadResult {
         case data([UInt8])

@@ -113,12 +113,10 @@ public final class GobiNetChannel: QMITransport {
 
     /// Opens a service file for `service`; returns qcm's client id for it.
     func openServiceFile(_ service: UInt8) -> Result<UInt8, QMIError> {
-        let name = QMIService(service).name
         let fd: Int32
         switch GobiNetFiles.openService(path, service, timeoutMs: allocationTimeoutMs) {
         case .success(let f): fd = f
-        case .failure(let e):
-            return .failure(GobiNetFiles.explain(e, service: name, path: path))
+        case .failure(let e): return .failure(e)
         }
         let cid = (nextClientID[service] ?? 0) &+ 1
         nextClientID[service] = cid
@@ -212,22 +210,29 @@ public enum GobiNetFiles {
     /// The driver's largest message, and the read buffer (a smaller one loses messages).
     public static let readBuffer = 4096
 
-    /// A file bound to a client id of `service`, or the errno of what refused it.
-    public static func openService(_ path: String, _ service: UInt8, timeoutMs: Int32) -> Result<Int32, Errno> {
-        if csys_file_kind(path) == Int32(CSYS_SOCKET) { return openSimulated(path, service) }
+    /// A file bound to a client id of `service`, or what refused it.
+    public static func openService(_ path: String, _ service: UInt8, timeoutMs: Int32) -> Result<Int32, QMIError> {
+        let name = QMIService(service).name
+        if csys_file_kind(path) == Int32(CSYS_SOCKET) { return openSimulated(path, service, name) }
         let fd = csys_open(path, O_RDWR | O_NONBLOCK | O_NOCTTY, 0)
-        guard fd >= 0 else { return .failure(Errno.current) }
+        guard fd >= 0 else { return .failure(explain(Errno.current, service: name, path: path)) }
         guard csys_gobinet_get_service_file(fd, Int32(service), timeoutMs) == 0 else {
             let e = Errno.current
             _ = close(fd)
-            return .failure(e)
+            return .failure(explain(e, service: name, path: path))
         }
         return .success(fd)
     }
 
-    static func openSimulated(_ path: String, _ service: UInt8) -> Result<Int32, Errno> {
+    /// The simulator's node is a socket file: whoever listens there must be root or qcm's
+    /// user before the "ioctl" goes out.
+    static func openSimulated(_ path: String, _ service: UInt8, _ name: String) -> Result<Int32, QMIError> {
         let fd = csys_unix_connect_seqpacket(path)
-        guard fd >= 0 else { return .failure(Errno.current) }
+        guard fd >= 0 else { return .failure(explain(Errno.current, service: name, path: path)) }
+        if let problem = Peer.problem(fd, "the GobiNet node \(path)") {
+            _ = close(fd)
+            return .failure(.untrustedPeer(problem))
+        }
         _ = csys_set_receive_timeout(fd, 10)
         var request: [UInt8] = []
         for v in [getServiceFile, UInt32(service)] { request += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
@@ -237,12 +242,12 @@ public enum GobiNetFiles {
         guard got == 4 else {
             let e = got < 0 ? Errno.current : Errno(EIO)
             _ = close(fd)
-            return .failure(e)
+            return .failure(explain(e, service: name, path: path))
         }
         let rc = Int32(bitPattern: UInt32(answer[0]) | UInt32(answer[1]) << 8 | UInt32(answer[2]) << 16 | UInt32(answer[3]) << 24)
         guard rc == 0 else {
             _ = close(fd)
-            return .failure(Errno(-rc))
+            return .failure(explain(Errno(-rc), service: name, path: path))
         }
         _ = csys_set_nonblocking(fd)
         return .success(fd)

@@ -20,6 +20,8 @@ public enum QMIError: Error, Equatable {
     case system(operation: String, errno: Int32)
     case notFound(String)
     case invalidArgument(String)
+    /// The process behind a socket is neither root nor qcm's user (`Peer.problem`).
+    case untrustedPeer(String)
 
     public var description: String {
         switch self {
@@ -53,7 +55,7 @@ public enum QMIError: Error, Equatable {
             return "\(op): \(Errno(e).description)"
         case let .notFound(what):
             return "\(what) not found"
-        case let .invalidArgument(what):
+        case let .invalidArgument(what), let .untrustedPeer(what):
             return what
         }
     }
@@ -61,6 +63,12 @@ public enum QMIError: Error, Equatable {
     public init(_ t: Truncated) { self = .truncated(what: t.what, needed: t.needed, available: t.available) }
 
     public init(_ e: SystemError) { self = .system(operation: e.operation, errno: e.errno.code) }
+
+    /// Someone other than root or qcm's user listens on the socket: never retried.
+    public var isUntrustedPeer: Bool {
+        if case .untrustedPeer = self { return true }
+        return false
+    }
 
     /// QMI protocol error code for `.protocolError`, nil otherwise.
     public var qmiCode: UInt16? {

@@ -13,6 +13,28 @@ public enum FakeHardware {
         root + (driver == "GobiNet" ? "/dev/qcqmi0" : driver == "pcie_mhi" ? "/dev/mhi_QMI0" : "/dev/cdc-wdm0")
     }
 
+    /// What the simulator made under its root, so that on exit it removes exactly that and
+    /// nothing that was there before: `sys` and `dev` when it created them (else only its
+    /// socket), the root itself only when it created it too.
+    public struct Made {
+        public let root: String
+        let madeRoot: Bool, madeSys: Bool, madeDev: Bool
+
+        /// Notes what exists under `root` before the simulator writes anything there.
+        public init(root: String) {
+            self.root = root
+            madeRoot = !Files.existsOrLinks(root)
+            madeSys = !Files.existsOrLinks(root + "/sys")
+            madeDev = !Files.existsOrLinks(root + "/dev")
+        }
+
+        public func remove(socket: String?) {
+            if madeSys { Files.removeTree(root + "/sys") }
+            if madeDev { Files.removeTree(root + "/dev") } else if let s = socket, Files.info(s)?.kind == .socket { Files.remove(s) }
+            if madeRoot { Files.removeTree(root) }
+        }
+    }
+
     /// Writes `<root>/sys` (EC25 2c7c:0125 at usb 1-1.2, QMI on interface 1-1.2:1.4 with
     /// usbmisc/cdc-wdm0 (GobiQMI/qcqmi0 for GobiNet) and net/<netdev>, driver qmi_wwan)
     /// and creates `<root>/dev`. Only qmi_wwan has the qmi/raw_ip switch.

@@ -17,8 +17,8 @@ let usage = """
                              `qmicli -p -d /dev/cdc-wdm0 ...` talks to the simulator
       --root DIR             write a fake sysfs tree (EC25 on qmi_wwan) under DIR/sys and put the
                              socket at DIR/dev/cdc-wdm0; then `qcm --sysfs-root DIR/sys --dev-root DIR/dev`
-      --remove-root          remove the whole --root directory on exit (qcm --simulate's own
-                             temporary directory)
+      --remove-root          accepted for older callers; on exit qmi-sim removes what it made
+                             under --root (sys/, dev/, the root itself if it made it), never more
       --netdev NAME          the modem's network interface name (default wwan0)
       --tun                  (root) create NAME (and the driver's other links) as TUN devices and
                              answer pings to the call's gateway when the data path is set up right
@@ -109,7 +109,6 @@ var netns: String?
 var transcriptPath: String?
 var readyFile: String?
 var verbose = false
-var removeRoot = false
 var hangs: [(QMIService, Int64)] = []
 var qmapMode: Int?
 var chosenQMAPSize: Int?
@@ -141,7 +140,7 @@ while !args.isEmpty {
     case "--socket": socketPath = value(a)
     case "--proxy": proxy = true
     case "--root": root = value(a)
-    case "--remove-root": removeRoot = true
+    case "--remove-root": break              // what it made is always removed, and only that
     case "--netdev": netdev = value(a)
     case "--tun": makeTun = true
     case "--veth": makeVeth = true
@@ -253,6 +252,8 @@ let driver = gobiNet ? "GobiNet" : pcie ? "pcie_mhi" : qmapMode == nil ? "qmi_ww
 let sdx55 = pcie ? product == "0306" || product == "0308" : product == "0800" || product == "0801"
 if sdx55 { config.qmapVersions = [.qmap, .qmapv5]; config.qmapMaxSize = 31 * 1024 }
 if (makeTun || makeVeth || netns != nil) && getuid() != 0 { fail("--tun, --veth and --netns need root") }
+/// What exists under --root now is not the simulator's: on exit it removes only what it made.
+let made = root.map { FakeHardware.Made(root: $0) }
 
 func log(_ s: String) {
     if verbose { FileHandle.standardError.write(("qmi-sim: " + s + "\n").data(using: .utf8)!) }
@@ -296,7 +297,7 @@ if mbimMode {
     var sig: Int32 = 0
     sigwait(&mask, &sig)
     m.shutdown()
-    if let r = root { if removeRoot { Files.removeTree(r) } else { try? FileManager.default.removeItem(atPath: r + "/sys") } }
+    made?.remove(socket: path)
     if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
     exit(0)
 }
@@ -394,14 +395,7 @@ flushTranscript()
 sim.shutdown()
 sim.dataPlane?.detach()
 veth?.remove()
-if let r = root {
-    if removeRoot {
-        Files.removeTree(r)
-    } else {
-        try? FileManager.default.removeItem(atPath: r + "/sys")
-        try? FileManager.default.removeItem(atPath: r + "/dev")   // only succeeds when empty
-    }
-}
+made?.remove(socket: path)
 if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
 log("stopped")
 exit(0)

@@ -197,64 +197,105 @@ final class CommandLineTests: XCTestCase {
 
     /// The README's run command: the built-in simulator end to end.
     func testSimulateEndToEnd() throws {
-        let run = NSTemporaryDirectory() + "qcm-simrun-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: run) }
-        let logPath = run + ".log"
-        defer { try? FileManager.default.removeItem(atPath: logPath) }
-        let fd = csys_open(logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let pid = Subprocess.start([productPath("qcm"), "--simulate", "-s", "3gnet", "--run-dir", run], outputFD: fd)!
-        close(fd)
-        var log = ""
-        let end = Date().addingTimeInterval(20)
-        while Date() < end && !log.contains("] connected") {
-            usleep(50_000)
-            log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        }
-        XCTAssertTrue(log.contains("] connected"), log)
+        let sim = Simulation(["-s", "3gnet"])
+        XCTAssertTrue(sim.waitConnected(), sim.log)
         if isRoot {
-            XCTAssertTrue(log.contains("wwan0: added 10.90.1.113/30"), "as root the simulated wwan0 is configured:\n\(log)")
+            XCTAssertTrue(sim.log.contains("wwan0: added 10.90.1.113/30"), "as root the simulated wwan0 is configured:\n\(sim.log)")
         } else {
-            XCTAssertTrue(log.contains("link configuration is skipped"), log)
+            XCTAssertTrue(sim.log.contains("link configuration is skipped"), sim.log)
         }
-        _ = kill(pid, SIGINT)
-        XCTAssertEqual(Subprocess.wait(pid), 0)
-        log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        XCTAssertTrue(log.contains("requestDeactivateDefaultPDP"), log)
+        _ = kill(sim.pid, SIGINT)
+        XCTAssertEqual(Subprocess.wait(sim.pid), 0)
+        XCTAssertTrue(sim.log.contains("requestDeactivateDefaultPDP"), sim.log)
         XCTAssertEqual(shell(["pgrep", "-f", "qcm-sim-"]).output, "", "the simulator is gone too")
     }
 
     /// `qcm --simulate` killed with -9: its qmi-sim dies with it (PR_SET_PDEATHSIG) and removes
-    /// the temporary directory; one left behind some other way is removed by the next run.
+    /// its tree; a directory left behind some other way is removed by the next run.
     func testSimulateKilledLeavesNothingBehind() throws {
-        let run = NSTemporaryDirectory() + "qcm-simkill-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: run) }
-        let logPath = run + ".log"
-        defer { try? FileManager.default.removeItem(atPath: logPath) }
-        let fd = csys_open(logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let pid = Subprocess.start([productPath("qcm"), "--simulate", "--run-dir", run], outputFD: fd)!
-        close(fd)
-        var log = ""
-        let end = Date().addingTimeInterval(20)
-        while Date() < end && !log.contains("] connected") {
-            usleep(50_000)
-            log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        }
-        guard let r = log.range(of: "--root "), let root = log[r.upperBound...].split(separator: " ").first.map(String.init) else {
-            return XCTFail("no simulator root in the log:\n\(log)")
-        }
+        let sim = Simulation([])
+        XCTAssertTrue(sim.waitConnected(), sim.log)
+        guard let root = sim.root else { return XCTFail("no simulator root in the log:\n\(sim.log)") }
         XCTAssertTrue(FileManager.default.fileExists(atPath: root))
-        _ = kill(pid, SIGKILL)
-        _ = Subprocess.wait(pid)
+        _ = kill(sim.pid, SIGKILL)
+        _ = Subprocess.wait(sim.pid)
         let gone = Date().addingTimeInterval(10)
         while Date() < gone && (FileManager.default.fileExists(atPath: root) || !shell(["pgrep", "-f", root]).output.isEmpty) { usleep(50_000) }
         XCTAssertEqual(shell(["pgrep", "-f", root]).output, "", "qmi-sim died with qcm")
         XCTAssertFalse(FileManager.default.fileExists(atPath: root), "its temporary directory is gone")
         // A directory a killed run left behind (its qmi-sim killed too): removed at the next start.
-        let stale = "/tmp/qcm-sim-stale\(getpid())"
-        try FileManager.default.createDirectory(atPath: stale + "/dev", withIntermediateDirectories: true)
-        try "4194305\n".write(toFile: stale + "/owner", atomically: true, encoding: .utf8)
-        let again = qcm(["--simulate", "--run-dir", run, "--max-retries", "1", "--sim-arg", "--reject-call", "--sim-arg", "1013"])
+        let stale = "/tmp/qcm-sim-4194305-stale\(getpid())"            // the pid of a qcm that is gone
+        try FileManager.default.createDirectory(atPath: stale + "/sim/dev", withIntermediateDirectories: true)
+        let again = qcm(["--simulate", "--run-dir", sim.run, "--max-retries", "1", "--sim-arg", "--reject-call", "--sim-arg", "1013"])
         XCTAssertTrue(again.output.contains("simulation: removed \(stale), left by a qcm --simulate that was killed"), again.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+        // The killed qcm's own directory (above the simulator's tree) went the same way.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: (root as NSString).deletingLastPathComponent))
+    }
+
+    /// A `qcm --simulate` running in the background, logging to a file of its own.
+    final class Simulation {
+        let pid: pid_t
+        let run = NSTemporaryDirectory() + "qcm-simrun-" + UUID().uuidString
+        var logPath: String { run + ".log" }
+        var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+        /// The simulator's tree (qmi-sim's --root).
+        var root: String? {
+            guard let r = log.range(of: "--root ") else { return nil }
+            return log[r.upperBound...].split(separator: " ").first.map(String.init)
+        }
+
+        init(_ args: [String]) {
+            let fd = csys_open(run + ".log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            pid = Subprocess.start([productPath("qcm"), "--simulate", "--run-dir", run] + args, outputFD: fd)!
+            close(fd)
+        }
+
+        func waitConnected() -> Bool { waitFor(timeout: 20) { self.log.contains("] connected") } }
+
+        deinit {
+            if kill(pid, 0) == 0 { _ = kill(pid, SIGKILL); _ = Subprocess.wait(pid) }
+            try? FileManager.default.removeItem(atPath: run)
+            try? FileManager.default.removeItem(atPath: logPath)
+        }
+    }
+
+    /// Two `qcm --simulate` started together keep their own simulations; one started while
+    /// they run takes neither for a stale one. Where the simulator lives is qcm's to say, and
+    /// qmi-sim removes what it made under its root, never more.
+    func testSimulationsKeepToTheirOwnFiles() throws {
+        let a = Simulation([]), b = Simulation([])
+        XCTAssertTrue(a.waitConnected(), a.log)
+        XCTAssertTrue(b.waitConnected(), b.log)
+        let roots = try [XCTUnwrap(a.root), XCTUnwrap(b.root)]
+        XCTAssertNotEqual(roots[0], roots[1])
+        let c = Simulation(["--max-retries", "1", "--sim-arg", "--reject-call", "--sim-arg", "1013"])
+        XCTAssertEqual(Subprocess.wait(c.pid), 6, c.log)
+        for r in roots {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: r + "/sys"), "\(r) survives a third qcm --simulate")
+            XCTAssertFalse(c.log.contains(r), c.log)
+        }
+        for s in [a, b] {
+            XCTAssertEqual(kill(s.pid, SIGTERM), 0, "still running")
+            XCTAssertEqual(Subprocess.wait(s.pid), 0, s.log)
+        }
+        for r in roots { XCTAssertFalse(FileManager.default.fileExists(atPath: r), "\(r) removed with its qcm") }
+
+        let mine = NSTemporaryDirectory() + "qcm-precious-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: mine) }
+        try "keep\n".write(toFile: mine + "/precious", atomically: true, encoding: .utf8)
+        let r = qcm(["--simulate", "--sim-arg", "--root", "--sim-arg", mine])
+        XCTAssertEqual(r.status, 2, r.output)
+        XCTAssertTrue(r.output.contains("--sim-arg --root: qcm --simulate chooses the simulator's directory and socket itself"), r.output)
+        // qmi-sim on a directory that holds something else: on exit that is still there.
+        let sim = Subprocess.start([productPath("qmi-sim"), "--root", mine, "--remove-root", "--ready-file", mine + "/ready"],
+                                   outputFD: Subprocess.devNull)!
+        XCTAssertTrue(waitFor { FileManager.default.fileExists(atPath: mine + "/ready") })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: mine + "/sys"))
+        Subprocess.stop(sim)
+        XCTAssertEqual(try String(contentsOfFile: mine + "/precious", encoding: .utf8), "keep\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: mine + "/sys"), "what it made is gone")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: mine + "/dev"))
     }
 }

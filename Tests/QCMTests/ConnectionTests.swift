@@ -382,7 +382,15 @@ final class ConnectionTests: XCTestCase {
         h.answerAll()
         XCTAssertTrue(h.log.contains { $0.hasPrefix("the IPv4 call is no longer up") }, "\(h.log)")
         XCTAssertEqual(h.c.calls[0].phase, .redialWait)
-        XCTAssertEqual(h.delay(of: .redial(pdn: 1)), 1000, "up for less than --stable-after: the backoff applies")
+        XCTAssertEqual(h.delay(of: .redial(pdn: 1)), 0, "a call that came up is redialed at once")
+        // Up again, and lost again within --stable-after: now the backoff applies.
+        h.fire(.redial(pdn: 1))
+        h.answerAll()
+        XCTAssertEqual(h.c.calls[0].phase, .connected)
+        h.callUp = []
+        h.feed(.frameDiscarded)
+        h.answerAll()
+        XCTAssertEqual(h.delay(of: .redial(pdn: 1)), 1000, "a second drop within --stable-after: the backoff applies")
         // A lost frame while the call is fine changes nothing.
         let ok = try Harness()
         ok.connect()
@@ -451,5 +459,78 @@ final class ConnectionTests: XCTestCase {
             "resetting the modem (DMS Set Operating Mode reset)",
         ])
         XCTAssertTrue(h.sentNames.contains("DMS Set Operating Mode"))
+    }
+
+    /// `qcm status` asking while the channel is lost: the query is answered at once (with
+    /// nothing from the modem) instead of waiting for answers that died with the session; and
+    /// a user's query that times out is no sign of a modem in trouble.
+    func testStatusQueriesEndWithTheSessionAndNeverFeedRecovery() throws {
+        let h = try Harness()
+        h.connect()
+        h.feed(.statusQuery(7))
+        let asked = h.outstanding.filter { $0.0.asksForUser }
+        XCTAssertEqual(asked.map { $0.1.displayName }, ["WDS Get Packet Statistics", "NAS Get RF Band Information"])
+        // Both time out: the modem is not taken for stuck (no CTL Sync, no reopen).
+        for (r, _) in asked {
+            h.outstanding.removeAll { $0.0 == r }
+            h.feed(.response(r, .failure(.timeout(message: "a status query", afterMs: 2000))))
+        }
+        XCTAssertTrue(h.other.contains { if case .statusReply(7, let extras) = $0 { return extras.isEmpty }; return false })
+        XCTAssertEqual(h.c.timeoutsSinceAnswer, 0)
+        h.now = 100_000
+        h.indication(h.dropIndication())
+        h.fire(.redial(pdn: 1))
+        XCTAssertFalse(h.log.contains { $0.hasPrefix("the modem stopped answering") }, "\(h.log)")
+        h.answerAll()
+        XCTAssertEqual(h.c.calls[0].phase, .connected)
+
+        // Asked again, and the channel goes before the modem answers.
+        h.other.removeAll()
+        h.feed(.statusQuery(8))
+        XCTAssertFalse(h.other.contains { if case .statusReply(8, _) = $0 { return true }; return false })
+        h.feed(.channelClosed(.deviceGone("USB reset")))
+        XCTAssertTrue(h.other.contains { if case .statusReply(8, _) = $0 { return true }; return false }, "answered when the session went")
+        XCTAssertTrue(h.c.queries.isEmpty)
+    }
+
+    /// A call that comes up and drops 2 s later is redialed at once; one that drops again
+    /// within --stable-after of that goes on with the backoff; dial failures back off.
+    func testAFirstDropIsRedialedAtOnce() throws {
+        let h = try Harness()                               // --stable-after 30 (the default)
+        h.connect()
+        h.now += 2000
+        h.indication(h.dropIndication())
+        XCTAssertEqual(h.delay(of: .redial(pdn: 1)), 0, "the first drop: at once")
+        h.fire(.redial(pdn: 1))
+        h.answerAll()
+        XCTAssertEqual(h.c.calls[0].phase, .connected)
+        h.now += 2000
+        h.indication(h.dropIndication())
+        XCTAssertEqual(h.delay(of: .redial(pdn: 1)), 1000, "a second drop 2 s after the first: the backoff")
+        h.fire(.redial(pdn: 1))
+        h.answerAll()
+        h.now += 40_000                                     // up for longer than --stable-after
+        h.indication(h.dropIndication())
+        XCTAssertEqual(h.delay(of: .redial(pdn: 1)), 0, "a stable call: at once again")
+    }
+
+    /// The MBIM session too: a `qcm status` waiting for PACKET_STATISTICS is answered when
+    /// the channel goes.
+    func testMBIMStatusQueriesEndWithTheSession() throws {
+        let o = try Options.parse(["--no-link"])
+        let f = DriverFacts(driver: "cdc_mbim", netdev: "wwan0", netdevs: ["wwan0"], addMux: false)
+        var config = Connection.Config(options: o, channel: "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: false, netdev: "wwan0",
+                                       rawIP: nil, rawIPSwitchable: false, driver: "cdc_mbim", timeouts: Connection.Timeouts(),
+                                       plan: try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath))
+        config.mbim = true
+        let m = MBIMSession(config)
+        m.phase = .ready
+        m.call.phase = .connected
+        let asked = m.handle(.statusQuery(5), now: 1000)
+        XCTAssertTrue(asked.contains { if case .sendMBIM(.statistics(query: 5), _, _) = $0 { return true }; return false })
+        XCTAssertFalse(asked.contains { if case .statusReply = $0 { return true }; return false })
+        let lost = m.handle(.channelClosed(.deviceGone("USB reset")), now: 1200)
+        XCTAssertTrue(lost.contains { if case .statusReply(5, _) = $0 { return true }; return false }, "\(lost)")
+        XCTAssertTrue(m.queries.isEmpty)
     }
 }

@@ -23,6 +23,22 @@ final class DaemonRig {
     /// The resolv.conf every qcm of this rig is given (and scripts, through RESOLV_CONF):
     /// no test ever touches the machine's /etc/resolv.conf.
     var resolvConf: String { root + "/resolv.conf" }
+    /// The modem's channel as the run directory's file names show it (cdc-wdm0, qcqmi0, mhi_QMI0).
+    let channelKey: String
+
+    /// A file of PDN `pdn` in the run directory: `status`, `private` (the identifiers), `pid`.
+    func runFile(_ kind: String, pdn: Int = 1) -> String { root + "/run/qcm-\(channelKey)-pdn\(pdn).\(kind)" }
+
+    /// The status record of PDN `pdn` as root reads it: the status file and the identifiers.
+    func statusText(pdn: Int = 1) -> String? {
+        guard let text = try? String(contentsOfFile: runFile("status", pdn: pdn), encoding: .utf8) else { return nil }
+        return text + ((try? String(contentsOfFile: runFile("private", pdn: pdn), encoding: .utf8)) ?? "")
+    }
+
+    /// One value of PDN `pdn`'s status record (nil: absent).
+    func statusValue(_ key: String, pdn: Int = 1) -> String? {
+        statusText(pdn: pdn)?.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
+    }
 
     /// `qmap`: the modem on Quectel's qmi_wwan_q with that qmap_mode (default: upstream
     /// qmi_wwan). `driver` "pcie_mhi" with `netdev` "rmnet_mhi0": an RM500Q on Quectel's
@@ -48,6 +64,7 @@ final class DaemonRig {
                                     driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
                                     qmapMode: qmap, qmapSize: qmapSize)
         logPath = root + "/qcm.log"
+        channelKey = (FakeHardware.socketPath(root: root, driver: driver) as NSString).lastPathComponent
         sim = QMISimulator(config: c)
         if let n = namespace {
             ns = n

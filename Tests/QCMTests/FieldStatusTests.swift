@@ -11,10 +11,7 @@ import TestSupport
 /// Field status: what the modem says about the network, kept current by its indications,
 /// shown by `qcm status` (files, socket, JSON, --watch) — checked against the simulator.
 final class FieldStatusTests: XCTestCase {
-    func status(_ rig: DaemonRig, _ key: String, pdn: Int = 1) -> String? {
-        guard let text = try? String(contentsOfFile: rig.root + "/run/qcm-pdn\(pdn).status", encoding: .utf8) else { return nil }
-        return text.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
-    }
+    func status(_ rig: DaemonRig, _ key: String, pdn: Int = 1) -> String? { rig.statusValue(key, pdn: pdn) }
 
     func waitStatus(_ rig: DaemonRig, _ key: String, _ value: String?, timeout: Double = 5) -> Bool {
         let end = Date().addingTimeInterval(timeout)
@@ -117,7 +114,7 @@ final class FieldStatusTests: XCTestCase {
         evil.start([])
         XCTAssertTrue(evil.waitLog("connected"), evil.log)
         XCTAssertTrue(waitStatus(evil, "rat", "lte"))
-        let file = (try? String(contentsOfFile: evil.root + "/run/qcm-pdn1.status", encoding: .utf8)) ?? ""
+        let file = (try? String(contentsOfFile: evil.runFile("status"), encoding: .utf8)) ?? ""
         XCTAssertEqual(file.components(separatedBy: "\nstate=").count, 2, "no line added: \(file)")
         XCTAssertFalse(file.utf8.contains(0x1b), "no escape sequence reaches a terminal")
         XCTAssertTrue(file.contains("\noperator="), "decoded as libqmi would (not printable, so GSM 7-bit, else UCS-2): \(file)")
@@ -152,7 +149,10 @@ final class FieldStatusTests: XCTestCase {
         var many: [Int32] = []
         for _ in 0..<8 { many.append(connect()) }
         let ninth = connect()
-        XCTAssertTrue(closedByDaemon(ninth), "at most 8 clients")
+        var b = [UInt8](repeating: 0, count: 64)
+        let n = read(ninth, &b, 64)
+        XCTAssertEqual(String(decoding: b.prefix(max(0, n)), as: UTF8.self), "busy\n", "at most 8 clients: the ninth is told")
+        XCTAssertTrue(closedByDaemon(ninth), "and disconnected")
         for fd in many + [garbage, long, silent, ninth] { close(fd) }
         usleep(100_000)
         XCTAssertEqual(qcm(["status", "--run-dir", rig.root + "/run"]).status, 0)

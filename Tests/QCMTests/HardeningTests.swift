@@ -71,12 +71,12 @@ final class HardeningTests: XCTestCase {
         let run = rig.root + "/run"
         let victim = rig.root + "/victim"
         try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
-        try FileManager.default.createSymbolicLink(atPath: run + "/qcm-pdn1.pid", withDestinationPath: victim)
-        try FileManager.default.createSymbolicLink(atPath: run + "/qcm-pdn1.status", withDestinationPath: victim)
+        try FileManager.default.createSymbolicLink(atPath: rig.runFile("pid"), withDestinationPath: victim)
+        try FileManager.default.createSymbolicLink(atPath: rig.runFile("status"), withDestinationPath: victim)
         rig.start([])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         XCTAssertEqual(read(victim), "precious\n", "pid and status files do not write through symlinks")
-        XCTAssertEqual(read(run + "/qcm-pdn1.pid"), "\(rig.pid!)\n")
+        XCTAssertEqual(read(rig.runFile("pid")), "\(rig.pid!)\n")
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0)
         XCTAssertEqual(read(victim), "precious\n")
@@ -106,7 +106,7 @@ final class HardeningTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: run) }
         guard let sleeper = Subprocess.start(["sleep", "30"]) else { return XCTFail("cannot start sleep") }
         defer { _ = kill(sleeper, SIGKILL); _ = Subprocess.wait(sleeper) }
-        try "pid=\(sleeper)\npdn=3\nstate=connected\nlock=\(run)/cdc-wdm0.lock.pdn3\n".write(toFile: run + "/qcm-pdn3.status", atomically: true, encoding: .utf8)
+        try "pid=\(sleeper)\npdn=3\nstate=connected\nlock=\(run)/cdc-wdm0.lock.pdn3\n".write(toFile: run + "/qcm-cdc-wdm0-pdn3.status", atomically: true, encoding: .utf8)
         let k = qcm(["-k", "3", "--run-dir", run])
         XCTAssertEqual(k.status, 1, k.output)
         XCTAssertTrue(k.output.contains("names pid \(sleeper), which is not a running qcm holding its lock: stale, not signalling it"), k.output)
@@ -175,8 +175,10 @@ final class SessionHardeningTests: XCTestCase {
     }
 
     /// Restart after kill -9: the addresses and routes the killed qcm applied are removed
-    /// before the new plan goes on; the interface ends with exactly the new configuration,
-    /// and nothing of either survives the new instance's clean exit.
+    /// before the new plan goes on, and so is what something else configured there (an
+    /// earlier quectel-CM, a script, a test by hand): wwan0 is qcm's while it runs. The
+    /// interface ends with exactly the new configuration, each removal logged, and nothing
+    /// survives the new instance's clean exit.
     func testKilledInstanceLeavesNoAddressesBehind() throws {
         guard isRoot else { throw XCTSkip("needs root: a TUN wwan0 in a namespace") }
         let rig = try DaemonRig(netns: true)
@@ -186,18 +188,21 @@ final class SessionHardeningTests: XCTestCase {
         rig.signal(SIGKILL)
         _ = rig.waitExit()
         XCTAssertEqual(ipAddresses(ns, "wwan0"), ["10.90.1.113/30"], "kill -9 leaves the configuration")
-        // Something else's address is there too; the next lease differs.
+        // Something else's address and route are there too; the next lease differs.
         XCTAssertEqual(shell(["ip", "-n", ns, "addr", "add", "192.0.2.9/24", "dev", "wwan0"]).status, 0)
+        XCTAssertEqual(shell(["ip", "-n", ns, "route", "add", "198.51.100.0/24", "dev", "wwan0"]).status, 0)
         rig.sim.withState { $0.config.ipv4Address = 0x0a5a_0175 }       // 10.90.1.117
         rig.start([])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         XCTAssertTrue(rig.log.contains("wwan0: removed 10.90.1.113/30, left by a qcm that was killed"), rig.log)
-        XCTAssertTrue(rig.log.contains("warning: wwan0 also carries 192.0.2.9/24, not added by qcm"), rig.log)
-        XCTAssertEqual(Set(ipAddresses(ns, "wwan0")), ["10.90.1.117/30", "192.0.2.9/24"])
+        XCTAssertTrue(rig.log.contains("wwan0: removed 192.0.2.9/24, which qcm did not add: the interface is qcm's while it runs"), rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0: removed route to 198.51.100.0/24, which qcm did not add"), rig.log)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["10.90.1.117/30"])
+        XCTAssertFalse(shell(["ip", "-n", ns, "route", "show", "dev", "wwan0"]).output.contains("198.51.100.0"))
         XCTAssertEqual(ipDefaultRoutes(ns, "-4"), ["wwan0 via - metric 0"])
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
-        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["192.0.2.9/24"], "qcm's addresses gone, the other one left alone")
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), [], "qcm's addresses gone")
         XCTAssertEqual(ipDefaultRoutes(ns, "-4"), [])
         XCTAssertFalse(FileManager.default.fileExists(atPath: rig.root + "/run/link-wwan0.state"))
     }

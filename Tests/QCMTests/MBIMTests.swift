@@ -66,6 +66,61 @@ final class MBIMTests: XCTestCase {
         XCTAssertTrue(two.log.contains("need cdc_mbim's VLAN links"), two.log)
     }
 
+    /// A peer that answers OPEN with an endless stream of 64 KB INDICATE_STATUS fragments,
+    /// each announcing 4,294,967,295 in all (and, between them, messages of 16 fragments too
+    /// large together): qcm holds none of it, logs a few lines and then stops logging, keeps
+    /// its OPEN timeouts running and stops on SIGTERM as usual.
+    func testAFragmentFloodIsBoundedAndSIGTERMStillWorks() throws {
+        let rig = try DaemonRig(mbim: MBIMSimulator.Config())
+        rig.mbimSim?.shutdown()
+        let path = FakeHardware.socketPath(root: rig.root)
+        let listener = csys_unix_listen(path, 1)
+        XCTAssertGreaterThanOrEqual(listener, 0)
+        let flooding = Flag()
+        let done = Flag()
+        let flood = Thread {
+            defer { done.value = true }
+            var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 15_000) == 1 else { return }
+            let fd = accept(listener, nil, nil)             // blocking, unlike the listener
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var open = [UInt8](repeating: 0, count: 64)
+            _ = read(fd, &open, 64)                       // OPEN, never answered
+            flooding.value = true
+            var tid: UInt32 = 1
+            while true {
+                for (total, count) in [(UInt32.max, 64), (16, 16)] {
+                    for i in 0..<count {
+                        var f = [UInt8]()
+                        for v in [UInt32(0x8000_0007), UInt32(65536), tid, total, UInt32(i)] {
+                            f += withUnsafeBytes(of: v.littleEndian) { Array($0) }
+                        }
+                        f += [UInt8](repeating: 0x41, count: 65536 - 20)
+                        if send(fd, f, f.count, Int32(MSG_NOSIGNAL)) < 0 { return }
+                    }
+                    tid += 1
+                }
+            }
+        }
+        flood.start()
+        rig.wrapper = ["env", "QCM_QMI_TIMEOUT_MS=300"]
+        rig.start([])
+        XCTAssertTrue(waitFor { flooding.value }, rig.log)
+        XCTAssertTrue(rig.waitLog("no answer to MBIM OPEN (attempt 1 of 5); trying again"), "timers fire during the flood: \(rig.log)")
+        let rss = (try? String(contentsOfFile: "/proc/\(rig.pid!)/status", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        XCTAssertLessThan(rss, 100_000, "kB resident while flooded")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(timeout: 5), 0, rig.log)
+        XCTAssertTrue(rig.log.contains("more than 32 fragments announced"), rig.log)
+        XCTAssertTrue(rig.log.contains("more ignored MBIM input is not logged until a valid message arrives"), rig.log)
+        XCTAssertLessThan(rig.log.components(separatedBy: "ignored").count, 40, "the log does not grow with the flood")
+        close(listener)
+        XCTAssertTrue(waitFor { done.value })
+    }
+
     func testPINRulesAndSecretsInTheTrace() throws {
         var locked = MBIMSimulator.Config()
         locked.sim = .pinRequired

@@ -148,10 +148,7 @@ final class QMAPTests: XCTestCase {
 
     // MARK: end to end (root: TUN links in a namespace)
 
-    func statusValue(_ rig: DaemonRig, pdn: Int, _ key: String) -> String? {
-        guard let text = try? String(contentsOfFile: rig.root + "/run/qcm-pdn\(pdn).status", encoding: .utf8) else { return nil }
-        return text.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
-    }
+    func statusValue(_ rig: DaemonRig, pdn: Int, _ key: String) -> String? { rig.statusValue(key, pdn: pdn) }
 
     func drops(_ rig: DaemonRig) -> String { rig.dataPlane?.drops.joined(separator: "\n") ?? "" }
 
@@ -212,19 +209,33 @@ final class QMAPTests: XCTestCase {
         XCTAssertTrue(rig.waitSim { $0.isClean })
 
         rig.sim.withState { $0.config.rejectCall = nil }
+        let before = parent(rig)
+        XCTAssertEqual(before.up, false, "the parent starts down")
         rig.start(["-n", "1", "-n", "2"])
         XCTAssertTrue(rig.waitCount("connected (", 2), rig.log)
+        XCTAssertEqual(parent(rig).up, true)
+        XCTAssertGreaterThan(parent(rig).mtu, before.mtu, "raised to the modem's aggregates")
         rig.signal(SIGKILL)
         _ = rig.waitExit()
         XCTAssertEqual(rig.dataPlane?.muxOf.count, 2, "kill -9 leaves the links")
         rig.start(["-n", "1", "-n", "2"])
         XCTAssertTrue(rig.waitCount("connected (", 2), rig.log)
         XCTAssertTrue(rig.log.contains("exists already, left by a qcm that was stopped with -9: taking it over"), rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0: a qcm stopped with -9 changed it (it was down, MTU \(before.mtu)); that is put back on exit"), rig.log)
         XCTAssertEqual(rig.dataPlane?.muxOf.count, 2, "taken over, not duplicated")
         XCTAssertEqual(rig.ping("10.90.2.114", from: statusValue(rig, pdn: 2, "interface")).status, 0, drops(rig))
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
         XCTAssertTrue(rig.waitSim { $0.dataPlane?.muxOf.isEmpty == true })
+        XCTAssertEqual(parent(rig).up, false, "the parent is put back as the first qcm found it")
+        XCTAssertEqual(parent(rig).mtu, before.mtu)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: rig.root + "/run/parent-wwan0.state"))
+    }
+
+    /// The QMAP parent wwan0 in the rig's namespace: up, and its MTU.
+    func parent(_ rig: DaemonRig) -> (up: Bool, mtu: Int) {
+        let link = ipJSON(rig.ns!.name, ["link", "show", "dev", "wwan0"]).first ?? [:]
+        return ((link["flags"] as? [String])?.contains("UP") ?? false, link["mtu"] as? Int ?? 0)
     }
 
     func testQMAPMode1ParentCarriesTheCall() throws {

@@ -98,7 +98,7 @@ static inline int csys_is_symlink(const char *path) {
 /* lstat(2) digested: kind (CSYS_*, or CSYS_SYMLINK for a link itself), permission bits
  * (with setuid/setgid/sticky), owner. 0, or -1 with errno set. */
 enum { CSYS_SYMLINK = 6, CSYS_FIFO = 7 };
-struct csys_file_info { int kind; unsigned mode; unsigned uid; long long size; };
+struct csys_file_info { int kind; unsigned mode; unsigned uid; long long size; unsigned long long dev; unsigned long long ino; };
 static inline int csys_kind_of(mode_t m) {
     if (S_ISREG(m)) return CSYS_FILE;
     if (S_ISDIR(m)) return CSYS_DIR;
@@ -115,6 +115,8 @@ static inline int csys_lstat_info(const char *path, struct csys_file_info *out) 
     out->mode = (unsigned)(st.st_mode & 07777);
     out->uid = (unsigned)st.st_uid;
     out->size = (long long)st.st_size;
+    out->dev = (unsigned long long)st.st_dev;
+    out->ino = (unsigned long long)st.st_ino;
     return 0;
 }
 static inline int csys_fstat_info(int fd, struct csys_file_info *out) {
@@ -124,6 +126,8 @@ static inline int csys_fstat_info(int fd, struct csys_file_info *out) {
     out->mode = (unsigned)(st.st_mode & 07777);
     out->uid = (unsigned)st.st_uid;
     out->size = (long long)st.st_size;
+    out->dev = (unsigned long long)st.st_dev;
+    out->ino = (unsigned long long)st.st_ino;
     return 0;
 }
 static inline int csys_is_executable(const char *path) { return access(path, X_OK) == 0; }
@@ -214,19 +218,27 @@ int csys_unshare_net(void);
 int csys_setns_net(int fd);
 
 /* ---- AF_UNIX ---- */
-/* name starting with '@' means the abstract namespace (as ss(8) prints it). */
+/* name starting with '@' means the abstract namespace (as ss(8) prints it). A name that does
+ * not fit sun_path is refused (0, errno ENAMETOOLONG), never cut short: a truncated name is
+ * another socket. */
 static inline socklen_t csys_unix_addr(struct sockaddr_un *sa, const char *name) {
     memset(sa, 0, sizeof(*sa));
     sa->sun_family = AF_UNIX;
     size_t n = strlen(name);
-    if (n >= sizeof(sa->sun_path)) n = sizeof(sa->sun_path) - 1;
+    if (n >= sizeof(sa->sun_path)) { errno = ENAMETOOLONG; return 0; }
     memcpy(sa->sun_path, name, n);
     if (name[0] == '@') sa->sun_path[0] = 0;
     return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (name[0] == '@' ? 0 : 1));
 }
+/* The longest socket path csys_unix_addr takes. */
+enum { CSYS_UNIX_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path) - 1 };
+/* Who is behind a connected AF_UNIX socket (SO_PEERCRED): for a client, the process that
+ * called listen(); for a server, the one that called connect(). */
+int csys_peer_cred(int fd, int *pid, unsigned *uid, unsigned *gid);   /* struct ucred needs _GNU_SOURCE: shim.c */
 static inline int csys_unix_connect(const char *name) {
     struct sockaddr_un sa;
     socklen_t len = csys_unix_addr(&sa, name);
+    if (len == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     if (connect(fd, (struct sockaddr *)&sa, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
@@ -235,6 +247,7 @@ static inline int csys_unix_connect(const char *name) {
 static inline int csys_unix_listen(const char *name, int backlog) {
     struct sockaddr_un sa;
     socklen_t len = csys_unix_addr(&sa, name);
+    if (len == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
@@ -245,6 +258,7 @@ static inline int csys_unix_listen(const char *name, int backlog) {
 static inline int csys_unix_connect_seqpacket(const char *name) {
     struct sockaddr_un sa;
     socklen_t len = csys_unix_addr(&sa, name);
+    if (len == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     if (connect(fd, (struct sockaddr *)&sa, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
@@ -253,6 +267,7 @@ static inline int csys_unix_connect_seqpacket(const char *name) {
 static inline int csys_unix_listen_seqpacket(const char *name, int backlog) {
     struct sockaddr_un sa;
     socklen_t len = csys_unix_addr(&sa, name);
+    if (len == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
@@ -279,6 +294,7 @@ int csys_accept(int fd);
 static inline int csys_unix_dgram_send(const char *name, const void *buf, size_t len) {
     struct sockaddr_un sa;
     socklen_t alen = csys_unix_addr(&sa, name);
+    if (alen == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sa, alen);
