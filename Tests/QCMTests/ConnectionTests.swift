@@ -12,7 +12,7 @@ import QMIMessages
 final class ConnectionTests: XCTestCase {
     /// The machine plus what it asked for, and a modem that answers.
     final class Harness {
-        let c: Connection
+        let c: QMISession
         var now: Int64 = 0
         var log: [String] = []
         var states: [String] = []
@@ -45,9 +45,9 @@ final class ConnectionTests: XCTestCase {
             let o = try Options.parse(args + (noLink ? ["--no-link"] : []))
             let f = facts ?? DriverFacts(driver: driver, netdev: netdev, netdevs: netdev.map { [$0] } ?? [], addMux: true)
             let plan = try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath)
-            c = Connection(Connection.Config(
+            c = QMISession(QMISession.Config(
                 options: o, channel: viaProxy ? "@qmi-proxy" : "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: viaProxy,
-                netdev: netdev, rawIP: rawIP, rawIPSwitchable: switchable, driver: f.driver, timeouts: Connection.Timeouts(),
+                netdev: netdev, rawIP: rawIP, rawIPSwitchable: switchable, driver: f.driver, timeouts: QMISession.Timeouts(),
                 plan: plan))
         }
 
@@ -519,8 +519,8 @@ final class ConnectionTests: XCTestCase {
     func testMBIMStatusQueriesEndWithTheSession() throws {
         let o = try Options.parse(["--no-link"])
         let f = DriverFacts(driver: "cdc_mbim", netdev: "wwan0", netdevs: ["wwan0"], addMux: false)
-        var config = Connection.Config(options: o, channel: "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: false, netdev: "wwan0",
-                                       rawIP: nil, rawIPSwitchable: false, driver: "cdc_mbim", timeouts: Connection.Timeouts(),
+        var config = QMISession.Config(options: o, channel: "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: false, netdev: "wwan0",
+                                       rawIP: nil, rawIPSwitchable: false, driver: "cdc_mbim", timeouts: QMISession.Timeouts(),
                                        plan: try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath))
         config.mbim = true
         let m = MBIMSession(config)

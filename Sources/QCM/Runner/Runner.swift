@@ -7,7 +7,7 @@ import QMICore
 import MBIMCore
 #endif
 
-/// The I/O around the Connection machine: it opens the QMI channel and runs the engine,
+/// The I/O around the QMISession machine: it opens the QMI channel and runs the engine,
 /// arms timers on the event loop, configures links over rtnetlink (or a script), runs DHCP,
 /// writes the status files and speaks to systemd. Every outcome goes back to the machine
 /// as an event; nothing here decides anything.

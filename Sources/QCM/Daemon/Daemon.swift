@@ -130,9 +130,9 @@ enum Daemon {
             }
         }
 
-        var timeouts = Connection.Timeouts()
+        var timeouts = QMISession.Timeouts()
         if let v = SystemdNotify.env("QCM_QMI_TIMEOUT_MS").flatMap({ Text.parseInt($0) }), v > 0 { timeouts = timeouts.capped(v) }
-        var config = Connection.Config(
+        var config = QMISession.Config(
             options: o, channel: channel, device: target.channel, viaProxy: o.proxy != nil, netdev: target.netdev,
             rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,
             plan: plan)
@@ -140,14 +140,14 @@ enum Daemon {
         let machine: any CallMachine
         #if QCM_MBIM
         config.mbim = mbim
-        machine = mbim ? MBIMSession(config) : Connection(config)
+        machine = mbim ? MBIMSession(config) : QMISession(config)
         if mbim { log.log("MBIM mode: dialing with MBIM Basic Connect") }
         #else
         if mbim {
             log.log("this qcm was built without MBIM (scripts/build-embedded --no-mbim): it cannot dial a module in MBIM mode")
             return ExitCode.noModem
         }
-        machine = Connection(config)
+        machine = QMISession(config)
         #endif
 
         let loop = EventLoop()

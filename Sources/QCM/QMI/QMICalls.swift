@@ -7,7 +7,7 @@ import QMIMessages
 
 /// Each PDN's call: waiting for registration, Start Network per IP family, runtime
 /// settings, the link, and what happens when the network ends the call.
-extension Connection {
+extension QMISession {
     // MARK: registration
 
     func waitForNetwork(_ c: Call) {
@@ -88,7 +88,7 @@ extension Connection {
                     log(tag(c) + "requestSetupDataCall IPv\(f): already connected (NoEffect)")
                     c.started[f] = h
                 } else {
-                    c.dialErrors.append("IPv\(f): \(QMIErrorCode.name(res.error))" + Connection.endReason(r.callEndReason, r.verboseCallEndReason))
+                    c.dialErrors.append("IPv\(f): \(QMIErrorCode.name(res.error))" + QMISession.endReason(r.callEndReason, r.verboseCallEndReason))
                 }
             } else if let h = handle {
                 c.started[f] = h

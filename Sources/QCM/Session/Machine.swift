@@ -6,15 +6,15 @@ import QMICore
 import MBIMCore
 #endif
 
-// The vocabulary between the connection's state machine (Connection, Call — decisions, no
+// The vocabulary between the connection's state machine (QMISession, Call — decisions, no
 // I/O) and the Runner (the I/O: QMI channel, timers, rtnetlink, DHCP, files, systemd). The
 // runner feeds events in; the machine answers with actions. Tests feed events with a fake
 // clock and read the actions, without a process, a socket or a modem.
 
-/// A connection's decisions, without I/O: the QMI session (Connection) or the MBIM one
+/// A connection's decisions, without I/O: the QMI session (QMISession) or the MBIM one
 /// (MBIMSession). The Runner feeds it events and carries out its actions.
 protocol CallMachine: AnyObject {
-    var config: Connection.Config { get }
+    var config: QMISession.Config { get }
     /// The data path as the machine uses it (netdevs of created links filled in).
     var plan: DataPlan { get }
     /// Set up once: a later loss of the modem is waited out rather than fatal.

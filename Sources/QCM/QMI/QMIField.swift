@@ -5,7 +5,7 @@ import QMIMessages
 /// Field status: the modem is asked once, then tells qcm what changes (NAS indications with
 /// signal thresholds), so a connection that does nothing costs no wake-ups. Packet counters
 /// and the RF band are asked only when `qcm status` asks the running qcm (`statusQuery`).
-extension Connection {
+extension QMISession {
     /// Once set up: thresholds for signal reports, the indications wanted, and the first values.
     func watchNetwork() {
         if let n = nas {
@@ -41,9 +41,9 @@ extension Connection {
             systemInfo(lte: v.lteSystemInfo, lteService: v.lteServiceStatus?.serviceStatus, nr: v.nr5gSystemInfo,
                        nrService: v.nr5gServiceStatus?.serviceStatus, wcdma: v.wcdmaSystemInfo)
         case .imsi where ok:
-            updateField([("imsi", DMS.UIMGetIMSI.Response(m).imsi.flatMap(Connection.digits))])
+            updateField([("imsi", DMS.UIMGetIMSI.Response(m).imsi.flatMap(QMISession.digits))])
         case .iccid where ok:
-            updateField([("iccid", DMS.UIMGetICCID.Response(m).iccid.flatMap(Connection.digits))])
+            updateField([("iccid", DMS.UIMGetICCID.Response(m).iccid.flatMap(QMISession.digits))])
         default:
             break
         }

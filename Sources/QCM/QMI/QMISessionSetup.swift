@@ -7,7 +7,7 @@ import QMIMessages
 
 /// Setting the session up: the channel, CTL Sync, client ids, the facts (revision, SIM,
 /// registration, call state, profiles), the SIM PIN, the data format and the profiles.
-extension Connection {
+extension QMISession {
     // MARK: open, sync, clients
 
     func start() {

@@ -14,7 +14,7 @@ import QMIMessages
 /// Events come in through `handle(_:now:)` and actions go out (Machine.swift); the Runner
 /// does the I/O. The session (channel, client ids, SIM, registration) is shared; each PDN
 /// is a `Call` with its own WDS clients, handles, link and redial schedule.
-final class Connection: MachineCore, CallMachine {
+final class QMISession: MachineCore, CallMachine {
     struct Config {
         let options: Options
         /// The channel as shown in the log and status ("/dev/cdc-wdm0", "@qmi-proxy").

@@ -7,7 +7,7 @@ import QMIMessages
 
 /// What the modem says (responses, indications), what the timers say, and losing and
 /// regaining the modem — with the escalating recovery when it stops answering.
-extension Connection {
+extension QMISession {
     // MARK: responses
 
     func response(_ r: Request, _ result: Result<QMIMessage, QMIError>) {
@@ -162,7 +162,7 @@ extension Connection {
                   let c = calls.first(where: { $0.family(ofClient: m.clientID) != nil }),
                   c.phase == .connected || c.phase == .configuring, !c.handles.isEmpty else { return }
             let family = ind.ipFamily?.rawValue ?? c.family(ofClient: m.clientID) ?? 4
-            callDropped(c, "the network ended the IPv\(family) call" + Connection.endReason(ind.callEndReason, ind.verboseCallEndReason), stop: true)
+            callDropped(c, "the network ended the IPv\(family) call" + QMISession.endReason(ind.callEndReason, ind.verboseCallEndReason), stop: true)
         case .nas where m.messageID == NAS.GetServingSystem.id:
             let ind = NAS.GetServingSystem.Indication(m)
             servingSystem(ind.servingSystem, plmn: ind.currentPLMN, caps: ind.dataServiceCapability, roaming: ind.roamingIndicator,

@@ -7,7 +7,7 @@ import QMIMessages
 
 /// SIGINT/SIGTERM and fatal errors: calls stopped, client ids released, links removed —
 /// bounded in time, whatever the modem does.
-extension Connection {
+extension QMISession {
     // MARK: teardown
 
     /// SIGINT/SIGTERM: clean teardown. A second signal more than 500 ms later abandons the

@@ -4,7 +4,7 @@ import QMICore
 import QMIMessages
 
 /// One PDN's data call: its WDS clients (one per IP family), packet data handles, link plan
-/// and redial schedule. Its decisions live in Connection (which owns the shared session);
+/// and redial schedule. Its decisions live in QMISession (which owns the shared session);
 /// this is the call's state.
 final class Call {
     enum Phase: Equatable {

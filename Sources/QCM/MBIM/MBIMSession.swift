@@ -13,7 +13,7 @@ enum MBIMStep: Equatable {
 }
 
 /// The dial of a module in MBIM mode (cdc_mbim), as a state machine without I/O like
-/// Connection: OPEN (retried) → device caps and services → radio on → SIM (PIN with the
+/// QMISession: OPEN (retried) → device caps and services → radio on → SIM (PIN with the
 /// same rules as QMI) → registration → packet service attach → CONNECT → IP configuration →
 /// the link → connected; a CONNECT indication that the session ended → redial with backoff;
 /// SIGINT/SIGTERM → link removed, CONNECT deactivate, CLOSE. One session (0): a second
@@ -21,7 +21,7 @@ enum MBIMStep: Equatable {
 final class MBIMSession: MachineCore, CallMachine {
     enum Phase: Equatable { case idle, opening, inquiring, sim, ready, waitingForDevice, stopping, done }
 
-    let config: Connection.Config
+    let config: QMISession.Config
     var o: Options { config.options }
     var plan: DataPlan { config.plan }
     let call: Call
@@ -47,7 +47,7 @@ final class MBIMSession: MachineCore, CallMachine {
     static let maxOpenAttempts = 5
     let session: UInt32 = 0
 
-    init(_ config: Connection.Config) {
+    init(_ config: QMISession.Config) {
         self.config = config
         call = Call(config.options.pdns[0])
         super.init()
@@ -203,7 +203,7 @@ final class MBIMSession: MachineCore, CallMachine {
                 typealias D = MBIMCatalogue.DeviceCaps
                 log("MBIM device: \(v[D.hardware].text ?? "?"), firmware \(v[D.firmware].text ?? "?"), data classes \(MBIMNames.dataClass.describe(v[D.dataClass].u32))")
                 out.append(.status(pdn: nil, "revision", v[D.firmware].text))
-                out.append(.status(pdn: nil, "imei", v[D.deviceID].text.flatMap(Connection.digits)))
+                out.append(.status(pdn: nil, "imei", v[D.deviceID].text.flatMap(QMISession.digits)))
             }
             if answered(.caps) { factsDone() }
         case .services:
@@ -247,7 +247,7 @@ final class MBIMSession: MachineCore, CallMachine {
         switch v[S.readyState].u32 {
         case S.initialized:
             sim = .ready
-            updateField([("imsi", v[S.subscriberID].text.flatMap(Connection.digits)), ("iccid", v[S.iccid].text.flatMap(Connection.digits))])
+            updateField([("imsi", v[S.subscriberID].text.flatMap(QMISession.digits)), ("iccid", v[S.iccid].text.flatMap(QMISession.digits))])
         case S.notInserted: sim = .absent
         case S.deviceLocked: sim = .pinRequired(retriesLeft: nil)
         case S.badSIM: sim = .pukBlocked
@@ -319,7 +319,7 @@ final class MBIMSession: MachineCore, CallMachine {
         dataClasses = registered ? v[R.dataClasses].u32 : 0
         updateField([("registration", MBIMNames.registerState.describe(state)),
                      ("operator", v[R.providerName].text.flatMap(Network.operatorName)),
-                     ("mcc_mnc", v[R.providerID].text.flatMap(Connection.digits)), ("rat", MBIMSession.rat(dataClasses))]
+                     ("mcc_mnc", v[R.providerID].text.flatMap(QMISession.digits)), ("rat", MBIMSession.rat(dataClasses))]
                     + signalFields())
         guard phase == .ready else { return }
         if registered && call.phase == .waitingForNetwork && !packetServiceAsked {

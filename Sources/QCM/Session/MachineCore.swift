@@ -2,7 +2,7 @@ import Base
 import CSystem
 import QMICore
 
-/// What both connection machines (QMI's Connection, MBIMSession) share: the actions
+/// What both connection machines (QMI's QMISession, MBIMSession) share: the actions
 /// collected while one event is handled, the clock, the armed timers, and the rule for a
 /// second stop signal.
 class MachineCore {
