@@ -11,6 +11,9 @@ public struct Errno: Error, Equatable {
     /// errno as the last failing call left it.
     public static var current: Errno { Errno(csys_errno()) }
 
+    /// EPERM or EACCES: not allowed to this user (root or a capability would be).
+    public var isPermissionDenied: Bool { code == EPERM || code == EACCES }
+
     /// The symbolic name ("EBUSY"); "errno N" for values without one here.
     public var name: String {
         switch code {

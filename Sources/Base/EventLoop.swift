@@ -119,6 +119,13 @@ public final class EventLoop {
         fireDueTimers()
     }
 
+    /// When the earliest timer is due (nil: none armed).
+    public var nextDeadline: Int64? { timers.first?.deadline }
+
+    /// Runs the timers due now, without polling: for a loop on an injected clock.
+    @discardableResult
+    public func runDueTimers() -> Int { fireDueTimers() }
+
     @discardableResult
     private func fireDueTimers() -> Int {
         var fired = 0

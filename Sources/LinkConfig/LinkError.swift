@@ -28,6 +28,9 @@ public enum LinkError: Error, Equatable {
 
     public static func system(_ e: SystemError) -> LinkError { .system(operation: e.operation, errno: e.errno.code) }
 
+    /// The kernel or the system refused for want of privileges (EPERM, EACCES).
+    public var isPermissionDenied: Bool { errno.map { Errno($0).isPermissionDenied } ?? false }
+
     public var errno: Int32? {
         switch self {
         case let .kernel(_, e, _), let .system(_, e): return e

@@ -36,6 +36,10 @@ public final class QMISimulator {
         let gobiNet: Bool
         var bound: (service: UInt8, cid: UInt8)?
         var packets: [[UInt8]] = []
+        /// An in-process client (`connectLocal`): what the modem sends goes here, not to a socket.
+        var sink: (([UInt8]) -> Void)?
+        /// Frames can still be sent to it.
+        var isOpen: Bool { fd >= 0 || sink != nil }
         init(id: Int, fd: Int32, viaProxy: Bool, gobiNet: Bool = false) {
             self.id = id
             self.fd = fd
@@ -265,12 +269,15 @@ public final class QMISimulator {
     /// The client went away. Like a real modem behind cdc-wdm, client ids it did not
     /// release stay allocated (and their calls stay up) until a CTL Sync.
     func closeConnection(_ c: Connection, why: String?) {
-        guard c.fd >= 0 else { return }
+        guard c.isOpen else { return }
+        c.sink = nil
         // Closing a GobiNet service file releases its client id (the driver does it).
         if let b = c.bound, !gone, allocated[b.service]?.contains(b.cid) == true { release(service: b.service, cid: b.cid) }
-        loop.unwatch(c.watch)
-        _ = close(c.fd)
-        c.fd = -1
+        if c.fd >= 0 {
+            loop.unwatch(c.watch)
+            _ = close(c.fd)
+            c.fd = -1
+        }
         connections.removeAll { $0 === c }
         if let why { log("connection \(c.id) \(why)") }
     }
@@ -280,8 +287,9 @@ public final class QMISimulator {
     }
 
     func send(bytes: [UInt8], message: QMIMessage?, to c: Connection) {
-        guard c.fd >= 0 else { return }
+        guard c.isOpen else { return }
         transcript.record(.init(timeMs: now, connection: c.id, incoming: false, bytes: bytes, message: message))
+        if let sink = c.sink { return sink(bytes) }
         if c.gobiNet {
             // The driver strips the QMUX header; cut-short frames lose what they lack.
             c.packets.append(Array(bytes.dropFirst(min(6, bytes.count))))
@@ -321,7 +329,7 @@ public final class QMISimulator {
         let delay = config.latencyFor[key] ?? config.latencyMs
         loop.after(delay) { [unowned self] in
             self.locked {
-                guard c.fd >= 0, !self.gone else { return }
+                guard c.isOpen, !self.gone else { return }
                 if self.config.malformedFor.contains(key) {
                     var bytes = response.encode()
                     if bytes.count > 12 { bytes[11] = bytes[11] &+ 7 }   // SDU length no longer matches
@@ -353,6 +361,61 @@ public final class QMISimulator {
               let c = connections.first(where: { $0.id == id }) else { return }
         send(m, to: c)
     }
+
+    // MARK: in-process clients
+
+    /// A client without a socket, for the machine tests: the session machine's requests are
+    /// handled as if they came over the channel, and what the modem sends (answers,
+    /// indications) is handed to `received` — the same modem model qcm dials end to end,
+    /// on the test's own clock (`loop.clock`).
+    public final class LocalClient {
+        let connection: Connection
+        weak var simulator: QMISimulator?
+        /// Frames from the modem, in order.
+        public var received: ([UInt8]) -> Void = { _ in }
+
+        init(_ connection: Connection, _ simulator: QMISimulator) {
+            self.connection = connection
+            self.simulator = simulator
+        }
+
+        /// A frame to the modem.
+        public func send(_ frame: [UInt8]) {
+            guard let s = simulator else { return }
+            s.locked { if connection.isOpen { s.received(frame, on: connection) } }
+        }
+
+        /// The channel closes, as when the client's process exits.
+        public func close() {
+            simulator?.locked { simulator?.closeConnection(connection, why: "closed by the client") }
+        }
+    }
+
+    /// Opens an in-process channel (`proxy`: speaking libqmi's proxy protocol). The modem
+    /// powers up with the first one, as with the first listener.
+    public func connectLocal(proxy: Bool = false) -> LocalClient {
+        locked {
+            if startMs == 0 { begin() }
+            let c = Connection(id: nextConnection, fd: -1, viaProxy: proxy)
+            nextConnection += 1
+            let client = LocalClient(c, self)
+            c.sink = { [unowned client] bytes in client.received(bytes) }
+            connections.append(c)
+            log("connection \(c.id) opened in process\(proxy ? " via qmi-proxy" : "")")
+            return client
+        }
+    }
+
+    /// Runs what is due on the simulator's loop now (answers, indications, fault timers),
+    /// without waiting: for a loop the caller drives, on an injected clock. True when
+    /// anything ran.
+    @discardableResult
+    public func runDue() -> Bool {
+        locked { loop.runDueTimers() > 0 }
+    }
+
+    /// How long until the simulator's next timer (nil: none armed).
+    public var nextTimerIn: Int64? { locked { loop.nextDeadline.map { $0 - loop.now } } }
 
     // MARK: public state, for tests
 

@@ -75,7 +75,7 @@ final class GobiNetTests: XCTestCase {
         rig.start([])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         rig.sim.disappear(backAfterMs: 400)
-        XCTAssertTrue(rig.waitLog("QMI device gone"), rig.log)
+        XCTAssertTrue(rig.waitLog("QMI channel lost: device gone"), rig.log)
         XCTAssertTrue(rig.waitCount("] connected", 2, timeout: 20), rig.log)
         // A message cut short is skipped, and qcm asks for what it may have lost.
         rig.sim.dropCallsSilently()

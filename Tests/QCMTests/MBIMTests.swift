@@ -5,6 +5,7 @@ import CSystem
 import MBIMCore
 import QMISim
 import TestSupport
+@testable import QCM
 
 /// Modules in MBIM mode (cdc_mbim), dialed end to end against the MBIM simulator.
 final class MBIMTests: XCTestCase {
@@ -181,5 +182,25 @@ final class MBIMTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("MBIM COMMAND tid 3 basic-connect DEVICE_CAPS query"), r.output)
         XCTAssertTrue(r.output.contains("MBIM OPEN tid 2 MaxControlTransfer=4096"), r.output)
+    }
+
+    /// The MBIM session's decisions: a `qcm status` waiting for PACKET_STATISTICS is answered
+    /// when the channel goes.
+    func testStatusQueriesEndWithTheSession() throws {
+        let o = try Options.parse(["--no-link"])
+        let f = DriverFacts(driver: "cdc_mbim", netdev: "wwan0", netdevs: ["wwan0"], addMux: false)
+        var config = SessionConfig(options: o, channel: "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: false, netdev: "wwan0",
+                                   rawIP: nil, rawIPSwitchable: false, driver: "cdc_mbim", timeouts: SessionConfig.Timeouts(),
+                                   plan: try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath))
+        config.mbim = true
+        let m = MBIMSession(config)
+        m.becameReady()
+        m.call.phase = .connected
+        let asked = m.handle(.statusQuery(5), now: 1000)
+        XCTAssertTrue(asked.contains { if case .sendMBIM(.statistics(query: 5), _, _) = $0 { return true }; return false })
+        XCTAssertFalse(asked.contains { if case .statusReply = $0 { return true }; return false })
+        let lost = m.handle(.channelClosed(.gone("USB reset")), now: 1200)
+        XCTAssertTrue(lost.contains { if case .statusReply(5, _) = $0 { return true }; return false }, "\(lost)")
+        XCTAssertTrue(m.queries.isEmpty)
     }
 }

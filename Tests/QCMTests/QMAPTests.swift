@@ -98,52 +98,51 @@ final class QMAPTests: XCTestCase {
 
     // MARK: the machine
 
-    typealias Harness = ConnectionTests.Harness
-
     func testNegotiationFallsBackAndBindsEveryClientBeforeTheDial() throws {
         let facts = DriverFacts(driver: "qmi_wwan", netdev: "wwan0", netdevs: ["wwan0"], passThrough: true)
-        let h = try Harness(["-n", "1", "-4", "-6", "-n", "2"], noLink: false, facts: facts)
-        h.qmapVersions = [.qmap]
+        let h = try QMIHarness(["-n", "1", "-4", "-6", "-n", "2"], noLink: false, facts: facts) { $0.qmapVersions = [.qmap] }
         h.connect()
-        let formats = h.sentNames.filter { $0 == "WDA Set Data Format" }.count
-        XCTAssertEqual(formats, 3, "QMAPv5, QMAPv4, then QMAP v1")
-        XCTAssertTrue(h.log.contains { $0.contains("the modem answered qmapv5 with raw-ip and no aggregation; trying qmapv4") }, "\(h.log)")
+        let formats = h.sent.filter { $0.displayName == "WDA Set Data Format" }.map { WDA.SetDataFormat.Request($0).downlinkDataAggregationProtocol }
+        XCTAssertEqual(formats, [.qmapv5, .qmapv4, .qmap], "QMAPv5, QMAPv4, then QMAP v1: what the modem takes")
         let binds = h.sentNames.indices.filter { h.sentNames[$0] == "WDS Bind Mux Data Port" }
         XCTAssertEqual(binds.count, 3, "IPv4 and IPv6 clients of PDN 1, IPv4 of PDN 2")
-        XCTAssertLessThan(binds.max()!, h.sentNames.firstIndex(of: "WDS Start Network")!)
-        let created = h.other.compactMap { a -> UInt8? in if case let .createDataLink(_, mux, flags) = a { XCTAssertEqual(flags, 1); return mux }; return nil }
+        let start = try XCTUnwrap(h.sentNames.firstIndex(of: "WDS Start Network"), h.log.joined(separator: "\n"))
+        XCTAssertLessThan(try XCTUnwrap(binds.max()), start)
+        let created = h.actions.compactMap { a -> UInt8? in if case let .createDataLink(_, mux, flags) = a { XCTAssertEqual(flags, 1); return mux }; return nil }
         XCTAssertEqual(created, [0x81, 0x82])
-        XCTAssertTrue(h.other.contains { if case .prepareParent(let mtu) = $0 { return mtu == 16384 }; return false },
+        XCTAssertTrue(h.did { if case .prepareParent(let mtu) = $0 { return mtu == 16384 }; return false },
                       "the parent's MTU is raised to the aggregates the modem granted")
-        XCTAssertEqual(h.c.calls.map { $0.phase }, [.connected, .connected])
-        XCTAssertEqual(h.c.netdev(2), "qmimux1", "the link the runner made carries PDN 2")
+        XCTAssertEqual(h.phases, [.connected, .connected])
+        XCTAssertEqual(h.session.netdev(2), "qmimux1", "the link the runner made carries PDN 2")
     }
 
     func testAModemWithoutQMAPIsAClearFailureAndLeavesItClean() throws {
-        let h = try Harness(["-n", "1", "-n", "2"], noLink: false)
-        h.qmapVersions = []
+        let h = try QMIHarness(["-n", "1", "-n", "2"], noLink: false) { $0.qmapVersions = [] }
         h.connect()
         XCTAssertEqual(h.exitCode, ExitCode.link)
-        XCTAssertTrue(h.log.contains { $0.hasPrefix("the modem does not take qmap aggregation (it answered raw-ip and no aggregation), which qmi_wwan needs for QMAP") }, "\(h.log)")
+        XCTAssertTrue(h.lastError?.hasPrefix("the modem does not take qmap aggregation (it answered raw-ip and no aggregation), which qmi_wwan needs for QMAP") == true,
+                      "\(h.lastError ?? "nil")")
         XCTAssertFalse(h.sentNames.contains("WDS Start Network"))
-        XCTAssertTrue(h.other.contains { if case .removeDataLinks(nil) = $0 { return true }; return false })
+        XCTAssertTrue(h.did { if case .removeDataLinks(nil) = $0 { return true }; return false })
+        XCTAssertTrue(h.sim.isClean)
     }
 
     func testStopOnePDNOfTwo() throws {
-        let h = try Harness(["-n", "1", "-n", "2"], noLink: false, facts: quectel(4))
+        let h = try QMIHarness(["-n", "1", "-n", "2"], noLink: false, facts: quectel(4))
         h.connect()
-        XCTAssertEqual(h.c.calls.map { $0.phase }, [.connected, .connected])
-        h.other.removeAll()
+        XCTAssertEqual(h.phases, [.connected, .connected])
         h.feed(.stopPDN(2))
-        h.answerAll()
+        h.settle()
         XCTAssertNil(h.exitCode, "PDN 1 goes on")
-        XCTAssertEqual(h.c.calls.map { $0.phase }, [.connected, .stopped])
-        XCTAssertTrue(h.other.contains { if case .setLinkState(2, 0x82, false) = $0 { return true }; return false })
-        XCTAssertTrue(h.other.contains { if case .pdnStopped(2) = $0 { return true }; return false })
+        XCTAssertEqual(h.phases, [.connected, .stopped])
+        XCTAssertTrue(h.did { if case .setLinkState(2, 0x82, false) = $0 { return true }; return false })
+        XCTAssertTrue(h.did { if case .pdnStopped(2) = $0 { return true }; return false })
         XCTAssertTrue(h.sentNames.contains("WDS Stop Network"))
+        XCTAssertEqual(h.sim.activeCalls, 1)
         h.feed(.stopPDN(1))
-        h.answerAll()
+        h.settle()
         XCTAssertEqual(h.exitCode, 0, "the last PDN stopping stops qcm")
+        XCTAssertTrue(h.sim.isClean)
     }
 
     // MARK: end to end (root: TUN links in a namespace)

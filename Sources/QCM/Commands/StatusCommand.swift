@@ -61,7 +61,7 @@ enum StatusCommand {
         }
         let merged = all.map { s, l -> (Instance.Status, Instance.Liveness) in
             guard l == .running, let pid = s.pid, let rs = live.first(where: { $0.pid == pid })?.records else { return (s, l) }
-            let pdn = s.value("pdn") ?? ""
+            let pdn = s.value(.pdn) ?? ""
             guard let r = rs.first(where: { rec in rec.contains { $0.0.equals("pdn") && $0.1.equals(pdn) } }) else { return (s, l) }
             return (Instance.Status(path: s.path, values: r), l)
         }
@@ -72,7 +72,7 @@ enum StatusCommand {
     /// A connection to the status socket of the qcm `s` describes: only where a qcm of that
     /// pid would make it, and only when that very process listens there (SO_PEERCRED).
     static func connect(_ s: Instance.Status, runDir: String) -> Int32? {
-        guard let pid = s.pid, let path = s.value("socket"), path.equals(StatusServer.path(runDir: runDir, pid: pid)) else { return nil }
+        guard let pid = s.pid, let path = s.value(.socket), path.equals(StatusServer.path(runDir: runDir, pid: pid)) else { return nil }
         let fd = csys_unix_connect(path)
         guard fd >= 0 else { return nil }
         guard Peer(fd: fd)?.pid == pid else {
@@ -169,11 +169,11 @@ enum StatusCommand {
     static func heading(_ s: Instance.Status, _ liveness: Instance.Liveness) -> String {
         let state: String
         switch liveness {
-        case .running: state = s.value("state") ?? "unknown"
+        case .running: state = s.value(.state) ?? "unknown"
         case .stale: state = "not running (stale status file \(s.path))"
-        case .hidden: state = (s.value("state") ?? "unknown") + " (not verified: /proc hides pid \(s.pid.map { "\($0)" } ?? "?") from this user; run qcm status as root to check it runs)"
+        case .hidden: state = (s.value(.state) ?? "unknown") + " (not verified: /proc hides pid \(s.pid.map { "\($0)" } ?? "?") from this user; run qcm status as root to check it runs)"
         }
-        return "qcm pid \(s.pid.map { "\($0)" } ?? "?") PDN \(s.value("pdn") ?? "?"): " + state
+        return "qcm pid \(s.pid.map { "\($0)" } ?? "?") PDN \(s.value(.pdn) ?? "?"): " + state
     }
 
     static func render(_ all: [(Instance.Status, Instance.Liveness)], json: Bool) -> String {
@@ -182,37 +182,37 @@ enum StatusCommand {
         var lines: [String] = []
         for (s, liveness) in all {
             let alive = liveness == .running
-            let uptime = s.value("connected_since").flatMap { Text.parseInt($0) }.map { max(0, now - $0) }
+            let uptime = s.value(.connectedSince).flatMap { Text.parseInt($0) }.map { max(0, now - $0) }
             if json {
                 objects.append(jsonObject(s, alive: alive, uptime: uptime))
                 continue
             }
             lines.append(heading(s, liveness))
             guard liveness != .stale else { continue }
-            func v(_ k: String) -> String? { s.value(k).flatMap { $0.isEmpty ? nil : $0 } }
+            func v(_ k: StatusKey) -> String? { s.value(k).flatMap { $0.isEmpty ? nil : $0 } }
             func line(_ label: String, _ value: String?) { if let value { lines.append("  " + Text.pad(label + ":", 11) + value) } }
-            for (label, key) in [("modem", "modem"), ("revision", "revision"), ("channel", "channel"), ("interface", "interface"),
-                                 ("apn", "apn"), ("ipv4", "ipv4"), ("ipv6", "ipv6"), ("dns", "dns"), ("warning", "dns_warning")] {
+            for (label, key) in [("modem", StatusKey.modem), ("revision", .revision), ("channel", .channel), ("interface", .interface),
+                                 ("apn", .apn), ("ipv4", .ipv4), ("ipv6", .ipv6), ("dns", .dns), ("warning", .dnsWarning)] {
                 line(label, v(key))
             }
             if let u = uptime { line("uptime", "\(u / 3600)h\(Text.decimal(u / 60 % 60, width: 2))m\(Text.decimal(u % 60, width: 2))s") }
-            line("network", join([v("registration"), v("rat").map { Text.uppercasedASCII($0) },
-                                  v("operator").map { o in o + (v("mcc_mnc").map { " (\($0))" } ?? "") } ?? v("mcc_mnc"),
-                                  v("roaming").flatMap { $0.equals("yes") ? "roaming" : nil }]))
-            var signal: [String?] = [v("signal_bars").map { "\($0)/4 bars" }]
-            signal.append(unitList("LTE", [("RSRP", v("lte_rsrp_dbm"), "dBm"), ("RSRQ", v("lte_rsrq_db"), "dB"),
-                                           ("SNR", v("lte_snr_db"), "dB"), ("RSSI", v("lte_rssi_dbm"), "dBm")]))
-            signal.append(unitList("5G", [("RSRP", v("nr5g_rsrp_dbm"), "dBm"), ("RSRQ", v("nr5g_rsrq_db"), "dB"), ("SNR", v("nr5g_snr_db"), "dB")]))
-            signal.append(unitList("WCDMA", [("RSSI", v("wcdma_rssi_dbm"), "dBm"), ("Ec/Io", v("wcdma_ecio_db"), "dB")]))
-            signal.append(unitList("GSM", [("RSSI", v("gsm_rssi_dbm"), "dBm")]))
+            line("network", join([v(.registration), v(.rat).map { Text.uppercasedASCII($0) },
+                                  v(.operatorName).map { o in o + (v(.mccMnc).map { " (\($0))" } ?? "") } ?? v(.mccMnc),
+                                  v(.roaming).flatMap { $0.equals("yes") ? "roaming" : nil }]))
+            var signal: [String?] = [v(.signalBars).map { "\($0)/4 bars" }]
+            signal.append(unitList("LTE", [("RSRP", v(.lteRSRP), "dBm"), ("RSRQ", v(.lteRSRQ), "dB"),
+                                           ("SNR", v(.lteSNR), "dB"), ("RSSI", v(.lteRSSI), "dBm")]))
+            signal.append(unitList("5G", [("RSRP", v(.nrRSRP), "dBm"), ("RSRQ", v(.nrRSRQ), "dB"), ("SNR", v(.nrSNR), "dB")]))
+            signal.append(unitList("WCDMA", [("RSSI", v(.wcdmaRSSI), "dBm"), ("Ec/Io", v(.wcdmaEcIo), "dB")]))
+            signal.append(unitList("GSM", [("RSSI", v(.gsmRSSI), "dBm")]))
             line("signal", join(signal, separator: "; "))
-            line("cell", join([v("tac").map { "TAC \($0)" }, v("lac").map { "LAC \($0)" }, v("cell_id").map { "cell id \($0)" },
-                               v("band").map { "band \($0)" }, v("rf_channel").map { "channel \($0)" }]))
-            line("sim", join([v("imsi").map { "IMSI \($0)" }, v("iccid").map { "ICCID \($0)" }]))
-            line("imei", v("imei"))
-            line("traffic", join([v("rx_bytes").map { "rx \($0) bytes" + (v("rx_packets").map { " (\($0) packets)" } ?? "") },
-                                  v("tx_bytes").map { "tx \($0) bytes" + (v("tx_packets").map { " (\($0) packets)" } ?? "") }]))
-            line("last end", v("last_end_reason"))
+            line("cell", join([v(.tac).map { "TAC \($0)" }, v(.lac).map { "LAC \($0)" }, v(.cellID).map { "cell id \($0)" },
+                               v(.band).map { "band \($0)" }, v(.rfChannel).map { "channel \($0)" }]))
+            line("sim", join([v(.imsi).map { "IMSI \($0)" }, v(.iccid).map { "ICCID \($0)" }]))
+            line("imei", v(.imei))
+            line("traffic", join([v(.rxBytes).map { "rx \($0) bytes" + (v(.rxPackets).map { " (\($0) packets)" } ?? "") },
+                                  v(.txBytes).map { "tx \($0) bytes" + (v(.txPackets).map { " (\($0) packets)" } ?? "") }]))
+            line("last end", v(.lastEndReason))
         }
         return json ? "[" + objects.joined(separator: ",\n ") + "]" : lines.joined(separator: "\n")
     }
@@ -228,19 +228,13 @@ enum StatusCommand {
     }
 
     /// The JSON schema (README, "qcm status --json"): strings for text, numbers for numbers.
-    static let textKeys = ["state", "modem", "revision", "channel", "interface", "apn", "ipv4", "ipv6", "dns", "dns_warning",
-                           "last_end_reason", "registration", "roaming", "rat", "operator", "mcc_mnc", "imsi", "iccid", "imei", "band"]
-    static let numberKeys = ["pdn", "lac", "tac", "cell_id", "rf_channel", "signal_bars", "lte_rssi_dbm", "lte_rsrq_db", "lte_rsrp_dbm",
-                             "lte_snr_db", "nr5g_rsrp_dbm", "nr5g_rsrq_db", "nr5g_snr_db", "wcdma_rssi_dbm", "wcdma_ecio_db",
-                             "gsm_rssi_dbm", "rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_dropped", "tx_dropped"]
-
     static func jsonObject(_ s: Instance.Status, alive: Bool, uptime: Int64?) -> String {
         var o = JSONObject()
         o.add("pid", s.pid.map { Int($0) })
         o.add("running", alive)
-        for key in textKeys { o.add(key, s.value(key)) }
-        for key in numberKeys {
-            if let v = s.value(key), isNumber(v) { o.addRaw(key, v) } else { o.add(key, nil as String?) }
+        for key in StatusKey.texts { o.add(key.name, s.value(key)) }
+        for key in [StatusKey.pdn] + StatusKey.numbers {
+            if let v = s.value(key), isNumber(v) { o.addRaw(key.name, v) } else { o.add(key.name, nil as String?) }
         }
         o.add("uptime_seconds", alive ? uptime : nil)
         return o.text

@@ -116,7 +116,7 @@ enum Daemon {
                 case .system(let m): log.log(m); return ExitCode.permission
                 }
             }
-            instance.set("modem", target.name)
+            instance.set(.modem, target.name)
             instances[p.pdn] = instance
             if let mux = plan.link(p.pdn)?.mux {
                 do throws(Instance.Failure) {
@@ -130,24 +130,24 @@ enum Daemon {
             }
         }
 
-        var timeouts = QMISession.Timeouts()
+        var timeouts = SessionConfig.Timeouts()
         if let v = SystemdNotify.env("QCM_QMI_TIMEOUT_MS").flatMap({ Text.parseInt($0) }), v > 0 { timeouts = timeouts.capped(v) }
-        var config = QMISession.Config(
+        var config = SessionConfig(
             options: o, channel: channel, device: target.channel, viaProxy: o.proxy != nil, netdev: target.netdev,
             rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,
             plan: plan)
         config.driverOwnsCTL = o.proxy == nil && QMITransports.isGobiNet(target.channel)
-        let machine: any CallMachine
+        let session: Runner.Session
         #if QCM_MBIM
         config.mbim = mbim
-        machine = mbim ? MBIMSession(config) : QMISession(config)
+        session = mbim ? .mbim(MBIMSession(config)) : .qmi(QMISession(config))
         if mbim { log.log("MBIM mode: dialing with MBIM Basic Connect") }
         #else
         if mbim {
             log.log("this qcm was built without MBIM (scripts/build-embedded --no-mbim): it cannot dial a module in MBIM mode")
             return ExitCode.noModem
         }
-        machine = QMISession(config)
+        session = .qmi(QMISession(config))
         #endif
 
         let loop = EventLoop()
@@ -161,7 +161,7 @@ enum Daemon {
                   let channel = m.controlDevice else { return nil }
             return Runner.Found(channel: channel, facts: DriverFacts(m, netdev: interface, sysRoot: o.sysRoot))
         }
-        let runner = Runner(machine: machine, loop: loop, log: log, notify: notify, instances: instances, rediscover: rediscover)
+        let runner = Runner(session: session, loop: loop, log: log, notify: notify, instances: instances, rediscover: rediscover)
         loop.watch(sfd) { _ in
             var info = signalfd_siginfo()
             while read(sfd, &info, MemoryLayout<signalfd_siginfo>.size) > 0 {

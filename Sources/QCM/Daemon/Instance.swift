@@ -28,11 +28,11 @@ final class Instance {
     let pidFile: String
     var statusPath: String { Instance.statusPath(runDir: runDir, channelKey: channelKey, pdn: pdn) }
     var privatePath: String { Instance.privatePath(statusPath) }
-    var fields: [(String, String)] = []
+    var fields: [(StatusKey, String)] = []
 
     /// The keys kept from other users: what identifies the subscriber and the device.
-    static let privateKeys = ["imsi", "iccid", "imei"]
-    static func isPrivate(_ key: String) -> Bool { privateKeys.contains { $0.equals(key) } }
+    static func isPrivate(_ key: StatusKey) -> Bool { StatusKey.identifiers.contains(key) }
+    static func isPrivate(_ name: String) -> Bool { isPrivate(StatusKey(name)) }
 
     init(runDir: String, channel: String, pdn: Int, pidFile: String?) {
         self.runDir = runDir
@@ -97,7 +97,7 @@ final class Instance {
         }
         lockFD = fd
         lockPath = path
-        set("lock", path)
+        set(.lock, path)
         writeFile(pidFile, "\(getpid())\n")
     }
 
@@ -164,12 +164,12 @@ final class Instance {
         return Int32(v)
     }
 
-    func set(_ key: String, _ value: String?) {
-        fields.removeAll { $0.0.equals(key) }
+    func set(_ key: StatusKey, _ value: String?) {
+        fields.removeAll { $0.0 == key }
         if let v = value { fields.append((key, v)) }
     }
 
-    func get(_ key: String) -> String? { fields.first { $0.0.equals(key) }?.1 }
+    func get(_ key: StatusKey) -> String? { fields.first { $0.0 == key }?.1 }
 
     /// Rewritten atomically on every state change: the status file for every local user, the
     /// identifiers for qcm's user only. Values from the modem or the network (a firmware
@@ -187,14 +187,14 @@ final class Instance {
 
     /// The status record (the status file's text), with `extras` appended; the identifiers
     /// only when `identifiers` (the asker is root or qcm's user).
-    func record(_ extras: [(String, String)], identifiers: Bool) -> String {
+    func record(_ extras: [StatusValue], identifiers: Bool) -> String {
         "pid=\(getpid())\npdn=\(pdn)\nupdated=\(csys_realtime_ms() / 1000)\n"
-            + Instance.lines((fields + extras).filter { identifiers || !Instance.isPrivate($0.0) })
+            + Instance.lines((fields + extras.map { ($0.key, $0.value) }).filter { identifiers || !Instance.isPrivate($0.0) })
     }
 
-    static func lines(_ pairs: [(String, String)]) -> String {
+    static func lines(_ pairs: [(StatusKey, String)]) -> String {
         var text = ""
-        for (k, v) in pairs { text += "\(k)=\(Instance.escape(v))\n" }
+        for (k, v) in pairs { text += "\(k.name)=\(Instance.escape(v))\n" }
         return text
     }
 
@@ -221,16 +221,16 @@ final class Instance {
     struct Status {
         let path: String
         let values: [(String, String)]
-        func value(_ k: String) -> String? { values.first { $0.0.equals(k) }?.1 }
+        func value(_ k: StatusKey) -> String? { values.first { $0.0.equals(k.name) }?.1 }
         var pid: Int32? {
-            guard let v = value("pid").flatMap({ Text.parseInt($0) }), v > 0, v < Int64(Int32.max) else { return nil }
+            guard let v = value(.pid).flatMap({ Text.parseInt($0) }), v > 0, v < Int64(Int32.max) else { return nil }
             return Int32(v)
         }
         /// The pid is a running qcm that holds the lock the file names: not a stale file,
         /// and not an unrelated process that happens to have the pid now. A file that names
         /// no lock is not believed.
         var liveness: Liveness {
-            guard let p = pid, Instance.running(p), let lock = value("lock") else { return .stale }
+            guard let p = pid, Instance.running(p), let lock = value(.lock) else { return .stale }
             switch Instance.isQCM(p) {
             case .some(false): return .stale
             case .none: return .hidden
@@ -326,9 +326,9 @@ enum KillCommand {
     static func run(pdn: Int, runDir: String, interface: String?, device: String?, log: Logger) -> Int32 {
         let all = Instance.statuses(runDir: runDir)
         let mine = all.filter { s in
-            s.value("pdn")?.equals("\(pdn)") == true
-                && (interface.map { s.value("interface")?.equals($0) == true } ?? true)
-                && (device.map { d in s.value("channel").map { Instance.key($0).equals(Instance.key(d)) } == true } ?? true)
+            s.value(.pdn)?.equals("\(pdn)") == true
+                && (interface.map { s.value(.interface)?.equals($0) == true } ?? true)
+                && (device.map { d in s.value(.channel).map { Instance.key($0).equals(Instance.key(d)) } == true } ?? true)
         }
         let running = mine.filter { $0.liveness == .running }
         guard running.count <= 1 else {
@@ -370,6 +370,6 @@ enum KillCommand {
 
     /// "pid 812 on /dev/cdc-wdm0 (wwan0)"
     static func describe(_ s: Instance.Status) -> String {
-        "pid \(s.pid.map { "\($0)" } ?? "?") on \(s.value("channel") ?? "?")" + (s.value("interface").map { " (\($0))" } ?? "")
+        "pid \(s.pid.map { "\($0)" } ?? "?") on \(s.value(.channel) ?? "?")" + (s.value(.interface).map { " (\($0))" } ?? "")
     }
 }

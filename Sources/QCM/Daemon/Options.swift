@@ -12,14 +12,14 @@ final class PDNOptions {
     let password: String?
     /// QMI authentication bitmask: 0 none, 1 PAP, 2 CHAP, 3 PAP|CHAP; nil: not given.
     let auth: UInt8?
-    /// 4, 6, or both (dual stack: one WDS client per family).
-    let families: [UInt8]
+    /// IPv4, IPv6, or both (dual stack: one WDS client per family).
+    let families: [Family]
     /// Whether this PDN gets default routes (and DNS).
     let defaultRoute: Bool
     /// `-m N`: the QMAP mux this PDN uses is 0x80 + N (nil: chosen from the data path).
     let muxIndex: Int?
 
-    init(pdn: Int, apn: String?, user: String?, password: String?, auth: UInt8?, families: [UInt8], defaultRoute: Bool,
+    init(pdn: Int, apn: String?, user: String?, password: String?, auth: UInt8?, families: [Family], defaultRoute: Bool,
          muxIndex: Int? = nil) {
         self.pdn = pdn
         self.apn = apn
@@ -187,7 +187,7 @@ final class Options {
 
         /// `first`: the first PDN group of the command line.
         func build(first: Bool) -> PDNOptions {
-            let families: [UInt8] = ipv4 && ipv6 ? [4, 6] : ipv6 ? [6] : [4]
+            let families: [Family] = ipv4 && ipv6 ? [.ipv4, .ipv6] : ipv6 ? [.ipv6] : [.ipv4]
             let ims = apn.map { Text.equalsIgnoringCase($0, "ims") } ?? false
             return PDNOptions(pdn: pdn ?? 1, apn: apn, user: user, password: password, auth: auth, families: families,
                               defaultRoute: defaultRoute ?? (first && !ims), muxIndex: mux)

@@ -45,12 +45,12 @@ final class StatusServer {
     private var nextToken = 1
     private var queryToken: Int?
     /// The last modem query's answer and when it came (answers within `cacheMs` reuse it).
-    private var lastAnswer: (at: Int64, extras: [(Int?, String, String)])?
+    private var lastAnswer: (at: Int64, extras: [StatusValue])?
     /// Starts a modem query (`.statusQuery(token)` to the machine).
     var onQuery: (Int) -> Void = { _ in }
     /// The status records of every PDN, with `extras` (pdn nil: every record) added, the
     /// identifiers only when `identifiers`.
-    var records: (_ extras: [(Int?, String, String)], _ identifiers: Bool) -> String = { _, _ in "" }
+    var records: (_ extras: [StatusValue], _ identifiers: Bool) -> String = { _, _ in "" }
 
     static let maxClients = 8
     /// Places only root and qcm's user may take, and how many one other user may hold.
@@ -172,7 +172,7 @@ final class StatusServer {
     }
 
     /// The machine's answer to query `token`: every client waiting for it gets it and goes.
-    func answer(_ token: Int, _ extras: [(Int?, String, String)]) {
+    func answer(_ token: Int, _ extras: [StatusValue]) {
         guard token == queryToken else { return }
         queryToken = nil
         lastAnswer = (loop.now, extras)

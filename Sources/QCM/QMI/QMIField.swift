@@ -8,7 +8,7 @@ import QMIMessages
 extension QMISession {
     /// Once set up: thresholds for signal reports, the indications wanted, and the first values.
     func watchNetwork() {
-        if let n = nas {
+        if let n = clients.nas {
             send(.configSignal, Signal.thresholds(clientID: n))
             var r = NAS.RegisterIndications.Request(clientID: n)
             r.servingSystemEvents = true
@@ -18,7 +18,7 @@ extension QMISession {
             send(.signalInfo, NAS.GetSignalInfo.Request(clientID: n))
             send(.systemInfo, NAS.GetSystemInfo.Request(clientID: n))
         }
-        if let d = dms {
+        if let d = clients.dms {
             send(.imsi, DMS.UIMGetIMSI.Request(clientID: d))
             send(.iccid, DMS.UIMGetICCID.Request(clientID: d))
         }
@@ -41,18 +41,12 @@ extension QMISession {
             systemInfo(lte: v.lteSystemInfo, lteService: v.lteServiceStatus?.serviceStatus, nr: v.nr5gSystemInfo,
                        nrService: v.nr5gServiceStatus?.serviceStatus, wcdma: v.wcdmaSystemInfo)
         case .imsi where ok:
-            updateField([("imsi", DMS.UIMGetIMSI.Response(m).imsi.flatMap(QMISession.digits))])
+            updateField([(.imsi, DMS.UIMGetIMSI.Response(m).imsi.flatMap(Network.identifier))])
         case .iccid where ok:
-            updateField([("iccid", DMS.UIMGetICCID.Response(m).iccid.flatMap(QMISession.digits))])
+            updateField([(.iccid, DMS.UIMGetICCID.Response(m).iccid.flatMap(Network.identifier))])
         default:
             break
         }
-    }
-
-    /// An IMSI or ICCID as shown: digits (and the F filler of ICCIDs) only.
-    static func digits(_ s: String) -> String? {
-        let ok = !s.isEmpty && s.utf8.count <= 22 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == 70 || $0 == 102 }
-        return ok ? s : nil
     }
 
     func signalIndication(_ m: QMIMessage) {
@@ -72,29 +66,29 @@ extension QMISession {
     func systemInfo(lte: NAS.LTESystemInfo?, lteService: NAS.ServiceStatus?, nr: NAS.NR5GSystemInfo?, nrService: NAS.ServiceStatus?,
                     wcdma: NAS.WCDMASystemInfo?) {
         if let l = lte, lteService != NAS.ServiceStatus.noneValue {
-            updateField([("tac", l.tacValid ? "\(l.tac)" : nil), ("cell_id", l.cidValid ? "\(l.cid)" : nil), ("lac", nil)])
+            updateField([(.tac, l.tacValid ? "\(l.tac)" : nil), (.cellID, l.cidValid ? "\(l.cid)" : nil), (.lac, nil)])
         } else if let n = nr, nrService != NAS.ServiceStatus.noneValue {
-            updateField([("tac", n.tacValid ? "\(n.tac)" : nil), ("cell_id", n.cidValid ? "\(n.cid)" : nil), ("lac", nil)])
+            updateField([(.tac, n.tacValid ? "\(n.tac)" : nil), (.cellID, n.cidValid ? "\(n.cid)" : nil), (.lac, nil)])
         } else if let w = wcdma {
-            updateField([("lac", w.lacValid ? "\(w.lac)" : nil), ("cell_id", w.cidValid ? "\(w.cid)" : nil), ("tac", nil)])
+            updateField([(.lac, w.lacValid ? "\(w.lac)" : nil), (.cellID, w.cidValid ? "\(w.cid)" : nil), (.tac, nil)])
         }
     }
 
     /// Registration, operator and cell from a serving-system response or indication.
     func fieldFromServingSystem(_ ss: NAS.GetServingSystem.ServingSystem, plmn: NAS.GetServingSystem.CurrentPLMN?,
                                 roaming: NAS.RoamingIndicator?, lac: UInt16?, cid: UInt32?, tac: UInt16?) {
-        var pairs: [(String, String?)] = [
-            ("registration", ss.registrationState.name),
-            ("roaming", roaming.map { $0 == .on ? "yes" : "no" }),
-            ("rat", Network.rat(ss.radioInterfaces)),
+        var pairs: [(StatusKey, String?)] = [
+            (.registration, ss.registrationState.name),
+            (.roaming, roaming.map { $0 == .on ? "yes" : "no" }),
+            (.rat, Network.rat(ss.radioInterfaces)),
         ]
         if let p = plmn {
-            pairs.append(("mcc_mnc", Network.plmn(mcc: p.mcc, mnc: p.mnc, threeDigits: false)))
-            pairs.append(("operator", Network.operatorName(p.description)))
+            pairs.append((.mccMnc, Network.plmn(mcc: p.mcc, mnc: p.mnc, threeDigits: false)))
+            pairs.append((.operatorName, Network.operatorName(p.description)))
         }
-        if let t = tac, t != 0xffff { pairs.append(("tac", "\(t)")) }
-        if let l = lac, l != 0xffff { pairs.append(("lac", "\(l)")) }
-        if let c = cid, c != 0xffff_ffff { pairs.append(("cell_id", "\(c)")) }
+        if let t = tac, t != 0xffff { pairs.append((.tac, "\(t)")) }
+        if let l = lac, l != 0xffff { pairs.append((.lac, "\(l)")) }
+        if let c = cid, c != 0xffff_ffff { pairs.append((.cellID, "\(c)")) }
         updateField(pairs)
     }
 
@@ -103,7 +97,7 @@ extension QMISession {
     /// Packet counters (per connected PDN) and the RF band, read now; the answer goes out
     /// as `.statusReply` once every request is answered (or timed out, 2 s at most).
     func statusQuery(_ token: Int) {
-        guard phase == .ready else { return out.append(.statusReply(token, [])) }
+        guard isReady else { return emit(.statusReply(token, [])) }
         var asked = 0
         for c in calls where c.phase == .connected {
             guard let cid = c.clientIDs.first else { continue }
@@ -112,51 +106,44 @@ extension QMISession {
             send(.packetStats(pdn: c.pdn, query: token), r, timeout: 2000)
             asked += 1
         }
-        if let n = nas {
+        if let n = clients.nas {
             send(.rfBand(query: token), NAS.GetRFBandInformation.Request(clientID: n), timeout: 2000)
             asked += 1
         }
-        guard asked > 0 else { return out.append(.statusReply(token, [])) }
-        queries.append(StatusQuery(token: token, waiting: asked, results: []))
+        queryStarted(token, requests: asked)
     }
 
     func statusAnswered(_ r: Request, _ result: Result<QMIMessage, QMIError>) {
-        let token: Int
-        var results: [(Int?, String, String)] = []
         switch r {
         case let .packetStats(pdn, query):
-            token = query
+            var results: [StatusValue] = []
             if case .success(let m) = result, m.result?.ok == true {
                 let v = WDS.GetPacketStatistics.Response(m)
-                func add(_ k: String, _ x: UInt64?) { if let x { results.append((pdn, k, "\(x)")) } }
-                func add32(_ k: String, _ x: UInt32?) { if let x, x != 0xffff_ffff { results.append((pdn, k, "\(x)")) } }
-                add("tx_bytes", v.txBytesOk)
-                add("rx_bytes", v.rxBytesOk)
-                add32("tx_packets", v.txPacketsOk)
-                add32("rx_packets", v.rxPacketsOk)
-                add32("tx_dropped", v.txPacketsDropped)
-                add32("rx_dropped", v.rxPacketsDropped)
+                func add(_ k: StatusKey, _ x: UInt64?) { if let x { results.append(StatusValue(pdn: pdn, key: k, value: "\(x)")) } }
+                func add32(_ k: StatusKey, _ x: UInt32?) { if let x, x != 0xffff_ffff { add(k, UInt64(x)) } }
+                add(.txBytes, v.txBytesOk)
+                add(.rxBytes, v.rxBytesOk)
+                add32(.txPackets, v.txPacketsOk)
+                add32(.rxPackets, v.rxPacketsOk)
+                add32(.txDropped, v.txPacketsDropped)
+                add32(.rxDropped, v.rxPacketsDropped)
             }
+            queryAnswered(query, results)
         case .rfBand(let query):
-            token = query
+            var results: [StatusValue] = []
             if case .success(let m) = result, m.result?.ok == true {
                 let v = NAS.GetRFBandInformation.Response(m)
                 if let b = v.extendedList?.first {
-                    results += [(nil, "band", b.activeBandClass.name), (nil, "rf_channel", "\(b.activeChannel)")]
+                    results = [StatusValue(pdn: nil, key: .band, value: b.activeBandClass.name),
+                               StatusValue(pdn: nil, key: .rfChannel, value: "\(b.activeChannel)")]
                 } else if let b = v.list?.first {
-                    results += [(nil, "band", b.activeBandClass.name), (nil, "rf_channel", "\(b.activeChannel)")]
+                    results = [StatusValue(pdn: nil, key: .band, value: b.activeBandClass.name),
+                               StatusValue(pdn: nil, key: .rfChannel, value: "\(b.activeChannel)")]
                 }
             }
+            queryAnswered(query, results)
         default:
             return
         }
-        queryAnswered(token, results)
     }
-}
-
-/// A `qcm status` asking the running qcm, while its requests are out.
-struct StatusQuery {
-    let token: Int
-    var waiting: Int
-    var results: [(Int?, String, String)]
 }

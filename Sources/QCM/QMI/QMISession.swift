@@ -5,152 +5,152 @@ import LinkConfig
 import QMICore
 import QMIMessages
 
-/// The data-call lifecycle as a state machine without I/O: open the QMI channel, sync,
-/// allocate clients, check the SIM, set the data format and profiles, wait for
+/// The data calls of a QMI modem as a state machine without I/O: open the QMI channel,
+/// sync, allocate clients, check the SIM, set the data format and profiles, wait for
 /// registration, start the network per PDN and IP family, configure the link — then keep
 /// every call up across drops, modem resets, lost frames and the device going away, and
 /// tear everything down cleanly on SIGINT/SIGTERM.
 ///
-/// Events come in through `handle(_:now:)` and actions go out (Machine.swift); the Runner
-/// does the I/O. The session (channel, client ids, SIM, registration) is shared; each PDN
-/// is a `Call` with its own WDS clients, handles, link and redial schedule.
-final class QMISession: MachineCore, CallMachine {
-    struct Config {
-        let options: Options
-        /// The channel as shown in the log and status ("/dev/cdc-wdm0", "@qmi-proxy").
-        let channel: String
-        /// The modem's QMI device, which a qmi-proxy is asked to open.
-        let device: String
-        let viaProxy: Bool
-        /// The driver owns CTL (GobiNet): no Sync, client ids come with its service files.
-        var driverOwnsCTL = false
-        let netdev: String?
-        /// What discovery read from qmi/raw_ip (nil: the driver does not say).
-        let rawIP: Bool?
-        /// qmi_wwan's qmi/raw_ip exists: the driver can be switched to raw-IP.
-        let rawIPSwitchable: Bool
-        let driver: String?
-        let timeouts: Timeouts
-        /// The data path: QMAP or not, and each PDN's mux and netdev.
-        let plan: DataPlan
-        /// The modem speaks MBIM (cdc_mbim): the session is an MBIMSession.
-        var mbim = false
+/// Events come in through `handle(_:now:)` (Event, QMIEvent) and actions go out
+/// (Machine.swift); the Runner does the I/O. What every protocol does alike is SessionCore's.
+/// The files of this folder are the session's parts: setting it up (QMISetup), the data
+/// path (QMIDataPath), each PDN's call (QMICalls), keeping the session (QMIRecovery),
+/// field status (QMIField), the teardown (QMITeardown).
+final class QMISession: SessionCore, SessionMachine {
+    /// The steps of setting the session up, each with what it waits for.
+    enum Setup {
+        case proxyOpening
+        case syncing
+        case allocating(Step)
+        case inquiring(Step)
+        case verifyingPIN
+        case switchingRawIP(wantRawIP: Bool)
+        case preparing(Preparation)
+
+        var stage: Stage {
+            switch self {
+            case .proxyOpening: return .proxyOpening
+            case .syncing: return .syncing
+            case .allocating: return .allocating
+            case .inquiring: return .inquiring
+            case .verifyingPIN: return .verifyingPIN
+            case .switchingRawIP: return .switchingRawIP
+            case .preparing: return .preparing
+            }
+        }
+
+        var step: Step? {
+            switch self {
+            case .allocating(let s), .inquiring(let s): return s
+            case .preparing(let p): return p.step
+            default: return nil
+            }
+        }
+    }
+
+    enum Stage: Equatable { case proxyOpening, syncing, allocating, inquiring, verifyingPIN, switchingRawIP, preparing }
+
+    /// The setup step the session is at (while the lifecycle is `.settingUp`).
+    var setup: Setup?
+    /// The data path as the session uses it (netdevs of created links filled in).
+    var plan: DataPlan
+    /// Every client id the session holds, released at the end.
+    var clients = ClientTable()
+    /// The escalation when the modem stops answering.
+    var recovery = Recovery()
+    /// The data format is 802.3 (DHCP on the link) rather than raw-IP.
+    var ethernet = false
+    /// A lost frame made qcm ask the calls' state; the answer is awaited.
+    var recheckInFlight = false
+
+    init(_ config: SessionConfig) {
+        plan = config.plan
+        super.init(config, calls: config.options.pdns.map { Call($0) })
     }
 
     /// CTL Sync drops every client id on the modem: only on a channel of our own.
     var canSync: Bool { !config.viaProxy && !config.driverOwnsCTL }
 
-    struct Timeouts {
-        var request: Int64 = 10_000
-        var sync: Int64 = 5_000
-        var startNetwork: Int64 = 60_000
-        var teardown: Int64 = 1_000
-        var teardownLimit: Int64 = 2_500
-
-        /// All of them at most `ms` (QCM_QMI_TIMEOUT_MS, for tests of a modem that stops answering).
-        func capped(_ ms: Int64) -> Timeouts {
-            Timeouts(request: min(request, ms), sync: min(sync, ms), startNetwork: min(startNetwork, ms),
-                     teardown: min(teardown, ms), teardownLimit: teardownLimit)
-        }
-    }
-
-    enum Phase: Equatable {
-        case idle, opening, proxyOpening, syncing, allocating, inquiring, verifyingPIN, switchingRawIP, preparing
-        /// Set up: each call goes its own way.
-        case ready
-        case waitingForDevice
-        case stopping
-        case done
-    }
-
-    let config: Config
-    var o: Options { config.options }
-    let calls: [Call]
-
-    var phase = Phase.idle
-    /// Requests of the current setup step still unanswered.
-    var pending: [Request] = []
-    /// Problems met in the current setup step.
-    var problems: [String] = []
-    /// Every client id this session holds, released at the end.
-    var clients: [(service: QMIService, cid: UInt8)] = []
-    var dms: UInt8?, nas: UInt8?, uim: UInt8?, wda: UInt8?
-    var sim = SIM.unknown
-    var pinVerified = false
-    var registered = false
-    /// The session was set up once: later failures wait for the modem instead of exiting.
-    var initializedOnce = false
-    /// The data format is 802.3 (DHCP on the link) rather than raw-IP.
-    var ethernet = false
-    var wantRawIP = true
-    var reopenDelayMs: Int64 = 1000
-    /// The data path as the session uses it (netdevs of created links filled in).
-    var plan: DataPlan
-    /// Which of `plan.versions` the data format negotiation is at.
-    var versionTried = 0
-    /// The aggregation the modem granted (QMAP paths).
-    var granted: (version: WDA.AggregationProtocol, size: UInt32)?
-    /// PDNs whose qmimux/rmnet link is being created (0: the parent being brought up).
-    var linksPending: [Int] = []
-    var exitCode: Int32?
-    var teardownProblems: [String] = []
-    var recheckInFlight = false
-
-    /// Requests that timed out since the modem last answered one, and the last of them:
-    /// the modem may have stopped answering.
-    var timeoutsSinceAnswer = 0
-    var lastTimeout = ""
-    /// The next step of the escalating recovery (see `recover`).
-    var recoveryStep = 0
-
-    init(_ config: Config) {
-        self.config = config
-        plan = config.plan
-        calls = config.options.pdns.map { Call($0) }
-        super.init()
-    }
+    var stage: Stage? { isSettingUp ? setup?.stage : nil }
 
     /// The netdev that carries PDN's traffic.
     func netdev(_ pdn: Int) -> String? { plan.link(pdn)?.netdev ?? (plan.usesQMAP ? nil : config.netdev) }
 
-    /// Feeds one event; returns what to do, in order.
-    func handle(_ event: Event, now: Int64) -> [Action] {
-        self.now = now
-        out = []
-        switch event {
-        case .start: start()
-        case .channelOpened: channelOpened()
-        case .channelOpenFailed(let e): channelOpenFailed(e)
-        case let .response(r, result): response(r, result)
-        case .indication(let m): indication(m)
-        case .timer(let t): timer(t)
-        case .channelClosed(let e): channelClosed(e)
-        case .frameDiscarded: frameDiscarded()
-        case .rawIPSwitched(let ok): rawIPSwitched(ok)
-        case let .linkApplied(pdn, result): linkApplied(pdn, result)
-        case let .dhcp(pdn, e): dhcp(pdn, e)
-        case .parentReady(let error): parentReady(error)
-        case let .dataLinkReady(pdn, result): dataLinkReady(pdn, result)
-        case .dataPathChanged(let why): fail(ExitCode.noModem, why)
-        case .stop(let signal): stop(signal: signal)
-        case .stopPDN(let pdn): stopPDN(pdn)
-        case .statusQuery(let token): statusQuery(token)
-        #if QCM_MBIM
-        case .mbimAnswer, .mbimIndication: break
-        #endif
+    // MARK: what SessionCore leaves to the protocol
+
+    override func netdevName(_ pdn: Int) -> String { netdev(pdn) ?? "the interface" }
+
+    /// A setup step failed: fatal the first time; later the modem is waited for — or, when
+    /// requests went unanswered, the next step of the recovery is taken.
+    override func setupFailed(_ message: String, code: Int32 = ExitCode.notResponding) {
+        if initializedOnce && recovery.modemSilent {
+            log(message)
+            return recover()
         }
-        return out
+        super.setupFailed(message, code: code)
     }
 
-    // Teardown bookkeeping.
+    /// The client ids and calls are gone with the channel.
+    override func dropSession() {
+        forgetSession()
+        emit(.closeChannel)
+    }
 
-    /// Whether the Stop Network requests of the teardown went out.
-    var teardownStarted = false
-    /// Stop Network requests of the teardown still unanswered.
-    var stopsOutstanding = 0
-    var releasesOutstanding = 0
+    override func linkDown(_ c: Call) { setLinkState(c, up: false) }
 
-    // MARK: helpers
+    override func connected(_ c: Call, _ plan: LinkPlan?) {
+        super.connected(c, plan)
+        recovery.reset()
+    }
+
+    override var teardownDescription: String { "stopping the call or releasing the client ids" }
+
+    /// Stop Network for the calls up, then every client id released (QMITeardown.swift).
+    override func startTeardown(_ t: Teardown) {
+        setup = nil
+        if dialInFlight {
+            // Wait for the Start Network answer so a call coming up now is stopped too.
+            arm(.dialWait, 1000)
+        } else {
+            stopCalls(t)
+        }
+    }
+
+    // MARK: events
+
+    func handle(_ event: Event, now: Int64) -> [Action] {
+        handling(now) {
+            switch event {
+            case .start: start()
+            case .channelOpened: channelOpened()
+            case .channelOpenFailed(let e):
+                channelOpenFailed(e, name: "QMI channel \(config.channel)", proxy: config.viaProxy ? "qmi-proxy" : nil)
+            case .channelClosed(let e): channelClosed(e)
+            case .timer(let t): timer(t)
+            case .rawIPSwitched(let ok): rawIPSwitched(ok)
+            case let .linkApplied(pdn, result): linkApplied(pdn, result)
+            case let .dhcp(pdn, e): dhcp(pdn, e)
+            case .parentReady(let error): parentReady(error)
+            case let .dataLinkReady(pdn, result): dataLinkReady(pdn, result)
+            case .dataPathChanged(let why): fail(ExitCode.noModem, why)
+            case .stop(let signal): stop(signal: signal)
+            case .stopPDN(let pdn): stopPDN(pdn)
+            case .statusQuery(let token): statusQuery(token)
+            }
+        }
+    }
+
+    func handle(_ event: QMIEvent, now: Int64) -> [Action] {
+        handling(now) {
+            switch event {
+            case let .response(r, result): response(r, result)
+            case .indication(let m): indication(m)
+            case .frameDiscarded: frameDiscarded()
+            }
+        }
+    }
+
+    // MARK: requests
 
     func send(_ r: Request, _ m: some QMITypedMessage, timeout: Int64? = nil) {
         if let p = m.problem {
@@ -158,32 +158,156 @@ final class QMISession: MachineCore, CallMachine {
             response(r, .failure(p))
             return
         }
-        out.append(.send(r, m.message, timeoutMs: timeout ?? config.timeouts.request))
+        emit(.sendQMI(r, m.message, timeoutMs: timeout ?? config.timeouts.request))
     }
 
-    func call(_ pdn: Int) -> Call? { calls.first { $0.pdn == pdn } }
-
-    /// "PDN 2: " in front of a call's log lines when qcm serves several.
-    func tag(_ c: Call) -> String { calls.count > 1 ? "PDN \(c.pdn): " : "" }
-
-    func setState(_ call: Call?, _ text: String) { out.append(.state(pdn: call?.pdn, text)) }
-
     /// A request the current setup step waits for.
+    func expect(_ r: Request) { setup?.step?.expect(r) }
+
+    /// Marks `r` answered; true when it belonged to the current setup step.
+    func answered(_ r: Request) -> Bool { isSettingUp && (setup?.step?.answered(r) ?? false) }
+
+    /// The text of a failed request: its error, or the modem's result code.
+    func failure(_ result: Result<QMIMessage, QMIError>) -> String {
+        switch result {
+        case .failure(let e): return e.description
+        case .success(let m): return m.result?.description ?? "no result in the response"
+        }
+    }
+
+    /// Every answer, to the part of the session that asked.
+    func response(_ r: Request, _ result: Result<QMIMessage, QMIError>) {
+        recovery.note(r, result)
+        switch r {
+        case .proxyOpen: proxyOpened(result)
+        case .sync: synced(result)
+        case let .allocate(service, use): allocated(service, for: use, result)
+        case .release: releaseAnswered(result)
+        case .revision, .ids, .cardStatus, .pinStatus, .servingSystem, .packetStatus, .readProfile:
+            factAnswered(r, result)
+        case .verifyPIN: pinVerified(result)
+        case .dataFormat: dataFormatAnswered(result)
+        case let .bindMux(pdn, family):
+            if let c = call(pdn) { muxBound(c, family: family, result) }
+            if answered(r) { preparationDone() }
+        case let .createProfile(pdn):
+            if let c = call(pdn) { profileCreated(c, result) }
+            if answered(r) { preparationDone() }
+        case .modifyProfile:
+            if case .failure(let e) = result { log("requestSetProfile failed: \(e.description)") }
+            else if case .success(let m) = result, let res = m.result, !res.ok { log("requestSetProfile failed: \(res.description)") }
+            if answered(r) { preparationDone() }
+        case .setIPFamily, .stopStale:
+            if answered(r) { preparationDone() }
+        case let .start(pdn, family):
+            if let c = call(pdn) { started(c, family: family, result) }
+        case .stop: stopAnswered(result)
+        case let .runtimeSettings(pdn, family):
+            if let c = call(pdn) { settingsArrived(c, family: family, result) }
+        case let .recheck(pdn, family):
+            if let c = call(pdn) { rechecked(c, family: family, result) }
+        case .radio(let mode): radioAnswered(mode, result)
+        case .configSignal, .registerIndications, .signalInfo, .systemInfo, .imsi, .iccid:
+            fieldAnswered(r, result)
+        case .packetStats, .rfBand:
+            statusAnswered(r, result)
+        }
+    }
+
+    /// What the modem says unasked.
+    func indication(_ m: QMIMessage) {
+        switch m.service {
+        case .wds where m.messageID == WDS.GetPacketServiceStatus.id:
+            packetServiceIndication(m)
+        case .nas where m.messageID == NAS.GetServingSystem.id:
+            let ind = NAS.GetServingSystem.Indication(m)
+            servingSystem(ind.servingSystem, plmn: ind.currentPLMN, caps: ind.dataServiceCapability, roaming: ind.roamingIndicator,
+                          isResponse: false)
+            if let ss = ind.servingSystem {
+                fieldFromServingSystem(ss, plmn: ind.currentPLMN, roaming: ind.roamingIndicator, lac: ind.lac3GPP, cid: ind.cid3GPP, tac: ind.lteTAC)
+            }
+        case .nas where m.messageID == NAS.SignalInfo.id:
+            signalIndication(m)
+        case .nas where m.messageID == NAS.SystemInfo.id:
+            systemInfoIndication(m)
+        case .ctl where m.messageID == CTL.Sync.id:
+            modemReset()
+        case .ctl where m.messageID == CTL.RevokeClientID.id:
+            guard !isStoppingOrDone, let revoked = CTL.RevokeClientID.Indication(m).revoked else { return }
+            clientRevoked(revoked.service, revoked.clientID)
+        default:
+            break
+        }
+    }
+
+    // MARK: timers
+
+    func timer(_ t: Timer) {
+        guard fired(t) else { return }
+        switch t {
+        case .reopen: open()
+        case .resync: resync()
+        case .registrationPoll: pollRegistration()
+        case .redial(let pdn): redialDue(pdn)
+        case .teardownLimit: teardownLimitReached()
+        case .dialWait: dialWaitOver()
+        }
+    }
+}
+
+/// The requests a setup step waits for, and what went wrong in it.
+final class Step {
+    private var pending: [Request] = []
+    private(set) var problems: [String] = []
+
     func expect(_ r: Request) { pending.append(r) }
 
-    /// Marks `r` answered; true when it belonged to the current step.
+    /// Marks `r` answered; true when the step was waiting for it.
     func answered(_ r: Request) -> Bool {
         guard let i = pending.firstIndex(of: r) else { return false }
         pending.remove(at: i)
         return true
     }
 
-    /// Fatal: log, leave the modem clean (calls stopped, clients released), exit with `code`.
-    func fail(_ code: Int32, _ message: String) {
-        log(message)
-        out.append(.status(pdn: nil, "last_error", message))
-        finish(code)
-    }
+    func isWaiting(for r: Request) -> Bool { pending.contains(r) }
+    var isDone: Bool { pending.isEmpty }
+    func problem(_ why: String) { problems.append(why) }
 }
 
-typealias DHCPEvent = DHCPMachine.Event
+/// The QMI client ids the session holds: the session's own (DMS, NAS, UIM, WDA), and the
+/// WDS clients of the calls (also kept by each Call, per IP family) — all released at the end.
+struct ClientTable {
+    private var held: [(service: QMIService, cid: UInt8)] = []
+    private(set) var dms: UInt8?, nas: UInt8?, uim: UInt8?, wda: UInt8?
+
+    var all: [(service: QMIService, cid: UInt8)] { held }
+    var isEmpty: Bool { held.isEmpty }
+
+    mutating func add(_ service: QMIService, _ cid: UInt8) {
+        held.append((service, cid))
+        switch service {
+        case .dms: dms = cid
+        case .nas: nas = cid
+        case .uim: uim = cid
+        case .wda: wda = cid
+        default: break
+        }
+    }
+
+    /// Forgets `cid` of `service`; false when the session did not hold it.
+    @discardableResult
+    mutating func remove(_ service: QMIService, _ cid: UInt8) -> Bool {
+        guard let i = held.firstIndex(where: { $0.service == service && $0.cid == cid }) else { return false }
+        held.remove(at: i)
+        switch service {
+        case .dms where dms == cid: dms = nil
+        case .nas where nas == cid: nas = nil
+        case .uim where uim == cid: uim = nil
+        case .wda where wda == cid: wda = nil
+        default: break
+        }
+        return true
+    }
+
+    mutating func removeAll() { self = ClientTable() }
+}

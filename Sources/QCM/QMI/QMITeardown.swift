@@ -1,77 +1,55 @@
 import Base
-import CSystem
-import DHCPClient
-import LinkConfig
 import QMICore
 import QMIMessages
 
-/// SIGINT/SIGTERM and fatal errors: calls stopped, client ids released, links removed —
-/// bounded in time, whatever the modem does.
+/// SIGINT/SIGTERM and fatal errors (SessionCore.finish): the calls stopped, every client id
+/// released — bounded in time, whatever the modem does. And `qcm -k N`: one PDN of several.
 extension QMISession {
-    // MARK: teardown
-
-    /// SIGINT/SIGTERM: clean teardown. A second signal more than 500 ms later abandons the
-    /// QMI part of it (the link configuration is still removed); duplicates within 500 ms
-    /// (a terminal's Ctrl-C reaching a whole process group, timeout(1) forwarding) count as one.
-    func stop(signal: String) {
-        switch stopSignal(signal) {
-        case .ignore: return
-        case .begin: finish(ExitCode.ok)
-        case .abandon:
-            phase = .done
-            abandonTeardown(calls.map { $0.pdn })
-        }
+    func dialWaitOver() {
+        guard let t = teardown else { return }
+        stopCalls(t)
     }
 
-    /// Stop the calls, release every client id, remove the link configuration, exit.
-    /// Bounded: a modem that no longer answers cannot keep qcm from exiting.
-    func finish(_ code: Int32) {
-        guard phase != .stopping && phase != .done else { return }
-        let channelUp = phase != .idle && phase != .opening && phase != .waitingForDevice
-        phase = .stopping
-        exitCode = code
-        cancelAllTimers()
-        setState(nil, "stopping")
-        for c in calls { deconfigure(c, release: true) }
-        guard channelUp else { return finishTeardown(channelGone: true) }
-        arm(.teardownLimit, config.timeouts.teardownLimit)
-        pending = []
-        if dialInFlight {
-            // Wait for the Start Network answer so a call coming up now is stopped too.
-            arm(.dialWait, 1000)
-        } else {
-            teardown()
-        }
-    }
-
-    func teardown() {
+    /// Stop Network for every call that is up; then the client ids go.
+    func stopCalls(_ t: Teardown) {
         cancel(.dialWait)
-        teardownStarted = true
-        stopsOutstanding = 0
+        t.callsStopped = true
+        t.stopsOutstanding = 0
         for c in calls {
             for (f, h) in c.handles.pairs {
-                log("requestDeactivateDefaultPDP WdsConnectionIPv\(f)Handle")
+                log("requestDeactivateDefaultPDP WdsConnection\(f.label)Handle")
                 stopCall(c, family: f, handle: h, timeout: config.timeouts.teardown)
-                stopsOutstanding += 1
+                t.stopsOutstanding += 1
             }
             c.handles.removeAll()
             c.phase = .setup
         }
-        if stopsOutstanding == 0 { releaseClients() }
+        if t.stopsOutstanding == 0 { releaseClients(t) }
     }
 
+    /// A Start Network answered while the teardown was on: what came up is stopped too.
+    func stopCallsStartedDuringTeardown(_ c: Call, _ t: Teardown) {
+        c.phase = .setup
+        if t.callsStopped {
+            // Too late for the teardown's own round: stop it now, without waiting.
+            for (f, h) in c.handles.pairs { stopCall(c, family: f, handle: h, timeout: config.timeouts.teardown) }
+            c.handles.removeAll()
+        } else if !dialInFlight {
+            stopCalls(t)
+        }
+    }
 
     func stopAnswered(_ result: Result<QMIMessage, QMIError>) {
-        guard phase == .stopping, stopsOutstanding > 0 else { return }
-        if case .failure(let e) = result { teardownProblems.append(e.description) }
-        stopsOutstanding -= 1
-        if stopsOutstanding == 0 { releaseClients() }
+        guard let t = teardown, t.stopsOutstanding > 0 else { return }
+        if case .failure(let e) = result { t.problems.append(e.description) }
+        t.stopsOutstanding -= 1
+        if t.stopsOutstanding == 0 { releaseClients(t) }
     }
 
-    func releaseClients() {
-        let held = clients
+    func releaseClients(_ t: Teardown) {
+        let held = clients.all
         clients.removeAll()
-        releasesOutstanding = held.count
+        t.releasesOutstanding = held.count
         if held.isEmpty { return finishTeardown(channelGone: false) }
         for (s, cid) in held {
             var r = CTL.ReleaseClientID.Request()
@@ -80,51 +58,36 @@ extension QMISession {
         }
     }
 
-
     func releaseAnswered(_ result: Result<QMIMessage, QMIError>) {
-        guard phase == .stopping else { return }
-        if case .failure(let e) = result { teardownProblems.append(e.description) }
-        releasesOutstanding -= 1
-        if releasesOutstanding <= 0 { finishTeardown(channelGone: false) }
-    }
-
-    func finishTeardown(channelGone: Bool) {
-        guard phase == .stopping else { return }
-        phase = .done
-        cancelAllTimers()
-        var code = exitCode ?? ExitCode.ok
-        if !teardownProblems.isEmpty && !channelGone {
-            log("warning: the modem did not confirm stopping the call or releasing the client ids (\(teardownProblems[0]))")
-            if code == ExitCode.ok { code = ExitCode.notResponding }
-        }
-        out.append(.removeDataLinks(pdn: nil))
-        out.append(.closeChannel)
-        out.append(.exit(code))
+        guard let t = teardown, let left = t.releasesOutstanding else { return }
+        if case .failure(let e) = result { t.problems.append(e.description) }
+        t.releasesOutstanding = left - 1
+        if left - 1 <= 0 { finishTeardown(channelGone: false) }
     }
 
     /// `qcm -k N` for one PDN of several: its link removed, its call stopped, its WDS
     /// clients released; the other PDNs go on. The last one stopping stops qcm.
     func stopPDN(_ pdn: Int) {
         guard let c = call(pdn), c.phase != .stopped else { return }
-        let others = calls.filter { $0 !== c && $0.phase != .stopped && $0.phase != .failed }
-        guard !others.isEmpty, phase == .ready else { return stop(signal: "qcm -k \(pdn)") }
+        let others = calls.filter { $0 !== c && $0.isActive }
+        guard !others.isEmpty, isReady else { return stop(signal: "qcm -k \(pdn)") }
         log("qcm -k \(pdn): stopping PDN \(pdn); the other PDNs go on")
         cancel(.redial(pdn: pdn))
         deconfigure(c, release: true)
         for (f, h) in c.handles.pairs {
-            log("requestDeactivateDefaultPDP WdsConnectionIPv\(f)Handle")
+            log("requestDeactivateDefaultPDP WdsConnection\(f.label)Handle")
             stopCall(c, family: f, handle: h, timeout: config.timeouts.teardown)
         }
         c.handles.removeAll()
         for cid in c.clientIDs {
-            clients.removeAll { $0.service == .wds && $0.cid == cid }
+            clients.remove(.wds, cid)
             var r = CTL.ReleaseClientID.Request()
             r.release = CTL.ReleaseClientID.Release(service: .wds, clientID: cid)
             send(.release(.wds, cid), r, timeout: config.timeouts.teardown)
         }
         c.forget()
         c.phase = .stopped
-        out.append(.removeDataLinks(pdn: pdn))
-        out.append(.pdnStopped(pdn: pdn))
+        emit(.removeDataLinks(pdn: pdn))
+        emit(.pdnStopped(pdn: pdn))
     }
 }

@@ -7,12 +7,30 @@ import QMICore
 import MBIMCore
 #endif
 
-/// The I/O around the QMISession machine: it opens the QMI channel and runs the engine,
-/// arms timers on the event loop, configures links over rtnetlink (or a script), runs DHCP,
-/// writes the status files and speaks to systemd. Every outcome goes back to the machine
-/// as an event; nothing here decides anything.
+/// The I/O around a session machine (QMISession, MBIMSession): it opens the control channel
+/// and runs its engine, arms timers on the event loop, configures links over rtnetlink (or a
+/// script), runs DHCP, writes the status files and speaks to systemd. Every outcome goes back
+/// to the machine as an event; nothing here decides anything.
 final class Runner {
-    let machine: any CallMachine
+    /// The machine, by protocol: protocol events go to the one that speaks it.
+    enum Session {
+        case qmi(QMISession)
+        #if QCM_MBIM
+        case mbim(MBIMSession)
+        #endif
+
+        var machine: any SessionMachine {
+            switch self {
+            case .qmi(let s): return s
+            #if QCM_MBIM
+            case .mbim(let s): return s
+            #endif
+            }
+        }
+    }
+
+    let session: Session
+    var machine: any SessionMachine { session.machine }
     let loop: EventLoop
     let log: Logger
     let notify: SystemdNotify
@@ -46,13 +64,23 @@ final class Runner {
     var fieldShort: String?
     private(set) var exitCode: Int32?
 
-    /// Events raised while actions run are queued and handled in order, never re-entrantly.
-    private var queue: [Event] = []
+    /// What the machine is fed: events every protocol shares, or one protocol's own.
+    enum Input {
+        case event(Event)
+        case qmi(QMIEvent)
+        #if QCM_MBIM
+        case mbim(MBIMEvent)
+        #endif
+    }
+
+    /// Inputs raised while actions run are queued and handled in order, never re-entrantly.
+    private var queue: [Input] = []
     private var draining = false
 
-    init(machine: any CallMachine, loop: EventLoop, log: Logger, notify: SystemdNotify, instances: SmallMap<Int, Instance>,
+    init(session: Session, loop: EventLoop, log: Logger, notify: SystemdNotify, instances: SmallMap<Int, Instance>,
          rediscover: (() -> Found?)?) {
-        self.machine = machine
+        self.session = session
+        let machine = session.machine
         self.loop = loop
         self.log = log
         self.notify = notify
@@ -62,7 +90,7 @@ final class Runner {
         self.rediscover = rediscover
     }
 
-    var stateText: String { instances.values.first?.get("state") ?? "starting" }
+    var stateText: String { instances.values.first?.get(.state) ?? "starting" }
 
     /// Status sockets of qcm that were killed (-9) — ours only, and only sockets.
     func removeStaleSockets() {
@@ -85,16 +113,16 @@ final class Runner {
             server.records = { extras, identifiers in
                 var text = ""
                 for (pdn, i) in self.instances.pairs where i.lockFD >= 0 {
-                    text += i.record(extras.filter { $0.0 == nil || $0.0 == pdn }.map { ($0.1, $0.2) }, identifiers: identifiers) + "\n"
+                    text += i.record(extras.filter { $0.pdn == nil || $0.pdn == pdn }, identifiers: identifiers) + "\n"
                 }
                 return text
             }
             statusServer = server
         }
         for (pdn, i) in instances.pairs {
-            i.set("interface", machine.netdev(pdn))
-            i.set("channel", machine.config.channel)
-            if statusServer != nil { i.set("socket", server.path) }
+            i.set(.interface, machine.netdev(pdn))
+            i.set(.channel, machine.config.channel)
+            if statusServer != nil { i.set(.socket, server.path) }
         }
         feed(.start)
     }
@@ -107,22 +135,36 @@ final class Runner {
     }
 
     /// Hands an event to the machine and carries out what it answers.
-    func feed(_ e: Event) {
-        queue.append(e)
+    func feed(_ e: Event) { feed(.event(e)) }
+
+    func feed(_ input: Input) {
+        queue.append(input)
         guard !draining else { return }
         draining = true
         while !queue.isEmpty {
-            let next = queue.removeFirst()
-            for a in machine.handle(next, now: loop.now) { perform(a) }
+            for a in handle(queue.removeFirst()) { perform(a) }
         }
         draining = false
+    }
+
+    /// The machine's answer to one input; a protocol's event reaches only that protocol's machine.
+    private func handle(_ input: Input) -> [Action] {
+        let now = loop.now
+        switch (input, session) {
+        case (.event(let e), _): return machine.handle(e, now: now)
+        case (.qmi(let e), .qmi(let s)): return s.handle(e, now: now)
+        #if QCM_MBIM
+        case (.mbim(let e), .mbim(let s)): return s.handle(e, now: now)
+        case (.qmi, .mbim), (.mbim, .qmi): return []       // an engine of the other protocol: none runs
+        #endif
+        }
     }
 
     func perform(_ a: Action) {
         switch a {
         case .openChannel: openChannel()
         case .closeChannel: closeChannel()
-        case let .send(r, m, timeout): send(r, m, timeout)
+        case let .sendQMI(r, m, timeout): send(r, m, timeout)
         #if QCM_MBIM
         case let .sendMBIM(step, m, timeout): sendMBIM(step, m, timeout)
         #endif
@@ -152,7 +194,7 @@ final class Runner {
             log.log("PDN \(pdn) stopped")
         case .log(let s): log.log(s)
         case let .state(pdn, text):
-            for (p, i) in instances.pairs where pdn == nil || pdn == p { i.set("state", text) }
+            for (p, i) in instances.pairs where pdn == nil || pdn == p { i.set(.state, text) }
             stateLine = text
             statusChanged()
         case .fieldChanged(let short):
@@ -164,8 +206,8 @@ final class Runner {
             for (p, i) in instances.pairs where pdn == nil || pdn == p { i.set(key, value) }
         case let .connected(pdn, summary):
             if let i = instances[pdn] {
-                i.set("connected_since", "\(csys_realtime_ms() / 1000)")
-                i.set("dns_warning", links[pdn]?.manager?.dnsProblem)
+                i.set(.connectedSince, "\(csys_realtime_ms() / 1000)")
+                i.set(.dnsWarning, links[pdn]?.manager?.dnsProblem)
                 i.save()
             }
             notify.ready(summary)
@@ -203,19 +245,19 @@ final class Runner {
         if machine.config.mbim { return openMBIM(path) }
         #endif
         let channel: any QMITransport
-        do throws(QMIError) { channel = try QMITransports.open(path) } catch { return feed(.channelOpenFailed(error)) }
+        do throws(QMIError) { channel = try QMITransports.open(path) } catch { return feed(.channelOpenFailed(ChannelError(error))) }
         log.log("QMI channel \(path) open (\(channel.summary))")
         let e = QMIEngine(channel: channel, loop: loop)
         e.onFrame = { bytes, m, sent in self.log.frame(bytes, m, sent: sent) }
         e.onIgnored = { self.log.log($0) }
-        e.onDiscarded = { self.feed(.frameDiscarded) }
+        e.onDiscarded = { self.feed(.qmi(.frameDiscarded)) }
         e.onSlow = { name, ms in self.log.log("waiting \(ms / 1000) s for \(name) …") }
         e.onClose = { err in
             guard self.engine === e else { return }
             self.engine = nil
-            self.feed(.channelClosed(err))
+            self.feed(.channelClosed(ChannelError(err)))
         }
-        for s in [QMIService.ctl, .wds, .nas, .dms, .uim] { e.subscribe(service: s) { m in self.feed(.indication(m)) } }
+        for s in [QMIService.ctl, .wds, .nas, .dms, .uim] { e.subscribe(service: s) { m in self.feed(.qmi(.indication(m))) } }
         engine = e
         feed(.channelOpened)
     }
@@ -236,13 +278,13 @@ final class Runner {
 
     func send(_ r: Request, _ m: QMIMessage, _ timeout: Int64) {
         guard let e = engine else {
-            _ = loop.after(0) { self.feed(.response(r, .failure(.closed))) }
+            _ = loop.after(0) { self.feed(.qmi(.response(r, .failure(.closed)))) }
             return
         }
         e.send(m, timeoutMs: timeout) { result in
             // The answer of a channel closed since (the session was dropped) is stale.
             guard self.engine === e else { return }
-            self.feed(.response(r, result))
+            self.feed(.qmi(.response(r, result)))
         }
     }
 
@@ -257,7 +299,7 @@ final class Runner {
         // The netdev is this qcm's, unless another running qcm configures it too.
         let me = getpid()
         l.manager?.exclusive = !Instance.statuses(runDir: o.runDir).contains {
-            $0.pid != me && $0.value("interface")?.equals(dev) == true && $0.alive
+            $0.pid != me && $0.value(.interface)?.equals(dev) == true && $0.alive
         }
         links[pdn] = l
         return l
@@ -303,7 +345,7 @@ extension Runner {
         do throws(MBIMError) { channel = try MBIMChannel.open(path) } catch {
             if case let .system(op, e) = error { return feed(.channelOpenFailed(.system(operation: op, errno: e))) }
             if case .untrustedPeer(let why) = error { return feed(.channelOpenFailed(.untrustedPeer(why))) }
-            return feed(.channelOpenFailed(.deviceGone(error.description)))
+            return feed(.channelOpenFailed(.gone(error.description)))
         }
         log.log("MBIM channel \(path) open (fd \(channel.fd))")
         let e = MBIMEngine(channel: channel, loop: loop)
@@ -313,11 +355,11 @@ extension Runner {
             if let m { self.log.log((sent ? "-> " : "<- ") + MBIMTrace.describe(m)) }
         }
         e.onIgnored = { self.log.log($0) }
-        e.onIndication = { m in self.feed(.mbimIndication(m)) }
+        e.onIndication = { m in self.feed(.mbim(.indication(m))) }
         e.onClose = { err in
             guard self.mbim === e else { return }
             self.mbim = nil
-            self.feed(.channelClosed(.deviceGone(err.description)))
+            self.feed(.channelClosed(.gone(err.description)))
         }
         mbim = e
         feed(.channelOpened)
@@ -325,12 +367,12 @@ extension Runner {
 
     func sendMBIM(_ step: MBIMStep, _ m: MBIMMessage, _ timeout: Int64) {
         guard let e = mbim else {
-            _ = loop.after(0) { self.feed(.mbimAnswer(step, .failure(.closed))) }
+            _ = loop.after(0) { self.feed(.mbim(.answer(step, .failure(.closed)))) }
             return
         }
         e.send(m, timeoutMs: timeout) { result in
             guard self.mbim === e else { return }
-            self.feed(.mbimAnswer(step, result))
+            self.feed(.mbim(.answer(step, result)))
         }
     }
 }

@@ -3,9 +3,9 @@ import LinkConfig
 import QMICore
 import QMIMessages
 
-/// One PDN's data call: its WDS clients (one per IP family), packet data handles, link plan
-/// and redial schedule. Its decisions live in QMISession (which owns the shared session);
-/// this is the call's state.
+/// One PDN's data call: its state, link and redial schedule, whatever the protocol; and for
+/// QMI its WDS clients (one per IP family), packet data handles and what the dial learnt.
+/// The decisions about it are the session's (QMISession, MBIMSession) and SessionCore's.
 final class Call {
     enum Phase: Equatable {
         /// The session is being set up.
@@ -24,39 +24,41 @@ final class Call {
 
     let options: PDNOptions
     var pdn: Int { options.pdn }
-    /// The profile Start Network names: the PDN's, or the one Create Profile made for it.
-    var profile: Int
     var phase = Phase.setup
-    /// IP family → WDS client id.
-    var wds = SmallMap<UInt8, UInt8>()
-    /// IP family → packet data handle of the call that is up.
-    var handles = SmallMap<UInt8, UInt32>()
-
-    // Facts read during setup.
-    var profileSettings: WDS.GetProfileSettings.Response?
-    var profileMissing = false
-    /// Families whose call was already up at start (a qcm killed with -9 left it).
-    var staleFamilies: [UInt8] = []
-
-    // The dial in progress.
-    var started = SmallMap<UInt8, UInt32>()
-    var dialErrors: [String] = []
-    var settings = SmallMap<UInt8, WDS.GetRuntimeSettings.Response>()
-    var settingsProblem: String?
-
     var plan: LinkPlan?
     var connectedAt: Int64?
     /// When the network last ended this call after it had come up.
     var droppedAt: Int64?
     /// Failed dials in a row (for --max-retries).
     var failures = 0
-    /// Position in the redial schedule: 0 redials at once, n > 0 after 2^(n-1) s (at most 60 s).
+    /// Position in the redial schedule: the next redial that backs off waits 2^(n-1) s (at most 60 s).
     var backoff = 1
+
+    // QMI: the WDS side of the call.
+    /// The profile Start Network names: the PDN's, or the one Create Profile made for it.
+    var profile: Int
+    /// IP family → WDS client id.
+    var wds = SmallMap<Family, UInt8>()
+    /// IP family → packet data handle of the call that is up.
+    var handles = SmallMap<Family, UInt32>()
+    // Facts read during setup.
+    var profileSettings: WDS.GetProfileSettings.Response?
+    var profileMissing = false
+    /// Families whose call was already up at start (a qcm killed with -9 left it).
+    var staleFamilies: [Family] = []
+    // The dial in progress.
+    var started = SmallMap<Family, UInt32>()
+    var dialErrors: [String] = []
+    var settings = SmallMap<Family, WDS.GetRuntimeSettings.Response>()
+    var settingsProblem: String?
 
     init(_ options: PDNOptions) {
         self.options = options
         profile = options.pdn
     }
+
+    /// Neither given up nor stopped: the session still serves it.
+    var isActive: Bool { phase != .failed && phase != .stopped }
 
     /// The delay of the redial after the network ended the call (which had come up): at
     /// once — the network usually takes the next call — unless the call was up for less than
@@ -75,7 +77,7 @@ final class Call {
 
     /// The delay of the next redial, advancing the schedule.
     func nextRedialDelayMs() -> Int64 {
-        let delay: Int64 = backoff == 0 ? 0 : min(Int64(1000) << Int64(min(backoff - 1, 10)), 60_000)
+        let delay = min(Int64(1000) << Int64(min(backoff - 1, 10)), 60_000)
         backoff += 1
         return delay
     }
@@ -83,7 +85,7 @@ final class Call {
     var clientIDs: [UInt8] { wds.values }
 
     /// The family a WDS client id belongs to, when it is one of this call's.
-    func family(ofClient cid: UInt8) -> UInt8? {
+    func family(ofClient cid: UInt8) -> Family? {
         for (f, c) in wds.pairs where c == cid { return f }
         return nil
     }
@@ -96,6 +98,6 @@ final class Call {
         settings.removeAll()
         plan = nil
         connectedAt = nil
-        if phase != .failed && phase != .stopped { phase = .setup }
+        if isActive { phase = .setup }
     }
 }

@@ -8,15 +8,15 @@ import QMIMessages
 /// its JSON and the systemd STATUS line. Values are kept as the text the status shows,
 /// so comparing and storing them needs nothing more than strings.
 struct FieldStatus {
-    /// (key, value) in display order; a key is absent when the modem did not say.
-    private(set) var values: [(String, String)] = []
+    /// (key, value) in the order the modem first said them; a key is absent when it did not say.
+    private(set) var values: [(StatusKey, String)] = []
 
-    func value(_ key: String) -> String? { values.first { $0.0.equals(key) }?.1 }
+    func value(_ key: StatusKey) -> String? { values.first { $0.0 == key }?.1 }
 
     /// Sets `key` (nil removes it); true when that changed anything.
     @discardableResult
-    mutating func set(_ key: String, _ value: String?) -> Bool {
-        if let i = values.firstIndex(where: { $0.0.equals(key) }) {
+    mutating func set(_ key: StatusKey, _ value: String?) -> Bool {
+        if let i = values.firstIndex(where: { $0.0 == key }) {
             guard let v = value else {
                 values.remove(at: i)
                 return true
@@ -30,19 +30,13 @@ struct FieldStatus {
         return true
     }
 
-    /// Every key this status may hold. Signal keys name their unit; their values, like
-    /// the cell's, are plain numbers.
-    static let keys = ["registration", "roaming", "rat", "operator", "mcc_mnc", "lac", "tac", "cell_id",
-                       "signal_bars", "lte_rssi_dbm", "lte_rsrq_db", "lte_rsrp_dbm", "lte_snr_db", "nr5g_rsrp_dbm",
-                       "nr5g_rsrq_db", "nr5g_snr_db", "wcdma_rssi_dbm", "wcdma_ecio_db", "gsm_rssi_dbm", "imsi", "iccid"]
-
     /// The systemd STATUS suffix: "LTE 3/4 CHN-UNICOM" (what fits on one line).
     var short: String? {
-        guard let rat = value("rat") else { return nil }
+        guard let rat = value(.rat) else { return nil }
         var s = Text.uppercasedASCII(rat)
-        if let b = value("signal_bars") { s += " \(b)/4" }
-        if let o = value("operator") { s += " " + o }
-        if value("roaming")?.equals("yes") == true { s += " (roaming)" }
+        if let b = value(.signalBars) { s += " \(b)/4" }
+        if let o = value(.operatorName) { s += " " + o }
+        if value(.roaming)?.equals("yes") == true { s += " (roaming)" }
         return s
     }
 }
@@ -73,7 +67,7 @@ enum Signal {
     /// The status keys of a signal report (Get Signal Info or a Signal Info indication): the
     /// report replaces the previous one whole, so a RAT it leaves out is cleared.
     static func fields(lte: NAS.LTESignalStrength?, nr: NAS.N5GSignalStrength?, nrRSRQ: Int16?,
-                       wcdma: NAS.WCDMASignalStrength?, gsm: Int8?) -> [(String, String?)] {
+                       wcdma: NAS.WCDMASignalStrength?, gsm: Int8?) -> [(StatusKey, String?)] {
         // RSSI 0 means "absent" in signal reports; -125 and -30 are the bounds ModemManager trusts.
         let lteRSRP = lte.flatMap { (-140...(-44)).contains(Int($0.rsrp)) ? Int($0.rsrp) : nil }
         let nrRSRP = nr.flatMap { (-140...(-44)).contains(Int($0.rsrp)) ? Int($0.rsrp) : nil }
@@ -81,17 +75,17 @@ enum Signal {
         let gsmRSSI = gsm.flatMap { (-124...(-31)).contains(Int($0)) ? Int($0) : nil }
         let bars = Signal.bars(rsrp: lteRSRP ?? nrRSRP, rssi: wcdmaRSSI ?? gsmRSSI)
         return [
-            ("signal_bars", bars.map { "\($0)" }),
-            ("lte_rssi_dbm", lte.flatMap { whole(Int($0.rssi), -124...(-31)) }),
-            ("lte_rsrq_db", lte.flatMap { whole(Int($0.rsrq), -43...20) }),
-            ("lte_rsrp_dbm", lteRSRP.map { "\($0)" }),
-            ("lte_snr_db", lte.flatMap { tenths(Int($0.snr), -200...400) }),
-            ("nr5g_rsrp_dbm", nrRSRP.map { "\($0)" }),
-            ("nr5g_rsrq_db", nrRSRQ.flatMap { whole(Int($0), -43...20) }),
-            ("nr5g_snr_db", nr.flatMap { tenths(Int($0.snr), -230...400) }),
-            ("wcdma_rssi_dbm", wcdmaRSSI.map { "\($0)" }),
-            ("wcdma_ecio_db", wcdma.flatMap { e in tenths(-Int(e.ecio) * 5, -400...0) }),
-            ("gsm_rssi_dbm", gsmRSSI.map { "\($0)" }),
+            (.signalBars, bars.map { "\($0)" }),
+            (.lteRSSI, lte.flatMap { whole(Int($0.rssi), -124...(-31)) }),
+            (.lteRSRQ, lte.flatMap { whole(Int($0.rsrq), -43...20) }),
+            (.lteRSRP, lteRSRP.map { "\($0)" }),
+            (.lteSNR, lte.flatMap { tenths(Int($0.snr), -200...400) }),
+            (.nrRSRP, nrRSRP.map { "\($0)" }),
+            (.nrRSRQ, nrRSRQ.flatMap { whole(Int($0), -43...20) }),
+            (.nrSNR, nr.flatMap { tenths(Int($0.snr), -230...400) }),
+            (.wcdmaRSSI, wcdmaRSSI.map { "\($0)" }),
+            (.wcdmaEcIo, wcdma.flatMap { e in tenths(-Int(e.ecio) * 5, -400...0) }),
+            (.gsmRSSI, gsmRSSI.map { "\($0)" }),
         ]
     }
 
@@ -119,6 +113,12 @@ enum Network {
     static func rat(_ radios: [NAS.RadioInterface]) -> String? {
         for r in [NAS.RadioInterface.`5gnr`, .lte, .umts, .tdScdma, .gsm, .cdma1xevdo, .cdma1x] where radios.contains(r) { return r.name }
         return nil
+    }
+
+    /// An IMSI, ICCID or IMEI as shown: digits (and the F filler of ICCIDs) only.
+    static func identifier(_ s: String) -> String? {
+        let ok = !s.isEmpty && s.utf8.count <= 22 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == 70 || $0 == 102 }
+        return ok ? s : nil
     }
 
     /// An operator name as it may be shown: printable, one line, at most 64 bytes.

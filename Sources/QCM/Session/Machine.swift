@@ -6,15 +6,19 @@ import QMICore
 import MBIMCore
 #endif
 
-// The vocabulary between the connection's state machine (QMISession, Call — decisions, no
-// I/O) and the Runner (the I/O: QMI channel, timers, rtnetlink, DHCP, files, systemd). The
-// runner feeds events in; the machine answers with actions. Tests feed events with a fake
-// clock and read the actions, without a process, a socket or a modem.
+// The vocabulary between the session machines (decisions, no I/O) and the Runner (the I/O:
+// the control channel, timers, rtnetlink, DHCP, files, systemd). The Runner feeds events
+// in; the machine answers with actions. Tests feed events with a fake clock and read the
+// actions, without a process, a socket or a modem.
+//
+// Events every protocol shares are `Event`; what only one control protocol says has its own
+// enum (`QMIEvent`, `MBIMEvent`), handled by that protocol's machine alone — so every switch
+// over events is exhaustive, and nothing meant for one protocol is dropped by another.
 
-/// A connection's decisions, without I/O: the QMI session (QMISession) or the MBIM one
-/// (MBIMSession). The Runner feeds it events and carries out its actions.
-protocol CallMachine: AnyObject {
-    var config: QMISession.Config { get }
+/// A session's decisions, without I/O: QMI's (QMISession) or MBIM's (MBIMSession). The
+/// Runner feeds it events and carries out its actions.
+protocol SessionMachine: AnyObject {
+    var config: SessionConfig { get }
     /// The data path as the machine uses it (netdevs of created links filled in).
     var plan: DataPlan { get }
     /// Set up once: a later loss of the modem is waited out rather than fatal.
@@ -24,21 +28,15 @@ protocol CallMachine: AnyObject {
     func handle(_ event: Event, now: Int64) -> [Action]
 }
 
-/// What happened.
+/// What happened, whatever the control protocol.
 enum Event {
     case start
-    /// The QMI channel is open (or could not be opened).
+    /// The control channel is open (or could not be opened).
     case channelOpened
-    case channelOpenFailed(QMIError)
-    /// A request's answer (or its timeout, or the channel closing under it).
-    case response(Request, Result<QMIMessage, QMIError>)
-    case indication(QMIMessage)
-    case timer(Timer)
+    case channelOpenFailed(ChannelError)
     /// The channel is gone (USB reset, modem reboot, proxy exit).
-    case channelClosed(QMIError)
-    /// The channel delivered bytes that were not a valid frame (they were discarded): a
-    /// message may have been lost with them.
-    case frameDiscarded
+    case channelClosed(ChannelError)
+    case timer(Timer)
     /// The result of `.switchRawIP`.
     case rawIPSwitched(Bool)
     /// The result of `.applyLink` / `.startDHCP`.
@@ -56,19 +54,51 @@ enum Event {
     case stopPDN(Int)
     /// `qcm status` asks the running qcm (`token` names the asker); answered by `.statusReply`.
     case statusQuery(Int)
-    #if QCM_MBIM
-    /// The answer to `.sendMBIM` (a *_DONE, or a failure).
-    case mbimAnswer(MBIMStep, Result<MBIMMessage, MBIMError>)
-    case mbimIndication(MBIMMessage)
-    #endif
+}
+
+/// Why a control channel could not be opened, or went.
+enum ChannelError: Error, Equatable {
+    case system(operation: String, errno: Int32)
+    case gone(String)
+    case notFound(String)
+    /// The process behind the socket is neither root nor qcm's user (`Peer.problem`).
+    case untrustedPeer(String)
+    case invalid(String)
+
+    var description: String {
+        switch self {
+        case let .system(op, e): return "\(op): \(Errno(e).description)"
+        case .gone(let why): return "device gone: \(why)"
+        case .notFound(let what): return "\(what) not found"
+        case .untrustedPeer(let why), .invalid(let why): return why
+        }
+    }
+
+    /// What QMICore reports, as a channel error.
+    init(_ e: QMIError) {
+        switch e {
+        case let .system(op, errno): self = .system(operation: op, errno: errno)
+        case .deviceGone(let why): self = .gone(why)
+        case .notFound(let what): self = .notFound(what)
+        case .untrustedPeer(let why): self = .untrustedPeer(why)
+        default: self = .invalid(e.description)
+        }
+    }
+
+    var isUntrustedPeer: Bool {
+        if case .untrustedPeer = self { return true }
+        return false
+    }
 }
 
 /// What to do.
 enum Action {
     case openChannel
     case closeChannel
-    case send(Request, QMIMessage, timeoutMs: Int64)
+    /// A QMI request; its answer comes back as `QMIEvent.response`.
+    case sendQMI(Request, QMIMessage, timeoutMs: Int64)
     #if QCM_MBIM
+    /// An MBIM request; its answer comes back as `MBIMEvent.answer`.
     case sendMBIM(MBIMStep, MBIMMessage, timeoutMs: Int64)
     #endif
     case arm(Timer, ms: Int64)
@@ -96,75 +126,28 @@ enum Action {
     /// Field status changed (its values went out as `.status`): save the status files, tell
     /// `qcm status --watch`, and refresh systemd's STATUS with this short form.
     case fieldChanged(String?)
-    /// The answer to `.statusQuery`: values read from the modem now (PDN nil: the modem's).
-    case statusReply(Int, [(Int?, String, String)])
+    /// The answer to `.statusQuery`: values read from the modem now.
+    case statusReply(Int, [StatusValue])
     case log(String)
     /// The state line of PDN (or of every PDN when nil): status file and systemd STATUS.
     case state(pdn: Int?, String)
-    /// A field of PDN's status file (nil removes it).
-    case status(pdn: Int?, String, String?)
+    /// A field of PDN's status record (nil removes it).
+    case status(pdn: Int?, StatusKey, String?)
     /// PDN is connected: its uptime starts, systemd hears READY=1.
     case connected(pdn: Int, summary: String)
     /// Leave with this exit code (the channel is closed by then).
     case exit(Int32)
 }
 
-/// Every request the machine sends, named by what it is for, so its answer finds its way
-/// back to the step that asked.
-enum Request: Equatable {
-    case proxyOpen
-    case sync
-    /// A client id for `service`: the session's own (pdn 0) or a PDN's WDS client for `family`.
-    case allocate(QMIService, pdn: Int, family: UInt8)
-    case release(QMIService, UInt8)
-    case revision
-    case ids
-    case cardStatus
-    case pinStatus
-    case servingSystem
-    case verifyPIN
-    case dataFormat
-    case radio(UInt8)
-    case packetStatus(pdn: Int, family: UInt8)
-    case readProfile(pdn: Int)
-    case createProfile(pdn: Int)
-    case modifyProfile(pdn: Int)
-    case setIPFamily(pdn: Int, family: UInt8)
-    /// Bind Mux Data Port: the PDN's WDS client for `family` to its QMAP mux.
-    case bindMux(pdn: Int, family: UInt8)
-    case stopStale(pdn: Int, family: UInt8)
-    case start(pdn: Int, family: UInt8)
-    case stop(pdn: Int, family: UInt8)
-    case runtimeSettings(pdn: Int, family: UInt8)
-    /// A PDN's call state asked again, after a frame was lost.
-    case recheck(pdn: Int, family: UInt8)
-    // Field status (ConnectionField.swift).
-    case configSignal
-    case registerIndications
-    case signalInfo
-    case systemInfo
-    case imsi
-    case iccid
-    case packetStats(pdn: Int, query: Int)
-    case rfBand(query: Int)
-
-    /// Asked for `qcm status`, not for the session.
-    var asksForUser: Bool {
-        switch self {
-        case .packetStats, .rfBand: return true
-        default: return false
-        }
-    }
-}
-
 enum Timer: Equatable {
     case reopen
-    case resync
     case registrationPoll
     case redial(pdn: Int)
     /// The longest a teardown may take.
     case teardownLimit
-    /// How long a teardown waits for a Start Network in flight.
+    /// QMI: CTL Sync again, after a modem reset.
+    case resync
+    /// QMI: how long a teardown waits for a Start Network in flight.
     case dialWait
 }
 
@@ -180,4 +163,41 @@ enum ExitCode {
     static let locked: Int32 = 7
     static let link: Int32 = 8
     static let permission: Int32 = 9
+}
+
+/// What every session machine is set up with.
+struct SessionConfig {
+    let options: Options
+    /// The channel as shown in the log and status ("/dev/cdc-wdm0", "@qmi-proxy").
+    let channel: String
+    /// The modem's control device, which a proxy is asked to open.
+    let device: String
+    let viaProxy: Bool
+    /// The driver owns QMI's CTL (GobiNet): no Sync, client ids come with its service files.
+    var driverOwnsCTL = false
+    let netdev: String?
+    /// What discovery read from qmi/raw_ip (nil: the driver does not say).
+    let rawIP: Bool?
+    /// qmi_wwan's qmi/raw_ip exists: the driver can be switched to raw-IP.
+    let rawIPSwitchable: Bool
+    let driver: String?
+    let timeouts: Timeouts
+    /// The data path: QMAP or not, and each PDN's mux and netdev.
+    let plan: DataPlan
+    /// The modem speaks MBIM (cdc_mbim): the session is an MBIMSession.
+    var mbim = false
+
+    struct Timeouts {
+        var request: Int64 = 10_000
+        var sync: Int64 = 5_000
+        var startNetwork: Int64 = 60_000
+        var teardown: Int64 = 1_000
+        var teardownLimit: Int64 = 2_500
+
+        /// All of them at most `ms` (QCM_QMI_TIMEOUT_MS, for tests of a modem that stops answering).
+        func capped(_ ms: Int64) -> Timeouts {
+            Timeouts(request: min(request, ms), sync: min(sync, ms), startNetwork: min(startNetwork, ms),
+                     teardown: min(teardown, ms), teardownLimit: teardownLimit)
+        }
+    }
 }
