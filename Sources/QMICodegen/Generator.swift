@@ -24,6 +24,9 @@ public enum Generator {
         out.line("import Base")
         out.line("import QMICore")
         var tables = Tables()
+        // Result codes are read in every response: their names are a type of their own.
+        let errors = QMIEnum("protocolError")
+        _ = tables.use(errors, .enumeration(.w16, errors, signed: false))
         for (service, namespace) in namespaces {
             let messages = QMICatalogue.all.filter { $0.service == service }
             guard !messages.isEmpty else { continue }
@@ -382,6 +385,7 @@ enum Names {
     }
 
     static func upperFirst(_ w: [UInt8]) -> [UInt8] { w.isEmpty ? w : [w[0] >= 97 && w[0] <= 122 ? w[0] - 32 : w[0]] + w.dropFirst() }
+    static func lowerFirst(_ w: [UInt8]) -> [UInt8] { w.isEmpty ? w : [w[0] >= 65 && w[0] <= 90 ? w[0] + 32 : w[0]] + w.dropFirst() }
 
     /// "Packet Data Handle" → "PacketDataHandle".
     static func type(_ s: String) -> String {
@@ -416,7 +420,9 @@ enum Names {
         var out: [UInt8] = []
         for (i, p) in parts.enumerated() {
             let clean = p.filter { Text.isWordByte($0) }
-            out += i == 0 ? clean.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 } : upperFirst(clean)
+            // The first word in lower case — "CallFailed" keeps its humps: "callFailed".
+            let camel = clean.contains { $0 >= 97 && $0 <= 122 } && clean.dropFirst().contains { $0 >= 65 && $0 <= 90 }
+            out += i > 0 ? upperFirst(clean) : camel ? lowerFirst(clean) : clean.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
         }
         if out.isEmpty { return "`\(s)`" }
         if out[0] >= 48 && out[0] <= 57 { return "`" + String(decoding: out, as: UTF8.self) + "`" }

@@ -499,26 +499,9 @@ public enum QMIEnums {
 }
 
 /// Names of QMI protocol error codes (the Error field of the result TLV 0x02).
+/// QMI result codes by name: `QMIProtocolError` (generated from the protocolError table,
+/// in QMIMessages) has one per value.
 public enum QMIErrorCode {
-    public static let callFailed: UInt16 = 0x0e
-    public static let noEffect: UInt16 = 0x1a
-    public static let clientIdsExhausted: UInt16 = 0x05
-    public static let invalidClientId: UInt16 = 0x07
-    public static let incorrectPin: UInt16 = 0x0c
-    public static let pinBlocked: UInt16 = 0x23
-    public static let pinAlwaysBlocked: UInt16 = 0x24
-    public static let outOfCall: UInt16 = 0x0f
-    public static let invalidProfile: UInt16 = 0x0a
-    public static let invalidHandle: UInt16 = 0x09
-    public static let missingArgument: UInt16 = 0x11
-    public static let deviceNotReady: UInt16 = 0x34
-    public static let noSim: UInt16 = 0x66
-    public static let simFileNotFound: UInt16 = 0x50
-    public static let uimUninitialized: UInt16 = 0x25
-    public static let invalidQmiCommand: UInt16 = 0x47
-    public static let internalError: UInt16 = 0x03
-    public static let malformedMessage: UInt16 = 0x01
-
     public static func name(_ code: UInt16) -> String {
         QMIEnums.protocolError.name(of: Int64(code)) ?? "UnknownError"
     }

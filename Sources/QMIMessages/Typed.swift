@@ -100,3 +100,8 @@ extension QMIValue {
         self = .structure(fields)
     }
 }
+
+extension QMIResult {
+    /// The result code by name (`.noEffect`, `.callFailed` …).
+    public var protocolError: QMIProtocolError { QMIProtocolError(rawValue: error) }
+}

@@ -10,7 +10,7 @@ extension QMISimulator {
     func handle(_ req: QMIMessage, on c: Connection) -> QMIMessage {
         if req.service != .ctl {
             guard allocated[req.service.rawValue]?.contains(req.clientID) == true else {
-                return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidClientId))
+                return QMIMessage.reply(to: req, result: .failure(QMIProtocolError.invalidClientId.rawValue))
             }
         }
         let r: QMITypedMessage
@@ -21,11 +21,11 @@ extension QMISimulator {
         case .uim: r = uim(req)
         case .wda: r = wda(req)
         case .wds: r = wds(req, c)
-        default: return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.invalidQmiCommand))
+        default: return QMIMessage.reply(to: req, result: .failure(QMIProtocolError.invalidQmiCommand.rawValue))
         }
         if let p = r.problem {
             log("cannot answer \(req.displayName): \(p.description)")
-            return QMIMessage.reply(to: req, result: .failure(QMIErrorCode.internalError))
+            return QMIMessage.reply(to: req, result: .failure(QMIProtocolError.internalValue.rawValue))
         }
         return r.message
     }
@@ -68,7 +68,7 @@ extension QMISimulator {
         case CTL.ReleaseClientID.id:
             guard let info = CTL.ReleaseClientID.Request(req).release,
                   allocated[info.service.rawValue]?.contains(info.clientID) == true else {
-                return refuse(req, QMIErrorCode.invalidClientId)
+                return refuse(req, QMIProtocolError.invalidClientId.rawValue)
             }
             release(service: info.service.rawValue, cid: info.clientID)
             var r = CTL.ReleaseClientID.Response(replyingTo: req)
@@ -79,12 +79,12 @@ extension QMISimulator {
             r.protocolValue = CTL.SetDataFormat.Request(req).protocolValue ?? .`8023`
             return r
         case CTL.InternalProxyOpen.id:
-            guard c.viaProxy else { return refuse(req, QMIErrorCode.invalidQmiCommand) }
+            guard c.viaProxy else { return refuse(req, QMIProtocolError.invalidQmiCommand.rawValue) }
             c.proxyOpened = true
             log("connection \(c.id): qmi-proxy open for \(CTL.InternalProxyOpen.Request(req).devicePath ?? "?")")
             return Reply(QMIMessage.reply(to: req))
         default:
-            return refuse(req, QMIErrorCode.invalidQmiCommand)
+            return refuse(req, QMIProtocolError.invalidQmiCommand.rawValue)
         }
     }
 
@@ -93,11 +93,11 @@ extension QMISimulator {
     /// A client id of `svc` for connection `c`, or the QMI error a modem gives.
     func allocateClient(_ svc: UInt8, owner c: Connection) -> Result<UInt8, Refusal> {
         guard Self.supportedServices.contains(where: { $0.0 == svc && svc != 0 }) else {
-            return .failure(Refusal(value: QMIErrorCode.invalidServiceType))
+            return .failure(Refusal(value: QMIProtocolError.invalidServiceType.rawValue))
         }
         var used = allocated[svc] ?? []
         guard let cid = (1...UInt8(min(254, config.clientIDsPerService))).first(where: { !used.contains($0) }) else {
-            return .failure(Refusal(value: QMIErrorCode.clientIdsExhausted))
+            return .failure(Refusal(value: QMIProtocolError.clientIdsExhausted.rawValue))
         }
         used.insert(cid)
         allocated[svc] = used
@@ -149,12 +149,12 @@ extension QMISimulator {
             r.esn = "0"
             return r
         case DMS.UIMGetIMSI.id:
-            guard simState == .ready else { return refuse(req, QMIErrorCode.uimUninitialized) }
+            guard simState == .ready else { return refuse(req, QMIProtocolError.uimUninitialized.rawValue) }
             var r = DMS.UIMGetIMSI.Response(replyingTo: req)
             r.imsi = config.imsi
             return r
         case DMS.UIMGetICCID.id:
-            guard simState != .absent else { return refuse(req, QMIErrorCode.uimUninitialized) }
+            guard simState != .absent else { return refuse(req, QMIProtocolError.uimUninitialized.rawValue) }
             var r = DMS.UIMGetICCID.Response(replyingTo: req)
             r.iccid = config.iccid
             return r
@@ -175,7 +175,7 @@ extension QMISimulator {
             if mode == .online { scheduleRegistration() } else { setRegistered(false) }
             return DMS.SetOperatingMode.Response(replyingTo: req)
         case DMS.UIMGetPINStatus.id:
-            guard simState != .absent else { return refuse(req, QMIErrorCode.uimUninitialized) }
+            guard simState != .absent else { return refuse(req, QMIProtocolError.uimUninitialized.rawValue) }
             var r = DMS.UIMGetPINStatus.Response(replyingTo: req)
             r.pin1Status = DMS.UIMGetPINStatus.PIN1Status(status: DMS.PinStatus(rawValue: dmsPinStatus),
                                                           verifyRetriesLeft: UInt8(pinRetriesLeft), unblockRetriesLeft: UInt8(pukRetriesLeft))
@@ -187,7 +187,7 @@ extension QMISimulator {
             if let (v, u) = retries { r.retries = DMS.UIMVerifyPIN.Retries(verifyRetriesLeft: v, unblockRetriesLeft: u) }
             return r
         default:
-            return refuse(req, QMIErrorCode.invalidQmiCommand)
+            return refuse(req, QMIProtocolError.invalidQmiCommand.rawValue)
         }
     }
 
@@ -204,11 +204,11 @@ extension QMISimulator {
     func verifyPIN(_ pin: String) -> (UInt16?, (UInt8, UInt8)?) {
         switch simState {
         case .absent:
-            return (QMIErrorCode.noSim, nil)
+            return (QMIProtocolError.noSim.rawValue, nil)
         case .pukBlocked:
-            return (QMIErrorCode.pinBlocked, (0, UInt8(pukRetriesLeft)))
+            return (QMIProtocolError.pinBlocked.rawValue, (0, UInt8(pukRetriesLeft)))
         case .ready:
-            return (QMIErrorCode.noEffect, nil)
+            return (QMIProtocolError.noEffect.rawValue, nil)
         case .pinRequired:
             if pin.equals(config.pin) {
                 simState = .ready
@@ -220,7 +220,7 @@ extension QMISimulator {
             pinRetriesLeft = max(0, pinRetriesLeft - 1)
             if pinRetriesLeft == 0 { simState = .pukBlocked }
             log("wrong PIN, \(pinRetriesLeft) attempt(s) left")
-            return (pinRetriesLeft == 0 ? QMIErrorCode.pinBlocked : QMIErrorCode.incorrectPin, (UInt8(pinRetriesLeft), UInt8(pukRetriesLeft)))
+            return (pinRetriesLeft == 0 ? QMIProtocolError.pinBlocked.rawValue : QMIProtocolError.incorrectPin.rawValue, (UInt8(pinRetriesLeft), UInt8(pukRetriesLeft)))
         }
     }
 
@@ -239,7 +239,7 @@ extension QMISimulator {
             if let (v, u) = retries { r.retries = UIM.VerifyPIN.Retries(verifyRetriesLeft: v, unblockRetriesLeft: u) }
             return r
         default:
-            return refuse(req, QMIErrorCode.invalidQmiCommand)
+            return refuse(req, QMIProtocolError.invalidQmiCommand.rawValue)
         }
     }
 
@@ -377,7 +377,7 @@ extension QMISimulator {
             rsrpThresholds[req.clientID] = NAS.ConfigSignalInfo.Request(req).rsrpThreshold ?? []
             return NAS.ConfigSignalInfo.Response(replyingTo: req)
         case NAS.GetRFBandInformation.id:
-            guard registered else { return refuse(req, QMIErrorCode.informationUnavailable) }
+            guard registered else { return refuse(req, QMIProtocolError.informationUnavailable.rawValue) }
             var r = NAS.GetRFBandInformation.Response(replyingTo: req)
             r.list = [NAS.GetRFBandInformation.ListEntry(radioInterface: .lte, activeBandClass: NAS.ActiveBand(rawValue: config.band),
                                                          activeChannel: UInt16(truncatingIfNeeded: config.earfcn))]
@@ -412,7 +412,7 @@ extension QMISimulator {
             }
             return r
         case NAS.GetSignalInfo.id:
-            guard registered else { return refuse(req, QMIErrorCode.informationUnavailable) }
+            guard registered else { return refuse(req, QMIProtocolError.informationUnavailable.rawValue) }
             var r = NAS.GetSignalInfo.Response(replyingTo: req)
             r.lteSignalStrength = lteSignal
             if let nr = config.nr {
@@ -421,7 +421,7 @@ extension QMISimulator {
             }
             return r
         default:
-            return refuse(req, QMIErrorCode.invalidQmiCommand)
+            return refuse(req, QMIProtocolError.invalidQmiCommand.rawValue)
         }
     }
 
@@ -433,10 +433,10 @@ extension QMISimulator {
             let q = WDA.SetDataFormat.Request(req)
             if let e = q.endpointInfo, UInt32(e.endpointType.rawValue) != config.endpoint.type || e.interfaceNumber != config.endpoint.interface {
                 log("Set Data Format: endpoint \(e.endpointType.rawValue)/\(e.interfaceNumber) is not this modem's (\(config.endpoint.type)/\(config.endpoint.interface))")
-                return refuse(req, QMIErrorCode.invalidArgument)
+                return refuse(req, QMIProtocolError.invalidArgument.rawValue)
             }
             if let p = q.linkLayerProtocol {
-                guard p == .`8023` || p == .rawIp else { return refuse(req, QMIErrorCode.invalidArgument) }
+                guard p == .`8023` || p == .rawIp else { return refuse(req, QMIProtocolError.invalidArgument.rawValue) }
                 linkProtocol = p
             }
             // Aggregation protocols the modem does not speak are not applied: it answers with
@@ -457,7 +457,7 @@ extension QMISimulator {
             r.downlinkDataAggregationProtocol = dlAggregation
             return r
         default:
-            return refuse(req, QMIErrorCode.invalidQmiCommand)
+            return refuse(req, QMIProtocolError.invalidQmiCommand.rawValue)
         }
     }
 
@@ -488,20 +488,20 @@ extension QMISimulator {
             // The endpoint must be the modem's own data interface (what WDA was told, and
             // the USB interface the QMI port is on), the mux id one QMAP can carry.
             let q = WDS.BindMuxDataPort.Request(req)
-            guard let mux = q.muxID, mux >= 1, mux <= 0xfe else { return refuse(req, QMIErrorCode.invalidArgument) }
+            guard let mux = q.muxID, mux >= 1, mux <= 0xfe else { return refuse(req, QMIProtocolError.invalidArgument.rawValue) }
             if let e = q.endpointInfo {
                 guard UInt32(e.endpointType.rawValue) == config.endpoint.type, e.interfaceNumber == config.endpoint.interface else {
                     log("Bind Mux Data Port: endpoint \(e.endpointType.rawValue)/\(e.interfaceNumber) is not this modem's (\(config.endpoint.type)/\(config.endpoint.interface))")
-                    return refuse(req, QMIErrorCode.invalidArgument)
+                    return refuse(req, QMIProtocolError.invalidArgument.rawValue)
                 }
             }
-            guard !calls.contains(where: { $0.cid == cid }) else { return refuse(req, QMIErrorCode.invalidTransition) }
+            guard !calls.contains(where: { $0.cid == cid }) else { return refuse(req, QMIProtocolError.invalidTransition.rawValue) }
             muxBindings[cid] = mux
             log("WDS client \(cid) bound to mux id 0x\(Text.hex(mux))")
             return WDS.BindMuxDataPort.Response(replyingTo: req)
         case WDS.SetIPFamily.id:
             let f = WDS.SetIPFamily.Request(req).preference ?? .ipv4
-            guard f == .ipv4 || f == .ipv6 || f == .unspecified else { return refuse(req, QMIErrorCode.invalidIpFamilyPreference) }
+            guard f == .ipv4 || f == .ipv6 || f == .unspecified else { return refuse(req, QMIProtocolError.invalidIpFamilyPreference.rawValue) }
             ipFamily[cid] = UInt64(f.rawValue)
             return WDS.SetIPFamily.Response(replyingTo: req)
         case WDS.GetProfileSettings.id:
@@ -528,7 +528,7 @@ extension QMISimulator {
             log("profile \(i) set to apn '\(p.apn)'")
             return WDS.ModifyProfile.Response(replyingTo: req)
         case WDS.CreateProfile.id:
-            guard profiles.count < 16 else { return refuse(req, QMIErrorCode.noFreeProfile) }
+            guard profiles.count < 16 else { return refuse(req, QMIProtocolError.noFreeProfile.rawValue) }
             let q = WDS.CreateProfile.Request(req)
             var p = SimConfig.Profile()
             if let v = q.apnName { p.apn = v }
@@ -555,10 +555,10 @@ extension QMISimulator {
                 // Global handle: stop every call of this client's family (left-over calls included).
                 let family = ipFamily[cid] ?? 4
                 let victims = calls.filter { $0.family == family }
-                if victims.isEmpty { return refuse(req, QMIErrorCode.noEffect) }
+                if victims.isEmpty { return refuse(req, QMIProtocolError.noEffect.rawValue) }
                 for v in victims { endCall(v, notify: v.cid != cid, reason: (2, 2, 202)) }
             } else {
-                guard let call = calls.first(where: { $0.handle == handle }) else { return refuse(req, QMIErrorCode.invalidHandle) }
+                guard let call = calls.first(where: { $0.handle == handle }) else { return refuse(req, QMIProtocolError.invalidHandle.rawValue) }
                 endCall(call, notify: false)
                 scheduleIndication(cid: call.cid, status: .disconnected, reason: (2, 2, 202), family: call.family)
             }
@@ -566,7 +566,7 @@ extension QMISimulator {
         case WDS.GetRuntimeSettings.id:
             let family = ipFamily[cid] ?? 4
             guard let call = calls.first(where: { $0.cid == cid || (config.callsOutliveClients && $0.family == family) }) else {
-                return refuse(req, QMIErrorCode.outOfCall)
+                return refuse(req, QMIProtocolError.outOfCall.rawValue)
             }
             var r = WDS.GetRuntimeSettings.Response(replyingTo: req)
             r.apnName = call.apn
@@ -602,17 +602,17 @@ extension QMISimulator {
             r.txPacketsDropped = 0xffff_ffff              // "not available", as modems say
             return r
         case WDS.GetDataBearerTechnology.id:
-            guard registered else { return refuse(req, QMIErrorCode.outOfCall) }
+            guard registered else { return refuse(req, QMIProtocolError.outOfCall.rawValue) }
             var r = WDS.GetDataBearerTechnology.Response(replyingTo: req)
             r.current = WDS.DataBearerTechnology(rawValue: 10)
             return r
         case WDS.GetCurrentDataBearerTechnology.id:
-            guard registered else { return refuse(req, QMIErrorCode.outOfCall) }
+            guard registered else { return refuse(req, QMIProtocolError.outOfCall.rawValue) }
             var r = WDS.GetCurrentDataBearerTechnology.Response(replyingTo: req)
             r.current = WDS.GetCurrentDataBearerTechnology.Current(networkType: .`3gpp`, ratMask: 0x20, soMask: 0)
             return r
         default:
-            return refuse(req, QMIErrorCode.invalidQmiCommand)
+            return refuse(req, QMIProtocolError.invalidQmiCommand.rawValue)
         }
     }
 
@@ -623,7 +623,7 @@ extension QMISimulator {
 
     /// What a modem says for a profile that does not exist: "context not defined".
     func profileError(_ req: QMIMessage) -> QMITypedMessage {
-        var r = WDS.GetProfileSettings.Response(replyingTo: req, result: .failure(QMIErrorCode.extendedInternal))
+        var r = WDS.GetProfileSettings.Response(replyingTo: req, result: .failure(QMIProtocolError.extendedInternal.rawValue))
         r.extendedErrorCode = .`3gppContextNotDefined`
         return r
     }
@@ -638,23 +638,23 @@ extension QMISimulator {
             if let (t, v) = verbose { r.verboseCallEndReason = WDS.VerboseCallEndReason(type: WDS.VerboseType(rawValue: t), reason: v) }
             return r
         }
-        guard simState == .ready else { return fail(QMIErrorCode.callFailed, 3, (3, 2001)) }
-        guard registered else { return fail(QMIErrorCode.callFailed, 3, (3, 2001)) }
+        guard simState == .ready else { return fail(QMIProtocolError.callFailed.rawValue, 3, (3, 2001)) }
+        guard registered else { return fail(QMIProtocolError.callFailed.rawValue, 3, (3, 2001)) }
         let family = UInt64(q.ipFamilyPreference?.rawValue ?? UInt8(ipFamily[cid] ?? 4))
         if let existing = calls.first(where: { $0.cid == cid && $0.family == family }) {
-            var r = WDS.StartNetwork.Response(replyingTo: req, result: .failure(QMIErrorCode.noEffect))
+            var r = WDS.StartNetwork.Response(replyingTo: req, result: .failure(QMIProtocolError.noEffect.rawValue))
             r.packetDataHandle = existing.handle
             return r
         }
         if let rej = config.rejectCall, config.rejectCallTimes < 0 || rejectedCalls < config.rejectCallTimes {
             rejectedCalls += 1
             log("rejecting call attempt \(startAttempts) (fault)")
-            return fail(QMIErrorCode.callFailed, rej.reason, (rej.verboseType, rej.verboseReason))
+            return fail(QMIProtocolError.callFailed.rawValue, rej.reason, (rej.verboseType, rej.verboseReason))
         }
         let index = Int(q.profileIndex3GPP ?? 1)
         guard index >= 1 && index <= profiles.count else {
             // A profile that does not exist: what a modem says for it.
-            return fail(QMIErrorCode.invalidProfile, nil, nil)
+            return fail(QMIProtocolError.invalidProfile.rawValue, nil, nil)
         }
         let profile = profiles[index - 1]
         let apn = q.apn ?? profile.apn
@@ -662,13 +662,13 @@ extension QMISimulator {
         let user = q.username ?? profile.username
         let pass = q.password ?? profile.password
         if apn.equals("auth.example"), !user.equals("user") || !pass.equals("pass") {
-            return fail(QMIErrorCode.callFailed, 1016, (6, 29))
+            return fail(QMIProtocolError.callFailed.rawValue, 1016, (6, 29))
         }
         // One mux carries one PDN: a call on another profile through a mux in use is refused.
         let mux = muxBindings[cid] ?? nil
         if let m = mux, let other = calls.first(where: { $0.mux == m && $0.profile != index }) {
             log("Start Network: mux 0x\(Text.hex(m)) already carries profile \(other.profile)")
-            return fail(QMIErrorCode.invalidArgument, nil, nil)
+            return fail(QMIProtocolError.invalidArgument.rawValue, nil, nil)
         }
         nextHandle = nextHandle &+ 0x11_1111
         let call = Call(handle: nextHandle, cid: cid, family: family, apn: apn, connection: c.id, profile: index,
@@ -721,15 +721,4 @@ extension QMISimulator {
         log("call down: handle 0x\(Text.hex(call.handle, 8))")
         if notify { sendPacketStatus(cid: call.cid, status: .disconnected, reason: reason, family: call.family) }
     }
-}
-
-extension QMIErrorCode {
-    static let internalError: UInt16 = 0x03
-    static let invalidServiceType: UInt16 = 0x1f
-    static let informationUnavailable: UInt16 = 0x4a
-    static let invalidArgument: UInt16 = 0x30
-    static let invalidTransition: UInt16 = 0x2b
-    static let invalidIpFamilyPreference: UInt16 = 0x40
-    static let noFreeProfile: UInt16 = 0x1b
-    static let extendedInternal: UInt16 = 0x51
 }

@@ -63,7 +63,7 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(try rs.value("IPv6 Address")?[1]?.uint, 64)
         XCTAssertEqual(try rs.value("IPv6 Primary DNS")?.ipv6.map(Text.ipv6), "2409:8030:2000::1")
         // Starting again on the same client is NoEffect with the existing handle.
-        XCTAssertEqual(rig.errorCode(try rig.call(WDS.StartNetwork.spec, cid: v4) { try $0.set("IP Family Preference", .uint(4)) }), QMIErrorCode.noEffect)
+        XCTAssertEqual(rig.errorCode(try rig.call(WDS.StartNetwork.spec, cid: v4) { try $0.set("IP Family Preference", .uint(4)) }), QMIProtocolError.noEffect.rawValue)
     }
 
     func testPINRequiredWrongThenRight() throws {
@@ -74,7 +74,7 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(card[4]?[0]?[5]?[0]?[8]?.uint, 1)            // PIN1 enabled, not verified
         XCTAssertEqual(card[4]?[0]?[5]?[0]?[9]?.uint, 3)            // 3 retries
         XCTAssertEqual(try rig.ok(NAS.GetServingSystem.spec, cid: nas).required("Serving System")[0]?.uint, 2)   // searching
-        XCTAssertEqual(rig.errorCode(try rig.call(WDS.StartNetwork.spec, cid: wds)), QMIErrorCode.callFailed)
+        XCTAssertEqual(rig.errorCode(try rig.call(WDS.StartNetwork.spec, cid: wds)), QMIProtocolError.callFailed.rawValue)
         func verify(_ pin: String) throws -> Result<QMIMessage, QMIError> {
             try rig.call(UIM.VerifyPIN.spec, cid: uim) {
                 try $0.set("Session", .structure([.uint(0), .bytes([])]))
@@ -82,14 +82,14 @@ final class ScenarioTests: XCTestCase {
             }
         }
         let wrong = try verify("0000")
-        XCTAssertEqual(rig.errorCode(wrong), QMIErrorCode.incorrectPin)
+        XCTAssertEqual(rig.errorCode(wrong), QMIProtocolError.incorrectPin.rawValue)
         XCTAssertEqual(try wrong.get().value("Retries")?[0]?.uint, 2)
         XCTAssertEqual(rig.sim.pinRetries, 2)
         XCTAssertNoThrow(try verify("1234").get().check())
         rig.wait(200) { rig.indications.contains { $0.service == .nas } }
         let reg = rig.indications.first { $0.service == .nas && $0.messageID == NAS.GetServingSystem.spec.id }
         XCTAssertEqual(try reg?.value("Serving System")?[0]?.uint, 1, "registration follows the PIN")
-        XCTAssertEqual(rig.errorCode(try verify("1234")), QMIErrorCode.noEffect)
+        XCTAssertEqual(rig.errorCode(try verify("1234")), QMIProtocolError.noEffect.rawValue)
     }
 
     func testPINViaDMSAndPUKBlock() throws {
@@ -99,14 +99,14 @@ final class ScenarioTests: XCTestCase {
         func verify(_ pin: String) throws -> Result<QMIMessage, QMIError> {
             try rig.call(DMS.UIMVerifyPIN.spec, cid: dms) { try $0.set("Info", .structure([.uint(1), .string(pin)])) }
         }
-        XCTAssertEqual(rig.errorCode(try verify("1111")), QMIErrorCode.incorrectPin)
+        XCTAssertEqual(rig.errorCode(try verify("1111")), QMIProtocolError.incorrectPin.rawValue)
         let last = try verify("2222")
-        XCTAssertEqual(rig.errorCode(last), QMIErrorCode.pinBlocked)
+        XCTAssertEqual(rig.errorCode(last), QMIProtocolError.pinBlocked.rawValue)
         XCTAssertEqual(try last.get().value("Retries")?[0]?.uint, 0)
         let status = try rig.ok(DMS.UIMGetPINStatus.spec, cid: dms).value("PIN1 Status")
         XCTAssertEqual(status?[0]?.uint, 4)                          // blocked
         XCTAssertEqual(status?[2]?.uint, 10)                         // PUK retries
-        XCTAssertEqual(rig.errorCode(try verify("1234")), QMIErrorCode.pinBlocked, "the right PIN no longer helps")
+        XCTAssertEqual(rig.errorCode(try verify("1234")), QMIProtocolError.pinBlocked.rawValue, "the right PIN no longer helps")
     }
 
     func testSIMAbsent() throws {
@@ -115,8 +115,8 @@ final class ScenarioTests: XCTestCase {
         let card = try rig.ok(UIM.GetCardStatus.spec, cid: uim).required("Card Status")
         XCTAssertEqual(card[4]?[0]?[0]?.uint, 0)                    // absent
         XCTAssertEqual(card[4]?[0]?[5]?.elements?.count, 0)
-        XCTAssertEqual(rig.errorCode(try rig.call(DMS.UIMGetPINStatus.spec, cid: dms)), QMIErrorCode.uimUninitialized)
-        XCTAssertEqual(rig.errorCode(try rig.call(WDS.StartNetwork.spec, cid: wds)), QMIErrorCode.callFailed)
+        XCTAssertEqual(rig.errorCode(try rig.call(DMS.UIMGetPINStatus.spec, cid: dms)), QMIProtocolError.uimUninitialized.rawValue)
+        XCTAssertEqual(rig.errorCode(try rig.call(WDS.StartNetwork.spec, cid: wds)), QMIProtocolError.callFailed.rawValue)
     }
 
     func testClientIDPoolExhaustionAndRelease() throws {
@@ -124,7 +124,7 @@ final class ScenarioTests: XCTestCase {
         let a = try rig.allocate(.wds)
         _ = try rig.allocate(.wds)
         let third = try rig.call(CTL.AllocateClientID.spec) { try $0.set("Service", .uint(1)) }
-        XCTAssertEqual(rig.errorCode(third), QMIErrorCode.clientIdsExhausted)
+        XCTAssertEqual(rig.errorCode(third), QMIProtocolError.clientIdsExhausted.rawValue)
         XCTAssertThrowsError(try third.get().check()) { e in
             XCTAssertEqual((e as? QMIError)?.description, "CTL Allocate Client ID failed: ClientIdsExhausted (0x0005)")
         }
@@ -133,9 +133,9 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(try rig.allocate(.wds), a, "a released id is handed out again")
         XCTAssertEqual(rig.errorCode(try rig.call(CTL.ReleaseClientID.spec) {
             try $0.set("Release", .structure([.uint(1), .uint(77)]))
-        }), QMIErrorCode.invalidClientId)
+        }), QMIProtocolError.invalidClientId.rawValue)
         // Requests on a client id that was never allocated are refused.
-        XCTAssertEqual(rig.errorCode(try rig.call(DMS.GetRevision.spec, cid: 9)), QMIErrorCode.invalidClientId)
+        XCTAssertEqual(rig.errorCode(try rig.call(DMS.GetRevision.spec, cid: 9)), QMIProtocolError.invalidClientId.rawValue)
         // A sync releases everything.
         _ = try rig.ok(CTL.Sync.spec)
         XCTAssertEqual(rig.sim.allocatedClientCount, 0)
@@ -148,14 +148,14 @@ final class ScenarioTests: XCTestCase {
         var out: Result<QMIMessage, QMIError>?
         rig.engine.send(m) { out = $0 }
         rig.wait(2000) { out != nil }
-        XCTAssertEqual(try out?.get().result, .failure(QMIErrorCode.invalidQmiCommand))
+        XCTAssertEqual(try out?.get().result, .failure(QMIProtocolError.invalidQmiCommand.rawValue))
         m.messageID = 0x0bad
         m.service = .ctl
         m.clientID = 0
         out = nil
         rig.engine.send(m) { out = $0 }
         rig.wait(2000) { out != nil }
-        XCTAssertEqual(try out?.get().result?.error, QMIErrorCode.invalidQmiCommand)
+        XCTAssertEqual(try out?.get().result?.error, QMIProtocolError.invalidQmiCommand.rawValue)
     }
 
     func testRegistrationDelayAndIndication() throws {
@@ -181,7 +181,7 @@ final class ScenarioTests: XCTestCase {
         XCTAssertTrue(rig.indications.filter { $0.service == .nas }.isEmpty)
         XCTAssertEqual(try rig.ok(NAS.GetServingSystem.spec, cid: nas).required("Serving System")[0]?.uint, 2)
         let r = try rig.call(WDS.StartNetwork.spec, cid: wds)
-        XCTAssertEqual(rig.errorCode(r), QMIErrorCode.callFailed)
+        XCTAssertEqual(rig.errorCode(r), QMIProtocolError.callFailed.rawValue)
         XCTAssertEqual(try r.get().value("Call End Reason")?.uint, 3)   // no service
     }
 
@@ -224,7 +224,7 @@ final class ScenarioTests: XCTestCase {
         let wds = try rig.allocate(.wds)
         for _ in 0..<2 {
             let r = try rig.call(WDS.StartNetwork.spec, cid: wds)
-            XCTAssertEqual(rig.errorCode(r), QMIErrorCode.callFailed)
+            XCTAssertEqual(rig.errorCode(r), QMIProtocolError.callFailed.rawValue)
             XCTAssertEqual(try r.get().value("Call End Reason")?.uint, 1013)
             let v = try r.get().value("Verbose Call End Reason")
             XCTAssertEqual(CallEndReason.verboseName(type: UInt16(v![0]!.uint!), reason: Int16(v![1]!.int!)), "3gpp/unknown-apn (6/27)")
@@ -256,7 +256,7 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(sync.messageID, CTL.Sync.spec.id)
         XCTAssertEqual(rig.sim.activeCalls, 0)
         XCTAssertEqual(rig.sim.allocatedClientCount, 0)
-        XCTAssertEqual(rig.errorCode(try rig.call(WDS.GetPacketServiceStatus.spec, cid: wds)), QMIErrorCode.invalidClientId)
+        XCTAssertEqual(rig.errorCode(try rig.call(WDS.GetPacketServiceStatus.spec, cid: wds)), QMIProtocolError.invalidClientId.rawValue)
     }
 
     func testDeviceGoneAndBack() throws {

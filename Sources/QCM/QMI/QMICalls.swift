@@ -89,7 +89,7 @@ extension QMISession {
             let r = WDS.StartNetwork.Response(m)
             let handle = r.packetDataHandle
             if let res = r.result, !res.ok {
-                if res.error == QMIErrorCode.noEffect, let h = handle {
+                if res.protocolError == .noEffect, let h = handle {
                     log(tag(c) + "requestSetupDataCall \(f.label): already connected (NoEffect)")
                     c.started[f] = h
                 } else {

@@ -83,7 +83,7 @@ extension QMISession {
         }
         guard case .success(let m) = result, m.result?.ok == true, let a = CTL.AllocateClientID.Response(m).allocation else {
             var why = "\(service.name): " + failure(result)
-            if case .success(let m) = result, m.result?.error == QMIErrorCode.clientIdsExhausted {
+            if case .success(let m) = result, m.result?.protocolError == .clientIdsExhausted {
                 why += " (the modem ran out of client ids; they are normally freed by the CTL Sync qcm sends — power-cycle the modem)"
             }
             if service == .uim || service == .wda {
@@ -222,7 +222,7 @@ extension QMISession {
         if let res = r.result, !res.ok {
             // "Context not defined" (or an invalid number): the profile does not exist yet.
             let ext = r.extendedErrorCode
-            if ext == .`3gppContextNotDefined` || ext == .invalidProfileNumber || res.error == QMIErrorCode.invalidProfile {
+            if ext == .`3gppContextNotDefined` || ext == .invalidProfileNumber || res.protocolError == .invalidProfile {
                 c.profileMissing = true
                 log("requestGetProfile[\(c.profile)]: profile \(c.profile) does not exist")
             } else {

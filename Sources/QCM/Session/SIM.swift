@@ -38,7 +38,7 @@ enum SIM: Equatable {
 
     static func from(_ r: DMS.UIMGetPINStatus.Response) -> SIM {
         if let res = r.result, !res.ok {
-            return res.error == QMIErrorCode.uimUninitialized || res.error == QMIErrorCode.noSim ? .absent : .unknown
+            return res.protocolError == .uimUninitialized || res.protocolError == .noSim ? .absent : .unknown
         }
         guard let st = r.pin1Status else { return .unknown }
         switch st.status {
