@@ -37,4 +37,26 @@ public struct Peer: Equatable {
         return "\(what) is served by pid \(p.pid) running as uid \(p.uid), neither root nor qcm's user (uid \(getuid())): "
             + "another user may have taken its name; refusing to use it"
     }
+
+    /// The outcome of connecting to a socket qcm is to talk through.
+    public enum Connection {
+        /// Connected, and root or qcm's user listens there.
+        case trusted(Int32)
+        /// connect(2) failed with this errno.
+        case failed(Int32)
+        /// Someone else listens there (`problem`'s sentence); the socket is closed again.
+        case untrusted(String)
+    }
+
+    /// Connects to the Unix socket `name` (`@name`: abstract; `seqpacket`: SOCK_SEQPACKET)
+    /// and checks who listens there before anything is sent; `what` names it in the refusal.
+    public static func connect(_ name: String, _ what: String, seqpacket: Bool = false) -> Connection {
+        let fd = seqpacket ? csys_unix_connect_seqpacket(name) : csys_unix_connect(name)
+        guard fd >= 0 else { return .failed(csys_errno()) }
+        if let why = problem(fd, what) {
+            _ = close(fd)
+            return .untrusted(why)
+        }
+        return .trusted(fd)
+    }
 }

@@ -151,17 +151,6 @@ public enum Text {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `s` with control characters (below 0x20, and 0x7f) as \xNN; everything else, a
-    /// backslash included, unchanged. For text that was escaped once already.
-    public static func withoutControls(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return s }
-        var out: [UInt8] = []
-        for b in s.utf8 {
-            if b < 0x20 || b == 0x7f { out += [92, 120, hexDigits[Int(b >> 4)], hexDigits[Int(b & 15)]] } else { out.append(b) }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// JSON string literal with escapes.
     public static func jsonString(_ s: String) -> String {
         var out: [UInt8] = [34]

@@ -58,7 +58,7 @@ public final class DataLinks {
         guard let link = try netlink.link(index) else { throw .noSuchInterface(parent) }
         if inherited, let o = original {
             inherited = false
-            log("\(parent): a qcm stopped with -9 changed it (it was \(o.up ? "up" : "down"), MTU \(o.mtu)); that is put back on exit")
+            log("\(parent): it was \(o.up ? "up" : "down") with MTU \(o.mtu) before a qcm changed it (\(recordPath ?? "the run directory") says); that is put back when the last qcm using it exits")
         }
         let raise = mtu.map { link.mtu < $0 } ?? false
         if raise || !link.isUp { remember(Original(up: link.isUp, mtu: link.mtu)) }
@@ -137,7 +137,8 @@ public final class DataLinks {
     public func addRmnet(_ mux: UInt8, flags: UInt32) throws(LinkError) -> String {
         let pass = parentAttributes + "/qmi/pass_through"
         if original?.passThroughOff != true, let now = Files.readSmall(pass), !Text.trimmed(String(decoding: now, as: UTF8.self)).equals("Y") {
-            if original == nil, let link = try netlink.link(try netlink.index(of: parent)) { remember(Original(up: link.isUp, mtu: link.mtu)) }
+            guard let link = try netlink.link(try netlink.index(of: parent)) else { throw .noSuchInterface(parent) }
+            remember(Original(up: link.isUp, mtu: link.mtu))
             original?.passThroughOff = true
             if let p = recordPath, let o = original { ParentRecord.write(p, interface: parent, o) }
             do throws(SystemError) { try Files.writeAttribute(pass, "Y") } catch { throw .system(error) }

@@ -35,6 +35,9 @@ public final class LinkManager {
     /// plan goes on — beside qcm's own they would break source-address selection. False
     /// where another running qcm shares the interface: then they are only warned about.
     public var exclusive = true
+    /// What others left was looked at (once: after that, what is on the interface beside
+    /// qcm's own is the administrator's doing, while qcm runs).
+    private var leftoversChecked = false
 
     public init(netlink: Netlink, dns: DNSManager? = nil, recordPath: String? = nil) {
         self.netlink = netlink
@@ -51,7 +54,11 @@ public final class LinkManager {
             // Another interface (or the link was recreated): start over.
             try undo()
         }
-        let adopted = applied == nil ? removeLeftovers(index: index, name: plan.interface, plan: plan) : []
+        var adopted: [AddressInfo] = []
+        if !leftoversChecked {
+            leftoversChecked = true
+            adopted = removeLeftovers(index: index, name: plan.interface, plan: plan)
+        }
         let a = applied ?? Applied(index: index, name: plan.interface)
         applied = a
         a.addresses += adopted
@@ -171,14 +178,15 @@ public final class LinkManager {
 
     // MARK: what a killed qcm left
 
-    /// Addresses and routes a previous qcm put on this interface and did not live to
-    /// remove: marked with qcm's protocol (routes always; addresses on Linux 6.3+), or named
-    /// in the record it kept in the run directory. Removed before the new plan goes on, so
-    /// the interface ends with exactly the new configuration. What others configured there
-    /// goes too when the interface is qcm's alone (`exclusive`), each removal logged; the
-    /// kernel's own (link-local addresses, the routes that come with an address, what the
-    /// network's Router Advertisements made) stays. Otherwise others' addresses are left, with
-    /// a warning: traffic may leave with them as its source.
+    /// Before the first plan goes on: addresses and routes a previous qcm put on this
+    /// interface and did not live to remove — marked with qcm's protocol (routes always;
+    /// addresses on Linux 6.3+), or named in the record it kept in the run directory — and,
+    /// the interface being qcm's alone (`exclusive`), what others configured there, each
+    /// removal logged; the kernel's own (link-local addresses, the routes that come with an
+    /// address, what the network's Router Advertisements made) stays. So the interface ends
+    /// with exactly the new configuration. Where another running qcm configures the interface
+    /// too, nothing is removed that could be its: others' addresses are only warned about
+    /// (traffic may leave with them as its source).
     /// Returns the leftovers the new plan wants too: they are this qcm's to remove now.
     func removeLeftovers(index: Int32, name: String, plan: LinkPlan) -> [AddressInfo] {
         let recorded = recordPath.map { LinkRecord.read($0, interface: name) } ?? []
@@ -188,7 +196,7 @@ public final class LinkManager {
         for family in [Family.ipv4, .ipv6] {
             for r in (try? netlink.routes(family)) ?? [] where r.outputIndex == index {
                 let why: String
-                if r.proto == RT.protoQCM {
+                if r.proto == RT.protoQCM && exclusive {
                     why = "left by a qcm that was killed"
                 } else if exclusive && r.proto != RT.protoKernel && r.proto != RT.protoRA && !(r.destination?.isLinkLocalOrMulticast ?? false) {
                     why = "which qcm did not add: the interface is qcm's while it runs"
@@ -202,7 +210,8 @@ public final class LinkManager {
         }
         guard let present = try? netlink.addresses(index: index) else { return [] }
         for ad in present where !ad.linkScope {
-            let ours = ad.proto == RT.protoQCM || recorded.contains { $0.address == ad.address && $0.prefix == ad.prefix }
+            let recordedHere = recorded.contains { $0.address == ad.address && $0.prefix == ad.prefix }
+            let ours = recordedHere || ad.proto == RT.protoQCM && exclusive
             if wanted.contains(where: { $0.address == ad.address && $0.prefix == ad.prefix }) {
                 if ours { adopted.append(AddressInfo(index: index, address: ad.address, prefix: ad.prefix)) }
                 continue

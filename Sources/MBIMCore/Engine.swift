@@ -18,6 +18,8 @@ public final class MBIMChannel {
     var onClose: ((MBIMError) -> Void)?
 
     static let maxMessage = 65536
+    /// Reads of 16 KB per wake-up at most.
+    static let readsPerWakeup = 8
 
     init(path: String, fd: Int32, isSocket: Bool) {
         self.path = path
@@ -27,12 +29,12 @@ public final class MBIMChannel {
 
     public static func open(_ path: String) throws(MBIMError) -> MBIMChannel {
         if path.begins(with: "@") || csys_file_kind(path) == Int32(CSYS_SOCKET) {
-            let fd = csys_unix_connect(path)
-            guard fd >= 0 else { throw .system(operation: "connect to \(path)", errno: csys_errno()) }
             // libmbim's proxy, or the simulator: root's or ours, or nothing is sent to it.
-            if let problem = Peer.problem(fd, path.begins(with: "@") ? "abstract socket \(path)" : path) {
-                _ = CSystem.close(fd)
-                throw .untrustedPeer(problem)
+            let fd: Int32
+            switch Peer.connect(path, path.begins(with: "@") ? "abstract socket \(path)" : path) {
+            case .failed(let e): throw .system(operation: "connect to \(path)", errno: e)
+            case .untrusted(let why): throw .untrustedPeer(why)
+            case .trusted(let f): fd = f
             }
             _ = csys_set_nonblocking(fd)
             return MBIMChannel(path: path, fd: fd, isSocket: true)
@@ -92,7 +94,7 @@ public final class MBIMChannel {
         // A few reads per wake-up at most: a peer that never stops sending cannot keep the
         // loop from its timers and signals (poll(2) reports the rest at once).
         var reads = 0
-        while fd >= 0 && reads < 8 {
+        while fd >= 0 && reads < MBIMChannel.readsPerWakeup {
             reads += 1
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {

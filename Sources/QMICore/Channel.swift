@@ -99,14 +99,13 @@ public final class QMIChannel: QMITransport {
     /// A socket (a proxy, the simulator) is used only when root or qcm's user listens there:
     /// nothing, not even the proxy's open request, goes to anyone else.
     static func connect(_ path: String, _ what: String) throws(QMIError) -> QMIChannel {
-        let fd = csys_unix_connect(path)
-        guard fd >= 0 else { throw .system(operation: "connect to \(what)", errno: csys_errno()) }
-        if let problem = Peer.problem(fd, what) {
-            _ = CSystem.close(fd)
-            throw .untrustedPeer(problem)
+        switch Peer.connect(path, what) {
+        case .failed(let e): throw .system(operation: "connect to \(what)", errno: e)
+        case .untrusted(let why): throw .untrustedPeer(why)
+        case .trusted(let fd):
+            _ = csys_set_nonblocking(fd)
+            return QMIChannel(path: path, fd: fd, isSocket: true)
         }
-        _ = csys_set_nonblocking(fd)
-        return QMIChannel(path: path, fd: fd, isSocket: true)
     }
 
     public var isOpen: Bool { fd >= 0 }

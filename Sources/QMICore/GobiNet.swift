@@ -227,11 +227,11 @@ public enum GobiNetFiles {
     /// The simulator's node is a socket file: whoever listens there must be root or qcm's
     /// user before the "ioctl" goes out.
     static func openSimulated(_ path: String, _ service: UInt8, _ name: String) -> Result<Int32, QMIError> {
-        let fd = csys_unix_connect_seqpacket(path)
-        guard fd >= 0 else { return .failure(explain(Errno.current, service: name, path: path)) }
-        if let problem = Peer.problem(fd, "the GobiNet node \(path)") {
-            _ = close(fd)
-            return .failure(.untrustedPeer(problem))
+        let fd: Int32
+        switch Peer.connect(path, "the GobiNet node \(path)", seqpacket: true) {
+        case .failed(let e): return .failure(explain(Errno(e), service: name, path: path))
+        case .untrusted(let why): return .failure(.untrustedPeer(why))
+        case .trusted(let f): fd = f
         }
         _ = csys_set_receive_timeout(fd, 10)
         var request: [UInt8] = []

@@ -86,7 +86,8 @@ let usage = """
       --back-after MS        ...and comes back MS milliseconds later
 
     Output
-      --transcript FILE      append every frame in and out to FILE (quectel-CM style lines)
+      --transcript FILE      append every frame in and out to FILE (quectel-CM style lines);
+                             with --mbim, the names of the messages received, written on exit
       --ready-file FILE      create FILE once listening (for scripts)
       -v, --verbose          log what the simulator does to stderr
       -h, --help             this text
@@ -297,6 +298,10 @@ if mbimMode {
     var sig: Int32 = 0
     sigwait(&mask, &sig)
     m.shutdown()
+    // The transcript of an MBIM modem: the name of every message it received, in order.
+    if let tp = transcriptPath {
+        _ = FileManager.default.createFile(atPath: tp, contents: Data(m.requestNames.map { $0 + "\n" }.joined().utf8))
+    }
     made?.remove(socket: path)
     if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
     exit(0)

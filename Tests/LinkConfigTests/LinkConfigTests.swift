@@ -98,6 +98,39 @@ final class LinkConfigTests: XCTestCase {
         XCTAssertEqual(ipAddresses(ns.name, "veth0"), ["172.16.0.1/24"])
     }
 
+    /// On an interface qcm owns alone, others' addresses and routes go before its plan (each
+    /// logged) — once, not again when a plan follows; where another qcm configures the
+    /// interface too (`exclusive` false), nothing that could be its is touched, qcm-marked
+    /// routes included.
+    func testOthersConfigurationOnlyWhereTheInterfaceIsQCMsAlone() throws {
+        XCTAssertEqual(shell(["ip", "-n", ns.name, "addr", "add", "192.0.2.9/24", "dev", "wwan0"]).status, 0)
+        XCTAssertEqual(shell(["ip", "-n", ns.name, "link", "set", "wwan0", "up"]).status, 0)
+        XCTAssertEqual(shell(["ip", "-n", ns.name, "route", "add", "198.51.100.0/24", "dev", "wwan0", "proto", "113"]).status, 0)
+        let shared = LinkManager(netlink: nl)
+        shared.exclusive = false
+        var lines: [String] = []
+        shared.log = { lines.append($0) }
+        try shared.apply(LinkPlan(interface: "wwan0", ipv4: v4("10.90.1.113", 30), defaultRoute: false))
+        XCTAssertEqual(Set(ipAddresses(ns.name, "wwan0")), ["192.0.2.9/24", "10.90.1.113/30"])
+        XCTAssertTrue(shell(["ip", "-n", ns.name, "route", "show", "dev", "wwan0"]).output.contains("198.51.100.0/24"), "another qcm's route stays")
+        XCTAssertTrue(lines.contains("warning: wwan0 also carries 192.0.2.9/24, not added by qcm: traffic may leave with that source address"), "\(lines)")
+        try shared.undo()
+
+        let mine = LinkManager(netlink: nl)
+        lines = []
+        mine.log = { lines.append($0) }
+        try mine.apply(LinkPlan(interface: "wwan0", ipv4: v4("10.90.1.113", 30), defaultRoute: false))
+        XCTAssertEqual(ipAddresses(ns.name, "wwan0"), ["10.90.1.113/30"])
+        XCTAssertFalse(shell(["ip", "-n", ns.name, "route", "show", "dev", "wwan0"]).output.contains("198.51.100.0/24"))
+        XCTAssertTrue(lines.contains("wwan0: removed 192.0.2.9/24, which qcm did not add: the interface is qcm's while it runs"), "\(lines)")
+        // What the administrator adds while qcm runs is theirs: a later plan leaves it.
+        XCTAssertEqual(shell(["ip", "-n", ns.name, "addr", "add", "192.0.2.10/24", "dev", "wwan0"]).status, 0)
+        try mine.undo()
+        try mine.apply(LinkPlan(interface: "wwan0", ipv4: v4("10.90.1.117", 30), defaultRoute: false))
+        XCTAssertEqual(Set(ipAddresses(ns.name, "wwan0")), ["192.0.2.10/24", "10.90.1.117/30"])
+        try mine.undo()
+    }
+
     func testErrorsAreClear() throws {
         let m = LinkManager(netlink: nl)
         XCTAssertThrowsError(try m.apply(LinkPlan(interface: "wwan9", ipv4: v4("10.0.0.1", 30)))) { e in

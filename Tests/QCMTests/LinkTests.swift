@@ -123,4 +123,37 @@ final class LinkTests: XCTestCase {
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0)
     }
+
+    /// Restart after kill -9: the addresses and routes the killed qcm applied are removed
+    /// before the new plan goes on, and so is what something else configured there (an
+    /// earlier quectel-CM, a script, a test by hand): wwan0 is qcm's while it runs. The
+    /// interface ends with exactly the new configuration, each removal logged, and nothing
+    /// survives the new instance's clean exit.
+    func testKilledInstanceLeavesNoAddressesBehind() throws {
+        guard isRoot else { throw XCTSkip("needs root: a TUN wwan0 in a namespace") }
+        let rig = try DaemonRig(netns: true)
+        let ns = rig.ns!.name
+        rig.start([])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        rig.signal(SIGKILL)
+        _ = rig.waitExit()
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["10.90.1.113/30"], "kill -9 leaves the configuration")
+        // Something else's address and route are there too; the next lease differs.
+        XCTAssertEqual(shell(["ip", "-n", ns, "addr", "add", "192.0.2.9/24", "dev", "wwan0"]).status, 0)
+        XCTAssertEqual(shell(["ip", "-n", ns, "route", "add", "198.51.100.0/24", "dev", "wwan0"]).status, 0)
+        rig.sim.withState { $0.config.ipv4Address = 0x0a5a_0175 }       // 10.90.1.117
+        rig.start([])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0: removed 10.90.1.113/30, left by a qcm that was killed"), rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0: removed 192.0.2.9/24, which qcm did not add: the interface is qcm's while it runs"), rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0: removed route to 198.51.100.0/24, which qcm did not add"), rig.log)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), ["10.90.1.117/30"])
+        XCTAssertFalse(shell(["ip", "-n", ns, "route", "show", "dev", "wwan0"]).output.contains("198.51.100.0"))
+        XCTAssertEqual(ipDefaultRoutes(ns, "-4"), ["wwan0 via - metric 0"])
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertEqual(ipAddresses(ns, "wwan0"), [], "qcm's addresses gone")
+        XCTAssertEqual(ipDefaultRoutes(ns, "-4"), [])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: rig.root + "/run/link-wwan0.state"))
+    }
 }

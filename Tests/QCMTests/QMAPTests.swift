@@ -220,7 +220,7 @@ final class QMAPTests: XCTestCase {
         rig.start(["-n", "1", "-n", "2"])
         XCTAssertTrue(rig.waitCount("connected (", 2), rig.log)
         XCTAssertTrue(rig.log.contains("exists already, left by a qcm that was stopped with -9: taking it over"), rig.log)
-        XCTAssertTrue(rig.log.contains("wwan0: a qcm stopped with -9 changed it (it was down, MTU \(before.mtu)); that is put back on exit"), rig.log)
+        XCTAssertTrue(rig.log.contains("wwan0: it was down with MTU \(before.mtu) before a qcm changed it (\(rig.root)/run/parent-wwan0.state says); that is put back when the last qcm using it exits"), rig.log)
         XCTAssertEqual(rig.dataPlane?.muxOf.count, 2, "taken over, not duplicated")
         XCTAssertEqual(rig.ping("10.90.2.114", from: statusValue(rig, pdn: 2, "interface")).status, 0, drops(rig))
         rig.signal(SIGTERM)

@@ -213,7 +213,9 @@ final class QMISessionTests: XCTestCase {
         let h = try QMIHarness(["-n", "3", "-s", "ims", "--auth", "pap"]) { $0.profiles = [SimConfig.Profile(apn: "cmnet")] }
         h.connect()
         XCTAssertEqual(h.sentNames.filter { $0 == "WDS Create Profile" }.count, 1)
+        XCTAssertTrue(h.log.contains("requestGetProfile[3]: profile 3 does not exist"), "\(h.log)")
         XCTAssertTrue(h.log.contains("requestCreateProfile[3] ims///1: profile 3 does not exist; creating it"), "\(h.log)")
+        XCTAssertTrue(h.log.contains("requestCreateProfile: the modem created profile 2 (asked for 3); dialing with profile 2"), "\(h.log)")
         XCTAssertEqual(h.session.calls[0].profile, 2, "the modem created profile 2 (asked for 3): the dial names it")
         let start = h.sent.last { $0.displayName == "WDS Start Network" }.map { WDS.StartNetwork.Request($0) }
         XCTAssertEqual(start?.profileIndex3GPP, 2)
@@ -221,17 +223,19 @@ final class QMISessionTests: XCTestCase {
         XCTAssertEqual(h.phases, [.connected])
     }
 
+    /// The modem stops answering WDS until it is reset: each failed redial takes qcm one
+    /// step further — CTL Sync, reopening the channel, the radio off and on, a reset — and
+    /// after the reset the call comes back; the modem is left clean.
     func testRecoveryEscalatesWhenTheModemStopsAnswering() throws {
         let h = try QMIHarness()
         h.connect()
         h.now = 100_000
+        h.sim.hang(.wds)
         h.sim.dropCalls()
         h.settle()
-        // From now on Start Network is never answered: each failed redial takes qcm one step further.
-        h.sim.withState { $0.config.neverAnswer.insert(SimConfig.key(WDS.StartNetwork.spec)) }
         let from = h.actions.count
         var steps: [String] = []
-        for _ in 0..<12 where steps.count < 5 {
+        for _ in 0..<12 where steps.count < 5 || h.phases != [.connected] {
             h.advance(to: h.now + 61_000)
             steps = h.actions[from...].compactMap { a -> String? in
                 switch a {
@@ -244,6 +248,11 @@ final class QMISessionTests: XCTestCase {
         }
         XCTAssertEqual(Array(steps.prefix(5)), ["CTL Sync", "reopen", "operating mode low-power", "operating mode online",
                                                 "operating mode reset"], "one step further each time")
+        XCTAssertEqual(h.phases, [.connected], "connected again after the reset")
+        h.feed(.stop(signal: "SIGTERM"))
+        h.settle()
+        XCTAssertEqual(h.exitCode, 0)
+        XCTAssertTrue(h.sim.isClean)
     }
 
     /// `qcm status` asking while the channel is lost: the query is answered at once (with

@@ -48,12 +48,12 @@ enum StatusCommand {
             }
             return ExitCode.noModem
         }
-        if watch { return Watch(runDir: runDir, json: json).run(all.filter { $0.1 == .running }.map { $0.0 }) }
+        if watch { return Watch(runDir: runDir, json: json).run(all.filter { $0.1 != .stale }.map { $0.0 }) }
         // Ask each running qcm once (a qcm serving several PDNs answers for all of them).
         var live: [(pid: Int32, records: [[(String, String)]])] = []
         for (s, l) in all where l == .running {
             guard let pid = s.pid, !live.contains(where: { $0.pid == pid }) else { continue }
-            switch ask(s, runDir: runDir) {
+            switch ask(s) {
             case .records(let records): live.append((pid, records))
             case .busy: Out.error("qcm: qcm pid \(pid) is busy answering other status clients; showing its status file (try again)")
             case .none: break
@@ -67,19 +67,6 @@ enum StatusCommand {
         }
         Out.line(render(merged, json: json))
         return ExitCode.ok
-    }
-
-    /// A connection to the status socket of the qcm `s` describes: only where a qcm of that
-    /// pid would make it, and only when that very process listens there (SO_PEERCRED).
-    static func connect(_ s: Instance.Status, runDir: String) -> Int32? {
-        guard let pid = s.pid, let path = s.value(.socket), path.equals(StatusServer.path(runDir: runDir, pid: pid)) else { return nil }
-        let fd = csys_unix_connect(path)
-        guard fd >= 0 else { return nil }
-        guard Peer(fd: fd)?.pid == pid else {
-            _ = close(fd)
-            return nil
-        }
-        return fd
     }
 
     /// Sends a one-line request without dying of SIGPIPE if the daemon hangs up first.
@@ -97,8 +84,8 @@ enum StatusCommand {
     }
 
     /// One `status` request to the qcm `s` describes.
-    static func ask(_ s: Instance.Status, runDir: String) -> Answer {
-        guard let fd = connect(s, runDir: runDir) else { return .none }
+    static func ask(_ s: Instance.Status) -> Answer {
+        guard let fd = s.connectSocket() else { return .none }
         defer { _ = close(fd) }
         _ = csys_set_receive_timeout(fd, 3)
         var reader = RecordReader()
@@ -184,7 +171,7 @@ enum StatusCommand {
             let alive = liveness == .running
             let uptime = s.value(.connectedSince).flatMap { Text.parseInt($0) }.map { max(0, now - $0) }
             if json {
-                objects.append(jsonObject(s, alive: alive, uptime: uptime))
+                objects.append(jsonObject(s, running: liveness == .hidden ? nil : alive, uptime: uptime))
                 continue
             }
             lines.append(heading(s, liveness))
@@ -228,15 +215,16 @@ enum StatusCommand {
     }
 
     /// The JSON schema (README, "qcm status --json"): strings for text, numbers for numbers.
-    static func jsonObject(_ s: Instance.Status, alive: Bool, uptime: Int64?) -> String {
+    /// `running` nil: cannot be told (/proc hides the process and it does not answer).
+    static func jsonObject(_ s: Instance.Status, running: Bool?, uptime: Int64?) -> String {
         var o = JSONObject()
         o.add("pid", s.pid.map { Int($0) })
-        o.add("running", alive)
+        o.add("running", running)
         for key in StatusKey.texts { o.add(key.name, s.value(key)) }
         for key in [StatusKey.pdn] + StatusKey.numbers {
             if let v = s.value(key), isNumber(v) { o.addRaw(key.name, v) } else { o.add(key.name, nil as String?) }
         }
-        o.add("uptime_seconds", alive ? uptime : nil)
+        o.add("uptime_seconds", running == true ? uptime : nil)
         return o.text
     }
 
@@ -264,7 +252,7 @@ struct Watch {
         var sockets: [(fd: Int32, pid: Int32, reader: StatusCommand.RecordReader, records: [[(String, String)]])] = []
         for s in statuses {
             guard let pid = s.pid, !sockets.contains(where: { $0.pid == pid }),
-                  let fd = StatusCommand.connect(s, runDir: runDir) else { continue }
+                  let fd = s.connectSocket() else { continue }
             guard StatusCommand.request(fd, "watch") else {
                 _ = close(fd)
                 Out.error("qcm status --watch: qcm pid \(pid) has no room for another status client; try again")

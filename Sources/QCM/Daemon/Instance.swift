@@ -88,7 +88,7 @@ final class Instance {
     /// The lock name for a channel: /dev/cdc-wdm0 → cdc-wdm0.lock, @qmi-proxy → qmi-proxy.lock.
     static func lockName(_ channel: String) -> String { key(channel) + ".lock" }
 
-    /// One qcm per QMI channel and PDN. A crashed holder's lock disappears with it (flock).
+    /// One qcm per QMI channel and PDN. A crashed holder's lock disappears with it.
     func lock(channel: String) throws(Failure) {
         try Instance.prepare(runDir: runDir)
         let path = runDir + "/" + Instance.lockName(channel) + (pdn == 1 ? "" : ".pdn\(pdn)")
@@ -112,19 +112,25 @@ final class Instance {
         muxLockPath = path
     }
 
-    /// Opens and flocks `path` (created without following symlinks, and only used when it is
+    /// Opens and locks `path` (created without following symlinks, and only used when it is
     /// a regular file of ours) and writes our pid into it; nil when another process holds it.
-    /// The usual discipline of lock files that are removed when released: after the flock,
-    /// the path must still name the file that was locked — a holder that released it meanwhile
-    /// unlinked it, and the lock then belongs to whoever creates the next one — else again.
-    static func takeLock(_ path: String) throws(Failure) -> Int32? {
+    ///
+    /// The lock file is 0600: no other user can open it, so none can hold a lock on it to keep
+    /// qcm from starting, and `qcm status` tells who holds it from /proc/locks, without
+    /// opening it (`lockHeld`). And the usual discipline of lock files that are removed when
+    /// released: after the flock, the path must still name the file that was locked — a
+    /// holder that released it meanwhile unlinked it, and the lock then belongs to whoever
+    /// creates the next one — else again. `open` is the open(2) to use (tests interpose).
+    static func takeLock(_ path: String, open: (String) -> Int32 = { csys_open($0, O_RDWR | O_CREAT | O_NOFOLLOW, 0o600) })
+        throws(Failure) -> Int32? {
         for _ in 0..<8 {
-            let fd = csys_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o644)
+            let fd = open(path)
             guard fd >= 0 else { throw .system("cannot open lock file \(path): \(Errno.current.description)") }
             guard let info = Files.info(fd: fd), info.kind == .file, info.owner == UInt32(getuid()) || info.owner == 0 else {
                 _ = close(fd)
                 throw .system("lock file \(path) is not a regular file owned by qcm's user; refusing to use it")
             }
+            if info.mode & 0o077 != 0 { _ = fchmod(fd, 0o600) }       // made by an older qcm
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 _ = close(fd)
                 return nil
@@ -177,13 +183,18 @@ final class Instance {
     func save() {
         guard lockFD >= 0 else { return }
         writeFile(statusPath, record([], identifiers: false))
-        let ids = fields.filter { Instance.isPrivate($0.0) }
+        let ids = Instance.lines(fields.filter { Instance.isPrivate($0.0) })
+        guard !ids.equals(savedIdentifiers) else { return }
+        savedIdentifiers = ids
         if ids.isEmpty {
             Files.remove(privatePath)
         } else {
-            _ = try? Files.writeAtomically(privatePath, Array(Instance.lines(ids).utf8), mode: 0o600)
+            _ = try? Files.writeAtomically(privatePath, Array(ids.utf8), mode: 0o600)
         }
     }
+
+    /// What the private file holds now (rewritten only when the identifiers change).
+    private var savedIdentifiers = ""
 
     /// The status record (the status file's text), with `extras` appended; the identifiers
     /// only when `identifiers` (the asker is root or qcm's user).
@@ -226,23 +237,42 @@ final class Instance {
             guard let v = value(.pid).flatMap({ Text.parseInt($0) }), v > 0, v < Int64(Int32.max) else { return nil }
             return Int32(v)
         }
+        /// The run directory the file is in.
+        var runDir: String { String(decoding: Array(path.utf8.prefix(max(0, path.utf8.count - Files.basename(path).utf8.count - 1))), as: UTF8.self) }
+
         /// The pid is a running qcm that holds the lock the file names: not a stale file,
         /// and not an unrelated process that happens to have the pid now. A file that names
-        /// no lock is not believed.
+        /// no lock, or a lock outside its run directory, is not believed. (Only root and qcm's
+        /// user can open the lock file, so its holder is one of theirs.)
         var liveness: Liveness {
-            guard let p = pid, Instance.running(p), let lock = value(.lock) else { return .stale }
-            switch Instance.isQCM(p) {
+            guard let p = pid, Instance.running(p), let lock = value(.lock), Instance.isLockName(lock, in: runDir) else { return .stale }
+            if Instance.isQCM(p) == false { return .stale }
+            switch Instance.lockHeld(lock, by: p) {
+            case .some(true): return .running
             case .some(false): return .stale
             case .none: return .hidden
-            case .some(true): return Instance.lockHeld(lock, by: p) ? .running : .stale
             }
         }
         var alive: Bool { liveness == .running }
+
+        /// A connection to the status socket this status names: only where a qcm of that pid
+        /// would make it, and only when that very process listens there (SO_PEERCRED).
+        func connectSocket() -> Int32? {
+            guard let p = pid, let path = value(.socket), path.equals(StatusServer.path(runDir: runDir, pid: p)) else { return nil }
+            let fd = csys_unix_connect(path)
+            guard fd >= 0 else { return nil }
+            guard Peer(fd: fd)?.pid == p else {
+                _ = close(fd)
+                return nil
+            }
+            return fd
+        }
+
     }
 
     enum Liveness: Equatable {
         case running, stale
-        /// /proc does not show this user what the process is (mounted with hidepid).
+        /// This user cannot tell (/proc/locks cannot be read).
         case hidden
     }
 
@@ -269,28 +299,36 @@ final class Instance {
         return Text.trimmed(String(decoding: comm, as: UTF8.self)).equals(short)
     }
 
-    /// Someone holds an flock on `path` and the file names `pid`.
-    static func lockHeld(_ path: String, by pid: Int32) -> Bool {
-        let fd = csys_open(path, O_RDONLY | O_NOFOLLOW, 0)
-        guard fd >= 0 else { return false }
-        defer { _ = close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
-            _ = flock(fd, LOCK_UN)
-            return false
-        }
-        return pidIn(fd: fd) == pid
+    /// Process `pid` holds the lock on `path`: /proc/locks, which every user may read, lists
+    /// each flock with its holder's pid and the file's inode — so nothing is opened or taken
+    /// (a `qcm status` never stands in the way of a qcm starting). nil when /proc/locks
+    /// cannot be read.
+    static func lockHeld(_ path: String, by pid: Int32) -> Bool? {
+        guard let info = Files.info(path), info.kind == .file else { return false }
+        guard let table = Files.readSmall("/proc/locks", limit: 1 << 20) else { return nil }
+        return ProcLocks.holds(Files.lines(table), pid: pid, inode: info.inode)
+    }
+
+    /// `path` is a lock file a qcm of `runDir` makes: RUNDIR/CHANNEL.lock or .lock.pdnN.
+    static func isLockName(_ path: String, in runDir: String) -> Bool {
+        let name = Files.basename(path)
+        guard path.equals(runDir + "/" + name), key(name).equals(name) else { return false }
+        return name.ends(with: ".lock") || Text.split(name, on: 46).dropLast().last?.equals("lock") == true
     }
 
     /// Every status file in the run directory, the identifiers merged in where this user may
-    /// read them.
+    /// read them. Only files of root or of this user are believed: in a shared run directory
+    /// (sticky, like /tmp) another user could plant one.
     static func statuses(runDir: String) -> [Status] {
         var names: [String] = []
         for n in Files.list(runDir) ?? [] where n.begins(with: "qcm-") && n.ends(with: ".status") {
             names.insert(n, at: names.firstIndex { n.precedes($0) } ?? names.count)   // kept in order
         }
+        let me = UInt32(getuid())
         return names.compactMap { n in
             let path = runDir + "/" + n
-            guard let bytes = Files.readSmall(path, limit: 65536) else { return nil }
+            guard let info = Files.info(path), info.kind == .file, info.owner == 0 || info.owner == me,
+                  let bytes = Files.readSmall(path, limit: 65536) else { return nil }
             var values = parseRecord(Files.lines(bytes))
             if let ids = Files.readSmall(privatePath(path), limit: 4096) {
                 values += parseRecord(Files.lines(ids)).filter { isPrivate($0.0) }
@@ -306,8 +344,7 @@ final class Instance {
         for line in lines {
             let u = Array(line.utf8)
             guard let eq = u.firstIndex(of: 61) else { continue }
-            values.append((Text.withoutControls(String(decoding: u[..<eq], as: UTF8.self)),
-                           Text.withoutControls(String(decoding: u[(eq + 1)...], as: UTF8.self))))
+            values.append((Text.shown(String(decoding: u[..<eq], as: UTF8.self)), Text.shown(String(decoding: u[(eq + 1)...], as: UTF8.self))))
         }
         return values
     }
@@ -327,8 +364,8 @@ enum KillCommand {
         let all = Instance.statuses(runDir: runDir)
         let mine = all.filter { s in
             s.value(.pdn)?.equals("\(pdn)") == true
-                && (interface.map { s.value(.interface)?.equals($0) == true } ?? true)
-                && (device.map { d in s.value(.channel).map { Instance.key($0).equals(Instance.key(d)) } == true } ?? true)
+                && (interface.map { i in s.value(.interface).map { belongs($0, to: i) } == true } ?? true)
+                && (device.map { d in s.value(.channel)?.equals(d) == true } ?? true)
         }
         let running = mine.filter { $0.liveness == .running }
         guard running.count <= 1 else {
@@ -368,8 +405,27 @@ enum KillCommand {
         return ExitCode.failure
     }
 
+    /// The netdev `netdev` is `interface` or one of its QMAP links (wwan0_1, wwan0.1).
+    static func belongs(_ netdev: String, to interface: String) -> Bool {
+        netdev.equals(interface) || netdev.begins(with: interface + "_") || netdev.begins(with: interface + ".")
+    }
+
     /// "pid 812 on /dev/cdc-wdm0 (wwan0)"
     static func describe(_ s: Instance.Status) -> String {
         "pid \(s.pid.map { "\($0)" } ?? "?") on \(s.value(.channel) ?? "?")" + (s.value(.interface).map { " (\($0))" } ?? "")
+    }
+}
+
+/// /proc/locks: one line per lock, "ID: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE START END".
+enum ProcLocks {
+    /// A flock (write) held by `pid` on the file with `inode`.
+    static func holds(_ lines: [String], pid: Int32, inode: UInt64) -> Bool {
+        for line in lines {
+            let f = Text.split(line, on: 32).filter { !$0.isEmpty }
+            guard f.count >= 6, f[1].equals("FLOCK"), f[3].equals("WRITE"), let p = Text.parseInt(f[4]), p == Int64(pid) else { continue }
+            let dev = Text.split(f[5], on: 58)
+            if dev.count == 3, let ino = Text.parseInt(dev[2]), ino >= 0, UInt64(ino) == inode { return true }
+        }
+        return false
     }
 }

@@ -12,7 +12,8 @@ final class Logger {
 
     func openFile(_ path: String) -> String? {
         closeFile()
-        let fd = csys_open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // 0600: with -v the trace holds what identifies the SIM and the device (IMSI, ICCID, IMEI).
+        let fd = csys_open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return "cannot open log file \(path): \(Errno.current.description)" }
         fileFD = fd
         filePath = path

@@ -52,9 +52,12 @@ final class Simulation {
     /// with it (it runs with PR_SET_PDEATHSIG), the directory stayed. Ours only, and only
     /// those whose qcm is gone.
     static func removeStale(log: Logger) {
-        for name in Files.list("/tmp") ?? [] {
-            guard let pid = owner(name), !Instance.running(pid) else { continue }
+        for name in Files.list("/tmp") ?? [] where name.begins(with: "qcm-sim-") {
             let root = "/tmp/" + name
+            // Directories of qcm before the pid was in the name say it in their `owner` file.
+            let legacy = Files.readSmall(root + "/owner").flatMap { Text.parseInt(Text.trimmed(String(decoding: $0, as: UTF8.self))) }
+                .flatMap { $0 > 0 && $0 < Int64(Int32.max) ? Int32($0) : nil }
+            guard let pid = owner(name) ?? legacy, !Instance.running(pid) else { continue }
             guard let info = Files.info(root), info.kind == .directory, info.owner == UInt32(getuid()) else { continue }
             if Files.removeTree(root) { log.log("simulation: removed \(root), left by a qcm --simulate that was killed") }
         }

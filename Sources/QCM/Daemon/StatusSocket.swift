@@ -118,14 +118,18 @@ final class StatusServer {
         }
     }
 
-    /// Root and qcm's user may take every place; other users all but the reserved ones, and
-    /// a few each.
     private func hasRoom(for c: Client) -> Bool {
-        guard clients.count < StatusServer.maxClients else { return false }
-        if c.trusted { return true }
+        StatusServer.admits(trusted: c.trusted, uid: c.uid, among: clients.map { ($0.trusted, $0.uid) })
+    }
+
+    /// Whether a client (root or qcm's user: `trusted`; else its `uid`) gets a place beside
+    /// `clients`: root and qcm's user may take every place; other users all but the reserved
+    /// ones, and a few each.
+    static func admits(trusted: Bool, uid: UInt32?, among clients: [(trusted: Bool, uid: UInt32?)]) -> Bool {
+        guard clients.count < maxClients else { return false }
+        if trusted { return true }
         let others = clients.filter { !$0.trusted }
-        return others.count < StatusServer.maxClients - StatusServer.reservedForTrusted
-            && others.filter({ $0.uid == c.uid }).count < StatusServer.perUser
+        return others.count < maxClients - reservedForTrusted && others.filter({ $0.uid == uid }).count < perUser
     }
 
     private func drop(_ c: Client) {
