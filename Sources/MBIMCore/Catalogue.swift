@@ -3,7 +3,9 @@ import Base
 /// The MBIM messages qcm speaks, each defined once as data (libmbim's
 /// data/mbim-service-basic-connect.json and the MBIM 1.0 specification give the layouts):
 /// the daemon builds and reads them, the simulator answers with them, the trace and
-/// `qcm decode` print them. The index constants name a field's position in its layout.
+/// `qcm decode` print them, and the typed views (`MBIM.Connect.Set`... in MBIMMessages,
+/// generated from these layouts by `qcm-codegen --mbim`) read and write them by name.
+/// The index constants name a field's position in its layout.
 public enum MBIMCatalogue {
     public struct Entry {
         public let service: MBIMUUID
@@ -31,6 +33,25 @@ public enum MBIMCatalogue {
     ]
 
     public static func find(_ service: MBIMUUID, _ cid: UInt32) -> Entry? { all.first { $0.service == service && $0.cid == cid } }
+
+    /// Which of an entry's layouts.
+    public enum Part { case query, set, response }
+
+    /// The layout of (service, CID, part) — what the typed views encode and decode with. A
+    /// layout missing from the catalogue yields an empty one whose name says so (the
+    /// generated views are checked against the catalogue by a test). Not inlined: each
+    /// view's accessor stays one call.
+    @inline(never)
+    public static func layout(_ service: MBIMUUID, _ cid: UInt32, _ part: Part) -> MBIMLayout {
+        let e = find(service, cid)
+        let layout: MBIMLayout?
+        switch part {
+        case .query: layout = e?.query
+        case .set: layout = e?.set
+        case .response: layout = e?.response
+        }
+        return layout ?? MBIMLayout("\(service.name) CID \(cid): not in the catalogue", [])
+    }
 
     // MARK: Basic Connect
 
@@ -179,9 +200,18 @@ public enum MBIMCatalogue {
 
 /// Value names for the trace and the log.
 public enum MBIMNames {
+    /// A value table. `name` is the table's name here (`MBIMNames.dataClass`): the typed
+    /// views (MBIMMessages) name their value type after it and read its names from it.
     public struct Table {
-        let entries: [(UInt32, String)]
-        let flags: Bool
+        public let name: String
+        public let entries: [(UInt32, String)]
+        public let flags: Bool
+
+        init(_ name: String, entries: [(UInt32, String)], flags: Bool) {
+            self.name = name
+            self.entries = entries
+            self.flags = flags
+        }
 
         public func name(_ v: UInt32) -> String? { entries.first { $0.0 == v }?.1 }
 
@@ -199,30 +229,30 @@ public enum MBIMNames {
         }
     }
 
-    public static let deviceType = Table(entries: [(0, "unknown"), (1, "embedded"), (2, "removable"), (3, "remote")], flags: false)
-    public static let cellularClass = Table(entries: [(1, "gsm"), (2, "cdma")], flags: true)
-    public static let dataClass = Table(entries: [(0x1, "gprs"), (0x2, "edge"), (0x4, "umts"), (0x8, "hsdpa"), (0x10, "hsupa"),
+    public static let deviceType = Table("deviceType", entries: [(0, "unknown"), (1, "embedded"), (2, "removable"), (3, "remote")], flags: false)
+    public static let cellularClass = Table("cellularClass", entries: [(1, "gsm"), (2, "cdma")], flags: true)
+    public static let dataClass = Table("dataClass", entries: [(0x1, "gprs"), (0x2, "edge"), (0x4, "umts"), (0x8, "hsdpa"), (0x10, "hsupa"),
                                                   (0x20, "lte"), (0x40, "5g-nsa"), (0x80, "5g-sa"), (0x1_0000, "1xrtt"), (0x2_0000, "1xevdo"),
                                                   (0x8000_0000, "custom")], flags: true)
-    public static let readyState = Table(entries: [(0, "not-initialized"), (1, "initialized"), (2, "sim-not-inserted"), (3, "bad-sim"),
+    public static let readyState = Table("readyState", entries: [(0, "not-initialized"), (1, "initialized"), (2, "sim-not-inserted"), (3, "bad-sim"),
                                                    (4, "failure"), (5, "not-activated"), (6, "device-locked"), (7, "no-esim-profile")], flags: false)
-    public static let onOff = Table(entries: [(0, "off"), (1, "on")], flags: false)
-    public static let pinType = Table(entries: [(0, "unknown"), (1, "custom"), (2, "pin1"), (3, "pin2"), (4, "device-sim-pin"),
+    public static let onOff = Table("onOff", entries: [(0, "off"), (1, "on")], flags: false)
+    public static let pinType = Table("pinType", entries: [(0, "unknown"), (1, "custom"), (2, "pin1"), (3, "pin2"), (4, "device-sim-pin"),
                                                 (11, "puk1"), (12, "puk2")], flags: false)
-    public static let pinOperation = Table(entries: [(0, "enter"), (1, "enable"), (2, "disable"), (3, "change")], flags: false)
-    public static let pinState = Table(entries: [(0, "unlocked"), (1, "locked")], flags: false)
-    public static let registerState = Table(entries: [(0, "unknown"), (1, "deregistered"), (2, "searching"), (3, "home"), (4, "roaming"),
+    public static let pinOperation = Table("pinOperation", entries: [(0, "enter"), (1, "enable"), (2, "disable"), (3, "change")], flags: false)
+    public static let pinState = Table("pinState", entries: [(0, "unlocked"), (1, "locked")], flags: false)
+    public static let registerState = Table("registerState", entries: [(0, "unknown"), (1, "deregistered"), (2, "searching"), (3, "home"), (4, "roaming"),
                                                       (5, "partner"), (6, "denied")], flags: false)
-    public static let attachAction = Table(entries: [(0, "attach"), (1, "detach")], flags: false)
-    public static let packetServiceState = Table(entries: [(0, "unknown"), (1, "attaching"), (2, "attached"), (3, "detaching"), (4, "detached")],
+    public static let attachAction = Table("attachAction", entries: [(0, "attach"), (1, "detach")], flags: false)
+    public static let packetServiceState = Table("packetServiceState", entries: [(0, "unknown"), (1, "attaching"), (2, "attached"), (3, "detaching"), (4, "detached")],
                                                  flags: false)
-    public static let activationCommand = Table(entries: [(0, "deactivate"), (1, "activate")], flags: false)
-    public static let activationState = Table(entries: [(0, "unknown"), (1, "activated"), (2, "activating"), (3, "deactivated"), (4, "deactivating")],
+    public static let activationCommand = Table("activationCommand", entries: [(0, "deactivate"), (1, "activate")], flags: false)
+    public static let activationState = Table("activationState", entries: [(0, "unknown"), (1, "activated"), (2, "activating"), (3, "deactivated"), (4, "deactivating")],
                                               flags: false)
-    public static let auth = Table(entries: [(0, "none"), (1, "pap"), (2, "chap"), (3, "mschapv2")], flags: false)
-    public static let ipType = Table(entries: [(0, "default"), (1, "ipv4"), (2, "ipv6"), (3, "ipv4v6"), (4, "ipv4-and-ipv6")], flags: false)
-    public static let ipAvailable = Table(entries: [(1, "address"), (2, "gateway"), (4, "dns"), (8, "mtu")], flags: true)
-    public static let nwError = Table(entries: [(0, "none"), (2, "imsi-unknown-in-hlr"), (3, "illegal-ms"), (6, "illegal-me"),
+    public static let auth = Table("auth", entries: [(0, "none"), (1, "pap"), (2, "chap"), (3, "mschapv2")], flags: false)
+    public static let ipType = Table("ipType", entries: [(0, "default"), (1, "ipv4"), (2, "ipv6"), (3, "ipv4v6"), (4, "ipv4-and-ipv6")], flags: false)
+    public static let ipAvailable = Table("ipAvailable", entries: [(1, "address"), (2, "gateway"), (4, "dns"), (8, "mtu")], flags: true)
+    public static let nwError = Table("nwError", entries: [(0, "none"), (2, "imsi-unknown-in-hlr"), (3, "illegal-ms"), (6, "illegal-me"),
                                                 (7, "gprs-not-allowed"), (8, "gprs-and-non-gprs-not-allowed"), (11, "plmn-not-allowed"),
                                                 (12, "location-area-not-allowed"), (13, "roaming-not-allowed-in-location-area"),
                                                 (14, "gprs-not-allowed-in-plmn"), (15, "no-cells-in-location-area"), (17, "network-failure"),
@@ -232,7 +262,7 @@ public enum MBIMNames {
                                                 (33, "requested-service-option-not-subscribed"), (34, "service-option-temporarily-out-of-order"),
                                                 (36, "regular-deactivation")], flags: false)
 
-    static let statusTable = Table(entries: [
+    public static let statusTable = Table("statusTable", entries: [
         (0, "None"), (1, "Busy"), (2, "Failure"), (3, "SimNotInserted"), (4, "BadSim"), (5, "PinRequired"), (6, "PinDisabled"),
         (7, "NotRegistered"), (8, "ProvidersNotFound"), (9, "NoDeviceSupport"), (10, "ProviderNotVisible"),
         (11, "DataClassNotAvailable"), (12, "PacketServiceDetached"), (13, "MaxActivatedContexts"), (14, "NotInitialized"),
@@ -243,7 +273,7 @@ public enum MBIMNames {
         (34, "InvalidDeviceServiceOperation"), (35, "AuthIncorrectAutn"), (36, "AuthSyncFailure"), (37, "AuthAmfNotSet"),
         (38, "ContextNotSupported"),
     ], flags: false)
-    static let protocolTable = Table(entries: [(0, "Invalid"), (1, "TimeoutFragment"), (2, "FragmentOutOfSequence"), (3, "LengthMismatch"),
+    public static let protocolTable = Table("protocolTable", entries: [(0, "Invalid"), (1, "TimeoutFragment"), (2, "FragmentOutOfSequence"), (3, "LengthMismatch"),
                                                (4, "DuplicatedTid"), (5, "NotOpened"), (6, "Unknown"), (7, "Cancel"), (8, "MaxTransfer")], flags: false)
 
     public static func status(_ s: UInt32) -> String { statusTable.name(s) ?? "Unknown" }

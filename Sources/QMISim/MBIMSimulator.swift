@@ -359,7 +359,7 @@ public final class MBIMSimulator {
                 .text(nil), .text(config.deviceID), .text(config.firmware), .text(config.hardware)]))
         case C.DeviceServices.cid:
             return (0, C.DeviceServices.response.encode([.number(0), .number(0), .services([
-                (MBIMUUID.basicConnect, [1, 2, 3, 4, 9, 10, 11, 12, 15, 16, 20]), (MBIMUUID.qmi, [1])])]))
+                MBIMDeviceService(service: .basicConnect, cids: [1, 2, 3, 4, 9, 10, 11, 12, 15, 16, 20]), MBIMDeviceService(service: .qmi, cids: [1])])]))
         case C.Radio.cid:
             if m.isSet, let v = values(C.Radio.set) {
                 radioOn = v[0].u32 == 1
@@ -480,11 +480,11 @@ public final class MBIMSimulator {
         func addr(_ s: String) -> IPAddress { IPAddress(s) ?? IPAddress(ipv4: 0) }
         return C.layout.encode([
             .number(UInt64(id)), .number(UInt64(v4 ? all : 0)), .number(UInt64(v6 ? all : 0)),
-            .number(0), .addresses(v4 ? [(config.ipv4.prefix, addr(config.ipv4.address))] : []),
-            .number(0), .addresses(v6 ? [(config.ipv6.prefix, addr(config.ipv6.address))] : []),
-            .addresses(v4 ? [(32, addr(config.ipv4.gateway))] : []), .addresses(v6 ? [(128, addr(config.ipv6.gateway))] : []),
-            .number(0), .addresses(v4 ? config.ipv4.dns.map { (32, addr($0)) } : []),
-            .number(0), .addresses(v6 ? config.ipv6.dns.map { (128, addr($0)) } : []),
+            .number(0), .addresses(v4 ? [MBIMAddress(prefix: config.ipv4.prefix, address: addr(config.ipv4.address))] : []),
+            .number(0), .addresses(v6 ? [MBIMAddress(prefix: config.ipv6.prefix, address: addr(config.ipv6.address))] : []),
+            .addresses(v4 ? [MBIMAddress(addr(config.ipv4.gateway))] : []), .addresses(v6 ? [MBIMAddress(addr(config.ipv6.gateway))] : []),
+            .number(0), .addresses(v4 ? config.ipv4.dns.map { MBIMAddress(addr($0)) } : []),
+            .number(0), .addresses(v6 ? config.ipv6.dns.map { MBIMAddress(addr($0)) } : []),
             .number(UInt64(v4 ? config.mtu : 0)), .number(UInt64(v6 ? config.mtu : 0)),
         ])
     }

@@ -23,8 +23,9 @@ final class CodecTests: XCTestCase {
 
     func testIPConfigurationRoundTrip() {
         let a = IPAddress("10.0.0.2")!, g = IPAddress("10.0.0.1")!, d = IPAddress("8.8.8.8")!
-        let b = C.IPConfiguration.layout.encode([.number(0), .number(15), .number(0), .number(0), .addresses([(24, a)]), .number(0), .addresses([]),
-                                                 .addresses([(32, g)]), .addresses([]), .number(0), .addresses([(32, d)]), .number(0),
+        let b = C.IPConfiguration.layout.encode([.number(0), .number(15), .number(0), .number(0), .addresses([MBIMAddress(prefix: 24, address: a)]),
+                                                 .number(0), .addresses([]), .addresses([MBIMAddress(g)]), .addresses([]), .number(0),
+                                                 .addresses([MBIMAddress(d)]), .number(0),
                                                  .addresses([]), .number(1500), .number(0)])
         XCTAssertEqual(Reader(b).u32(16), 60, "first address right after the 60-byte fixed part")
         XCTAssertEqual(Reader(b).u32(28), 68)
@@ -67,7 +68,7 @@ final class CodecTests: XCTestCase {
         var odd = C.Register.response.encode([.number(0), .number(3), .number(1), .number(0x20), .number(1), .text("46001"), .text(nil), .text(nil), .number(0)])
         odd[24] = 9
         guard case .failure = C.Register.response.decode(odd) else { return XCTFail("odd UTF-16 size accepted") }
-        var many = C.IPConfiguration.layout.encode([.number(0), .number(1), .number(0), .number(0), .addresses([(24, IPAddress("10.0.0.2")!)])])
+        var many = C.IPConfiguration.layout.encode([.number(0), .number(1), .number(0), .number(0), .addresses([MBIMAddress(prefix: 24, address: IPAddress("10.0.0.2")!)])])
         many[12] = 200                                                                  // 200 addresses claimed
         guard case .failure = C.IPConfiguration.layout.decode(many) else { return XCTFail("count beyond the buffer accepted") }
         XCTAssertEqual(MBIMText.string([0x41, 0, 0x0a, 0, 0x1b, 0]), "A\\x0a\\x1b", "control characters never come out raw")
