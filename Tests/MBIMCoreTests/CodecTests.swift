@@ -1,6 +1,7 @@
 import XCTest
 import Base
 @testable import MBIMCore
+import MBIMMessages
 
 final class CodecTests: XCTestCase {
     typealias C = MBIMCatalogue
@@ -16,8 +17,9 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(r.u32(24), 80); XCTAssertEqual(r.u32(28), 2)      // Password {80, 2}
         XCTAssertEqual(Array(b[44..<48]), [0x7e, 0x5e, 0x2a, 0x7e], "UUIDs go out in printed order")
         guard case .success(let v) = C.Connect.set.decode(b) else { return XCTFail() }
-        XCTAssertEqual(v[2].text, "internet")
-        XCTAssertEqual(v[4].text, "p")
+        let set = MBIM.Connect.Set(values: v)
+        XCTAssertEqual(set.accessString, "internet")
+        XCTAssertEqual(set.password, "p")
         XCTAssertTrue(C.Connect.set.describe(v).contains("Password='***'"))
     }
 
@@ -31,11 +33,12 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(Reader(b).u32(28), 68)
         XCTAssertEqual(Reader(b).u32(40), 72)
         guard case .success(let v) = C.IPConfiguration.layout.decode(b) else { return XCTFail() }
-        XCTAssertEqual(v[C.IPConfiguration.v4Address].addresses.first?.address.text, "10.0.0.2")
-        XCTAssertEqual(v[C.IPConfiguration.v4Address].addresses.first?.prefix, 24)
-        XCTAssertEqual(v[C.IPConfiguration.v4Gateway].addresses.first?.address.text, "10.0.0.1")
-        XCTAssertEqual(v[C.IPConfiguration.v4DNS].addresses.map { $0.address.text }, ["8.8.8.8"])
-        XCTAssertEqual(v[C.IPConfiguration.v4MTU].u32, 1500)
+        let ip = MBIM.IPConfiguration.Response(values: v)
+        XCTAssertEqual(ip.ipv4Address.first?.address.text, "10.0.0.2")
+        XCTAssertEqual(ip.ipv4Address.first?.prefix, 24)
+        XCTAssertEqual(ip.ipv4Gateway?.text, "10.0.0.1")
+        XCTAssertEqual(ip.ipv4DNSServer.map { $0.text }, ["8.8.8.8"])
+        XCTAssertEqual(ip.ipv4MTU, 1500)
     }
 
     func testSignalAndPacketStatistics() {
@@ -53,9 +56,10 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(Array(b[8..<16]), [3, 0, 0, 0, 1, 0, 0, 0])
         XCTAssertEqual(Reader(b).u32(44), 8)
         guard case .success(let v) = C.PacketStatistics.response.decode(b) else { return XCTFail() }
-        XCTAssertEqual(v[C.PacketStatistics.inOctets].number, 0x1_0000_0003)
-        XCTAssertEqual(v[C.PacketStatistics.outPackets].number, 6)
-        XCTAssertEqual(v[C.PacketStatistics.outDiscards].number, 8)
+        let stats = MBIM.PacketStatistics.Response(values: v)
+        XCTAssertEqual(stats.inOctets, 0x1_0000_0003)
+        XCTAssertEqual(stats.outPackets, 6)
+        XCTAssertEqual(stats.outDiscards, 8)
         XCTAssertNotNil(C.find(.basicConnect, C.PacketStatistics.cid), "in the catalogue: the trace names it")
     }
 
