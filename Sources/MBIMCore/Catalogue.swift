@@ -5,7 +5,10 @@ import Base
 /// the daemon builds and reads them, the simulator answers with them, the trace and
 /// `qcm decode` print them, and the typed views (`MBIM.Connect.Set`... in MBIMMessages,
 /// generated from these layouts by `qcm-codegen --mbim`) read and write them by name.
-/// The index constants name a field's position in its layout.
+///
+/// The index and value constants left below (`Connect.activated`, `Connect.nwError`...) are
+/// what Sources/QCM/MBIMSession.swift still reads fields with; the views replace them
+/// (`MBIM.Connect.Response(decoding:).activationState == .activated`).
 public enum MBIMCatalogue {
     public struct Entry {
         public let service: MBIMUUID
@@ -62,7 +65,8 @@ public enum MBIMCatalogue {
             .u32("SimClass"), .u32("DataClass", MBIMNames.dataClass), .u32("SmsCaps"), .u32("ControlCaps"), .u32("MaxSessions"),
             .string("CustomDataClass"), .string("DeviceId"), .string("FirmwareInfo"), .string("HardwareInfo"),
         ])
-        public static let dataClass = 4, maxSessions = 7, deviceID = 9, firmware = 10, hardware = 11
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
+        public static let dataClass = 4, deviceID = 9, firmware = 10, hardware = 11
     }
 
     public enum SubscriberReady {
@@ -71,6 +75,7 @@ public enum MBIMCatalogue {
             .u32("ReadyState", MBIMNames.readyState), .string("SubscriberId"), .string("SimIccId"), .u32("ReadyInfo"),
             .u32("TelephoneNumbersCount"), .strings("TelephoneNumbers", count: 4),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let readyState = 0, subscriberID = 1, iccid = 2
         public static let initialized: UInt32 = 1, notInserted: UInt32 = 2, badSIM: UInt32 = 3, deviceLocked: UInt32 = 6
     }
@@ -79,7 +84,6 @@ public enum MBIMCatalogue {
         public static let cid: UInt32 = 3
         public static let set = MBIMLayout("RADIO_STATE set", [.u32("RadioState", MBIMNames.onOff)])
         public static let response = MBIMLayout("RADIO_STATE", [.u32("HwRadioState", MBIMNames.onOff), .u32("SwRadioState", MBIMNames.onOff)])
-        public static let hardware = 0, software = 1
     }
 
     public enum Pin {
@@ -88,6 +92,7 @@ public enum MBIMCatalogue {
                                                        .secret("Pin"), .secret("NewPin")])
         public static let response = MBIMLayout("PIN", [.u32("PinType", MBIMNames.pinType), .u32("PinState", MBIMNames.pinState),
                                                         .u32("RemainingAttempts")])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let pinType = 0, pinState = 1, remaining = 2
         public static let pin1: UInt32 = 2, puk1: UInt32 = 11
         public static let locked: UInt32 = 1
@@ -101,8 +106,9 @@ public enum MBIMCatalogue {
             .u32("AvailableDataClasses", MBIMNames.dataClass), .u32("CurrentCellularClass", MBIMNames.cellularClass),
             .string("ProviderId"), .string("ProviderName"), .string("RoamingText"), .u32("RegistrationFlag"),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let nwError = 0, state = 1, dataClasses = 3, providerID = 5, providerName = 6
-        public static let home: UInt32 = 3, roaming: UInt32 = 4, partner: UInt32 = 5, denied: UInt32 = 6
+        public static let home: UInt32 = 3, roaming: UInt32 = 4, partner: UInt32 = 5
     }
 
     public enum PacketService {
@@ -112,8 +118,9 @@ public enum MBIMCatalogue {
             .u32("NwError", MBIMNames.nwError), .u32("PacketServiceState", MBIMNames.packetServiceState),
             .u32("HighestAvailableDataClass", MBIMNames.dataClass), .u64("UplinkSpeed"), .u64("DownlinkSpeed"),
         ])
-        public static let nwError = 0, state = 1
-        public static let attach: UInt32 = 0, detach: UInt32 = 1, attached: UInt32 = 2
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
+        public static let state = 1
+        public static let attach: UInt32 = 0, attached: UInt32 = 2
     }
 
     public enum SignalState {
@@ -127,6 +134,7 @@ public enum MBIMCatalogue {
         public static let set = MBIMLayout("SIGNAL_STATE set", [
             .u32("SignalStrengthInterval"), .u32("RssiThreshold"), .u32("ErrorRateThreshold"),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let rssi = 0
         /// In a set, for the interval and the RSSI threshold: the modem's default; for the
         /// error-rate threshold: no reports (as libmbim and Wireshark read it).
@@ -144,6 +152,7 @@ public enum MBIMCatalogue {
             .u32("InDiscards"), .u32("InErrors"), .u64("InOctets"), .u64("InPackets"), .u64("OutOctets"), .u64("OutPackets"),
             .u32("OutErrors"), .u32("OutDiscards"),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let inDiscards = 0, inOctets = 2, inPackets = 3, outOctets = 4, outPackets = 5, outDiscards = 7
     }
 
@@ -159,10 +168,10 @@ public enum MBIMCatalogue {
             .u32("SessionId"), .u32("ActivationState", MBIMNames.activationState), .u32("VoiceCallState"),
             .u32("IpType", MBIMNames.ipType), .uuid("ContextType"), .u32("NwError", MBIMNames.nwError),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let sessionID = 0, activationState = 1, ipType = 3, nwError = 5
-        public static let deactivate: UInt32 = 0, activate: UInt32 = 1
-        public static let activated: UInt32 = 1, deactivated: UInt32 = 3
-        public static let ipv4: UInt32 = 1, ipv6: UInt32 = 2, ipv4v6: UInt32 = 3, ipv4AndIPv6: UInt32 = 4
+        public static let deactivate: UInt32 = 0, activate: UInt32 = 1, activated: UInt32 = 1
+        public static let ipv4: UInt32 = 1, ipv6: UInt32 = 2, ipv4v6: UInt32 = 3
     }
 
     public enum IPConfiguration {
@@ -177,7 +186,8 @@ public enum MBIMCatalogue {
             .u32("IPv6DnsServerCount"), .addressList("IPv6DnsServer", v6: true, count: 11),
             .u32("IPv4Mtu"), .u32("IPv6Mtu"),
         ])
-        public static let sessionID = 0, v4Available = 1, v6Available = 2, v4Address = 4, v6Address = 6
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
+        public static let v4Available = 1, v6Available = 2, v4Address = 4, v6Address = 6
         public static let v4Gateway = 7, v6Gateway = 8, v4DNS = 10, v6DNS = 12, v4MTU = 13, v6MTU = 14
         public static let address: UInt32 = 1, gateway: UInt32 = 2, dns: UInt32 = 4, mtu: UInt32 = 8
     }
@@ -187,6 +197,7 @@ public enum MBIMCatalogue {
         public static let response = MBIMLayout("DEVICE_SERVICES", [
             .u32("DeviceServicesCount"), .u32("MaxDssSessions"), .services("DeviceServices", count: 0),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let services = 2
     }
 
