@@ -14,8 +14,8 @@ import CSystem
 /// - CTL is the driver's: no CTL client ids, no Sync, no CTL indications for user space.
 ///
 /// The engine keeps seeing QMUX frames: CTL Allocate / Release Client ID requests are
-/// answered here from service files (read and answered by the catalogue's definitions of
-/// the two messages), outgoing frames lose their header and incoming messages get one
+/// answered here from service files (read and answered through the catalogue's definitions
+/// of the two messages), outgoing frames lose their header and incoming messages get one
 /// rebuilt (as quectel-CM does). The client id in that header, and in the -v trace, is qcm's
 /// own number for the service file.
 public final class GobiNetChannel: QMITransport {
@@ -97,23 +97,27 @@ public final class GobiNetChannel: QMITransport {
     }
 
     /// The answer the driver's own CTL client would have had: Allocate Client ID opens a
-    /// service file, Release Client ID closes it; the TLVs are read and written by name, as
-    /// the catalogue defines them (`$client`: service, client id).
+    /// service file, Release Client ID closes it. The TLVs are read and written through the
+    /// catalogue's definitions of the two messages (TLV 0x01: the service, or `$client`
+    /// {service, client id}), with the accessors the typed views use.
     func ctlReply(to request: QMIMessage) throws(QMIError) -> [UInt8] {
         var reply = QMIMessage.reply(to: request)
+        var problem: QMIError?
         switch request.messageID {
-        case GobiNetChannel.allocateClientID:
-            let service = UInt8(truncatingIfNeeded: try request.required("Service").uint ?? 0)
-            let clientID = try openServiceFile(service).get()
-            try reply.set("Allocation", .structure([.uint(UInt64(service)), .uint(UInt64(clientID))]))
-        case GobiNetChannel.releaseClientID:
-            let release = try request.required("Release")
-            closeServiceFile(service: UInt8(truncatingIfNeeded: release[0]?.uint ?? 0),
-                             clientID: UInt8(truncatingIfNeeded: release[1]?.uint ?? 0))
-            try reply.set("Release", release)
+        case GobiNetChannel.allocateClientID:               // 01 Service → 01 Allocation
+            guard let service = request.decoded(0x01)?.uint else { throw .missingTLV(message: request.displayName, name: "Service") }
+            let clientID = try openServiceFile(UInt8(truncatingIfNeeded: service)).get()
+            reply.encode(0x01, .structure([.uint(service), .uint(UInt64(clientID))]), &problem)
+        case GobiNetChannel.releaseClientID:                // 01 Release → 01 Release
+            guard let release = request.decoded(0x01), let service = release[0]?.uint, let clientID = release[1]?.uint else {
+                throw .missingTLV(message: request.displayName, name: "Release")
+            }
+            closeServiceFile(service: UInt8(truncatingIfNeeded: service), clientID: UInt8(truncatingIfNeeded: clientID))
+            reply.encode(0x01, release, &problem)
         default:
             throw .invalidArgument("\(request.displayName) is the GobiNet driver's own")
         }
+        if let p = problem { throw p }
         return reply.encode()
     }
 
