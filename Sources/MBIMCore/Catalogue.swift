@@ -213,7 +213,8 @@ public enum MBIMCatalogue {
 public enum MBIMNames {
     /// A value table. `name` is the table's name here (`MBIMNames.dataClass`): the typed
     /// views (MBIMMessages) name their value type after it and read its names from it.
-    public struct Table {
+    /// A class, built once: a layout field holds a reference, not a copy of every entry.
+    public final class Table {
         public let name: String
         public let entries: [(UInt32, String)]
         public let flags: Bool
