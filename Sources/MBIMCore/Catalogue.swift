@@ -3,7 +3,12 @@ import Base
 /// The MBIM messages qcm speaks, each defined once as data (libmbim's
 /// data/mbim-service-basic-connect.json and the MBIM 1.0 specification give the layouts):
 /// the daemon builds and reads them, the simulator answers with them, the trace and
-/// `qcm decode` print them. The index constants name a field's position in its layout.
+/// `qcm decode` print them, and the typed views (`MBIM.Connect.Set`... in MBIMMessages,
+/// generated from these layouts by `qcm-codegen --mbim`) read and write them by name.
+///
+/// The index and value constants left below (`Connect.activated`, `Connect.nwError`...) are
+/// what Sources/QCM/MBIMSession.swift still reads fields with; the views replace them
+/// (`MBIM.Connect.Response(decoding:).activationState == .activated`).
 public enum MBIMCatalogue {
     public struct Entry {
         public let service: MBIMUUID
@@ -32,6 +37,25 @@ public enum MBIMCatalogue {
 
     public static func find(_ service: MBIMUUID, _ cid: UInt32) -> Entry? { all.first { $0.service == service && $0.cid == cid } }
 
+    /// Which of an entry's layouts.
+    public enum Part { case query, set, response }
+
+    /// The layout of (service, CID, part) — what the typed views encode and decode with. A
+    /// layout missing from the catalogue yields an empty one whose name says so (the
+    /// generated views are checked against the catalogue by a test). Not inlined: each
+    /// view's accessor stays one call.
+    @inline(never)
+    public static func layout(_ service: MBIMUUID, _ cid: UInt32, _ part: Part) -> MBIMLayout {
+        let e = find(service, cid)
+        let layout: MBIMLayout?
+        switch part {
+        case .query: layout = e?.query
+        case .set: layout = e?.set
+        case .response: layout = e?.response
+        }
+        return layout ?? MBIMLayout("\(service.name) CID \(cid): not in the catalogue", [])
+    }
+
     // MARK: Basic Connect
 
     public enum DeviceCaps {
@@ -41,7 +65,8 @@ public enum MBIMCatalogue {
             .u32("SimClass"), .u32("DataClass", MBIMNames.dataClass), .u32("SmsCaps"), .u32("ControlCaps"), .u32("MaxSessions"),
             .string("CustomDataClass"), .string("DeviceId"), .string("FirmwareInfo"), .string("HardwareInfo"),
         ])
-        public static let dataClass = 4, maxSessions = 7, deviceID = 9, firmware = 10, hardware = 11
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
+        public static let dataClass = 4, deviceID = 9, firmware = 10, hardware = 11
     }
 
     public enum SubscriberReady {
@@ -50,6 +75,7 @@ public enum MBIMCatalogue {
             .u32("ReadyState", MBIMNames.readyState), .string("SubscriberId"), .string("SimIccId"), .u32("ReadyInfo"),
             .u32("TelephoneNumbersCount"), .strings("TelephoneNumbers", count: 4),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let readyState = 0, subscriberID = 1, iccid = 2
         public static let initialized: UInt32 = 1, notInserted: UInt32 = 2, badSIM: UInt32 = 3, deviceLocked: UInt32 = 6
     }
@@ -58,7 +84,6 @@ public enum MBIMCatalogue {
         public static let cid: UInt32 = 3
         public static let set = MBIMLayout("RADIO_STATE set", [.u32("RadioState", MBIMNames.onOff)])
         public static let response = MBIMLayout("RADIO_STATE", [.u32("HwRadioState", MBIMNames.onOff), .u32("SwRadioState", MBIMNames.onOff)])
-        public static let hardware = 0, software = 1
     }
 
     public enum Pin {
@@ -67,6 +92,7 @@ public enum MBIMCatalogue {
                                                        .secret("Pin"), .secret("NewPin")])
         public static let response = MBIMLayout("PIN", [.u32("PinType", MBIMNames.pinType), .u32("PinState", MBIMNames.pinState),
                                                         .u32("RemainingAttempts")])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let pinType = 0, pinState = 1, remaining = 2
         public static let pin1: UInt32 = 2, puk1: UInt32 = 11
         public static let locked: UInt32 = 1
@@ -80,8 +106,9 @@ public enum MBIMCatalogue {
             .u32("AvailableDataClasses", MBIMNames.dataClass), .u32("CurrentCellularClass", MBIMNames.cellularClass),
             .string("ProviderId"), .string("ProviderName"), .string("RoamingText"), .u32("RegistrationFlag"),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let nwError = 0, state = 1, dataClasses = 3, providerID = 5, providerName = 6
-        public static let home: UInt32 = 3, roaming: UInt32 = 4, partner: UInt32 = 5, denied: UInt32 = 6
+        public static let home: UInt32 = 3, roaming: UInt32 = 4, partner: UInt32 = 5
     }
 
     public enum PacketService {
@@ -91,8 +118,9 @@ public enum MBIMCatalogue {
             .u32("NwError", MBIMNames.nwError), .u32("PacketServiceState", MBIMNames.packetServiceState),
             .u32("HighestAvailableDataClass", MBIMNames.dataClass), .u64("UplinkSpeed"), .u64("DownlinkSpeed"),
         ])
-        public static let nwError = 0, state = 1
-        public static let attach: UInt32 = 0, detach: UInt32 = 1, attached: UInt32 = 2
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
+        public static let state = 1
+        public static let attach: UInt32 = 0, attached: UInt32 = 2
     }
 
     public enum SignalState {
@@ -106,6 +134,7 @@ public enum MBIMCatalogue {
         public static let set = MBIMLayout("SIGNAL_STATE set", [
             .u32("SignalStrengthInterval"), .u32("RssiThreshold"), .u32("ErrorRateThreshold"),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let rssi = 0
         /// In a set, for the interval and the RSSI threshold: the modem's default; for the
         /// error-rate threshold: no reports (as libmbim and Wireshark read it).
@@ -123,6 +152,7 @@ public enum MBIMCatalogue {
             .u32("InDiscards"), .u32("InErrors"), .u64("InOctets"), .u64("InPackets"), .u64("OutOctets"), .u64("OutPackets"),
             .u32("OutErrors"), .u32("OutDiscards"),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let inDiscards = 0, inOctets = 2, inPackets = 3, outOctets = 4, outPackets = 5, outDiscards = 7
     }
 
@@ -138,10 +168,10 @@ public enum MBIMCatalogue {
             .u32("SessionId"), .u32("ActivationState", MBIMNames.activationState), .u32("VoiceCallState"),
             .u32("IpType", MBIMNames.ipType), .uuid("ContextType"), .u32("NwError", MBIMNames.nwError),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let sessionID = 0, activationState = 1, ipType = 3, nwError = 5
-        public static let deactivate: UInt32 = 0, activate: UInt32 = 1
-        public static let activated: UInt32 = 1, deactivated: UInt32 = 3
-        public static let ipv4: UInt32 = 1, ipv6: UInt32 = 2, ipv4v6: UInt32 = 3, ipv4AndIPv6: UInt32 = 4
+        public static let deactivate: UInt32 = 0, activate: UInt32 = 1, activated: UInt32 = 1
+        public static let ipv4: UInt32 = 1, ipv6: UInt32 = 2, ipv4v6: UInt32 = 3
     }
 
     public enum IPConfiguration {
@@ -156,7 +186,8 @@ public enum MBIMCatalogue {
             .u32("IPv6DnsServerCount"), .addressList("IPv6DnsServer", v6: true, count: 11),
             .u32("IPv4Mtu"), .u32("IPv6Mtu"),
         ])
-        public static let sessionID = 0, v4Available = 1, v6Available = 2, v4Address = 4, v6Address = 6
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
+        public static let v4Available = 1, v6Available = 2, v4Address = 4, v6Address = 6
         public static let v4Gateway = 7, v6Gateway = 8, v4DNS = 10, v6DNS = 12, v4MTU = 13, v6MTU = 14
         public static let address: UInt32 = 1, gateway: UInt32 = 2, dns: UInt32 = 4, mtu: UInt32 = 8
     }
@@ -166,6 +197,7 @@ public enum MBIMCatalogue {
         public static let response = MBIMLayout("DEVICE_SERVICES", [
             .u32("DeviceServicesCount"), .u32("MaxDssSessions"), .services("DeviceServices", count: 0),
         ])
+        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
         public static let services = 2
     }
 
@@ -179,9 +211,19 @@ public enum MBIMCatalogue {
 
 /// Value names for the trace and the log.
 public enum MBIMNames {
-    public struct Table {
-        let entries: [(UInt32, String)]
-        let flags: Bool
+    /// A value table. `name` is the table's name here (`MBIMNames.dataClass`): the typed
+    /// views (MBIMMessages) name their value type after it and read its names from it.
+    /// A class, built once: a layout field holds a reference, not a copy of every entry.
+    public final class Table {
+        public let name: String
+        public let entries: [(UInt32, String)]
+        public let flags: Bool
+
+        init(_ name: String, entries: [(UInt32, String)], flags: Bool) {
+            self.name = name
+            self.entries = entries
+            self.flags = flags
+        }
 
         public func name(_ v: UInt32) -> String? { entries.first { $0.0 == v }?.1 }
 
@@ -199,30 +241,30 @@ public enum MBIMNames {
         }
     }
 
-    public static let deviceType = Table(entries: [(0, "unknown"), (1, "embedded"), (2, "removable"), (3, "remote")], flags: false)
-    public static let cellularClass = Table(entries: [(1, "gsm"), (2, "cdma")], flags: true)
-    public static let dataClass = Table(entries: [(0x1, "gprs"), (0x2, "edge"), (0x4, "umts"), (0x8, "hsdpa"), (0x10, "hsupa"),
+    public static let deviceType = Table("deviceType", entries: [(0, "unknown"), (1, "embedded"), (2, "removable"), (3, "remote")], flags: false)
+    public static let cellularClass = Table("cellularClass", entries: [(1, "gsm"), (2, "cdma")], flags: true)
+    public static let dataClass = Table("dataClass", entries: [(0x1, "gprs"), (0x2, "edge"), (0x4, "umts"), (0x8, "hsdpa"), (0x10, "hsupa"),
                                                   (0x20, "lte"), (0x40, "5g-nsa"), (0x80, "5g-sa"), (0x1_0000, "1xrtt"), (0x2_0000, "1xevdo"),
                                                   (0x8000_0000, "custom")], flags: true)
-    public static let readyState = Table(entries: [(0, "not-initialized"), (1, "initialized"), (2, "sim-not-inserted"), (3, "bad-sim"),
+    public static let readyState = Table("readyState", entries: [(0, "not-initialized"), (1, "initialized"), (2, "sim-not-inserted"), (3, "bad-sim"),
                                                    (4, "failure"), (5, "not-activated"), (6, "device-locked"), (7, "no-esim-profile")], flags: false)
-    public static let onOff = Table(entries: [(0, "off"), (1, "on")], flags: false)
-    public static let pinType = Table(entries: [(0, "unknown"), (1, "custom"), (2, "pin1"), (3, "pin2"), (4, "device-sim-pin"),
+    public static let onOff = Table("onOff", entries: [(0, "off"), (1, "on")], flags: false)
+    public static let pinType = Table("pinType", entries: [(0, "unknown"), (1, "custom"), (2, "pin1"), (3, "pin2"), (4, "device-sim-pin"),
                                                 (11, "puk1"), (12, "puk2")], flags: false)
-    public static let pinOperation = Table(entries: [(0, "enter"), (1, "enable"), (2, "disable"), (3, "change")], flags: false)
-    public static let pinState = Table(entries: [(0, "unlocked"), (1, "locked")], flags: false)
-    public static let registerState = Table(entries: [(0, "unknown"), (1, "deregistered"), (2, "searching"), (3, "home"), (4, "roaming"),
+    public static let pinOperation = Table("pinOperation", entries: [(0, "enter"), (1, "enable"), (2, "disable"), (3, "change")], flags: false)
+    public static let pinState = Table("pinState", entries: [(0, "unlocked"), (1, "locked")], flags: false)
+    public static let registerState = Table("registerState", entries: [(0, "unknown"), (1, "deregistered"), (2, "searching"), (3, "home"), (4, "roaming"),
                                                       (5, "partner"), (6, "denied")], flags: false)
-    public static let attachAction = Table(entries: [(0, "attach"), (1, "detach")], flags: false)
-    public static let packetServiceState = Table(entries: [(0, "unknown"), (1, "attaching"), (2, "attached"), (3, "detaching"), (4, "detached")],
+    public static let attachAction = Table("attachAction", entries: [(0, "attach"), (1, "detach")], flags: false)
+    public static let packetServiceState = Table("packetServiceState", entries: [(0, "unknown"), (1, "attaching"), (2, "attached"), (3, "detaching"), (4, "detached")],
                                                  flags: false)
-    public static let activationCommand = Table(entries: [(0, "deactivate"), (1, "activate")], flags: false)
-    public static let activationState = Table(entries: [(0, "unknown"), (1, "activated"), (2, "activating"), (3, "deactivated"), (4, "deactivating")],
+    public static let activationCommand = Table("activationCommand", entries: [(0, "deactivate"), (1, "activate")], flags: false)
+    public static let activationState = Table("activationState", entries: [(0, "unknown"), (1, "activated"), (2, "activating"), (3, "deactivated"), (4, "deactivating")],
                                               flags: false)
-    public static let auth = Table(entries: [(0, "none"), (1, "pap"), (2, "chap"), (3, "mschapv2")], flags: false)
-    public static let ipType = Table(entries: [(0, "default"), (1, "ipv4"), (2, "ipv6"), (3, "ipv4v6"), (4, "ipv4-and-ipv6")], flags: false)
-    public static let ipAvailable = Table(entries: [(1, "address"), (2, "gateway"), (4, "dns"), (8, "mtu")], flags: true)
-    public static let nwError = Table(entries: [(0, "none"), (2, "imsi-unknown-in-hlr"), (3, "illegal-ms"), (6, "illegal-me"),
+    public static let auth = Table("auth", entries: [(0, "none"), (1, "pap"), (2, "chap"), (3, "mschapv2")], flags: false)
+    public static let ipType = Table("ipType", entries: [(0, "default"), (1, "ipv4"), (2, "ipv6"), (3, "ipv4v6"), (4, "ipv4-and-ipv6")], flags: false)
+    public static let ipAvailable = Table("ipAvailable", entries: [(1, "address"), (2, "gateway"), (4, "dns"), (8, "mtu")], flags: true)
+    public static let nwError = Table("nwError", entries: [(0, "none"), (2, "imsi-unknown-in-hlr"), (3, "illegal-ms"), (6, "illegal-me"),
                                                 (7, "gprs-not-allowed"), (8, "gprs-and-non-gprs-not-allowed"), (11, "plmn-not-allowed"),
                                                 (12, "location-area-not-allowed"), (13, "roaming-not-allowed-in-location-area"),
                                                 (14, "gprs-not-allowed-in-plmn"), (15, "no-cells-in-location-area"), (17, "network-failure"),
@@ -232,7 +274,7 @@ public enum MBIMNames {
                                                 (33, "requested-service-option-not-subscribed"), (34, "service-option-temporarily-out-of-order"),
                                                 (36, "regular-deactivation")], flags: false)
 
-    static let statusTable = Table(entries: [
+    public static let statusTable = Table("statusTable", entries: [
         (0, "None"), (1, "Busy"), (2, "Failure"), (3, "SimNotInserted"), (4, "BadSim"), (5, "PinRequired"), (6, "PinDisabled"),
         (7, "NotRegistered"), (8, "ProvidersNotFound"), (9, "NoDeviceSupport"), (10, "ProviderNotVisible"),
         (11, "DataClassNotAvailable"), (12, "PacketServiceDetached"), (13, "MaxActivatedContexts"), (14, "NotInitialized"),
@@ -243,7 +285,7 @@ public enum MBIMNames {
         (34, "InvalidDeviceServiceOperation"), (35, "AuthIncorrectAutn"), (36, "AuthSyncFailure"), (37, "AuthAmfNotSet"),
         (38, "ContextNotSupported"),
     ], flags: false)
-    static let protocolTable = Table(entries: [(0, "Invalid"), (1, "TimeoutFragment"), (2, "FragmentOutOfSequence"), (3, "LengthMismatch"),
+    public static let protocolTable = Table("protocolTable", entries: [(0, "Invalid"), (1, "TimeoutFragment"), (2, "FragmentOutOfSequence"), (3, "LengthMismatch"),
                                                (4, "DuplicatedTid"), (5, "NotOpened"), (6, "Unknown"), (7, "Cancel"), (8, "MaxTransfer")], flags: false)
 
     public static func status(_ s: UInt32) -> String { statusTable.name(s) ?? "Unknown" }

@@ -44,14 +44,37 @@ public enum MBIMField {
     }
 }
 
+/// An address with its on-link prefix length (`.addresses`); the gateway and DNS fields
+/// carry bare addresses, read back with the full-length prefix (32 or 128).
+public struct MBIMAddress: Equatable {
+    public var prefix: Int
+    public var address: IPAddress
+    public init(prefix: Int, address: IPAddress) {
+        self.prefix = prefix
+        self.address = address
+    }
+    /// A bare address (a gateway, a DNS server): the prefix is the address's length.
+    public init(_ address: IPAddress) { self.init(prefix: address.family.maxPrefix, address: address) }
+}
+
+/// One element of DEVICE_SERVICES: a service and the CIDs the device supports for it.
+public struct MBIMDeviceService: Equatable {
+    public var service: MBIMUUID
+    public var cids: [UInt32]
+    public init(service: MBIMUUID, cids: [UInt32]) {
+        self.service = service
+        self.cids = cids
+    }
+}
+
 /// A value of a field.
 public enum MBIMValue {
     case number(UInt64)
     case text(String?)
     case uuid(MBIMUUID)
     case texts([String])
-    case addresses([(prefix: Int, address: IPAddress)])
-    case services([(service: MBIMUUID, cids: [UInt32])])
+    case addresses([MBIMAddress])
+    case services([MBIMDeviceService])
 
     public var number: UInt64 {
         if case .number(let v) = self { return v }
@@ -62,7 +85,11 @@ public enum MBIMValue {
         if case .text(let s) = self { return s }
         return nil
     }
-    public var addresses: [(prefix: Int, address: IPAddress)] {
+    public var texts: [String] {
+        if case .texts(let t) = self { return t }
+        return []
+    }
+    public var addresses: [MBIMAddress] {
         if case .addresses(let a) = self { return a }
         return []
     }
@@ -70,7 +97,7 @@ public enum MBIMValue {
         if case .uuid(let u) = self { return u }
         return .none
     }
-    public var serviceList: [(service: MBIMUUID, cids: [UInt32])] {
+    public var serviceList: [MBIMDeviceService] {
         if case .services(let s) = self { return s }
         return []
     }
@@ -211,12 +238,12 @@ public struct MBIMLayout {
                 values.append(.texts(list))
             case let .addresses(_, v6, c):
                 let at = Int(r.u32(o)), count = min(Int(values[safe: c]?.number ?? 0), 64), each = v6 ? 20 : 8
-                var list: [(prefix: Int, address: IPAddress)] = []
+                var list: [MBIMAddress] = []
                 if count > 0 {
                     guard r.has(at, count * each) else { return bad(f, "\(count) addresses at \(at) lie outside the buffer") }
                     for k in 0..<count {
                         let p = at + k * each
-                        if let a = IPAddress(Array(buffer[(p + 4)..<(p + each)])) { list.append((Int(r.u32(p)), a)) }
+                        if let a = IPAddress(Array(buffer[(p + 4)..<(p + each)])) { list.append(MBIMAddress(prefix: Int(r.u32(p)), address: a)) }
                     }
                 }
                 values.append(.addresses(list))
@@ -224,24 +251,24 @@ public struct MBIMLayout {
                 let at = Int(r.u32(o)), size = v6 ? 16 : 4
                 if at == 0 { values.append(.addresses([])); break }
                 guard r.has(at, size), let a = IPAddress(Array(buffer[at..<(at + size)])) else { return bad(f, "address at \(at) lies outside the buffer") }
-                values.append(.addresses([(v6 ? 128 : 32, a)]))
+                values.append(.addresses([MBIMAddress(a)]))
             case let .addressList(_, v6, c):
                 let at = Int(r.u32(o)), count = min(Int(values[safe: c]?.number ?? 0), 64), size = v6 ? 16 : 4
-                var list: [(prefix: Int, address: IPAddress)] = []
+                var list: [MBIMAddress] = []
                 if count > 0 {
                     guard r.has(at, count * size) else { return bad(f, "\(count) addresses at \(at) lie outside the buffer") }
                     for k in 0..<count {
-                        if let a = IPAddress(Array(buffer[(at + k * size)..<(at + (k + 1) * size)])) { list.append((v6 ? 128 : 32, a)) }
+                        if let a = IPAddress(Array(buffer[(at + k * size)..<(at + (k + 1) * size)])) { list.append(MBIMAddress(a)) }
                     }
                 }
                 values.append(.addresses(list))
             case .services:
-                var list: [(service: MBIMUUID, cids: [UInt32])] = []
+                var list: [MBIMDeviceService] = []
                 for k in 0..<(n / 8) {
                     let at = Int(r.u32(o + 8 * k)), size = Int(r.u32(o + 8 * k + 4))
                     guard size >= 28, r.has(at, size) else { return bad(f, "element \(k) at \(at) of \(size) bytes") }
                     let cids = min(Int(r.u32(at + 24)), (size - 28) / 4)
-                    list.append((MBIMUUID(Array(buffer[at..<(at + 16)])), (0..<cids).map { r.u32(at + 28 + 4 * $0) }))
+                    list.append(MBIMDeviceService(service: MBIMUUID(Array(buffer[at..<(at + 16)])), cids: (0..<cids).map { r.u32(at + 28 + 4 * $0) }))
                 }
                 values.append(.services(list))
             }

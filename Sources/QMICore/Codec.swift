@@ -221,6 +221,30 @@ extension QMIMessage {
         return try QMICodec.decodeTLV(t, raw.value)
     }
 
+    /// TLV `type` decoded per this message's catalogue definition; nil when absent,
+    /// undecodable, or not in the catalogue (the trace shows why).
+    public func decoded(_ type: UInt8) -> QMIValue? {
+        guard let raw = tlv(type), let t = spec?.tlv(type: type, kind: kind) else { return nil }
+        return try? QMICodec.decodeTLV(t, raw.value)
+    }
+
+    /// Sets TLV `type` to `value` (nil removes it), encoded per the catalogue. A value the
+    /// definition cannot hold leaves the TLV out and is recorded in `problem` (first one wins).
+    public mutating func encode(_ type: UInt8, _ value: QMIValue?, _ problem: inout QMIError?) {
+        guard let v = value else {
+            tlvs.removeAll { $0.type == type }
+            return
+        }
+        do throws(QMIError) {
+            guard let t = spec?.tlv(type: type, kind: kind) else {
+                throw .notFound("TLV 0x\(Text.hex(type)) of \(displayName) \(kind.word)")
+            }
+            setTLV(try QMICodec.encodeTLV(t, v))
+        } catch {
+            if problem == nil { problem = error }
+        }
+    }
+
     /// Like `value`, but a missing TLV is an error.
     public func required(_ name: String) throws(QMIError) -> QMIValue {
         guard let v = try value(name) else { throw .missingTLV(message: spec?.fullName ?? "message", name: name) }

@@ -14,9 +14,10 @@ import CSystem
 /// - CTL is the driver's: no CTL client ids, no Sync, no CTL indications for user space.
 ///
 /// The engine keeps seeing QMUX frames: CTL Allocate / Release Client ID requests are
-/// answered here from service files, outgoing frames lose their header and incoming messages
-/// get one rebuilt (as quectel-CM does). The client id in that header, and in the -v trace,
-/// is qcm's own number for the service file.
+/// answered here from service files (read and answered through the catalogue's definitions
+/// of the two messages), outgoing frames lose their header and incoming messages get one
+/// rebuilt (as quectel-CM does). The client id in that header, and in the -v trace, is qcm's
+/// own number for the service file.
 public final class GobiNetChannel: QMITransport {
     struct ServiceFile {
         let service: UInt8
@@ -88,28 +89,40 @@ public final class GobiNetChannel: QMITransport {
 
     /// CTL requests: client ids come from service files; nothing else is the user's.
     func ctl(_ frame: [UInt8]) {
-        let tid = frame[7]
-        let messageID = UInt16(frame[8]) | UInt16(frame[9]) << 8
-        let tlvs = Array(frame[12...])
-        switch messageID {
-        case 0x0022:        // Allocate Client ID: TLV 0x01 service
-            guard let service = GobiNetChannel.tlv(tlvs, 0x01)?.first else {
-                return later(.refused(frame, .invalidArgument("Allocate Client ID without a service")))
-            }
-            switch openServiceFile(service) {
-            case .success(let cid): later(.frame(GobiNetChannel.ctlResponse(tid: tid, messageID: messageID, allocation: [service, cid])))
-            case .failure(let e): later(.refused(frame, e))
-            }
-        case 0x0023:        // Release Client ID: TLV 0x01 service, client id
-            guard let v = GobiNetChannel.tlv(tlvs, 0x01), v.count >= 2 else {
-                return later(.refused(frame, .invalidArgument("Release Client ID without a client")))
-            }
-            closeServiceFile(service: v[0], clientID: v[1])
-            later(.frame(GobiNetChannel.ctlResponse(tid: tid, messageID: messageID, allocation: [v[0], v[1]])))
-        default:
-            later(.refused(frame, .invalidArgument("CTL message 0x\(Text.hex(messageID, 4)) is the GobiNet driver's own")))
+        do throws(QMIError) {
+            later(.frame(try ctlReply(to: try QMIMessage.decode(frame))))
+        } catch {
+            later(.refused(frame, error))
         }
     }
+
+    /// The answer the driver's own CTL client would have had: Allocate Client ID opens a
+    /// service file, Release Client ID closes it. The TLVs are read and written through the
+    /// catalogue's definitions of the two messages (TLV 0x01: the service, or `$client`
+    /// {service, client id}), with the accessors the typed views use.
+    func ctlReply(to request: QMIMessage) throws(QMIError) -> [UInt8] {
+        var reply = QMIMessage.reply(to: request)
+        var problem: QMIError?
+        switch request.messageID {
+        case GobiNetChannel.allocateClientID:               // 01 Service → 01 Allocation
+            guard let service = request.decoded(0x01)?.uint else { throw .missingTLV(message: request.displayName, name: "Service") }
+            let clientID = try openServiceFile(UInt8(truncatingIfNeeded: service)).get()
+            reply.encode(0x01, .structure([.uint(service), .uint(UInt64(clientID))]), &problem)
+        case GobiNetChannel.releaseClientID:                // 01 Release → 01 Release
+            guard let release = request.decoded(0x01), let service = release[0]?.uint, let clientID = release[1]?.uint else {
+                throw .missingTLV(message: request.displayName, name: "Release")
+            }
+            closeServiceFile(service: UInt8(truncatingIfNeeded: service), clientID: UInt8(truncatingIfNeeded: clientID))
+            reply.encode(0x01, release, &problem)
+        default:
+            throw .invalidArgument("\(request.displayName) is the GobiNet driver's own")
+        }
+        if let p = problem { throw p }
+        return reply.encode()
+    }
+
+    /// The CTL messages GobiNet leaves to its users (the catalogue's CTL 0x0022 and 0x0023).
+    static let allocateClientID: UInt16 = 0x0022, releaseClientID: UInt16 = 0x0023
 
     /// Opens a service file for `service`; returns qcm's client id for it.
     func openServiceFile(_ service: UInt8) -> Result<UInt8, QMIError> {
@@ -147,7 +160,7 @@ public final class GobiNetChannel: QMITransport {
         switch GobiNetFiles.read(fd) {
         case .success(let sdu):
             guard !sdu.isEmpty else { return gone(.deviceGone("\(path) closed by the other end")) }
-            let frame = GobiNetChannel.frame(service: f.service, clientID: f.clientID, sdu: sdu)
+            let frame = QMIMessage.qmuxFrame(service: f.service, clientID: f.clientID, fromModem: true, sdu: sdu)
             if sdu.count < 7 || Int(UInt16(sdu[5]) | UInt16(sdu[6]) << 8) + 7 != sdu.count {
                 let declared = sdu.count < 7 ? 0 : Int(UInt16(sdu[5]) | UInt16(sdu[6]) << 8)
                 deliver?(.malformed(frame, .sduLengthMismatch(declared: declared, actual: max(0, sdu.count - 7))))
@@ -167,33 +180,6 @@ public final class GobiNetChannel: QMITransport {
         let d = deliver
         close()
         d?(.closed(e))
-    }
-
-    // MARK: framing
-
-    /// The QMUX header GobiNet strips, rebuilt: interface type 1, length, "from the modem",
-    /// service and client id of the file the message came from.
-    static func frame(service: UInt8, clientID: UInt8, sdu: [UInt8]) -> [UInt8] {
-        let length = UInt16(truncatingIfNeeded: sdu.count + 5)
-        return [0x01, UInt8(length & 0xff), UInt8(length >> 8), 0x80, service, clientID] + sdu
-    }
-
-    /// A successful CTL response, as the driver's own CTL client would have seen it.
-    static func ctlResponse(tid: UInt8, messageID: UInt16, allocation: [UInt8]) -> [UInt8] {
-        let tlvs: [UInt8] = [0x02, 4, 0, 0, 0, 0, 0, 0x01, UInt8(allocation.count), 0] + allocation
-        let sdu: [UInt8] = [0x01, tid, UInt8(messageID & 0xff), UInt8(messageID >> 8), UInt8(tlvs.count & 0xff), UInt8(tlvs.count >> 8)] + tlvs
-        return frame(service: 0, clientID: 0, sdu: sdu)
-    }
-
-    static func tlv(_ tlvs: [UInt8], _ type: UInt8) -> [UInt8]? {
-        var i = 0
-        while i + 3 <= tlvs.count {
-            let len = Int(tlvs[i + 1]) | Int(tlvs[i + 2]) << 8
-            guard i + 3 + len <= tlvs.count else { return nil }
-            if tlvs[i] == type { return Array(tlvs[(i + 3)..<(i + 3 + len)]) }
-            i += 3 + len
-        }
-        return nil
     }
 }
 
@@ -234,17 +220,19 @@ public enum GobiNetFiles {
         case .trusted(let f): fd = f
         }
         _ = csys_set_receive_timeout(fd, 10)
-        var request: [UInt8] = []
-        for v in [getServiceFile, UInt32(service)] { request += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
+        var request = ByteWriter(capacity: 8)
+        request.u32(getServiceFile)
+        request.u32(UInt32(service))
         var answer = [UInt8](repeating: 0, count: 4)
-        let sent = request.withUnsafeBytes { CSystem.write(fd, $0.baseAddress, $0.count) }
+        let sent = request.bytes.withUnsafeBytes { CSystem.write(fd, $0.baseAddress, $0.count) }
         let got = sent == 8 ? answer.withUnsafeMutableBytes { CSystem.read(fd, $0.baseAddress, 4) } : -1
-        guard got == 4 else {
+        var reader = ByteReader(answer)
+        guard got == 4, let result = try? reader.u32() else {
             let e = got < 0 ? Errno.current : Errno(EIO)
             _ = close(fd)
             return .failure(explain(e, service: name, path: path))
         }
-        let rc = Int32(bitPattern: UInt32(answer[0]) | UInt32(answer[1]) << 8 | UInt32(answer[2]) << 16 | UInt32(answer[3]) << 24)
+        let rc = Int32(bitPattern: result)
         guard rc == 0 else {
             _ = close(fd)
             return .failure(explain(Errno(-rc), service: name, path: path))

@@ -69,12 +69,18 @@ public struct QMIMessage: Equatable {
 
     /// The whole QMUX frame: marker, length, control flags, service, client id, then the SDU.
     public func encode() -> [UInt8] {
-        let sdu = encodeSDU()
-        var w = ByteWriter(capacity: 6 + sdu.count)
-        w.u8(QMIMessage.marker)
+        QMIMessage.qmuxFrame(service: service.rawValue, clientID: clientID, fromModem: fromModem, sdu: encodeSDU())
+    }
+
+    /// The QMUX header put in front of a service data unit: marker, length, control flags
+    /// (bit 7: from the modem), service, client id. Also what a transport whose wire has no
+    /// header (GobiNet) rebuilds, whether or not the SDU decodes.
+    public static func qmuxFrame(service: UInt8, clientID: UInt8, fromModem: Bool, sdu: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: qmuxHeaderSize + sdu.count)
+        w.u8(marker)
         w.u16(UInt16(truncatingIfNeeded: sdu.count + 5))
         w.u8(fromModem ? 0x80 : 0x00)
-        w.u8(service.rawValue)
+        w.u8(service)
         w.u8(clientID)
         w.append(sdu)
         return w.bytes

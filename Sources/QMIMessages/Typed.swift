@@ -48,32 +48,6 @@ extension QMIService: QMIEnumValue {
     public static var table: QMIEnum { QMIEnums.service }
 }
 
-extension QMIMessage {
-    /// TLV `type` decoded per this message's catalogue definition; nil when absent,
-    /// undecodable, or not in the catalogue (the trace shows why).
-    public func decoded(_ type: UInt8) -> QMIValue? {
-        guard let raw = tlv(type), let t = spec?.tlv(type: type, kind: kind) else { return nil }
-        return try? QMICodec.decodeTLV(t, raw.value)
-    }
-
-    /// Sets TLV `type` to `value` (nil removes it), encoded per the catalogue. A value the
-    /// definition cannot hold leaves the TLV out and is recorded in `problem` (first one wins).
-    public mutating func encode(_ type: UInt8, _ value: QMIValue?, _ problem: inout QMIError?) {
-        guard let v = value else {
-            tlvs.removeAll { $0.type == type }
-            return
-        }
-        do throws(QMIError) {
-            guard let t = spec?.tlv(type: type, kind: kind) else {
-                throw .notFound("TLV 0x\(Text.hex(type)) of \(displayName) \(kind.word)")
-            }
-            setTLV(try QMICodec.encodeTLV(t, v))
-        } catch {
-            if problem == nil { problem = error }
-        }
-    }
-}
-
 /// Conversions between decoded values and the Swift types of generated properties.
 /// A value of another shape converts to zero, never traps.
 extension QMIValue {

@@ -2,6 +2,7 @@ import Foundation
 import Base
 import CSystem
 import MBIMCore
+import MBIMMessages
 
 /// A simulated Quectel module in MBIM mode (cdc_mbim): the MBIM control channel on a socket
 /// file (what qcm opens in place of /dev/cdc-wdm0) and, optionally, libmbim's
@@ -10,8 +11,9 @@ import MBIMCore
 /// and, as root, the netdev as a TAP device with cdc_mbim's fake Ethernet header that
 /// answers pings to the session's gateway while the session is up.
 ///
-/// Every message is read and answered through MBIMCore's layouts: the simulator and qcm
-/// share one definition of each. Runs on its own thread; public methods are thread-safe.
+/// Every message is read and answered through the typed views of MBIMCore's layouts
+/// (MBIMMessages): the simulator and qcm share one definition of each. Runs on its own
+/// thread; public methods are thread-safe.
 public final class MBIMSimulator {
     public struct Config {
         public var deviceID = "867394041355693"
@@ -79,7 +81,7 @@ public final class MBIMSimulator {
     var registered = false
     var attached = false
     /// Active sessions: id → IP type.
-    public private(set) var sessions: [UInt32: UInt32] = [:]
+    public private(set) var sessions: [UInt32: MBIM.IPType] = [:]
     var rejected = 0
     /// Every request received, by name ("basic-connect CONNECT set", "OPEN").
     public private(set) var requests: [String] = []
@@ -184,9 +186,8 @@ public final class MBIMSimulator {
         locked {
             guard sessions.removeValue(forKey: id) != nil else { return }
             log("network drops session \(id)")
-            indicate(MBIMCatalogue.Connect.cid, MBIMCatalogue.Connect.state.encode(
-                [.number(UInt64(id)), .number(UInt64(MBIMCatalogue.Connect.deactivated)), .number(0), .number(0),
-                 .uuid(.contextInternet), .number(36)]))
+            indicate(MBIM.Connect.cid, MBIM.Connect.Response(sessionID: id, activationState: .deactivated, contextType: .contextInternet,
+                                                             nwError: .regularDeactivation).encode())
         }
     }
 
@@ -208,7 +209,7 @@ public final class MBIMSimulator {
         locked {
             config.dataClasses = classes
             guard opened, registered else { return }
-            indicate(MBIMCatalogue.Register.cid, registerState)
+            indicate(MBIM.RegisterState.cid, registerState)
         }
     }
 
@@ -228,7 +229,7 @@ public final class MBIMSimulator {
             rssiReported = coded
             signalIndicationsSent += 1
             log("signal now \(coded) (coded RSSI)")
-            indicate(MBIMCatalogue.SignalState.cid, signalState)
+            indicate(MBIM.SignalState.cid, signalState)
         }
     }
 
@@ -302,9 +303,9 @@ public final class MBIMSimulator {
         case .success(let x): m = x
         case .failure(let e):
             log("client \(c.id): \(e.description)")
-            var err = MBIMMessage(kind: .functionError, transactionID: UInt32(bytes.count >= 12 ? UInt32(bytes[8]) | UInt32(bytes[9]) << 8 | UInt32(bytes[10]) << 16 | UInt32(bytes[11]) << 24 : 0))
-            err.value = 3       // LENGTH_MISMATCH
-            return send(err, to: c)
+            var header = ByteReader(bytes, from: 8)
+            let tid = (try? header.u32()) ?? 0
+            return send(MBIMMessage(kind: .functionError, transactionID: tid, value: MBIM.ProtocolError.lengthMismatch.rawValue), to: c)
         }
         requests.append(MBIMTrace.name(m))
         func done(_ kind: MBIMMessage.Kind, _ status: UInt32 = 0) { send(MBIMMessage(kind: kind, transactionID: m.transactionID, value: status), to: c) }
@@ -321,7 +322,7 @@ public final class MBIMSimulator {
             }
             done(.closeDone)
         case .command:
-            if c.viaProxy && m.service == .proxyControl && m.cid == MBIMCatalogue.ProxyConfiguration.cid {
+            if c.viaProxy && m.service == MBIM.ProxyControl.Configuration.service && m.cid == MBIM.ProxyControl.Configuration.cid {
                 c.configured = true
                 opened = true
                 var r = MBIMMessage(kind: .commandDone, transactionID: m.transactionID)
@@ -330,13 +331,11 @@ public final class MBIMSimulator {
                 return send(r, to: c)
             }
             guard opened else {
-                var e = MBIMMessage(kind: .functionError, transactionID: m.transactionID)
-                e.value = 5     // NOT_OPENED
-                return send(e, to: c)
+                return send(MBIMMessage(kind: .functionError, transactionID: m.transactionID, value: MBIM.ProtocolError.notOpened.rawValue), to: c)
             }
             if m.service == .basicConnect && config.noAnswer.contains(m.cid) { return log("not answering \(MBIMTrace.name(m)) (fault)") }
             let (status, buffer) = command(m)
-            var r = MBIMMessage(kind: .commandDone, transactionID: m.transactionID, value: status)
+            var r = MBIMMessage(kind: .commandDone, transactionID: m.transactionID, value: status.rawValue)
             r.service = m.service
             r.cid = m.cid
             r.buffer = buffer
@@ -347,146 +346,145 @@ public final class MBIMSimulator {
     }
 
     /// A COMMAND's status and information buffer.
-    func command(_ m: MBIMMessage) -> (UInt32, [UInt8]) {
-        typealias C = MBIMCatalogue
-        let noDevice: (UInt32, [UInt8]) = (9, [])        // NO_DEVICE_SUPPORT
-        guard m.service == .basicConnect else { return noDevice }
-        func values(_ layout: MBIMLayout) -> [MBIMValue]? { try? layout.decode(m.buffer).get() }
+    func command(_ m: MBIMMessage) -> (MBIM.Status, [UInt8]) {
+        guard m.service == .basicConnect else { return (.noDeviceSupport, []) }
+        /// The COMMAND's buffer read as `type`; nil when it does not hold that layout.
+        func body<B: MBIMTypedBuffer>(_ type: B.Type) -> B? { try? B(decoding: m.buffer) }
+        /// A query shorter than its layout: the session id it starts with.
+        var leadingSessionID: UInt32 {
+            var r = ByteReader(m.buffer)
+            return (try? r.u32()) ?? 0
+        }
         switch m.cid {
-        case C.DeviceCaps.cid:
-            return (0, C.DeviceCaps.response.encode([
-                .number(1), .number(1), .number(1), .number(2), .number(0x3c), .number(3), .number(1), .number(1),
-                .text(nil), .text(config.deviceID), .text(config.firmware), .text(config.hardware)]))
-        case C.DeviceServices.cid:
-            return (0, C.DeviceServices.response.encode([.number(0), .number(0), .services([
-                (MBIMUUID.basicConnect, [1, 2, 3, 4, 9, 10, 11, 12, 15, 16, 20]), (MBIMUUID.qmi, [1])])]))
-        case C.Radio.cid:
-            if m.isSet, let v = values(C.Radio.set) {
-                radioOn = v[0].u32 == 1
+        case MBIM.DeviceCaps.cid:
+            return (.success, MBIM.DeviceCaps.Response(
+                deviceType: .embedded, cellularClass: .gsm, voiceClass: 1, simClass: 2, dataClass: [.umts, .hsdpa, .hsupa, .lte],
+                smsCaps: 3, controlCaps: 1, maxSessions: 1, deviceID: config.deviceID, firmwareInfo: config.firmware,
+                hardwareInfo: config.hardware).encode())
+        case MBIM.DeviceServices.cid:
+            return (.success, MBIM.DeviceServices.Response(deviceServices: [
+                MBIMDeviceService(service: .basicConnect, cids: [1, 2, 3, 4, 9, 10, 11, 12, 15, 16, 20]),
+                MBIMDeviceService(service: .qmi, cids: [1])]).encode())
+        case MBIM.RadioState.cid:
+            if m.isSet, let set = body(MBIM.RadioState.Set.self) {
+                radioOn = set.radioState == .on
                 log("radio \(radioOn ? "on" : "off")")
                 if radioOn { registerSoon() } else { registered = false; attached = false; sessions.removeAll() }
             }
-            return (0, C.Radio.response.encode([.number(1), .number(radioOn ? 1 : 0)]))
-        case C.SubscriberReady.cid:
-            let state: UInt32 = simState == .absent ? C.SubscriberReady.notInserted : simState == .pinRequired ? C.SubscriberReady.deviceLocked
-                : C.SubscriberReady.initialized
-            let ready = simState == .ready
-            return (0, C.SubscriberReady.response.encode([.number(UInt64(state)), .text(ready ? config.imsi : nil),
-                                                           .text(simState == .absent ? nil : config.iccid), .number(0), .number(0), .texts([])]))
-        case C.Pin.cid:
-            if m.isSet, let v = values(C.Pin.set) {
-                guard simState == .pinRequired else { return (6, []) }                     // PIN_DISABLED
-                guard pinAttemptsLeft > 0 else { return (2, pinState) }
-                if v[2].text == config.pin {
+            return (.success, MBIM.RadioState.Response(hwRadioState: .on, swRadioState: radioOn ? .on : .off).encode())
+        case MBIM.SubscriberReadyStatus.cid:
+            let state: MBIM.ReadyState = simState == .absent ? .simNotInserted : simState == .pinRequired ? .deviceLocked : .initialized
+            return (.success, MBIM.SubscriberReadyStatus.Response(readyState: state, subscriberID: simState == .ready ? config.imsi : nil,
+                                                                 simICCID: simState == .absent ? nil : config.iccid).encode())
+        case MBIM.Pin.cid:
+            if m.isSet, let set = body(MBIM.Pin.Set.self) {
+                guard simState == .pinRequired else { return (.pinDisabled, []) }
+                guard pinAttemptsLeft > 0 else { return (.failure, pinState) }
+                if set.pin == config.pin {
                     simState = .ready
                     pinAttemptsLeft = config.pinAttempts
                     log("PIN accepted")
                     if radioOn { registerSoon() }
-                    return (0, pinState)
+                    return (.success, pinState)
                 }
                 pinAttemptsLeft -= 1
-                return (2, pinState)                                                        // FAILURE
+                return (.failure, pinState)
             }
-            return (0, pinState)
-        case C.Register.cid:
-            return (0, registerState)
-        case C.PacketService.cid:
-            if m.isSet, let v = values(C.PacketService.set) {
-                guard registered else { return (7, packetState) }                            // NOT_REGISTERED
-                attached = v[0].u32 == C.PacketService.attach
-                indicate(C.PacketService.cid, packetState)
+            return (.success, pinState)
+        case MBIM.RegisterState.cid:
+            return (.success, registerState)
+        case MBIM.PacketService.cid:
+            if m.isSet, let set = body(MBIM.PacketService.Set.self) {
+                guard registered else { return (.notRegistered, packetState) }
+                attached = set.packetServiceAction == .attach
+                indicate(MBIM.PacketService.cid, packetState)
             }
-            return (0, packetState)
-        case C.SignalState.cid:
+            return (.success, packetState)
+        case MBIM.SignalState.cid:
             if m.isSet {
-                guard let v = values(C.SignalState.set) else { return (21, []) }          // INVALID_PARAMETERS
-                signalInterval = v[0].u32
-                rssiThreshold = v[1].u32
-                errorRateThreshold = v[2].u32
+                guard let set = body(MBIM.SignalState.Set.self) else { return (.invalidParameters, []) }
+                signalInterval = set.signalStrengthInterval
+                rssiThreshold = set.rssiThreshold
+                errorRateThreshold = set.errorRateThreshold
                 log("signal reports: interval \(signalInterval) s, RSSI threshold \(rssiThreshold)")
             }
             rssiReported = config.rssi
-            return (0, signalState)
-        case C.PacketStatistics.cid:
-            guard !m.isSet else { return noDevice }                                        // query only
-            return (0, C.PacketStatistics.response.encode([
-                .number(0), .number(0), .number(counters.inOctets), .number(counters.inPackets),
-                .number(counters.outOctets), .number(counters.outPackets), .number(0), .number(UInt64(counters.outDiscards))]))
-        case C.Connect.cid:
-            if m.isSet, let v = values(C.Connect.set) {
-                let id = v[0].u32
-                if v[1].u32 == C.Connect.deactivate {
-                    guard sessions.removeValue(forKey: id) != nil else { return (16, connectState(id)) }   // CONTEXT_NOT_ACTIVATED
+            return (.success, signalState)
+        case MBIM.PacketStatistics.cid:
+            guard !m.isSet else { return (.noDeviceSupport, []) }                          // query only
+            return (.success, MBIM.PacketStatistics.Response(
+                inOctets: counters.inOctets, inPackets: counters.inPackets, outOctets: counters.outOctets,
+                outPackets: counters.outPackets, outDiscards: counters.outDiscards).encode())
+        case MBIM.Connect.cid:
+            if m.isSet, let set = body(MBIM.Connect.Set.self) {
+                let id = set.sessionID
+                if set.activationCommand == .deactivate {
+                    guard sessions.removeValue(forKey: id) != nil else { return (.contextNotActivated, connectState(id)) }
                     log("session \(id) deactivated")
-                    return (0, connectState(id))
+                    return (.success, connectState(id))
                 }
-                guard registered else { return (7, connectState(id)) }
-                guard attached else { return (12, connectState(id)) }                       // PACKET_SERVICE_DETACHED
+                guard registered else { return (.notRegistered, connectState(id)) }
+                guard attached else { return (.packetServiceDetached, connectState(id)) }
                 if let r = config.rejectConnect, config.rejectTimes < 0 || rejected < config.rejectTimes {
                     rejected += 1
                     log("refusing CONNECT (fault)")
-                    return (r.status, connectState(id, nwError: r.nwError))
+                    return (MBIM.Status(rawValue: r.status), connectState(id, nwError: MBIM.NwError(rawValue: r.nwError)))
                 }
-                if v[2].text == "auth.example" && (v[3].text != "user" || v[4].text != "pass") {
-                    return (19, connectState(id, nwError: 29))                               // INVALID_USER_NAME_PWD
+                if set.accessString == "auth.example" && (set.userName != "user" || set.password != "pass") {
+                    return (.invalidUserNamePwd, connectState(id, nwError: .userAuthenticationFailed))
                 }
-                let type = v[7].u32 == 0 ? C.Connect.ipv4 : v[7].u32
+                let type = set.ipType == .defaultValue ? .ipv4 : set.ipType
                 sessions[id] = type
-                log("session \(id) up (\(MBIMNames.ipType.describe(type)), APN '\(v[2].text ?? "")')")
-                return (0, connectState(id))
+                log("session \(id) up (\(type.name), APN '\(set.accessString ?? "")')")
+                return (.success, connectState(id))
             }
-            let id = values(C.Connect.state).map { $0[0].u32 } ?? (m.buffer.count >= 4 ? UInt32(m.buffer[0]) : 0)
-            return (0, connectState(id))
-        case C.IPConfiguration.cid:
-            let id = m.buffer.count >= 4 ? UInt32(m.buffer[0]) | UInt32(m.buffer[1]) << 8 : 0
-            guard let type = sessions[id] else { return (16, []) }
-            return (0, ipConfiguration(id, type))
+            return (.success, connectState(body(MBIM.Connect.Query.self)?.sessionID ?? leadingSessionID))
+        case MBIM.IPConfiguration.cid:
+            let id = body(MBIM.IPConfiguration.Query.self)?.sessionID ?? leadingSessionID
+            guard let type = sessions[id] else { return (.contextNotActivated, []) }
+            return (.success, ipConfiguration(id, type))
         default:
-            return noDevice
+            return (.noDeviceSupport, [])
         }
     }
 
     var pinState: [UInt8] {
-        MBIMCatalogue.Pin.response.encode([.number(UInt64(MBIMCatalogue.Pin.pin1)),
-                                           .number(simState == .pinRequired ? 1 : 0), .number(UInt64(pinAttemptsLeft))])
+        MBIM.Pin.Response(pinType: .pin1, pinState: simState == .pinRequired ? .locked : .unlocked, remainingAttempts: pinAttemptsLeft).encode()
     }
 
     var registerState: [UInt8] {
-        let state: UInt32 = registered ? (config.roaming ? MBIMCatalogue.Register.roaming : MBIMCatalogue.Register.home) : 2
-        return MBIMCatalogue.Register.response.encode([
-            .number(0), .number(UInt64(state)), .number(1), .number(UInt64(config.dataClasses)), .number(1),
-            .text(registered ? config.provider.id : nil), .text(registered ? config.provider.name : nil), .text(nil), .number(0)])
+        MBIM.RegisterState.Response(
+            registerState: registered ? (config.roaming ? .roaming : .home) : .searching, registerMode: 1,
+            availableDataClasses: MBIM.DataClass(rawValue: config.dataClasses), currentCellularClass: .gsm,
+            providerID: registered ? config.provider.id : nil, providerName: registered ? config.provider.name : nil).encode()
     }
 
     var signalState: [UInt8] {
-        MBIMCatalogue.SignalState.response.encode([.number(UInt64(config.rssi)), .number(99), .number(UInt64(signalInterval)),
-                                                   .number(UInt64(rssiThreshold)), .number(UInt64(errorRateThreshold))])
+        MBIM.SignalState.Response(rssi: config.rssi, errorRate: 99, signalStrengthInterval: signalInterval, rssiThreshold: rssiThreshold,
+                                  errorRateThreshold: errorRateThreshold).encode()
     }
 
     var packetState: [UInt8] {
-        MBIMCatalogue.PacketService.response.encode([.number(0), .number(attached ? 2 : 4), .number(0x20), .number(50_000_000), .number(150_000_000)])
+        MBIM.PacketService.Response(packetServiceState: attached ? .attached : .detached, highestAvailableDataClass: .lte,
+                                    uplinkSpeed: 50_000_000, downlinkSpeed: 150_000_000).encode()
     }
 
-    func connectState(_ id: UInt32, nwError: UInt32 = 0) -> [UInt8] {
-        let up = sessions[id] != nil
-        return MBIMCatalogue.Connect.state.encode([.number(UInt64(id)), .number(UInt64(up ? MBIMCatalogue.Connect.activated : MBIMCatalogue.Connect.deactivated)),
-                                                   .number(0), .number(UInt64(sessions[id] ?? 0)), .uuid(.contextInternet), .number(UInt64(nwError))])
+    func connectState(_ id: UInt32, nwError: MBIM.NwError = .noneValue) -> [UInt8] {
+        MBIM.Connect.Response(sessionID: id, activationState: sessions[id] != nil ? .activated : .deactivated,
+                              ipType: sessions[id] ?? .defaultValue, contextType: .contextInternet, nwError: nwError).encode()
     }
 
-    func ipConfiguration(_ id: UInt32, _ type: UInt32) -> [UInt8] {
-        typealias C = MBIMCatalogue.IPConfiguration
-        let v4 = type != MBIMCatalogue.Connect.ipv6, v6 = type != MBIMCatalogue.Connect.ipv4
-        let all = C.address | C.gateway | C.dns | C.mtu
+    func ipConfiguration(_ id: UInt32, _ type: MBIM.IPType) -> [UInt8] {
+        let v4 = type != .ipv6, v6 = type != .ipv4
+        let all: MBIM.IPAvailable = [.address, .gateway, .dns, .mtu]
         func addr(_ s: String) -> IPAddress { IPAddress(s) ?? IPAddress(ipv4: 0) }
-        return C.layout.encode([
-            .number(UInt64(id)), .number(UInt64(v4 ? all : 0)), .number(UInt64(v6 ? all : 0)),
-            .number(0), .addresses(v4 ? [(config.ipv4.prefix, addr(config.ipv4.address))] : []),
-            .number(0), .addresses(v6 ? [(config.ipv6.prefix, addr(config.ipv6.address))] : []),
-            .addresses(v4 ? [(32, addr(config.ipv4.gateway))] : []), .addresses(v6 ? [(128, addr(config.ipv6.gateway))] : []),
-            .number(0), .addresses(v4 ? config.ipv4.dns.map { (32, addr($0)) } : []),
-            .number(0), .addresses(v6 ? config.ipv6.dns.map { (128, addr($0)) } : []),
-            .number(UInt64(v4 ? config.mtu : 0)), .number(UInt64(v6 ? config.mtu : 0)),
-        ])
+        return MBIM.IPConfiguration.Response(
+            sessionID: id, ipv4ConfigurationAvailable: v4 ? all : [], ipv6ConfigurationAvailable: v6 ? all : [],
+            ipv4Address: v4 ? [MBIMAddress(prefix: config.ipv4.prefix, address: addr(config.ipv4.address))] : [],
+            ipv6Address: v6 ? [MBIMAddress(prefix: config.ipv6.prefix, address: addr(config.ipv6.address))] : [],
+            ipv4Gateway: v4 ? addr(config.ipv4.gateway) : nil, ipv6Gateway: v6 ? addr(config.ipv6.gateway) : nil,
+            ipv4DNSServer: v4 ? config.ipv4.dns.map(addr) : [], ipv6DNSServer: v6 ? config.ipv6.dns.map(addr) : [],
+            ipv4MTU: v4 ? config.mtu : 0, ipv6MTU: v6 ? config.mtu : 0).encode()
     }
 
     func registerSoon() {
@@ -496,7 +494,7 @@ public final class MBIMSimulator {
                 guard self.radioOn, self.simState == .ready, !self.registered else { return }
                 self.registered = true
                 self.log("registered")
-                self.indicate(MBIMCatalogue.Register.cid, self.registerState)
+                self.indicate(MBIM.RegisterState.cid, self.registerState)
             }
         }
     }
@@ -519,4 +517,9 @@ public final class MBIMSimulator {
         counters.inOctets += UInt64(reply.count); counters.inPackets += 1
         tap.write(Array(f[6..<12]) + [0, 0, 0, 0, 0, 0] + [0x08, 0x00] + reply)
     }
+}
+
+private extension MBIM.Status {
+    /// Status 0 (the table's "None"): the command succeeded.
+    static var success: MBIM.Status { .noneValue }
 }

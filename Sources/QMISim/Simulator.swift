@@ -292,7 +292,7 @@ public final class QMISimulator {
         if let sink = c.sink { return sink(bytes) }
         if c.gobiNet {
             // The driver strips the QMUX header; cut-short frames lose what they lack.
-            c.packets.append(Array(bytes.dropFirst(min(6, bytes.count))))
+            c.packets.append(Array(bytes.dropFirst(min(QMIMessage.qmuxHeaderSize, bytes.count))))
             return flushPackets(c)
         }
         c.outbox += bytes
@@ -454,16 +454,16 @@ extension QMISimulator {
                 gobiNetBind(c, packet)
                 continue
             }
-            let length = UInt16(truncatingIfNeeded: packet.count + 5)
-            received([0x01, UInt8(length & 0xff), UInt8(length >> 8), 0x00, b.service, b.cid] + packet, on: c)
+            received(QMIMessage.qmuxFrame(service: b.service, clientID: b.cid, fromModem: false, sdu: packet), on: c)
         }
     }
 
     func gobiNetBind(_ c: Connection, _ packet: [UInt8]) {
-        func u32(_ o: Int) -> UInt32 { packet.count >= o + 4 ? UInt32(packet[o]) | UInt32(packet[o + 1]) << 8 | UInt32(packet[o + 2]) << 16 | UInt32(packet[o + 3]) << 24 : 0 }
+        var ioctl = ByteReader(packet)
+        let request = try? ioctl.u32(), argument = try? ioctl.u32()
         var rc: Int32 = 0
-        let service = UInt8(truncatingIfNeeded: u32(4))
-        if packet.count != 8 || u32(0) != GobiNetFiles.getServiceFile {
+        let service = UInt8(truncatingIfNeeded: argument ?? 0)
+        if packet.count != 8 || request != GobiNetFiles.getServiceFile {
             rc = -EBADRQC                                  // an ioctl the driver does not know
         } else if service == 0 {
             rc = -EINVAL                                   // CTL is the driver's
@@ -477,8 +477,9 @@ extension QMISimulator {
             case .failure: rc = -EFAULT
             }
         }
-        let r = UInt32(bitPattern: rc)
-        c.packets.append([UInt8(r & 0xff), UInt8(r >> 8 & 0xff), UInt8(r >> 16 & 0xff), UInt8(r >> 24)])
+        var answer = ByteWriter(capacity: 4)
+        answer.u32(UInt32(bitPattern: rc))
+        c.packets.append(answer.bytes)
         flushPackets(c)
     }
 

@@ -1,6 +1,7 @@
 import XCTest
 import Base
 @testable import MBIMCore
+import MBIMMessages
 
 final class CodecTests: XCTestCase {
     typealias C = MBIMCatalogue
@@ -16,25 +17,28 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(r.u32(24), 80); XCTAssertEqual(r.u32(28), 2)      // Password {80, 2}
         XCTAssertEqual(Array(b[44..<48]), [0x7e, 0x5e, 0x2a, 0x7e], "UUIDs go out in printed order")
         guard case .success(let v) = C.Connect.set.decode(b) else { return XCTFail() }
-        XCTAssertEqual(v[2].text, "internet")
-        XCTAssertEqual(v[4].text, "p")
+        let set = MBIM.Connect.Set(values: v)
+        XCTAssertEqual(set.accessString, "internet")
+        XCTAssertEqual(set.password, "p")
         XCTAssertTrue(C.Connect.set.describe(v).contains("Password='***'"))
     }
 
     func testIPConfigurationRoundTrip() {
         let a = IPAddress("10.0.0.2")!, g = IPAddress("10.0.0.1")!, d = IPAddress("8.8.8.8")!
-        let b = C.IPConfiguration.layout.encode([.number(0), .number(15), .number(0), .number(0), .addresses([(24, a)]), .number(0), .addresses([]),
-                                                 .addresses([(32, g)]), .addresses([]), .number(0), .addresses([(32, d)]), .number(0),
+        let b = C.IPConfiguration.layout.encode([.number(0), .number(15), .number(0), .number(0), .addresses([MBIMAddress(prefix: 24, address: a)]),
+                                                 .number(0), .addresses([]), .addresses([MBIMAddress(g)]), .addresses([]), .number(0),
+                                                 .addresses([MBIMAddress(d)]), .number(0),
                                                  .addresses([]), .number(1500), .number(0)])
         XCTAssertEqual(Reader(b).u32(16), 60, "first address right after the 60-byte fixed part")
         XCTAssertEqual(Reader(b).u32(28), 68)
         XCTAssertEqual(Reader(b).u32(40), 72)
         guard case .success(let v) = C.IPConfiguration.layout.decode(b) else { return XCTFail() }
-        XCTAssertEqual(v[C.IPConfiguration.v4Address].addresses.first?.address.text, "10.0.0.2")
-        XCTAssertEqual(v[C.IPConfiguration.v4Address].addresses.first?.prefix, 24)
-        XCTAssertEqual(v[C.IPConfiguration.v4Gateway].addresses.first?.address.text, "10.0.0.1")
-        XCTAssertEqual(v[C.IPConfiguration.v4DNS].addresses.map { $0.address.text }, ["8.8.8.8"])
-        XCTAssertEqual(v[C.IPConfiguration.v4MTU].u32, 1500)
+        let ip = MBIM.IPConfiguration.Response(values: v)
+        XCTAssertEqual(ip.ipv4Address.first?.address.text, "10.0.0.2")
+        XCTAssertEqual(ip.ipv4Address.first?.prefix, 24)
+        XCTAssertEqual(ip.ipv4Gateway?.text, "10.0.0.1")
+        XCTAssertEqual(ip.ipv4DNSServer.map { $0.text }, ["8.8.8.8"])
+        XCTAssertEqual(ip.ipv4MTU, 1500)
     }
 
     func testSignalAndPacketStatistics() {
@@ -52,9 +56,10 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(Array(b[8..<16]), [3, 0, 0, 0, 1, 0, 0, 0])
         XCTAssertEqual(Reader(b).u32(44), 8)
         guard case .success(let v) = C.PacketStatistics.response.decode(b) else { return XCTFail() }
-        XCTAssertEqual(v[C.PacketStatistics.inOctets].number, 0x1_0000_0003)
-        XCTAssertEqual(v[C.PacketStatistics.outPackets].number, 6)
-        XCTAssertEqual(v[C.PacketStatistics.outDiscards].number, 8)
+        let stats = MBIM.PacketStatistics.Response(values: v)
+        XCTAssertEqual(stats.inOctets, 0x1_0000_0003)
+        XCTAssertEqual(stats.outPackets, 6)
+        XCTAssertEqual(stats.outDiscards, 8)
         XCTAssertNotNil(C.find(.basicConnect, C.PacketStatistics.cid), "in the catalogue: the trace names it")
     }
 
@@ -67,7 +72,7 @@ final class CodecTests: XCTestCase {
         var odd = C.Register.response.encode([.number(0), .number(3), .number(1), .number(0x20), .number(1), .text("46001"), .text(nil), .text(nil), .number(0)])
         odd[24] = 9
         guard case .failure = C.Register.response.decode(odd) else { return XCTFail("odd UTF-16 size accepted") }
-        var many = C.IPConfiguration.layout.encode([.number(0), .number(1), .number(0), .number(0), .addresses([(24, IPAddress("10.0.0.2")!)])])
+        var many = C.IPConfiguration.layout.encode([.number(0), .number(1), .number(0), .number(0), .addresses([MBIMAddress(prefix: 24, address: IPAddress("10.0.0.2")!)])])
         many[12] = 200                                                                  // 200 addresses claimed
         guard case .failure = C.IPConfiguration.layout.decode(many) else { return XCTFail("count beyond the buffer accepted") }
         XCTAssertEqual(MBIMText.string([0x41, 0, 0x0a, 0, 0x1b, 0]), "A\\x0a\\x1b", "control characters never come out raw")

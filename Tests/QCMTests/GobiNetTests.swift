@@ -22,19 +22,30 @@ final class GobiNetTests: XCTestCase {
                        "GobiNet service file for WDS on /dev/null: the ioctl 0x8be1 is not known there (ENOTTY (Inappropriate ioctl for device)): not a GobiNet qcqmi node, or an old driver")
     }
 
-    func testHeadersAreRebuiltTheWayQuectelCMDoes() {
+    func testHeadersAreRebuiltTheWayQuectelCMDoes() throws {
         // WDS Get Packet Service Status response as read() returns it: flags, tid, id, length, TLVs.
         let sdu: [UInt8] = [0x02, 0x05, 0x00, 0x22, 0x00, 0x0b, 0x00, 0x02, 0x04, 0x00, 0, 0, 0, 0, 0x01, 0x01, 0x00, 0x01]
-        let frame = GobiNetChannel.frame(service: 1, clientID: 3, sdu: sdu)
+        let frame = QMIMessage.qmuxFrame(service: 1, clientID: 3, fromModem: true, sdu: sdu)
         XCTAssertEqual(Array(frame.prefix(6)), [0x01, 0x17, 0x00, 0x80, 0x01, 0x03])
         let m = try? QMIMessage.decode(frame)
         XCTAssertEqual(m?.displayName, "WDS Get Packet Service Status")
         XCTAssertEqual(m?.transactionID, 5)
-        let ctl = GobiNetChannel.ctlResponse(tid: 7, messageID: 0x22, allocation: [0x01, 0x02])
-        let a = try? QMIMessage.decode(ctl)
-        XCTAssertEqual(a?.displayName, "CTL Allocate Client ID")
-        XCTAssertEqual(a?.result?.ok, true)
-        XCTAssertEqual(CTL.AllocateClientID.Response(a!).allocation?.clientID, 2)
+        // CTL is answered as the driver's own CTL client would have been: by the catalogue's definitions.
+        let channel = try GobiNetChannel.open("/dev/null")
+        var release = CTL.ReleaseClientID.Request()
+        release.release = CTL.ReleaseClientID.Release(service: .wds, clientID: 2)
+        var request = try release.checked()
+        request.transactionID = 7
+        let a = try QMIMessage.decode(try channel.ctlReply(to: request))
+        XCTAssertEqual(a.displayName, "CTL Release Client ID")
+        XCTAssertEqual(a.transactionID, 7)
+        XCTAssertEqual(a.result?.ok, true)
+        XCTAssertEqual(CTL.ReleaseClientID.Response(a).release?.clientID, 2)
+        XCTAssertEqual(Array(a.encode().prefix(6)), [0x01, 0x17, 0x00, 0x80, 0x00, 0x00], "from the modem, CTL, client 0")
+        XCTAssertThrowsError(try channel.ctlReply(to: try CTL.Sync.Request().checked())) { e in
+            XCTAssertEqual((e as? QMIError)?.description.contains("CTL Sync is the GobiNet driver's own"), true, "\(e)")
+        }
+        XCTAssertThrowsError(try channel.ctlReply(to: CTL.ReleaseClientID.Request().message), "a Release without a client")
     }
 
     func testDialOverServiceFilesAndCloseThemAll() throws {
