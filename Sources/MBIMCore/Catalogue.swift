@@ -65,8 +65,6 @@ public enum MBIMCatalogue {
             .u32("SimClass"), .u32("DataClass", MBIMNames.dataClass), .u32("SmsCaps"), .u32("ControlCaps"), .u32("MaxSessions"),
             .string("CustomDataClass"), .string("DeviceId"), .string("FirmwareInfo"), .string("HardwareInfo"),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let dataClass = 4, deviceID = 9, firmware = 10, hardware = 11
     }
 
     public enum SubscriberReady {
@@ -75,9 +73,6 @@ public enum MBIMCatalogue {
             .u32("ReadyState", MBIMNames.readyState), .string("SubscriberId"), .string("SimIccId"), .u32("ReadyInfo"),
             .u32("TelephoneNumbersCount"), .strings("TelephoneNumbers", count: 4),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let readyState = 0, subscriberID = 1, iccid = 2
-        public static let initialized: UInt32 = 1, notInserted: UInt32 = 2, badSIM: UInt32 = 3, deviceLocked: UInt32 = 6
     }
 
     public enum Radio {
@@ -92,10 +87,6 @@ public enum MBIMCatalogue {
                                                        .secret("Pin"), .secret("NewPin")])
         public static let response = MBIMLayout("PIN", [.u32("PinType", MBIMNames.pinType), .u32("PinState", MBIMNames.pinState),
                                                         .u32("RemainingAttempts")])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let pinType = 0, pinState = 1, remaining = 2
-        public static let pin1: UInt32 = 2, puk1: UInt32 = 11
-        public static let locked: UInt32 = 1
     }
 
     public enum Register {
@@ -106,9 +97,6 @@ public enum MBIMCatalogue {
             .u32("AvailableDataClasses", MBIMNames.dataClass), .u32("CurrentCellularClass", MBIMNames.cellularClass),
             .string("ProviderId"), .string("ProviderName"), .string("RoamingText"), .u32("RegistrationFlag"),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let nwError = 0, state = 1, dataClasses = 3, providerID = 5, providerName = 6
-        public static let home: UInt32 = 3, roaming: UInt32 = 4, partner: UInt32 = 5
     }
 
     public enum PacketService {
@@ -118,9 +106,6 @@ public enum MBIMCatalogue {
             .u32("NwError", MBIMNames.nwError), .u32("PacketServiceState", MBIMNames.packetServiceState),
             .u32("HighestAvailableDataClass", MBIMNames.dataClass), .u64("UplinkSpeed"), .u64("DownlinkSpeed"),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let state = 1
-        public static let attach: UInt32 = 0, attached: UInt32 = 2
     }
 
     public enum SignalState {
@@ -134,8 +119,6 @@ public enum MBIMCatalogue {
         public static let set = MBIMLayout("SIGNAL_STATE set", [
             .u32("SignalStrengthInterval"), .u32("RssiThreshold"), .u32("ErrorRateThreshold"),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let rssi = 0
         /// In a set, for the interval and the RSSI threshold: the modem's default; for the
         /// error-rate threshold: no reports (as libmbim and Wireshark read it).
         public static let unspecified: UInt32 = 0xffff_ffff
@@ -152,8 +135,6 @@ public enum MBIMCatalogue {
             .u32("InDiscards"), .u32("InErrors"), .u64("InOctets"), .u64("InPackets"), .u64("OutOctets"), .u64("OutPackets"),
             .u32("OutErrors"), .u32("OutDiscards"),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let inDiscards = 0, inOctets = 2, inPackets = 3, outOctets = 4, outPackets = 5, outDiscards = 7
     }
 
     public enum Connect {
@@ -168,10 +149,6 @@ public enum MBIMCatalogue {
             .u32("SessionId"), .u32("ActivationState", MBIMNames.activationState), .u32("VoiceCallState"),
             .u32("IpType", MBIMNames.ipType), .uuid("ContextType"), .u32("NwError", MBIMNames.nwError),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let sessionID = 0, activationState = 1, ipType = 3, nwError = 5
-        public static let deactivate: UInt32 = 0, activate: UInt32 = 1, activated: UInt32 = 1
-        public static let ipv4: UInt32 = 1, ipv6: UInt32 = 2, ipv4v6: UInt32 = 3
     }
 
     public enum IPConfiguration {
@@ -186,10 +163,6 @@ public enum MBIMCatalogue {
             .u32("IPv6DnsServerCount"), .addressList("IPv6DnsServer", v6: true, count: 11),
             .u32("IPv4Mtu"), .u32("IPv6Mtu"),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let v4Available = 1, v6Available = 2, v4Address = 4, v6Address = 6
-        public static let v4Gateway = 7, v6Gateway = 8, v4DNS = 10, v6DNS = 12, v4MTU = 13, v6MTU = 14
-        public static let address: UInt32 = 1, gateway: UInt32 = 2, dns: UInt32 = 4, mtu: UInt32 = 8
     }
 
     public enum DeviceServices {
@@ -197,8 +170,6 @@ public enum MBIMCatalogue {
         public static let response = MBIMLayout("DEVICE_SERVICES", [
             .u32("DeviceServicesCount"), .u32("MaxDssSessions"), .services("DeviceServices", count: 0),
         ])
-        // used by Sources/QCM/MBIMSession.swift until it moves to the typed views
-        public static let services = 2
     }
 
     // MARK: libmbim's proxy

@@ -2,6 +2,7 @@
 import Base
 import LinkConfig
 import MBIMCore
+import MBIMMessages
 
 /// The MBIM session's call: registration, packet service attach, CONNECT, IP configuration,
 /// the link, the network ending the session, and the teardown.
@@ -12,29 +13,28 @@ extension MBIMSession {
         call.phase = .waitingForNetwork
         packetServiceAsked = false
         setState(nil, "waiting for network registration")
-        command(.register, MBIMCatalogue.Register.cid)
+        command(.register, MBIM.RegisterState.cid)
         watchSignal()
     }
 
-    func registration(_ v: [MBIMValue]) {
-        typealias R = MBIMCatalogue.Register
-        let state = v[R.state].u32
+    func registration(_ v: MBIM.RegisterState.Response) {
+        let state = v.registerState
         let was = registered
-        registered = state == R.home || state == R.roaming || state == R.partner
+        registered = state == .home || state == .roaming || state == .partner
         if registered != was || !registered {
-            log("requestRegistrationState2 \(MBIMNames.registerState.describe(state)), provider \(v[R.providerName].text ?? "?") (\(v[R.providerID].text ?? "?")), data classes \(MBIMNames.dataClass.describe(v[R.dataClasses].u32))"
-                + (v[R.nwError].u32 != 0 ? ", network error \(MBIMNames.nwError.describe(v[R.nwError].u32))" : ""))
+            log("requestRegistrationState2 \(state.name), provider \(v.providerName ?? "?") (\(v.providerID ?? "?")), data classes \(v.availableDataClasses.name)"
+                + (v.nwError != .noneValue ? ", network error \(v.nwError.name)" : ""))
         }
-        dataClasses = registered ? v[R.dataClasses].u32 : 0
-        updateField([(.registration, MBIMNames.registerState.describe(state)),
-                     (.operatorName, v[R.providerName].text.flatMap(Network.operatorName)),
-                     (.mccMnc, v[R.providerID].text.flatMap(Network.identifier)), (.rat, MBIMSession.rat(dataClasses))]
+        dataClasses = registered ? v.availableDataClasses.rawValue : 0
+        updateField([(.registration, state.name),
+                     (.operatorName, v.providerName.flatMap(Network.operatorName)),
+                     (.mccMnc, v.providerID.flatMap(Network.identifier)), (.rat, MBIMSession.rat(dataClasses))]
                     + signalFields())
         guard isReady else { return }
         if registered && call.phase == .waitingForNetwork && !packetServiceAsked {
             cancel(.registrationPoll)
             packetServiceAsked = true
-            command(.packetQuery, MBIMCatalogue.PacketService.cid)
+            command(.packetQuery, MBIM.PacketService.cid)
         } else if !registered {
             arm(.registrationPoll, 30_000)
         }
@@ -42,7 +42,7 @@ extension MBIMSession {
 
     func pollRegistration() {
         guard isReady, !registered else { return }
-        command(.register, MBIMCatalogue.Register.cid)
+        command(.register, MBIM.RegisterState.cid)
     }
 
     /// The newest technology of an MBIM data-class mask, as `qcm status` names RATs.
@@ -57,12 +57,12 @@ extension MBIMSession {
     func packetService(_ step: MBIMStep, _ r: Result<MBIMMessage, MBIMError>) {
         packetServiceAsked = step == .packetQuery      // an attach follows a query; nothing follows an attach
         guard isReady, call.phase == .waitingForNetwork else { return }
-        typealias P = MBIMCatalogue.PacketService
-        guard let v = values(P.response, r) else { return dialFailed(call, "packet service \(step == .attach ? "attach" : "query"): \(MBIMSession.why(r))") }
-        if v[P.state].u32 == P.attached { return dial() }
-        guard step == .packetQuery else { return dialFailed(call, "packet service not attached (\(MBIMNames.packetServiceState.describe(v[P.state].u32)))") }
+        typealias P = MBIM.PacketService
+        guard let v = decoded(P.Response.self, r) else { return dialFailed(call, "packet service \(step == .attach ? "attach" : "query"): \(MBIMSession.why(r))") }
+        if v.packetServiceState == .attached { return dial() }
+        guard step == .packetQuery else { return dialFailed(call, "packet service not attached (\(v.packetServiceState.name))") }
         log("attaching the packet service")
-        command(.attach, P.cid, set: true, P.set.encode([.number(UInt64(P.attach))]), timeout: config.timeouts.startNetwork)
+        command(.attach, P.cid, set: true, P.Set(packetServiceAction: .attach).encode(), timeout: config.timeouts.startNetwork)
     }
 
     func redialDue() {
@@ -70,10 +70,10 @@ extension MBIMSession {
         call.phase = .waitingForNetwork
         if registered {
             packetServiceAsked = true
-            command(.packetQuery, MBIMCatalogue.PacketService.cid)
+            command(.packetQuery, MBIM.PacketService.cid)
         } else {
             setState(nil, "waiting for network registration")
-            command(.register, MBIMCatalogue.Register.cid)
+            command(.register, MBIM.RegisterState.cid)
         }
     }
 
@@ -84,37 +84,35 @@ extension MBIMSession {
         call.phase = .dialing
         setState(nil, "dialing")
         dialing = true
-        typealias C = MBIMCatalogue.Connect
         let f = call.options.families
-        let ipType = f.contains(.ipv4) && f.contains(.ipv6) ? C.ipv4v6 : f.contains(.ipv6) ? C.ipv6 : C.ipv4
+        let ipType: MBIM.IPType = f.contains(.ipv4) && f.contains(.ipv6) ? .ipv4v6 : f.contains(.ipv6) ? .ipv6 : .ipv4
         // The APN, user and password of -s (a profile is a QMI notion: MBIM has none here).
-        let auth: UInt64 = call.options.auth.map { UInt64($0 == 3 ? 2 : $0) } ?? (call.options.password == nil ? 0 : 2)
-        let body = C.set.encode([.number(UInt64(session)), .number(UInt64(C.activate)), .text(call.options.apn ?? ""),
-                                 .text(call.options.user), .text(call.options.password), .number(0), .number(auth),
-                                 .number(UInt64(ipType)), .uuid(.contextInternet)])
-        command(.connect, C.cid, set: true, body, timeout: config.timeouts.startNetwork)
+        // -s's auth 3 (PAP or CHAP) becomes CHAP; a password alone means CHAP too.
+        let auth = call.options.auth.map { MBIM.AuthProtocol(rawValue: UInt32($0 == 3 ? 2 : $0)) } ?? (call.options.password == nil ? .noneValue : .chap)
+        let body = MBIM.Connect.Set(sessionID: session, activationCommand: .activate, accessString: call.options.apn ?? "",
+                                    userName: call.options.user, password: call.options.password, authProtocol: auth,
+                                    ipType: ipType, contextType: .contextInternet)
+        command(.connect, MBIM.Connect.cid, set: true, body.encode(), timeout: config.timeouts.startNetwork)
     }
 
     func connectAnswered(_ r: Result<MBIMMessage, MBIMError>) {
         dialing = false
-        typealias C = MBIMCatalogue.Connect
         if teardown != nil { return teardownNext() }
         guard isReady, call.phase == .dialing else { return }
-        let v = values(C.state, r)
-        guard case .success = r, let state = v?[C.activationState].u32, state == C.activated else {
-            let nw = v.map { $0[C.nwError].u32 } ?? 0
-            return dialFailed(call, "CONNECT: \(MBIMSession.why(r))" + (nw != 0 ? ", network error \(MBIMNames.nwError.describe(nw)) (\(nw))" : ""))
+        let v = decoded(MBIM.Connect.Response.self, r)
+        guard case .success = r, let up = v, up.activationState == .activated else {
+            let nw = v?.nwError ?? .noneValue
+            return dialFailed(call, "CONNECT: \(MBIMSession.why(r))" + (nw != .noneValue ? ", network error \(nw.name) (\(nw.rawValue))" : ""))
         }
         sessionUp = true
-        log("requestSetupDataCall MBIM session \(session) activated (\(MBIMNames.ipType.describe(v?[C.ipType].u32 ?? 0)))")
+        log("requestSetupDataCall MBIM session \(session) activated (\(up.ipType.name))")
         call.phase = .configuring
-        let query = MBIMCatalogue.IPConfiguration.layout.encode([.number(UInt64(session))])
-        command(.ipConfig, MBIMCatalogue.IPConfiguration.cid, query)
+        command(.ipConfig, MBIM.IPConfiguration.cid, MBIM.IPConfiguration.Query(sessionID: session).encode())
     }
 
     func ipConfigured(_ r: Result<MBIMMessage, MBIMError>) {
         guard isReady, call.phase == .configuring else { return }
-        guard let v = values(MBIMCatalogue.IPConfiguration.layout, r) else {
+        guard let v = decoded(MBIM.IPConfiguration.Response.self, r) else {
             return callDropped("no IP configuration from the modem: \(MBIMSession.why(r))", disconnect: true)
         }
         let plan = Plans.fromMBIM(v, interface: config.netdev ?? "wwan0", metric: options.metric, defaultRoute: call.options.defaultRoute)
@@ -140,32 +138,30 @@ extension MBIMSession {
     func callDropped(_ why: String, disconnect: Bool) {
         let delay = callEnded(call, why)
         if disconnect && sessionUp {
-            command(.disconnect, MBIMCatalogue.Connect.cid, set: true, deactivateBody, timeout: config.timeouts.teardown)
+            command(.disconnect, MBIM.Connect.cid, set: true, deactivateBody, timeout: config.timeouts.teardown)
         }
         sessionUp = false
         scheduleRedial(call, after: delay)
     }
 
     var deactivateBody: [UInt8] {
-        MBIMCatalogue.Connect.set.encode([.number(UInt64(session)), .number(UInt64(MBIMCatalogue.Connect.deactivate)), .text(nil), .text(nil),
-                                          .text(nil), .number(0), .number(0), .number(0), .uuid(.contextInternet)])
+        MBIM.Connect.Set(sessionID: session, activationCommand: .deactivate, contextType: .contextInternet).encode()
     }
 
     // MARK: indications
 
     func indication(_ m: MBIMMessage) {
         guard m.service == .basicConnect, isReady else { return }
-        typealias C = MBIMCatalogue.Connect
         switch m.cid {
-        case C.cid:
-            guard case .success(let v) = C.state.decode(m.buffer), v[C.sessionID].u32 == session,
-                  v[C.activationState].u32 != C.activated, call.phase == .connected || call.phase == .configuring else { return }
-            let nw = v[C.nwError].u32
-            callDropped("the network ended the session" + (nw != 0 ? " (network error \(MBIMNames.nwError.describe(nw)), \(nw))" : ""), disconnect: false)
-        case MBIMCatalogue.Register.cid:
-            if case .success(let v) = MBIMCatalogue.Register.response.decode(m.buffer) { registration(v) }
-        case MBIMCatalogue.SignalState.cid:
-            if case .success(let v) = MBIMCatalogue.SignalState.response.decode(m.buffer) { signal(v) }
+        case MBIM.Connect.cid:
+            guard let v = try? MBIM.Connect.Response(decoding: m.buffer), v.sessionID == session,
+                  v.activationState != .activated, call.phase == .connected || call.phase == .configuring else { return }
+            let nw = v.nwError
+            callDropped("the network ended the session" + (nw != .noneValue ? " (network error \(nw.name), \(nw.rawValue))" : ""), disconnect: false)
+        case MBIM.RegisterState.cid:
+            if let v = try? MBIM.RegisterState.Response(decoding: m.buffer) { registration(v) }
+        case MBIM.SignalState.cid:
+            if let v = try? MBIM.SignalState.Response(decoding: m.buffer) { signal(v) }
         default:
             break
         }
@@ -181,7 +177,7 @@ extension MBIMSession {
         if sessionUp {
             log("requestDeactivateDefaultPDP MBIM session \(session)")
             t.stopsOutstanding = 1
-            command(.disconnect, MBIMCatalogue.Connect.cid, set: true, deactivateBody, timeout: config.timeouts.teardown)
+            command(.disconnect, MBIM.Connect.cid, set: true, deactivateBody, timeout: config.timeouts.teardown)
         } else {
             t.releasesOutstanding = 1
             send(.close, MBIMMessage(kind: .close, transactionID: 0), timeout: config.timeouts.teardown)

@@ -2,26 +2,26 @@
 import Base
 import LinkConfig
 import MBIMCore
+import MBIMMessages
 
 extension Plans {
     /// From an MBIM IP_CONFIGURATION: the first address of each family, its gateway, DNS
     /// servers and MTU — each only where its availability bit says so, and checked like QMI's.
-    static func fromMBIM(_ v: [MBIMValue], interface: String, metric: UInt32, defaultRoute: Bool) -> LinkPlan {
-        typealias I = MBIMCatalogue.IPConfiguration
+    static func fromMBIM(_ v: MBIM.IPConfiguration.Response, interface: String, metric: UInt32, defaultRoute: Bool) -> LinkPlan {
         let plan = LinkPlan(interface: interface, metric: metric, defaultRoute: defaultRoute)
         var dns: [IPAddress] = []
-        let v4 = v[I.v4Available].u32, v6 = v[I.v6Available].u32
-        if v4 & I.address != 0, let a = v[I.v4Address].addresses.first, a.address.isUsableUnicast, a.prefix >= 1 && a.prefix <= 32 {
-            let gw = v4 & I.gateway != 0 ? v[I.v4Gateway].addresses.first.map { $0.address }.flatMap { $0.isUsableUnicast ? $0 : nil } : nil
+        let v4 = v.ipv4ConfigurationAvailable, v6 = v.ipv6ConfigurationAvailable
+        if v4.contains(.address), let a = v.ipv4Address.first, a.address.isUsableUnicast, a.prefix >= 1 && a.prefix <= 32 {
+            let gw = v4.contains(.gateway) ? v.ipv4Gateway.flatMap { $0.isUsableUnicast ? $0 : nil } : nil
             plan.ipv4 = .init(address: a.address, prefix: a.prefix, gateway: gw, routeViaGateway: false)
         }
-        if v6 & I.address != 0, let a = v[I.v6Address].addresses.first, a.address.isUsableUnicast, a.prefix >= 1 && a.prefix <= 128 {
-            let gw = v6 & I.gateway != 0 ? v[I.v6Gateway].addresses.first.map { $0.address }.flatMap { $0.isUsableUnicast ? $0 : nil } : nil
+        if v6.contains(.address), let a = v.ipv6Address.first, a.address.isUsableUnicast, a.prefix >= 1 && a.prefix <= 128 {
+            let gw = v6.contains(.gateway) ? v.ipv6Gateway.flatMap { $0.isUsableUnicast ? $0 : nil } : nil
             plan.ipv6 = .init(address: a.address, prefix: a.prefix, gateway: gw, routeViaGateway: false)
         }
-        if v4 & I.dns != 0 { dns += v[I.v4DNS].addresses.map { $0.address }.filter { $0.isUsableUnicast } }
-        if v6 & I.dns != 0 { dns += v[I.v6DNS].addresses.map { $0.address }.filter { $0.isUsableUnicast } }
-        let mtu = v4 & I.mtu != 0 ? v[I.v4MTU].u32 : v6 & I.mtu != 0 ? v[I.v6MTU].u32 : 0
+        if v4.contains(.dns) { dns += v.ipv4DNSServer.filter { $0.isUsableUnicast } }
+        if v6.contains(.dns) { dns += v.ipv6DNSServer.filter { $0.isUsableUnicast } }
+        let mtu = v4.contains(.mtu) ? v.ipv4MTU : v6.contains(.mtu) ? v.ipv6MTU : 0
         if mtu >= 576 && mtu <= 65535 { plan.mtu = mtu }
         plan.dns = DNSManager.usable(dns)
         return plan
@@ -35,13 +35,14 @@ extension MBIMSession {
     /// nothing by time or error rate, so an idle connection costs no wake-ups; then the first
     /// value is read. Packet counters are read only when `qcm status` asks.
     func watchSignal() {
-        typealias S = MBIMCatalogue.SignalState
-        command(.signalSet, S.cid, set: true, S.set.encode([.number(0), .number(2), .number(UInt64(S.unspecified))]))
+        typealias S = MBIM.SignalState
+        command(.signalSet, S.cid, set: true,
+                S.Set(signalStrengthInterval: 0, rssiThreshold: 2, errorRateThreshold: MBIMCatalogue.SignalState.unspecified).encode())
         command(.signal, S.cid)
     }
 
-    func signal(_ v: [MBIMValue]) {
-        rssi = MBIMCatalogue.SignalState.dBm(v[MBIMCatalogue.SignalState.rssi].u32)
+    func signal(_ v: MBIM.SignalState.Response) {
+        rssi = MBIMCatalogue.SignalState.dBm(v.rssi)
         updateField(signalFields())
     }
 
@@ -60,15 +61,14 @@ extension MBIMSession {
     func statusQuery(_ token: Int) {
         guard isReady, call.phase == .connected else { return emit(.statusReply(token, [])) }
         queryStarted(token, requests: 1)
-        command(.statistics(query: token), MBIMCatalogue.PacketStatistics.cid, timeout: 2000)
+        command(.statistics(query: token), MBIM.PacketStatistics.cid, timeout: 2000)
     }
 
     func statistics(_ token: Int, _ r: Result<MBIMMessage, MBIMError>) {
-        typealias P = MBIMCatalogue.PacketStatistics
-        guard case .success = r, let v = values(P.response, r) else { return queryAnswered(token, []) }
-        let counters: [(StatusKey, Int)] = [(.txBytes, P.outOctets), (.rxBytes, P.inOctets), (.txPackets, P.outPackets),
-                                            (.rxPackets, P.inPackets), (.txDropped, P.outDiscards), (.rxDropped, P.inDiscards)]
-        queryAnswered(token, counters.map { StatusValue(pdn: call.pdn, key: $0.0, value: "\(v[$0.1].number)") })
+        guard case .success = r, let v = decoded(MBIM.PacketStatistics.Response.self, r) else { return queryAnswered(token, []) }
+        let counters: [(StatusKey, UInt64)] = [(.txBytes, v.outOctets), (.rxBytes, v.inOctets), (.txPackets, v.outPackets),
+                                               (.rxPackets, v.inPackets), (.txDropped, UInt64(v.outDiscards)), (.rxDropped, UInt64(v.inDiscards))]
+        queryAnswered(token, counters.map { StatusValue(pdn: call.pdn, key: $0.0, value: "\($0.1)") })
     }
 }
 #endif

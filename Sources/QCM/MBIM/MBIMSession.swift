@@ -3,6 +3,7 @@ import Base
 import CSystem
 import LinkConfig
 import MBIMCore
+import MBIMMessages
 import QMICore
 
 /// What each MBIM request is for, so its answer finds the step that asked.
@@ -109,18 +110,18 @@ final class MBIMSession: SessionCore, SessionMachine {
         return "no error"
     }
 
-    /// The fields of an answer — of a refusal too, when it carries them.
-    func values(_ layout: MBIMLayout, _ r: Result<MBIMMessage, MBIMError>) -> [MBIMValue]? {
+    /// The typed answer — of a refusal too, when it carries its fields.
+    func decoded<B: MBIMTypedBuffer>(_ type: B.Type, _ r: Result<MBIMMessage, MBIMError>) -> B? {
         let buffer: [UInt8]
         switch r {
         case .success(let m): buffer = m.buffer
         case .failure(.status(_, let b)) where !b.isEmpty: buffer = b
         case .failure: return nil
         }
-        switch layout.decode(buffer) {
-        case .success(let v): return v
-        case .failure(let e):
-            log("ignored the modem's answer: \(e.description)")
+        do throws(MBIMError) {
+            return try B(decoding: buffer)
+        } catch {
+            log("ignored the modem's answer: \(error.description)")
             return nil
         }
     }
@@ -134,7 +135,7 @@ final class MBIMSession: SessionCore, SessionMachine {
         case .pinQuery: pinQueried(r)
         case .pinEnter: pinEntered(r)
         case .register:
-            if let v = values(MBIMCatalogue.Register.response, r) { registration(v) }
+            if let v = decoded(MBIM.RegisterState.Response.self, r) { registration(v) }
         case .packetQuery, .attach: packetService(step, r)
         case .connect: connectAnswered(r)
         case .ipConfig: ipConfigured(r)
@@ -142,7 +143,7 @@ final class MBIMSession: SessionCore, SessionMachine {
         case .signalSet:
             if case .failure(let e) = r { log("the modem keeps its own signal reporting (SIGNAL_STATE set: \(e.description))") }
         case .signal:
-            if case .success = r, let v = values(MBIMCatalogue.SignalState.response, r) { signal(v) }
+            if case .success = r, let v = decoded(MBIM.SignalState.Response.self, r) { signal(v) }
         case .statistics(let token): statistics(token, r)
         }
     }
@@ -179,8 +180,9 @@ final class MBIMSession: SessionCore, SessionMachine {
         if config.viaProxy {
             // libmbim's proxy: say which device first; it answers OPEN itself.
             setup = .opening(attempt: 0)
-            let body = MBIMCatalogue.ProxyConfiguration.set.encode([.text(config.device), .number(30)])
-            send(.proxyConfig, .command(.proxyControl, MBIMCatalogue.ProxyConfiguration.cid, set: true, body), timeout: config.timeouts.sync)
+            typealias P = MBIM.ProxyControl.Configuration
+            let body = P.Set(devicePath: config.device, timeout: 30).encode()
+            send(.proxyConfig, .command(P.service, P.cid, set: true, body), timeout: config.timeouts.sync)
         } else {
             sendOpen(attempt: 1)
         }
@@ -231,24 +233,22 @@ final class MBIMSession: SessionCore, SessionMachine {
 
     func inquire() {
         setup = .inquiring([.caps, .services, .ready, .radio])
-        command(.caps, MBIMCatalogue.DeviceCaps.cid)
-        command(.services, MBIMCatalogue.DeviceServices.cid)
-        command(.ready, MBIMCatalogue.SubscriberReady.cid)
-        command(.radio, MBIMCatalogue.Radio.cid, set: true, MBIMCatalogue.Radio.set.encode([.number(1)]))
+        command(.caps, MBIM.DeviceCaps.cid)
+        command(.services, MBIM.DeviceServices.cid)
+        command(.ready, MBIM.SubscriberReadyStatus.cid)
+        command(.radio, MBIM.RadioState.cid, set: true, MBIM.RadioState.Set(radioState: .on).encode())
     }
 
     func factAnswered(_ step: MBIMStep, _ r: Result<MBIMMessage, MBIMError>) {
         switch step {
         case .caps:
-            if let v = values(MBIMCatalogue.DeviceCaps.response, r) {
-                typealias D = MBIMCatalogue.DeviceCaps
-                log("MBIM device: \(v[D.hardware].text ?? "?"), firmware \(v[D.firmware].text ?? "?"), data classes \(MBIMNames.dataClass.describe(v[D.dataClass].u32))")
-                status(nil, .revision, v[D.firmware].text)
-                status(nil, .imei, v[D.deviceID].text.flatMap(Network.identifier))
+            if let caps = decoded(MBIM.DeviceCaps.Response.self, r) {
+                log("MBIM device: \(caps.hardwareInfo ?? "?"), firmware \(caps.firmwareInfo ?? "?"), data classes \(caps.dataClass.name)")
+                status(nil, .revision, caps.firmwareInfo)
+                status(nil, .imei, caps.deviceID.flatMap(Network.identifier))
             }
         case .services:
-            if let v = values(MBIMCatalogue.DeviceServices.response, r),
-               v[MBIMCatalogue.DeviceServices.services].serviceList.contains(where: { $0.service == .qmi }) {
+            if let v = decoded(MBIM.DeviceServices.Response.self, r), v.deviceServices.contains(where: { $0.service == .qmi }) {
                 log("the modem offers QMI over MBIM; qcm dials with MBIM alone")
             }
         case .ready:
@@ -264,24 +264,23 @@ final class MBIMSession: SessionCore, SessionMachine {
     }
 
     func readyStatus(_ r: Result<MBIMMessage, MBIMError>) {
-        typealias S = MBIMCatalogue.SubscriberReady
-        guard let v = values(S.response, r) else { return }
-        switch v[S.readyState].u32 {
-        case S.initialized:
+        guard let v = decoded(MBIM.SubscriberReadyStatus.Response.self, r) else { return }
+        switch v.readyState {
+        case .initialized:
             sim = .ready
-            updateField([(.imsi, v[S.subscriberID].text.flatMap(Network.identifier)), (.iccid, v[S.iccid].text.flatMap(Network.identifier))])
-        case S.notInserted: sim = .absent
-        case S.deviceLocked: sim = .pinRequired(retriesLeft: nil)
-        case S.badSIM: sim = .pukBlocked
+            updateField([(.imsi, v.subscriberID.flatMap(Network.identifier)), (.iccid, v.simICCID.flatMap(Network.identifier))])
+        case .simNotInserted: sim = .absent
+        case .deviceLocked: sim = .pinRequired(retriesLeft: nil)
+        case .badSim: sim = .pukBlocked
         default: sim = .unknown
         }
-        log("requestGetSIMStatus SIMStatus: \(sim.logName) (\(MBIMNames.readyState.describe(v[S.readyState].u32)))")
+        log("requestGetSIMStatus SIMStatus: \(sim.logName) (\(v.readyState.name))")
     }
 
     func factsDone() {
         if case .pinRequired(nil) = sim {
             setup = .sim
-            return command(.pinQuery, MBIMCatalogue.Pin.cid)
+            return command(.pinQuery, MBIM.Pin.cid)
         }
         switch simDecision {
         case .proceed: ready()
@@ -290,28 +289,25 @@ final class MBIMSession: SessionCore, SessionMachine {
             setup = .sim
             pinVerified = true
             log("verifying the SIM PIN (***)")
-            command(.pinEnter, MBIMCatalogue.Pin.cid, set: true,
-                    MBIMCatalogue.Pin.set.encode([.number(UInt64(MBIMCatalogue.Pin.pin1)), .number(0), .text(pin), .text(nil)]))
+            command(.pinEnter, MBIM.Pin.cid, set: true, MBIM.Pin.Set(pinType: .pin1, pinOperation: .enter, pin: pin).encode())
         }
     }
 
     func pinQueried(_ r: Result<MBIMMessage, MBIMError>) {
-        typealias P = MBIMCatalogue.Pin
-        guard let v = values(P.response, r) else { return fail(ExitCode.sim, "the SIM is locked and its PIN state cannot be read: \(MBIMSession.why(r))") }
-        let type = v[P.pinType].u32, left = Int(v[P.remaining].u32)
-        if type == P.puk1 { sim = .pukBlocked }
-        else if v[P.pinState].u32 == P.locked { sim = .pinRequired(retriesLeft: left) }
+        guard let v = decoded(MBIM.Pin.Response.self, r) else { return fail(ExitCode.sim, "the SIM is locked and its PIN state cannot be read: \(MBIMSession.why(r))") }
+        if v.pinType == .puk1 { sim = .pukBlocked }
+        else if v.pinState == .locked { sim = .pinRequired(retriesLeft: Int(v.remainingAttempts)) }
         else { sim = .ready }
         factsDone()
     }
 
     func pinEntered(_ r: Result<MBIMMessage, MBIMError>) {
         if case .failure(let e) = r {
-            let left = values(MBIMCatalogue.Pin.response, r).map { " (\($0[MBIMCatalogue.Pin.remaining].u32) attempts left)" } ?? ""
+            let left = decoded(MBIM.Pin.Response.self, r).map { " (\($0.remainingAttempts) attempts left)" } ?? ""
             return fail(ExitCode.sim, "PIN verification failed: \(e.description)\(left); not retrying")
         }
         log("SIM PIN verified")
-        command(.ready, MBIMCatalogue.SubscriberReady.cid)
+        command(.ready, MBIM.SubscriberReadyStatus.cid)
     }
 }
 #endif
