@@ -245,3 +245,16 @@ int csys_gobinet_get_service_file(int fd, int service, int timeout_ms) {
     errno = e;
     return rc == 0 ? 0 : -1;
 }
+
+int csys_open_pty(char *name, size_t cap) {
+    int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (grantpt(fd) != 0 || unlockpt(fd) != 0 || ptsname_r(fd, name, cap) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}

@@ -3,12 +3,13 @@ import CSystem
 import QMICodegen
 
 // `swift run qcm-codegen [FILE]`: writes the typed QMI message views (default: stdout);
-// `swift run qcm-codegen --mbim [FILE]`: the typed MBIM views.
-// See Sources/QMICodegen/Generator.swift and MBIMGenerator.swift.
+// `swift run qcm-codegen --mbim [FILE]`: the typed MBIM views;
+// `swift run qcm-codegen --at [FILE]`: the typed AT views.
+// See Sources/QMICodegen/Generator.swift, MBIMGenerator.swift and ATGenerator.swift.
 var args = Array(CommandLine.arguments.dropFirst())
-let mbim = args.first.map { $0.equals("--mbim") } ?? false
-if mbim { args.removeFirst() }
-let text = mbim ? MBIMGenerator.generate() : Generator.generate()
+let kind = args.first.flatMap { $0.equals("--mbim") || $0.equals("--at") ? $0 : nil }
+if kind != nil { args.removeFirst() }
+let text = kind?.equals("--mbim") == true ? MBIMGenerator.generate() : kind?.equals("--at") == true ? ATGenerator.generate() : Generator.generate()
 if let path = args.first {
     do {
         try Files.writeAtomically(path, Array(text.utf8))

@@ -56,6 +56,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
 #include <linux/filter.h>
+#include <termios.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -381,6 +382,26 @@ static inline int csys_if_flags_mtu(int fd, const char *ifname, unsigned *flags,
     *mtu = (unsigned)ifr.ifr_mtu;
     return 0;
 }
+/* A serial port as an AT channel wants it: raw (no echo, no line editing, no CR/LF
+ * translation, 8 bits), 115200 baud (a USB serial port ignores the rate), the modem lines
+ * ignored (CLOCAL), then anything queued either way dropped. 0, or -1 with errno set
+ * (ENOTTY: not a terminal). */
+static inline int csys_tty_raw(int fd) {
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0) return -1;
+    cfmakeraw(&t);
+    t.c_cflag |= CLOCAL | CREAD;
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    cfsetispeed(&t, B115200);
+    cfsetospeed(&t, B115200);
+    if (tcsetattr(fd, TCSANOW, &t) != 0) return -1;
+    tcflush(fd, TCIOFLUSH);
+    return 0;
+}
+/* A pseudo-terminal pair (shim.c), for tests and the simulator's AT port: returns the master
+ * fd (non-blocking, close-on-exec) and writes the slave's path into name; -1 with errno. */
+int csys_open_pty(char *name, size_t cap);
 /* Create (or attach to) a TUN/TAP device; returns the fd that carries its packets. */
 static inline int csys_tun_open(const char *ifname, int flags) {
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
