@@ -149,7 +149,7 @@ final class QMISessionTests: XCTestCase {
         h.connect()
         XCTAssertEqual(h.pendingNames, ["WDS Start Network"])
         h.feed(.stop(signal: "SIGTERM"))
-        XCTAssertEqual(h.delay(of: .dialWait), 1000, "waits for the answer")
+        XCTAssertEqual(h.delay(of: .qmi(.dialWait)), 1000, "waits for the answer")
         XCTAssertEqual(h.pending.count, 1, "nothing released while a call may come up")
         // It comes up: stopped at once, then the clients released. The modem confirms nothing.
         h.answer({ if case .start = $0 { return true }; return false }) { m in

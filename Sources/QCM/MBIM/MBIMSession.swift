@@ -155,8 +155,11 @@ final class MBIMSession: SessionCore, SessionMachine {
         case .registrationPoll: pollRegistration()
         case .redial: redialDue()
         case .teardownLimit: teardownLimitReached()
-        // QMI's own timers: an MBIM session never arms them.
-        case .resync, .dialWait: break
+        // QMI's and AT's own timers: an MBIM session never arms them.
+        case .qmi: break
+        #if QCM_AT
+        case .at: break
+        #endif
         }
     }
 

@@ -80,7 +80,7 @@ extension QMISession {
         beginSetup()
         setup = .syncing
         setState(nil, "initializing: \(why)")
-        arm(.resync, 1000)
+        arm(.qmi(.resync), 1000)
     }
 
     func resync() {

@@ -110,7 +110,7 @@ final class QMISession: SessionCore, SessionMachine {
         setup = nil
         if dialInFlight {
             // Wait for the Start Network answer so a call coming up now is stopped too.
-            arm(.dialWait, 1000)
+            arm(.qmi(.dialWait), 1000)
         } else {
             stopCalls(t)
         }
@@ -246,11 +246,15 @@ final class QMISession: SessionCore, SessionMachine {
         guard fired(t) else { return }
         switch t {
         case .reopen: open()
-        case .resync: resync()
+        case .qmi(.resync): resync()
         case .registrationPoll: pollRegistration()
         case .redial(let pdn): redialDue(pdn)
         case .teardownLimit: teardownLimitReached()
-        case .dialWait: dialWaitOver()
+        case .qmi(.dialWait): dialWaitOver()
+        #if QCM_AT
+        // The AT session's own timers: a QMI session never arms them.
+        case .at: break
+        #endif
         }
     }
 }

@@ -12,7 +12,7 @@ extension QMISession {
 
     /// Stop Network for every call that is up; then the client ids go.
     func stopCalls(_ t: Teardown) {
-        cancel(.dialWait)
+        cancel(.qmi(.dialWait))
         t.callsStopped = true
         t.stopsOutstanding = 0
         for c in calls {

@@ -145,9 +145,18 @@ enum Timer: Equatable {
     case redial(pdn: Int)
     /// The longest a teardown may take.
     case teardownLimit
-    /// QMI: CTL Sync again, after a modem reset.
+    /// What only a QMI session waits for.
+    case qmi(QMITimer)
+    #if QCM_AT
+    /// What only an AT session waits for.
+    case at(ATTimer)
+    #endif
+}
+
+enum QMITimer: Equatable {
+    /// CTL Sync again, after a modem reset.
     case resync
-    /// QMI: how long a teardown waits for a Start Network in flight.
+    /// How long a teardown waits for a Start Network in flight.
     case dialWait
 }
 
