@@ -91,7 +91,8 @@ extension EthernetPlane {
             r.set(DHCPOption.subnetMask, bigEndian(IPAddress.mask(ofPrefix: a.prefix)))
             r.set(DHCPOption.router, bigEndian(a.gateway))
             if !a.dns.isEmpty { r.set(DHCPOption.dns, a.dns.flatMap(bigEndian)) }
-            r.set(DHCPOption.mtu, [UInt8(a.mtu >> 8), UInt8(a.mtu & 0xff)])
+            let mtu = UInt16(clamping: a.mtu)   // option 26 has 16 bits
+            r.set(DHCPOption.mtu, [UInt8(mtu >> 8), UInt8(mtu & 0xff)])
         }
         // Where it goes (RFC 2131 §4.1, no relay): a NAK is broadcast; a client that has an
         // address (renewing) gets it there; one that set the broadcast flag gets a broadcast;

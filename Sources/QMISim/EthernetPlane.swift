@@ -23,7 +23,7 @@ public final class EthernetPlane {
         public var prefix: Int
         public var gateway: UInt32
         public var dns: [UInt32]
-        public var mtu: UInt16
+        public var mtu: UInt32
         public var leaseSeconds: UInt32
     }
 
@@ -100,14 +100,15 @@ public final class EthernetPlane {
     // MARK: the call
 
     /// The data call is up with this carrier addressing: the DHCP server and the gateway come
-    /// up, and so does the carrier.
-    public func callUp(address: UInt32, prefix: Int, gateway: UInt32, dns: [UInt32], mtu: UInt16 = 1500,
+    /// up, and so does the carrier. The types are SimConfig's, so its call can be passed as is.
+    public func callUp(address: UInt32, prefix: Int, gateway: UInt32, dns: [UInt32], mtu: UInt32 = 1500,
                        leaseSeconds: UInt32 = 7200) {
         locked {
             call = Addressing(address: address, prefix: prefix, gateway: gateway, dns: dns, mtu: mtu, leaseSeconds: leaseSeconds)
             setCarrier(true)
-            let s = served!
-            log("call up: DHCP serves \(Text.ipv4(s.address))/\(s.prefix), gateway \(Text.ipv4(s.gateway))" + (router ? " (router mode)" : ""))
+            if let s = served {
+                log("call up: DHCP serves \(Text.ipv4(s.address))/\(s.prefix), gateway \(Text.ipv4(s.gateway))" + (router ? " (router mode)" : ""))
+            }
         }
     }
 
@@ -195,7 +196,7 @@ public final class EthernetPlane {
         let to = Array(f[0..<6]), from = Array(f[6..<12])
         let toModule = to == moduleMAC, broadcast = to == DHCPFrame.broadcastMAC
         guard let a = served else {
-            return drop("\(frame.summary) from \(EthernetPlane.text(mac: from)): the call is down, and nothing on the module answers")
+            return drop("\(frame.summary) (sender \(EthernetPlane.text(mac: from))): the call is down, and nothing on the module answers")
         }
         guard toModule || broadcast else {
             return drop("\(frame.summary): sent to \(EthernetPlane.text(mac: to)), not to the module's \(EthernetPlane.text(mac: moduleMAC))")
