@@ -413,6 +413,17 @@ static inline int csys_tun_open(const char *ifname, int flags) {
     if (ioctl(fd, TUNSETIFF, &ifr) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
+/* Carrier of a TUN/TAP device (TUNSETCARRIER is an _IOW macro Swift cannot import; Linux
+ * >= 5.0). 0, or -1 with errno set: EINVAL from older kernels. */
+static inline int csys_tun_set_carrier(int fd, int on) {
+#ifdef TUNSETCARRIER
+    return ioctl(fd, TUNSETCARRIER, &on);
+#else
+    (void)fd; (void)on;
+    errno = EINVAL;
+    return -1;
+#endif
+}
 
 #ifdef __cplusplus
 }
