@@ -36,8 +36,9 @@ let package = Package(
         .target(name: "ATMessages", dependencies: ["Base", "ATCore"]),
         .executableTarget(
             name: "QCM",
-            dependencies: ["Base", "QMICore", "QMIMessages", "USBDiscovery", "LinkConfig", "DHCPClient", "MBIMCore", "MBIMMessages", "CSystem"],
-            swiftSettings: [.define("QCM_MBIM")]),
+            dependencies: ["Base", "QMICore", "QMIMessages", "USBDiscovery", "LinkConfig", "DHCPClient", "MBIMCore", "MBIMMessages",
+                           "ATCore", "ATMessages", "CSystem"],
+            swiftSettings: [.define("QCM_MBIM"), .define("QCM_AT")]),
         .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "MBIMCore", "MBIMMessages", "DHCPClient", "CSystem"]),
         .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
         // The generators of Sources/QMIMessages/Messages.generated.swift and

@@ -58,8 +58,6 @@ final class MBIMSession: SessionCore, SessionMachine {
         super.init(config, calls: [Call(config.options.pdns[0])])
     }
 
-    func netdev(_ pdn: Int) -> String? { config.netdev }
-
     // MARK: events
 
     func handle(_ event: Event, now: Int64) -> [Action] {

@@ -212,25 +212,6 @@ extension QMISession {
         }
     }
 
-    func dhcp(_ pdn: Int, _ e: DHCPMachine.Event) {
-        guard let c = call(pdn), let dev = netdev(pdn), !isStoppingOrDone else { return }
-        switch e {
-        case .bound(let lease), .renewed(_, let lease):
-            log("DHCP lease \(lease.summary)")
-            var renew = false
-            if case .renewed = e { renew = true }
-            emit(.applyLink(pdn: pdn, Plans.fromLease(lease, interface: dev, metric: options.metric, defaultRoute: c.options.defaultRoute),
-                            leaseSeconds: lease.leaseSeconds, renew: renew))
-        case .expired(let lease):
-            log("DHCP lease of \(IPAddress(ipv4: lease.address).text) expired")
-            emit(.deconfigureLink(pdn: pdn, release: false))
-        case .nak(let msg):
-            log("DHCP NAK" + (msg.map { ": \($0)" } ?? ""))
-        case .leaseFailed(let n):
-            log("no DHCP lease after \(n) DISCOVERs; still trying")
-        }
-    }
-
     // MARK: drops
 
     /// The network says a call ended (packet-service indication on one of its clients).

@@ -74,11 +74,10 @@ final class QMISession: SessionCore, SessionMachine {
     var stage: Stage? { isSettingUp ? setup?.stage : nil }
 
     /// The netdev that carries PDN's traffic.
-    func netdev(_ pdn: Int) -> String? { plan.link(pdn)?.netdev ?? (plan.usesQMAP ? nil : config.netdev) }
+    override func netdev(_ pdn: Int) -> String? { plan.link(pdn)?.netdev ?? (plan.usesQMAP ? nil : config.netdev) }
 
     // MARK: what SessionCore leaves to the protocol
 
-    override func netdevName(_ pdn: Int) -> String { netdev(pdn) ?? "the interface" }
 
     /// A setup step failed: fatal the first time; later the modem is waited for — or, when
     /// requests went unanswered, the next step of the recovery is taken.

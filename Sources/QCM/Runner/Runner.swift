@@ -6,6 +6,9 @@ import QMICore
 #if QCM_MBIM
 import MBIMCore
 #endif
+#if QCM_AT
+import ATCore
+#endif
 
 /// The I/O around a session machine (QMISession, MBIMSession): it opens the control channel
 /// and runs its engine, arms timers on the event loop, configures links over rtnetlink (or a
@@ -18,12 +21,18 @@ final class Runner {
         #if QCM_MBIM
         case mbim(MBIMSession)
         #endif
+        #if QCM_AT
+        case at(ATSession)
+        #endif
 
         var machine: any SessionMachine {
             switch self {
             case .qmi(let s): return s
             #if QCM_MBIM
             case .mbim(let s): return s
+            #endif
+            #if QCM_AT
+            case .at(let s): return s
             #endif
             }
         }
@@ -52,6 +61,9 @@ final class Runner {
     #if QCM_MBIM
     var mbim: MBIMEngine?
     #endif
+    #if QCM_AT
+    var at: ATEngine?
+    #endif
     var timers = SmallMap<Timer, Int>()
     var links = SmallMap<Int, LinkSetup>()
     var dhcp = SmallMap<Int, DHCPDriver>()
@@ -70,6 +82,9 @@ final class Runner {
         case qmi(QMIEvent)
         #if QCM_MBIM
         case mbim(MBIMEvent)
+        #endif
+        #if QCM_AT
+        case at(ATEvent)
         #endif
     }
 
@@ -155,8 +170,11 @@ final class Runner {
         case (.qmi(let e), .qmi(let s)): return s.handle(e, now: now)
         #if QCM_MBIM
         case (.mbim(let e), .mbim(let s)): return s.handle(e, now: now)
-        case (.qmi, .mbim), (.mbim, .qmi): return []       // an engine of the other protocol: none runs
         #endif
+        #if QCM_AT
+        case (.at(let e), .at(let s)): return s.handle(e, now: now)
+        #endif
+        default: return []                  // an engine of another protocol: none runs
         }
     }
 
@@ -167,6 +185,9 @@ final class Runner {
         case let .sendQMI(r, m, timeout): send(r, m, timeout)
         #if QCM_MBIM
         case let .sendMBIM(step, m, timeout): sendMBIM(step, m, timeout)
+        #endif
+        #if QCM_AT
+        case let .sendAT(step, command, line, timeout): sendAT(step, command, line, timeout)
         #endif
         case let .arm(t, ms):
             if let old = timers[t] { loop.cancel(old) }
@@ -244,6 +265,9 @@ final class Runner {
         #if QCM_MBIM
         if machine.config.mbim { return openMBIM(path) }
         #endif
+        #if QCM_AT
+        if machine.config.at { return openAT(device) }
+        #endif
         let channel: any QMITransport
         do throws(QMIError) { channel = try QMITransports.open(path) } catch { return feed(.channelOpenFailed(ChannelError(error))) }
         log.log("QMI channel \(path) open (\(channel.summary))")
@@ -263,6 +287,13 @@ final class Runner {
     }
 
     func closeChannel() {
+        #if QCM_AT
+        if let a = at {
+            at = nil
+            a.onClose = nil
+            a.close()
+        }
+        #endif
         #if QCM_MBIM
         if let m = mbim {
             mbim = nil

@@ -5,6 +5,9 @@ import QMICore
 #if QCM_MBIM
 import MBIMCore
 #endif
+#if QCM_AT
+import ATCore
+#endif
 
 // The vocabulary between the session machines (decisions, no I/O) and the Runner (the I/O:
 // the control channel, timers, rtnetlink, DHCP, files, systemd). The Runner feeds events
@@ -15,7 +18,7 @@ import MBIMCore
 // enum (`QMIEvent`, `MBIMEvent`), handled by that protocol's machine alone — so every switch
 // over events is exhaustive, and nothing meant for one protocol is dropped by another.
 
-/// A session's decisions, without I/O: QMI's (QMISession) or MBIM's (MBIMSession). The
+/// A session's decisions, without I/O: QMI's (QMISession), MBIM's (MBIMSession) or AT's (ATSession). The
 /// Runner feeds it events and carries out its actions.
 protocol SessionMachine: AnyObject {
     var config: SessionConfig { get }
@@ -100,6 +103,10 @@ enum Action {
     #if QCM_MBIM
     /// An MBIM request; its answer comes back as `MBIMEvent.answer`.
     case sendMBIM(MBIMStep, MBIMMessage, timeoutMs: Int64)
+    #endif
+    #if QCM_AT
+    /// An AT command line (built from `command`); its answer comes back as `ATEvent.answer`.
+    case sendAT(ATStep, ATCommand, String, timeoutMs: Int64)
     #endif
     case arm(Timer, ms: Int64)
     case cancel(Timer)
@@ -195,6 +202,10 @@ struct SessionConfig {
     let plan: DataPlan
     /// The modem speaks MBIM (cdc_mbim): the session is an MBIMSession.
     var mbim = false
+    /// The module is dialed with AT commands (no QMI: UNISOC, ASR): the session is an ATSession.
+    var at = false
+    /// The USB product id, when discovery read it (some AT modules need their own rules).
+    var productID: UInt16?
 
     struct Timeouts {
         var request: Int64 = 10_000
@@ -202,11 +213,13 @@ struct SessionConfig {
         var startNetwork: Int64 = 60_000
         var teardown: Int64 = 1_000
         var teardownLimit: Int64 = 2_500
+        /// What no request waits longer than (AT commands have their own timeouts).
+        var limit: Int64 = .max
 
         /// All of them at most `ms` (QCM_QMI_TIMEOUT_MS, for tests of a modem that stops answering).
         func capped(_ ms: Int64) -> Timeouts {
             Timeouts(request: min(request, ms), sync: min(sync, ms), startNetwork: min(startNetwork, ms),
-                     teardown: min(teardown, ms), teardownLimit: teardownLimit)
+                     teardown: min(teardown, ms), teardownLimit: teardownLimit, limit: ms)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Base
 import CSystem
+import DHCPClient
 import LinkConfig
 
 /// What every session machine (QMISession, MBIMSession) shares: the actions one event
@@ -300,8 +301,42 @@ class SessionCore {
         fail(e.isPermissionDenied ? ExitCode.permission : ExitCode.link, message)
     }
 
+    /// The netdev that carries PDN's traffic (QMI overrides: a QMAP PDN has a link of its own).
+    func netdev(_ pdn: Int) -> String? { config.netdev }
+
     /// The netdev of `pdn` for messages.
-    func netdevName(_ pdn: Int) -> String { config.netdev ?? "the interface" }
+    func netdevName(_ pdn: Int) -> String { netdev(pdn) ?? "the interface" }
+
+    /// What the DHCP client says about PDN's link (an 802.3 link, or an AT module's usb0): a
+    /// lease is applied, an expired one removed.
+    func dhcp(_ pdn: Int, _ e: DHCPMachine.Event) {
+        guard let c = call(pdn), let dev = netdev(pdn), !isStoppingOrDone else { return }
+        switch e {
+        case .bound(let lease), .renewed(_, let lease):
+            log("DHCP lease \(lease.summary)")
+            var renew = false
+            if case .renewed = e { renew = true }
+            emit(.applyLink(pdn: pdn, Plans.fromLease(lease, interface: dev, metric: options.metric, defaultRoute: c.options.defaultRoute),
+                            leaseSeconds: lease.leaseSeconds, renew: renew))
+        case .expired(let lease):
+            log("DHCP lease of \(IPAddress(ipv4: lease.address).text) expired")
+            emit(.deconfigureLink(pdn: pdn, release: false))
+            leaseExpired(c)
+        case .nak(let msg):
+            log("DHCP NAK" + (msg.map { ": \($0)" } ?? ""))
+        case .leaseFailed(let n):
+            noLease(c, attempts: n)
+        }
+    }
+
+    /// No DHCP lease after `attempts` DISCOVERs: the client keeps trying (QMI's 802.3 link);
+    /// the AT session, whose module serves DHCP only while its call is up, checks the call.
+    func noLease(_ c: Call, attempts: Int) {
+        log("no DHCP lease after \(attempts) DISCOVERs; still trying")
+    }
+
+    /// The lease ran out without a renewal: the AT session takes the call for gone.
+    func leaseExpired(_ c: Call) {}
 
     /// A dial failed: redial with the backoff, or give up after --max-retries — qcm, or only
     /// this PDN while others go on.
