@@ -1,8 +1,8 @@
 /// Finds Quectel modems from sysfs: which USB (or PCIe/MHI) device is the modem, which
 /// interface carries QMI, its /dev node, its network interface(s) and driver — and says
 /// precisely what is wrong when nothing usable is found. The UNISOC/ASR modules that have no
-/// QMI are found too: their AT port (a ttyUSBn of the option driver) and their ECM/NCM/RNDIS
-/// netdev.
+/// QMI are found too: their AT port (a ttyUSBn of the option driver, or UNISOC PCIe's
+/// /dev/stty_nr31) and their ECM/NCM/RNDIS (or pcieN) netdev.
 import Base
 public struct DiscoveryOptions {
     /// Root of the sysfs tree ("/sys"; a fixture directory in tests, or qmi-sim's fake tree).
@@ -41,6 +41,9 @@ public enum ModemMode: Equatable {
     case ecm
     case ncm
     case rndis
+    /// UNISOC PCIe modules: the pcieN netdevs beside sipa_dummy0 (UNISOC's SIPA driver),
+    /// controlled by AT commands on /dev/stty_nr31.
+    case sipa
     /// A QMI-capable interface with no driver bound to it.
     case noDriver
     case unknown
@@ -52,6 +55,7 @@ public enum ModemMode: Equatable {
         case .ecm: return "ECM"
         case .ncm: return "NCM"
         case .rndis: return "RNDIS"
+        case .sipa: return "SIPA"
         case .noDriver: return "no driver"
         case .unknown: return "unknown"
         }
@@ -94,11 +98,11 @@ public final class Modem {
     /// Problems found while reading this device (unreadable attributes, missing nodes).
     public var warnings: [String]
     /// A module qcm dials with AT commands: a UNISOC/ASR module (QuectelModels.atInterfaces)
-    /// whose network function is ECM, NCM or RNDIS. Set even when
+    /// whose network function is ECM, NCM or RNDIS, or a UNISOC PCIe module. Set even when
     /// the AT port is missing, so that the error says what to do.
     public var speaksAT = false
     /// The AT port as seen under the dev root: "/dev/ttyUSB2" (option), "/dev/ttyACM0"
-    /// (cdc-acm); nil when the AT interface has no tty.
+    /// (cdc-acm), "/dev/stty_nr31" (UNISOC PCIe); nil when the AT interface has no tty.
     public var atPort: String?
     /// `atPort` exists under the dev root (when it does not, a warning says how to make it).
     public var atPortExists = false
@@ -156,8 +160,9 @@ public final class Modem {
 
     /// One line: "EC25/EC20 R2.x (EC2x/EG2x) 2c7c:0125 at usb 2-1.2: QMI, driver qmi_wwan, /dev/cdc-wdm0, wwan0",
     /// "EC200U 2c7c:0901 at usb 1-1.2: NCM, driver cdc_ncm, AT port /dev/ttyUSB0, usb0".
+    /// A UNISOC PCIe module has no ids to show (vendor 0).
     public var summary: String {
-        var s = "\(model) \(idString) at \(bus) \(sysfsName): \(mode.name)"
+        var s = model + (vendorID == 0 ? "" : " " + idString) + " at \(bus) \(sysfsName): \(mode.name)"
         if let d = driver { s += ", driver \(d)" }
         if let c = controlDevice { s += ", \(c)" }
         if let a = atPort { s += ", AT port \(a)" }
@@ -250,7 +255,8 @@ public enum Discovery {
     public static func scan(_ o: DiscoveryOptions = DiscoveryOptions()) -> ScanResult {
         var looked: [String] = []
         var modems = scanUSB(o, &looked)
-        modems += scanMHI(o, &looked)
+        let mhi = scanMHI(o, &looked)
+        modems += mhi.isEmpty ? scanUNISOCPCIe(o, &looked) : mhi
         return ScanResult(modems: modems, looked: looked,
                           modemManagerRunning: Sysfs.processRunning(named: "ModemManager", procRoot: o.procRoot))
     }
@@ -522,6 +528,9 @@ public enum Discovery {
 
     /// Why a module dialed by AT has no netdev.
     static func netdevMissing(_ m: Modem) -> String {
+        if m.mode == .sipa {
+            return "\(m.sysfsName) and \(m.atPort ?? "its AT port") are there but no pcieN netdev is beside \(m.sysfsPath)"
+        }
         let driver = m.mode == .ecm ? "cdc_ether" : m.mode == .ncm ? "cdc_ncm" : "rndis_host"
         guard let d = m.driver else {
             return "no driver is bound to its \(m.mode.name) function (\(m.interface ?? m.sysfsName)): load \(driver) (modprobe \(driver))"
@@ -602,5 +611,36 @@ public enum Discovery {
         }
         if modems.isEmpty { looked.append("\(o.sysRoot)/bus/mhi_q and \(o.sysRoot)/bus/mhi (no PCIe module)") }
         return modems
+    }
+
+    // MARK: PCIe (UNISOC)
+
+    /// UNISOC PCIe modules, found as quectel-CM's atdevice_detect finds them: /sys/class/net/
+    /// sipa_dummy0 and /dev/stty_nr31 both exist. AT commands go to /dev/stty_nr31; each PDN's
+    /// data goes over its own pcieN netdev (quectel-CM runs DHCP on pcie<cid-1>).
+    /// sipa_dummy0 is not among the netdevs: it is the SIPA driver's receive (NAPI) device,
+    /// carries no address and no one runs DHCP on it, so listing it first would make it the
+    /// netdev qcm configures. It is the modem's sysfs name instead.
+    static func scanUNISOCPCIe(_ o: DiscoveryOptions, _ looked: inout [String]) -> [Modem] {
+        let dummy = o.sysRoot + "/class/net/sipa_dummy0"
+        let tty = o.devRoot + "/stty_nr31"
+        let hasDummy = Sysfs.exists(dummy), hasTTY = Sysfs.exists(tty)
+        guard hasDummy && hasTTY else {
+            if hasDummy { looked.append("\(dummy) (a UNISOC PCIe module, but \(tty) does not exist)") }
+            if hasTTY { looked.append("\(tty) (a UNISOC PCIe AT port, but \(dummy) does not exist)") }
+            return []
+        }
+        let net = (Sysfs.list(o.sysRoot + "/class/net") ?? []).filter { n in
+            n.begins(with: "pcie") && n.utf8.count > 4 && n.utf8.dropFirst(4).allSatisfy(Sysfs.isDigit)
+        }
+        let driver = Sysfs.readlink(o.sysRoot + "/class/net/" + (net.first ?? "sipa_dummy0") + "/device/driver").map(Sysfs.basename)
+        let m = Modem(bus: "pcie", sysfsName: "sipa_dummy0", sysfsPath: dummy, vendorID: 0, productID: 0,
+                      busNumber: nil, deviceNumber: nil, model: "UNISOC PCIe module", mode: .sipa, interface: nil,
+                      driver: driver, driverVersion: driver.flatMap { Sysfs.read(o.sysRoot + "/module/\($0)/version") },
+                      controlDevice: nil, netInterfaces: net, rawIP: nil, qmapMode: nil, addMux: false, warnings: [])
+        m.speaksAT = true
+        m.atPort = tty
+        m.atPortExists = true
+        return [m]
     }
 }

@@ -4,7 +4,7 @@ import XCTest
 @testable import USBDiscovery
 
 /// The UNISOC/ASR modules qcm dials with AT commands: their AT port (quectel-CM's table of
-/// interface numbers), their ECM/NCM/RNDIS netdev found through sysfs, and what
+/// interface numbers), their ECM/NCM/RNDIS netdev found through sysfs, UNISOC PCIe, and what
 /// qcm says when a piece is missing.
 final class ATDiscoveryTests: XCTestCase {
     func message(_ body: () throws -> Any) -> String {
@@ -234,5 +234,60 @@ final class ATDiscoveryTests: XCTestCase {
         // -i: the netdev, as for QMI.
         XCTAssertEqual(try Discovery.select(r, interface: "usb0").sysfsName, "1-1.3")
         XCTAssertEqual(try Discovery.select(r, interface: "wwan0").sysfsName, "2-1.2")
+    }
+
+    // quectel-CM's atdevice_detect: /sys/class/net/sipa_dummy0 and /dev/stty_nr31.
+    func testUNISOCPCIe() throws {
+        let t = FixtureTree()
+        for n in ["sipa_dummy0", "pcie0", "pcie1", "pcie10", "pcie2", "eth0", "pcie_x"] { t.dir("sys/class/net/" + n) }
+        t.file("dev/stty_nr31", "")
+        let r = Discovery.scan(t.options)
+        XCTAssertEqual(r.modems.count, 1)
+        let m = try Discovery.select(r)
+        XCTAssertEqual(m.bus, "pcie")
+        XCTAssertEqual(m.sysfsName, "sipa_dummy0")
+        XCTAssertEqual(m.mode, .sipa)
+        XCTAssertEqual(m.control, .at)
+        XCTAssertEqual(m.atPort, t.dev + "/stty_nr31")
+        XCTAssertTrue(m.atPortExists)
+        XCTAssertNil(m.controlDevice)
+        XCTAssertEqual(m.netInterfaces, ["pcie0", "pcie1", "pcie2", "pcie10"])
+        XCTAssertEqual(m.summary, "UNISOC PCIe module at pcie sipa_dummy0: SIPA, AT port \(t.dev)/stty_nr31, pcie0/pcie1/pcie2/pcie10")
+        XCTAssertEqual(try Discovery.select(r, interface: "pcie1").sysfsName, "sipa_dummy0")
+        XCTAssertEqual(try Discovery.select(r, device: "/dev/stty_nr31").sysfsName, "sipa_dummy0")
+
+        // No pcieN netdev: said so.
+        let nonet = FixtureTree()
+        nonet.dir("sys/class/net/sipa_dummy0")
+        nonet.file("dev/stty_nr31", "")
+        let text = message { try Discovery.select(Discovery.scan(nonet.options)) }
+        XCTAssertEqual(text, "UNISOC PCIe module at pcie sipa_dummy0: SIPA, AT port \(nonet.dev)/stty_nr31: no network interface: sipa_dummy0 and \(nonet.dev)/stty_nr31 are there but no pcieN netdev is beside \(nonet.sys)/class/net/sipa_dummy0")
+
+        // One of the two only: no modem, and "looked at" says which half is missing.
+        let half = FixtureTree()
+        half.dir("sys/class/net/sipa_dummy0")
+        let h = Discovery.scan(half.options)
+        XCTAssertTrue(h.modems.isEmpty)
+        XCTAssertTrue(h.looked.contains("\(half.sys)/class/net/sipa_dummy0 (a UNISOC PCIe module, but \(half.dev)/stty_nr31 does not exist)"), "\(h.looked)")
+
+        // An MHI module wins, as in quectel-CM (USB, then MHI, then the AT fallback).
+        t.dir("sys/bus/mhi_q/devices/0306_00.01.00_IP_HW0/net/rmnet_mhi0")
+        t.dir("sys/bus/mhi_q/devices/0306_00.01.00_QMI0/mhi_uci_q/mhi_QMI0")
+        t.file("dev/mhi_QMI0", "")
+        XCTAssertEqual(Discovery.scan(t.options).modems.map { $0.sysfsName }, ["0306_00.01.00"])
+    }
+
+    // A USB AT module and the PCIe one are both found (quectel-CM stops at the first; qcm lists all).
+    func testUSBAndUNISOCPCIeTogether() {
+        let t = FixtureTree()
+        t.atModule("1-1.2", product: "0901")
+        t.dir("sys/class/net/sipa_dummy0")
+        t.dir("sys/class/net/pcie0")
+        t.file("dev/stty_nr31", "")
+        let r = Discovery.scan(t.options)
+        XCTAssertEqual(r.modems.map { $0.sysfsName }, ["1-1.2", "sipa_dummy0"])
+        XCTAssertThrowsError(try Discovery.select(r))
+        XCTAssertEqual(try? Discovery.select(r, device: "ttyUSB0").sysfsName, "1-1.2")
+        XCTAssertEqual(try? Discovery.select(r, interface: "pcie0").sysfsName, "sipa_dummy0")
     }
 }
