@@ -210,11 +210,13 @@ public enum DiscoveryError: Error {
             default:
                 // ECM/NCM/RNDIS of a module qcm does not dial by AT (a Qualcomm one, or an unknown id).
                 s += "works in \(m.mode.name) mode (driver \(m.driver ?? "none")). "
-                if !QuectelModels.isKnown(vendor: m.vendorID, product: m.productID) {
+                if QuectelModels.isKnown(vendor: m.vendorID, product: m.productID) {
+                    s += "qcm speaks QMI and MBIM to this module:"
+                } else {
                     s += "qcm does not know product id \(m.idString), so not its AT port either;"
-                    s += " it dials with AT commands only the modules that have no QMI: \(QuectelModels.atModules). "
+                    s += " it dials with AT commands only the modules that have no QMI (\(QuectelModels.atModules))"
+                    s += " and speaks QMI and MBIM to the others:"
                 }
-                s += "qcm speaks QMI and MBIM to this module:"
                 s += " send AT+QCFG=\"usbnet\",0 (QMI) or 2 (MBIM) on the modem's AT port and reset it."
                 s += " Naming its tty with --device /dev/ttyUSBn is not enough: qcm does not dial this module with AT commands."
             }
