@@ -1,6 +1,8 @@
 /// Finds Quectel modems from sysfs: which USB (or PCIe/MHI) device is the modem, which
 /// interface carries QMI, its /dev node, its network interface(s) and driver — and says
-/// precisely what is wrong when nothing usable is found.
+/// precisely what is wrong when nothing usable is found. The UNISOC/ASR modules that have no
+/// QMI are found too: their AT port (a ttyUSBn of the option driver, or UNISOC PCIe's
+/// /dev/stty_nr31) and their ECM/NCM/RNDIS (or pcieN) netdev.
 import Base
 public struct DiscoveryOptions {
     /// Root of the sysfs tree ("/sys"; a fixture directory in tests, or qmi-sim's fake tree).
@@ -17,12 +19,31 @@ public struct DiscoveryOptions {
     }
 }
 
+/// How qcm controls a modem: QMI, MBIM, or AT commands on a tty.
+public enum ControlProtocol: Equatable {
+    case qmi
+    case mbim
+    case at
+
+    /// "qmi", "mbim", "at" (qcm list --json).
+    public var name: String {
+        switch self {
+        case .qmi: return "qmi"
+        case .mbim: return "mbim"
+        case .at: return "at"
+        }
+    }
+}
+
 public enum ModemMode: Equatable {
     case qmi
     case mbim
     case ecm
     case ncm
     case rndis
+    /// UNISOC PCIe modules: the pcieN netdevs beside sipa_dummy0 (UNISOC's SIPA driver),
+    /// controlled by AT commands on /dev/stty_nr31.
+    case sipa
     /// A QMI-capable interface with no driver bound to it.
     case noDriver
     case unknown
@@ -34,6 +55,7 @@ public enum ModemMode: Equatable {
         case .ecm: return "ECM"
         case .ncm: return "NCM"
         case .rndis: return "RNDIS"
+        case .sipa: return "SIPA"
         case .noDriver: return "no driver"
         case .unknown: return "unknown"
         }
@@ -75,6 +97,21 @@ public final class Modem {
     public var interfaceNumber: Int?
     /// Problems found while reading this device (unreadable attributes, missing nodes).
     public var warnings: [String]
+    /// A module qcm dials with AT commands: a UNISOC/ASR module (QuectelModels.atInterfaces)
+    /// whose network function is ECM, NCM or RNDIS, or a UNISOC PCIe module. Set even when
+    /// the AT port is missing, so that the error says what to do.
+    public var speaksAT = false
+    /// The AT port as seen under the dev root: "/dev/ttyUSB2" (option), "/dev/ttyACM0"
+    /// (cdc-acm), "/dev/stty_nr31" (UNISOC PCIe); nil when the AT interface has no tty.
+    public var atPort: String?
+    /// `atPort` exists under the dev root (when it does not, a warning says how to make it).
+    public var atPortExists = false
+    /// The USB interface number of the AT port, from QuectelModels.atInterfaces.
+    public var atInterfaceNumber: Int?
+    /// That interface's sysfs name, e.g. "1-1.2:1.2"; nil when the device has no such interface.
+    public var atInterface: String?
+    /// The driver bound to that interface ("option"); nil when none is.
+    public var atInterfaceDriver: String?
 
     public init(bus: String, sysfsName: String, sysfsPath: String, vendorID: UInt16, productID: UInt16,
                 busNumber: Int?, deviceNumber: Int?, model: String, mode: ModemMode, interface: String?,
@@ -100,18 +137,35 @@ public final class Modem {
         self.warnings = warnings
     }
 
-    public var usable: Bool { (mode == .qmi || speaksMBIM) && controlDevice != nil && !netInterfaces.isEmpty }
+    /// qcm can dial it: it has the control channel (QMI/MBIM node or AT port) and a netdev.
+    public var usable: Bool {
+        switch control {
+        case .qmi?, .mbim?: return controlDevice != nil && !netInterfaces.isEmpty
+        case .at?: return atPort != nil && !netInterfaces.isEmpty
+        case nil: return false
+        }
+    }
     /// An MBIM function with cdc_mbim bound: qcm dials it over MBIM.
     public var speaksMBIM: Bool { mode == .mbim && driver?.equals("cdc_mbim") == true }
+    /// How qcm would control it; nil when it cannot (another mode, no driver).
+    public var control: ControlProtocol? {
+        if mode == .qmi { return .qmi }
+        if speaksMBIM { return .mbim }
+        if speaksAT { return .at }
+        return nil
+    }
     public var netInterface: String? { netInterfaces.first }
 
     public var idString: String { "\(QuectelModels.hex4(vendorID)):\(QuectelModels.hex4(productID))" }
 
-    /// One line: "EC25/EC20 R2.x (EC2x/EG2x) 2c7c:0125 at usb 2-1.2: QMI, qmi_wwan, /dev/cdc-wdm0, wwan0".
+    /// One line: "EC25/EC20 R2.x (EC2x/EG2x) 2c7c:0125 at usb 2-1.2: QMI, driver qmi_wwan, /dev/cdc-wdm0, wwan0",
+    /// "EC200U 2c7c:0901 at usb 1-1.2: NCM, driver cdc_ncm, AT port /dev/ttyUSB0, usb0".
+    /// A UNISOC PCIe module has no ids to show (vendor 0).
     public var summary: String {
-        var s = "\(model) \(idString) at \(bus) \(sysfsName): \(mode.name)"
+        var s = model + (vendorID == 0 ? "" : " " + idString) + " at \(bus) \(sysfsName): \(mode.name)"
         if let d = driver { s += ", driver \(d)" }
         if let c = controlDevice { s += ", \(c)" }
+        if let a = atPort { s += ", AT port \(a)" }
         if !netInterfaces.isEmpty { s += ", " + netInterfaces.joined(separator: "/") }
         return s
     }
@@ -131,6 +185,8 @@ public enum DiscoveryError: Error {
     case noSuchInterface(String, [Modem])
     case noSuchDevice(String, [Modem])
     case notUsable(Modem)
+    /// A module qcm dials with AT commands whose AT interface has no tty (or is not there).
+    case noATPort(Modem)
 
     public var description: String {
         switch self {
@@ -152,8 +208,17 @@ public enum DiscoveryError: Error {
             case .mbim:
                 s += "works in MBIM mode but cdc_mbim is not bound to it (driver \(m.driver ?? "none")): load it (modprobe cdc_mbim)."
             default:
-                s += "works in \(m.mode.name) mode (driver \(m.driver ?? "none")). qcm speaks QMI and MBIM:"
+                // ECM/NCM/RNDIS of a module qcm does not dial by AT (a Qualcomm one, or an unknown id).
+                s += "works in \(m.mode.name) mode (driver \(m.driver ?? "none")). "
+                if QuectelModels.isKnown(vendor: m.vendorID, product: m.productID) {
+                    s += "qcm speaks QMI and MBIM to this module:"
+                } else {
+                    s += "qcm does not know product id \(m.idString), so not its AT port either;"
+                    s += " it dials with AT commands only the modules that have no QMI (\(QuectelModels.atModules))"
+                    s += " and speaks QMI and MBIM to the others:"
+                }
                 s += " send AT+QCFG=\"usbnet\",0 (QMI) or 2 (MBIM) on the modem's AT port and reset it."
+                s += " Naming its tty with --device /dev/ttyUSBn is not enough: qcm does not dial this module with AT commands."
             }
             if mm { s += " ModemManager is running and may have claimed the modem: stop it (systemctl stop ModemManager)." }
             return s
@@ -162,12 +227,22 @@ public enum DiscoveryError: Error {
         case let .noSuchInterface(i, ms):
             return "no modem owns network interface '\(i)'" + found(ms)
         case let .noSuchDevice(d, ms):
-            return "no modem has the QMI channel '\(d)'" + found(ms)
+            return "no modem has the QMI/MBIM channel or AT port '\(d)'" + found(ms)
         case let .notUsable(m):
             var missing: [String] = []
-            if m.controlDevice == nil { missing.append("no QMI channel (cdc-wdm/qcqmi node) under \(m.interface ?? m.sysfsName)") }
-            if m.netInterfaces.isEmpty { missing.append("no network interface") }
+            if m.speaksAT {
+                if m.atPort == nil { missing.append("no AT port") }
+                if m.netInterfaces.isEmpty { missing.append("no network interface: " + Discovery.netdevMissing(m)) }
+            } else {
+                if m.controlDevice == nil { missing.append("no QMI channel (cdc-wdm/qcqmi node) under \(m.interface ?? m.sysfsName)") }
+                if m.netInterfaces.isEmpty { missing.append("no network interface") }
+            }
             return "\(m.summary): " + missing.joined(separator: " and ") + (m.warnings.isEmpty ? "" : " (" + m.warnings.joined(separator: "; ") + ")")
+        case let .noATPort(m):
+            var s = "\(m.summary): " + Discovery.atPortMissing(m)
+            if m.netInterfaces.isEmpty { s += ". It has no network interface either: " + Discovery.netdevMissing(m) }
+            let others = m.warnings.filter { !$0.equals(Discovery.atPortMissing(m)) }
+            return s + (others.isEmpty ? "" : " (" + others.joined(separator: "; ") + ")")
         }
     }
 
@@ -182,20 +257,25 @@ public enum Discovery {
     public static func scan(_ o: DiscoveryOptions = DiscoveryOptions()) -> ScanResult {
         var looked: [String] = []
         var modems = scanUSB(o, &looked)
-        modems += scanMHI(o, &looked)
+        let mhi = scanMHI(o, &looked)
+        modems += mhi.isEmpty ? scanUNISOCPCIe(o, &looked) : mhi
         return ScanResult(modems: modems, looked: looked,
                           modemManagerRunning: Sysfs.processRunning(named: "ModemManager", procRoot: o.procRoot))
     }
 
-    /// Picks the modem to dial: by network interface (-i), by QMI channel (--device), or the
-    /// only usable one.
+    /// Picks the modem to dial: by network interface (-i), by QMI/MBIM channel or AT port
+    /// (--device, the full path or its last component), or the only usable one.
     public static func select(_ r: ScanResult, interface: String? = nil, device: String? = nil) throws(DiscoveryError) -> Modem {
         if let iface = interface {
             guard let m = r.modems.first(where: { owns($0, iface) }) else { throw .noSuchInterface(iface, r.modems) }
             return try usable(m, r)
         }
         if let dev = device {
-            guard let m = r.modems.first(where: { $0.controlDevice?.equals(dev) == true || $0.controlDevice.map(Sysfs.basename)?.equals(Sysfs.basename(dev)) == true }) else {
+            guard let m = r.modems.first(where: { names($0.controlDevice, dev) || names($0.atPort, dev) }) else {
+                // A tty given for the one module in ECM/NCM/RNDIS mode that qcm does not dial by
+                // AT: say why (notQMI), not just "no such device".
+                let other = r.modems.filter { $0.control == nil && ($0.mode == .ecm || $0.mode == .ncm || $0.mode == .rndis) }
+                if other.count == 1 && Sysfs.basename(dev).begins(with: "tty") { throw .notQMI(other[0], modemManager: r.modemManagerRunning) }
                 throw .noSuchDevice(dev, r.modems)
             }
             return try usable(m, r)
@@ -208,9 +288,16 @@ public enum Discovery {
     }
 
     static func usable(_ m: Modem, _ r: ScanResult) throws(DiscoveryError) -> Modem {
-        if m.mode != .qmi && !m.speaksMBIM { throw .notQMI(m, modemManager: r.modemManagerRunning) }
+        if m.control == nil { throw .notQMI(m, modemManager: r.modemManagerRunning) }
+        if m.speaksAT && m.atPort == nil { throw .noATPort(m) }
         if !m.usable { throw .notUsable(m) }
         return m
+    }
+
+    /// `node` ("/dev/cdc-wdm0", "/dev/ttyUSB2") is what --device names, in full or by its last component.
+    static func names(_ node: String?, _ device: String) -> Bool {
+        guard let n = node else { return false }
+        return n.equals(device) || Sysfs.basename(n).equals(Sysfs.basename(device))
     }
 
     /// wwan0 owns wwan0, and its QMAP children wwan0.1 / wwan0_1 / qmimux0.
@@ -335,6 +422,9 @@ public enum Discovery {
             } else if let i = interfaces.first(where: { $0.driver == nil && $0.cls == 0x02 && $0.sub == 0x0e }) {
                 chosen = i
                 mode = .mbim
+            } else if let i = interfaces.first(where: { $0.driver == nil && netFunction($0) != nil }), let f = netFunction(i) {
+                chosen = i
+                mode = f
             } else {
                 mode = .unknown
             }
@@ -354,17 +444,100 @@ public enum Discovery {
         if let c = i.control ?? interfaces.compactMap({ $0.control }).first {
             let node = o.devRoot + "/" + c
             m.controlDevice = node
-            if !Sysfs.exists(node) {
-                var w = "\(node) does not exist"
-                if let ue = i.controlUevent, let text = Sysfs.read(ue), let mj = field(text, "MAJOR"), let mn = field(text, "MINOR") {
-                    w += " (udev not running? create it: mknod \(node) c \(mj) \(mn))"
-                }
-                m.warnings.append(w)
-            }
+            if !Sysfs.exists(node) { m.warnings.append(missingNode(node, uevent: i.controlUevent)) }
         }
         if let d = i.driver, let n = m.netInterfaces.first {
             readNetAttributes(m, net: n, driver: d, o)
         }
+        if mode == .ecm || mode == .ncm || mode == .rndis { findATPort(m, interfaces, o) }
+    }
+
+    /// A CDC network function by its class triple, for an interface no driver is bound to:
+    /// 02/06 ECM (cdc_ether), 02/0d NCM (cdc_ncm), and the triples rndis_host binds: e0/01/03,
+    /// 02/02/ff and ef/04/01 (quectel-CM knows only e0/01/03).
+    static func netFunction(_ i: Interface) -> ModemMode? {
+        switch (i.cls, i.sub, i.proto) {
+        case (0x02?, 0x06?, _): return .ecm
+        case (0x02?, 0x0d?, _): return .ncm
+        case (0xe0?, 0x01?, 0x03?), (0x02?, 0x02?, 0xff?), (0xef?, 0x04?, 0x01?): return .rndis
+        default: return nil
+        }
+    }
+
+    /// "/dev/cdc-wdm0 does not exist (udev not running? create it: mknod /dev/cdc-wdm0 c 180 176)".
+    static func missingNode(_ node: String, uevent: String?) -> String {
+        var w = "\(node) does not exist"
+        if let ue = uevent, let text = Sysfs.read(ue), let mj = field(text, "MAJOR"), let mn = field(text, "MINOR") {
+            w += " (udev not running? create it: mknod \(node) c \(mj) \(mn))"
+        }
+        return w
+    }
+
+    // MARK: AT port (UNISOC/ASR modules in ECM/NCM/RNDIS mode)
+
+    /// The tty of the interface QuectelModels.atInterfaces names, as quectel-CM finds it.
+    static func findATPort(_ m: Modem, _ interfaces: [Interface], _ o: DiscoveryOptions) {
+        guard let n = QuectelModels.atInterface(vendor: m.vendorID, product: m.productID, rndis: m.mode == .rndis) else { return }
+        m.speaksAT = true
+        m.atInterfaceNumber = n
+        guard let i = interfaces.first(where: { $0.number == n }) else {
+            m.warnings.append(atPortMissing(m))
+            return
+        }
+        m.atInterface = i.name
+        m.atInterfaceDriver = i.driver
+        guard let tty = ttyChild(i.path) else {
+            m.warnings.append(atPortMissing(m))
+            return
+        }
+        let node = o.devRoot + "/" + tty.name
+        m.atPort = node
+        m.atPortExists = Sysfs.exists(node)
+        if !m.atPortExists { m.warnings.append(missingNode(node, uevent: tty.uevent)) }
+    }
+
+    /// The first `tty*` child of an interface: usb-serial's `<intf>/ttyUSBn` (its class device,
+    /// with the uevent, is `ttyUSBn/tty/ttyUSBn`), cdc-acm's `<intf>/tty/ttyACMn`, or 2.6's flat
+    /// `<intf>/tty:ttyACMn`.
+    static func ttyChild(_ path: String) -> (name: String, uevent: String)? {
+        for e in Sysfs.list(path) ?? [] where e.begins(with: "tty") {
+            if e.equals("tty") {
+                guard let k = Sysfs.list(path + "/tty")?.first(where: { $0.begins(with: "tty") }) else { continue }
+                return (k, path + "/tty/" + k + "/uevent")
+            }
+            if e.begins(with: "tty:") { return (String(decoding: e.utf8.dropFirst(4), as: UTF8.self), path + "/" + e + "/uevent") }
+            return (e, path + "/" + e + "/tty/" + e + "/uevent")
+        }
+        return nil
+    }
+
+    /// Why a module dialed by AT has no AT port, and what to do (a warning, and `noATPort`).
+    static func atPortMissing(_ m: Modem) -> String {
+        let n = m.atInterfaceNumber.map { "\($0)" } ?? "?"
+        guard let i = m.atInterface else {
+            return "its AT port should be USB interface \(n) (quectel-CM's number for \(m.idString) in \(m.mode.name) mode), which \(m.sysfsName) does not have"
+        }
+        var s = "its AT port, USB interface \(n) (\(i)), has no tty: "
+        if let d = m.atInterfaceDriver {
+            s += d.equals("option") ? "option is bound to it but made no ttyUSB" : "\(d) is bound to it, not option"
+        } else {
+            s += "the option driver is not bound to it"
+        }
+        s += ". Mainline option.c lacks 2c7c:0902 and 2c7c:8101 (and older kernels the newer ids);"
+        s += " give option the id: modprobe option; echo 2c7c \(QuectelModels.hex4(m.productID)) ff > /sys/bus/usb-serial/drivers/option1/new_id"
+        return s
+    }
+
+    /// Why a module dialed by AT has no netdev.
+    static func netdevMissing(_ m: Modem) -> String {
+        if m.mode == .sipa {
+            return "\(m.sysfsName) and \(m.atPort ?? "its AT port") are there but no pcieN netdev is beside \(m.sysfsPath)"
+        }
+        let driver = m.mode == .ecm ? "cdc_ether" : m.mode == .ncm ? "cdc_ncm" : "rndis_host"
+        guard let d = m.driver else {
+            return "no driver is bound to its \(m.mode.name) function (\(m.interface ?? m.sysfsName)): load \(driver) (modprobe \(driver))"
+        }
+        return "\(d) is bound to \(m.interface ?? m.sysfsName) but it made no netdev"
     }
 
     static func field(_ uevent: String, _ key: String) -> String? {
@@ -440,5 +613,36 @@ public enum Discovery {
         }
         if modems.isEmpty { looked.append("\(o.sysRoot)/bus/mhi_q and \(o.sysRoot)/bus/mhi (no PCIe module)") }
         return modems
+    }
+
+    // MARK: PCIe (UNISOC)
+
+    /// UNISOC PCIe modules, found as quectel-CM's atdevice_detect finds them: /sys/class/net/
+    /// sipa_dummy0 and /dev/stty_nr31 both exist. AT commands go to /dev/stty_nr31; each PDN's
+    /// data goes over its own pcieN netdev (quectel-CM runs DHCP on pcie<cid-1>).
+    /// sipa_dummy0 is not among the netdevs: it is the SIPA driver's receive (NAPI) device,
+    /// carries no address and no one runs DHCP on it, so listing it first would make it the
+    /// netdev qcm configures. It is the modem's sysfs name instead.
+    static func scanUNISOCPCIe(_ o: DiscoveryOptions, _ looked: inout [String]) -> [Modem] {
+        let dummy = o.sysRoot + "/class/net/sipa_dummy0"
+        let tty = o.devRoot + "/stty_nr31"
+        let hasDummy = Sysfs.exists(dummy), hasTTY = Sysfs.exists(tty)
+        guard hasDummy && hasTTY else {
+            if hasDummy { looked.append("\(dummy) (a UNISOC PCIe module, but \(tty) does not exist)") }
+            if hasTTY { looked.append("\(tty) (a UNISOC PCIe AT port, but \(dummy) does not exist)") }
+            return []
+        }
+        let net = (Sysfs.list(o.sysRoot + "/class/net") ?? []).filter { n in
+            n.begins(with: "pcie") && n.utf8.count > 4 && n.utf8.dropFirst(4).allSatisfy(Sysfs.isDigit)
+        }
+        let driver = Sysfs.readlink(o.sysRoot + "/class/net/" + (net.first ?? "sipa_dummy0") + "/device/driver").map(Sysfs.basename)
+        let m = Modem(bus: "pcie", sysfsName: "sipa_dummy0", sysfsPath: dummy, vendorID: 0, productID: 0,
+                      busNumber: nil, deviceNumber: nil, model: "UNISOC PCIe module", mode: .sipa, interface: nil,
+                      driver: driver, driverVersion: driver.flatMap { Sysfs.read(o.sysRoot + "/module/\($0)/version") },
+                      controlDevice: nil, netInterfaces: net, rawIP: nil, qmapMode: nil, addMux: false, warnings: [])
+        m.speaksAT = true
+        m.atPort = tty
+        m.atPortExists = true
+        return [m]
     }
 }

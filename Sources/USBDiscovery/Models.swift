@@ -25,6 +25,42 @@ public enum QuectelModels {
         (0x8101, "RG801H"),
     ]
 
+    /// The modules with no QMI that qcm dials with AT commands (UNISOC and ASR platforms), and
+    /// the USB interface of their AT port, as quectel-CM 1.6.8 has it (device.c,
+    /// qmidevice_detect). `rndis` is the interface when the network function is RNDIS, where
+    /// that moves the port (EG915Q/EG800Q); nil means it does not move.
+    /// Mainline option.c binds all of these except 0x0902 and 0x8101.
+    public static let atInterfaces: [(product: UInt16, interface: Int, rndis: Int?)] = [
+        (0x0901, 2, nil),   // EC200U
+        (0x0902, 2, nil),   // EC200D
+        (0x8101, 2, nil),   // RG801H
+        (0x0900, 4, nil),   // RG500U (the kernel calls 0x0900 RM500U-CN)
+        (0x6026, 3, nil),   // EC200T
+        (0x6005, 3, nil),   // EC200A
+        (0x6002, 3, nil),   // EC200S
+        (0x6001, 3, nil),   // EC100Y (the kernel calls 0x6001 EG912Y)
+        (0x6007, 3, 5),     // EG915Q/EG800Q
+    ]
+
+    /// The interface number of the AT port of a module dialed by AT, nil for every other
+    /// module (Qualcomm ones are dialed by QMI or MBIM).
+    public static func atInterface(vendor: UInt16, product: UInt16, rndis: Bool) -> Int? {
+        guard vendor == 0x2c7c else { return nil }
+        for e in atInterfaces where e.product == product { return rndis ? e.rndis ?? e.interface : e.interface }
+        return nil
+    }
+
+    /// "EC200U (0901), EC200D (0902), ...": the modules of `atInterfaces`, for messages.
+    public static var atModules: String {
+        atInterfaces.map { "\(name(vendor: 0x2c7c, product: $0.product)) (\(hex4($0.product)))" }.joined(separator: ", ")
+    }
+
+    /// The id is one of this table's (or the early EC20's Qualcomm id).
+    public static func isKnown(vendor: UInt16, product: UInt16) -> Bool {
+        if vendor == 0x05c6 { return product == 0x9215 }
+        return vendor == 0x2c7c && table.contains { $0.0 == product }
+    }
+
     public static func name(vendor: UInt16, product: UInt16) -> String {
         if vendor == 0x05c6 && product == 0x9215 { return "EC20 (Qualcomm id 05c6:9215)" }
         for (id, n) in table where id == product { return n }

@@ -142,6 +142,95 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(d.output.contains("no Quectel modem found"), d.output)
     }
 
+    /// A UNISOC module dialed by AT (EC200U in NCM mode, its AT port on interface 2) beside
+    /// the fake QMI EC25, and a UNISOC PCIe module: `qcm list` shows the AT port and the
+    /// netdev, and the EC25's lines stay as they were.
+    func testListShowsATModules() throws {
+        let root = try fakeTree { root in
+            try FakeHardware.writeSysfs(root: root)
+            let fm = FileManager.default
+            func file(_ p: String, _ s: String) throws {
+                let full = root + "/" + p
+                try fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try (s + "\n").write(toFile: full, atomically: true, encoding: .utf8)
+            }
+            let dev = "sys/devices/platform/sim/usb3/3-1"
+            try file(dev + "/idVendor", "2c7c")
+            try file(dev + "/idProduct", "0901")
+            try file(dev + "/busnum", "3")
+            try file(dev + "/devnum", "2")
+            try fm.createSymbolicLink(atPath: root + "/sys/bus/usb/devices/3-1", withDestinationPath: "../../../devices/platform/sim/usb3/3-1")
+            for (n, triple, driver) in [(0, "02/0d/00", "cdc_ncm"), (1, "0a/00/01", "cdc_ncm"), (2, "ff/00/00", "option"), (3, "ff/00/00", "option")] {
+                let i = dev + "/3-1:1.\(n)"
+                try file(i + "/bInterfaceNumber", "0\(n)")
+                let c = triple.split(separator: "/").map(String.init)
+                try file(i + "/bInterfaceClass", c[0])
+                try file(i + "/bInterfaceSubClass", c[1])
+                try file(i + "/bInterfaceProtocol", c[2])
+                try fm.createDirectory(atPath: root + "/sys/bus/usb/drivers/" + driver, withIntermediateDirectories: true)
+                try? fm.createSymbolicLink(atPath: root + "/" + i + "/driver", withDestinationPath: "../../../../../../bus/usb/drivers/" + driver)
+                try fm.createSymbolicLink(atPath: root + "/sys/bus/usb/devices/3-1:1.\(n)", withDestinationPath: "../../../devices/platform/sim/usb3/3-1/3-1:1.\(n)")
+            }
+            try fm.createDirectory(atPath: root + "/" + dev + "/3-1:1.0/net/eth2", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: root + "/" + dev + "/3-1:1.2/ttyUSB4/tty/ttyUSB4", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: root + "/" + dev + "/3-1:1.3/ttyUSB5/tty/ttyUSB5", withIntermediateDirectories: true)
+            try file("sys/module/cdc_ncm/version", "22-Aug-2005")
+            try file("dev/ttyUSB4", "")
+            // UNISOC PCIe.
+            for n in ["sipa_dummy0", "pcie0", "pcie1"] { try fm.createDirectory(atPath: root + "/sys/class/net/" + n, withIntermediateDirectories: true) }
+            try file("dev/stty_nr31", "")
+        }
+        let r = list(root)
+        XCTAssertEqual(r.status, 0, r.output)
+        let expected = """
+            Modem 1: EC25/EC20 R2.x (EC2x/EG2x) (2c7c:0125) at usb 1-1.2 (bus 001 device 003)
+              mode:       QMI
+              driver:     qmi_wwan qmi-sim
+              interface:  1-1.2:1.4
+              channel:    \(root)/dev/cdc-wdm0
+              netdev:     wwan0 (raw-ip: yes, qmi/pass_through)
+              data path:  one PDN: raw-IP; several PDNs: QMAP through rmnet links
+            Modem 2: EC200U (2c7c:0901) at usb 3-1 (bus 003 device 002)
+              mode:       NCM, control by AT commands
+              driver:     cdc_ncm 22-Aug-2005
+              interface:  3-1:1.0
+              AT port:    \(root)/dev/ttyUSB4 (interface 3-1:1.2)
+              netdev:     eth2
+            Modem 3: UNISOC PCIe module at pcie sipa_dummy0
+              mode:       SIPA, control by AT commands
+              driver:     none
+              AT port:    \(root)/dev/stty_nr31
+              netdev:     pcie0, pcie1
+            """
+        XCTAssertEqual(r.output.trimmingCharacters(in: .whitespacesAndNewlines), expected)
+
+        let j = list(root, ["--json"])
+        let arr = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.output.utf8)) as? [[String: Any]])
+        XCTAssertEqual(arr.count, 3)
+        XCTAssertEqual(arr.map { $0["control"] as? String }, ["qmi", "at", "at"])
+        XCTAssertTrue(arr[0]["at_port"] is NSNull)
+        XCTAssertEqual(arr[0]["data_path"] as? String, "raw-IP")
+        XCTAssertEqual(arr[1]["at_port"] as? String, root + "/dev/ttyUSB4")
+        XCTAssertEqual(arr[1]["at_interface"] as? String, "3-1:1.2")
+        XCTAssertEqual(arr[1]["mode"] as? String, "NCM")
+        XCTAssertEqual(arr[1]["driver"] as? String, "cdc_ncm")
+        XCTAssertEqual(arr[1]["net"] as? [String], ["eth2"])
+        XCTAssertEqual(arr[1]["usable"] as? Bool, true)
+        XCTAssertNil(arr[1]["data_path"])
+        XCTAssertEqual(arr[2]["at_port"] as? String, root + "/dev/stty_nr31")
+        XCTAssertEqual(arr[2]["net"] as? [String], ["pcie0", "pcie1"])
+
+        // Without the option driver: no AT port, and the warning says how to bind it.
+        try FileManager.default.removeItem(atPath: root + "/sys/devices/platform/sim/usb3/3-1/3-1:1.2/ttyUSB4")
+        try FileManager.default.removeItem(atPath: root + "/sys/devices/platform/sim/usb3/3-1/3-1:1.2/driver")
+        let n = list(root)
+        for line in ["  mode:       NCM, control by AT commands (incomplete: no AT port)", "  AT port:    none (interface 3-1:1.2)",
+                     "  warning:    its AT port, USB interface 2 (3-1:1.2), has no tty: the option driver is not bound to it."] {
+            XCTAssertTrue(n.output.contains(line), line + " in:\n" + n.output)
+        }
+        XCTAssertTrue(n.output.contains("echo 2c7c 0901 ff > /sys/bus/usb-serial/drivers/option1/new_id"), n.output)
+    }
+
     func testDecodeSeedTrace() {
         let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../QMICoreTests/Fixtures/seed001-flattened.txt").standardized.path

@@ -92,10 +92,19 @@ final class DiscoveryTests: XCTestCase {
                     interfaces: [(0, "02/06/00", "cdc_ether", ["net/usb0"]), (1, "0a/00/00", "cdc_ether", []), (2, "ff/00/00", "option", [])])
         t.usbDevice("1-2", product: "6005", busnum: 1, devnum: 3,
                     interfaces: [(0, "e0/01/03", "rndis_host", ["net/usb1"]), (1, "0a/00/00", "rndis_host", [])])
+        t.usbDevice("1-3", product: "0125", busnum: 1, devnum: 4,
+                    interfaces: [(0, "e0/01/03", "rndis_host", ["net/usb2"]), (1, "0a/00/00", "rndis_host", [])])
         let r = Discovery.scan(t.options)
-        XCTAssertEqual(r.modems.map { $0.mode }, [.ecm, .rndis])
-        XCTAssertEqual(r.modems.map { $0.model }, ["EC200T", "EC200A"])
+        XCTAssertEqual(r.modems.map { $0.mode }, [.ecm, .rndis, .rndis])
+        XCTAssertEqual(r.modems.map { $0.model }, ["EC200T", "EC200A", "EC25/EC20 R2.x (EC2x/EG2x)"])
+        // EC200T and EC200A are dialed by AT: what is missing here is their AT port (interface 3).
+        XCTAssertEqual(r.modems.map { $0.control }, [.at, .at, nil])
         XCTAssertThrowsError(try Discovery.select(r, interface: "usb1")) { e in
+            let text = (e as! DiscoveryError).description
+            XCTAssertTrue(text.contains("its AT port should be USB interface 3 (quectel-CM's number for 2c7c:6005 in RNDIS mode), which 1-2 does not have"), text)
+        }
+        // A Qualcomm module in RNDIS mode is still one qcm does not dial.
+        XCTAssertThrowsError(try Discovery.select(r, interface: "usb2")) { e in
             XCTAssertTrue((e as! DiscoveryError).description.contains("works in RNDIS mode"))
         }
     }

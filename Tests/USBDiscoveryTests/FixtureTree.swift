@@ -65,9 +65,34 @@ final class FixtureTree {
                 if c.hasPrefix("usbmisc/") || c.hasPrefix("GobiQMI/") {
                     file(ipath + "/" + c + "/uevent", "MAJOR=180\nMINOR=176\nDEVNAME=\((c as NSString).lastPathComponent)")
                 }
+                // A tty class device: usb-serial's ttyUSBn/tty/ttyUSBn, cdc-acm's tty/ttyACMn.
+                let last = (c as NSString).lastPathComponent
+                if c.hasPrefix("tty") && c.contains("/tty") && last.hasPrefix("tty") {
+                    let major = last.hasPrefix("ttyACM") ? 166 : 188
+                    let minor = Int(last.drop { !$0.isNumber }) ?? 0
+                    file(ipath + "/" + c + "/uevent", "MAJOR=\(major)\nMINOR=\(minor)\nDEVNAME=\(last)")
+                }
             }
             link("sys/bus/usb/devices/\(iname)", to: "../../../devices/platform/soc/usb\(busnum)/\(name)/\(iname)")
         }
+    }
+
+    /// A UNISOC/ASR module in ECM/NCM/RNDIS mode, laid out like a real EC200U: the network
+    /// function on interfaces 0-1 (`net` is its class triple, `netdev` the name the kernel or
+    /// udev gave it, under interface 0), then vendor-specific serial interfaces `serial`, each
+    /// with the option driver and its ttyUSBn numbered from `firstTTY` (`ttys: false`: no
+    /// driver bound, no tty). Device nodes are made in dev/ unless `nodes` is false.
+    func atModule(_ name: String, product: String, net: String = "02/0d/00", netDriver: String? = "cdc_ncm",
+                  netdev: String? = "usb0", serial: ClosedRange<Int> = 2...8, ttys: Bool = true, firstTTY: Int = 0,
+                  nodes: Bool = true, busnum: Int = 1, devnum: Int = 2) {
+        var ifs: [(Int, String, String?, [String])] = [(0, net, netDriver, netdev.map { ["net/" + $0] } ?? []),
+                                                       (1, "0a/00/00", netDriver, [])]
+        for n in serial {
+            let tty = "ttyUSB\(firstTTY + n - serial.lowerBound)"
+            ifs.append((n, "ff/00/00", ttys ? "option" : nil, ttys ? [tty + "/tty/" + tty] : []))
+            if ttys && nodes { file("dev/" + tty, "") }
+        }
+        usbDevice(name, product: product, busnum: busnum, devnum: devnum, interfaces: ifs)
     }
 
     /// Quectel's usual layout: interfaces 0-3 serial (option), 4 the network function.

@@ -7,7 +7,8 @@ enum ListCommand {
     static let usage = """
         Usage: qcm list [--json] [--sysfs-root DIR] [--dev-root DIR]
           Lists the Quectel modems found in sysfs, one entry per modem, with the QMI
-          channel, network interface(s) and driver qcm would use.
+          channel (or the AT port of a module dialed by AT commands), network
+          interface(s) and driver qcm would use.
           --json            machine-readable output (an array of objects)
           --sysfs-root DIR  read DIR instead of /sys (a copy of a board's sysfs, or qmi-sim's)
           --dev-root DIR    look for device nodes in DIR instead of /dev
@@ -49,12 +50,23 @@ enum ListCommand {
     }
 
     static func text(_ m: Modem, index: Int, sysRoot: String) -> String {
-        var lines = ["Modem \(index): \(m.model) (\(m.idString)) at \(m.bus) \(m.sysfsName)"
+        var lines = ["Modem \(index): \(m.model)" + (m.vendorID == 0 ? "" : " (\(m.idString))") + " at \(m.bus) \(m.sysfsName)"
             + (m.busNumber.map { b in " (bus \(Text.decimal(b, width: 3)) device \(Text.decimal(m.deviceNumber ?? 0, width: 3)))" } ?? "")]
-        lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
+        if m.speaksAT {
+            var missing: [String] = []
+            if m.atPort == nil { missing.append("no AT port") }
+            if m.netInterfaces.isEmpty { missing.append("no netdev") }
+            lines.append("  mode:       \(m.mode.name), control by AT commands" + (missing.isEmpty ? "" : " (incomplete: " + missing.joined(separator: ", ") + ")"))
+        } else {
+            lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
+        }
         lines.append("  driver:     \(m.driver ?? "none")" + (m.driverVersion.map { " \($0)" } ?? ""))
         if let i = m.interface { lines.append("  interface:  \(i)") }
-        lines.append("  channel:    \(m.controlDevice ?? "none")")
+        if m.speaksAT {
+            lines.append("  AT port:    \(m.atPort ?? "none")" + (m.atInterface.map { " (interface \($0))" } ?? ""))
+        } else {
+            lines.append("  channel:    \(m.controlDevice ?? "none")")
+        }
         var net = m.netInterfaces.isEmpty ? "none" : m.netInterfaces.joined(separator: ", ")
         var extras: [String] = []
         if let r = m.rawIP { extras.append("raw-ip: " + (r ? "yes" : "no")) }
@@ -63,7 +75,7 @@ enum ListCommand {
         if m.passThrough { extras.append("qmi/pass_through") }
         if !extras.isEmpty { net += " (" + extras.joined(separator: ", ") + ")" }
         lines.append("  netdev:     \(net)")
-        if m.usable {
+        if m.usable && !m.speaksAT {     // the data-path choice is QMI's; an AT module's netdev is Ethernet with DHCP
             let (one, several) = dataPaths(m, sysRoot: sysRoot)
             lines.append("  data path:  one PDN: \(one); several PDNs: \(several)")
         }
@@ -95,16 +107,19 @@ enum ListCommand {
         o.add("model", m.model)
         o.add("mode", m.mode.name)
         o.add("usable", m.usable)
+        o.add("control", m.control?.name)
         o.add("interface", m.interface)
         o.add("driver", m.driver)
         o.add("driver_version", m.driverVersion)
         o.add("channel", m.controlDevice)
+        o.add("at_port", m.atPort)
+        o.add("at_interface", m.atInterface)
         o.add("net", m.netInterfaces)
         o.add("raw_ip", m.rawIP)
         o.add("qmap_mode", m.qmapMode)
         o.add("add_mux", m.addMux)
         o.add("pass_through", m.passThrough)
-        if m.usable {
+        if m.usable && !m.speaksAT {
             let (one, several) = dataPaths(m, sysRoot: sysRoot)
             o.add("data_path", one)
             o.add("data_path_several_pdns", several)
