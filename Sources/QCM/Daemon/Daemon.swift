@@ -53,12 +53,23 @@ enum Daemon {
         var facts = DriverFacts()
         /// The module is in MBIM mode (cdc_mbim).
         var mbim = false
+        /// The module is dialed with AT commands (UNISOC/ASR, no QMI): `channel` is its AT port.
+        var at = false
+        var productID: UInt16?
+    }
+
+    /// A tty named with --device and no sysfs to say more: an AT port (ttyUSBn, ttyACMn,
+    /// UNISOC PCIe's stty_nr31), not a QMI node.
+    static func isATPortName(_ path: String) -> Bool {
+        let name = Files.basename(path)
+        return name.begins(with: "tty") || name.begins(with: "stty")
     }
 
     static func find(_ o: Options, log: Logger) -> Target? {
         let discovery = DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)
         if let d = o.device, o.interface == nil, !Files.exists(o.sysRoot + "/bus/usb/devices") || Discovery.scan(discovery).modems.isEmpty {
-            return Target(channel: d, netdev: nil)          // an explicit channel with no sysfs to match it against
+            // An explicit channel with no sysfs to match it against.
+            return Target(channel: d, netdev: o.interface, at: isATPortName(d))
         }
         let result = Discovery.scan(discovery)
         let modem: Modem
@@ -70,6 +81,7 @@ enum Daemon {
         }
         log.log("Find \(modem.sysfsPath) idVendor=0x\(QuectelModels.hex4(modem.vendorID)) idProduct=0x\(QuectelModels.hex4(modem.productID))"
                 + (modem.busNumber.map { ", bus=0x\(Text.hex($0, 3)), dev=0x\(Text.hex(modem.deviceNumber ?? 0, 3))" } ?? ""))
+        if modem.control == .at { return atTarget(modem, o, log: log) }
         var t = Target(channel: modem.controlDevice ?? "", netdev: o.interface ?? modem.netInterface)
         log.log("Auto find qmichannel = \(t.channel)")
         log.log("Auto find usbnet_adapter = \(t.netdev ?? "?")")
@@ -85,6 +97,32 @@ enum Daemon {
         return t
     }
 
+    /// A UNISOC/ASR module: its AT port, and the netdev of the PDN (UNISOC PCIe: pcie<cid-1>).
+    static func atTarget(_ modem: Modem, _ o: Options, log: Logger) -> Target {
+        var netdev = o.interface ?? modem.netInterface
+        if o.interface == nil, modem.bus.equals("pcie"), let pdn = o.pdns.first?.pdn, pdn >= 1, pdn <= modem.netInterfaces.count {
+            netdev = modem.netInterfaces[pdn - 1]
+        }
+        let t = Target(channel: o.device ?? modem.atPort ?? "", netdev: netdev, name: "\(modem.model) \(modem.idString)",
+                       driver: modem.driver, at: true, productID: modem.productID)
+        log.log("Auto find atchannel = \(t.channel)")
+        log.log("Auto find usbnet_adapter = \(t.netdev ?? "?")")
+        log.log("netcard driver = \(modem.driver ?? "?"), driver version = \(modem.driverVersion ?? "unknown")")
+        log.log("Modem works in \(modem.mode.name) mode: dialing with AT commands")
+        for w in modem.warnings { log.log("warning: \(w)") }
+        return t
+    }
+
+    /// What an AT module cannot do that the command line asks for.
+    static func atProblem(_ o: Options) -> String? {
+        if o.pdns.count > 1 || o.pdns.contains(where: { $0.muxIndex != nil }) {
+            return "an AT module carries one data call per netdev here: dial one PDN (-n CID) per qcm"
+        }
+        if o.proxy != nil { return "-p/--proxy is for QMI and MBIM proxies; an AT module is dialed on its AT port" }
+        if o.dataPath != .auto { return "--data-path chooses how QMI data is carried; an AT module's data is plain Ethernet" }
+        return nil
+    }
+
     static func dial(_ o: Options, log: Logger) -> Int32 {
         guard let target = find(o, log: log) else { return ExitCode.noModem }
         let channel = o.proxy.map { "@" + $0 } ?? target.channel
@@ -94,6 +132,10 @@ enum Daemon {
             log.log("several PDNs on a module in MBIM mode need cdc_mbim's VLAN links (wwan0.N), which qcm does not create yet; dial one PDN, or switch the module to QMI (AT+QCFG=\"usbnet\",0)")
             return ExitCode.noModem
         }
+        if target.at, let problem = atProblem(o) {
+            log.log(problem)
+            return ExitCode.usage
+        }
         let plan: DataPlan
         do throws(DataPlan.Failure) {
             plan = try DataPlan.decide(target.facts, pdns: o.pdns, choice: o.dataPath)
@@ -101,7 +143,7 @@ enum Daemon {
             log.log(error.message)
             return ExitCode.noModem
         }
-        log.log("data path: \(plan.summary)")
+        log.log("data path: " + (target.at ? "Ethernet (\(target.driver ?? "the module's netdev")), addresses by DHCP from the module" : plan.summary))
 
         // One qcm per channel and PDN, and per QMAP mux.
         var instances = SmallMap<Int, Instance>()
@@ -137,18 +179,29 @@ enum Daemon {
             rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,
             plan: plan)
         config.driverOwnsCTL = o.proxy == nil && QMITransports.isGobiNet(target.channel)
+        config.productID = target.productID
         let session: Runner.Session
-        #if QCM_MBIM
-        config.mbim = mbim
-        session = mbim ? .mbim(MBIMSession(config)) : .qmi(QMISession(config))
-        if mbim { log.log("MBIM mode: dialing with MBIM Basic Connect") }
-        #else
-        if mbim {
-            log.log("this qcm was built without MBIM (scripts/build-embedded --no-mbim): it cannot dial a module in MBIM mode")
+        if target.at {
+            #if QCM_AT
+            config.at = true
+            session = .at(ATSession(config))
+            #else
+            log.log("this qcm was built without AT commands (scripts/build-embedded --no-at): it cannot dial \(target.name)")
             return ExitCode.noModem
+            #endif
+        } else {
+            #if QCM_MBIM
+            config.mbim = mbim
+            session = mbim ? .mbim(MBIMSession(config)) : .qmi(QMISession(config))
+            if mbim { log.log("MBIM mode: dialing with MBIM Basic Connect") }
+            #else
+            if mbim {
+                log.log("this qcm was built without MBIM (scripts/build-embedded --no-mbim): it cannot dial a module in MBIM mode")
+                return ExitCode.noModem
+            }
+            session = .qmi(QMISession(config))
+            #endif
         }
-        session = .qmi(QMISession(config))
-        #endif
 
         let loop = EventLoop()
         var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
@@ -158,8 +211,8 @@ enum Daemon {
         let interface = target.netdev
         let rediscover: (() -> Runner.Found?)? = o.device != nil ? nil : {
             guard let m = try? Discovery.select(Discovery.scan(DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)), interface: interface),
-                  let channel = m.controlDevice else { return nil }
-            return Runner.Found(channel: channel, facts: DriverFacts(m, netdev: interface, sysRoot: o.sysRoot))
+                  (m.control == .at) == target.at, let channel = target.at ? m.atPort : m.controlDevice else { return nil }
+            return Runner.Found(channel: channel, facts: target.at ? DriverFacts() : DriverFacts(m, netdev: interface, sysRoot: o.sysRoot))
         }
         let runner = Runner(session: session, loop: loop, log: log, notify: notify, instances: instances, rediscover: rediscover)
         loop.watch(sfd) { _ in
