@@ -175,3 +175,24 @@ final class SyntaxTests: XCTestCase {
         }
     }
 }
+
+/// `qcm decode`'s view of AT lines.
+final class TraceTests: XCTestCase {
+    func testLinesOfATraceDescribed() throws {
+        let sent = try XCTUnwrap(ATTrace.find(in: "[12-07_20:01:02:123] AT> AT+QNETDEVCTL=2,1,1"))
+        XCTAssertTrue(sent.sent)
+        let what = try XCTUnwrap(ATTrace.describe(sent.line, sent: true))
+        XCTAssertEqual(what.count, 2, "both dialects' readings: \(what)")
+        XCTAssertTrue(what[0].contains("cid=2 op=1 urc=1"), what[0])
+        XCTAssertTrue(what[1].contains("op=2 cid=1"), what[1])
+        let pin = try XCTUnwrap(ATTrace.describe("AT+CPIN=\"1234\"", sent: true))
+        XCTAssertFalse(pin.joined().contains("1234"), "\(pin)")
+        let data = try XCTUnwrap(ATTrace.describe("+QNETDEVSTATUS: 4F10190A,E0FFFFFF,4110190A,4110190A,02B48AD3,03B48AD3, 85600, 85600", sent: false))
+        XCTAssertTrue(data.contains { $0.contains("address=10.25.16.79") && $0.contains("dns2=211.138.180.3") }, "\(data)")
+        let report = try XCTUnwrap(ATTrace.describe("+QNETDEVSTATUS:1,1,\"IPV4\"", sent: false))
+        XCTAssertTrue(report[0].hasPrefix("unsolicited DataCallChanged"), "\(report)")
+        XCTAssertEqual(ATTrace.describe("+CME ERROR: 127", sent: false), ["error: +CME ERROR: 127 (missing or unknown APN)"])
+        XCTAssertEqual(ATTrace.masked(received: "+QICSGP: 1,\"cmnet\",\"u\",\"pw\",2"), "+QICSGP: 1,\"cmnet\",\"u\",\"****\",2")
+        XCTAssertNil(ATTrace.describe("hello", sent: false))
+    }
+}

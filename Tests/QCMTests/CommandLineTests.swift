@@ -244,7 +244,7 @@ final class CommandLineTests: XCTestCase {
         let broken = qcm(["decode"], stdin: "01 0f 00 00 00 00 00 03 22 00 04 00 01 01\nnot qmi\n")
         XCTAssertEqual(broken.status, 1)
         XCTAssertTrue(broken.output.contains("stdin:1: broken frame: the QMUX length says 16 byte(s), only 14 present"), broken.output)
-        XCTAssertTrue(broken.output.contains("no QMI frames found (1 broken)"), broken.output)
+        XCTAssertTrue(broken.output.contains("no QMI frames, MBIM messages or AT lines found (1 broken)"), broken.output)
         XCTAssertEqual(qcm(["decode", "/nonexistent"]).status, 1)
     }
 

@@ -3,16 +3,20 @@ import QMICore
 #if QCM_MBIM
 import MBIMCore
 #endif
+#if QCM_AT
+import ATCore
+#endif
 
-/// `qcm decode [--quectel] [FILE...]`: finds QMI frames — and MBIM messages — in logs or
-/// hex dumps and prints each one decoded. Lines that are neither are skipped; broken
-/// frames are reported.
+/// `qcm decode [--quectel] [FILE...]`: finds QMI frames — MBIM messages, and AT lines of a
+/// -v trace — in logs or hex dumps and prints each one decoded. Lines that are none of
+/// these are skipped; broken frames are reported.
 enum DecodeCommand {
     static let usage = """
         Usage: qcm decode [--quectel] [FILE...]
           Reads quectel-CM -v logs, qmicli or mbimcli --verbose dumps, qcm -v logs or bare
           hex (files, or stdin when no FILE or FILE is -) and prints every QMI frame and
-          MBIM message found, decoded.
+          MBIM message found, decoded, and every AT line ("AT> ..." sent, "AT< ..."
+          received) with its fields named (PINs and passwords as ****).
           --quectel   print quectel-CM style lines instead of the full decode
         Exit status: 0 when at least one frame was decoded, 1 when none was found or a
         file could not be read, 2 on a usage error.
@@ -54,6 +58,15 @@ enum DecodeCommand {
             let label = f.equals("-") ? "stdin" : f
             for (n, line) in Files.lines(bytes).enumerated() {
                 let at = "\(label):\(n + 1): "
+                #if QCM_AT
+                if let (atLine, sent) = ATTrace.find(in: line) {
+                    guard let what = ATTrace.describe(atLine, sent: sent) else { continue }
+                    decoded += 1
+                    Out.line(at + (sent ? ATTrace.sentMark + ATCatalogue.masked(commandLine: atLine) : ATTrace.receivedMark + ATTrace.masked(received: atLine)))
+                    for w in what { Out.line("  " + w) }
+                    continue
+                }
+                #endif
                 for item in HexScan.scan(line: line, others: true) {
                     #if QCM_MBIM
                     // MBIM: a run that is not a QMUX frame, or one that only looked like one
@@ -96,7 +109,7 @@ enum DecodeCommand {
             }
         }
         if decoded == 0 && !failed {
-            Out.error("qcm decode: no QMI frames found" + (broken > 0 ? " (\(broken) broken)" : ""))
+            Out.error("qcm decode: no QMI frames, MBIM messages or AT lines found" + (broken > 0 ? " (\(broken) broken)" : ""))
         }
         return decoded > 0 && !failed ? 0 : 1
     }
