@@ -36,7 +36,21 @@ public enum ATFinal: Equatable {
         return nil
     }
 
-    public var isOK: Bool { self == .ok }
+    public var isOK: Bool {
+        if case .ok = self { return true }
+        return false
+    }
+
+    /// Byte for byte (String's own == would bring the Unicode tables into the daemon).
+    public static func == (a: ATFinal, b: ATFinal) -> Bool {
+        switch (a, b) {
+        case (.ok, .ok), (.error, .error), (.noCarrier, .noCarrier), (.busy, .busy), (.noAnswer, .noAnswer),
+             (.noDialtone, .noDialtone), (.notSupported, .notSupported): return true
+        case let (.cme(x), .cme(y)), let (.cms(x), .cms(y)): return x == y
+        case let (.cmeText(x), .cmeText(y)): return x.equals(y)
+        default: return false
+        }
+    }
 
     /// As the module wrote it, with the error's name: "+CME ERROR: 127 (missing or unknown APN)".
     public var description: String {
@@ -94,6 +108,26 @@ public enum ATError: Error, Equatable {
     public var final: ATFinal? {
         if case .refused(let f) = self { return f }
         return nil
+    }
+
+    /// No answer came, or the port closed under the command: the module did not answer.
+    public var unanswered: Bool {
+        switch self {
+        case .timeout, .closed, .deviceGone: return true
+        default: return false
+        }
+    }
+
+    /// Byte for byte (String's own == would bring the Unicode tables into the daemon).
+    public static func == (a: ATError, b: ATError) -> Bool {
+        switch (a, b) {
+        case let (.refused(x), .refused(y)): return x == y
+        case (.timeout, .timeout), (.closed, .closed): return true
+        case let (.system(o1, e1), .system(o2, e2)): return e1 == e2 && o1.equals(o2)
+        case let (.deviceGone(x), .deviceGone(y)), let (.invalid(x), .invalid(y)), let (.malformed(x), .malformed(y)),
+             let (.invalidParameter(x), .invalidParameter(y)): return x.equals(y)
+        default: return false
+        }
     }
 }
 

@@ -67,6 +67,16 @@ public enum ATValue: Equatable {
         if case .text(let t) = self { return t }
         return nil
     }
+
+    /// Byte for byte (String's own == would bring the Unicode tables into the daemon).
+    public static func == (a: ATValue, b: ATValue) -> Bool {
+        switch (a, b) {
+        case let (.number(x), .number(y)): return x == y
+        case let (.text(x), .text(y)): return x.equals(y)
+        case (.absent, .absent): return true
+        default: return false
+        }
+    }
 }
 
 /// A field as it stands on the line: its text without the quotes, and whether it had them.
@@ -77,6 +87,8 @@ public struct ATToken: Equatable {
         self.text = text
         self.quoted = quoted
     }
+
+    public static func == (a: ATToken, b: ATToken) -> Bool { a.quoted == b.quoted && a.text.equals(b.text) }
 }
 
 /// Taking lines apart.

@@ -32,24 +32,24 @@ extension ATSession {
 
     func registrationAnswered(_ r: Result<ATReply, ATError>) {
         guard case .success(let reply) = r, let l = reply.lines.first else { return }
-        if let a = try? AT.RegistrationGPRS.Answer(decoding: l) { registration("gprs", a.stat, a.area, a.cell, a.act) }
-        else if let a = try? AT.RegistrationEPS.Answer(decoding: l) { registration("eps", a.stat, a.area, a.cell, a.act) }
-        else if let a = try? AT.Registration5GS.Answer(decoding: l) { registration("5gs", a.stat, a.area, a.cell, a.act) }
+        if let a = try? AT.RegistrationGPRS.Answer(decoding: l) { registration(.gprs, a.stat, a.area, a.cell, a.act) }
+        else if let a = try? AT.RegistrationEPS.Answer(decoding: l) { registration(.eps, a.stat, a.area, a.cell, a.act) }
+        else if let a = try? AT.Registration5GS.Answer(decoding: l) { registration(.fiveGS, a.stat, a.area, a.cell, a.act) }
     }
 
     func registrationReport(_ u: ATUnsolicited, _ line: String) {
         if u === ATCatalogue.gprsRegistration, let a = try? AT.Unsolicited.GPRSRegistration(decoding: line) {
-            registration("gprs", a.stat, a.area, a.cell, a.act)
+            registration(.gprs, a.stat, a.area, a.cell, a.act)
         } else if u === ATCatalogue.epsRegistration, let a = try? AT.Unsolicited.EPSRegistration(decoding: line) {
-            registration("eps", a.stat, a.area, a.cell, a.act)
+            registration(.eps, a.stat, a.area, a.cell, a.act)
         } else if u === ATCatalogue.fiveGSRegistration, let a = try? AT.Unsolicited.FiveGSRegistration(decoding: line) {
-            registration("5gs", a.stat, a.area, a.cell, a.act)
+            registration(.fiveGS, a.stat, a.area, a.cell, a.act)
         }
     }
 
     /// One domain's registration (27.007 <stat>: 1 home, 5 roaming) and where: registered
     /// when any packet domain is; the newest registered domain gives the cell and technology.
-    func registration(_ domain: String, _ s: Int64, _ area: Int64?, _ cell: Int64?, _ technology: Int64?) {
+    func registration(_ domain: Domain, _ s: Int64, _ area: Int64?, _ cell: Int64?, _ technology: Int64?) {
         stat[domain] = s
         let was = registered
         let home = stat.values.contains(1), roaming = stat.values.contains(5)
@@ -58,7 +58,7 @@ extension ATSession {
             if let t = technology { act = t }
             var pairs: [(StatusKey, String?)] = [(.rat, ATSession.rat(act))]
             if let c = cell { pairs.append((.cellID, "\(c)")) }
-            if let a = area { pairs.append((domain.equals("gprs") ? .lac : .tac, "\(a)")) }
+            if let a = area { pairs.append((domain == .gprs ? .lac : .tac, "\(a)")) }
             updateField(pairs)
         }
         let state: Int64 = registered ? (home ? 1 : 5) : s
@@ -318,7 +318,7 @@ extension ATSession {
     func stopAnswered(_ step: ATStep, _ r: Result<ATReply, ATError>) {
         guard let t = teardown else { return }
         // A refusal means there was nothing to stop; no answer at all is what to warn about.
-        if case .failure(let e) = r, e == .timeout || e == .closed { t.problems.append(step == .stopCall ? "AT+QNETDEVCTL" : "AT+CGACT") }
+        if case .failure(let e) = r, e.unanswered { t.problems.append(step == .stopCall ? "AT+QNETDEVCTL" : "AT+CGACT") }
         t.stopsOutstanding -= 1
         if t.stopsOutstanding <= 0 { finishTeardown(channelGone: false) }
     }

@@ -85,8 +85,10 @@ final class ATSession: SessionCore, SessionMachine {
     var upPolls = 0
     /// Commands in a row that got no answer (three: the module is taken for gone).
     var silentCommands = 0
-    /// Registration state per domain (+CGREG, +CEREG, +C5GREG), and the access technology.
-    var stat = SmallMap<String, Int64>()
+    /// The packet domains whose registration is reported (27.007 +CGREG, +CEREG, +C5GREG).
+    enum Domain: Equatable { case gprs, eps, fiveGS }
+    /// Registration state per domain, and the access technology.
+    var stat = SmallMap<Domain, Int64>()
     var act: Int64?
     /// The newest RSSI from +CSQ (dBm), for the bars when the cell gives no RSRP.
     var rssi: Int?

@@ -64,7 +64,7 @@ extension ATSession {
 
     func handshakeAnswered(_ r: Result<ATReply, ATError>) {
         guard case .handshake(let attempt) = setup else { return }
-        if case .failure(let e) = r, e == .timeout || e == .closed {
+        if case .failure(let e) = r, e.unanswered {
             guard attempt < ATSession.maxHandshakes else {
                 return setupFailed("no answer to AT on \(config.channel) (\(attempt) tries): is it the module's AT port, and is no other program (ModemManager, a terminal) using it?")
             }
