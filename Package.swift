@@ -38,7 +38,7 @@ let package = Package(
             name: "QCM",
             dependencies: ["Base", "QMICore", "QMIMessages", "USBDiscovery", "LinkConfig", "DHCPClient", "MBIMCore", "MBIMMessages", "CSystem"],
             swiftSettings: [.define("QCM_MBIM")]),
-        .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "MBIMCore", "MBIMMessages", "CSystem"]),
+        .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "MBIMCore", "MBIMMessages", "ATCore", "ATMessages", "CSystem"]),
         .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
         // The generators of Sources/QMIMessages/Messages.generated.swift and
         // Sources/MBIMMessages/Messages.generated.swift (typed message views), and their command.
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "BaseTests", dependencies: ["Base", "CSystem"]),
         .testTarget(name: "QMICoreTests", dependencies: ["Base", "QMICore", "QMIMessages", "QMICodegen", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["Base", "USBDiscovery"]),
-        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "CSystem", "USBDiscovery"]),
+        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "ATCore", "ATMessages", "CSystem", "USBDiscovery"]),
         .testTarget(name: "LinkConfigTests", dependencies: ["TestSupport", "LinkConfig", "Base", "CSystem"]),
         .testTarget(name: "DHCPClientTests", dependencies: ["TestSupport", "DHCPClient", "LinkConfig", "Base", "CSystem"]),
         .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
