@@ -16,8 +16,9 @@ import ATMessages
 /// (ATCore) and every answer written through the typed views (ATMessages).
 ///
 /// Runs on a Base `EventLoop`: the caller's (a test driving the simulator and an ATEngine
-/// on one loop) or its own thread (`startThread`); every public member takes the
-/// simulator's lock, so tests may read state from their own thread.
+/// on one loop) or its own thread (`startThread`); every public method and state property
+/// takes the simulator's lock, so tests may read state from their own thread (`config` and
+/// the closures are set before `listen`).
 public final class ATSimulator {
     public var config: ATSimConfig
     public let transcript = ATTranscript()
@@ -240,7 +241,6 @@ public final class ATSimulator {
         simBusyUntil = 0
         cfun = config.cfun
         regStat = 0
-        coverage = true
         deregistered = false
         reportMode = [:]
         copsFormat = 0

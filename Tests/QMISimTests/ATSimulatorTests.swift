@@ -124,7 +124,7 @@ final class ATSimulatorTests: XCTestCase {
     // MARK: the SIM
 
     func testPIN() throws {
-        let rig = try ATRig { $0.sim = .pin }
+        let rig = try ATRig { $0.sim = .pin; $0.simInitMs = 300 }
         rig.ok("AT+CEREG=1")
         XCTAssertEqual(rig.ok("AT+CPIN?"), ["+CPIN: SIM PIN"])
         XCTAssertEqual(rig.refused("AT+CIMI"), .cme(11))
@@ -136,7 +136,7 @@ final class ATSimulatorTests: XCTestCase {
         rig.ok("AT+CPIN=1234")                                       // bare, as quectel-CM sends it
         XCTAssertTrue(rig.report("+CPIN: READY"), "\(rig.reports)")
         XCTAssertEqual(rig.refused("AT+CIMI"), .cme(14), "SIM still starting")
-        rig.wait(100) { rig.sim.isRegistered }
+        rig.wait(1_000) { rig.sim.isRegistered }
         XCTAssertEqual(rig.ok("AT+CIMI"), ["460028563800461"])
         XCTAssertEqual(rig.ok("AT+QCCID"), ["+QCCID: 89860117851101539010"])
         XCTAssertEqual(rig.ok("AT+QPINC=\"SC\""), ["+QPINC: \"SC\",3,10"], "the counter back to 3")
@@ -267,7 +267,7 @@ final class ATSimulatorTests: XCTestCase {
     /// The port goes away (the client's reads fail), its symlink with it, and comes back at
     /// the same path, freshly booted, saying RDY.
     func testPortGoesAndComesBack() throws {
-        let rig = try ATRig { $0.goneAfterMs = 200; $0.backAfterMs = 300; $0.latencyFor = ["Revision": 5_000] }
+        let rig = try ATRig { $0.goneAfterMs = 400; $0.backAfterMs = 300; $0.latencyFor = ["Revision": 5_000] }
         rig.wait(100) { rig.sim.isRegistered }
         rig.ok("ATE0")
         _ = try rig.send(AT.DataCall(cid: 1, op: 1, urc: 1)).get()
@@ -405,7 +405,7 @@ final class ATSimulatorTests: XCTestCase {
     // MARK: registration
 
     func testRegistrationReports() throws {
-        let rig = try ATRig { $0.registrationDelayMs = 100; $0.urcStorm = 40 }
+        let rig = try ATRig { $0.registrationDelayMs = 300; $0.urcStorm = 40 }
         rig.ok("AT+CEREG=2")
         rig.ok("AT+CREG=2")
         XCTAssertEqual(rig.ok("AT+CEREG?"), ["+CEREG: 2,2"], "searching")
@@ -429,6 +429,32 @@ final class ATSimulatorTests: XCTestCase {
         rig.wait(100)
         XCTAssertEqual(rig.reports.count, 2, "n=0: no reports")
         XCTAssertEqual(rig.ok("AT+COPS?"), ["+COPS: 0"])
+    }
+
+    func testRoamingAndNeverRegistering() throws {
+        let roaming = try ATRig { $0.roaming = true }
+        roaming.wait(100) { roaming.sim.isRegistered }
+        XCTAssertEqual(roaming.ok("AT+CEREG?"), ["+CEREG: 0,5"])
+        _ = try roaming.send(AT.DataCall(cid: 1, op: 1, urc: 1)).get()
+        XCTAssertTrue(roaming.report("+QNETDEVSTATUS: 1,1"), "roaming is registered: \(roaming.reports)")
+        let never = try ATRig { $0.neverRegister = true }
+        never.wait(100)
+        XCTAssertEqual(never.ok("AT+CEREG?"), ["+CEREG: 0,2"], "searching, for ever")
+        XCTAssertEqual(never.ok("AT+QENG=\"servingcell\""), ["+QENG: \"servingcell\",\"SEARCH\""])
+        XCTAssertEqual(never.refused("AT+CGACT=1,1"), .cme(30))
+    }
+
+    /// `resetAfterMs`: the module restarts on its own; the client sees the port hang up.
+    func testResetOnItsOwn() throws {
+        let rig = try ATRig { $0.resetAfterMs = 100 }
+        rig.ok("AT+CMEE=2")
+        rig.wait(1_000) { rig.closed != nil }
+        guard case .deviceGone? = rig.closed else { return XCTFail("no hang-up") }
+        rig.wait(1_000) { !rig.sim.isGone }
+        try rig.connect()
+        XCTAssertEqual(rig.sim.errorFormat, 1, "AT+CMEE back to its default")
+        XCTAssertEqual(rig.ok("AT"), [])
+        XCTAssertTrue(rig.sim.transcript.lines(.event).contains("the module restarts"))
     }
 
     func testRadioOff() throws {
