@@ -121,6 +121,40 @@ final class ATSimulatorTests: XCTestCase {
         XCTAssertEqual(asr.refused(try AT.ActivateContext(state: 1, cid: 16).line()), .cme(50))
     }
 
+    /// quectel-CM 1.6.8's whole sequence on an RG801H (at-facts §4), answered as the capture shows.
+    func testQuectelCMSequenceOnRG801H() throws {
+        let rig = try ATRig(.rg801h)
+        XCTAssertEqual(rig.refused("ATE0Q0V1"), .notSupported, "any final counts for the handshake")
+        XCTAssertEqual(rig.ok("AT+QCFG=\"usbnet\""), ["+QCFG: \"usbnet\",5"])
+        XCTAssertEqual(rig.ok("AT+QNETDEVCTL=?", as: ATCatalogue.dataCallRange), ["+QNETDEVCTL: (1-11),(0,1),(0,1)"])
+        for l in ["AT+CGREG=2", "AT+CEREG=2", "AT+C5GREG=2"] { rig.ok(l) }
+        XCTAssertEqual(rig.ok("AT+QNETDEVSTATUS=?"), ["+QNETDEVSTATUS: (1-11)"], "→ UNISOC")
+        XCTAssertEqual(rig.ok("AT+QCFG=\"NAT\""), ["+QCFG: \"nat\",0"], "already 0: no restart")
+        XCTAssertEqual(rig.ok("AT+CGMR"), ["RG801HEAAAR03A01M8G"])
+        XCTAssertEqual(rig.ok("AT+CPIN?"), ["+CPIN: READY"])
+        XCTAssertEqual(rig.ok("AT+QCCID"), ["+QCCID: 89860117851101539010"])
+        XCTAssertEqual(rig.ok("AT+CIMI"), ["460028563800461"])
+        rig.ok("AT+QICSGP=1")
+        rig.ok("AT+QICSGP=1,1,\"cmnet\",\"\",\"\",0")
+        rig.wait(100) { rig.sim.isRegistered }
+        XCTAssertEqual(rig.ok("AT+COPS=3,0;+COPS?;+COPS=3,1;+COPS?;+COPS=3,2;+COPS?", as: ATCatalogue.currentOperator),
+                       ["+COPS: 0,0,\"CHINA MOBILE\",12", "+COPS: 0,1,\"CMCC\",12", "+COPS: 0,2,\"46000\",12"])
+        XCTAssertEqual(try AT.Registration5GS.Answer(decoding: XCTUnwrap(rig.ok("AT+C5GREG?").first)).stat, 1)
+        XCTAssertEqual(rig.refused("AT+QNETDEVSTATUS=1"), .error, "the stale-call check: down")
+        rig.ok("AT+QNETDEVCTL=1,1,1", as: ATCatalogue.dataCall)
+        var polls = 0
+        var status: [String] = []
+        while status.isEmpty && polls < 15 {
+            polls += 1
+            if case .success(let r) = rig.send("AT+QNETDEVSTATUS=1") { status = r.lines } else { rig.wait(20) }
+        }
+        XCTAssertEqual(try AT.DataStatus.Answer(decoding: XCTUnwrap(status.first)).address?.text, "10.25.16.79")
+        XCTAssertGreaterThan(polls, 1, "ERROR until the call is up")
+        XCTAssertTrue(rig.reports.contains("+QNETDEVSTATUS:1,1,\"IPV4\""), "\(rig.reports)")
+        rig.ok("AT+QNETDEVCTL=1,0,0", as: ATCatalogue.dataCall)
+        XCTAssertTrue(rig.sim.isClean)
+    }
+
     // MARK: the SIM
 
     func testPIN() throws {
