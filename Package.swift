@@ -39,8 +39,8 @@ let package = Package(
             dependencies: ["Base", "QMICore", "QMIMessages", "USBDiscovery", "LinkConfig", "DHCPClient", "MBIMCore", "MBIMMessages",
                            "ATCore", "ATMessages", "CSystem"],
             swiftSettings: [.define("QCM_MBIM"), .define("QCM_AT")]),
-        .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "MBIMCore", "MBIMMessages", "DHCPClient", "CSystem"]),
-        .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
+        .target(name: "QMISim", dependencies: ["Base", "QMICore", "QMIMessages", "MBIMCore", "MBIMMessages", "ATCore", "ATMessages", "DHCPClient", "CSystem"]),
+        .executableTarget(name: "qmi-sim", dependencies: ["QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "ATCore", "CSystem"]),
         // The generators of Sources/QMIMessages/Messages.generated.swift and
         // Sources/MBIMMessages/Messages.generated.swift (typed message views), and their command.
         .target(name: "QMICodegen", dependencies: ["Base", "QMICore", "MBIMCore", "ATCore"]),
@@ -51,10 +51,10 @@ let package = Package(
         .testTarget(name: "BaseTests", dependencies: ["Base", "CSystem"]),
         .testTarget(name: "QMICoreTests", dependencies: ["Base", "QMICore", "QMIMessages", "QMICodegen", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["Base", "USBDiscovery"]),
-        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "CSystem", "USBDiscovery", "DHCPClient"]),
+        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "ATCore", "ATMessages", "CSystem", "USBDiscovery", "DHCPClient"]),
         .testTarget(name: "LinkConfigTests", dependencies: ["TestSupport", "LinkConfig", "Base", "CSystem"]),
         .testTarget(name: "DHCPClientTests", dependencies: ["TestSupport", "DHCPClient", "LinkConfig", "Base", "CSystem"]),
-        .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "CSystem"]),
+        .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "ATCore", "ATMessages", "CSystem"]),
         .testTarget(name: "ATCoreTests", dependencies: ["ATCore", "ATMessages", "QMICodegen", "Base", "CSystem"]),
         .testTarget(name: "MBIMCoreTests", dependencies: ["MBIMCore", "MBIMMessages", "QMICodegen", "Base"]),
     ],

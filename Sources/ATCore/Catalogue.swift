@@ -117,6 +117,9 @@ public enum ATCatalogue {
     public static let attention = ATCommand("Attention", "is anyone there", "", .action, timeoutMs: 1_000)
     public static let echo = ATCommand("Echo", "echo commands back (1) or not (0)", "E", .basic, parameters: [.number("on")])
     public static let errorFormat = ATCommand("ErrorFormat", "+CME ERROR as a number (1)", "+CMEE", .set, parameters: [.number("mode")])
+    /// V.250 ATQ and ATV: quectel-CM's handshake is the chain ATE0Q0V1.
+    public static let resultCodes = ATCommand("ResultCodes", "send result codes (0) or keep quiet (1)", "Q", .basic, parameters: [.number("quiet")])
+    public static let verbose = ATCommand("Verbose", "result codes as words (1) or digits (0)", "V", .basic, parameters: [.number("words")])
 
     // MARK: identity and the SIM
 
@@ -133,6 +136,10 @@ public enum ATCatalogue {
     public static let radio = ATCommand("Radio", "the radio's state (1 on, 0 or 4 off)", "+CFUN", .read, answer: .line, [.number("fun")])
     public static let setRadio = ATCommand("SetRadio", "turn the radio on (1)", "+CFUN", .set, parameters: [.number("fun")],
                                            timeoutMs: 15_000)
+    /// AT+CFUN=1,1: the module restarts (USB goes away and comes back); a changed "NAT" or
+    /// "usbnet" setting takes effect only then.
+    public static let restart = ATCommand("Restart", "restart the module (1,1): its ports go away and come back", "+CFUN", .set,
+                                          parameters: [.number("fun"), .number("reset")], timeoutMs: 15_000)
 
     // MARK: the module's settings
 
@@ -229,6 +236,9 @@ public enum ATCatalogue {
     public static let dataCallASR = ATCommand("DataCallASR", "start (1) or stop (0) the USB NIC's data call: op first (ASR)",
                                               "+QNETDEVCTL", .set, parameters: [.number("op"), .number("cid"), F("urc", .number, optional: true)],
                                               timeoutMs: 10_000)
+    /// RG801H: `(1-11),(0,1),(0,1)` (cid first); quectel-CM asks it and ignores the answer.
+    public static let dataCallRange = ATCommand("DataCallRange", "the parameters +QNETDEVCTL takes, in the module's order", "+QNETDEVCTL", .test,
+                                                answer: .line, [F("ranges", .rest)])
     public static let dataCallStates = ATCommand("DataCallStates", "the USB NIC's data calls (ASR): op, cid, urc, state", "+QNETDEVCTL", .read,
                                                  answer: .lines, [.number("op"), .number("cid"), F("urc", .number, optional: true),
                                                                   F("state", .number, optional: true)])
@@ -249,10 +259,10 @@ public enum ATCatalogue {
                                                  [.number("cid"), F("address", .text, optional: true), F("address2", .text, optional: true)])
 
     public static let all: [ATCommand] = [
-        attention, echo, errorFormat, revision, imei, imsi, iccid, pinState, enterPin, pinCounters, radio, setRadio,
-        setting, dataStatusRange, registrationReportsCS, registrationReportsGPRS, registrationReportsEPS, registrationReports5GS,
+        attention, echo, errorFormat, resultCodes, verbose, revision, imei, imsi, iccid, pinState, enterPin, pinCounters, radio, setRadio,
+        restart, setting, dataStatusRange, registrationReportsCS, registrationReportsGPRS, registrationReportsEPS, registrationReports5GS,
         registrationCS, registrationGPRS, registrationEPS, registration5GS, selectOperator, currentOperator, packetEvents,
-        signalQuality, servingCell, profile, setProfile, dataCall, dataCallASR, dataCallStates, dataStatus,
+        signalQuality, servingCell, profile, setProfile, dataCall, dataCallASR, dataCallRange, dataCallStates, dataStatus,
         activateContext, contextStates, contextAddress,
     ]
 

@@ -56,6 +56,46 @@ extension AT {
         }
     }
 
+    /// ATQ<quiet>: send result codes (0) or keep quiet (1)
+    public struct ResultCodes: ATTypedCommand {
+        public static var definition: ATCommand { ATCatalogue.resultCodes }
+        /// The parameters in order, as given (or as the properties set them).
+        public var values: [ATValue]
+        public init(values: [ATValue]) { self.values = values }
+
+        public init(
+            quiet: Int64
+        ) {
+            values = [.number(quiet)]
+        }
+
+        /// quiet
+        public var quiet: Int64 {
+            get { values.number(0) ?? 0 }
+            set { values.put(0, .number(newValue)) }
+        }
+    }
+
+    /// ATV<words>: result codes as words (1) or digits (0)
+    public struct Verbose: ATTypedCommand {
+        public static var definition: ATCommand { ATCatalogue.verbose }
+        /// The parameters in order, as given (or as the properties set them).
+        public var values: [ATValue]
+        public init(values: [ATValue]) { self.values = values }
+
+        public init(
+            words: Int64
+        ) {
+            values = [.number(words)]
+        }
+
+        /// words
+        public var words: Int64 {
+            get { values.number(0) ?? 0 }
+            set { values.put(0, .number(newValue)) }
+        }
+    }
+
     /// AT+CGMR: firmware revision
     public struct Revision: ATTypedCommand {
         public static var definition: ATCommand { ATCatalogue.revision }
@@ -334,6 +374,33 @@ extension AT {
         public var fun: Int64 {
             get { values.number(0) ?? 0 }
             set { values.put(0, .number(newValue)) }
+        }
+    }
+
+    /// AT+CFUN=<fun>,<reset>: restart the module (1,1): its ports go away and come back
+    public struct Restart: ATTypedCommand {
+        public static var definition: ATCommand { ATCatalogue.restart }
+        /// The parameters in order, as given (or as the properties set them).
+        public var values: [ATValue]
+        public init(values: [ATValue]) { self.values = values }
+
+        public init(
+            fun: Int64,
+            reset: Int64
+        ) {
+            values = [.number(fun), .number(reset)]
+        }
+
+        /// fun
+        public var fun: Int64 {
+            get { values.number(0) ?? 0 }
+            set { values.put(0, .number(newValue)) }
+        }
+
+        /// reset
+        public var reset: Int64 {
+            get { values.number(1) ?? 0 }
+            set { values.put(1, .number(newValue)) }
         }
     }
 
@@ -1138,6 +1205,36 @@ extension AT {
         public var urc: Int64? {
             get { values.number(2) }
             set { values.put(2, .number(newValue)) }
+        }
+    }
+
+    /// AT+QNETDEVCTL=?: the parameters +QNETDEVCTL takes, in the module's order
+    public struct DataCallRange: ATTypedCommand {
+        public static var definition: ATCommand { ATCatalogue.dataCallRange }
+        /// The parameters in order, as given (or as the properties set them).
+        public var values: [ATValue]
+        public init(values: [ATValue]) { self.values = values }
+
+        public init() { values = [] }
+
+        /// The information line of the answer.
+        public struct Answer: ATTypedLine {
+            public static var syntax: ATSyntax { ATCatalogue.dataCallRange.answer }
+            public static var prefix: String { "+QNETDEVCTL" }
+            public var values: [ATValue]
+            public init(values: [ATValue]) { self.values = values }
+
+            public init(
+                ranges: String
+            ) {
+                values = [.text(ranges)]
+            }
+
+            /// ranges
+            public var ranges: String {
+                get { values.text(0) ?? "" }
+                set { values.put(0, .text(newValue)) }
+            }
         }
     }
 
