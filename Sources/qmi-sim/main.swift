@@ -4,6 +4,7 @@ import CSystem
 import QMICore
 import QMISim
 import MBIMCore
+import ATCore
 
 let usage = """
     Usage: qmi-sim [options]
@@ -47,6 +48,22 @@ let usage = """
                              and the modem's data endpoint PCIe (type 3, interface 4)
       --product HEX          product id (default 0125, EC25; --pcie 0306); 0800/0801 (RG500Q/RG520N)
                              and PCIe 0306/0308 make the driver decode QMAPv5 and the modem speak it
+      --at                   a module without QMI, dialed with AT commands (EC200U by default; --product
+                             8101 RG801H, 0900 RG500U, 0901 EC200U are UNISOC, 6026 EC200T, 6005 EC200A,
+                             6007 EG915Q ASR): its AT port on a pseudo-terminal at ROOT/dev/ttyUSBn, and
+                             with --tun its netdev (usb0) as a TAP whose DHCP server, ARP and ping answers
+                             exist only while the data call is up. Of the modem and fault flags, --sim,
+                             --pin, --pin-retries, --registration-delay, --no-registration, --roaming,
+                             --apn, --ipv4, --gateway, --dns, --latency, --reject-call CME, --reject-times,
+                             --drop-after, --reset-after, --gone-after and --back-after apply, and:
+      --usbnet ecm|ncm|rndis the module's USB network function (default ncm: cdc_ncm)
+      --nat 0|1              AT+QCFG="NAT": 1, the module routes and its DHCP hands out 192.168.42.2
+      --no-urcs              the module never sends an unsolicited line (no reports of its call)
+      --echo on|off          echo at power-up (default on, as modules are)
+      --garbage              junk lines, NULs and a 64 KB line between answers
+      --urc-storm N          N registration reports in a burst when it registers
+      --hang-after MS        the module stops answering MS milliseconds after start
+      --error-to-everything  every command gets ERROR
 
     Modem
       --mode raw-ip|802.3    link layer the modem starts in (default raw-ip)
@@ -118,6 +135,9 @@ var gobiNet = false
 var pcie = false
 var mbimMode = false
 var signalWalk: Int64 = 0
+var atMode = false
+var usbnet = "ncm"
+var atFaults: [(inout ATSimConfig) -> Void] = []
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -153,6 +173,28 @@ while !args.isEmpty {
     case "--gobinet": gobiNet = true
     case "--pcie": pcie = true
     case "--mbim": mbimMode = true
+    case "--at": atMode = true
+    case "--usbnet":
+        let v = value(a)
+        guard ["ecm", "ncm", "rndis"].contains(v) else { fail("--usbnet takes ecm, ncm or rndis") }
+        usbnet = v
+    case "--nat":
+        let n = number(a)
+        guard n == 0 || n == 1 else { fail("--nat takes 0 or 1") }
+        atFaults.append { $0.nat = Int(n) }
+    case "--no-urcs": atFaults.append { $0.noURCs = true }
+    case "--echo":
+        let v = value(a)
+        guard v == "on" || v == "off" else { fail("--echo takes on or off") }
+        atFaults.append { $0.echo = v == "on" }
+    case "--garbage": atFaults.append { $0.garbage = true }
+    case "--urc-storm":
+        let n = number(a)
+        atFaults.append { $0.urcStorm = Int(n) }
+    case "--hang-after":
+        let n = number(a)
+        atFaults.append { $0.hangAfterMs = n }
+    case "--error-to-everything": atFaults.append { $0.answerErrorToEverything = true }
     case "--qmap-size":
         let n = number(a)
         guard n >= 1504 && n <= 65536 else { fail("--qmap-size takes 1504 to 65536") }
@@ -264,6 +306,78 @@ func log(_ s: String) {
 var createdNamespace: String?
 if let ns = netns {
     do { if try FakeHardware.enterNamespace(ns) { createdNamespace = ns } } catch { fail("\(error)") }
+}
+
+if atMode {
+    if gobiNet || qmapMode != nil || makeVeth || mbimMode || pcie { fail("--at excludes --gobinet, --qmap, --veth, --mbim and --pcie") }
+    let id = UInt16(chosenProduct.flatMap { Text.parseInt($0, hex: true) } ?? 0x0901)
+    guard let product = ATSimConfig.Product.find(id: id) else {
+        fail("--at --product takes " + ATSimConfig.Product.all.map { "\(Text.hex($0.id, 4)) (\($0.name))" }.joined(separator: ", "))
+    }
+    var ac = ATSimConfig(product: product)
+    ac.usbnet = usbnet == "ecm" ? 1 : usbnet == "rndis" ? 3 : 5
+    ac.sim = config.sim == .pinRequired ? .pin : config.sim == .pukBlocked ? .puk : config.sim == .absent ? .absent : .ready
+    ac.pin = config.pin
+    ac.pinAttempts = config.pinRetries
+    ac.registrationDelayMs = config.registrationDelayMs
+    ac.neverRegister = config.neverRegister
+    ac.roaming = config.roaming
+    ac.profile1.apn = config.profiles[0].apn
+    ac.ipv4Address = config.ipv4Address
+    ac.ipv4Prefix = config.ipv4Prefix
+    ac.ipv4Gateway = config.ipv4Gateway
+    ac.ipv4DNS = config.ipv4DNS
+    ac.latencyMs = config.latencyMs
+    if let r = config.rejectCall { ac.rejectCall = Int(r.reason) }
+    ac.rejectTimes = config.rejectCallTimes ?? -1
+    ac.dropAfterMs = config.dropCallAfterMs
+    ac.resetAfterMs = config.resetAfterMs
+    ac.goneAfterMs = config.goneAfterMs
+    ac.backAfterMs = config.backAfterMs
+    for f in atFaults { f(&ac) }
+    if netdev == "wwan0" { netdev = "usb0" }
+    let netDriver = usbnet == "ecm" ? "cdc_ether" : usbnet == "rndis" ? "rndis_host" : "cdc_ncm"
+    let productHex = Text.hex(id, 4)
+    guard let r = root else { fail("--at needs --root (the AT port and the sysfs tree live under it)") }
+    guard let tty = FakeHardware.atPort(product: productHex, netDriver: netDriver) else { fail("no AT port known for \(productHex)") }
+    let atLoop = EventLoop()
+    let sim = ATSimulator(config: ac, loop: atLoop)
+    sim.onLog = log
+    var plane: EthernetPlane?
+    do {
+        try ac.check()
+        try FakeHardware.writeATModule(root: r, product: productHex, netDriver: netDriver, netdev: netdev)
+        if makeTun {
+            let p = try EthernetPlane(name: netdev, natRouter: ac.nat == 1)
+            p.onLog = log
+            p.serve(on: atLoop)
+            sim.onCallUp = { _, address, prefix, gateway, dns in p.callUp(address: address, prefix: prefix, gateway: gateway, dns: dns) }
+            sim.onCallDown = { _ in p.callDown() }
+            plane = p
+            log("TAP \(netdev) created; its DHCP server and gateway answer while the data call is up")
+        }
+        _ = try sim.listen(devPath: r + "/dev/" + tty)
+    } catch {
+        plane?.close()
+        fail("\(error)")
+    }
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    sigaddset(&mask, SIGINT)
+    sigaddset(&mask, SIGTERM)
+    pthread_sigmask(SIG_BLOCK, &mask, nil)
+    sim.startThread()
+    if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
+    print("qmi-sim: \(product.name) (\(ac.dialect == .asr ? "ASR" : "UNISOC")) ready on \(r)/dev/\(tty)")
+    fflush(stdout)
+    var sig: Int32 = 0
+    sigwait(&mask, &sig)
+    sim.shutdown()
+    plane?.close()
+    if let tp = transcriptPath { _ = FileManager.default.createFile(atPath: tp, contents: Data(sim.transcript.text.utf8)) }
+    made?.remove(socket: nil)
+    if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
+    exit(0)
 }
 
 if mbimMode {
