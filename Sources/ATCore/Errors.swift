@@ -73,6 +73,12 @@ public enum ATFinal: Equatable {
         if case .cme(let n) = self { return n }
         return nil
     }
+
+    /// The CMS error number, when it is one.
+    public var cms: Int? {
+        if case .cms(let n) = self { return n }
+        return nil
+    }
 }
 
 /// What went wrong with a command or the channel.

@@ -13,6 +13,10 @@ final class DaemonRig {
     let sim: QMISimulator
     /// The module in MBIM mode instead (`mbim: true`).
     var mbimSim: MBIMSimulator?
+    /// A module without QMI, dialed with AT commands, instead (`at:`), and with a namespace
+    /// its netdev: a TAP whose DHCP server and gateway answer while the call is up.
+    var atSim: ATSimulator?
+    var ethernet: EthernetPlane?
     let root: String
     let logPath: String
     var pid: pid_t?
@@ -46,7 +50,7 @@ final class DaemonRig {
     /// serves the driver's attributes, and with a namespace its netdevs as TUN devices in it.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
-         _ configure: (inout SimConfig) -> Void = { _ in }) throws {
+         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
         let pcie = driver == "pcie_mhi"
@@ -59,18 +63,37 @@ final class DaemonRig {
         configure(&c)
         root = NSTemporaryDirectory() + "qcm-rig-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root + "/run", withIntermediateDirectories: true)
-        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP,
-                                    product: mbim != nil ? "0800" : pcie ? "0306" : "0125",
-                                    driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
-                                    qmapMode: qmap, qmapSize: qmapSize)
         logPath = root + "/qcm.log"
-        channelKey = (FakeHardware.socketPath(root: root, driver: driver) as NSString).lastPathComponent
         sim = QMISimulator(config: c)
         if let n = namespace {
             ns = n
         } else if netns {
             ns = try TestNamespace("qcm-d")
         }
+        if let a = at {
+            let product = Text.hex(a.productID, 4)
+            try FakeHardware.writeATModule(root: root, product: product, netDriver: usbnet, netdev: "usb0")
+            let tty = FakeHardware.atPort(product: product, netDriver: usbnet) ?? "ttyUSB0"
+            channelKey = tty
+            let loop = EventLoop()
+            let s = ATSimulator(config: a, loop: loop)
+            if let n = ns {
+                let plane = try n.inside { try EthernetPlane(name: "usb0", natRouter: a.nat == 1) }
+                plane.serve(on: loop)
+                s.onCallUp = { _, address, prefix, gateway, dns in plane.callUp(address: address, prefix: prefix, gateway: gateway, dns: dns) }
+                s.onCallDown = { _ in plane.callDown() }
+                ethernet = plane
+            }
+            _ = try s.listen(devPath: root + "/dev/" + tty)
+            s.startThread()
+            atSim = s
+            return
+        }
+        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP,
+                                    product: mbim != nil ? "0800" : pcie ? "0306" : "0125",
+                                    driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
+                                    qmapMode: qmap, qmapSize: qmapSize)
+        channelKey = (FakeHardware.socketPath(root: root, driver: driver) as NSString).lastPathComponent
         if let m = mbim {
             let s = MBIMSimulator(config: m)
             try s.listen(FakeHardware.socketPath(root: root))
@@ -99,6 +122,8 @@ final class DaemonRig {
         sim.dataPlane?.detach()
         sim.shutdown()
         mbimSim?.shutdown()
+        atSim?.shutdown()
+        ethernet?.close()
         ns = nil
         try? FileManager.default.removeItem(atPath: root)
     }
@@ -171,6 +196,16 @@ final class DaemonRig {
     }
 
     func signal(_ s: Int32) { if let p = pid { _ = kill(p, s) } }
+
+    /// Waits until PDN `pdn`'s status record has `key` = `value`.
+    func waitStatus(_ key: String, _ value: String, pdn: Int = 1, timeout: Double = 10) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if statusValue(key, pdn: pdn) == value { return true }
+            usleep(20_000)
+        }
+        return false
+    }
 
     func waitSim(_ timeout: Double = 10, _ cond: (QMISimulator) -> Bool) -> Bool {
         let end = Date().addingTimeInterval(timeout)

@@ -179,7 +179,7 @@ extension ATSession {
             arm(.at(.callUp), 1000)
         case .configuring, .connected:
             if !up { return callDropped("the module says the data call of context \(cid) is down") }
-            if !reportSeen { arm(.at(.callCheck), ATSession.checkIntervalMs) }
+            if !reportSeen { arm(.at(.callCheck), config.timeouts.atCallCheck) }
         default:
             break
         }
@@ -192,7 +192,8 @@ extension ATSession {
         call.phase = .configuring
         guard !options.noLink, let dev = config.netdev else {
             if config.netdev == nil && !options.noLink { log("no network interface known for this module: link configuration skipped (use -i IFACE)") }
-            return connected(call, nil)
+            connected(call, nil)
+            return afterConnected()
         }
         if options.noDHCP, let d = data {
             return emit(.applyLink(pdn: call.pdn, Plans.fromDataStatus(d, interface: dev, metric: options.metric, defaultRoute: call.options.defaultRoute),
@@ -224,8 +225,8 @@ extension ATSession {
         send(.signal(query: nil), AT.SignalQuality())
         send(.servingCell(query: nil), AT.ServingCell(kind: "servingcell"))
         if !reportSeen {
-            log("the module did not report its call coming up: qcm asks it every \(ATSession.checkIntervalMs / 1000) s whether the call is still up")
-            arm(.at(.callCheck), ATSession.checkIntervalMs)
+            log("the module did not report its call coming up: qcm asks it every \(config.timeouts.atCallCheck / 1000) s whether the call is still up")
+            arm(.at(.callCheck), config.timeouts.atCallCheck)
         }
     }
 
@@ -246,7 +247,9 @@ extension ATSession {
                 cancel(.at(.callUp))
                 askCallState()
             }
-        } else if (call.phase == .dialing && callActive) || call.phase == .configuring || call.phase == .connected {
+        } else if call.phase == .dialing && callActive {
+            dialFailedAndClean("the module reports that the data call of context \(cid) did not come up (\(Text.shown(line)))")
+        } else if call.phase == .configuring || call.phase == .connected {
             callDropped("the module reports the data call of context \(cid) down (\(Text.shown(line)))")
         }
     }

@@ -96,8 +96,6 @@ final class ATSession: SessionCore, SessionMachine {
     static let maxHandshakes = 3
     /// How long (1 s polls) the call may take to come up.
     static let maxUpPolls = 30
-    /// A module that does not report its call: how often it is asked while connected.
-    static let checkIntervalMs: Int64 = 30_000
 
     init(_ config: SessionConfig) {
         super.init(config, calls: [Call(config.options.pdns[0])])
@@ -172,6 +170,13 @@ final class ATSession: SessionCore, SessionMachine {
         return try? L(decoding: first)
     }
 
+    /// The IMEI or IMSI of a bare answer: its first line of digits (a line of junk before it
+    /// is passed over).
+    static func identifier(_ r: Result<ATReply, ATError>) -> String? {
+        guard case .success(let reply) = r else { return nil }
+        return reply.lines.lazy.map { ATText.split($0).body }.compactMap { Network.identifier(Text.trimmed($0)) }.first
+    }
+
     /// The failure in words: the module's error by name, or what went wrong.
     static func why(_ r: Result<ATReply, ATError>) -> String {
         if case .failure(let e) = r { return e.description }
@@ -231,7 +236,7 @@ final class ATSession: SessionCore, SessionMachine {
     func moduleLost(_ why: String) { lost(why, close: true) }
 
     private func lost(_ why: String, close: Bool) {
-        log(why)
+        log(why + (initializedOnce ? "; waiting for the module to come back" : ""))
         if !initializedOnce && !isReady { return fail(ExitCode.notResponding, why) }
         deconfigure(call, release: false)
         callActive = false

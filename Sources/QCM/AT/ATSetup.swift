@@ -20,12 +20,13 @@ extension ATSession {
         case .errorFormat:
             if case .failure(let e) = r { log("the module keeps its error format (AT+CMEE=1: \(e.description))") }
         case .revision:
-            if case .success(let reply) = r, let rev = reply.lines.first.flatMap({ try? AT.Revision.Answer(decoding: $0) })?.revision {
+            // The last line: a module that talks over its answers puts the revision last.
+            if case .success(let reply) = r, let rev = reply.lines.last.flatMap({ try? AT.Revision.Answer(decoding: $0) })?.revision {
                 log("BaseBandVersion: \(Text.shown(rev))")
                 status(nil, .revision, Network.operatorName(rev))
             }
         case .imei:
-            if let a = ATSession.line(AT.IMEI.Answer.self, r) { status(nil, .imei, Network.identifier(a.imei)) }
+            status(nil, .imei, ATSession.identifier(r))
             askDialect()
         case .dialect: dialectAnswered(r)
         case .nat:
@@ -39,7 +40,7 @@ extension ATSession {
         case .iccid:
             if let a = ATSession.line(AT.ICCID.Answer.self, r) { updateField([(.iccid, Network.identifier(a.iccid))]) }
         case .imsi:
-            if let a = ATSession.line(AT.IMSI.Answer.self, r) { updateField([(.imsi, Network.identifier(a.imsi))]) }
+            if let imsi = ATSession.identifier(r) { updateField([(.imsi, imsi)]) }
             findStaleCall()
         case .staleCall, .staleContexts: staleCallAnswered(step, r)
         case .profile: profileAnswered(r)
@@ -151,7 +152,10 @@ extension ATSession {
                 if code.equals("NOT READY") { return simBusy(busy, "+CPIN: NOT READY") }
                 log("requestGetSIMStatus SIMStatus: \(sim.logName) (+CPIN: \(Text.shown(code)))")
             } else if case .failure(.refused(let f)) = r {
-                switch f.cme {
+                if f == .error || f == .notSupported {
+                    return setupFailed("the module refuses AT+CPIN? (\(f.description)): \(config.channel) is not a port qcm can dial on, or the module is not ready")
+                }
+                switch f.cme ?? ATSession.cme(verbose: f) {
                 case 10: sim = .absent
                 case 14: return simBusy(busy, f.description)
                 case 11: sim = .pinRequired(retriesLeft: nil)
@@ -177,6 +181,14 @@ extension ATSession {
             setup = .sim(busy: 0)
             arm(.at(.simAgain), 1000)            // or at once on +CPIN: READY
         }
+    }
+
+    /// The number of a verbose +CME ERROR (a module that ignored AT+CMEE=1), for the SIM's states.
+    static func cme(verbose f: ATFinal) -> Int? {
+        guard case .cmeText(let t) = f else { return nil }
+        let l = Text.lowercasedASCII(t)
+        for (n, name) in ATErrorNames.cmeTable where n >= 10 && n <= 14 && l.equals(Text.lowercasedASCII(name)) { return n }
+        return nil
     }
 
     func simBusy(_ busy: Int, _ why: String) {

@@ -174,6 +174,7 @@ enum Daemon {
 
         var timeouts = SessionConfig.Timeouts()
         if let v = SystemdNotify.env("QCM_QMI_TIMEOUT_MS").flatMap({ Text.parseInt($0) }), v > 0 { timeouts = timeouts.capped(v) }
+        if let v = SystemdNotify.env("QCM_AT_CHECK_MS").flatMap({ Text.parseInt($0) }), v >= 100 { timeouts.atCallCheck = v }
         var config = SessionConfig(
             options: o, channel: channel, device: target.channel, viaProxy: o.proxy != nil, netdev: target.netdev,
             rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,

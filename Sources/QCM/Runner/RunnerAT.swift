@@ -25,6 +25,7 @@ extension Runner {
         e.onClose = { err in
             guard self.at === e else { return }
             self.at = nil
+            if case .deviceGone(let why) = err { return self.feed(.channelClosed(.gone(why))) }
             self.feed(.channelClosed(.gone(err.description)))
         }
         at = e

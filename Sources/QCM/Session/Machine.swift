@@ -215,11 +215,14 @@ struct SessionConfig {
         var teardownLimit: Int64 = 2_500
         /// What no request waits longer than (AT commands have their own timeouts).
         var limit: Int64 = .max
+        /// An AT module that does not report its call is asked this often whether the call is
+        /// still up (QCM_AT_CHECK_MS, for tests).
+        var atCallCheck: Int64 = 30_000
 
         /// All of them at most `ms` (QCM_QMI_TIMEOUT_MS, for tests of a modem that stops answering).
         func capped(_ ms: Int64) -> Timeouts {
             Timeouts(request: min(request, ms), sync: min(sync, ms), startNetwork: min(startNetwork, ms),
-                     teardown: min(teardown, ms), teardownLimit: teardownLimit, limit: ms)
+                     teardown: min(teardown, ms), teardownLimit: teardownLimit, limit: ms, atCallCheck: atCallCheck)
         }
     }
 }
