@@ -3,7 +3,9 @@ import XCTest
 import Base
 import CSystem
 import QMISim
+import ATMessages
 import TestSupport
+@testable import QCM
 
 /// qcm dialing UNISOC and ASR modules (no QMI) with AT commands: the simulated module on a
 /// real pseudo-terminal, and — as root, in a namespace — its netdev as a real TAP whose DHCP
@@ -226,5 +228,72 @@ final class ATTests: XCTestCase {
         XCTAssertTrue(rig.log.contains("cannot be sent in an AT command"), rig.log)
         XCTAssertFalse(commands(rig).contains { $0.contains("CFUN=0") }, "\(commands(rig))")
         XCTAssertTrue(clean(rig))
+    }
+
+    /// -d on a UNISOC module: no DHCP, the addresses as AT+QNETDEVSTATUS reports them — RG801H
+    /// writes them as hex, least significant byte first.
+    func testNoDHCPFromTheModulesReport() throws {
+        guard isRoot else { throw XCTSkip("needs root: a network namespace and a TAP usb0") }
+        let rig = try DaemonRig(netns: true, at: atConfig(.rg801h))
+        rig.start(["-d"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertFalse(rig.log.contains("DHCP on usb0"), rig.log)
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "usb0"), ["10.25.16.79/27"])
+        XCTAssertEqual(rig.ping("10.25.16.65", from: "usb0").status, 0)
+        XCTAssertEqual(rig.ethernet?.acks, 0, "no DHCP at all")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(clean(rig))
+
+        // ASR modules report no netmask or gateway: -d is refused before anything is sent.
+        let asr = try DaemonRig(netns: true, at: atConfig(.ec200t))
+        asr.start(["-d"])
+        XCTAssertEqual(asr.waitExit(), 2, asr.log)
+        XCTAssertTrue(asr.log.contains("-d (no DHCP) needs the module's netmask and gateway"), asr.log)
+    }
+
+    /// `qcm --simulate --sim-arg --at` dials the simulated module as a board would (as root in a
+    /// private namespace, with the TAP and DHCP); Ctrl-C ends it cleanly.
+    func testSimulateAnATModule() throws {
+        let run = shell(["timeout", "--preserve-status", "-s", "INT", "8", productPath("qcm"), "--simulate", "--sim-arg", "--at", "--sim-arg", "--product",
+                         "--sim-arg", "6005"])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("AT dialect: ASR"), run.output)
+        XCTAssertTrue(run.output.contains("] connected"), run.output)
+        XCTAssertTrue(run.output.contains("requestDeactivateDefaultPDP: context 1"), run.output)
+    }
+}
+
+/// The AT session's pure rules.
+final class ATRulesTests: XCTestCase {
+    func testPacketEventsThatEndTheCall() {
+        XCTAssertTrue(ATSession.packetEventEnds("NW DEACT \"IP\",\"10.1.1.1\",1", cid: 1))
+        XCTAssertFalse(ATSession.packetEventEnds("NW DEACT \"IP\",\"10.1.1.1\",2", cid: 1), "another context's")
+        XCTAssertTrue(ATSession.packetEventEnds("PDN DEACT 1", cid: 1))
+        XCTAssertFalse(ATSession.packetEventEnds("PDN ACT 1", cid: 1))
+        XCTAssertTrue(ATSession.packetEventEnds("NW DETACH", cid: 3))
+        XCTAssertTrue(ATSession.packetEventEnds("ME DEACT \"IP\",\"10.1.1.1\"", cid: 1), "no cid: the call is taken for gone")
+    }
+
+    func testRegistrationNamesAndTechnologies() {
+        XCTAssertEqual(ATSession.registrationName(5), "registered")
+        XCTAssertEqual(ATSession.registrationName(3), "registration-denied")
+        XCTAssertEqual(ATSession.rat(7), "lte")
+        XCTAssertEqual(ATSession.rat(11), "5gnr")
+        XCTAssertEqual(ATSession.rat(13), "5gnr", "EN-DC")
+        XCTAssertNil(ATSession.rat(nil))
+    }
+
+    /// -d's plan from the module's report: the mask as a prefix, a gateway that is the
+    /// address itself dropped, unusable DNS servers left out.
+    func testPlanFromTheModulesReport() throws {
+        let a = try AT.DataStatus.Answer(decoding: "+QNETDEVSTATUS: 4F10190A,E0FFFFFF,4110190A,4110190A,02B48AD3,FFFFFFFF")
+        let p = Plans.fromDataStatus(a, interface: "usb0", metric: 0, defaultRoute: true)
+        XCTAssertEqual(p.ipv4?.address.text, "10.25.16.79")
+        XCTAssertEqual(p.ipv4?.prefix, 27)
+        XCTAssertEqual(p.ipv4?.gateway?.text, "10.25.16.65")
+        XCTAssertEqual(p.dns.map { $0.text }, ["211.138.180.2"])
+        let same = try AT.DataStatus.Answer(decoding: "+QNETDEVSTATUS: 10.0.0.5,255.255.255.0,10.0.0.5,,8.8.8.8,")
+        XCTAssertNil(Plans.fromDataStatus(same, interface: "usb0", metric: 0, defaultRoute: true).ipv4?.gateway)
     }
 }
