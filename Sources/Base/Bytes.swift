@@ -93,6 +93,14 @@ public struct ByteWriter {
         for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
     }
     public mutating func append(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    /// Network byte order, for IP protocols.
+    public mutating func u16be(_ v: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: v))
+    }
+    public mutating func u32be(_ v: UInt32) {
+        for i in (0..<4).reversed() { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(i)))) }
+    }
 
     /// Overwrites a little-endian u16 already written at `index` (length fields).
     public mutating func patchU16(at index: Int, _ v: UInt16) {

@@ -41,6 +41,12 @@ public struct IPAddress: Equatable, Hashable {
     }
 
     /// 0.0.0.0 or ::.
+    /// The /64 an IPv6 address is in (its last 64 bits zero); an IPv4 address as it is.
+    public var prefix64: IPAddress {
+        guard bytes.count == 16 else { return self }
+        return IPAddress(Array(bytes[0..<8]) + [UInt8](repeating: 0, count: 8)) ?? self
+    }
+
     public var isUnspecified: Bool { bytes.allSatisfy { $0 == 0 } }
     public var isLoopback: Bool {
         family == .ipv4 ? bytes[0] == 127 : bytes.dropLast().allSatisfy { $0 == 0 } && bytes[15] == 1

@@ -258,3 +258,64 @@ int csys_open_pty(char *name, size_t cap) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
+
+#include <netinet/icmp6.h>
+
+int csys_icmp6_socket(int ifindex, int accept_type, int join_routers) {
+    int fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+    if (fd < 0) return -1;
+    int hops = 255, off = 0, on = 1;
+    char name[IF_NAMESIZE];
+    struct icmp6_filter filter;
+    ICMP6_FILTER_SETBLOCKALL(&filter);
+    ICMP6_FILTER_SETPASS(accept_type, &filter);
+    if (if_indextoname((unsigned)ifindex, name) == NULL
+        || setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)strlen(name)) != 0
+        || setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0
+        || setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops) != 0
+        || setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof off) != 0
+        || setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) != 0
+        || setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) != 0
+        || setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) != 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    if (join_routers) {
+        struct ipv6_mreq m;
+        memset(&m, 0, sizeof m);
+        inet_pton(AF_INET6, "ff02::2", &m.ipv6mr_multiaddr);
+        m.ipv6mr_interface = (unsigned)ifindex;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    }
+    return fd;
+}
+
+ssize_t csys_icmp6_send(int fd, int ifindex, const uint8_t *dest, const void *buf, size_t len) {
+    struct sockaddr_in6 to;
+    memset(&to, 0, sizeof to);
+    to.sin6_family = AF_INET6;
+    memcpy(&to.sin6_addr, dest, 16);
+    if (IN6_IS_ADDR_LINKLOCAL(&to.sin6_addr) || IN6_IS_ADDR_MULTICAST(&to.sin6_addr)) to.sin6_scope_id = (uint32_t)ifindex;
+    return sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof to);
+}
+
+ssize_t csys_icmp6_recv(int fd, void *buf, size_t cap, uint8_t *source, int *hop_limit) {
+    struct sockaddr_in6 from;
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { .iov_base = buf, .iov_len = cap };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd, &msg, 0);
+    if (n < 0) return -1;
+    memcpy(source, &from.sin6_addr, 16);
+    *hop_limit = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) memcpy(hop_limit, CMSG_DATA(c), sizeof(int));
+    }
+    return n;
+}

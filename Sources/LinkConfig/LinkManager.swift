@@ -19,6 +19,8 @@ public final class LinkManager {
         var broughtUp = false
         var dnsServers: [IPAddress] = []
         var dnsDomain: String?
+        /// The IPv6 settings (/proc/sys/net/ipv6/conf/IF/KEY) changed, with their values before.
+        var settings: [(path: String, original: String)] = []
 
         init(index: Int32, name: String) {
             self.index = index
@@ -78,6 +80,18 @@ public final class LinkManager {
             log?("\(name): link up")
         }
 
+        // IPv6 from the modem: the kernel keeps its link-local address and still reads the
+        // network's Router Advertisements (their MTU and hop limit; also where forwarding is on,
+        // accept_ra 2), but takes neither a default route nor an address from them: qcm's come
+        // from the modem, and the kernel's would sit beside them (a second default route, a
+        // second address in the /64).
+        if let v6 = plan.ipv6 {
+            try setting(a, name, "accept_ra", "2")
+            try setting(a, name, "accept_ra_defrtr", "0")
+            try setting(a, name, "accept_ra_pinfo", "0")
+            takeOverFromRA(index: index, name: name, prefix: v6.address.prefix64)
+        }
+
         // Addresses.
         let wanted = [plan.ipv4, plan.ipv6].compactMap { $0 }
         let everywhere = try netlink.addresses()
@@ -115,6 +129,9 @@ public final class LinkManager {
                                               metric: metric, table: RT.tableMain, proto: RT.protoQCM))
             }
         }
+        if let lan = plan.ipv6LAN, plan.ipv6 != nil {
+            wantedRoutes.append(try lanRoute(a, lan, mobile: name, metric: plan.metric))
+        }
         for old in a.routes.reversed() where !wantedRoutes.contains(where: { same($0, old) }) {
             try? netlink.deleteRoute(old, name: name)
             a.routes.removeAll { same($0, old) }
@@ -128,6 +145,7 @@ public final class LinkManager {
             }
             let existing = try netlink.routes(r.family).filter { $0.isDefault && $0.metric == r.metric }
             if existing.contains(where: { $0.outputIndex == index && $0.gateway == r.gateway }) { continue }
+
             do throws(LinkError) {
                 try netlink.addRoute(r, name: name)
             } catch {
@@ -159,6 +177,63 @@ public final class LinkManager {
             a.dnsServers = plan.dns
             a.dnsDomain = plan.domain
         }
+    }
+
+    // MARK: IPv6 settings and the LAN
+
+    /// What the kernel made from the network's RAs before qcm took IPv6 over (the link came up
+    /// while the call was being set up): its default route (qcm adds its own) and the address
+    /// it formed in the call's /64 (qcm puts the modem's). Nothing else is touched.
+    func takeOverFromRA(index: Int32, name: String, prefix: IPAddress) {
+        for r in (try? netlink.routes(.ipv6)) ?? [] where r.outputIndex == index && r.isDefault && r.proto == RT.protoRA {
+            if (try? netlink.deleteRoute(r, name: name)) != nil {
+                log?("\(name): the default route the network's router advertisement made\(r.gateway.map { " (via \($0.text))" } ?? "") is replaced by qcm's")
+            }
+        }
+        for ad in (try? netlink.addresses(index: index)) ?? [] where !ad.linkScope && !ad.permanent && ad.address.family == .ipv6
+            && ad.address.prefix64 == prefix {
+            if (try? netlink.deleteAddress(index, name: name, ad.address, prefix: ad.prefix)) != nil {
+                log?("\(name): removed \(ad.address.text)/\(ad.prefix), formed by the kernel from the network's router advertisement (qcm puts the modem's address)")
+            }
+        }
+    }
+
+    /// /proc/sys/net/ipv6/conf/IF/KEY, for an interface name that cannot step out of it.
+    static func conf(_ interface: String, _ key: String) -> String? {
+        let u = Array(interface.utf8)
+        guard !u.isEmpty, u.count < 16, !u.contains(47), !interface.equals("."), !interface.equals("..") else { return nil }
+        return "/proc/sys/net/ipv6/conf/\(interface)/\(key)"
+    }
+
+    /// Sets an IPv6 setting of `interface` (recording its value before, once, to put back).
+    func setting(_ a: Applied, _ interface: String, _ key: String, _ value: String) throws(LinkError) {
+        guard let path = LinkManager.conf(interface, key) else { throw .invalid("'\(interface)' is not an interface name") }
+        guard let now = Files.readSmall(path, limit: 64).map({ Text.trimmed(String(decoding: $0, as: UTF8.self)) }) else {
+            throw .system(operation: "read \(path)", errno: csys_errno())
+        }
+        if now.equals(value) { return }
+        do throws(SystemError) { try Files.writeAttribute(path, value) } catch { throw .system(error) }
+        if !a.settings.contains(where: { $0.path.equals(path) }) { a.settings.append((path, now)) }
+        log?("\(interface): net.ipv6.conf.\(interface).\(key) = \(value)")
+    }
+
+    /// RFC 7278: the /64 routed to the LAN, and forwarding between the two interfaces — per
+    /// interface (force_forwarding, Linux 6.17+), or, on older kernels, where the machine
+    /// already forwards (qcm does not turn forwarding on for every interface).
+    func lanRoute(_ a: Applied, _ lan: LinkPlan.LAN, mobile: String, metric: UInt32) throws(LinkError) -> RouteInfo {
+        let lanIndex = try netlink.index(of: lan.interface)
+        guard lanIndex != a.index else { throw .invalid("--ipv6-lan \(lan.interface) is the mobile interface itself") }
+        if let p = LinkManager.conf(lan.interface, "force_forwarding"), Files.exists(p) {
+            try setting(a, lan.interface, "force_forwarding", "1")
+            try setting(a, mobile, "force_forwarding", "1")
+        } else {
+            let all = Files.readSmall("/proc/sys/net/ipv6/conf/all/forwarding", limit: 16).map { Text.trimmed(String(decoding: $0, as: UTF8.self)) }
+            guard all?.equals("1") == true else {
+                throw .invalid("IPv6 forwarding is off (net.ipv6.conf.all.forwarding = 0) and this kernel has no per-interface force_forwarding (Linux 6.17+): turn forwarding on to extend the /64 to \(lan.interface)")
+            }
+        }
+        return RouteInfo(family: .ipv6, destination: lan.prefix, prefix: 64, gateway: nil, outputIndex: lanIndex,
+                         metric: metric == 0 ? 1024 : metric, table: RT.tableMain, proto: RT.protoQCM)
     }
 
     /// Why the last DNS change failed (shown in `qcm status`); nil when it worked.
@@ -224,6 +299,8 @@ public final class LinkManager {
                 if (try? netlink.deleteAddress(index, name: name, ad.address, prefix: ad.prefix)) != nil {
                     log?("\(name): removed \(ad.address.text)/\(ad.prefix), which qcm did not add: the interface is qcm's while it runs")
                 }
+            } else if !ad.permanent, let v6 = plan.ipv6, ad.address.prefix64 == v6.address.prefix64 {
+                continue            // formed from the network's RA: taken over with the IPv6 settings
             } else {
                 log?("warning: \(name) also carries \(ad.address.text)/\(ad.prefix), not added by qcm: traffic may leave with that source address")
             }
@@ -256,6 +333,9 @@ public final class LinkManager {
         }
         for ad in a.addresses {
             do throws(LinkError) { try netlink.deleteAddress(a.index, name: a.name, ad.address, prefix: ad.prefix) } catch { note(error) }
+        }
+        for s in a.settings.reversed() {
+            do throws(SystemError) { try Files.writeAttribute(s.path, s.original) } catch { note(.system(error)) }
         }
         if let mtu = a.originalMTU {
             do throws(LinkError) { try netlink.setLink(a.index, name: a.name, mtu: mtu) } catch { note(error) }

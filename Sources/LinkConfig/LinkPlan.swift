@@ -17,9 +17,29 @@ public final class LinkPlan {
         }
     }
 
+    /// RFC 7278: the call's IPv6 /64 extended to a LAN interface. The mobile interface keeps
+    /// the modem's address as a /128; the /64 is routed to the LAN, where qcm advertises it
+    /// (unless another daemon does: `advertise` false).
+    public struct LAN: Equatable {
+        public var interface: String
+        /// The /64 (bits past 64 zero).
+        public var prefix: IPAddress
+        public var advertise: Bool
+
+        public init(interface: String, prefix: IPAddress, advertise: Bool) {
+            self.interface = interface
+            self.prefix = prefix
+            self.advertise = advertise
+        }
+
+        /// "2409:8930:463:3daa::/64".
+        public var prefixText: String { prefix.text + "/64" }
+    }
+
     public var interface: String
     public var ipv4: Address?
     public var ipv6: Address?
+    public var ipv6LAN: LAN?
     public var dns: [IPAddress]
     public var domain: String?
     public var mtu: UInt32?
@@ -55,6 +75,10 @@ public final class LinkPlan {
         }
         try check(ipv4, .ipv4)
         try check(ipv6, .ipv6)
+        if let lan = ipv6LAN {
+            guard ipv6 != nil, lan.prefix.family == .ipv6 else { throw .invalid("an IPv6 LAN prefix needs an IPv6 address on \(interface)") }
+            guard !lan.interface.equals(interface) else { throw .invalid("--ipv6-lan \(lan.interface) is the mobile interface itself") }
+        }
         if let m = mtu, m < 576 || m > 65535 { throw .invalid("invalid MTU \(m) (576-65535)") }
     }
 
@@ -72,6 +96,10 @@ public final class LinkPlan {
             env.append(("ipv6", v6.address.text))
             env.append(("ipv6_prefix", "\(v6.prefix)"))
             if let g = v6.gateway { env.append(("ipv6_router", g.text)) }
+        }
+        if let lan = ipv6LAN {
+            env.append(("ipv6prefix", lan.prefixText))
+            env.append(("ipv6lan", lan.interface))
         }
         let v4dns = dns.filter { $0.family == .ipv4 }.map { $0.text }
         let v6dns = dns.filter { $0.family == .ipv6 }.map { $0.text }

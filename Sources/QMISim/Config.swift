@@ -79,6 +79,18 @@ public struct SimConfig {
     public var ipv6Prefix: Int = 64
     public var ipv6Gateway: [UInt8] = Text.parseIPv6("2409:8930:463:3daa:7c8e:429a:c902:c6cd")!
     public var ipv6DNS: [[UInt8]] = [Text.parseIPv6("2409:8030:2000::1")!, Text.parseIPv6("2409:8030:2000::2")!]
+    /// An address beyond the network that answers pings (from any address of a call's /64).
+    public var ipv6Remote: [UInt8] = Text.parseIPv6("2001:db8:ffff::1")!
+    /// Each new IPv6 call gets the next /64 (the network hands out another prefix on a redial).
+    public var ipv6PrefixRotates = false
+    /// The network's Router Advertisement (what a PGW sends on the PDN): sent when an IPv6
+    /// call comes up and to every Router Solicitation while it is up. The faults change what
+    /// it says: another /64, a prefix length, the prefix's lifetimes, the MTU.
+    public var sendsRouterAdvertisements = true
+    public var raPrefix: [UInt8]?
+    public var raPrefixLength = 64
+    public var raPrefixLifetime: UInt32 = 0xffff_ffff
+    public var raMTU: UInt32?
     public var mtu: UInt32 = 1500
     /// QMAP versions the modem speaks (EC25: QMAP v1; SDX55 modules also QMAPv5) and the
     /// largest downlink aggregate it sends.
@@ -90,12 +102,15 @@ public struct SimConfig {
 
     /// The addresses of a call on `profile`: profile 1 gets the configured ones, profile N
     /// the same shifted into its own /24 and IPv6 /64 (10.90.N.113, gateway 10.90.N.114).
-    public func addressing(profile: Int) -> (ipv4Address: UInt32, ipv4Gateway: UInt32, ipv6Address: [UInt8], ipv6Gateway: [UInt8]) {
+    /// `generation` moves the IPv6 /64 on (a network that gives another prefix on a redial).
+    public func addressing(profile: Int, generation: Int = 0) -> (ipv4Address: UInt32, ipv4Gateway: UInt32, ipv6Address: [UInt8], ipv6Gateway: [UInt8]) {
         let n = UInt32(max(0, min(profile - 1, 200)))
         var v6 = ipv6Address, g6 = ipv6Gateway
         if v6.count == 16 && g6.count == 16 {
             v6[7] = v6[7] &+ UInt8(n)
             g6[7] = g6[7] &+ UInt8(n)
+            v6[6] = v6[6] &+ UInt8(truncatingIfNeeded: generation)
+            g6[6] = g6[6] &+ UInt8(truncatingIfNeeded: generation)
         }
         return (ipv4Address &+ n << 8, ipv4Gateway &+ n << 8, v6, g6)
     }

@@ -247,10 +247,11 @@ public final class DataPlane {
     // MARK: packets
 
     func received(_ p: [UInt8], on tun: TunDevice) {
+        if DataPlane.isRouterSolicitation(p) { return routerSolicited(on: tun) }
         guard let echo = Echo(p) else { return }
         switch verdict(echo, on: tun.name) {
-        case .success(let gateway):
-            guard let reply = TunDevice.echoReply(p, ipv4: echo.v4 ? gateway.v4 : 0, ipv6: echo.v4 ? [] : gateway.v6) else {
+        case .success(let answerAs):
+            guard let reply = TunDevice.echoReply(p, ipv4: echo.v4 ? answerAs.v4 : 0, ipv6: echo.v4 ? [] : answerAs.v6) else {
                 return note("\(tun.name): nothing answers at \(echo.destination)")
             }
             answered[tun.name, default: 0] += 1
@@ -323,12 +324,18 @@ public final class DataPlane {
         let calls = sim.calls.filter { $0.mux == mux && $0.family == family }
         let on = mux.map { "on mux 0x\(Text.hex($0))" } ?? "without a mux"
         guard let call = calls.first else { return .failure(Why(text: "no IPv\(family) call is up \(on)")) }
-        let a = sim.config.addressing(profile: call.profile)
-        let own = e.v4 ? Text.ipv4(a.ipv4Address) : Text.ipv6(a.ipv6Address)
-        guard e.v4 ? e.source4 == a.ipv4Address : e.source6 == a.ipv6Address else {
-            return .failure(Why(text: "its source \(e.source) is not \(own), the address of the call \(on): the network drops it"))
+        let a = sim.config.addressing(profile: call.profile, generation: call.generation)
+        if !e.v4 {
+            // IPv6: the network routes the call's whole /64 to the UE.
+            switch ipv6Verdict(e, own: a.ipv6Address, gateway: a.ipv6Gateway) {
+            case .success(let answerAs): return .success((0, answerAs))
+            case .failure(let why): return .failure(Why(text: why.text + " (\(on))"))
+            }
         }
-        return .success((a.ipv4Gateway, a.ipv6Gateway))
+        guard e.source4 == a.ipv4Address else {
+            return .failure(Why(text: "its source \(e.source) is not \(Text.ipv4(a.ipv4Address)), the address of the call \(on): the network drops it"))
+        }
+        return .success((a.ipv4Gateway, []))
     }
 
     /// An ICMP or ICMPv6 echo request.

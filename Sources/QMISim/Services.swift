@@ -572,7 +572,7 @@ extension QMISimulator {
             r.apnName = call.apn
             r.mtu = config.mtu
             r.ipFamily = WDS.IpFamily(rawValue: UInt8(call.family))
-            let a = config.addressing(profile: call.profile)
+            let a = config.addressing(profile: call.profile, generation: call.generation)
             if call.family == 4 {
                 r.ipv4Address = a.ipv4Address
                 r.ipv4Gateway = a.ipv4Gateway
@@ -671,9 +671,17 @@ extension QMISimulator {
             return fail(QMIProtocolError.invalidArgument.rawValue, nil, nil)
         }
         nextHandle = nextHandle &+ 0x11_1111
-        let call = Call(handle: nextHandle, cid: cid, family: family, apn: apn, connection: c.id, profile: index,
+        var call = Call(handle: nextHandle, cid: cid, family: family, apn: apn, connection: c.id, profile: index,
                         mux: mux)
+        if family == 6 {
+            if config.ipv6PrefixRotates { call.generation = ipv6Calls }
+            ipv6Calls += 1
+        }
         calls.append(call)
+        if family == 6 {
+            let up = call
+            loop.after(config.latencyMs + 5) { [unowned self] in self.locked { self.dataPlane?.ipv6CallUp(up) } }
+        }
         log("call up: handle 0x\(Text.hex(call.handle, 8)) IPv\(family) apn '\(apn)' profile \(index) on WDS client \(cid)")
         scheduleIndication(cid: cid, status: .connected, reason: nil, family: family)
         if let ms = config.dropCallAfterMs {

@@ -96,7 +96,11 @@ public final class QMISimulator {
         let profile: Int
         /// The mux id its WDS client was bound to (Bind Mux Data Port), if any.
         let mux: UInt8?
+        /// Which of the network's successive IPv6 prefixes it has (SimConfig.ipv6PrefixRotates).
+        var generation = 0
     }
+    /// IPv6 calls started so far (the generation of the next prefix, when prefixes rotate).
+    var ipv6Calls = 0
     var profiles: [SimConfig.Profile]
     var calls: [Call] = []
     var ipFamily: [UInt8: UInt64] = [:]

@@ -83,6 +83,16 @@ let usage = """
       --gateway ADDR         IPv4 gateway (default 10.90.1.114)
       --dns ADDR[,ADDR]      IPv4 DNS servers (default 211.138.180.2,211.138.180.3)
       --mtu N                MTU (default 1500)
+      --ipv6 ADDR            the IPv6 address of a call (its /64 is the call's; default
+                             2409:8930:463:3daa:7c8e:429a:c902:c6cc, gateway the next address)
+      --ipv6-remote ADDR     an address beyond the network that answers pings from the call's /64
+                             (default 2001:db8:ffff::1)
+      --ipv6-rotate          each new IPv6 call gets the next /64 (another prefix after a redial)
+      --no-ra                the network sends no Router Advertisement
+      --ra-prefix ADDR       the RA advertises this /64 instead of the call's
+      --ra-prefix-length N   the RA's prefix length (default 64)
+      --ra-lifetime S        the RA prefix's valid and preferred lifetimes (default infinite)
+      --ra-mtu N             the RA's MTU option (default the call's MTU)
       --client-ids N         client ids per service before ClientIdsExhausted (default 16)
       --calls-outlive-clients  calls stay up when their client is released (autoconnect-like)
 
@@ -246,6 +256,26 @@ while !args.isEmpty {
         guard !list.contains(where: { $0 == nil }) else { fail("--dns takes IPv4 addresses separated by commas") }
         config.ipv4DNS = list.map { $0! }
     case "--mtu": config.mtu = UInt32(number(a))
+    case "--ipv6":
+        guard let v = Text.parseIPv6(value(a)) else { fail("--ipv6 takes an IPv6 address") }
+        config.ipv6Address = v
+        var g = v
+        g[15] = g[15] &+ 1
+        config.ipv6Gateway = g
+    case "--ipv6-remote":
+        guard let v = Text.parseIPv6(value(a)) else { fail("--ipv6-remote takes an IPv6 address") }
+        config.ipv6Remote = v
+    case "--ipv6-rotate": config.ipv6PrefixRotates = true
+    case "--no-ra": config.sendsRouterAdvertisements = false
+    case "--ra-prefix":
+        guard let v = Text.parseIPv6(value(a)) else { fail("--ra-prefix takes an IPv6 address") }
+        config.raPrefix = v
+    case "--ra-prefix-length":
+        let n = number(a)
+        guard n >= 0 && n <= 128 else { fail("--ra-prefix-length takes 0 to 128") }
+        config.raPrefixLength = Int(n)
+    case "--ra-lifetime": config.raPrefixLifetime = UInt32(truncatingIfNeeded: number(a))
+    case "--ra-mtu": config.raMTU = UInt32(truncatingIfNeeded: number(a))
     case "--client-ids": config.clientIDsPerService = Int(number(a))
     case "--calls-outlive-clients": config.callsOutliveClients = true
     case "--latency": config.latencyMs = number(a)

@@ -399,6 +399,17 @@ static inline int csys_tty_raw(int fd) {
     tcflush(fd, TCIOFLUSH);
     return 0;
 }
+/* ICMPv6 on one interface (shim.c), for Router Advertisements: a raw socket bound to
+ * ifindex, hop limit 255 both ways (RFC 4861 drops anything else), its own multicast not looped
+ * back, only ICMPv6 type `accept_type` let in (133 Router Solicitation on a LAN qcm advertises
+ * on; 134 Router Advertisement on the mobile link), and all-routers (ff02::2) joined when
+ * join_routers. The kernel fills in the checksum. Returns the fd (non-blocking), or -1 with errno. */
+int csys_icmp6_socket(int ifindex, int accept_type, int join_routers);
+/* Sends an ICMPv6 message to dest (16 bytes; scoped to ifindex when link-local or multicast). */
+ssize_t csys_icmp6_send(int fd, int ifindex, const uint8_t *dest, const void *buf, size_t len);
+/* Receives one ICMPv6 message: its source (16 bytes) and the hop limit it arrived with (-1 when
+ * the kernel did not say). The count, or -1 with errno. */
+ssize_t csys_icmp6_recv(int fd, void *buf, size_t cap, uint8_t *source, int *hop_limit);
 /* A pseudo-terminal pair (shim.c), for tests and the simulator's AT port: returns the master
  * fd (non-blocking, close-on-exec) and writes the slave's path into name; -1 with errno. */
 int csys_open_pty(char *name, size_t cap);

@@ -66,9 +66,10 @@ enum DHCPCommand {
         }
         let setup: LinkSetup
         let client: DHCPClient
+        let loop = EventLoop()
         do throws(LinkError) {
             setup = try LinkSetup(interface: dev, metric: metric, dnsMode: dns, resolvConf: resolv, runDir: runDir,
-                                  scriptPath: script, log: log)
+                                  scriptPath: script, log: log, loop: loop)
             try setup.up()
         } catch {
             log.log(error.description)
@@ -80,7 +81,6 @@ enum DHCPCommand {
             log.log(error.description)
             return ExitCode.link
         }
-        let loop = EventLoop()
         var signals: [Int32] = [SIGINT, SIGTERM]
         let sfd = csys_signalfd(&signals, 2)
         var code: Int32?

@@ -81,7 +81,12 @@ enum Daemon {
         }
         log.log("Find \(modem.sysfsPath) idVendor=0x\(QuectelModels.hex4(modem.vendorID)) idProduct=0x\(QuectelModels.hex4(modem.productID))"
                 + (modem.busNumber.map { ", bus=0x\(Text.hex($0, 3)), dev=0x\(Text.hex(modem.deviceNumber ?? 0, 3))" } ?? ""))
-        if modem.control == .at { return atTarget(modem, o, log: log) }
+        if modem.control == .at {
+            if result.modemManagerRunning {
+                log.log("warning: ModemManager is running: it probes AT ports and may answer or send commands on \(modem.atPort ?? "the AT port") while qcm dials (systemctl stop ModemManager)")
+            }
+            return atTarget(modem, o, log: log)
+        }
         var t = Target(channel: modem.controlDevice ?? "", netdev: o.interface ?? modem.netInterface)
         log.log("Auto find qmichannel = \(t.channel)")
         log.log("Auto find usbnet_adapter = \(t.netdev ?? "?")")
@@ -113,6 +118,20 @@ enum Daemon {
         return t
     }
 
+    /// An --ipv6-lan interface that does not exist here, or is the modem's own.
+    static func lanProblem(_ o: Options, netdev: String?) -> String? {
+        for p in o.pdns {
+            guard let lan = p.ipv6LAN else { continue }
+            if let n = netdev, lan.equals(n) || lan.begins(with: n + ".") || lan.begins(with: n + "_") {
+                return "--ipv6-lan \(lan) is the modem's own interface: name the LAN interface the /64 is extended to"
+            }
+            guard let nl = try? Netlink(), (try? nl.index(of: lan)) != nil else {
+                return "--ipv6-lan \(lan): no such network interface"
+            }
+        }
+        return nil
+    }
+
     /// What an AT module cannot do that the command line asks for.
     static func atProblem(_ o: Options) -> String? {
         if o.pdns.count > 1 || o.pdns.contains(where: { $0.muxIndex != nil }) {
@@ -133,6 +152,10 @@ enum Daemon {
             return ExitCode.noModem
         }
         if target.at, let problem = atProblem(o) {
+            log.log(problem)
+            return ExitCode.usage
+        }
+        if let problem = lanProblem(o, netdev: target.netdev) {
             log.log(problem)
             return ExitCode.usage
         }

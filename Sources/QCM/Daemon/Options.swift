@@ -18,9 +18,15 @@ final class PDNOptions {
     let defaultRoute: Bool
     /// `-m N`: the QMAP mux this PDN uses is 0x80 + N (nil: chosen from the data path).
     let muxIndex: Int?
+    /// `--ipv6-lan IFACE`: the PDN's IPv6 /64 is extended to IFACE (RFC 7278).
+    let ipv6LAN: String?
+    /// `--ipv6-lan-ra off`: another daemon advertises the /64 on the LAN; qcm only routes it.
+    let ipv6LANAdvertise: Bool
 
     init(pdn: Int, apn: String?, user: String?, password: String?, auth: UInt8?, families: [Family], defaultRoute: Bool,
-         muxIndex: Int? = nil) {
+         muxIndex: Int? = nil, ipv6LAN: String? = nil, ipv6LANAdvertise: Bool = true) {
+        self.ipv6LAN = ipv6LAN
+        self.ipv6LANAdvertise = ipv6LANAdvertise
         self.pdn = pdn
         self.apn = apn
         self.user = user
@@ -126,11 +132,14 @@ final class Options {
           -6, --ipv6             IPv6 data call; -4 -6 together: dual stack
           -n, --pdn N            profile (PDN) index to dial (default 1); repeat -n for several PDNs
                                  in one qcm: each -n starts the options of its PDN (-s, --user,
-                                 --password, --auth, -4, -6, -m, --default-route)
+                                 --password, --auth, -4, -6, -m, --default-route, --ipv6-lan)
           -m, --mux N            QMAP mux 0x80+N for this PDN (qmi_wwan_q wwan0_N, qmimux, rmnet)
               --default-route, --no-default-route
                                  whether this PDN gets the default route and DNS (default: the
                                  first PDN does, unless its APN is "ims")
+              --ipv6-lan IFACE   extend this PDN's IPv6 /64 to the LAN on IFACE (RFC 7278): the /64
+                                 routed there, qcm's router advertisements on it (needs -6)
+              --ipv6-lan-ra on|off  off: another daemon advertises on IFACE; qcm only routes
               --data-path MODE   auto | raw-ip | qmap | qmimux | rmnet (default auto: what the
                                  driver offers, QMAP only where it is needed)
           -k, --kill N           stop the running qcm that serves PDN N, then exit
@@ -175,6 +184,8 @@ final class Options {
         var ipv6 = false
         var mux: Int?
         var defaultRoute: Bool?
+        var ipv6LAN: String?
+        var ipv6LANAdvertise = true
         var given: [String] = []
 
         /// Records that `flag` was given for this PDN; twice is an error.
@@ -190,7 +201,8 @@ final class Options {
             let families: [Family] = ipv4 && ipv6 ? [.ipv4, .ipv6] : ipv6 ? [.ipv6] : [.ipv4]
             let ims = apn.map { Text.equalsIgnoringCase($0, "ims") } ?? false
             return PDNOptions(pdn: pdn ?? 1, apn: apn, user: user, password: password, auth: auth, families: families,
-                              defaultRoute: defaultRoute ?? (first && !ims), muxIndex: mux)
+                              defaultRoute: defaultRoute ?? (first && !ims), muxIndex: mux, ipv6LAN: ipv6LAN,
+                              ipv6LANAdvertise: ipv6LANAdvertise)
         }
     }
 
@@ -268,6 +280,19 @@ final class Options {
             case "--default-route", "--no-default-route":
                 try draft.once("--default-route")
                 draft.defaultRoute = w.equals("--default-route")
+            case "--ipv6-lan":
+                try draft.once(w)
+                let v = try a.value(w)
+                let u = Array(v.utf8)
+                guard !u.isEmpty, u.count < 16, u.allSatisfy({ $0 > 32 && $0 < 127 && $0 != 47 && $0 != 58 }), !v.equals("."), !v.equals("..") else {
+                    throw UsageError(message: "--ipv6-lan: '\(Text.printable(u))' is not an interface name")
+                }
+                draft.ipv6LAN = v
+            case "--ipv6-lan-ra":
+                try draft.once(w)
+                let v = try a.value(w)
+                guard v.equals("on") || v.equals("off") else { throw UsageError(message: "--ipv6-lan-ra takes on or off") }
+                draft.ipv6LANAdvertise = v.equals("on")
             case "--data-path":
                 let v = try a.value(w)
                 guard let d = DataPathChoice.parse(v) else {
@@ -317,6 +342,11 @@ final class Options {
                 throw UsageError(message: "-m \(m) is given to two PDNs: each PDN needs its own mux")
             }
         }
+        for (i, p) in pdns.enumerated() {
+            if let l = p.ipv6LAN, pdns[..<i].contains(where: { $0.ipv6LAN?.equals(l) == true }) {
+                throw UsageError(message: "--ipv6-lan \(l) is given to two PDNs: a LAN gets one /64")
+            }
+        }
         if pdns.filter({ $0.defaultRoute }).count > 1 {
             throw UsageError(message: "--default-route is given to more than one PDN: one default route, one DNS")
         }
@@ -329,6 +359,12 @@ final class Options {
 
     /// The checks on one PDN's values.
     static func check(_ g: PDNDraft) throws(UsageError) {
+        if g.ipv6LAN != nil && !g.ipv6 {
+            throw UsageError(message: "--ipv6-lan extends the PDN's IPv6 /64: give the PDN -6 (or -4 -6)")
+        }
+        if g.given.contains(where: { $0.equals("--ipv6-lan-ra") }) && g.ipv6LAN == nil {
+            throw UsageError(message: "--ipv6-lan-ra says who advertises on the --ipv6-lan interface: give --ipv6-lan IFACE too")
+        }
         if let apn = g.apn, apn.utf8.count > 100 { throw UsageError(message: "the APN is longer than 100 characters") }
         // Control characters (a newline, ESC, NUL ...) would reach the modem's profile, the
         // status file and the log; no APN, user name or password contains one.

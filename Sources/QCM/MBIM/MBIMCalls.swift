@@ -117,6 +117,7 @@ extension MBIMSession {
         }
         let plan = Plans.fromMBIM(v, interface: config.netdev ?? "wwan0", metric: options.metric, defaultRoute: call.options.defaultRoute)
         guard plan.ipv4 != nil || plan.ipv6 != nil else { return callDropped("the modem gave the session no usable address", disconnect: true) }
+        if let why = Plans.extendToLAN(plan, call.options) { log(why) }
         call.plan = plan
         guard !options.noLink, config.netdev != nil else {
             if config.netdev == nil && !options.noLink { log("no network interface known for this modem: link configuration skipped (use -i IFACE)") }

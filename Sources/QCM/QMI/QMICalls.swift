@@ -194,6 +194,7 @@ extension QMISession {
         }
         let plan = Plans.fromRuntime(ipv4: c.settings[.ipv4], ipv6: c.settings[.ipv6], interface: dev, metric: options.metric,
                                      ethernet: ethernet, defaultRoute: c.options.defaultRoute)
+        if let why = Plans.extendToLAN(plan, c.options) { log(why) }
         emit(.applyLink(pdn: c.pdn, plan, leaseSeconds: nil, renew: false))
     }
 

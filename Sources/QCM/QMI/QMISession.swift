@@ -97,6 +97,19 @@ final class QMISession: SessionCore, SessionMachine {
 
     override func linkDown(_ c: Call) { setLinkState(c, up: false) }
 
+    /// On an 802.3 link DHCP gives IPv4; the call's IPv6 comes from the modem as on raw-IP.
+    override func leasePlan(_ c: Call, _ lease: Lease, interface: String) -> LinkPlan {
+        let plan = super.leasePlan(c, lease, interface: interface)
+        if let v6 = c.settings[.ipv6] {
+            let fromModem = Plans.fromRuntime(ipv4: nil, ipv6: v6, interface: interface, metric: options.metric, ethernet: true,
+                                              defaultRoute: c.options.defaultRoute)
+            plan.ipv6 = fromModem.ipv6
+            plan.dns += fromModem.dns.filter { d in !plan.dns.contains(d) }
+            if let why = Plans.extendToLAN(plan, c.options) { log(why) }
+        }
+        return plan
+    }
+
     override func connected(_ c: Call, _ plan: LinkPlan?) {
         super.connected(c, plan)
         recovery.reset()

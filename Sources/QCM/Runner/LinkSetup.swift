@@ -12,14 +12,20 @@ final class LinkSetup {
     var script: ScriptHook?
     var scriptBound = false
     var metric: UInt32
+    let loop: EventLoop
+    /// RFC 7278: the Router Advertisements qcm sends on the LAN its /64 is extended to.
+    var advertiser: RouterAdvertiser?
+    /// The network's Router Advertisements on the mobile link, read to say what qcm does not take.
+    var watcher: NetworkRAWatcher?
 
     /// `runDir`: where the DNS backup and the record of what was applied are kept (nil, or
     /// a directory that cannot be used safely: memory only).
     init(interface: String, metric: UInt32, dnsMode: DNSMode, resolvConf: String, runDir: String?, scriptPath: String?,
-         log: Logger) throws(LinkError) {
+         log: Logger, loop: EventLoop) throws(LinkError) {
         self.interface = interface
         self.metric = metric
         self.log = log
+        self.loop = loop
         if let p = scriptPath {
             script = try ScriptHook(path: p)
         } else {
@@ -58,10 +64,45 @@ final class LinkSetup {
             return
         }
         try manager?.apply(plan)
+        followIPv6(plan)
     }
 
-    /// Removes what was configured; errors are logged, never fatal here.
+    /// IPv6 beside the plan: the network's RAs watched on the mobile link, and on a LAN the
+    /// /64 is extended to, qcm's own RAs (unless another daemon sends them).
+    func followIPv6(_ plan: LinkPlan) {
+        guard let m = manager, let v6 = plan.ipv6 else { return }
+        let mine = plan.ipv6LAN?.prefix ?? v6.address.prefix64
+        if watcher == nil, let index = try? m.netlink.index(of: interface) {
+            do throws(LinkError) {
+                let w = try NetworkRAWatcher(interface: interface, index: index, expected: mine, loop: loop)
+                w.log = { [log] in log.log($0) }
+                watcher = w
+            } catch {
+                log.log("warning: the network's router advertisements on \(interface) are not watched: \(error.description)")
+            }
+        }
+        watcher?.expected = mine
+        guard let lan = plan.ipv6LAN, lan.advertise else { return }
+        if advertiser == nil {
+            do throws(LinkError) {
+                let a = try RouterAdvertiser(interface: lan.interface, index: try m.netlink.index(of: lan.interface), sourceMAC: nil, loop: loop)
+                a.log = { [log] in log.log($0) }
+                advertiser = a
+                log.log("\(lan.interface): advertising \(lan.prefixText) (RFC 7278)")
+            } catch {
+                return log.log("warning: no router advertisements on \(lan.interface): \(error.description)")
+            }
+        }
+        advertiser?.advertise(RAMachine.Grant(prefix: lan.prefix, dns: plan.dns.filter { $0.family == .ipv6 },
+                                              domains: plan.domain.map { [$0] } ?? [], mtu: plan.mtu))
+    }
+
+    /// Removes what was configured; errors are logged, never fatal here. The LAN's prefix is
+    /// deprecated at once (the advertiser keeps answering with that until a new call).
     func deconfigure() {
+        advertiser?.withdraw()
+        watcher?.close()
+        watcher = nil
         if let s = script {
             guard scriptBound else { return }
             scriptBound = false

@@ -326,7 +326,7 @@ final class Runner {
         guard let dev = machine.netdev(pdn) else { throw .invalid("no network interface known for PDN \(pdn)") }
         let l = try LinkSetup(interface: dev, metric: o.metric, dnsMode: pdnManagesDNS(pdn) ? o.dns : .none,
                               resolvConf: o.resolvConf, runDir: o.runDir,
-                              scriptPath: o.script, log: log)
+                              scriptPath: o.script, log: log, loop: loop)
         // The netdev is this qcm's, unless another running qcm configures it too.
         let me = getpid()
         l.manager?.exclusive = !Instance.statuses(runDir: o.runDir).contains {

@@ -47,11 +47,27 @@ enum Plans {
                  defaultRoute: defaultRoute)
     }
 
+    /// RFC 7278, with --ipv6-lan: the /64 of the call's IPv6 address goes to the LAN and the
+    /// mobile interface keeps the address alone (a /128). A network that granted less than a
+    /// /64 leaves nothing to extend (hosts form addresses from /64s only): the message says so
+    /// and the plan stays as it was.
+    static func extendToLAN(_ plan: LinkPlan, _ o: PDNOptions) -> String? {
+        guard let lan = o.ipv6LAN, var v6 = plan.ipv6 else { return nil }
+        guard v6.prefix <= 64 else {
+            return "the network granted \(v6.address.text)/\(v6.prefix), narrower than a /64: hosts on \(lan) cannot form addresses from it (SLAAC needs a /64); IPv6 stays on \(plan.interface)"
+        }
+        plan.ipv6LAN = LinkPlan.LAN(interface: lan, prefix: v6.address.prefix64, advertise: o.ipv6LANAdvertise)
+        v6.prefix = 128
+        plan.ipv6 = v6
+        return nil
+    }
+
     /// "10.90.1.113/30 gw 10.90.1.114, dns 211.138.180.2 211.138.180.3, mtu 1500".
     static func describe(_ p: LinkPlan) -> String {
         var parts: [String] = []
         if let a = p.ipv4 { parts.append("\(a.address.text)/\(a.prefix)" + (a.gateway.map { " gw \($0.text)" } ?? "")) }
         if let a = p.ipv6 { parts.append("\(a.address.text)/\(a.prefix)") }
+        if let l = p.ipv6LAN { parts.append("\(l.prefixText) to \(l.interface)") }
         if !p.dns.isEmpty { parts.append("dns " + p.dns.map { $0.text }.joined(separator: " ")) }
         if let m = p.mtu { parts.append("mtu \(m)") }
         return parts.joined(separator: ", ")

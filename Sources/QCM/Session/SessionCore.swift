@@ -278,6 +278,8 @@ class SessionCore {
     func statusAddresses(_ c: Call, _ p: LinkPlan) {
         status(c.pdn, .ipv4, p.ipv4.map { "\($0.address.text)/\($0.prefix)" })
         status(c.pdn, .ipv6, p.ipv6.map { "\($0.address.text)/\($0.prefix)" })
+        status(c.pdn, .ipv6Prefix, p.ipv6LAN?.prefixText)
+        status(c.pdn, .ipv6LAN, p.ipv6LAN?.interface)
         status(c.pdn, .dns, p.dns.isEmpty ? nil : p.dns.map { $0.text }.joined(separator: " "))
     }
 
@@ -316,8 +318,7 @@ class SessionCore {
             log("DHCP lease \(lease.summary)")
             var renew = false
             if case .renewed = e { renew = true }
-            emit(.applyLink(pdn: pdn, Plans.fromLease(lease, interface: dev, metric: options.metric, defaultRoute: c.options.defaultRoute),
-                            leaseSeconds: lease.leaseSeconds, renew: renew))
+            emit(.applyLink(pdn: pdn, leasePlan(c, lease, interface: dev), leaseSeconds: lease.leaseSeconds, renew: renew))
         case .expired(let lease):
             log("DHCP lease of \(IPAddress(ipv4: lease.address).text) expired")
             emit(.deconfigureLink(pdn: pdn, release: false))
@@ -327,6 +328,11 @@ class SessionCore {
         case .leaseFailed(let n):
             noLease(c, attempts: n)
         }
+    }
+
+    /// The plan of a DHCP lease (IPv4); QMI adds the call's IPv6 from the modem.
+    func leasePlan(_ c: Call, _ lease: Lease, interface: String) -> LinkPlan {
+        Plans.fromLease(lease, interface: interface, metric: options.metric, defaultRoute: c.options.defaultRoute)
     }
 
     /// No DHCP lease after `attempts` DISCOVERs: the client keeps trying (QMI's 802.3 link);

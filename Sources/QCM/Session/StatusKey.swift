@@ -20,6 +20,9 @@ struct StatusKey: Equatable {
     static let ipv4 = StatusKey("ipv4")
     static let ipv6 = StatusKey("ipv6")
     static let dns = StatusKey("dns")
+    /// RFC 7278: the /64 extended to a LAN, and that LAN's interface.
+    static let ipv6Prefix = StatusKey("ipv6_prefix")
+    static let ipv6LAN = StatusKey("ipv6_lan")
     static let dnsWarning = StatusKey("dns_warning")
     static let lastEndReason = StatusKey("last_end_reason")
     static let lastError = StatusKey("last_error")
@@ -68,12 +71,12 @@ struct StatusKey: Equatable {
     /// What identifies the subscriber and the device: root's and qcm's user's only.
     static let identifiers: [StatusKey] = [imsi, iccid, imei]
     /// JSON strings and JSON numbers.
-    static let texts: [StatusKey] = [state, modem, revision, channel, interface, apn, ipv4, ipv6, dns, dnsWarning, lastEndReason,
+    static let texts: [StatusKey] = [state, modem, revision, channel, interface, apn, ipv4, ipv6, ipv6Prefix, ipv6LAN, dns, dnsWarning, lastEndReason,
                                      registration, roaming, rat, operatorName, mccMnc, imsi, iccid, imei, band]
     static let numbers: [StatusKey] = [lac, tac, cellID, rfChannel, signalBars, lteRSSI, lteRSRQ, lteRSRP, lteSNR, nrRSRP, nrRSRQ,
                                        nrSNR, wcdmaRSSI, wcdmaEcIo, gsmRSSI, rxBytes, txBytes, rxPackets, txPackets, rxDropped, txDropped]
     /// The connection's keys that go with its link (cleared when the link goes).
-    static let link: [StatusKey] = [connectedSince, ipv4, ipv6, dns]
+    static let link: [StatusKey] = [connectedSince, ipv4, ipv6, ipv6Prefix, ipv6LAN, dns]
 }
 
 /// A value read from the modem for `qcm status` (packet counters, the RF band): for one
