@@ -31,7 +31,9 @@ public final class RAMachine {
     // RFC 4861 §6.2.1 and §10, with lifetimes short enough that a board gone for good is
     // forgotten within the hour.
     public static let initialAdvertisements = 3
-    public static let initialIntervalMs: Int64 = 16_000
+    /// The first RAs of a prefix 2 s and 8 s apart (RFC 4861 allows up to 16 s): a LAN whose
+    /// link-local address was still being checked (DAD) when the first went out hears the next.
+    public static let initialIntervalsMs: [Int64] = [2_000, 8_000]
     public static let minIntervalMs: Int64 = 200_000
     public static let maxIntervalMs: Int64 = 600_000
     public static let maxResponseDelayMs: Int64 = 500
@@ -45,6 +47,8 @@ public final class RAMachine {
     public let sourceMAC: [UInt8]?
     let random: () -> UInt32
     public private(set) var grant: Grant?
+    /// The prefix advertised last (kept through a withdrawal, to say when a redial moves it).
+    private var lastPrefix: IPAddress?
     /// Prefixes no longer granted, still sent (deprecated) this many more times.
     private var withdrawn: [(prefix: IPAddress, left: Int)] = []
     private var initialLeft = 0
@@ -63,8 +67,11 @@ public final class RAMachine {
         var out: [Output] = []
         if let old = grant, old.prefix != g.prefix {
             withdrawn.append((old.prefix, RAMachine.deprecatedRepeats))
-            out.append(.log("the LAN's prefix moves from \(old.prefix.text)/64 to \(g.prefix.text)/64: the old one is deprecated"))
         }
+        if let last = lastPrefix, last != g.prefix {
+            out.append(.log("the LAN's prefix moves from \(last.text)/64 to \(g.prefix.text)/64: the old one is deprecated"))
+        }
+        lastPrefix = g.prefix
         let changed = grant != g
         grant = g
         if changed {
@@ -126,7 +133,8 @@ public final class RAMachine {
         if grant == nil && withdrawn.isEmpty && initialLeft == 0 {
             deadline = nil
         } else if initialLeft > 0 {
-            deadline = now + min(RAMachine.initialIntervalMs, RAMachine.minIntervalMs)
+            let step = RAMachine.initialAdvertisements - 1 - initialLeft
+            deadline = now + RAMachine.initialIntervalsMs[max(0, min(step, RAMachine.initialIntervalsMs.count - 1))]
         } else {
             let spread = UInt32(RAMachine.maxIntervalMs - RAMachine.minIntervalMs)
             deadline = grant == nil ? nil : now + RAMachine.minIntervalMs + Int64(random() % spread)
@@ -232,6 +240,11 @@ public final class NetworkRAWatcher {
         guard fd >= 0 else { throw .system(operation: "ICMPv6 socket on \(interface)", errno: csys_errno()) }
         self.fd = fd
         watch = loop.watch(fd) { [unowned self] _ in self.read() }
+        // The kernel solicited the network's RA when the link came up, before this socket
+        // listened: one Router Solicitation, so that qcm hears what the network advertises now.
+        let solicitation: [UInt8] = [RouterAdvertisement.solicitationType, 0, 0, 0, 0, 0, 0, 0]
+        let allRouters: [UInt8] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+        _ = solicitation.withUnsafeBytes { csys_icmp6_send(fd, index, allRouters, $0.baseAddress, $0.count) }
     }
 
     public func close() {
