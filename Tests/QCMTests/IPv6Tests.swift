@@ -85,6 +85,19 @@ final class IPv6Tests: XCTestCase {
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
     }
 
+    /// IPv6 through a QMAP mux link (upstream qmi_wwan's qmimux): the network routes the /64
+    /// to it like to the plain netdev.
+    func testIPv6ThroughAQmimuxLink() throws {
+        guard isRoot else { throw XCTSkip("needs root: a network namespace and TUN links") }
+        let rig = try DaemonRig(netns: true)
+        rig.start(["-m", "1", "-6"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("qmimux0 carries mux 0x81"), rig.log)
+        XCTAssertEqual(rig.ping(remote, from: "qmimux0").status, 0)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+    }
+
     /// RFC 7278: the LAN host forms an address in the call's /64 from qcm's RA and reaches the
     /// network through qcm; after SIGINT its address is deprecated at once.
     func testTheLANGetsTheCallsPrefix() throws {
