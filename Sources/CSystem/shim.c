@@ -7,14 +7,28 @@ static int saved_argc;
 static char **saved_argv;
 static char **saved_envp;
 
-/* glibc passes (argc, argv, envp) to ELF constructors; this lets Embedded Swift,
- * which has no CommandLine, read its arguments. */
+#ifdef QCM_EMBEDDED
+/* Embedded Swift has no CommandLine: the process's main is this one, which keeps the
+ * arguments and calls Swift's (the daemon's top-level code, compiled with
+ * -entry-point-function-name qcm_swift_main). Any C library calls main this way; glibc's
+ * habit of also passing them to ELF constructors, which musl does not share, is not needed. */
+extern int qcm_swift_main(int argc, char **argv);
+int main(int argc, char **argv) {
+    saved_argc = argc;
+    saved_argv = argv;
+    saved_envp = environ;
+    return qcm_swift_main(argc, argv);
+}
+#else
+/* glibc passes (argc, argv, envp) to ELF constructors: the SwiftPM build's tests and tools
+ * read the arguments this way too. */
 __attribute__((constructor))
 static void csys_capture_args(int argc, char **argv, char **envp) {
     saved_argc = argc;
     saved_argv = argv;
     saved_envp = envp;
 }
+#endif
 
 int csys_argc(void) { return saved_argc; }
 char *const *csys_argv(void) { return saved_argv; }

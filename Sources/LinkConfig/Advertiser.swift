@@ -26,6 +26,12 @@ public final class RAMachine {
             self.domains = domains
             self.mtu = mtu
         }
+
+        /// Byte for byte (String's own == would bring the Unicode tables into the daemon).
+        public static func == (a: Grant, b: Grant) -> Bool {
+            a.prefix == b.prefix && a.dns == b.dns && a.mtu == b.mtu && a.domains.count == b.domains.count
+                && zip(a.domains, b.domains).allSatisfy { $0.equals($1) }
+        }
     }
 
     // RFC 4861 §6.2.1 and §10, with lifetimes short enough that a board gone for good is
@@ -170,7 +176,7 @@ public final class RouterAdvertiser {
             _ = withUnsafeMutableBytes(of: &v) { getrandom($0.baseAddress, 4, 0) }
             return v
         }
-        watch = loop.watch(fd) { [unowned self] _ in self.readSolicitations() }
+        watch = loop.watch(fd) { _ in self.readSolicitations() }   // cycle broken by close()
     }
 
     public func advertise(_ g: RAMachine.Grant) { run(machine.advertise(g, now: loop.now)) }
@@ -199,7 +205,7 @@ public final class RouterAdvertiser {
             }
         }
         if let t = timer { loop.cancel(t) }
-        timer = machine.deadline.map { d in loop.after(max(0, d - loop.now)) { [unowned self] in self.timer = nil; self.run(self.machine.timeout(now: self.loop.now)) } }
+        timer = machine.deadline.map { d in loop.after(max(0, d - loop.now)) { self.timer = nil; self.run(self.machine.timeout(now: self.loop.now)) } }
     }
 
     /// Router Solicitations (only those with hop limit 255: RFC 4861 §6.1.1).
@@ -239,7 +245,7 @@ public final class NetworkRAWatcher {
         let fd = csys_icmp6_socket(index, Int32(RouterAdvertisement.type), 0)
         guard fd >= 0 else { throw .system(operation: "ICMPv6 socket on \(interface)", errno: csys_errno()) }
         self.fd = fd
-        watch = loop.watch(fd) { [unowned self] _ in self.read() }
+        watch = loop.watch(fd) { _ in self.read() }   // cycle broken by close()
         // The kernel solicited the network's RA when the link came up, before this socket
         // listened: one Router Solicitation, so that qcm hears what the network advertises now.
         let solicitation: [UInt8] = [RouterAdvertisement.solicitationType, 0, 0, 0, 0, 0, 0, 0]

@@ -34,6 +34,10 @@ public final class LinkPlan {
 
         /// "2409:8930:463:3daa::/64".
         public var prefixText: String { prefix.text + "/64" }
+
+        public static func == (a: LAN, b: LAN) -> Bool {
+            a.prefix == b.prefix && a.advertise == b.advertise && a.interface.equals(b.interface)
+        }
     }
 
     public var interface: String

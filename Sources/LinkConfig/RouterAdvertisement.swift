@@ -41,6 +41,13 @@ public struct RouterAdvertisement: Equatable {
     /// The sender's link-layer address (Source Link-Layer Address option).
     public var sourceMAC: [UInt8]?
 
+    /// Byte for byte (String's own == would bring the Unicode tables into the daemon).
+    public static func == (a: RouterAdvertisement, b: RouterAdvertisement) -> Bool {
+        a.routerLifetime == b.routerLifetime && a.prefixes == b.prefixes && a.mtu == b.mtu && a.dns == b.dns
+            && a.dnsLifetime == b.dnsLifetime && a.sourceMAC == b.sourceMAC && a.domains.count == b.domains.count
+            && zip(a.domains, b.domains).allSatisfy { $0.equals($1) }
+    }
+
     public init(routerLifetime: UInt16, prefixes: [AdvertisedPrefix] = [], mtu: UInt32? = nil, dns: [IPAddress] = [],
                 domains: [String] = [], dnsLifetime: UInt32 = 0, sourceMAC: [UInt8]? = nil) {
         self.routerLifetime = routerLifetime
