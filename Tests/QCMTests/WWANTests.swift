@@ -278,7 +278,24 @@ final class WWANTests: XCTestCase {
         XCTAssertEqual(ipJSON(rig.ns!.name, ["link", "show"]).count, 2, "lo and wwan0: no link left behind")
     }
 
-    /// Without --no-link's help: with --no-link qcm dials session N and says which link to make.
+    /// `qcm --simulate --sim-arg --wwan [--sim-arg --mbim]` dials the simulated PCIe module as a
+    /// board would (as root in a private namespace, with the TUN); Ctrl-C ends it cleanly.
+    func testSimulateAWWANModule() throws {
+        let q = shell(["timeout", "--preserve-status", "-s", "INT", "6", productPath("qcm"), "--simulate", "--sim-arg", "--wwan"])
+        XCTAssertEqual(q.status, 0, q.output)
+        XCTAssertTrue(q.output.contains("Auto find qmichannel = ") && q.output.contains("/sim/dev/wwan0qmi0"), q.output)
+        XCTAssertTrue(q.output.contains("] connected"), q.output)
+        XCTAssertTrue(q.output.contains("requestDeactivateDefaultPDP"), q.output)
+        let m = shell(["timeout", "--preserve-status", "-s", "INT", "6", productPath("qcm"), "--simulate", "--sim-arg", "--wwan",
+                       "--sim-arg", "--mbim", "-s", "cmnet"])
+        XCTAssertEqual(m.status, 0, m.output)
+        XCTAssertTrue(m.output.contains("MBIM device: RM520N-GL"), m.output)
+        XCTAssertTrue(m.output.contains("data path: MBIM session 0 on wwan0"), m.output)
+        XCTAssertTrue(m.output.contains("] connected"), m.output)
+        XCTAssertTrue(m.output.contains("requestDeactivateDefaultPDP MBIM session 0"), m.output)
+    }
+
+    /// With --no-link qcm dials session N and says which link to make.
     func testMBIMSessionWithNoLinkSaysWhatToMake() throws {
         let rig = try DaemonRig(mbim: MBIMSimulator.Config(), wwan: true)
         rig.start(["-s", "cmnet", "-m", "1"])
