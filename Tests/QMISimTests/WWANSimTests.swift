@@ -16,8 +16,10 @@ final class WWANSimTests: XCTestCase {
     override func setUp() { root = NSTemporaryDirectory() + "qsim-wwan-" + UUID().uuidString }
     override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
 
-    func resolved(_ p: String) -> String? {
-        guard let r = realpath(root + p, nil), let b = realpath(root, nil) else { return nil }
+    /// The real path of `p` under `base` (default: the test's root), as a path under it.
+    func resolved(_ p: String, in base: String? = nil) -> String? {
+        let top = base ?? root
+        guard let r = realpath(top + p, nil), let b = realpath(top, nil) else { return nil }
         defer { free(r); free(b) }
         let full = String(cString: r), base = String(cString: b)
         return full.hasPrefix(base + "/") ? String(full.dropFirst(base.count)) : nil
@@ -45,10 +47,9 @@ final class WWANSimTests: XCTestCase {
         let m = root + "-mbim"
         defer { try? FileManager.default.removeItem(atPath: m) }
         try FakeHardware.writeWWAN(root: m, mbim: true)
-        root = m
-        XCTAssertEqual(resolved("/sys/class/net/wwan0"), pci + "/mhi0/wwan/wwan0/net/wwan0")
-        XCTAssertEqual(resolved("/sys/class/net/wwan0/device"), pci + "/mhi0/wwan/wwan0", "the netdev's device is the WWAN device")
-        XCTAssertEqual(resolved("/sys/bus/mhi/devices/mhi0_IP_HW0_MBIM/driver"), "/sys/bus/mhi/drivers/mhi_wwan_mbim")
+        XCTAssertEqual(resolved("/sys/class/net/wwan0", in: m), pci + "/mhi0/wwan/wwan0/net/wwan0")
+        XCTAssertEqual(resolved("/sys/class/net/wwan0/device", in: m), pci + "/mhi0/wwan/wwan0", "the netdev's device is the WWAN device")
+        XCTAssertEqual(resolved("/sys/bus/mhi/devices/mhi0_IP_HW0_MBIM/driver", in: m), "/sys/bus/mhi/drivers/mhi_wwan_mbim")
         XCTAssertEqual(try String(contentsOfFile: m + "/sys/class/wwan/wwan0at0/type", encoding: .utf8), "AT\n")
         XCTAssertEqual(FakeHardware.socketPath(root: m, driver: "mhi_wwan_mbim"), m + "/dev/wwan0mbim0")
     }
