@@ -10,10 +10,16 @@ import CSystem
 /// - rmnet: `qmi/pass_through` set, then one RTM_NEWLINK of kind "rmnet" per mux id.
 /// - Quectel's qmi_wwan_q / pcie_mhi make their links themselves; qcm only tells them which
 ///   mux carries a call (`link_state`).
+/// - the upstream kernel's mhi_net (mhi_hwipN) hands QMAP through like pass_through: rmnet
+///   links on it, nothing to switch.
+/// - MBIM over the WWAN subsystem (mhi_wwan_mbim): one RTM_NEWLINK of kind "wwan" per MBIM
+///   session other than the default link's, its link id the session id; `mux` then holds
+///   the session.
 public final class DataLinks {
-    public enum Kind: Equatable { case qmimux, rmnet }
+    public enum Kind: Equatable { case qmimux, rmnet, wwan }
 
     public struct Link {
+        /// The QMAP mux id, or a wwan link's MBIM session id.
         public let mux: UInt8
         public let name: String
         public let kind: Kind
@@ -156,7 +162,11 @@ public final class DataLinks {
             try netlink.addRmnet(name: name, parent: parentIndex, mux: mux, flags: flags)
         } catch {
             if error.errno == EOPNOTSUPP {
-                throw .invalid("the kernel has no rmnet driver (CONFIG_RMNET): load it (modprobe rmnet) or use --data-path qmimux")
+                // mhi_net has no other way to carry several PDNs; qmi_wwan has add_mux.
+                if Files.existsOrLinks(parentAttributes + "/qmi") {
+                    throw .invalid("the kernel has no rmnet driver (CONFIG_RMNET): load it (modprobe rmnet) or use --data-path qmimux")
+                }
+                throw .invalid("the kernel has no rmnet driver (CONFIG_RMNET): load it (modprobe rmnet); without it \(parent) carries one PDN as plain raw-IP (dial without -m and --data-path rmnet)")
             }
             throw error
         }
@@ -169,6 +179,47 @@ public final class DataLinks {
         let n = Int(mux) - 0x80
         let name = parent + "_\(n)"
         return name.utf8.count <= 15 ? name : "rmnet_q\(n)"
+    }
+
+    // MARK: wwan (MBIM sessions over the WWAN subsystem)
+
+    /// Creates the wwan link of MBIM session `session` on WWAN device `device` (named after
+    /// the default link, as mbimcli does: wwan0.1). A wwan link of that name was left by a
+    /// qcm that was killed (the caller holds the session's lock), and is made again.
+    public func addWWAN(_ session: UInt8, device: String) throws(LinkError) -> String {
+        let name = DataLinks.wwanName(parent: parent, session: session)
+        if let old = try? netlink.index(of: name) {
+            guard let kind = try? netlink.linkKind(old), kind.equals("wwan") else {
+                throw .invalid("cannot create wwan link \(name) for MBIM session \(session): an interface of that name exists and is not a wwan link")
+            }
+            log("\(name) exists already, left by a qcm that was stopped with -9: making it again")
+            try netlink.deleteLink(old, name: name)
+        }
+        do throws(LinkError) {
+            try netlink.addWWAN(name: name, device: device, linkID: UInt32(session))
+        } catch {
+            switch error.errno {
+            case EOPNOTSUPP?:
+                if case let .kernel(_, _, message) = error, let m = message, !m.isEmpty, !m.equals("Unknown device type") {
+                    throw .invalid("\(device) takes no wwan links (\(m)): no driver registered link operations on it; mhi_wwan_mbim does, for the IP_HW0_MBIM channel")
+                }
+                throw .invalid("the kernel has no \"wwan\" link type (the wwan module, CONFIG_WWAN, is not loaded): it cannot make \(name) for MBIM session \(session); session 0 needs no link (dial without -m)")
+            case ENODEV?:
+                throw .invalid("the kernel has no WWAN device \(device) to make \(name) on (did the modem go away?)")
+            case EEXIST?:
+                throw .invalid("MBIM session \(session) has a wwan link already, made by another program (ip -d link show type wwan): remove it, or dial another session")
+            default:
+                throw error
+            }
+        }
+        remember(Link(mux: session, name: name, kind: .wwan))
+        return name
+    }
+
+    /// wwan0 + session 1 → wwan0.1; names that would not fit IFNAMSIZ become wwan_s1.
+    public static func wwanName(parent: String, session: UInt8) -> String {
+        let name = parent + ".\(session)"
+        return name.utf8.count <= 15 ? name : "wwan_s\(session)"
     }
 
     // MARK: link_state
@@ -203,7 +254,7 @@ public final class DataLinks {
             do throws(SystemError) { try Files.writeAttribute(parentAttributes + "/qmi/del_mux", "0x" + Text.hex(mux) + "\n") } catch {
                 log("removing \(l.name): \(error.description)")
             }
-        case .rmnet:
+        case .rmnet, .wwan:
             do throws(LinkError) { try netlink.deleteLink(try netlink.index(of: l.name), name: l.name) } catch {
                 log("removing \(l.name): \(error.description)")
             }

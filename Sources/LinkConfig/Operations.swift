@@ -11,6 +11,8 @@ enum RT {
     static let iflaAddress: UInt16 = 1, iflaIfname: UInt16 = 3, iflaMTU: UInt16 = 4, iflaLink: UInt16 = 5
     static let iflaLinkinfo: UInt16 = 18, infoKind: UInt16 = 1, infoData: UInt16 = 2
     static let rmnetMuxID: UInt16 = 1, rmnetFlags: UInt16 = 2
+    /// IFLA_PARENT_DEV_NAME (the WWAN device a wwan link belongs to), IFLA_WWAN_LINK_ID.
+    static let iflaParentDevName: UInt16 = 56, wwanLinkID: UInt16 = 1
     static let nested: UInt16 = 0x8000
     static let ifaAddress: UInt16 = 1, ifaLocal: UInt16 = 2, ifaFlags: UInt16 = 8, ifaProto: UInt16 = 11
     static let rtaDst: UInt16 = 1, rtaOif: UInt16 = 4, rtaGateway: UInt16 = 5, rtaPriority: UInt16 = 6, rtaTable: UInt16 = 15
@@ -149,6 +151,24 @@ extension Netlink {
             + Netlink.attribute(RT.rmnetFlags, withUnsafeBytes(of: flags) { Array($0) } + withUnsafeBytes(of: flags) { Array($0) })
         m.attribute(RT.iflaLinkinfo | RT.nested,
                     Netlink.attribute(RT.infoKind, Array("rmnet".utf8)) + Netlink.attribute(RT.infoData | RT.nested, data))
+        return m
+    }
+
+    /// Creates a link `name` of kind "wwan" on WWAN device `device` ("wwan0", a device of
+    /// class wwan, not a netdev) with link id `linkID` (mhi_wwan_mbim: the MBIM session).
+    public func addWWAN(name: String, device: String, linkID: UInt32) throws(LinkError) {
+        try transact(Netlink.wwanMessage(name: name, device: device, linkID: linkID),
+                     operation: "create wwan link \(name) (link id \(linkID) of \(device))")
+    }
+
+    static func wwanMessage(name: String, device: String, linkID: UInt32) -> Message {
+        var m = Message(type: RT.newLink, flags: RT.request | RT.ack | RT.create | RT.excl)
+        Netlink.ifinfo(&m, index: 0, flags: 0, change: 0)
+        m.attributeString(RT.iflaIfname, name)
+        m.attributeString(RT.iflaParentDevName, device)
+        let data = Netlink.attribute(RT.wwanLinkID, withUnsafeBytes(of: linkID) { Array($0) })
+        m.attribute(RT.iflaLinkinfo | RT.nested,
+                    Netlink.attribute(RT.infoKind, Array("wwan".utf8)) + Netlink.attribute(RT.infoData | RT.nested, data))
         return m
     }
 

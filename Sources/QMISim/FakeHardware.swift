@@ -9,8 +9,16 @@ import QMICore
 public enum FakeHardware {
     /// Where the simulator listens for a fake tree rooted at `root` (GobiNet: its qcqmi node;
     /// pcie_mhi: the QMI0 channel's node).
+    /// The upstream WWAN layout: "mhi_net" (QMI) serves /dev/wwan0qmi0, "mhi_wwan_mbim" (MBIM)
+    /// /dev/wwan0mbim0.
     public static func socketPath(root: String, driver: String = "qmi_wwan") -> String {
-        root + (driver == "GobiNet" ? "/dev/qcqmi0" : driver == "pcie_mhi" ? "/dev/mhi_QMI0" : "/dev/cdc-wdm0")
+        switch driver {
+        case "GobiNet": return root + "/dev/qcqmi0"
+        case "pcie_mhi": return root + "/dev/mhi_QMI0"
+        case "mhi_net": return root + "/dev/wwan0qmi0"
+        case "mhi_wwan_mbim": return root + "/dev/wwan0mbim0"
+        default: return root + "/dev/cdc-wdm0"
+        }
     }
 
     /// What the simulator made under its root, so that on exit it removes exactly that and
@@ -112,6 +120,90 @@ public enum FakeHardware {
             try dir("sys/class/net/\(netdev)")
         }
         try file("sys/module/\(driver)/version", "qmi-sim")
+    }
+
+    /// The PCI function of `writeWWAN`'s modem, under `sys/devices`.
+    public static let wwanPCI = "sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0"
+
+    /// Writes `<root>/sys` as the upstream kernel lays out a PCIe module on mhi_pci_generic,
+    /// and creates `<root>/dev`:
+    /// - the PCI function 0000:01:00.0 (`vendor`:`product`, driver mhi-pci-generic) and its
+    ///   MHI controller mhi0 on the MHI bus (/sys/bus/mhi/devices/mhi0), whose channels
+    ///   mhi0_<CHAN> each have their driver;
+    /// - the WWAN device mhi0/wwan/wwan0 (/sys/class/wwan/wwan0) with mhi_wwan_ctrl's ports
+    ///   wwan0<type>0, each with `type` and a uevent (MAJOR/MINOR for mknod);
+    /// - QMI (`mbim` false, the modem_qcom_v1 channel set of an SDX55 such as the RM500Q,
+    ///   17cb:0306): ports qmi, mbim and qcdm; IP_HW0 bound to mhi_net, whose netdev
+    ///   `netdev` (mhi_hwip0) is under mhi0_IP_HW0/net;
+    /// - MBIM (`mbim` true, Quectel's em1xx channel set of an RM520N, 1eac:1004): ports mbim,
+    ///   at and qcdm; IP_HW0_MBIM bound to mhi_wwan_mbim, whose default link `netdev` (wwan0,
+    ///   session 0) is under the WWAN device's net/.
+    /// `controlDriver` false leaves the QMI/MBIM channel without mhi_wwan_ctrl (no port);
+    /// `dataDriver` false leaves the data channel without its driver (no netdev).
+    public static func writeWWAN(root: String, mbim: Bool = false, vendor: String? = nil, product: String? = nil,
+                                 netdev: String? = nil, controlDriver: Bool = true, dataDriver: Bool = true) throws {
+        let fm = FileManager.default
+        func file(_ p: String, _ s: String) throws {
+            let full = root + "/" + p
+            try fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try (s + "\n").write(toFile: full, atomically: true, encoding: .utf8)
+        }
+        func dir(_ p: String) throws { try fm.createDirectory(atPath: root + "/" + p, withIntermediateDirectories: true) }
+        func link(_ p: String, _ target: String) throws {
+            let full = root + "/" + p
+            try? fm.removeItem(atPath: full)
+            try fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: full, withDestinationPath: target)
+        }
+        let pci = wwanPCI
+        let devices = "devices/pci0000:00/0000:00:1c.0/0000:01:00.0"      // as seen from sys/
+        try dir("dev")
+        try file(pci + "/vendor", "0x" + (vendor ?? (mbim ? "1eac" : "17cb")))
+        try file(pci + "/device", "0x" + (product ?? (mbim ? "1004" : "0306")))
+        try file(pci + "/class", "0xff0000")
+        try dir("sys/bus/pci/drivers/mhi-pci-generic")
+        try link(pci + "/driver", "../../../../bus/pci/drivers/mhi-pci-generic")
+        try link("sys/bus/pci/devices/0000:01:00.0", "../../../" + devices)
+        let ctrl = pci + "/mhi0"
+        try dir(ctrl)
+        try link("sys/bus/mhi/devices/mhi0", "../../../\(devices)/mhi0")
+        let ctrlDriver: String? = controlDriver ? "mhi_wwan_ctrl" : nil
+        let data = mbim ? "IP_HW0_MBIM" : "IP_HW0"
+        let dataDriverName = mbim ? "mhi_wwan_mbim" : "mhi_net"
+        let channels: [(String, String?)] = mbim
+            ? [("NMEA", nil), ("DIAG", "mhi_wwan_ctrl"), ("MBIM", ctrlDriver), ("DUN", "mhi_wwan_ctrl"), (data, dataDriver ? dataDriverName : nil)]
+            : [("DIAG", "mhi_wwan_ctrl"), ("MBIM", "mhi_wwan_ctrl"), ("QMI", ctrlDriver), ("IPCR", "qcom_mhi_qrtr"), (data, dataDriver ? dataDriverName : nil)]
+        for (ch, driver) in channels {
+            let path = ctrl + "/mhi0_" + ch
+            try dir(path)
+            if let d = driver {
+                try dir("sys/bus/mhi/drivers/" + d)
+                try link(path + "/driver", "../../../../../../bus/mhi/drivers/" + d)
+                try dir("sys/module/" + d)
+            }
+            try link("sys/bus/mhi/devices/mhi0_" + ch, "../../../\(devices)/mhi0/mhi0_" + ch)
+        }
+        // The WWAN device and mhi_wwan_ctrl's ports (DIAG → QCDM, DUN → AT).
+        let wwan = ctrl + "/wwan/wwan0"
+        try file(wwan + "/index", "0")
+        try link("sys/class/wwan/wwan0", "../../\(devices)/mhi0/wwan/wwan0")
+        var ports: [(String, String)] = mbim ? [("at", "AT"), ("qcdm", "QCDM")] : [("mbim", "MBIM"), ("qcdm", "QCDM")]
+        if controlDriver { ports.insert(mbim ? ("mbim", "MBIM") : ("qmi", "QMI"), at: 0) }
+        for (minor, (suffix, type)) in ports.enumerated() {
+            let name = "wwan0\(suffix)0"
+            try file(wwan + "/\(name)/type", type)
+            try file(wwan + "/\(name)/uevent", "MAJOR=237\nMINOR=\(minor)\nDEVNAME=\(name)")
+            try link("sys/class/wwan/" + name, "../../\(devices)/mhi0/wwan/wwan0/" + name)
+        }
+        try dir("sys/module/wwan")
+        try dir("sys/module/mhi_pci_generic")
+        guard dataDriver else { return }
+        // The data netdev: mhi_net's under its channel; mhi_wwan_mbim's under the WWAN device.
+        let name = netdev ?? (mbim ? "wwan0" : "mhi_hwip0")
+        let parentDir = mbim ? wwan : ctrl + "/mhi0_" + data
+        try file(parentDir + "/net/\(name)/type", "519")          // ARPHRD_RAWIP
+        try link(parentDir + "/net/\(name)/device", mbim ? "../../../wwan0" : "../../../mhi0_" + data)
+        try link("sys/class/net/" + name, "../../\(devices)/mhi0/" + (mbim ? "wwan/wwan0" : "mhi0_" + data) + "/net/" + name)
     }
 
     // MARK: network namespaces and links (root; these shell out to ip(8): the simulator is

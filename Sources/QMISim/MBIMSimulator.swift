@@ -98,7 +98,12 @@ public final class MBIMSimulator {
 
     // Data path
     var tap: TunDevice?
+    /// The netdev is a raw-IP link of the upstream WWAN subsystem (mhi_wwan_mbim's default
+    /// link, session 0), not cdc_mbim's fake Ethernet.
+    var rawIP = false
     public private(set) var echoesAnswered = 0
+    /// Why packets the host sent were dropped, newest last.
+    public private(set) var drops: [String] = []
     /// PACKET_STATISTICS since the function was opened: IP packets the host sent on the
     /// session (out) or that could not go anywhere (out discards: no session, not IPv4),
     /// and the answers it got (in).
@@ -141,13 +146,18 @@ public final class MBIMSimulator {
 
     /// The netdev as a TAP device (in the calling thread's network namespace) with NOARP,
     /// like cdc_mbim's.
-    public func makeNetdev(_ name: String, namespace: String? = nil) throws {
-        let t = try TunDevice(name: name, ethernet: true)
-        t.onPacket = { [unowned self] frame in self.locked { self.frame(frame) } }
+    /// `rawIP`: instead a TUN device, the way mhi_wwan_mbim's default link (wwan0) is a
+    /// raw-IP netdev carrying MBIM session 0.
+    public func makeNetdev(_ name: String, namespace: String? = nil, rawIP: Bool = false) throws {
+        let t = try TunDevice(name: name, ethernet: !rawIP)
+        self.rawIP = rawIP
+        t.onPacket = { [unowned self] frame in self.locked { rawIP ? self.packet(frame) : self.frame(frame) } }
         t.serve(on: loop)
         tap = t
-        let ip = namespace.map { ["ip", "-n", $0] } ?? ["ip"]
-        _ = FakeHardware.run(ip + ["link", "set", name, "arp", "off"])
+        if !rawIP {
+            let ip = namespace.map { ["ip", "-n", $0] } ?? ["ip"]
+            _ = FakeHardware.run(ip + ["link", "set", name, "arp", "off"])
+        }
     }
 
     public func start() {
@@ -516,6 +526,37 @@ public final class MBIMSimulator {
         echoesAnswered += 1
         counters.inOctets += UInt64(reply.count); counters.inPackets += 1
         tap.write(Array(f[6..<12]) + [0, 0, 0, 0, 0, 0] + [0x08, 0x00] + reply)
+    }
+
+    func drop(_ why: String) {
+        counters.outDiscards &+= 1
+        drops.append(why)
+        if drops.count > 50 { drops.removeFirst() }
+        log("data path: " + why)
+    }
+
+    /// mhi_wwan_mbim's default link: raw IP packets of session 0 (link id 0). Echo requests to
+    /// the session's gateway from its own address are answered while session 0 is up; a
+    /// client that put its call on another session has nothing on this link.
+    func packet(_ ip: [UInt8]) {
+        guard let tap = tap, let first = ip.first, first >> 4 == 4 || first >> 4 == 6 else { return }
+        guard let type = sessions[0] else {
+            let up = sessions.keys.sorted().map(String.init).joined(separator: ", ")
+            return drop("\(tap.name) carries session 0 (the default link), which is not up" + (up.isEmpty ? "" : " (sessions up: \(up))"))
+        }
+        let v4 = first >> 4 == 4
+        guard v4 ? type != .ipv6 : type != .ipv4 else { return drop("session 0 is \(type.name): an IPv\(v4 ? 4 : 6) packet has nowhere to go") }
+        counters.outOctets += UInt64(ip.count); counters.outPackets += 1
+        let own = IPAddress(v4 ? config.ipv4.address : config.ipv6.address), gw = IPAddress(v4 ? config.ipv4.gateway : config.ipv6.gateway)
+        guard let src = own, let g = gw, ip.count >= (v4 ? 20 : 40), Array(ip[(v4 ? 12 : 8)..<(v4 ? 16 : 24)]) == src.bytes else {
+            return drop("a packet whose source is not the session's address \(v4 ? config.ipv4.address : config.ipv6.address): the network drops it")
+        }
+        let b = g.bytes
+        guard let reply = TunDevice.echoReply(ip, ipv4: v4 ? UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]) : 0,
+                                              ipv6: v4 ? [] : b) else { return }
+        echoesAnswered += 1
+        counters.inOctets += UInt64(reply.count); counters.inPackets += 1
+        tap.write(reply)
     }
 }
 

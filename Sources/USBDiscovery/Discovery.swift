@@ -112,6 +112,9 @@ public final class Modem {
     public var atInterface: String?
     /// The driver bound to that interface ("option"); nil when none is.
     public var atInterfaceDriver: String?
+    /// A PCIe module on the upstream kernel's MHI and WWAN drivers (mhi_pci_generic): its
+    /// controller, channels, WWAN device and ports. nil for USB modules and pcie_mhi.
+    public var wwan: WWANInfo?
 
     public init(bus: String, sysfsName: String, sysfsPath: String, vendorID: UInt16, productID: UInt16,
                 busNumber: Int?, deviceNumber: Int?, model: String, mode: ModemMode, interface: String?,
@@ -145,8 +148,9 @@ public final class Modem {
         case nil: return false
         }
     }
-    /// An MBIM function with cdc_mbim bound: qcm dials it over MBIM.
-    public var speaksMBIM: Bool { mode == .mbim && driver?.equals("cdc_mbim") == true }
+    /// An MBIM function with cdc_mbim bound, or an upstream WWAN modem whose data channel
+    /// carries MBIM sessions: qcm dials it over MBIM.
+    public var speaksMBIM: Bool { mode == .mbim && (driver?.equals("cdc_mbim") == true || wwan != nil) }
     /// How qcm would control it; nil when it cannot (another mode, no driver).
     public var control: ControlProtocol? {
         if mode == .qmi { return .qmi }
@@ -187,6 +191,9 @@ public enum DiscoveryError: Error {
     case notUsable(Modem)
     /// A module qcm dials with AT commands whose AT interface has no tty (or is not there).
     case noATPort(Modem)
+    /// --device names a port of an upstream WWAN modem that qcm does not dial over (its AT
+    /// port, or the MBIM port of a modem whose data channel is mhi_net's): why, and which to use.
+    case wrongPort(String)
 
     public var description: String {
         switch self {
@@ -194,11 +201,17 @@ public enum DiscoveryError: Error {
             var s = "no Quectel modem found. Looked at: " + looked.joined(separator: "; ") + "."
             s += "\nUsual causes: the modem is not powered or not enumerated (check lsusb and dmesg);"
             s += " the QMI driver is not loaded (modprobe qmi_wwan, or build Quectel's qmi_wwan_q/GobiNet);"
-            s += " the modem is in MBIM/ECM/RNDIS mode (AT+QCFG=\"usbnet\",0 switches it to QMI, then reset it)."
+            s += " the modem is in MBIM/ECM/RNDIS mode (AT+QCFG=\"usbnet\",0 switches it to QMI, then reset it);"
+            s += " a PCIe module needs the upstream mhi_pci_generic with mhi_wwan_ctrl and mhi_net or mhi_wwan_mbim, or Quectel's pcie_mhi."
             if mm { s += "\nModemManager is running and may hold the modem: stop it (systemctl stop ModemManager)." }
             return s
         case let .notQMI(m, mm):
             var s = "\(m.model) \(m.idString) at \(m.bus) \(m.sysfsName) "
+            if m.wwan != nil {
+                // An upstream WWAN modem with neither a QMI nor an MBIM function to dial.
+                return s + "cannot be dialed: " + m.warnings.joined(separator: "; ")
+                    + (mm ? ". ModemManager is running and may have claimed the modem: stop it (systemctl stop ModemManager)." : "")
+            }
             switch m.mode {
             case .noDriver:
                 s += "has a QMI interface (\(m.interface ?? "?")) but no driver is bound to it:"
@@ -230,7 +243,11 @@ public enum DiscoveryError: Error {
             return "no modem has the QMI/MBIM channel or AT port '\(d)'" + found(ms)
         case let .notUsable(m):
             var missing: [String] = []
-            if m.speaksAT {
+            if m.wwan != nil {
+                let type = m.mode == .mbim ? "MBIM" : "QMI"
+                if m.controlDevice == nil { missing.append("no \(type) port (/dev/wwanN\(type == "MBIM" ? "mbim" : "qmi")0)") }
+                if m.netInterfaces.isEmpty { missing.append("no network interface") }
+            } else if m.speaksAT {
                 if m.atPort == nil { missing.append("no AT port") }
                 if m.netInterfaces.isEmpty { missing.append("no network interface: " + Discovery.netdevMissing(m)) }
             } else {
@@ -238,6 +255,8 @@ public enum DiscoveryError: Error {
                 if m.netInterfaces.isEmpty { missing.append("no network interface") }
             }
             return "\(m.summary): " + missing.joined(separator: " and ") + (m.warnings.isEmpty ? "" : " (" + m.warnings.joined(separator: "; ") + ")")
+        case let .wrongPort(why):
+            return why
         case let .noATPort(m):
             var s = "\(m.summary): " + Discovery.atPortMissing(m)
             if m.netInterfaces.isEmpty { s += ". It has no network interface either: " + Discovery.netdevMissing(m) }
@@ -257,8 +276,10 @@ public enum Discovery {
     public static func scan(_ o: DiscoveryOptions = DiscoveryOptions()) -> ScanResult {
         var looked: [String] = []
         var modems = scanUSB(o, &looked)
-        let mhi = scanMHI(o, &looked)
-        modems += mhi.isEmpty ? scanUNISOCPCIe(o, &looked) : mhi
+        let wwan = scanWWAN(o, &looked)
+        let mhi = scanMHI(o, &looked, upstream: !wwan.isEmpty)
+        modems += wwan + mhi
+        if mhi.isEmpty && wwan.isEmpty { modems += scanUNISOCPCIe(o, &looked) }
         return ScanResult(modems: modems, looked: looked,
                           modemManagerRunning: Sysfs.processRunning(named: "ModemManager", procRoot: o.procRoot))
     }
@@ -271,6 +292,7 @@ public enum Discovery {
             return try usable(m, r)
         }
         if let dev = device {
+            if let why = r.modems.lazy.compactMap({ wrongPort($0, dev) }).first { throw .wrongPort(why) }
             guard let m = r.modems.first(where: { names($0.controlDevice, dev) || names($0.atPort, dev) }) else {
                 // A tty given for the one module in ECM/NCM/RNDIS mode that qcm does not dial by
                 // AT: say why (notQMI), not just "no such device".
@@ -571,14 +593,16 @@ public enum Discovery {
 
     /// Quectel PCIe modules under Quectel's pcie_mhi driver: the IP_HW0 channel carries the
     /// netdev (rmnet_mhi0), the QMI0 channel the control node (/dev/mhi_QMI0).
-    static func scanMHI(_ o: DiscoveryOptions, _ looked: inout [String]) -> [Modem] {
+    /// The upstream MHI core's channels ("mhi0_IP_HW0") are scanWWAN's, not this driver's.
+    static func scanMHI(_ o: DiscoveryOptions, _ looked: inout [String], upstream: Bool = false) -> [Modem] {
         var modems: [Modem] = []
         for bus in ["mhi_q", "mhi"] {
             let root = o.sysRoot + "/bus/\(bus)/devices"
             guard let entries = Sysfs.list(root) else { continue }
-            looked.append(root)
+            if !(bus.equals("mhi") && upstream) { looked.append(root) }
             for e in entries where e.ends(with: "_IP_HW0") {
                 let prefix = String(decoding: e.utf8.dropLast("_IP_HW0".utf8.count), as: UTF8.self)
+                if isMHIController(prefix) { continue }
                 let net = Sysfs.list(root + "/" + e + "/net") ?? []
                 guard !net.isEmpty else { continue }
                 var control: String?
@@ -601,7 +625,7 @@ public enum Discovery {
             }
         }
         // quectel-CM's fallback: the netdev and node exist without an MHI bus listing.
-        if modems.isEmpty && Sysfs.exists(o.sysRoot + "/class/net/rmnet_mhi0") && Sysfs.exists(o.devRoot + "/mhi_QMI0") {
+        if modems.isEmpty && !upstream && Sysfs.exists(o.sysRoot + "/class/net/rmnet_mhi0") && Sysfs.exists(o.devRoot + "/mhi_QMI0") {
             let m = Modem(bus: "pcie", sysfsName: "rmnet_mhi0", sysfsPath: o.sysRoot + "/class/net/rmnet_mhi0",
                           vendorID: 0x17cb, productID: 0, busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module",
                           mode: .qmi, interface: nil, driver: "pcie_mhi",
@@ -611,7 +635,7 @@ public enum Discovery {
             readNetAttributes(m, net: "rmnet_mhi0", driver: "pcie_mhi", o)
             modems.append(m)
         }
-        if modems.isEmpty { looked.append("\(o.sysRoot)/bus/mhi_q and \(o.sysRoot)/bus/mhi (no PCIe module)") }
+        if modems.isEmpty && !upstream { looked.append("\(o.sysRoot)/bus/mhi_q and \(o.sysRoot)/bus/mhi (no PCIe module)") }
         return modems
     }
 

@@ -67,6 +67,26 @@ public enum QuectelModels {
         return "Quectel module 0x\(hex4(product))"
     }
 
+    /// PCIe modules by PCI vendor:device, as the upstream mhi_pci_generic lists them
+    /// (Quectel's 1eac ids; Qualcomm's generic 17cb ids, which the RM500Q uses as 17cb:0306).
+    public static let pciTable: [(vendor: UInt16, device: UInt16, name: String)] = [
+        (0x1eac, 0x1001, "EM120R-GL"),
+        (0x1eac, 0x1002, "EM160R-GL"),
+        (0x1eac, 0x1004, "RM520N-GL"),
+        (0x1eac, 0x1007, "RM520N-GL (Lenovo)"),
+        (0x1eac, 0x100d, "EM160R-GL"),
+        (0x1eac, 0x2001, "EM120R-GL (FCCL)"),
+        (0x17cb, 0x0304, "SDX24 module (EM120R-GL/EM160R-GL)"),
+        (0x17cb, 0x0306, "SDX55 module (RM500Q/RM502Q)"),
+        (0x17cb, 0x0308, "SDX65 module"),
+        (0x17cb, 0x0309, "SDX75 module"),
+    ]
+
+    public static func pciName(vendor: UInt16, device: UInt16) -> String {
+        for e in pciTable where e.vendor == vendor && e.device == device { return e.name }
+        return "PCIe module"
+    }
+
     public static func hex4(_ v: UInt16) -> String {
         let d = Array("0123456789abcdef".utf8)
         return String(decoding: [d[Int(v >> 12 & 15)], d[Int(v >> 8 & 15)], d[Int(v >> 4 & 15)], d[Int(v & 15)]], as: UTF8.self)

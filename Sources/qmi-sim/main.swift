@@ -46,6 +46,14 @@ let usage = """
                              children rmnet_mhi0.1..N (qmap_mode N from --qmap, default 1, whose
                              child also carries the call), link_state, qmap_size (default 15360),
                              and the modem's data endpoint PCIe (type 3, interface 4)
+      --wwan                 a PCIe module on the upstream kernel instead (mhi_pci_generic, the WWAN
+                             subsystem): the MHI bus, /sys/class/wwan/wwan0 and its ports. QMI: an SDX55
+                             (RM500Q, PCI 17cb:0306) with /dev/wwan0qmi0 (served here), wwan0mbim0 and
+                             wwan0qcdm0, its data on mhi_net's mhi_hwip0 (raw-IP; QMAP only for rmnet
+                             links, which are the kernel's), data endpoint PCIe (type 3, interface 4).
+                             With --mbim: an RM520N (PCI 1eac:1004) with /dev/wwan0mbim0 (served here),
+                             wwan0at0 and wwan0qcdm0, and mhi_wwan_mbim's wwan0 carrying session 0
+                             (with --tun a TUN). --product sets the PCI device id
       --product HEX          product id (default 0125, EC25; --pcie 0306); 0800/0801 (RG500Q/RG520N)
                              and PCIe 0306/0308 make the driver decode QMAPv5 and the modem speak it
       --at                   a module without QMI, dialed with AT commands (EC200U by default; --product
@@ -143,6 +151,7 @@ var chosenQMAPSize: Int?
 var chosenProduct: String?
 var gobiNet = false
 var pcie = false
+var wwan = false
 var mbimMode = false
 var signalWalk: Int64 = 0
 var atMode = false
@@ -182,6 +191,7 @@ while !args.isEmpty {
         qmapMode = Int(n)
     case "--gobinet": gobiNet = true
     case "--pcie": pcie = true
+    case "--wwan": wwan = true
     case "--mbim": mbimMode = true
     case "--at": atMode = true
     case "--usbnet":
@@ -314,15 +324,20 @@ if qmapMode != nil && makeVeth { fail("--qmap and --veth are exclusive (QMAP run
 if gobiNet && qmapMode != nil { fail("--gobinet and --qmap are exclusive") }
 if gobiNet && netdev == "wwan0" { netdev = "usb0" }
 if pcie && (gobiNet || makeVeth || mbimMode) { fail("--pcie excludes --gobinet, --veth and --mbim") }
+if wwan && (pcie || gobiNet || makeVeth || qmapMode != nil || atMode) { fail("--wwan excludes --pcie, --gobinet, --veth, --qmap and --at") }
+if wwan && !mbimMode {
+    if netdev == "wwan0" { netdev = "mhi_hwip0" }
+    config.endpoint = (3, 4)
+}
 if pcie {
     if netdev == "wwan0" { netdev = "rmnet_mhi0" }
     qmapMode = qmapMode ?? 1
     config.endpoint = (3, 4)
 }
-let product = chosenProduct ?? (pcie ? "0306" : "0125")
+let product = chosenProduct ?? (pcie || wwan ? "0306" : "0125")
 let qmapSize = chosenQMAPSize ?? (pcie ? 15360 : 4096)
-let driver = gobiNet ? "GobiNet" : pcie ? "pcie_mhi" : qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q"
-let sdx55 = pcie ? product == "0306" || product == "0308" : product == "0800" || product == "0801"
+let driver = wwan ? "mhi_net" : gobiNet ? "GobiNet" : pcie ? "pcie_mhi" : qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q"
+let sdx55 = pcie || wwan ? product == "0306" || product == "0308" : product == "0800" || product == "0801"
 if sdx55 { config.qmapVersions = [.qmap, .qmapv5]; config.qmapMaxSize = 31 * 1024 }
 if (makeTun || makeVeth || netns != nil) && getuid() != 0 { fail("--tun, --veth and --netns need root") }
 /// What exists under --root now is not the simulator's: on exit it removes only what it made.
@@ -418,16 +433,27 @@ if mbimMode {
     mc.neverRegister = config.neverRegister
     mc.roaming = config.roaming
     mc.latencyMs = config.latencyMs
+    if wwan {
+        // What an RM520N-GL on PCIe says of itself.
+        mc.hardware = "RM520N-GL"
+        mc.firmware = "RM520NGLAAR03A03M4G"
+    }
     if let r = config.rejectCall { mc.rejectConnect = (2, UInt32(r.verboseReason)) }
     mc.rejectTimes = config.rejectCallTimes
     let m = MBIMSimulator(config: mc)
     m.onLog = { s in if verbose { FileHandle.standardError.write(("qmi-sim: " + s + "\n").data(using: .utf8)!) } }
-    let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0) } ?? "/tmp/qmi-sim.sock"
+    let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: wwan ? "mhi_wwan_mbim" : "cdc_mbim") } ?? "/tmp/qmi-sim.sock"
     do {
-        if let r = root { try FakeHardware.writeSysfs(root: r, netdev: netdev, product: "0800", driver: "cdc_mbim") }
+        if let r = root {
+            if wwan {
+                try FakeHardware.writeWWAN(root: r, mbim: true, product: chosenProduct, netdev: netdev)
+            } else {
+                try FakeHardware.writeSysfs(root: r, netdev: netdev, product: "0800", driver: "cdc_mbim")
+            }
+        }
         try m.listen(path)
         if proxy { try m.listen("@mbim-proxy", proxy: true) }
-        if makeTun { try m.makeNetdev(netdev) }
+        if makeTun { try m.makeNetdev(netdev, rawIP: wwan) }
     } catch { fail("\(error)") }
     // Signals are taken by sigwait below: blocked before the simulator's thread starts.
     var mask = sigset_t()
@@ -457,8 +483,12 @@ sim.onLog = log
 
 if let r = root {
     do {
-        try FakeHardware.writeSysfs(root: r, netdev: netdev, rawIP: config.linkProtocol == 2, product: product,
-                                    driver: driver, qmapMode: qmapMode, qmapSize: qmapSize)
+        if wwan {
+            try FakeHardware.writeWWAN(root: r, product: product, netdev: netdev)
+        } else {
+            try FakeHardware.writeSysfs(root: r, netdev: netdev, rawIP: config.linkProtocol == 2, product: product,
+                                        driver: driver, qmapMode: qmapMode, qmapSize: qmapSize)
+        }
     } catch { fail("cannot write \(r): \(error)") }
 }
 let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: driver) } ?? "/tmp/qmi-sim.sock"
@@ -466,7 +496,7 @@ let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: dr
 var veth: VethLink?
 do {
     if let r = root, !makeVeth, !gobiNet {
-        let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmapMode ?? 1) : qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+        let plane: DataPlane.Driver = wwan ? .mhiNet : pcie ? .pcieMHI(mode: qmapMode ?? 1) : qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
         try DataPlane.attach(to: sim, root: r, driver: plane, parent: netdev, networking: makeTun,
                              driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: sdx55 ? 0 : 1)
         if makeTun { log("TUN \(netdev) created; pings to a call's gateway are answered when the data path is right") }

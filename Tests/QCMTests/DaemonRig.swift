@@ -48,12 +48,16 @@ final class DaemonRig {
     /// qmi_wwan). `driver` "pcie_mhi" with `netdev` "rmnet_mhi0": an RM500Q on Quectel's
     /// PCIe driver instead (`qmap` its qmap_mode, default 1). The simulator's data plane
     /// serves the driver's attributes, and with a namespace its netdevs as TUN devices in it.
+    /// `wwan`: a PCIe module on the upstream kernel (FakeHardware.writeWWAN): QMI over
+    /// /dev/wwan0qmi0 with mhi_net's mhi_hwip0, or with `mbim` MBIM over /dev/wwan0mbim0 with
+    /// mhi_wwan_mbim's wwan0 (a TUN in the namespace); `netdev` is then that netdev's name.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
-         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", _ configure: (inout SimConfig) -> Void = { _ in }) throws {
+         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", wwan: Bool = false,
+         _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
-        let pcie = driver == "pcie_mhi"
+        let pcie = driver == "pcie_mhi" || (wwan && mbim == nil)
         if pcie {
             // RM500Q on pcie_mhi: an SDX55, so QMAPv5, and the data endpoint is PCIe's.
             c.endpoint = (3, 4)
@@ -89,31 +93,37 @@ final class DaemonRig {
             atSim = s
             return
         }
-        try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP,
-                                    product: mbim != nil ? "0800" : pcie ? "0306" : "0125",
-                                    driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
-                                    qmapMode: qmap, qmapSize: qmapSize)
-        channelKey = (FakeHardware.socketPath(root: root, driver: driver) as NSString).lastPathComponent
+        let wwanDriver = mbim != nil ? "mhi_wwan_mbim" : "mhi_net"
+        if wwan {
+            try FakeHardware.writeWWAN(root: root, mbim: mbim != nil, netdev: netdev)
+        } else {
+            try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP,
+                                        product: mbim != nil ? "0800" : pcie ? "0306" : "0125",
+                                        driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
+                                        qmapMode: qmap, qmapSize: qmapSize)
+        }
+        let socket = FakeHardware.socketPath(root: root, driver: wwan ? wwanDriver : mbim != nil ? "cdc_mbim" : driver)
+        channelKey = (socket as NSString).lastPathComponent
         if let m = mbim {
             let s = MBIMSimulator(config: m)
-            try s.listen(FakeHardware.socketPath(root: root))
-            if netns, let n = ns { try n.inside { try s.makeNetdev(netdev, namespace: n.name) } }
+            try s.listen(socket)
+            if netns, let n = ns { try n.inside { try s.makeNetdev(netdev, namespace: n.name, rawIP: wwan) } }
             s.start()
             mbimSim = s
             return
         }
         if qmap != nil || driver == "qmi_wwan" || pcie {
             let owned = namespace == nil && ns != nil
-            let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmap ?? 1) : qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+            let plane: DataPlane.Driver = wwan ? .mhiNet : pcie ? .pcieMHI(mode: qmap ?? 1) : qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
             try DataPlane.attach(to: sim, root: root, driver: plane, parent: netdev,
                                  namespace: owned ? "/run/netns/" + ns!.name : nil, networking: owned,
                                  driverQMAP: pcie ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: pcie ? 0 : 1)
         }
         sim.startThread()
         if driver == "GobiNet" {
-            try sim.listenGobiNet(FakeHardware.socketPath(root: root, driver: driver))
+            try sim.listenGobiNet(socket)
         } else {
-            try sim.listen(FakeHardware.socketPath(root: root, driver: driver))
+            try sim.listen(socket)
         }
     }
 

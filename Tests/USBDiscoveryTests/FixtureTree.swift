@@ -95,6 +95,49 @@ final class FixtureTree {
         usbDevice(name, product: product, busnum: busnum, devnum: devnum, interfaces: ifs)
     }
 
+    /// A PCIe module on the upstream kernel (mhi_pci_generic), laid out as Linux does it: the
+    /// PCI function under sys/devices with `vendor`/`device` and its driver, the MHI
+    /// controller `controller` (a symlink on /sys/bus/mhi/devices) and its channels
+    /// `<controller>_<CHAN>` each with the driver given (nil: none bound), the WWAN device
+    /// `<controller>/wwan/<wwan>` with its ports (name, type) — a port's node made in dev/
+    /// unless `nodes` is false — and the netdevs: `net` under the data channel
+    /// (`<controller>_IP_HW0/net`, mhi_net), `wwanNet` under the WWAN device (mhi_wwan_mbim).
+    func wwanModem(pci: String = "0000:01:00.0", vendor: String = "0x17cb", device: String = "0x0306",
+                   controller: String = "mhi0", wwan: String? = "wwan0", channels: [(String, String?)],
+                   ports: [(String, String)], net: [String] = [], netChannel: String = "IP_HW0", wwanNet: [String] = [],
+                   nodes: Bool = true) {
+        let devices = "devices/pci0000:00/0000:00:1c.0/\(pci)"
+        let path = "sys/" + devices
+        file(path + "/vendor", vendor)
+        file(path + "/device", device)
+        dir("sys/bus/pci/drivers/mhi-pci-generic")
+        link(path + "/driver", to: "../../../../bus/pci/drivers/mhi-pci-generic")
+        let ctrl = path + "/" + controller
+        dir(ctrl)
+        link("sys/bus/mhi/devices/\(controller)", to: "../../../\(devices)/\(controller)")
+        for (ch, driver) in channels {
+            let c = ctrl + "/\(controller)_\(ch)"
+            dir(c)
+            if let d = driver {
+                dir("sys/bus/mhi/drivers/\(d)")
+                link(c + "/driver", to: "../../../../../../bus/mhi/drivers/\(d)")
+            }
+            link("sys/bus/mhi/devices/\(controller)_\(ch)", to: "../../../\(devices)/\(controller)/\(controller)_\(ch)")
+        }
+        for n in net { dir(ctrl + "/\(controller)_\(netChannel)/net/\(n)") }
+        guard let w = wwan else { return }
+        let wdev = ctrl + "/wwan/" + w
+        file(wdev + "/index", String(w.dropFirst(4)))
+        link("sys/class/wwan/\(w)", to: "../../\(devices)/\(controller)/wwan/\(w)")
+        for (minor, (name, type)) in ports.enumerated() {
+            file(wdev + "/\(name)/type", type)
+            file(wdev + "/\(name)/uevent", "MAJOR=237\nMINOR=\(minor)\nDEVNAME=\(name)")
+            link("sys/class/wwan/\(name)", to: "../../\(devices)/\(controller)/wwan/\(w)/\(name)")
+            if nodes { file("dev/" + name, "") }
+        }
+        for n in wwanNet { dir(wdev + "/net/" + n) }
+    }
+
     /// Quectel's usual layout: interfaces 0-3 serial (option), 4 the network function.
     func quectel(_ name: String, product: String = "0125", driver: String?, control: String?, net: String?,
                  busnum: Int = 2, devnum: Int = 3, netClass: String = "ff/ff/ff") {

@@ -8,7 +8,8 @@ enum ListCommand {
         Usage: qcm list [--json] [--sysfs-root DIR] [--dev-root DIR]
           Lists the Quectel modems found in sysfs, one entry per modem, with the QMI
           channel (or the AT port of a module dialed by AT commands), network
-          interface(s) and driver qcm would use.
+          interface(s) and driver qcm would use; PCIe modules on the upstream kernel's
+          WWAN subsystem (mhi_pci_generic) with their WWAN device and ports.
           --json            machine-readable output (an array of objects)
           --sysfs-root DIR  read DIR instead of /sys (a copy of a board's sysfs, or qmi-sim's)
           --dev-root DIR    look for device nodes in DIR instead of /dev
@@ -58,9 +59,13 @@ enum ListCommand {
             if m.netInterfaces.isEmpty { missing.append("no netdev") }
             lines.append("  mode:       \(m.mode.name), control by AT commands" + (missing.isEmpty ? "" : " (incomplete: " + missing.joined(separator: ", ") + ")"))
         } else {
-            lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
+            lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi || m.wwan != nil ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
         }
         lines.append("  driver:     \(m.driver ?? "none")" + (m.driverVersion.map { " \($0)" } ?? ""))
+        if let w = m.wwan {
+            lines.append("  wwan:       \(w.device ?? "no WWAN device"), MHI controller \(w.controller), PCI driver \(w.pciDriver ?? "none")")
+            lines.append("  ports:      " + w.portList)
+        }
         if let i = m.interface { lines.append("  interface:  \(i)") }
         if m.speaksAT {
             lines.append("  AT port:    \(m.atPort ?? "none")" + (m.atInterface.map { " (interface \($0))" } ?? ""))
@@ -75,7 +80,11 @@ enum ListCommand {
         if m.passThrough { extras.append("qmi/pass_through") }
         if !extras.isEmpty { net += " (" + extras.joined(separator: ", ") + ")" }
         lines.append("  netdev:     \(net)")
-        if m.usable && !m.speaksAT {     // the data-path choice is QMI's; an AT module's netdev is Ethernet with DHCP
+        if m.usable && m.control == .mbim, let w = m.wwan {
+            // MBIM over the WWAN subsystem: a session per qcm, 0 on the default link.
+            lines.append("  data path:  MBIM session 0 on \(m.netInterface ?? "?"); "
+                         + (w.makesLinks ? "-m N: session N on a wwan link \(m.netInterface ?? "wwan0").N" : "no other session (\(m.driver ?? "the driver") makes no wwan links)"))
+        } else if m.usable && !m.speaksAT {     // the data-path choice is QMI's; an AT module's netdev is Ethernet with DHCP
             let (one, several) = dataPaths(m, sysRoot: sysRoot)
             lines.append("  data path:  one PDN: \(one); several PDNs: \(several)")
         }
@@ -119,7 +128,23 @@ enum ListCommand {
         o.add("qmap_mode", m.qmapMode)
         o.add("add_mux", m.addMux)
         o.add("pass_through", m.passThrough)
-        if m.usable && !m.speaksAT {
+        if let w = m.wwan {
+            o.add("wwan_device", w.device)
+            o.add("mhi_controller", w.controller)
+            o.add("pci_driver", w.pciDriver)
+            o.add("data_channel", w.dataChannel)
+            o.addRaw("wwan_ports", "[" + w.ports.map { p in
+                var j = JSONObject()
+                j.add("name", p.name)
+                j.add("type", p.type)
+                j.add("node", p.node)
+                return j.text
+            }.joined(separator: ", ") + "]")
+            o.add("wwan_links", w.makesLinks)
+        }
+        if m.usable && m.control == .mbim && m.wwan != nil {
+            o.add("data_path", "MBIM session 0 on \(m.netInterface ?? "?")")
+        } else if m.usable && !m.speaksAT {
             let (one, several) = dataPaths(m, sysRoot: sysRoot)
             o.add("data_path", one)
             o.add("data_path_several_pdns", several)

@@ -67,7 +67,8 @@ enum Daemon {
 
     static func find(_ o: Options, log: Logger) -> Target? {
         let discovery = DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)
-        if let d = o.device, o.interface == nil, !Files.exists(o.sysRoot + "/bus/usb/devices") || Discovery.scan(discovery).modems.isEmpty {
+        let sysfs = Files.exists(o.sysRoot + "/bus/usb/devices") || Files.exists(o.sysRoot + "/bus/mhi/devices")
+        if let d = o.device, o.interface == nil, !sysfs || Discovery.scan(discovery).modems.isEmpty {
             // An explicit channel with no sysfs to match it against.
             return Target(channel: d, netdev: o.interface, at: isATPortName(d))
         }
@@ -91,6 +92,9 @@ enum Daemon {
         log.log("Auto find qmichannel = \(t.channel)")
         log.log("Auto find usbnet_adapter = \(t.netdev ?? "?")")
         log.log("netcard driver = \(modem.driver ?? "?"), driver version = \(modem.driverVersion ?? "unknown")")
+        if let w = modem.wwan {
+            log.log("upstream WWAN: \(w.device ?? "no WWAN device") on MHI controller \(w.controller) (PCI \(w.pciAddress ?? "?"), \(w.pciDriver ?? "no driver")), ports: \(w.portList)")
+        }
         for w in modem.warnings { log.log("warning: \(w)") }
         t.name = "\(modem.model) \(modem.idString)"
         t.rawIP = modem.rawIP
@@ -147,7 +151,7 @@ enum Daemon {
         let channel = o.proxy.map { "@" + $0 } ?? target.channel
 
         let mbim = o.proxy?.equals("mbim-proxy") == true || (o.proxy == nil && target.mbim)
-        if mbim && o.pdns.count > 1 {
+        if mbim && o.pdns.count > 1 && !target.facts.mbimWWAN {
             log.log("several PDNs on a module in MBIM mode need cdc_mbim's VLAN links (wwan0.N), which qcm does not create yet; dial one PDN, or switch the module to QMI (AT+QCFG=\"usbnet\",0)")
             return ExitCode.noModem
         }
@@ -185,7 +189,7 @@ enum Daemon {
             instances[p.pdn] = instance
             if let mux = plan.link(p.pdn)?.mux {
                 do throws(Instance.Failure) {
-                    try instance.lockMux(channel: target.channel, mux: mux)
+                    try instance.lockMux(channel: target.channel, mux: mux, session: plan.kind == .wwan)
                 } catch {
                     switch error {
                     case .held(let m): log.log(m); return ExitCode.locked

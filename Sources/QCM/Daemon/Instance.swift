@@ -103,9 +103,13 @@ final class Instance {
 
     /// One PDN per QMAP mux id on a channel: two qcm with different PDNs but the same mux
     /// (`-m`) would bind both calls to one data link.
-    func lockMux(channel: String, mux: UInt8) throws(Failure) {
-        let path = runDir + "/" + Instance.lockName(channel) + ".mux" + Text.hex(mux)
+    /// `session`: `mux` is an MBIM session id (MBIM over the WWAN subsystem), one qcm each.
+    func lockMux(channel: String, mux: UInt8, session: Bool = false) throws(Failure) {
+        let path = runDir + "/" + Instance.lockName(channel) + (session ? ".session\(mux)" : ".mux" + Text.hex(mux))
         guard let fd = try Instance.takeLock(path) else {
+            if session {
+                throw .held("another qcm (pid \(Instance.holder(path))) dials MBIM session \(mux) on \(channel); give this one another session with -m N")
+            }
             throw .held("another qcm (pid \(Instance.holder(path))) uses QMAP mux 0x\(Text.hex(mux)) on \(channel); give PDN \(pdn) another one with -m N")
         }
         muxLockFD = fd

@@ -127,13 +127,15 @@ final class Options {
           -p mbim-proxy          talk to an MBIM modem through libmbim's mbim-proxy
           -f, --log-file FILE    append the log to FILE as well
           -i, --interface IFACE  the modem owning network interface IFACE (several modems)
-              --device PATH      the modem with QMI channel PATH (/dev/cdc-wdm0, a socket file)
+              --device PATH      the modem with QMI/MBIM channel PATH (/dev/cdc-wdm0, /dev/wwan0qmi0,
+                                 /dev/wwan0mbim0, a socket file)
           -4, --ipv4             IPv4 data call (the default)
           -6, --ipv6             IPv6 data call; -4 -6 together: dual stack
           -n, --pdn N            profile (PDN) index to dial (default 1); repeat -n for several PDNs
                                  in one qcm: each -n starts the options of its PDN (-s, --user,
                                  --password, --auth, -4, -6, -m, --default-route, --ipv6-lan)
-          -m, --mux N            QMAP mux 0x80+N for this PDN (qmi_wwan_q wwan0_N, qmimux, rmnet)
+          -m, --mux N            QMAP mux 0x80+N for this PDN (qmi_wwan_q wwan0_N, qmimux, rmnet);
+                                 MBIM on the upstream WWAN subsystem: session N on a wwan link
               --default-route, --no-default-route
                                  whether this PDN gets the default route and DNS (default: the
                                  first PDN does, unless its APN is "ims")

@@ -115,12 +115,13 @@ extension MBIMSession {
         guard let v = decoded(MBIM.IPConfiguration.Response.self, r) else {
             return callDropped("no IP configuration from the modem: \(MBIMSession.why(r))", disconnect: true)
         }
-        let plan = Plans.fromMBIM(v, interface: config.netdev ?? "wwan0", metric: options.metric, defaultRoute: call.options.defaultRoute)
+        let dev = netdev(call.pdn)
+        let plan = Plans.fromMBIM(v, interface: dev ?? "wwan0", metric: options.metric, defaultRoute: call.options.defaultRoute)
         guard plan.ipv4 != nil || plan.ipv6 != nil else { return callDropped("the modem gave the session no usable address", disconnect: true) }
         if let why = Plans.extendToLAN(plan, call.options) { log(why) }
         call.plan = plan
-        guard !options.noLink, config.netdev != nil else {
-            if config.netdev == nil && !options.noLink { log("no network interface known for this modem: link configuration skipped (use -i IFACE)") }
+        guard !options.noLink, dev != nil else {
+            if dev == nil && !options.noLink { log("no network interface known for this modem: link configuration skipped (use -i IFACE)") }
             return connected(call, plan)
         }
         emit(.applyLink(pdn: call.pdn, plan, leaseSeconds: nil, renew: false))

@@ -25,8 +25,10 @@ enum MBIMEvent {
 /// same rules as QMI) → registration → packet service attach → CONNECT → IP configuration →
 /// the link → connected (MBIMCalls.swift); a CONNECT indication that the session ended →
 /// redial; SIGINT/SIGTERM → link removed, CONNECT deactivate, CLOSE. What every protocol
-/// does alike is SessionCore's. One session (0): a second PDN would need cdc_mbim's VLAN
-/// links, which qcm does not make yet.
+/// does alike is SessionCore's. One session per qcm: 0 on cdc_mbim (a second would need its
+/// VLAN links, which qcm does not make yet); over the upstream WWAN subsystem (mhi_wwan_mbim)
+/// session 0 on the default link, or the session -m names on a link of kind "wwan" made
+/// before the dial and removed at the end.
 final class MBIMSession: SessionCore, SessionMachine {
     /// The steps of setting the session up.
     enum Setup {
@@ -36,10 +38,14 @@ final class MBIMSession: SessionCore, SessionMachine {
         case inquiring([MBIMStep])
         /// The SIM's PIN state asked, or the PIN entered.
         case sim
+        /// The session's wwan link is being made (`.dataLinkReady`).
+        case linking
     }
 
     var setup: Setup?
-    var plan: DataPlan { config.plan }
+    /// The data path: cdc_mbim's netdev, or the WWAN link of the session (its netdev filled
+    /// in once made).
+    var plan: DataPlan
     var call: Call { calls[0] }
     /// A CONNECT set is out (teardown waits for it) / the session is up on the modem.
     var dialing = false
@@ -52,10 +58,19 @@ final class MBIMSession: SessionCore, SessionMachine {
     var rssi: Int?
 
     static let maxOpenAttempts = 5
-    let session: UInt32 = 0
+    /// The MBIM session id: 0, or over the WWAN subsystem the one -m names.
+    var session: UInt32 { UInt32(plan.link(call.pdn)?.mux ?? 0) }
 
     init(_ config: SessionConfig) {
+        plan = config.plan
         super.init(config, calls: [Call(config.options.pdns[0])])
+    }
+
+    /// The session's own wwan link once made; else the modem's netdev (cdc_mbim's, or the
+    /// WWAN device's default link).
+    override func netdev(_ pdn: Int) -> String? {
+        if plan.kind == .wwan { return plan.link(pdn)?.netdev }
+        return config.netdev
     }
 
     // MARK: events
@@ -72,13 +87,14 @@ final class MBIMSession: SessionCore, SessionMachine {
             case .channelClosed(let e): channelClosed(e)
             case .timer(let t): timer(t)
             case let .linkApplied(_, result): linkApplied(result)
+            case let .dataLinkReady(_, result): wwanLinkReady(result)
             case .dataPathChanged(let why): fail(ExitCode.noModem, why)
             case .stop(let signal): stop(signal: signal)
             case .stopPDN: stop(signal: "qcm -k")
             case .statusQuery(let token): statusQuery(token)
-            // cdc_mbim's netdev is raw IP behind a fake Ethernet header: no raw_ip switch, no
-            // DHCP, no QMAP links (an MBIM session is not a QMAP mux here).
-            case .rawIPSwitched, .dhcp, .parentReady, .dataLinkReady: break
+            // cdc_mbim's and the WWAN links' netdevs are raw IP (cdc_mbim's behind a fake
+            // Ethernet header): no raw_ip switch, no DHCP, no QMAP parent.
+            case .rawIPSwitched, .dhcp, .parentReady: break
             }
         }
     }
@@ -284,7 +300,7 @@ final class MBIMSession: SessionCore, SessionMachine {
             return command(.pinQuery, MBIM.Pin.cid)
         }
         switch simDecision {
-        case .proceed: ready()
+        case .proceed: linkThenReady()
         case .fail(let why): fail(ExitCode.sim, why)
         case .verify(let pin):
             setup = .sim
@@ -309,6 +325,33 @@ final class MBIMSession: SessionCore, SessionMachine {
         }
         log("SIM PIN verified")
         command(.ready, MBIM.SubscriberReadyStatus.cid)
+    }
+
+    // MARK: the session's wwan link
+
+    /// A session other than 0 over the WWAN subsystem gets its link first (a kernel that
+    /// cannot make it stops qcm before anything is asked of the network); then the dial.
+    func linkThenReady() {
+        guard plan.kind == .wwan, let link = plan.link(call.pdn), link.netdev == nil else { return ready() }
+        if options.noLink {
+            log("--no-link: make session \(session)'s link yourself: ip link add \(plan.parent ?? "wwan0").\(session) parentdev \(plan.wwanDevice ?? "wwan0") type wwan linkid \(session)")
+            return ready()
+        }
+        setup = .linking
+        emit(.createDataLink(pdn: call.pdn, mux: UInt8(truncatingIfNeeded: session), flags: 0))
+    }
+
+    func wwanLinkReady(_ r: Result<String, LinkError>) {
+        guard case .linking = setup else { return }
+        switch r {
+        case .success(let dev):
+            if let k = plan.links.firstIndex(where: { $0.pdn == call.pdn }) { plan.links[k].netdev = dev }
+            log("MBIM session \(session): \(dev) carries it (wwan link id \(session) of \(plan.wwanDevice ?? "the WWAN device"))")
+            status(call.pdn, .interface, dev)
+            ready()
+        case .failure(let e):
+            fail(e.isPermissionDenied ? ExitCode.permission : ExitCode.link, "cannot create the wwan link for MBIM session \(session): \(e.description)")
+        }
     }
 }
 #endif

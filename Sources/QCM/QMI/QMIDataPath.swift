@@ -103,6 +103,10 @@ extension QMISession {
         if plan.usesQMAP {
             r.downlinkDataAggregationMaxDatagrams = max(1, min(64, plan.downlinkMaxSize / 512))
             r.downlinkDataAggregationMaxSize = plan.downlinkMaxSize
+        }
+        // PCIe modems (RM500Q) want the data endpoint even without QMAP (ModemManager adds it
+        // when the modem says a TLV is missing; qcm always names it there).
+        if plan.usesQMAP || plan.endpointType == .pcie {
             r.endpointInfo = WDA.EndpointInfo(endpointType: plan.endpointType, interfaceNumber: plan.endpointInterface)
         }
         expect(.dataFormat)

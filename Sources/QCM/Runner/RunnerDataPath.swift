@@ -7,7 +7,9 @@ import LinkConfig
 extension Runner {
     func dataLinks() throws(LinkError) -> DataLinks {
         if let d = qmapLinks { return d }
-        guard let parent = machine.plan.parent else { throw .invalid("QMAP needs the modem's network interface, and none is known (use -i IFACE)") }
+        guard let parent = machine.plan.parent else {
+            throw .invalid((machine.plan.kind == .wwan ? "a wwan link" : "QMAP") + " needs the modem's network interface, and none is known (use -i IFACE)")
+        }
         let d = try DataLinks(sysRoot: o.sysRoot, parent: parent,
                               recordPath: LinkSetup.usable(o.runDir).map { $0 + "/parent-\(Instance.key(parent)).state" })
         d.log = { self.log.log($0) }
@@ -29,6 +31,10 @@ extension Runner {
             let d = try dataLinks()
             if machine.plan.kind == .rmnet {
                 return feed(.dataLinkReady(pdn: pdn, .success(try d.addRmnet(mux, flags: flags))))
+            }
+            if machine.plan.kind == .wwan {
+                guard let device = machine.plan.wwanDevice else { throw .invalid("no WWAN device is known to make the wwan link on") }
+                return feed(.dataLinkReady(pdn: pdn, .success(try d.addWWAN(mux, device: device))))
             }
             if let name = try d.addQMIMux(mux) { return feed(.dataLinkReady(pdn: pdn, .success(name))) }
             awaitQMIMux(pdn, mux, d, until: loop.now + 2000)

@@ -35,6 +35,16 @@ struct DriverFacts {
     var pcie = false
     var interfaceNumber: Int?
     var productID: UInt16 = 0
+    /// The upstream kernel's mhi_net on the IP_HW0 channel (mhi_hwipN): raw-IP as it is, QMAP
+    /// handed through to rmnet links made on it (mhi_net does not demultiplex itself).
+    var mhiNet = false
+    /// An MBIM dial over the upstream WWAN subsystem: the data channel carries MBIM sessions
+    /// (IP_HW0_MBIM), the netdev is the WWAN device's default link (session 0).
+    var mbimWWAN = false
+    /// The WWAN device ("wwan0") and whether links of kind "wwan" can be made on it
+    /// (mhi_wwan_mbim registered its link operations): one per MBIM session other than 0.
+    var wwanDevice: String?
+    var wwanLinks = false
 }
 
 extension DriverFacts {
@@ -45,6 +55,12 @@ extension DriverFacts {
         self.init(driver: modem.driver, netdev: netdev, netdevs: all.filter { n in netdev.map { n.begins(with: $0) } ?? false },
                   qmapMode: modem.qmapMode, qmapSize: modem.qmapSize, addMux: modem.addMux, passThrough: modem.passThrough,
                   pcie: modem.bus.equals("pcie"), interfaceNumber: modem.interfaceNumber, productID: modem.productID)
+        if let w = modem.wwan {
+            mhiNet = w.dataChannel?.equals("IP_HW0") == true && w.dataDriver?.equals("mhi_net") == true
+            mbimWWAN = modem.mode == .mbim && w.carriesMBIM
+            wwanDevice = w.device
+            wwanLinks = w.makesLinks
+        }
     }
 }
 
@@ -61,11 +77,15 @@ struct DataPlan {
         case qmimux
         /// rmnet links over rtnetlink on a parent that hands QMAP frames through.
         case rmnet
+        /// MBIM over the upstream WWAN subsystem: session 0 on the WWAN device's default link
+        /// (wwan0), any other session on a link of kind "wwan" qcm makes (mhi_wwan_mbim).
+        /// Each link's `mux` is then its MBIM session id.
+        case wwan
     }
 
     struct Link: Equatable {
         let pdn: Int
-        /// The QMAP mux id (nil on plain raw-IP).
+        /// The QMAP mux id (nil on plain raw-IP); with `.wwan`, the MBIM session id.
         let mux: UInt8?
         /// The netdev that carries the PDN (nil until qcm creates it: qmimux, rmnet).
         var netdev: String?
@@ -83,8 +103,10 @@ struct DataPlan {
     let downlinkMaxSize: UInt32
     let endpointType: QMIDataEndpointType
     let endpointInterface: UInt32
+    /// `.wwan`: the WWAN device the links are made on (IFLA_PARENT_DEV_NAME).
+    var wwanDevice: String? = nil
 
-    var usesQMAP: Bool { kind != .rawIP }
+    var usesQMAP: Bool { kind != .rawIP && kind != .wwan }
 
     func link(_ pdn: Int) -> Link? { links.first { $0.pdn == pdn } }
 
@@ -95,6 +117,7 @@ struct DataPlan {
         case .quectel(let mode): return "QMAP by the driver (qmap_mode \(mode))"
         case .qmimux: return "QMAP through qmimux links"
         case .rmnet: return "QMAP through rmnet links"
+        case .wwan: return "MBIM sessions on wwan links"
         }
     }
 
@@ -106,6 +129,10 @@ struct DataPlan {
             return "QMAP by the driver (qmap_mode \(mode)): " + links.map { "mux 0x\(Text.hex($0.mux ?? 0)) on \($0.netdev ?? "?")" }.joined(separator: ", ")
         case .qmimux: return "QMAP through qmimux links on \(parent ?? "?"): " + links.map { "mux 0x\(Text.hex($0.mux ?? 0))" }.joined(separator: ", ")
         case .rmnet: return "QMAP through rmnet links on \(parent ?? "?"): " + links.map { "mux 0x\(Text.hex($0.mux ?? 0))" }.joined(separator: ", ")
+        case .wwan:
+            return links.map { l in
+                "MBIM session \(l.mux ?? 0) on " + (l.netdev ?? "a wwan link of \(wwanDevice ?? "the WWAN device") (link id \(l.mux ?? 0))")
+            }.joined(separator: ", ")
         }
     }
 
@@ -117,6 +144,7 @@ struct DataPlan {
     }
 
     static func decide(_ f: DriverFacts, pdns: [PDNOptions], choice: DataPathChoice) throws(Failure) -> DataPlan {
+        if f.mbimWWAN { return try decideMBIM(f, pdns: pdns, choice: choice) }
         let driver = f.driver ?? "the driver"
         let quectelQMAP = (f.qmapMode ?? 0) >= 1
         let wantsMux = pdns.count > 1 || pdns.contains { $0.muxIndex != nil }
@@ -134,13 +162,15 @@ struct DataPlan {
             guard f.addMux else { throw Failure(message: "--data-path qmimux needs upstream qmi_wwan's qmi/add_mux, which \(driver) does not offer") }
             kind = .qmimux
         case .rmnet:
-            guard f.passThrough else { throw Failure(message: "--data-path rmnet needs qmi_wwan's qmi/pass_through (Linux 5.12+), which \(driver) does not offer") }
+            guard f.passThrough || f.mhiNet else { throw Failure(message: "--data-path rmnet needs qmi_wwan's qmi/pass_through (Linux 5.12+) or mhi_net, which \(driver) is not") }
             kind = .rmnet
         case .auto:
             if quectelQMAP {
                 kind = .quectel(mode: f.qmapMode ?? 1)
             } else if wantsMux {
-                if f.addMux { kind = .qmimux } else if f.passThrough { kind = .rmnet } else {
+                // mhi_net, like qmi_wwan's pass_through, hands QMAP to rmnet links; one PDN
+                // needs none (raw-IP, what ModemManager does too unless asked to multiplex).
+                if f.addMux { kind = .qmimux } else if f.passThrough || f.mhiNet { kind = .rmnet } else {
                     throw Failure(message: (pdns.count > 1 ? "several PDNs in one qcm need" : "-m needs") + " QMAP muxing, which \(driver) does not offer (no qmap_mode, qmi/add_mux or qmi/pass_through); load Quectel's qmi_wwan_q with qmap_mode=N, or use upstream qmi_wwan")
                 }
             } else {
@@ -185,9 +215,28 @@ struct DataPlan {
             size = UInt32(f.qmapSize ?? (versions[0] == .qmapv5 ? 31 * 1024 : 4096))
         case .qmimux: versions = [.qmap]; size = 16384              // qmimux decodes QMAP (v1) only
         case .rmnet: versions = [.qmapv5, .qmapv4, .qmap]; size = 16384
+        case .wwan: versions = [.disabled]; size = 0
         }
         return DataPlan(kind: kind, parent: f.netdev, links: links, versions: versions, downlinkMaxSize: size,
                         endpointType: f.pcie ? .pcie : .hsusb, endpointInterface: UInt32(f.interfaceNumber ?? 4))
+    }
+
+    /// MBIM over the WWAN subsystem: one session per qcm, 0 on the default link unless -m N
+    /// asks for session N, which gets a link of its own.
+    static func decideMBIM(_ f: DriverFacts, pdns: [PDNOptions], choice: DataPathChoice) throws(Failure) -> DataPlan {
+        guard choice == .auto else {
+            throw Failure(message: "--data-path chooses how QMI data is carried; over MBIM, \(f.netdev ?? "the default link") carries session 0 and -m N puts session N on a wwan link")
+        }
+        guard pdns.count == 1, let p = pdns.first else {
+            throw Failure(message: "one qcm dials one MBIM session: run a qcm per PDN (-m N for session N), all through mbim-proxy (-p mbim-proxy)")
+        }
+        let session = p.muxIndex ?? 0
+        if session != 0 && !f.wwanLinks {
+            throw Failure(message: "MBIM session \(session) needs a wwan link, which only mhi_wwan_mbim makes (\(f.driver ?? "no driver") is bound to the data channel): dial session 0, without -m")
+        }
+        let link = Link(pdn: p.pdn, mux: UInt8(session), netdev: session == 0 ? f.netdev : nil)
+        return DataPlan(kind: .wwan, parent: f.netdev, links: [link], versions: [.disabled], downlinkMaxSize: 0,
+                        endpointType: .pcie, endpointInterface: UInt32(f.interfaceNumber ?? 4), wwanDevice: f.wwanDevice)
     }
 
     /// qmi_wwan_q names its children wwan0_N (older versions and GobiNet wwan0.N, pcie_mhi

@@ -121,8 +121,9 @@ enum Action {
     /// QMAP: bring the parent netdev up, its MTU raised to the aggregation size the modem
     /// granted (when given).
     case prepareParent(mtu: UInt32?)
-    /// QMAP through qmimux or rmnet: create the link of PDN's mux (the netdev comes back
-    /// as `.dataLinkReady`).
+    /// QMAP through qmimux or rmnet: create the link of PDN's mux; MBIM over the WWAN
+    /// subsystem: the wwan link of PDN's session, `mux` (the netdev comes back as
+    /// `.dataLinkReady`).
     case createDataLink(pdn: Int, mux: UInt8, flags: UInt32)
     /// qmi_wwan_q / pcie_mhi: tell the driver the call on `mux` is up or down (link_state).
     case setLinkState(pdn: Int, mux: UInt8, up: Bool)
