@@ -262,6 +262,16 @@ static inline int csys_unread_output(int fd) {
     int n = 0;
     return ioctl(fd, TIOCOUTQ, &n) == 0 ? n : -1;
 }
+/* A stream socket made now and bound later (the simulator's proxies: made in the caller's
+ * network namespace, where abstract names live, and listening only once the proxy has its
+ * device, as Quectel's do). */
+static inline int csys_unix_stream_socket(void) { return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); }
+static inline int csys_unix_bind_listen(int fd, const char *name, int backlog) {
+    struct sockaddr_un sa;
+    socklen_t len = csys_unix_addr(&sa, name);
+    if (len == 0) return -1;
+    return bind(fd, (struct sockaddr *)&sa, len) == 0 && listen(fd, backlog) == 0 ? 0 : -1;
+}
 /* SOCK_SEQPACKET Unix sockets keep message boundaries, like GobiNet's qcqmi device: the
  * simulator's stand-in for it. */
 static inline int csys_unix_connect_seqpacket(const char *name) {
