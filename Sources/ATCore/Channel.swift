@@ -17,6 +17,7 @@ public final class ATChannel {
     /// Through quectel-atc-proxy: command lines without CR, one per read of the proxy.
     public internal(set) var viaProxy = false
     private var paceTimer: Int?
+    private var paceDelay: Int64 = 0
     private var partial: [UInt8] = []
     /// In a line that grew past `maxLine`: the rest of it is dropped up to its end.
     private var overlong = false
@@ -136,9 +137,13 @@ public final class ATChannel {
         guard paceTimer == nil else { return }
         while !lines.isEmpty && outbox.isEmpty {
             if QuectelProxy.peerHasUnread(fd) {
-                if let l = loop { paceTimer = l.after(QuectelProxy.unreadPollMs) { self.pump() } }
+                if let l = loop {
+                    paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
+                    paceTimer = l.after(paceDelay) { self.pump() }
+                }
                 return
             }
+            paceDelay = 0
             outbox = lines.removeFirst()
             try flush()
         }

@@ -39,6 +39,9 @@ public enum QuectelProxy: Equatable {
     /// socket cannot say (then nothing is held back).
     public static func peerHasUnread(_ fd: Int32) -> Bool { csys_unread_output(fd) > 0 }
 
-    /// How long a client waits before it looks again whether the proxy read its last message.
-    public static let unreadPollMs: Int64 = 1
+    /// How long a client waits before it looks again whether the proxy read its last message:
+    /// 1 ms, then twice as long each time up to 64 ms (a proxy busy with another client, or
+    /// quectel-atc-proxy waiting up to 15 s for the module, is not polled a thousand times a
+    /// second).
+    public static func unreadPollMs(after previous: Int64) -> Int64 { previous <= 0 ? 1 : min(previous * 2, 64) }
 }

@@ -15,6 +15,7 @@ public final class MBIMChannel {
     /// when the peer has read everything before it.
     public internal(set) var onePerRead = false
     private var paceTimer: Int?
+    private var paceDelay: Int64 = 0
     private var pending: [UInt8] = []
     /// Messages (fragments) to write, and how much of the first is written.
     private var outbox: [[UInt8]] = []
@@ -102,9 +103,15 @@ public final class MBIMChannel {
 
     private func flush() throws(MBIMError) {
         while let first = outbox.first {
-            if onePerRead && outOffset == 0 && QuectelProxy.peerHasUnread(fd) {
-                if paceTimer == nil, let l = loop { paceTimer = l.after(QuectelProxy.unreadPollMs) { self.pump() } }
-                break
+            if onePerRead && outOffset == 0 {
+                if QuectelProxy.peerHasUnread(fd) {
+                    if paceTimer == nil, let l = loop {
+                        paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
+                        paceTimer = l.after(paceDelay) { self.pump() }
+                    }
+                    break
+                }
+                paceDelay = 0
             }
             let n = first.withUnsafeBytes { write(fd, $0.baseAddress! + outOffset, $0.count - outOffset) }
             if n < 0 {

@@ -76,6 +76,7 @@ public final class QMIChannel: QMITransport {
     public internal(set) var onePerRead = false
     /// Waiting for the peer to read our last frame before writing the next.
     private var paceTimer: Int?
+    private var paceDelay: Int64 = 0
     private var outbox: [[UInt8]] = []
     private var outOffset = 0
     private var reader = FrameReader()
@@ -165,11 +166,15 @@ public final class QMIChannel: QMITransport {
     /// looks again shortly.
     public func flush() throws(QMIError) {
         while let first = outbox.first {
-            if onePerRead && outOffset == 0 && QuectelProxy.peerHasUnread(fd) {
-                if paceTimer == nil, let l = loop {
-                    paceTimer = l.after(QuectelProxy.unreadPollMs) { self.pump() }
+            if onePerRead && outOffset == 0 {
+                if QuectelProxy.peerHasUnread(fd) {
+                    if paceTimer == nil, let l = loop {
+                        paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
+                        paceTimer = l.after(paceDelay) { self.pump() }
+                    }
+                    return
                 }
-                return
+                paceDelay = 0
             }
             let n = first.withUnsafeBytes { buf in
                 write(fd, buf.baseAddress! + outOffset, buf.count - outOffset)

@@ -82,5 +82,7 @@ final class ProxyFramingTests: XCTestCase {
         XCTAssertEqual(QuectelProxy.atc.socket(forDevice: "/dev/ttyUSB2"), "@quectel-atc-proxy2")
         XCTAssertEqual(QuectelProxy.mbim.socket(forDevice: "/dev/cdc-wdm0"), "@quectel-mbim-proxy")
         XCTAssertThrowsError(try QMITransports.openQuectelProxy(device: "/dev/x/"))
+        // A proxy slow to read is looked at again after 1, 2, 4 … 64 ms, not every millisecond.
+        XCTAssertEqual([0, 1, 2, 32, 64].map { QuectelProxy.unreadPollMs(after: $0) }, [1, 2, 4, 64, 64])
     }
 }
