@@ -189,6 +189,16 @@ enum Daemon {
             }
             instance.set(.modem, target.name)
             instances[p.pdn] = instance
+            if o.proxy == .quectel(.atc) {
+                do throws(Instance.Failure) {
+                    try instance.lockSole(proxy: channel)
+                } catch {
+                    switch error {
+                    case .held(let m): log.log(m); return ExitCode.locked
+                    case .system(let m): log.log(m); return ExitCode.permission
+                    }
+                }
+            }
             if let mux = plan.link(p.pdn)?.mux {
                 do throws(Instance.Failure) {
                     try instance.lockMux(channel: target.channel, mux: mux)
