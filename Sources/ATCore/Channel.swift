@@ -6,9 +6,18 @@ import CSystem
 /// (modules frame answers as CR LF text CR LF; blank lines are dropped). What a real port can
 /// bring is survived: a line longer than `maxLine` is dropped whole, control bytes (NULs from
 /// a module booting, line noise) are dropped from the line they are in, and each is said once.
+///
+/// Or Quectel's quectel-atc-proxy (`openQuectelProxy`), a Unix stream socket: the proxy takes
+/// each read(2) of it as one command line, appends the CR itself and hands back every line it
+/// reads from the module as `line CR LF`. So through it a command is written without its CR,
+/// and only when the proxy has read the one before.
 public final class ATChannel {
     public let path: String
     public private(set) var fd: Int32
+    /// Through quectel-atc-proxy: command lines without CR, one per read of the proxy.
+    public internal(set) var viaProxy = false
+    private var paceTimer: Int?
+    private var paceDelay: Int64 = 0
     private var partial: [UInt8] = []
     /// In a line that grew past `maxLine`: the rest of it is dropped up to its end.
     private var overlong = false
@@ -62,13 +71,44 @@ public final class ATChannel {
         return ATChannel(path: path, fd: fd)
     }
 
+    /// Quectel's quectel-atc-proxy serving the AT port `device`: `@quectel-atc-proxyN`, N the
+    /// port name's last character. Root or qcm's user must listen there (a PIN goes through it).
+    public static func openQuectelProxy(device: String) throws(ATError) -> ATChannel {
+        guard let name = QuectelProxy.atc.socket(forDevice: device) else {
+            throw .invalid("\(device): no quectel-atc-proxy is named after it (its name must end in a printable character)")
+        }
+        let fd: Int32
+        switch Peer.connect(name, "abstract socket \(name)") {
+        case .failed(let e): throw .system(operation: "connect to \(name)", errno: e)
+        case .untrusted(let why): throw .untrustedPeer(why)
+        case .trusted(let f): fd = f
+        }
+        _ = csys_set_nonblocking(fd)
+        let c = ATChannel(path: name, fd: fd)
+        c.viaProxy = true
+        return c
+    }
+
+    /// The proxy's side of an already-connected socket (a socketpair, in tests).
+    public static func adoptingProxySocket(fd: Int32, name: String) -> ATChannel {
+        _ = csys_set_nonblocking(fd)
+        let c = ATChannel(path: name, fd: fd)
+        c.viaProxy = true
+        return c
+    }
+
     func start(on loop: EventLoop) {
         self.loop = loop
         watchID = loop.watch(fd) { revents in self.events(revents) }   // cycle broken by close()
+        if !outbox.isEmpty { pump() }
     }
 
     public func close() {
-        if let l = loop { l.unwatch(watchID) }
+        if let l = loop {
+            l.unwatch(watchID)
+            if let t = paceTimer { l.cancel(t) }
+        }
+        paceTimer = nil
         loop = nil
         if fd >= 0 { _ = CSystem.close(fd) }
         fd = -1
@@ -78,11 +118,46 @@ public final class ATChannel {
     }
 
     /// Sends one command line, ended by CR, in one write when the port takes it (some USB
-    /// hosts lose a lone CR written on its own).
+    /// hosts lose a lone CR written on its own). Through the proxy: without the CR (it adds
+    /// one), written alone.
     func send(_ line: String) throws(ATError) {
         guard fd >= 0 else { throw .closed }
+        if viaProxy {
+            lines.append(Array(line.utf8))
+            return try pumpLines()
+        }
         outbox += Array(line.utf8) + [13]
         try flush()
+    }
+
+    /// Command lines for the proxy, each written when it has read the one before.
+    private var lines: [[UInt8]] = []
+
+    private func pumpLines() throws(ATError) {
+        guard paceTimer == nil else { return }
+        while !lines.isEmpty && outbox.isEmpty {
+            if QuectelProxy.peerHasUnread(fd) {
+                if let l = loop {
+                    paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
+                    paceTimer = l.after(paceDelay) { self.pump() }
+                }
+                return
+            }
+            paceDelay = 0
+            outbox = lines.removeFirst()
+            try flush()
+        }
+    }
+
+    private func pump() {
+        paceTimer = nil
+        guard fd >= 0 else { return }
+        do throws(ATError) {
+            try flush()
+            try pumpLines()
+        } catch {
+            fail(error)
+        }
     }
 
     private func flush() throws(ATError) {
@@ -107,7 +182,12 @@ public final class ATChannel {
 
     private func events(_ revents: Int16) {
         if revents & Int16(POLLOUT) != 0 {
-            do throws(ATError) { try flush() } catch { return fail(error) }
+            do throws(ATError) {
+                try flush()
+                if viaProxy { try pumpLines() }
+            } catch {
+                return fail(error)
+            }
         }
         guard revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
         var buf = [UInt8](repeating: 0, count: 4096)

@@ -99,6 +99,8 @@ public enum ATError: Error, Equatable {
     case malformed(String)
     /// A value that cannot go into a command (a quote in an APN).
     case invalidParameter(String)
+    /// The process behind the proxy's socket is neither root nor qcm's user (`Peer.problem`).
+    case untrustedPeer(String)
 
     public var description: String {
         switch self {
@@ -107,7 +109,7 @@ public enum ATError: Error, Equatable {
         case .closed: return "the AT channel is closed"
         case .deviceGone(let why): return "device gone: \(why)"
         case let .system(op, e): return "\(op): \(Errno(e).description)"
-        case .invalid(let why), .malformed(let why), .invalidParameter(let why): return why
+        case .invalid(let why), .malformed(let why), .invalidParameter(let why), .untrustedPeer(let why): return why
         }
     }
 

@@ -2,15 +2,24 @@ import Base
 import CSystem
 
 /// The MBIM control channel: cdc_mbim's cdc-wdm node (one message per read), the
-/// simulator's socket file, or libmbim's `@mbim-proxy` (a byte stream of messages).
-/// Messages are cut out by their MessageLength; one that claims less than a header or more
-/// than 64 KB means the stream is out of step, and what is buffered is dropped.
+/// simulator's socket file, libmbim's `@mbim-proxy` (a byte stream of messages), or Quectel's
+/// `@quectel-mbim-proxy` (`openQuectelProxy`: a stream whose every read(2) on the proxy's side
+/// must hold one message). Messages are cut out by their MessageLength; one that claims less
+/// than a header or more than 64 KB means the stream is out of step, and what is buffered is
+/// dropped.
 public final class MBIMChannel {
     public let path: String
     public private(set) var fd: Int32
     let isSocket: Bool
+    /// The peer reads one message per read(2) (quectel-mbim-proxy): a message is written only
+    /// when the peer has read everything before it.
+    public internal(set) var onePerRead = false
+    private var paceTimer: Int?
+    private var paceDelay: Int64 = 0
     private var pending: [UInt8] = []
-    private var outbox: [UInt8] = []
+    /// Messages (fragments) to write, and how much of the first is written.
+    private var outbox: [[UInt8]] = []
+    private var outOffset = 0
     private var loop: EventLoop?
     private var watchID = 0
     var onMessage: (([UInt8]) -> Void)?
@@ -44,13 +53,38 @@ public final class MBIMChannel {
         return MBIMChannel(path: path, fd: fd, isSocket: false)
     }
 
+    /// Quectel's quectel-mbim-proxy (`@quectel-mbim-proxy`, one name for any device). No
+    /// handshake: it answers OPEN and CLOSE itself (the device stays open, its sessions up)
+    /// and hands every other message to the modem with the client's slot in the top byte of
+    /// the transaction id, so a client's transaction ids must fit in 24 bits (MBIMEngine's
+    /// do). Each message is written when the proxy has read the one before: it takes every
+    /// read(2) as one message.
+    public static func openQuectelProxy() throws(MBIMError) -> MBIMChannel {
+        let name = QuectelProxy.mbim.socket(forDevice: "") ?? "@quectel-mbim-proxy"
+        let fd: Int32
+        switch Peer.connect(name, "abstract socket \(name)") {
+        case .failed(let e): throw .system(operation: "connect to \(name)", errno: e)
+        case .untrusted(let why): throw .untrustedPeer(why)
+        case .trusted(let f): fd = f
+        }
+        _ = csys_set_nonblocking(fd)
+        let c = MBIMChannel(path: name, fd: fd, isSocket: true)
+        c.onePerRead = true
+        return c
+    }
+
     func start(on loop: EventLoop) {
         self.loop = loop
         watchID = loop.watch(fd) { revents in self.events(revents) }   // cycle broken by close()
+        if !outbox.isEmpty { pump() }
     }
 
     public func close() {
-        if let l = loop { l.unwatch(watchID) }
+        if let l = loop {
+            l.unwatch(watchID)
+            if let t = paceTimer { l.cancel(t) }
+        }
+        paceTimer = nil
         loop = nil
         if fd >= 0 { _ = CSystem.close(fd) }
         fd = -1
@@ -59,24 +93,48 @@ public final class MBIMChannel {
         onClose = nil
     }
 
+    /// Queues one message (or fragment) and writes what may go now.
     func send(_ bytes: [UInt8]) throws(MBIMError) {
         guard fd >= 0 else { throw .closed }
-        outbox += bytes
+        outbox.append(bytes)
+        guard paceTimer == nil else { return }
         try flush()
     }
 
     private func flush() throws(MBIMError) {
-        while !outbox.isEmpty {
-            let n = outbox.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        while let first = outbox.first {
+            if onePerRead && outOffset == 0 {
+                if QuectelProxy.peerHasUnread(fd) {
+                    if paceTimer == nil, let l = loop {
+                        paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
+                        paceTimer = l.after(paceDelay) { self.pump() }
+                    }
+                    break
+                }
+                paceDelay = 0
+            }
+            let n = first.withUnsafeBytes { write(fd, $0.baseAddress! + outOffset, $0.count - outOffset) }
             if n < 0 {
                 let e = csys_errno()
                 if e == EAGAIN || e == EINTR { break }
                 throw e == ENODEV || e == EIO || e == EPIPE || e == ECONNRESET ? .deviceGone("write to \(path): \(Errno(e).description)")
                     : .system(operation: "write to \(path)", errno: e)
             }
-            outbox.removeFirst(n)
+            outOffset += n
+            if outOffset >= first.count {
+                outbox.removeFirst()
+                outOffset = 0
+            }
         }
-        loop?.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty ? 0 : Int16(POLLOUT)))
+        // POLLOUT only while a write would block, not while the proxy has yet to read.
+        loop?.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty || paceTimer != nil ? 0 : Int16(POLLOUT)))
+    }
+
+    /// The pacing timer fired (or the loop started with messages queued).
+    private func pump() {
+        paceTimer = nil
+        guard fd >= 0 else { return }
+        do throws(MBIMError) { try flush() } catch { fail(error) }
     }
 
     private func fail(_ e: MBIMError) {
@@ -86,7 +144,7 @@ public final class MBIMChannel {
     }
 
     private func events(_ revents: Int16) {
-        if revents & Int16(POLLOUT) != 0 {
+        if revents & Int16(POLLOUT) != 0 && paceTimer == nil {
             do throws(MBIMError) { try flush() } catch { return fail(error) }
         }
         guard revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
@@ -147,7 +205,11 @@ public final class MBIMEngine {
     public let channel: MBIMChannel
     let loop: EventLoop
     private var pending: [Pending] = []
+    /// Transaction ids run from 1 to 0xFFFFFF and wrap: quectel-mbim-proxy puts its client's
+    /// slot in the top byte (ORed in), so an id must leave it clear.
     private var nextTID: UInt32 = 1
+    /// For tests of the wrap.
+    func setNextTransactionID(_ t: UInt32) { nextTID = t }
     /// A message being reassembled from its fragments (a class: the payload grows in place).
     final class Reassembly {
         let kind: MBIMMessage.Kind

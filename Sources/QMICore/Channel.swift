@@ -5,7 +5,8 @@ import CSystem
 /// frames both ways, so transactions, timeouts, indications and the -v trace are the same.
 ///
 /// - `QMIChannel`: a QMUX byte stream — cdc-wdm or mhi_QMI character devices, the
-///   simulator's socket file, libqmi's `@qmi-proxy`.
+///   simulator's socket file, libqmi's `@qmi-proxy`, Quectel's `@quectel-qmi-proxyN` (one
+///   frame per read: `QMITransports.openQuectelProxy`).
 /// - `GobiNetChannel`: Quectel GobiNet's `/dev/qcqmiN`, one file per QMI service, client ids
 ///   allocated by the driver, messages without the QMUX header.
 public protocol QMITransport: AnyObject {
@@ -47,6 +48,20 @@ public enum QMITransports {
         if isGobiNet(path) { return try GobiNetChannel.open(path) }
         return try QMIChannel.open(path)
     }
+
+    /// Quectel's quectel-qmi-proxy serving `device`: `@quectel-qmi-proxyN`, N the device name's
+    /// last character. No handshake (no Internal Proxy Open; the proxy refuses CTL Sync from
+    /// clients), client ids allocated through it with CTL as on the device, QMUX frames as
+    /// they are — but each read(2) of the proxy must hold exactly one frame, so frames are
+    /// written one at a time, each when the proxy has read the one before.
+    public static func openQuectelProxy(device: String) throws(QMIError) -> QMIChannel {
+        guard let name = QuectelProxy.qmi.socket(forDevice: device) else {
+            throw .invalidArgument("\(device): no quectel-qmi-proxy is named after it (its name must end in a printable character)")
+        }
+        let c = try QMIChannel.connect(name, "abstract socket \(name)")
+        c.onePerRead = true
+        return c
+    }
 }
 
 /// A QMUX stream: a cdc-wdm/mhi character device, or a Unix stream socket (the simulator's
@@ -56,6 +71,12 @@ public final class QMIChannel: QMITransport {
     public let path: String
     public private(set) var fd: Int32
     public let isSocket: Bool
+    /// The peer reads one frame per read(2) (Quectel's proxies): a frame is written only when
+    /// the peer has read everything before it.
+    public internal(set) var onePerRead = false
+    /// Waiting for the peer to read our last frame before writing the next.
+    private var paceTimer: Int?
+    private var paceDelay: Int64 = 0
     private var outbox: [[UInt8]] = []
     private var outOffset = 0
     private var reader = FrameReader()
@@ -71,7 +92,7 @@ public final class QMIChannel: QMITransport {
 
     deinit { close() }
 
-    public var summary: String { "fd \(fd)" }
+    public var summary: String { "fd \(fd)" + (onePerRead ? ", one frame per read" : "") }
     public var driverOwnsCTL: Bool { false }
 
     /// A stream over an already-open descriptor (a socketpair, in tests).
@@ -115,10 +136,15 @@ public final class QMIChannel: QMITransport {
         self.loop = loop
         self.deliver = deliver
         watchID = loop.watch(fd) { revents in self.onEvents(revents) }   // cycle broken by close()
+        if !outbox.isEmpty { pump() }
     }
 
     public func close() {
-        if let l = loop { l.unwatch(watchID) }
+        if let l = loop {
+            l.unwatch(watchID)
+            if let t = paceTimer { l.cancel(t) }
+        }
+        paceTimer = nil
         loop = nil
         deliver = nil
         if fd >= 0 { _ = CSystem.close(fd) }
@@ -130,13 +156,26 @@ public final class QMIChannel: QMITransport {
     public func send(_ frame: [UInt8]) throws(QMIError) {
         guard fd >= 0 else { throw .closed }
         outbox.append(frame)
+        guard paceTimer == nil else { return }
         try flush()
         updateWriteInterest()
     }
 
-    /// Writes queued frames; returns with data still queued when the device would block.
+    /// Writes queued frames; returns with data still queued when the device would block, or
+    /// (one frame per read) when the peer has not read the last frame yet — then a timer
+    /// looks again shortly.
     public func flush() throws(QMIError) {
         while let first = outbox.first {
+            if onePerRead && outOffset == 0 {
+                if QuectelProxy.peerHasUnread(fd) {
+                    if paceTimer == nil, let l = loop {
+                        paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
+                        paceTimer = l.after(paceDelay) { self.pump() }
+                    }
+                    return
+                }
+                paceDelay = 0
+            }
             let n = first.withUnsafeBytes { buf in
                 write(fd, buf.baseAddress! + outOffset, buf.count - outOffset)
             }
@@ -157,9 +196,18 @@ public final class QMIChannel: QMITransport {
         }
     }
 
+    /// The pacing timer fired (or the loop started with frames queued): write what may go now.
+    private func pump() {
+        paceTimer = nil
+        guard fd >= 0 else { return }
+        do throws(QMIError) { try flush() } catch { return fail(error) }
+        updateWriteInterest()
+    }
+
+    /// POLLOUT only while a write would block; not while waiting for the peer to read.
     private func updateWriteInterest() {
         guard let l = loop else { return }
-        l.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty ? 0 : Int16(POLLOUT)))
+        l.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty || paceTimer != nil ? 0 : Int16(POLLOUT)))
     }
 
     /// The channel failed: stop watching, tell the engine once.
@@ -170,7 +218,7 @@ public final class QMIChannel: QMITransport {
     }
 
     private func onEvents(_ revents: Int16) {
-        if revents & Int16(POLLOUT) != 0 {
+        if revents & Int16(POLLOUT) != 0 && paceTimer == nil {
             do throws(QMIError) { try flush() } catch { return fail(error) }
             updateWriteInterest()
         }

@@ -62,6 +62,8 @@ public final class ATSimulator {
     var sentLongLine = false
     /// While a command runs: the reports it causes, sent after its answer.
     var held: [String]?
+    /// quectel-atc-proxy in front of the port (`serveQuectelProxy`).
+    var quectelProxies: [QuectelATCProxy] = []
 
     // MARK: the module's state (power-up values in `powerUp`)
     var echo = true
@@ -222,6 +224,8 @@ public final class ATSimulator {
     }
 
     func shutdownNow() {
+        for p in quectelProxies { p.stop() }
+        quectelProxies.removeAll()
         powerDown(reason: nil)
         closePort()
         for t in faultTimers { loop.cancel(t) }

@@ -52,6 +52,8 @@ public final class MBIMSimulator {
         let id: Int
         let fd: Int32
         var watch = 0
+        /// An in-process client (`connectLocal`): what the modem sends goes here.
+        var sink: (([UInt8]) -> Void)?
         let viaProxy: Bool
         var configured = false
         var input: [UInt8] = []
@@ -71,6 +73,8 @@ public final class MBIMSimulator {
     var listeners: [(fd: Int32, watch: Int, path: String, proxy: Bool)] = []
     var clients: [Client] = []
     var nextClient = 1
+    /// quectel-mbim-proxy in front of the modem (`serveQuectelProxy`).
+    var quectelProxies: [QuectelMBIMProxy] = []
     public var onLog: ((String) -> Void)?
 
     // Modem state
@@ -177,6 +181,8 @@ public final class MBIMSimulator {
             thread = nil
         }
         locked {
+            for p in quectelProxies { p.stop() }
+            quectelProxies.removeAll()
             for c in clients { drop(c) }
             for l in listeners {
                 loop.unwatch(l.watch)
@@ -259,8 +265,55 @@ public final class MBIMSimulator {
     func drop(_ c: Client) {
         guard let i = clients.firstIndex(where: { $0 === c }) else { return }
         clients.remove(at: i)
+        c.sink = nil
+        guard c.fd >= 0 else { return }
         loop.unwatch(c.watch)
         _ = close(c.fd)
+    }
+
+    /// A client in the same process (Quectel's proxy opening the device): each `send` is one
+    /// write to the device — the modem takes one message from it, and what follows that
+    /// message's MessageLength in the same write is lost; what the modem sends comes to
+    /// `received`, one message (fragment) a call.
+    public final class LocalClient {
+        let client: Client
+        unowned let sim: MBIMSimulator
+        public var received: ([UInt8]) -> Void = { _ in }
+        init(_ client: Client, _ sim: MBIMSimulator) {
+            self.client = client
+            self.sim = sim
+        }
+
+        public func send(_ bytes: [UInt8]) {
+            sim.locked {
+                guard sim.clients.contains(where: { $0 === client }) else { return }
+                sim.write(bytes, from: client)
+            }
+        }
+
+        public func close() { sim.locked { sim.drop(client) } }
+    }
+
+    public func connectLocal() -> LocalClient {
+        locked {
+            let c = Client(id: nextClient, fd: -1, viaProxy: false)
+            nextClient += 1
+            let l = LocalClient(c, self)
+            c.sink = { [unowned l] bytes in l.received(bytes) }
+            clients.append(c)
+            return l
+        }
+    }
+
+    /// One write to the device from an in-process client.
+    func write(_ bytes: [UInt8], from c: Client) {
+        guard bytes.count >= 12 else { return log("client \(c.id): a write of \(bytes.count) bytes, shorter than a header: ignored") }
+        let length = Int(UInt32(bytes[4]) | UInt32(bytes[5]) << 8 | UInt32(bytes[6]) << 16 | UInt32(bytes[7]) << 24)
+        guard length >= 12 && length <= bytes.count else {
+            return log("client \(c.id): a write of \(bytes.count) bytes whose MessageLength says \(length): ignored")
+        }
+        if length < bytes.count { log("client \(c.id): \(bytes.count - length) bytes after the message in the same write: lost") }
+        received(Array(bytes[..<length]), from: c)
     }
 
     func event(_ c: Client, _ ev: Int16) {
@@ -286,6 +339,10 @@ public final class MBIMSimulator {
         loop.after(delay) { [unowned self] in
             self.locked {
                 guard self.clients.contains(where: { $0 === c }) else { return }
+                if let sink = c.sink {
+                    for f in m.encode(maxTransfer: 4096) { sink(f) }
+                    return
+                }
                 for f in m.encode(maxTransfer: 4096) { c.output += f }
                 self.flush(c)
             }
@@ -293,6 +350,7 @@ public final class MBIMSimulator {
     }
 
     func flush(_ c: Client) {
+        guard c.fd >= 0 else { return }
         guard Files.sendPending(c.fd, &c.output) else { return drop(c) }
         loop.setEvents(c.watch, Int16(POLLIN) | (c.output.isEmpty ? 0 : Int16(POLLOUT)))
     }

@@ -38,6 +38,8 @@ public final class QMISimulator {
         var packets: [[UInt8]] = []
         /// An in-process client (`connectLocal`): what the modem sends goes here, not to a socket.
         var sink: (([UInt8]) -> Void)?
+        /// An in-process client told that the modem closed its channel (the device went away).
+        var onClosed: (() -> Void)?
         /// Frames can still be sent to it.
         var isOpen: Bool { fd >= 0 || sink != nil }
         init(id: Int, fd: Int32, viaProxy: Bool, gobiNet: Bool = false) {
@@ -57,6 +59,8 @@ public final class QMISimulator {
     }
 
     var connections: [Connection] = []
+    /// Quectel's quectel-qmi-proxy in front of the modem (`serveQuectelProxy`).
+    var quectelProxies: [QuectelQMIProxy] = []
     var listeners: [Listener] = []
     var listenSpecs: [(path: String, proxy: Bool, gobiNet: Bool)] = []
     var nextConnection = 1
@@ -217,6 +221,8 @@ public final class QMISimulator {
     }
 
     func shutdownNow() {
+        for p in quectelProxies { p.stop() }
+        quectelProxies.removeAll()
         for c in connections { closeConnection(c, why: nil) }
         for l in listeners {
             loop.unwatch(l.watch)
@@ -275,6 +281,10 @@ public final class QMISimulator {
     func closeConnection(_ c: Connection, why: String?) {
         guard c.isOpen else { return }
         c.sink = nil
+        if let closed = c.onClosed {
+            c.onClosed = nil
+            closed()
+        }
         // Closing a GobiNet service file releases its client id (the driver does it).
         if let b = c.bound, !gone, allocated[b.service]?.contains(b.cid) == true { release(service: b.service, cid: b.cid) }
         if c.fd >= 0 {
@@ -377,6 +387,11 @@ public final class QMISimulator {
         weak var simulator: QMISimulator?
         /// Frames from the modem, in order.
         public var received: ([UInt8]) -> Void = { _ in }
+        /// The modem closed the channel (the device went away); not called for `close()`.
+        public var closed: () -> Void {
+            get { connection.onClosed ?? {} }
+            set { connection.onClosed = newValue }
+        }
 
         init(_ connection: Connection, _ simulator: QMISimulator) {
             self.connection = connection
@@ -391,6 +406,7 @@ public final class QMISimulator {
 
         /// The channel closes, as when the client's process exits.
         public func close() {
+            connection.onClosed = nil
             simulator?.locked { simulator?.closeConnection(connection, why: "closed by the client") }
         }
     }

@@ -16,6 +16,11 @@ let usage = """
                              else /tmp/qmi-sim.sock). Open it as qcm's QMI channel.
       --proxy                also serve libqmi's qmi-proxy protocol on @qmi-proxy, so
                              `qmicli -p -d /dev/cdc-wdm0 ...` talks to the simulator
+      --quectel-proxy        also run Quectel's proxy in front of the modem, as quectel-CM 1.6.8's
+                             program behaves: quectel-qmi-proxy on @quectel-qmi-proxyN (N the QMI
+                             node's last character), with --mbim quectel-mbim-proxy on
+                             @quectel-mbim-proxy, with --at quectel-atc-proxy on @quectel-atc-proxyN
+                             (N the AT port's last character); "ready" once it listens
       --root DIR             write a fake sysfs tree (EC25 on qmi_wwan) under DIR/sys and put the
                              socket at DIR/dev/cdc-wdm0; then `qcm --sysfs-root DIR/sys --dev-root DIR/dev`
       --remove-root          accepted for older callers; on exit qmi-sim removes what it made
@@ -137,6 +142,24 @@ func fail(_ s: String) -> Never {
 var config = SimConfig()
 var socketPath: String?
 var proxy = false
+var quectelProxy = false
+/// What clients wrote to the Quectel proxy, for the transcript ("proxy cN in HEX").
+let proxyInputLock = NSLock()
+nonisolated(unsafe) var proxyInput: [String] = []
+func recordProxyInput(_ client: Int, _ bytes: [UInt8]) {
+    proxyInputLock.lock()
+    proxyInput.append("proxy c\(client) in \(Text.hexBytes(bytes))")
+    proxyInputLock.unlock()
+}
+func takeProxyInput() -> [String] {
+    proxyInputLock.lock()
+    defer { proxyInput.removeAll(); proxyInputLock.unlock() }
+    return proxyInput
+}
+func waitReady(_ what: String, _ ready: () -> Bool) {
+    for _ in 0..<1000 where !ready() { usleep(10_000) }
+    if !ready() { fail("\(what) did not start") }
+}
 var root: String?
 var netdev = "wwan0"
 var makeTun = false
@@ -179,6 +202,7 @@ while !args.isEmpty {
     case "-h", "--help": print(usage); exit(0)
     case "--socket": socketPath = value(a)
     case "--proxy": proxy = true
+    case "--quectel-proxy": quectelProxy = true
     case "--root": root = value(a)
     case "--remove-root": break              // what it made is always removed, and only that
     case "--netdev": netdev = value(a)
@@ -406,20 +430,29 @@ if atMode {
         plane?.close()
         fail("\(error)")
     }
+    var atProxy: QuectelATCProxy?
+    if quectelProxy {
+        do { atProxy = try sim.serveQuectelProxy(device: r + "/dev/" + tty) } catch { fail("\(error)") }
+        atProxy?.onClientInput = recordProxyInput
+    }
     var mask = sigset_t()
     sigemptyset(&mask)
     sigaddset(&mask, SIGINT)
     sigaddset(&mask, SIGTERM)
     pthread_sigmask(SIG_BLOCK, &mask, nil)
     sim.startThread()
+    if let p = atProxy { waitReady("quectel-atc-proxy") { p.isServing } }
     if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
-    print("qmi-sim: \(product.name) (\(ac.dialect == .asr ? "ASR" : "UNISOC")) ready on \(r)/dev/\(tty)")
+    print("qmi-sim: \(product.name) (\(ac.dialect == .asr ? "ASR" : "UNISOC")) ready on \(r)/dev/\(tty)\(atProxy.map { " and \($0.name)" } ?? "")")
     fflush(stdout)
     var sig: Int32 = 0
     sigwait(&mask, &sig)
     sim.shutdown()
     plane?.close()
-    if let tp = transcriptPath { _ = FileManager.default.createFile(atPath: tp, contents: Data(sim.transcript.text.utf8)) }
+    if let tp = transcriptPath {
+        let text = sim.transcript.text + takeProxyInput().map { "\n" + $0 }.joined()
+        _ = FileManager.default.createFile(atPath: tp, contents: Data(text.utf8))
+    }
     made?.remove(socket: nil)
     if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
     exit(0)
@@ -455,6 +488,11 @@ if mbimMode {
         if proxy { try m.listen("@mbim-proxy", proxy: true) }
         if makeTun { try m.makeNetdev(netdev, rawIP: wwan) }
     } catch { fail("\(error)") }
+    var mbimProxy: QuectelMBIMProxy?
+    if quectelProxy {
+        do { mbimProxy = try m.serveQuectelProxy() } catch { fail("\(error)") }
+        mbimProxy?.onClientInput = recordProxyInput
+    }
     // Signals are taken by sigwait below: blocked before the simulator's thread starts.
     var mask = sigset_t()
     sigemptyset(&mask)
@@ -462,15 +500,16 @@ if mbimMode {
     sigaddset(&mask, SIGTERM)
     pthread_sigmask(SIG_BLOCK, &mask, nil)
     m.start()
+    if let p = mbimProxy { waitReady("quectel-mbim-proxy") { p.isListening } }
     if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
-    print("qmi-sim: MBIM modem ready on \(path)\(proxy ? " and @mbim-proxy" : "")")
+    print("qmi-sim: MBIM modem ready on \(path)\(proxy ? " and @mbim-proxy" : "")\(mbimProxy.map { " and \($0.name)" } ?? "")")
     fflush(stdout)
     var sig: Int32 = 0
     sigwait(&mask, &sig)
     m.shutdown()
     // The transcript of an MBIM modem: the name of every message it received, in order.
     if let tp = transcriptPath {
-        _ = FileManager.default.createFile(atPath: tp, contents: Data(m.requestNames.map { $0 + "\n" }.joined().utf8))
+        _ = FileManager.default.createFile(atPath: tp, contents: Data((m.requestNames + takeProxyInput()).map { $0 + "\n" }.joined().utf8))
     }
     made?.remove(socket: path)
     if let ns = createdNamespace { FakeHardware.run(["ip", "netns", "del", ns]) }
@@ -507,6 +546,14 @@ do {
     }
     if gobiNet { try sim.listenGobiNet(path) } else { try sim.listen(path) }
     if proxy { try sim.listen("@qmi-proxy", proxy: true) }
+    if quectelProxy {
+        if gobiNet { fail("--quectel-proxy: no proxy serves GobiNet's /dev/qcqmiN (each open file is a client of its own)") }
+        let p = try sim.serveQuectelProxy(device: path)
+        p.onClientInput = recordProxyInput
+        // It listens once the modem answered its Sync.
+        for _ in 0..<300 where !p.isListening { loop.runOnce(maxWaitMs: 10) }
+        if !p.isListening { fail("quectel-qmi-proxy did not start") }
+    }
 } catch {
     veth?.remove()
     fail("\(error)")
@@ -522,13 +569,14 @@ if let tp = transcriptPath {
 func flushTranscript() {
     guard let h = transcriptHandle else { return }
     let all = sim.transcript.entries
-    guard all.count > transcriptWritten else { return }
+    guard all.count > transcriptWritten || !proxyInput.isEmpty else { return }
     var text = ""
     for e in all[transcriptWritten...] {
         text += "\(e.timeMs) c\(e.connection) \(e.incoming ? "in " : "out") \(Text.hexBytes(e.bytes))"
         if let m = e.message { text += "  \(QMITrace.quectelLine(QMITrace.masked(m)))" }
         text += "\n"
     }
+    for l in takeProxyInput() { text += l + "\n" }
     transcriptWritten = all.count
     h.write(text.data(using: .utf8)!)
 }
@@ -563,7 +611,7 @@ if signalWalk > 0 {
 }
 
 if let rf = readyFile { _ = FileManager.default.createFile(atPath: rf, contents: Data("ready\n".utf8)) }
-print("qmi-sim: ready on \(path)\(proxy ? " and @qmi-proxy" : "")")
+print("qmi-sim: ready on \(path)\(proxy ? " and @qmi-proxy" : "")\(quectelProxy ? " and " + (QuectelProxy.qmi.socket(forDevice: path) ?? "?") : "")")
 fflush(stdout)
 
 while !stopping {

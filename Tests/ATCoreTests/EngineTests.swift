@@ -191,3 +191,36 @@ final class EngineTests: XCTestCase {
         }
     }
 }
+
+/// quectel-atc-proxy takes each read(2) of a client's socket as one command line and appends
+/// the CR itself: through it a line goes without CR, alone in its read; answers come back as
+/// `line CR LF`.
+final class ATProxyFramingTests: XCTestCase {
+    func testCommandLinesWithoutCROneToARead() throws {
+        var fds: [Int32] = [-1, -1]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds), 0)
+        defer { Foundation.close(fds[1]) }
+        _ = csys_set_nonblocking(fds[0])
+        _ = csys_set_nonblocking(fds[1])
+        let loop = EventLoop()
+        let channel = ATChannel.adoptingProxySocket(fd: fds[0], name: "@quectel-atc-proxy2")
+        let engine = ATEngine(channel: channel, loop: loop)
+        defer { engine.close() }
+        func proxyRead() -> String {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = buf.withUnsafeMutableBytes { read(fds[1], $0.baseAddress, $0.count) }
+            return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+        }
+        func answer(_ s: String) { _ = s.utf8CString.withUnsafeBufferPointer { write(fds[1], $0.baseAddress, $0.count - 1) } }
+        var results: [String] = []
+        engine.send(ATCatalogue.attention, "AT", timeoutMs: 2000) { r in results.append((try? r.get())?.lines.joined() ?? "failed") }
+        engine.send(ATCatalogue.signalQuality, "AT+CSQ", timeoutMs: 2000) { r in results.append((try? r.get())?.lines.joined() ?? "failed") }
+        XCTAssertEqual(proxyRead(), "AT", "no CR: the proxy adds it")
+        answer("OK\r\n")
+        XCTAssertTrue(loop.run(until: { csys_unread_output(fds[0]) > 0 }, timeoutMs: 1000))
+        XCTAssertEqual(proxyRead(), "AT+CSQ", "the next line alone in its read")
+        answer("+CSQ: 20,99\r\nOK\r\n")
+        XCTAssertTrue(loop.run(until: { results.count == 2 }, timeoutMs: 1000))
+        XCTAssertEqual(results, ["", "+CSQ: 20,99"])
+    }
+}

@@ -14,9 +14,11 @@ final class CommandLineTests: XCTestCase {
             (["stray"], "qcm: unexpected argument 'stray'"),
             (["-s", "a", "b", "c", "d", "e"], "qcm: -s takes at most APN USER PASSWORD AUTH, got 5 values"),
             (["-s", "apn", "u", "p", "kerberos"], "qcm: unknown authentication 'kerberos' (0/none, 1/pap, 2/chap, 3/both)"),
-            (["-p", "12a4"], "qcm: -p: '12a4' is neither a PIN (4-8 digits) nor qmi-proxy"),
-            (["-p", "123"], "qcm: -p: '123' is neither a PIN (4-8 digits) nor qmi-proxy"),
-            (["-p", "quectel-qmi-proxy"], "qcm: -p quectel-qmi-proxy: qcm speaks libqmi's and libmbim's proxy protocols only (-p qmi-proxy, -p mbim-proxy)"),
+            (["-p", "12a4"], "qcm: -p: '12a4' is neither a PIN (4-8 digits) nor a proxy (qmi-proxy, mbim-proxy, quectel-qmi-proxy, quectel-mbim-proxy, quectel-atc-proxy)"),
+            (["-p", "123"], "qcm: -p: '123' is neither a PIN (4-8 digits) nor a proxy (qmi-proxy, mbim-proxy, quectel-qmi-proxy, quectel-mbim-proxy, quectel-atc-proxy)"),
+            (["-p", "quectel-qmi-proxy0"], "qcm: -p: 'quectel-qmi-proxy0' is neither a PIN (4-8 digits) nor a proxy (qmi-proxy, mbim-proxy, quectel-qmi-proxy, quectel-mbim-proxy, quectel-atc-proxy)"),
+            (["-p", "quectel-qmi-proxy", "-p", "mbim-proxy"], "qcm: -p quectel-qmi-proxy and -p mbim-proxy: one proxy at a time"),
+            (["-p", "quectel-atc-proxy", "--proxy"], "qcm: -p quectel-atc-proxy and --proxy: one proxy at a time"),
             (["-n", "0"], "qcm: -n: '0' is not a number from 1 to 24"),
             (["-n"], "qcm: -n needs a value"),
             (["-k", "x"], "qcm: -k: 'x' is not a number from 1 to 24"),
@@ -57,7 +59,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(o.pdn.apn, "")
         o = try Options.parse(["-s", "apn", "u", "p", "MsChapV2", "-p", "qmi-proxy", "-6"])
         XCTAssertEqual(o.pdn.auth, 3)
-        XCTAssertEqual(o.proxy, "qmi-proxy")
+        XCTAssertEqual(o.proxy, .libqmi)
         XCTAssertEqual(o.pdn.families, [.ipv6])
         o = try Options.parse(["--apn", "a", "--user", "u", "--password", "p", "--auth", "pap", "--pin", "1234", "--pdn", "3", "--kill", "2"])
         XCTAssertEqual(o.pdn.auth, 1)
@@ -65,6 +67,32 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(Options.authName(3), "pap|chap")
         XCTAssertEqual(o.dns, .auto)
         XCTAssertEqual(try Options.parse(["--dns", "file"]).dns, .file)
+        // quectel-CM's proxy names, a PIN next to them.
+        o = try Options.parse(["-p", "quectel-qmi-proxy", "-p", "1234"])
+        XCTAssertEqual(o.proxy, .quectel(.qmi))
+        XCTAssertEqual(o.pin, "1234")
+        XCTAssertEqual(try Options.parse(["-p", "quectel-mbim-proxy"]).proxy, .quectel(.mbim))
+        XCTAssertEqual(try Options.parse(["-p", "quectel-atc-proxy"]).proxy, .quectel(.atc))
+        XCTAssertEqual(try Options.parse(["-p", "libmbim-proxy", "-p", "mbim-proxy"]).proxy, .libmbim)
+    }
+
+    /// Where each proxy listens: Quectel's QMI and AT proxies are named after the last
+    /// character of the device they serve (quectel-CM 1.6.8 names them so on both sides), the
+    /// MBIM proxy is one name; a device name that cannot name a socket is refused.
+    func testProxySocketNames() {
+        XCTAssertEqual(Proxy.quectel(.qmi).socket(device: "/dev/cdc-wdm0"), "@quectel-qmi-proxy0")
+        XCTAssertEqual(Proxy.quectel(.qmi).socket(device: "/dev/mhi_QMI0"), "@quectel-qmi-proxy0")
+        XCTAssertEqual(Proxy.quectel(.qmi).socket(device: "/dev/cdc-wdm1"), "@quectel-qmi-proxy1")
+        XCTAssertEqual(Proxy.quectel(.atc).socket(device: "/dev/ttyUSB2"), "@quectel-atc-proxy2")
+        XCTAssertEqual(Proxy.quectel(.atc).socket(device: "/dev/ttyUSB12"), "@quectel-atc-proxy2", "only the last character, as quectel-CM")
+        XCTAssertEqual(Proxy.quectel(.mbim).socket(device: "/dev/cdc-wdm3"), "@quectel-mbim-proxy")
+        XCTAssertEqual(Proxy.libqmi.socket(device: "/dev/cdc-wdm3"), "@qmi-proxy")
+        XCTAssertEqual(Proxy.libmbim.socket(device: "/dev/cdc-wdm3"), "@mbim-proxy")
+        XCTAssertNil(Proxy.quectel(.qmi).socket(device: ""))
+        XCTAssertNil(Proxy.quectel(.qmi).socket(device: "/dev/x/"))
+        XCTAssertNil(Proxy.quectel(.atc).socket(device: "/dev/ttyé"))
+        XCTAssertEqual(Proxy.quectel(.qmi).startHint(device: "/dev/cdc-wdm0"), "quectel-qmi-proxy -d /dev/cdc-wdm0")
+        XCTAssertEqual(Proxy.libqmi.startHint(device: "/dev/cdc-wdm0"), "/usr/libexec/qmi-proxy")
     }
 
     func testHelpAndVersion() {

@@ -189,7 +189,7 @@ final class MBIMTests: XCTestCase {
     func testStatusQueriesEndWithTheSession() throws {
         let o = try Options.parse(["--no-link"])
         let f = DriverFacts(driver: "cdc_mbim", netdev: "wwan0", netdevs: ["wwan0"], addMux: false)
-        var config = SessionConfig(options: o, channel: "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: false, netdev: "wwan0",
+        var config = SessionConfig(options: o, channel: "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", proxy: nil, netdev: "wwan0",
                                    rawIP: nil, rawIPSwitchable: false, driver: "cdc_mbim", timeouts: SessionConfig.Timeouts(),
                                    plan: try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath))
         config.mbim = true

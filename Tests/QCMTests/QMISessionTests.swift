@@ -209,6 +209,17 @@ final class QMISessionTests: XCTestCase {
         XCTAssertEqual(h.sim.allocatedClients[QMIService.wds.rawValue]?.count, 1)
     }
 
+    /// Through quectel-qmi-proxy: no handshake (no Internal Proxy Open) and no Sync (the proxy
+    /// refuses it from clients): the client ids are asked for first.
+    func testThroughQuectelQmiProxyNoOpenNoSync() throws {
+        let h = try QMIHarness(proxy: .quectel(.qmi))
+        h.connect()
+        XCTAssertEqual(h.sentNames.first, "CTL Allocate Client ID")
+        XCTAssertFalse(h.sentNames.contains("CTL Internal Proxy Open"))
+        XCTAssertFalse(h.sentNames.contains("CTL Sync"))
+        XCTAssertEqual(h.phases, [.connected])
+    }
+
     func testMissingProfileIsCreated() throws {
         let h = try QMIHarness(["-n", "3", "-s", "ims", "--auth", "pap"]) { $0.profiles = [SimConfig.Profile(apn: "cmnet")] }
         h.connect()

@@ -43,14 +43,15 @@ final class QMIHarness {
     /// The Runner's result of applying a link plan (default: applied).
     var linkResult: (LinkPlan) -> Result<LinkPlan, LinkError> = { .success($0) }
 
-    init(_ args: [String] = [], viaProxy: Bool = false, rawIP: Bool? = true, switchable: Bool = false,
+    init(_ args: [String] = [], viaProxy: Bool = false, proxy: Proxy? = nil, rawIP: Bool? = true, switchable: Bool = false,
          driver: String = "qmi_wwan", netdev: String? = "wwan0", noLink: Bool = true, facts: DriverFacts? = nil,
          _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         let o = try Options.parse(args + (noLink ? ["--no-link"] : []))
         let f = facts ?? DriverFacts(driver: driver, netdev: netdev, netdevs: netdev.map { [$0] } ?? [], addMux: true)
         let plan = try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath)
+        let p = proxy ?? (viaProxy ? .libqmi : nil)
         session = QMISession(SessionConfig(
-            options: o, channel: viaProxy ? "@qmi-proxy" : "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", viaProxy: viaProxy,
+            options: o, channel: p?.socket(device: "/dev/cdc-wdm0") ?? "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", proxy: p,
             netdev: netdev, rawIP: rawIP, rawIPSwitchable: switchable, driver: f.driver, timeouts: SessionConfig.Timeouts(),
             plan: plan))
         var c = SimConfig()
@@ -58,7 +59,7 @@ final class QMIHarness {
         configure(&c)
         let loop = EventLoop()
         sim = QMISimulator(config: c, loop: loop)
-        self.viaProxy = viaProxy
+        self.viaProxy = p == .libqmi
         loop.clock = { [unowned self] in self.now + self.modemAhead }
     }
 

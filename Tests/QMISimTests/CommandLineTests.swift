@@ -11,7 +11,7 @@ final class CommandLineTests: XCTestCase {
     func testHelpDocumentsEveryKnob() {
         let r = shell([productPath("qmi-sim"), "--help"])
         XCTAssertEqual(r.status, 0)
-        for flag in ["--socket", "--proxy", "--root", "--netdev", "--tun", "--veth", "--netns", "--mode", "--sim", "--pin",
+        for flag in ["--socket", "--proxy", "--quectel-proxy", "--root", "--netdev", "--tun", "--veth", "--netns", "--mode", "--sim", "--pin",
                      "--pin-retries", "--registration-delay", "--no-registration", "--roaming", "--apn", "--ipv4",
                      "--gateway", "--dns", "--mtu", "--client-ids", "--calls-outlive-clients", "--latency",
                      "--latency-for", "--no-answer", "--malformed", "--wrong-tid", "--reject-call", "--reject-times",

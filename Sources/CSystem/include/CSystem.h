@@ -254,6 +254,24 @@ static inline int csys_unix_listen(const char *name, int backlog) {
     if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
+/* Bytes written to a connected AF_UNIX stream socket that its peer has not read yet
+ * (SIOCOUTQ, which is TIOCOUTQ: the send buffer the peer's unread data still holds); -1 with
+ * errno set when the socket cannot say. Quectel's proxies read one message per read(2), so a
+ * client writes its next message only once this is 0. */
+static inline int csys_unread_output(int fd) {
+    int n = 0;
+    return ioctl(fd, TIOCOUTQ, &n) == 0 ? n : -1;
+}
+/* A stream socket made now and bound later (the simulator's proxies: made in the caller's
+ * network namespace, where abstract names live, and listening only once the proxy has its
+ * device, as Quectel's do). */
+static inline int csys_unix_stream_socket(void) { return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); }
+static inline int csys_unix_bind_listen(int fd, const char *name, int backlog) {
+    struct sockaddr_un sa;
+    socklen_t len = csys_unix_addr(&sa, name);
+    if (len == 0) return -1;
+    return bind(fd, (struct sockaddr *)&sa, len) == 0 && listen(fd, backlog) == 0 ? 0 : -1;
+}
 /* SOCK_SEQPACKET Unix sockets keep message boundaries, like GobiNet's qcqmi device: the
  * simulator's stand-in for it. */
 static inline int csys_unix_connect_seqpacket(const char *name) {

@@ -110,7 +110,7 @@ final class ATSession: SessionCore, SessionMachine {
                 status(nil, .apn, call.options.apn)
                 open()
             case .channelOpened: channelOpened()
-            case .channelOpenFailed(let e): channelOpenFailed(e, name: "AT port \(config.channel)", proxy: nil)
+            case .channelOpenFailed(let e): channelOpenFailed(e, name: config.viaProxy ? "AT channel \(config.channel)" : "AT port \(config.channel)")
             case .channelClosed(let e): channelClosed(e)
             case .timer(let t): timer(t)
             case let .linkApplied(_, result): linkApplied(result)

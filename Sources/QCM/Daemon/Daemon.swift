@@ -56,6 +56,9 @@ enum Daemon {
         /// The module is dialed with AT commands (UNISOC/ASR, no QMI): `channel` is its AT port.
         var at = false
         var productID: UInt16?
+        /// Found in sysfs (false: a --device named without a tree to match it against, so
+        /// what it speaks is what -p or its name says).
+        var discovered = true
     }
 
     /// A tty named with --device and no sysfs to say more: an AT port (ttyUSBn, ttyACMn,
@@ -70,7 +73,8 @@ enum Daemon {
         let sysfs = Files.exists(o.sysRoot + "/bus/usb/devices") || Files.exists(o.sysRoot + "/bus/mhi/devices")
         if let d = o.device, o.interface == nil, !sysfs || Discovery.scan(discovery).modems.isEmpty {
             // An explicit channel with no sysfs to match it against.
-            return Target(channel: d, netdev: o.interface, at: isATPortName(d))
+            return Target(channel: d, netdev: o.interface, at: o.proxy.map { $0.speaksAT } ?? isATPortName(d),
+                          discovered: false)
         }
         let result = Discovery.scan(discovery)
         let modem: Modem
@@ -141,16 +145,41 @@ enum Daemon {
         if o.pdns.count > 1 || o.pdns.contains(where: { $0.muxIndex != nil }) {
             return "an AT module carries one data call per netdev here: dial one PDN (-n CID) per qcm"
         }
-        if o.proxy != nil { return "-p/--proxy is for QMI and MBIM proxies; an AT module is dialed on its AT port" }
         if o.dataPath != .auto { return "--data-path chooses how QMI data is carried; an AT module's data is plain Ethernet" }
+        return nil
+    }
+
+    /// Why the proxy of -p cannot serve this module (exit 2), if it cannot: each carries one
+    /// protocol, and none serves GobiNet's service files.
+    static func proxyProblem(_ p: Proxy, _ target: Target) -> String? {
+        if target.at && !p.speaksAT {
+            return "-p \(p.name) carries QMI or MBIM; an AT module is dialed on its AT port, or through Quectel's proxy (-p quectel-atc-proxy)"
+        }
+        if !target.at && p.speaksAT {
+            return "-p quectel-atc-proxy carries AT commands; \(target.name) is dialed with \(target.mbim ? "MBIM (-p quectel-mbim-proxy, -p mbim-proxy)" : "QMI (-p quectel-qmi-proxy, -p qmi-proxy)")"
+        }
+        if QMITransports.isGobiNet(target.channel) {
+            return "GobiNet's \(target.channel) makes each open file a QMI client of its own, and no proxy serves it: dial without -p"
+        }
+        if target.discovered, case .quectel(let q) = p, q != .atc, (q == .mbim) != target.mbim {
+            return "-p \(p.name) speaks \(q == .mbim ? "MBIM" : "QMI"), but \(target.name) is in \(target.mbim ? "MBIM" : "QMI") mode (-p quectel-\(target.mbim ? "mbim" : "qmi")-proxy)"
+        }
+        if p.socket(device: target.channel) == nil {
+            return "-p \(p.name): the proxy is named after the last character of the device it serves, and '\(target.channel)' has none that can name it"
+        }
         return nil
     }
 
     static func dial(_ o: Options, log: Logger) -> Int32 {
         guard let target = find(o, log: log) else { return ExitCode.noModem }
-        let channel = o.proxy.map { "@" + $0 } ?? target.channel
+        if let p = o.proxy, let problem = proxyProblem(p, target) {
+            log.log(problem)
+            return ExitCode.usage
+        }
+        let channel = o.proxy.flatMap { $0.socket(device: target.channel) } ?? target.channel
+        if let p = o.proxy { log.log("through \(p.name) on \(channel)") }
 
-        let mbim = o.proxy?.equals("mbim-proxy") == true || (o.proxy == nil && target.mbim)
+        let mbim = o.proxy.map { $0.speaksMBIM } ?? target.mbim
         if mbim && o.pdns.count > 1 && !target.facts.mbimWWAN {
             log.log("several PDNs on a module in MBIM mode need cdc_mbim's VLAN links (wwan0.N), which qcm does not create yet; dial one PDN, or switch the module to QMI (AT+QCFG=\"usbnet\",0)")
             return ExitCode.noModem
@@ -178,7 +207,7 @@ enum Daemon {
         for p in o.pdns {
             let instance = Instance(runDir: o.runDir, channel: target.channel, pdn: p.pdn, pidFile: o.pdns.count == 1 ? o.pidFile : nil)
             do throws(Instance.Failure) {
-                try instance.lock(channel: o.proxy.map { "@" + $0 + "-" + target.channel } ?? target.channel)
+                try instance.lock(channel: o.proxy.map { "@" + $0.name + "-" + target.channel } ?? target.channel)
             } catch {
                 switch error {
                 case .held(let m): log.log(m); return ExitCode.locked
@@ -187,6 +216,16 @@ enum Daemon {
             }
             instance.set(.modem, target.name)
             instances[p.pdn] = instance
+            if o.proxy == .quectel(.atc) {
+                do throws(Instance.Failure) {
+                    try instance.lockSole(proxy: channel)
+                } catch {
+                    switch error {
+                    case .held(let m): log.log(m); return ExitCode.locked
+                    case .system(let m): log.log(m); return ExitCode.permission
+                    }
+                }
+            }
             if let mux = plan.link(p.pdn)?.mux {
                 do throws(Instance.Failure) {
                     try instance.lockMux(channel: target.channel, mux: mux, session: plan.kind == .wwan)
@@ -203,7 +242,7 @@ enum Daemon {
         if let v = SystemdNotify.env("QCM_QMI_TIMEOUT_MS").flatMap({ Text.parseInt($0) }), v > 0 { timeouts = timeouts.capped(v) }
         if let v = SystemdNotify.env("QCM_AT_CHECK_MS").flatMap({ Text.parseInt($0) }), v >= 100 { timeouts.atCallCheck = v }
         var config = SessionConfig(
-            options: o, channel: channel, device: target.channel, viaProxy: o.proxy != nil, netdev: target.netdev,
+            options: o, channel: channel, device: target.channel, proxy: o.proxy, netdev: target.netdev,
             rawIP: target.rawIP, rawIPSwitchable: target.rawIPSwitchable, driver: target.driver, timeouts: timeouts,
             plan: plan)
         config.driverOwnsCTL = o.proxy == nil && QMITransports.isGobiNet(target.channel)

@@ -116,6 +116,18 @@ final class Instance {
         muxLockPath = path
     }
 
+    /// One qcm at all through `proxy` (quectel-atc-proxy's socket), whatever its PDN: that
+    /// proxy hands every line the module sends to every client, so two qcm would take each
+    /// other's answers for their own. (It has no QMAP mux: its lock takes the mux lock's place.)
+    func lockSole(proxy: String) throws(Failure) {
+        let path = runDir + "/" + Instance.lockName(proxy) + ".sole"
+        guard let fd = try Instance.takeLock(path) else {
+            throw .held("another qcm (pid \(Instance.holder(path))) dials through \(proxy), which hands every answer to every client: one qcm at a time through it")
+        }
+        muxLockFD = fd
+        muxLockPath = path
+    }
+
     /// Opens and locks `path` (created without following symlinks, and only used when it is
     /// a regular file of ours) and writes our pid into it; nil when another process holds it.
     ///

@@ -42,6 +42,59 @@ final class PDNOptions {
     var effectiveAuth: UInt8 { auth ?? (password.map { $0.isEmpty ? 0 : 2 } ?? 0) }
 }
 
+/// A proxy qcm talks to the modem through (`-p NAME`), instead of opening its device.
+enum Proxy: Equatable {
+    /// libqmi's qmi-proxy (`@qmi-proxy`): CTL Internal Proxy Open with the device first.
+    case libqmi
+    /// libmbim's mbim-proxy (`@mbim-proxy`): proxy-control CONFIGURATION with the device first.
+    case libmbim
+    /// One of Quectel's (quectel-CM 1.6.8): `@quectel-qmi-proxyN`, `@quectel-mbim-proxy`,
+    /// `@quectel-atc-proxyN`.
+    case quectel(QuectelProxy)
+
+    /// The program's name, as `-p` takes it.
+    var name: String {
+        switch self {
+        case .libqmi: return "qmi-proxy"
+        case .libmbim: return "mbim-proxy"
+        case .quectel(let q): return q.name
+        }
+    }
+
+    /// `-p NAME` (quectel-CM's names; libqmi-proxy and libmbim-proxy too).
+    static func parse(_ v: String) -> Proxy? {
+        switch Word(v) {
+        case "qmi-proxy", "libqmi-proxy": return .libqmi
+        case "mbim-proxy", "libmbim-proxy": return .libmbim
+        case "quectel-qmi-proxy": return .quectel(.qmi)
+        case "quectel-mbim-proxy": return .quectel(.mbim)
+        case "quectel-atc-proxy": return .quectel(.atc)
+        default: return nil
+        }
+    }
+
+    /// The socket qcm connects to for the modem's `device`; nil when a Quectel proxy cannot be
+    /// named after it.
+    func socket(device: String) -> String? {
+        switch self {
+        case .libqmi: return "@qmi-proxy"
+        case .libmbim: return "@mbim-proxy"
+        case .quectel(let q): return q.socket(forDevice: device)
+        }
+    }
+
+    /// How the proxy is started, for the message that says it is not running.
+    func startHint(device: String) -> String {
+        switch self {
+        case .libqmi, .libmbim: return "/usr/libexec/\(name)"
+        case .quectel(let q): return q.startHint(device: device)
+        }
+    }
+
+    var speaksMBIM: Bool { self == .libmbim || self == .quectel(.mbim) }
+    var speaksAT: Bool { self == .quectel(.atc) }
+}
+
 /// Everything the command line can say. Parsing is quectel-CM compatible (`-s apn user
 /// password auth`, `-p PIN`, `-n pdn` ...) with long forms; a bad flag or value is one
 /// precise message, the usage, and exit status 2. Immutable after parsing: `qcm --simulate`
@@ -52,8 +105,8 @@ final class Options {
     /// `--data-path`: how traffic leaves the modem (auto: from what the driver offers).
     let dataPath: DataPathChoice
     let pin: String?
-    /// libqmi's qmi-proxy (abstract socket name).
-    let proxy: String?
+    /// `-p NAME`: the proxy to talk through.
+    let proxy: Proxy?
     let logFile: String?
     let interface: String?
     let device: String?
@@ -75,7 +128,7 @@ final class Options {
     let noLink: Bool
     let pidFile: String?
 
-    init(pdns: [PDNOptions], dataPath: DataPathChoice = .auto, pin: String?, proxy: String?, logFile: String?, interface: String?, device: String?,
+    init(pdns: [PDNOptions], dataPath: DataPathChoice = .auto, pin: String?, proxy: Proxy?, logFile: String?, interface: String?, device: String?,
          verbose: Bool, noDHCP: Bool, killPDN: Int?, simulate: Bool, simArgs: [String],
          sysRoot: String, devRoot: String, runDir: String, dns: DNSMode, resolvConf: String, script: String?,
          metric: UInt32, maxRetries: Int, stableAfterSeconds: Int, noLink: Bool, pidFile: String?) {
@@ -125,6 +178,11 @@ final class Options {
           -p, --pin PIN          verify the SIM PIN (4-8 digits) if the SIM asks for it
           -p qmi-proxy, --proxy  talk to the modem through libqmi's qmi-proxy
           -p mbim-proxy          talk to an MBIM modem through libmbim's mbim-proxy
+          -p quectel-qmi-proxy   ... through Quectel's quectel-qmi-proxy (@quectel-qmi-proxyN,
+                                 N the QMI device's last character: /dev/cdc-wdm0 → 0)
+          -p quectel-mbim-proxy  ... through Quectel's quectel-mbim-proxy (@quectel-mbim-proxy)
+          -p quectel-atc-proxy   an AT module through Quectel's quectel-atc-proxy
+                                 (@quectel-atc-proxyN, N the AT port's last character)
           -f, --log-file FILE    append the log to FILE as well
           -i, --interface IFACE  the modem owning network interface IFACE (several modems)
               --device PATH      the modem with QMI/MBIM channel PATH (/dev/cdc-wdm0, /dev/wwan0qmi0,
@@ -213,7 +271,7 @@ final class Options {
         var draft = PDNDraft()
         var groups: [PDNDraft] = []
         var dataPath = DataPathChoice.auto
-        var pin: String?, proxy: String?, logFile: String?, interface: String?, device: String?
+        var pin: String?, proxy: Proxy?, logFile: String?, interface: String?, device: String?
         var verbose = false, noDHCP = false, simulate = false, noLink = false
         var killPDN: Int?
         var simArgs: [String] = []
@@ -249,20 +307,19 @@ final class Options {
                 draft.auth = try parseAuth(try a.value(w))
             case "-p", "--pin":
                 let v = try a.value(w)
-                if v.equals("qmi-proxy") || v.equals("libqmi-proxy") {
-                    proxy = "qmi-proxy"
-                } else if v.equals("mbim-proxy") || v.equals("libmbim-proxy") {
-                    proxy = "mbim-proxy"
-                } else if v.equals("quectel-qmi-proxy") || v.ends(with: "mbim-proxy") || v.equals("quectel-atc-proxy") {
-                    throw UsageError(message: "-p \(v): qcm speaks libqmi's and libmbim's proxy protocols only (-p qmi-proxy, -p mbim-proxy)")
+                if let p = Proxy.parse(v) {
+                    if let before = proxy, before != p { throw UsageError(message: "-p \(before.name) and -p \(p.name): one proxy at a time") }
+                    proxy = p
                 } else {
                     let digits = v.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
                     guard digits, v.utf8.count >= 4, v.utf8.count <= 8 else {
-                        throw UsageError(message: "-p: '\(v)' is neither a PIN (4-8 digits) nor qmi-proxy")
+                        throw UsageError(message: "-p: '\(v)' is neither a PIN (4-8 digits) nor a proxy (qmi-proxy, mbim-proxy, quectel-qmi-proxy, quectel-mbim-proxy, quectel-atc-proxy)")
                     }
                     pin = v
                 }
-            case "--proxy": proxy = "qmi-proxy"
+            case "--proxy":
+                if let before = proxy, before != .libqmi { throw UsageError(message: "-p \(before.name) and --proxy: one proxy at a time") }
+                proxy = .libqmi
             case "-f", "--log-file": logFile = try a.value(w)
             case "-i", "--interface": interface = try a.value(w)
             case "--device": device = try a.value(w)

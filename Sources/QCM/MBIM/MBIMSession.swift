@@ -83,7 +83,7 @@ final class MBIMSession: SessionCore, SessionMachine {
                 open()
             case .channelOpened: channelOpened()
             case .channelOpenFailed(let e):
-                channelOpenFailed(e, name: "MBIM channel \(config.channel)", proxy: config.viaProxy ? "mbim-proxy" : nil)
+                channelOpenFailed(e, name: "MBIM channel \(config.channel)")
             case .channelClosed(let e): channelClosed(e)
             case .timer(let t): timer(t)
             case let .linkApplied(_, result): linkApplied(result)
@@ -194,8 +194,9 @@ final class MBIMSession: SessionCore, SessionMachine {
         guard isOpening else { return }
         setState(nil, "initializing")
         beginSetup()
-        if config.viaProxy {
-            // libmbim's proxy: say which device first; it answers OPEN itself.
+        if config.proxy == .libmbim {
+            // libmbim's proxy: say which device first; it answers OPEN itself. (Quectel's
+            // answers OPEN itself too, and has nothing to be told: its device is its own.)
             setup = .opening(attempt: 0)
             typealias P = MBIM.ProxyControl.Configuration
             let body = P.Set(devicePath: config.device, timeout: 30).encode()

@@ -136,7 +136,7 @@ final class QMISession: SessionCore, SessionMachine {
             case .start: start()
             case .channelOpened: channelOpened()
             case .channelOpenFailed(let e):
-                channelOpenFailed(e, name: "QMI channel \(config.channel)", proxy: config.viaProxy ? "qmi-proxy" : nil)
+                channelOpenFailed(e, name: "QMI channel \(config.channel)")
             case .channelClosed(let e): channelClosed(e)
             case .timer(let t): timer(t)
             case .rawIPSwitched(let ok): rawIPSwitched(ok)

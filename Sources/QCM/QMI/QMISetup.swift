@@ -17,7 +17,7 @@ extension QMISession {
         guard isOpening else { return }
         setState(nil, "initializing")
         beginSetup()
-        if config.viaProxy {
+        if config.proxy == .libqmi {
             setup = .proxyOpening
             var r = CTL.InternalProxyOpen.Request()
             r.devicePath = config.device
@@ -39,7 +39,8 @@ extension QMISession {
     }
 
     /// CTL Sync drops every client id on the modem: the ones a killed qcm left behind.
-    /// Through qmi-proxy it would drop other programs' clients too, so it is not sent there.
+    /// Through qmi-proxy it would drop other programs' clients too, so it is not sent there;
+    /// quectel-qmi-proxy refuses it from clients (it sends its own when it opens the device).
     func sync() {
         setup = .syncing
         send(.sync, CTL.Sync.Request(), timeout: config.timeouts.sync)
@@ -78,7 +79,7 @@ extension QMISession {
         let r = Request.allocate(service, for: use)
         let inStep = answered(r)
         if case .failure(let e) = result, e.isUntrustedPeer {      // a GobiNet stand-in that is not ours
-            let f = SessionCore.openFailure(ChannelError(e), channel: "QMI channel \(config.channel)", proxy: nil)
+            let f = SessionCore.openFailure(ChannelError(e), channel: "QMI channel \(config.channel)", proxyHint: nil)
             return fail(f.code, f.message)
         }
         guard case .success(let m) = result, m.result?.ok == true, let a = CTL.AllocateClientID.Response(m).allocation else {

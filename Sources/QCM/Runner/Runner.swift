@@ -261,7 +261,8 @@ final class Runner {
     }
 
     func openChannel(at device: String) {
-        let path = o.proxy.map { "@" + $0 } ?? device
+        let proxy = machine.config.proxy
+        let path = proxy.flatMap { $0.socket(device: device) } ?? device
         #if QCM_MBIM
         if machine.config.mbim { return openMBIM(path) }
         #endif
@@ -269,7 +270,11 @@ final class Runner {
         if machine.config.at { return openAT(device) }
         #endif
         let channel: any QMITransport
-        do throws(QMIError) { channel = try QMITransports.open(path) } catch { return feed(.channelOpenFailed(ChannelError(error))) }
+        do throws(QMIError) {
+            channel = proxy == .quectel(.qmi) ? try QMITransports.openQuectelProxy(device: device) : try QMITransports.open(path)
+        } catch {
+            return feed(.channelOpenFailed(ChannelError(error)))
+        }
         log.log("QMI channel \(path) open (\(channel.summary))")
         let e = QMIEngine(channel: channel, loop: loop)
         e.onFrame = { bytes, m, sent in self.log.frame(bytes, m, sent: sent) }
@@ -373,12 +378,14 @@ final class Runner {
 extension Runner {
     func openMBIM(_ path: String) {
         let channel: MBIMChannel
-        do throws(MBIMError) { channel = try MBIMChannel.open(path) } catch {
+        do throws(MBIMError) {
+            channel = machine.config.proxy == .quectel(.mbim) ? try MBIMChannel.openQuectelProxy() : try MBIMChannel.open(path)
+        } catch {
             if case let .system(op, e) = error { return feed(.channelOpenFailed(.system(operation: op, errno: e))) }
             if case .untrustedPeer(let why) = error { return feed(.channelOpenFailed(.untrustedPeer(why))) }
             return feed(.channelOpenFailed(.gone(error.description)))
         }
-        log.log("MBIM channel \(path) open (fd \(channel.fd))")
+        log.log("MBIM channel \(path) open (fd \(channel.fd)\(channel.onePerRead ? ", one message per read" : ""))")
         let e = MBIMEngine(channel: channel, loop: loop)
         e.onFrame = { bytes, m, sent in
             guard self.log.verbose else { return }

@@ -7,14 +7,18 @@ extension Runner {
     /// answers and unsolicited lines fed to the AT session.
     func openAT(_ path: String) {
         let channel: ATChannel
-        do throws(ATError) { channel = try ATChannel.open(path) } catch {
+        do throws(ATError) {
+            channel = machine.config.proxy == .quectel(.atc) ? try ATChannel.openQuectelProxy(device: path) : try ATChannel.open(path)
+        } catch {
             switch error {
             case let .system(op, e): return feed(.channelOpenFailed(.system(operation: op, errno: e)))
             case .deviceGone(let why): return feed(.channelOpenFailed(.gone(why)))
+            case .untrustedPeer(let why): return feed(.channelOpenFailed(.untrustedPeer(why)))
             default: return feed(.channelOpenFailed(.invalid(error.description)))
             }
         }
-        log.log("AT port \(path) open (fd \(channel.fd))")
+        log.log(channel.viaProxy ? "AT channel \(channel.path) open (fd \(channel.fd), quectel-atc-proxy: one command line per read)"
+                : "AT port \(path) open (fd \(channel.fd))")
         let e = ATEngine(channel: channel, loop: loop)
         e.onTrace = { line, sent in
             guard self.log.verbose else { return }

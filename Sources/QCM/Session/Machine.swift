@@ -185,11 +185,14 @@ enum ExitCode {
 /// What every session machine is set up with.
 struct SessionConfig {
     let options: Options
-    /// The channel as shown in the log and status ("/dev/cdc-wdm0", "@qmi-proxy").
+    /// The channel as shown in the log and status ("/dev/cdc-wdm0", "@qmi-proxy",
+    /// "@quectel-qmi-proxy0").
     let channel: String
-    /// The modem's control device, which a proxy is asked to open.
+    /// The modem's control device, which a proxy is asked to open (or is named after).
     let device: String
-    let viaProxy: Bool
+    /// `-p`: the proxy qcm talks through, if any.
+    let proxy: Proxy?
+    var viaProxy: Bool { proxy != nil }
     /// The driver owns QMI's CTL (GobiNet): no Sync, client ids come with its service files.
     var driverOwnsCTL = false
     let netdev: String?

@@ -151,22 +151,23 @@ class SessionCore {
 
     /// The channel did not open: fatal before the first setup, else waited out — except a
     /// socket served by someone qcm does not trust, which is never retried.
-    func channelOpenFailed(_ e: ChannelError, name: String, proxy: String?) {
+    func channelOpenFailed(_ e: ChannelError, name: String) {
         guard isOpening else { return }
         if initializedOnce && !e.isUntrustedPeer { return scheduleReopen("cannot open \(config.channel): \(e.description)") }
-        let f = SessionCore.openFailure(e, channel: name, proxy: proxy)
+        let hint = config.proxy.map { "is \($0.name) running? it starts with: \($0.startHint(device: config.device))" }
+        let f = SessionCore.openFailure(e, channel: name, proxyHint: hint)
         fail(f.code, f.message)
     }
 
     /// The control channel did not open: the message and exit code. A permission problem or
     /// an untrusted peer is named as one (exit 9); through a proxy, the message says how to
     /// start it.
-    static func openFailure(_ e: ChannelError, channel: String, proxy: String?) -> (code: Int32, message: String) {
+    static func openFailure(_ e: ChannelError, channel: String, proxyHint: String?) -> (code: Int32, message: String) {
         if case .untrustedPeer(let why) = e {
             return (ExitCode.permission, "cannot use the \(channel): \(why). Nothing was sent to it: no PIN, no password")
         }
         var message = "cannot open the \(channel): \(e.description)"
-        if let p = proxy { message += " (is \(p) running? it starts with: /usr/libexec/\(p))" }
+        if let h = proxyHint { message += " (\(h))" }
         if case let .system(_, errno) = e, Errno(errno).isPermissionDenied {
             return (ExitCode.permission, message + " (qcm needs read and write access to it: run as root, or as a user of its group)")
         }
