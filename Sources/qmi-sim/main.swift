@@ -40,12 +40,17 @@ let usage = """
                              --reject-call apply
       --gobinet              Quectel's GobiNet instead: /dev/qcqmi0 with one file per QMI service
                              (client ids from the ioctl, messages without the QMUX header), netdev
-                             usb0 (use --veth for its 802.3 link and DHCP)
+                             usb0 (use --veth for its 802.3 link and DHCP; --tun makes it a TAP in
+                             raw-IP mode, with bridge mode)
       --pcie                 a PCIe module on Quectel's pcie_mhi instead (RM500Q, product 0306):
                              the MHI bus in sysfs, the QMI node mhi_QMI0, netdev rmnet_mhi0 with
                              children rmnet_mhi0.1..N (qmap_mode N from --qmap, default 1, whose
                              child also carries the call), link_state, qmap_size (default 15360),
                              and the modem's data endpoint PCIe (type 3, interface 4)
+      --no-bridge            the driver built without bridge support: no bridge_mode and bridge_ipv4
+                             (by default qmi_wwan_q, GobiNet and pcie_mhi have them on their
+                             Ethernet-type netdevs; with --tun these are TAP devices that can be
+                             bridged to a LAN, and bridge mode is served as the drivers do it)
       --product HEX          product id (default 0125, EC25; --pcie 0306); 0800/0801 (RG500Q/RG520N)
                              and PCIe 0306/0308 make the driver decode QMAPv5 and the modem speak it
       --at                   a module without QMI, dialed with AT commands (EC200U by default; --product
@@ -138,6 +143,7 @@ var signalWalk: Int64 = 0
 var atMode = false
 var usbnet = "ncm"
 var atFaults: [(inout ATSimConfig) -> Void] = []
+var noBridge = false
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -171,6 +177,7 @@ while !args.isEmpty {
         guard n >= 1 && n <= 8 else { fail("--qmap takes 1 to 8") }
         qmapMode = Int(n)
     case "--gobinet": gobiNet = true
+    case "--no-bridge": noBridge = true
     case "--pcie": pcie = true
     case "--mbim": mbimMode = true
     case "--at": atMode = true
@@ -435,10 +442,12 @@ let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: dr
 
 var veth: VethLink?
 do {
-    if let r = root, !makeVeth, !gobiNet {
-        let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmapMode ?? 1) : qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+    if let r = root, !makeVeth {
+        let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmapMode ?? 1) : gobiNet ? .gobiNet(mode: 0)
+            : qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
         try DataPlane.attach(to: sim, root: r, driver: plane, parent: netdev, networking: makeTun,
-                             driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: sdx55 ? 0 : 1)
+                             driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: sdx55 ? 0 : 1,
+                             bridgeSupport: !noBridge)
         if makeTun { log("TUN \(netdev) created; pings to a call's gateway are answered when the data path is right") }
     }
     if makeVeth {

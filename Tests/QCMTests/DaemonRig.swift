@@ -50,7 +50,8 @@ final class DaemonRig {
     /// serves the driver's attributes, and with a namespace its netdevs as TUN devices in it.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
-         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", _ configure: (inout SimConfig) -> Void = { _ in }) throws {
+         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", bridgeSupport: Bool = true,
+         _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
         let pcie = driver == "pcie_mhi"
@@ -102,12 +103,14 @@ final class DaemonRig {
             mbimSim = s
             return
         }
-        if qmap != nil || driver == "qmi_wwan" || pcie {
+        if qmap != nil || driver == "qmi_wwan" || pcie || driver == "GobiNet" {
             let owned = namespace == nil && ns != nil
-            let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmap ?? 1) : qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+            let plane: DataPlane.Driver = pcie ? .pcieMHI(mode: qmap ?? 1) : driver == "GobiNet" ? .gobiNet(mode: 0)
+                : qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
             try DataPlane.attach(to: sim, root: root, driver: plane, parent: netdev,
                                  namespace: owned ? "/run/netns/" + ns!.name : nil, networking: owned,
-                                 driverQMAP: pcie ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: pcie ? 0 : 1)
+                                 driverQMAP: pcie ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: pcie ? 0 : 1,
+                                 bridgeSupport: bridgeSupport)
         }
         sim.startThread()
         if driver == "GobiNet" {

@@ -94,6 +94,7 @@ enum Daemon {
         if let d = o.device { t.channel = d }
         t.facts = DriverFacts(modem, netdev: t.netdev, sysRoot: o.sysRoot)
         t.mbim = modem.speaksMBIM
+        t.productID = modem.productID
         return t
     }
 
@@ -132,13 +133,19 @@ enum Daemon {
             log.log("several PDNs on a module in MBIM mode need cdc_mbim's VLAN links (wwan0.N), which qcm does not create yet; dial one PDN, or switch the module to QMI (AT+QCFG=\"usbnet\",0)")
             return ExitCode.noModem
         }
+        if (mbim || target.at) && o.pdns.contains(where: { $0.bridge }) {
+            log.log(BridgePlan.notQMI(driver: target.driver, mbim: mbim))
+            return ExitCode.noModem
+        }
         if target.at, let problem = atProblem(o) {
             log.log(problem)
             return ExitCode.usage
         }
         let plan: DataPlan
+        var bridges: [BridgeTarget] = []
         do throws(DataPlan.Failure) {
             plan = try DataPlan.decide(target.facts, pdns: o.pdns, choice: o.dataPath)
+            if !mbim && !target.at { bridges = try BridgePlan.decide(target.facts, plan, pdns: o.pdns) }
         } catch {
             log.log(error.message)
             return ExitCode.noModem
@@ -181,6 +188,7 @@ enum Daemon {
             plan: plan)
         config.driverOwnsCTL = o.proxy == nil && QMITransports.isGobiNet(target.channel)
         config.productID = target.productID
+        config.bridges = bridges
         let session: Runner.Session
         if target.at {
             #if QCM_AT

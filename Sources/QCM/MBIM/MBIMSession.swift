@@ -73,6 +73,7 @@ final class MBIMSession: SessionCore, SessionMachine {
             case .timer(let t): timer(t)
             case let .linkApplied(_, result): linkApplied(result)
             case .dataPathChanged(let why): fail(ExitCode.noModem, why)
+            case .bridgeSet: break                  // bridge mode is refused before an MBIM or AT session starts
             case .stop(let signal): stop(signal: signal)
             case .stopPDN: stop(signal: "qcm -k")
             case .statusQuery(let token): statusQuery(token)

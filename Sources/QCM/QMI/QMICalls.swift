@@ -183,6 +183,7 @@ extension QMISession {
     }
 
     func configure(_ c: Call) {
+        if let t = config.bridge(c.pdn), t.on { return configureBridge(c, t) }
         guard !options.noLink else { return connected(c, nil) }
         guard let dev = netdev(c.pdn) else {
             log("no network interface known for this modem: link configuration skipped (use -i IFACE)")
@@ -203,7 +204,11 @@ extension QMISession {
         case .success(let plan):
             if c.phase == .connected {
                 c.plan = plan
-                statusAddresses(c, plan)
+                if c.bridgeAddress == nil { statusAddresses(c, plan) }
+            } else if c.phase == .configuring, let a = c.bridgeAddress {
+                // The netdev is up without an address: now the driver is told the LAN host's.
+                c.plan = plan
+                emit(.setBridge(pdn: pdn, on: true, ipv4: a))
             } else if c.phase == .configuring {
                 connected(c, plan)
             }

@@ -17,6 +17,8 @@ final class Preparation {
     var granted: (version: WDA.AggregationProtocol, size: UInt32)?
     /// PDNs whose qmimux/rmnet link is being created (0: the parent being brought up).
     var linksPending: [Int] = []
+    /// PDNs whose bridge mode is being written.
+    var bridgesPending: [Int] = []
 
     init(wantRawIP: Bool) { self.wantRawIP = wantRawIP }
 
@@ -36,8 +38,9 @@ final class Preparation {
 extension QMISession {
     func prepare() {
         // raw-IP where the driver does it; qmi_wwan in 802.3 mode is switched first. QMAP
-        // always runs on raw-IP.
-        let wantRawIP = plan.usesQMAP || (config.rawIP ?? !(config.driver?.equals("GobiNet") ?? false))
+        // always runs on raw-IP, and so does bridge mode (GobiNet bridges only in raw-IP).
+        let bridged = config.bridges.contains { $0.on }
+        let wantRawIP = plan.usesQMAP || bridged || (config.rawIP ?? !(config.driver?.equals("GobiNet") ?? false))
         if config.rawIP == false && config.rawIPSwitchable {
             setup = .switchingRawIP(wantRawIP: wantRawIP)
             emit(.switchRawIP)
@@ -69,6 +72,9 @@ extension QMISession {
             requestDataFormat(p)
         } else if plan.usesQMAP {
             return fail(ExitCode.link, "QMAP needs the modem's WDA service to set the data format, and it gave no WDA client")
+        }
+        for t in config.bridges where calls.contains(where: { $0.pdn == t.pdn && $0.phase != .failed }) {
+            bridgeAtStart(t, p)
         }
         for c in calls where c.phase != .failed {
             prepareProfile(c)
@@ -289,11 +295,85 @@ extension QMISession {
     /// Every answer of the preparation in: set up — field status is watched, and each call
     /// waits for the network.
     func preparationDone() {
-        guard case .preparing(let p) = setup, p.step.isDone, p.linksPending.isEmpty else { return }
+        guard case .preparing(let p) = setup, p.step.isDone, p.linksPending.isEmpty, p.bridgesPending.isEmpty else { return }
         if !p.step.problems.isEmpty { return setupFailed(p.step.problems.joined(separator: "; "), code: ExitCode.link) }
         setup = nil
         becameReady()
         watchNetwork()
         for c in calls where c.phase == .setup { waitForNetwork(c) }
+    }
+}
+
+// MARK: bridge mode
+
+extension QMISession {
+    /// Before the dial: bridge mode on where -b asks for it (the address still 0), off on
+    /// the other netdevs that have it (quectel-CM writes it either way: with the mode left
+    /// on, the driver drops the host's own frames). With --no-link the commands are logged.
+    func bridgeAtStart(_ t: BridgeTarget, _ p: Preparation) {
+        if options.noLink {
+            guard t.on else { return }
+            return log("--no-link: put \(t.netdev) in bridge mode yourself: " + t.commands(sysRoot: options.sysRoot, on: true, address: 0).joined(separator: "; "))
+        }
+        if t.on { log("\(t.netdev): bridge mode on (-b): the call's IPv4 address goes to the LAN host, \(t.netdev) gets none") }
+        p.bridgesPending.append(t.pdn)
+        emit(.setBridge(pdn: t.pdn, on: t.on, ipv4: 0))
+    }
+
+    /// What the Runner reports after writing the bridge attributes.
+    func bridgeSet(_ pdn: Int, _ result: Result<String?, LinkError>) {
+        guard let t = config.bridge(pdn) else { return }
+        if case .preparing(let p) = setup, let i = p.bridgesPending.firstIndex(of: pdn) {
+            p.bridgesPending.remove(at: i)
+            switch result {
+            case .success:
+                if t.on && !bridgesOn.contains(pdn) { bridgesOn.append(pdn) }
+            case .failure(let e):
+                guard t.on else {
+                    log("warning: could not turn bridge mode off on \(t.netdev): \(e.description)")
+                    break
+                }
+                return fail(e.isPermissionDenied ? ExitCode.permission : ExitCode.link,
+                            "cannot put \(t.netdev) in bridge mode: \(e.description)")
+            }
+            return preparationDone()
+        }
+        guard let c = call(pdn), c.phase == .configuring, c.bridgeAddress != nil else {
+            if case .failure(let e) = result { log("warning: \(t.netdev): \(e.description)") }
+            return
+        }
+        switch result {
+        case .success(let master):
+            c.bridgeMaster = master
+            if master == nil {
+                log("warning: \(t.netdev) is not a port of a bridge: the LAN host reaches the driver only through one (ip link set \(t.netdev) master br0)")
+            }
+            connected(c, c.plan)
+        case .failure(let e):
+            linkFailed(pdn, e)
+        }
+    }
+
+    /// A bridged call is up: the address goes to the driver, not to the netdev. The netdev
+    /// is brought up with the call's MTU and no address (an empty link plan: what others
+    /// left on it goes, as for any link qcm configures); then bridge_ipv4 is written.
+    func configureBridge(_ c: Call, _ t: BridgeTarget) {
+        guard let r = c.settings[.ipv4], let a = r.ipv4Address, IPAddress(ipv4: a).isUsableUnicast else {
+            // A failed dial (it counts for --max-retries): the call is stopped, nothing reaches the driver.
+            for (f, h) in c.handles.pairs { stopCall(c, family: f, handle: h, timeout: config.timeouts.request) }
+            c.handles.removeAll()
+            deconfigure(c, release: false)          // link_state down again
+            c.phase = .setup
+            return dialFailed(c, "bridge mode: the modem gave no usable IPv4 address to hand to the LAN host")
+        }
+        c.bridgeAddress = a
+        if options.noLink {
+            log("--no-link: hand \(IPAddress(ipv4: a).text) to the driver yourself: "
+                + t.commands(sysRoot: options.sysRoot, on: true, address: a).joined(separator: "; "))
+            return connected(c, nil)
+        }
+        let plan = LinkPlan(interface: t.netdev, metric: options.metric, defaultRoute: false)
+        if let mtu = r.mtu, mtu >= 576, mtu <= 65535 { plan.mtu = mtu }
+        emit(.applyLink(pdn: c.pdn, plan, leaseSeconds: nil, renew: false))
     }
 }
