@@ -50,7 +50,7 @@ final class DaemonRig {
     /// serves the driver's attributes, and with a namespace its netdevs as TUN devices in it.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
-         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", bridgeSupport: Bool = true,
+         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", bridgeSupport: Bool = true, product: String? = nil,
          _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
@@ -91,7 +91,7 @@ final class DaemonRig {
             return
         }
         try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP,
-                                    product: mbim != nil ? "0800" : pcie ? "0306" : "0125",
+                                    product: product ?? (mbim != nil ? "0800" : pcie ? "0306" : "0125"),
                                     driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
                                     qmapMode: qmap, qmapSize: qmapSize)
         channelKey = (FakeHardware.socketPath(root: root, driver: driver) as NSString).lastPathComponent

@@ -121,6 +121,9 @@ enum Daemon {
         }
         if o.proxy != nil { return "-p/--proxy is for QMI and MBIM proxies; an AT module is dialed on its AT port" }
         if o.dataPath != .auto { return "--data-path chooses how QMI data is carried; an AT module's data is plain Ethernet" }
+        if o.pdns.contains(where: { $0.bringUp != nil || $0.apnType != nil }) {
+            return "-a and -y choose how a QMI or MBIM call is brought up; the AT commands of UNISOC and ASR modules (AT+QICSGP, AT+QNETDEVCTL, AT+CGACT) carry no APN type: drop them"
+        }
         return nil
     }
 
@@ -140,6 +143,10 @@ enum Daemon {
         if target.at, let problem = atProblem(o) {
             log.log(problem)
             return ExitCode.usage
+        }
+        if !mbim && !target.at, let problem = APNTypeRules.problem(o.pdns, productID: target.productID) {
+            log.log(problem)
+            return ExitCode.noModem
         }
         let plan: DataPlan
         var bridges: [BridgeTarget] = []

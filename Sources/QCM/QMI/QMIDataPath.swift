@@ -247,33 +247,61 @@ extension QMISession {
     /// The profile: created when it does not exist, rewritten only when APN, user,
     /// password or authentication differ from what it holds.
     func prepareProfile(_ c: Call) {
-        guard let apn = c.options.apn, let cid = c.clientIDs.first else { return }
+        guard let cid = c.clientIDs.first else { return }
+        let sdx35 = APNTypeRules.takesTypeInStartNetwork(config.productID)
+        if sdx35, let b = c.options.bringUp {
+            // Start Network names no profile then: the profile is left as it is.
+            return log("the call is brought up by \(b.name) (SDX35: WDS Start Network TLV \(b == .byName ? "0x3C" : "0x3D")), not by profile \(c.profile): the profile is not written")
+        }
+        // -y on a modem that keeps the APN type in its profiles (SDX35 take it in Start Network).
+        var mask: UInt64?
+        if !sdx35, let want = APNTypeRules.mask(c.options.apnType) {
+            if c.profileMissing || c.profileSettings?.apnTypeMask != nil {
+                if c.profileSettings?.apnTypeMask?.rawValue != want { mask = want }
+            } else {
+                log("-y \(c.options.apnType ?? 0) (\(PDNOptions.apnTypeName(c.options.apnType ?? 0))): profile \(c.profile) carries no APN type on this modem (no APN Type Mask in Get Profile Settings), and only SDX35 modules take it in Start Network: the call is brought up by profile \(c.profile) as it is")
+            }
+        }
+        if c.options.bringUp == .byName {
+            log("-a 1: Start Network names the APN \(c.options.apn ?? ""), with profile \(c.profile)")
+        }
+        guard c.options.apn != nil || mask != nil else { return }
+        let apn = c.options.apn
         let user = c.options.user ?? "", password = c.options.password ?? ""
         let auth = c.options.effectiveAuth
-        let line = "\(apn)/\(user)/\(password.isEmpty ? "" : "***")/\(auth)"
+        let typeText = mask == nil ? "" : " apn-type \(PDNOptions.apnTypeName(c.options.apnType ?? 0))"
+        let line = (apn.map { "\($0)/\(user)/\(password.isEmpty ? "" : "***")/\(auth)" } ?? "(APN as it is)") + typeText
         if c.profileMissing {
             log("requestCreateProfile[\(c.profile)] \(line): profile \(c.profile) does not exist; creating it")
             var r = WDS.CreateProfile.Request(clientID: cid)
             r.profileType = .`3gpp`
-            r.apnName = apn
+            r.apnName = apn ?? ""
             r.username = user
             r.password = password
             r.authentication = WDS.Authentication(rawValue: auth)
+            if let m = mask { r.apnTypeMask = WDS.ApnTypeMask(rawValue: m) }
             expect(.createProfile(pdn: c.pdn))
             send(.createProfile(pdn: c.pdn), r)
             return
         }
-        if let have = c.profileSettings, (have.apnName ?? "").equals(apn), (have.username ?? "").equals(user),
-           (have.password ?? "").equals(password), (have.authentication?.rawValue ?? 0) == auth {
-            return
+        var credentials = false
+        if let apn {
+            let have = c.profileSettings
+            credentials = !((have?.apnName ?? "").equals(apn) && (have?.username ?? "").equals(user)
+                            && (have?.password ?? "").equals(password) && (have?.authentication?.rawValue ?? 0) == auth)
+                || have == nil
         }
+        guard credentials || mask != nil else { return }
         log("requestSetProfile[\(c.profile)] \(line)")
         var r = WDS.ModifyProfile.Request(clientID: cid)
         r.profileIdentifier = WDS.ProfileIdentifier(profileType: .`3gpp`, profileIndex: UInt8(c.profile))
-        r.apnName = apn
-        r.username = user
-        r.password = password
-        r.authentication = WDS.Authentication(rawValue: auth)
+        if credentials, let apn {
+            r.apnName = apn
+            r.username = user
+            r.password = password
+            r.authentication = WDS.Authentication(rawValue: auth)
+        }
+        if let m = mask { r.apnTypeMask = WDS.ApnTypeMask(rawValue: m) }
         expect(.modifyProfile(pdn: c.pdn))
         send(.modifyProfile(pdn: c.pdn), r)
     }
