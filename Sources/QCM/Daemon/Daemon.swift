@@ -56,6 +56,9 @@ enum Daemon {
         /// The module is dialed with AT commands (UNISOC/ASR, no QMI): `channel` is its AT port.
         var at = false
         var productID: UInt16?
+        /// The USB bus and device numbers (nil: not on USB), for -u.
+        var busNumber: Int?
+        var deviceNumber: Int?
     }
 
     /// A tty named with --device and no sysfs to say more: an AT port (ttyUSBn, ttyACMn,
@@ -81,8 +84,15 @@ enum Daemon {
         }
         log.log("Find \(modem.sysfsPath) idVendor=0x\(QuectelModels.hex4(modem.vendorID)) idProduct=0x\(QuectelModels.hex4(modem.productID))"
                 + (modem.busNumber.map { ", bus=0x\(Text.hex($0, 3)), dev=0x\(Text.hex(modem.deviceNumber ?? 0, 3))" } ?? ""))
-        if modem.control == .at { return atTarget(modem, o, log: log) }
+        if modem.control == .at {
+            var t = atTarget(modem, o, log: log)
+            t.busNumber = modem.busNumber
+            t.deviceNumber = modem.deviceNumber
+            return t
+        }
         var t = Target(channel: modem.controlDevice ?? "", netdev: o.interface ?? modem.netInterface)
+        t.busNumber = modem.busNumber
+        t.deviceNumber = modem.deviceNumber
         log.log("Auto find qmichannel = \(t.channel)")
         log.log("Auto find usbnet_adapter = \(t.netdev ?? "?")")
         log.log("netcard driver = \(modem.driver ?? "?"), driver version = \(modem.driverVersion ?? "unknown")")
@@ -125,6 +135,24 @@ enum Daemon {
             return "-a and -y choose how a QMI or MBIM call is brought up; the AT commands of UNISOC and ASR modules (AT+QICSGP, AT+QNETDEVCTL, AT+CGACT) carry no APN type: drop them"
         }
         return nil
+    }
+
+    /// `-u FILE`: the modem's USB traffic from debugfs usbmon (under the sysfs root, so that
+    /// a copy of a board's tree, or a test, can stand in for it). Where it cannot run, one
+    /// line says why, and qcm goes on without it.
+    static func startUsbmon(_ file: String, _ target: Target, _ o: Options, loop: EventLoop, log: Logger) -> UsbmonCapture? {
+        do throws(UsbmonCapture.Unavailable) {
+            let source = try UsbmonCapture.source(debugRoot: o.sysRoot + "/kernel/debug", moduleRoot: o.sysRoot + "/module",
+                                                  bus: target.busNumber)
+            let c = UsbmonCapture(source: source, file: file, bus: target.busNumber ?? 0, device: target.deviceNumber ?? 0,
+                                  loop: loop, log: log)
+            try c.start()
+            log.log("usbmon: copying bus \(c.bus) device \(Text.decimal(c.device, width: 3))'s traffic from \(source) into \(file)")
+            return c
+        } catch {
+            log.log("-u \(file): no USB capture: \(error.reason); qcm goes on without it")
+            return nil
+        }
     }
 
     static func dial(_ o: Options, log: Logger) -> Int32 {
@@ -225,9 +253,11 @@ enum Daemon {
         _ = csys_ignore_sigpipe()
         let notify = SystemdNotify()
         let interface = target.netdev
+        let capture = o.usbmonFile.flatMap { startUsbmon($0, target, o, loop: loop, log: log) }
         let rediscover: (() -> Runner.Found?)? = o.device != nil ? nil : {
             guard let m = try? Discovery.select(Discovery.scan(DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)), interface: interface),
                   (m.control == .at) == target.at, let channel = target.at ? m.atPort : m.controlDevice else { return nil }
+            capture?.retarget(bus: m.busNumber, device: m.deviceNumber)
             return Runner.Found(channel: channel, facts: target.at ? DriverFacts() : DriverFacts(m, netdev: interface, sysRoot: o.sysRoot))
         }
         let runner = Runner(session: session, loop: loop, log: log, notify: notify, instances: instances, rediscover: rediscover)
@@ -255,6 +285,11 @@ enum Daemon {
         while runner.exitCode == nil { loop.run() }
         _ = close(sfd)
         let code = runner.exitCode ?? ExitCode.failure
+        if let c = capture {
+            c.drain()
+            c.stop()
+            log.log("usbmon: \(c.linesWritten) line(s) of the modem's (of \(c.linesSeen) on bus \(c.bus)) written to \(c.file)")
+        }
         log.log("qcm exit \(code)")
         return code
     }
