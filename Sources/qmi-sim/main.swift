@@ -30,7 +30,8 @@ let usage = """
 
     Driver (the host side of the data path; the sysfs attributes qcm writes are FIFOs served here)
       --qmap N               Quectel's qmi_wwan_q with qmap_mode N: links NAME_1..NAME_N for muxes
-                             0x81..0x80+N (N = 1: NAME carries 0x81), link_state, qmap_size
+                             0x81..0x80+N (N = 1: NAME carries 0x81; N = 0: NAME carries plain
+                             raw IP), link_state, qmap_size
                              (default: upstream qmi_wwan with qmi/raw_ip, qmi/add_mux, qmi/del_mux)
       --qmap-size BYTES      the driver's receive buffer, qmap_size (default 4096; --pcie 15360)
       --mbim                 the module in MBIM mode instead (RM500Q on cdc_mbim): MBIM Basic Connect
@@ -88,6 +89,10 @@ let usage = """
       --gateway ADDR         IPv4 gateway (default 10.90.1.114)
       --dns ADDR[,ADDR]      IPv4 DNS servers (default 211.138.180.2,211.138.180.3)
       --mtu N                MTU (default 1500)
+      --sdx35                an SDX35 module (product 0316): WDS Start Network takes the APN type
+                             (TLV 0x38) and brings a call up by APN name (0x3C) or type (0x3D);
+                             profile 1 is of type internet, profile 2 (APN ims) of type IMS
+      --profile-apn-types    the modem's profiles carry an APN type (Get Profile Settings TLV 0xDD)
       --client-ids N         client ids per service before ClientIdsExhausted (default 16)
       --calls-outlive-clients  calls stay up when their client is released (autoconnect-like)
 
@@ -174,7 +179,7 @@ while !args.isEmpty {
     case "--netns": netns = value(a)
     case "--qmap":
         let n = number(a)
-        guard n >= 1 && n <= 8 else { fail("--qmap takes 1 to 8") }
+        guard n >= 0 && n <= 8 else { fail("--qmap takes 0 to 8") }
         qmapMode = Int(n)
     case "--gobinet": gobiNet = true
     case "--no-bridge": noBridge = true
@@ -254,6 +259,14 @@ while !args.isEmpty {
         config.ipv4DNS = list.map { $0! }
     case "--mtu": config.mtu = UInt32(number(a))
     case "--client-ids": config.clientIDsPerService = Int(number(a))
+    case "--sdx35":
+        config.apnTypeInStartNetwork = true
+        config.profilesCarryAPNType = true
+        config.profiles[0].apnTypeMask = 1
+        config.profiles[1].apn = "ims"
+        config.profiles[1].apnTypeMask = 2
+        if chosenProduct == nil { chosenProduct = "0316" }
+    case "--profile-apn-types": config.profilesCarryAPNType = true
     case "--calls-outlive-clients": config.callsOutliveClients = true
     case "--latency": config.latencyMs = number(a)
     case "--latency-for":

@@ -361,8 +361,11 @@ extension QMISession {
                     log("warning: could not turn bridge mode off on \(t.netdev): \(e.description)")
                     break
                 }
-                return fail(e.isPermissionDenied ? ExitCode.permission : ExitCode.link,
-                            "cannot put \(t.netdev) in bridge mode: \(e.description)")
+                // EACCES: not allowed to write sysfs (exit 9). EPERM comes from the driver's
+                // store(): older GobiNet drivers take bridge_mode only while the netdev is down.
+                var why = "cannot put \(t.netdev) in bridge mode: \(e.description)"
+                if e.errno == EPERM { why += " (older GobiNet drivers take bridge_mode only while \(t.netdev) is down: ip link set \(t.netdev) down, then start qcm)" }
+                return fail(e.errno == EACCES ? ExitCode.permission : ExitCode.link, why)
             }
             return preparationDone()
         }
