@@ -94,7 +94,7 @@ final class UsbmonCapture {
         }
         // A FIFO (a stand-in) can be polled; usbmon's own file cannot: it is read on a timer.
         if Files.info(fd: input)?.kind == .fifo {
-            watchID = loop.watch(input) { [unowned self] _ in self.drain() }
+            watchID = loop.watch(input) { _ in self.drain() }
         } else {
             tick()
         }
@@ -103,7 +103,7 @@ final class UsbmonCapture {
     private func tick() {
         drain()
         guard input >= 0 else { return }
-        timerID = loop.after(UsbmonCapture.intervalMs) { [unowned self] in
+        timerID = loop.after(UsbmonCapture.intervalMs) {   // the cycle ends with stop()
             self.timerID = nil
             self.tick()
         }
