@@ -25,7 +25,8 @@ let usage = """
                              answer pings to the call's gateway when the data path is set up right
                              (with -v, why a ping was dropped)
       --veth                 (root) create NAME as a veth whose far end has the gateway and runs
-                             dnsmasq handing out the call's address (802.3 mode)
+                             dnsmasq handing out the call's address (802.3 mode); it has no bridge
+                             attributes (bridge mode is simulated on --tun's netdevs)
       --netns NS             (root) create the netdev inside network namespace NS (created if needed)
 
     Driver (the host side of the data path; the sysfs attributes qcm writes are FIFOs served here)
