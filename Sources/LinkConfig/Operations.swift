@@ -10,6 +10,8 @@ enum RT {
     static let replace: UInt16 = 0x100, excl: UInt16 = 0x200, create: UInt16 = 0x400
     static let iflaAddress: UInt16 = 1, iflaIfname: UInt16 = 3, iflaMTU: UInt16 = 4, iflaLink: UInt16 = 5
     static let iflaLinkinfo: UInt16 = 18, infoKind: UInt16 = 1, infoData: UInt16 = 2
+    /// IFLA_MASTER: the bridge (or bond) a link is a port of.
+    static let iflaMaster: UInt16 = 10
     static let rmnetMuxID: UInt16 = 1, rmnetFlags: UInt16 = 2
     /// IFLA_PARENT_DEV_NAME (the WWAN device a wwan link belongs to), IFLA_WWAN_LINK_ID.
     static let iflaParentDevName: UInt16 = 56, wwanLinkID: UInt16 = 1
@@ -36,6 +38,8 @@ public struct LinkInfo: Equatable {
     public let flags: UInt32
     public let mtu: UInt32
     public let type: UInt16
+    /// The index of the bridge (or bond) this link is a port of; 0: none.
+    public var master: Int32 = 0
     public var isUp: Bool { flags & 1 != 0 }
 }
 
@@ -210,12 +214,13 @@ extension Netlink {
     static func parseLink(_ b: [UInt8]) -> LinkInfo? {
         let r = Reader(b: b)
         guard b.count >= 32, let type = r.u16(18), let index = r.i32(20), let flags = r.u32(24) else { return nil }
-        var name = "", mtu: UInt32 = 0
+        var name = "", mtu: UInt32 = 0, master: Int32 = 0
         for (t, v) in attributes(b, from: 32) {
             if t == RT.iflaIfname { name = String(decoding: v.prefix { $0 != 0 }, as: UTF8.self) }
             if t == RT.iflaMTU, v.count >= 4 { mtu = Reader(b: v).u32(0) ?? 0 }
+            if t == RT.iflaMaster, v.count >= 4 { master = Reader(b: v).i32(0) ?? 0 }
         }
-        return LinkInfo(index: index, name: name, flags: flags, mtu: mtu, type: type)
+        return LinkInfo(index: index, name: name, flags: flags, mtu: mtu, type: type, master: master)
     }
 
     // MARK: addresses

@@ -210,6 +210,8 @@ public struct MBIMUUID: Equatable {
     public static let qmi = MBIMUUID("d1a30bc2-f97a-6e43-bf65-c7e24fb0f0d3")
     public static let basicConnectExtensions = MBIMUUID("3d01dcc5-fef5-4d05-0d3a-bef7058e9aaf")
     public static let contextInternet = MBIMUUID("7e5e2a7e-4e6f-7272-736b-656e7e5e2a7e")
+    /// CONNECT's context type for IMS (libmbim's MBIM_CONTEXT_TYPE_IMS).
+    public static let contextIMS = MBIMUUID("21610d01-3074-4bce-9425-b53a07d697d6")
 
     public var text: String {
         var out = ""
@@ -226,6 +228,7 @@ public struct MBIMUUID: Equatable {
         if self == .qmi { return "qmi" }
         if self == .basicConnectExtensions { return "ms-basic-connect-extensions" }
         if self == .contextInternet { return "internet" }
+        if self == .contextIMS { return "ims" }
         return text
     }
 }

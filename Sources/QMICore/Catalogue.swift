@@ -256,6 +256,9 @@ public enum QMICatalogue {
             33 Enable Autoconnect: bool
             34 Extended Technology Preference: enum16 wdsExtendedTechnologyPreference
             35 Call Type: enum8 wdsCallType
+            38 APN Type: enum32 wdsApnType
+            3c Bring Up By APN Name: bool
+            3d Bring Up By APN Type: u8
           response:
             01 Packet Data Handle: u32
             $callEnd
@@ -299,6 +302,7 @@ public enum QMICatalogue {
           request:
             01 Profile Identifier: $profileID
             $profileSettings
+            dd APN Type Mask: flags64 wdsApnTypeMask
           response: $profileError
         wds 002a Get Profile List = QMIWDS_GET_PROFILE_LIST
           request: 10 Profile Type: enum8 wdsProfileType

@@ -400,6 +400,7 @@ public enum QMIEnums {
         wdsApnTypeMask (flags):
           1=default 2=ims 4=mms 8=dun 16=supl 32=hipri 64=fota 128=cbs 256=ia 512=emergency
           1024=ut 2048=mcx
+        wdsApnType: 0=unspecified 1=internet 2=ims
         """
 
     public static let resultStatus = QMIEnum("resultStatus")
@@ -490,6 +491,8 @@ public enum QMIEnums {
     public static let wdsAddressAllocationPreference = QMIEnum("wdsAddressAllocationPreference")
     public static let wdsQosClassIdentifier = QMIEnum("wdsQosClassIdentifier")
     public static let wdsApnTypeMask = QMIEnum("wdsApnTypeMask")
+    /// Start Network's APN type (Qualcomm's wds_apn_type_enum_v01), not libqmi's.
+    public static let wdsApnType = QMIEnum("wdsApnType")
 
     /// The table called `name` (the catalogue's schema text names them), nil if none is.
     static func named(_ name: String) -> QMIEnum? {

@@ -646,6 +646,24 @@ extension WDS {
                 get { message.decoded(0x35).map { WDS.CallType($0) } }
                 set { message.encode(0x35, newValue.map { $0.qmiValue }, &problem) }
             }
+
+            /// [0x38] APN Type
+            public var apnType: WDS.ApnType? {
+                get { message.decoded(0x38).map { WDS.ApnType($0) } }
+                set { message.encode(0x38, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0x3c] Bring Up By APN Name
+            public var bringUpByAPNName: Bool? {
+                get { message.decoded(0x3c).map { $0.flag } }
+                set { message.encode(0x3c, newValue.map { QMIValue.bool($0) }, &problem) }
+            }
+
+            /// [0x3d] Bring Up By APN Type
+            public var bringUpByAPNType: UInt8? {
+                get { message.decoded(0x3d).map { $0.u8 } }
+                set { message.encode(0x3d, newValue.map { QMIValue.uint(UInt64($0)) }, &problem) }
+            }
         }
 
         public struct Response: QMITypedMessage {
@@ -1215,6 +1233,12 @@ extension WDS {
             public var authentication: WDS.Authentication? {
                 get { message.decoded(0x1d).map { WDS.Authentication($0) } }
                 set { message.encode(0x1d, newValue.map { $0.qmiValue }, &problem) }
+            }
+
+            /// [0xdd] APN Type Mask
+            public var apnTypeMask: WDS.ApnTypeMask? {
+                get { message.decoded(0xdd).map { WDS.ApnTypeMask($0) } }
+                set { message.encode(0xdd, newValue.map { $0.qmiValue }, &problem) }
             }
         }
 
@@ -9513,6 +9537,18 @@ extension WDS {
         public static var table: QMIEnum { QMIEnums.wdsCallType }
         public static let laptop = CallType(rawValue: 0)
         public static let embedded = CallType(rawValue: 1)
+    }
+}
+
+extension WDS {
+    /// Values of `wdsApnType` in QMIEnums.text.
+    public struct ApnType: QMIEnumValue {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static var table: QMIEnum { QMIEnums.wdsApnType }
+        public static let unspecified = ApnType(rawValue: 0)
+        public static let internet = ApnType(rawValue: 1)
+        public static let ims = ApnType(rawValue: 2)
     }
 }
 

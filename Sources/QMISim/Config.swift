@@ -61,14 +61,27 @@ public struct SimConfig {
         public var password: String
         public var auth: UInt64       // 0 none, 1 PAP, 2 CHAP, 3 PAP|CHAP
         public var pdpType: UInt64    // 0 IPv4, 2 IPv6, 3 IPv4v6
-        public init(apn: String = "", username: String = "", password: String = "", auth: UInt64 = 0, pdpType: UInt64 = 3) {
+        /// The profile's APN Type Mask (TLV 0xDD: 1 default/internet, 2 IMS ...), reported and
+        /// kept only when the modem's profiles carry one (`profilesCarryAPNType`).
+        public var apnTypeMask: UInt64
+        public init(apn: String = "", username: String = "", password: String = "", auth: UInt64 = 0, pdpType: UInt64 = 3,
+                    apnTypeMask: UInt64 = 0) {
             self.apn = apn
             self.username = username
             self.password = password
             self.auth = auth
             self.pdpType = pdpType
+            self.apnTypeMask = apnTypeMask
         }
     }
+    /// The modem's profiles carry an APN type (Get Profile Settings reports TLV 0xDD, Modify
+    /// and Create Profile keep it), as newer firmware does. Off: the EC25 of the captures.
+    public var profilesCarryAPNType = false
+    /// An SDX35 module (quectel-CM's "X35", USB product 0316): WDS Start Network takes the APN
+    /// type (TLV 0x38) and brings a call up by APN name (0x3C) or APN type (0x3D) instead of
+    /// by profile (0x31). Off, those TLVs are unknown to the modem and ignored, as QMI
+    /// services ignore TLVs they do not know.
+    public var apnTypeInStartNetwork = false
     /// Profiles 1...N (index 0 of the array is profile 1).
     public var profiles: [Profile] = [Profile(apn: "cmnet"), Profile(), Profile(), Profile()]
     public var ipv4Address: UInt32 = 0x0a5a_0171          // 10.90.1.113

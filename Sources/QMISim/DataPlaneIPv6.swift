@@ -34,7 +34,9 @@ extension DataPlane {
         for i in 8..<16 { prefix[i] = 0 }
         let ra = DataPlane.routerAdvertisement(prefix: prefix, length: c.raPrefixLength, lifetime: c.raPrefixLifetime,
                                                mtu: c.raMTU ?? c.mtu)
-        dev.write(ra)
+        // An Ethernet-type netdev (the Quectel drivers') gets it with the driver's header: to
+        // the all-nodes multicast MAC, from the modem's.
+        dev.write(macs[dev.name] != nil ? [0x33, 0x33, 0, 0, 0, 1] + DataPlane.modemMAC + [0x86, 0xdd] + ra : ra)
         note("\(dev.name): sent the network's router advertisement for \(Text.ipv6(prefix))/\(c.raPrefixLength)")
     }
 

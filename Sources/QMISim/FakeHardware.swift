@@ -49,7 +49,8 @@ public enum FakeHardware {
     /// `driver` "cdc_mbim": the module in MBIM mode (RM500Q 2c7c:0800 by default then).
     /// `qmapMode` (qmi_wwan_q): the driver's qmap_mode and qmap_size attributes instead of
     /// qmi_wwan's qmi/ directory. The attributes a client writes to (add_mux, del_mux,
-    /// link_state) are made by DataPlane, which serves them.
+    /// link_state, bridge_mode, bridge_ipv4) and each netdev's `type` are made by DataPlane,
+    /// which serves them.
     /// `driver` "pcie_mhi": a PCIe module (RM500Q: `product` 0306) on Quectel's pcie_mhi
     /// instead of USB: the MHI bus's IP_HW0 channel with the netdev (rmnet_mhi0), the QMI0
     /// channel's node mhi_QMI0, qmap_mode (the driver's default is 1) and qmap_size.

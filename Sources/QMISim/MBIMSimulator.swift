@@ -86,6 +86,11 @@ public final class MBIMSimulator {
     var attached = false
     /// Active sessions: id → IP type.
     public private(set) var sessions: [UInt32: MBIM.IPType] = [:]
+    /// Each active session's context type (the APN type: Internet or IMS).
+    var contextTypes: [UInt32: MBIMUUID] = [:]
+
+    /// The context type session `id` was activated with (nil: not active).
+    public func contextType(session id: UInt32 = 0) -> MBIMUUID? { locked { contextTypes[id] } }
     var rejected = 0
     /// Every request received, by name ("basic-connect CONNECT set", "OPEN").
     public private(set) var requests: [String] = []
@@ -201,6 +206,7 @@ public final class MBIMSimulator {
     public func dropSession(_ id: UInt32 = 0) {
         locked {
             guard sessions.removeValue(forKey: id) != nil else { return }
+            contextTypes.removeValue(forKey: id)
             log("network drops session \(id)")
             indicate(MBIM.Connect.cid, MBIM.Connect.Response(sessionID: id, activationState: .deactivated, contextType: .contextInternet,
                                                              nwError: .regularDeactivation).encode())
@@ -212,7 +218,7 @@ public final class MBIMSimulator {
     public func reset() {
         locked {
             log("modem reset")
-            sessions.removeAll()
+            sessions.removeAll(); contextTypes.removeAll()
             opened = false
             radioOn = false
             registered = false
@@ -386,7 +392,7 @@ public final class MBIMSimulator {
         case .close:
             if !c.viaProxy {
                 opened = false
-                sessions.removeAll()        // closing the function deactivates its contexts
+                sessions.removeAll(); contextTypes.removeAll()        // closing the function deactivates its contexts
             }
             done(.closeDone)
         case .command:
@@ -437,7 +443,7 @@ public final class MBIMSimulator {
             if m.isSet, let set = body(MBIM.RadioState.Set.self) {
                 radioOn = set.radioState == .on
                 log("radio \(radioOn ? "on" : "off")")
-                if radioOn { registerSoon() } else { registered = false; attached = false; sessions.removeAll() }
+                if radioOn { registerSoon() } else { registered = false; attached = false; sessions.removeAll(); contextTypes.removeAll() }
             }
             return (.success, MBIM.RadioState.Response(hwRadioState: .on, swRadioState: radioOn ? .on : .off).encode())
         case MBIM.SubscriberReadyStatus.cid:
@@ -488,6 +494,7 @@ public final class MBIMSimulator {
                 let id = set.sessionID
                 if set.activationCommand == .deactivate {
                     guard sessions.removeValue(forKey: id) != nil else { return (.contextNotActivated, connectState(id)) }
+                    contextTypes.removeValue(forKey: id)
                     log("session \(id) deactivated")
                     return (.success, connectState(id))
                 }
@@ -501,9 +508,15 @@ public final class MBIMSimulator {
                 if set.accessString == "auth.example" && (set.userName != "user" || set.password != "pass") {
                     return (.invalidUserNamePwd, connectState(id, nwError: .userAuthenticationFailed))
                 }
+                // The context type is the APN type; this modem provisions Internet and IMS.
+                guard set.contextType == .contextInternet || set.contextType == .contextIMS else {
+                    log("refusing CONNECT: context type \(set.contextType.name) is neither Internet nor IMS")
+                    return (.invalidParameters, connectState(id))
+                }
                 let type = set.ipType == .defaultValue ? .ipv4 : set.ipType
                 sessions[id] = type
-                log("session \(id) up (\(type.name), APN '\(set.accessString ?? "")')")
+                contextTypes[id] = set.contextType
+                log("session \(id) up (\(type.name), APN '\(set.accessString ?? "")', context \(set.contextType.name))")
                 return (.success, connectState(id))
             }
             return (.success, connectState(body(MBIM.Connect.Query.self)?.sessionID ?? leadingSessionID))
@@ -539,7 +552,7 @@ public final class MBIMSimulator {
 
     func connectState(_ id: UInt32, nwError: MBIM.NwError = .noneValue) -> [UInt8] {
         MBIM.Connect.Response(sessionID: id, activationState: sessions[id] != nil ? .activated : .deactivated,
-                              ipType: sessions[id] ?? .defaultValue, contextType: .contextInternet, nwError: nwError).encode()
+                              ipType: sessions[id] ?? .defaultValue, contextType: contextTypes[id] ?? .contextInternet, nwError: nwError).encode()
     }
 
     func ipConfiguration(_ id: UInt32, _ type: MBIM.IPType) -> [UInt8] {

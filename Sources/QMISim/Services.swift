@@ -514,6 +514,7 @@ extension QMISimulator {
             r.username = p.username
             r.password = p.password
             r.authentication = WDS.Authentication(rawValue: UInt8(truncatingIfNeeded: p.auth))
+            if config.profilesCarryAPNType { r.apnTypeMask = WDS.ApnTypeMask(rawValue: p.apnTypeMask) }
             return r
         case WDS.ModifyProfile.id:
             let q = WDS.ModifyProfile.Request(req)
@@ -524,8 +525,9 @@ extension QMISimulator {
             if let v = q.password { p.password = v }
             if let v = q.authentication { p.auth = UInt64(v.rawValue) }
             if let v = q.pdpType { p.pdpType = UInt64(v.rawValue) }
+            if let v = q.apnTypeMask, config.profilesCarryAPNType { p.apnTypeMask = v.rawValue }
             profiles[i - 1] = p
-            log("profile \(i) set to apn '\(p.apn)'")
+            log("profile \(i) set to apn '\(p.apn)'" + (config.profilesCarryAPNType ? ", APN type mask 0x\(Text.hex(p.apnTypeMask))" : ""))
             return WDS.ModifyProfile.Response(replyingTo: req)
         case WDS.CreateProfile.id:
             guard profiles.count < 16 else { return refuse(req, QMIProtocolError.noFreeProfile.rawValue) }
@@ -536,6 +538,7 @@ extension QMISimulator {
             if let v = q.password { p.password = v }
             if let v = q.authentication { p.auth = UInt64(v.rawValue) }
             if let v = q.pdpType { p.pdpType = UInt64(v.rawValue) }
+            if let v = q.apnTypeMask, config.profilesCarryAPNType { p.apnTypeMask = v.rawValue }
             profiles.append(p)
             log("profile \(profiles.count) created with apn '\(p.apn)'")
             var r = WDS.CreateProfile.Response(replyingTo: req)
@@ -651,7 +654,17 @@ extension QMISimulator {
             log("rejecting call attempt \(startAttempts) (fault)")
             return fail(QMIProtocolError.callFailed.rawValue, rej.reason, (rej.verboseType, rej.verboseReason))
         }
-        let index = Int(q.profileIndex3GPP ?? 1)
+        var index = Int(q.profileIndex3GPP ?? 1)
+        if config.apnTypeInStartNetwork {
+            switch bringUp(q) {
+            case .failure(let refusal):
+                return fail(refusal.value, nil, nil)
+            case .success(let chosen?):
+                index = chosen
+            case .success(nil):
+                break
+            }
+        }
         guard index >= 1 && index <= profiles.count else {
             // A profile that does not exist: what a modem says for it.
             return fail(QMIProtocolError.invalidProfile.rawValue, nil, nil)
@@ -699,6 +712,46 @@ extension QMISimulator {
         var r = WDS.StartNetwork.Response(replyingTo: req)
         r.packetDataHandle = call.handle
         return r
+    }
+
+    /// An SDX35's Start Network: the APN type (0x38: 1 internet, 2 IMS), and a call brought up
+    /// by APN name (0x3C) or by APN type (0x3D) rather than by profile (0x31). Returns the
+    /// profile the call takes (nil: the one Start Network names), or the error the modem
+    /// gives. The modem's rules here are the simulator's reading: one way to bring a call up
+    /// at a time, by name with an APN, by type with a type a profile has.
+    func bringUp(_ q: WDS.StartNetwork.Request) -> Result<Int?, Refusal> {
+        let byName = q.bringUpByAPNName == true
+        let byType = (q.bringUpByAPNType ?? 0) != 0
+        if let t = q.apnType, t.rawValue > 2 {
+            log("Start Network: APN type \(t.rawValue) is not one this modem knows")
+            return .failure(Refusal(value: QMIProtocolError.invalidArgument.rawValue))
+        }
+        if (byName && byType) || ((byName || byType) && q.profileIndex3GPP != nil) {
+            log("Start Network: a call is brought up by profile, by APN name or by APN type, one at a time")
+            return .failure(Refusal(value: QMIProtocolError.invalidArgument.rawValue))
+        }
+        if byName {
+            guard let apn = q.apn, !apn.isEmpty else {
+                log("Start Network: bring-up by APN name without an APN")
+                return .failure(Refusal(value: QMIProtocolError.missingArgument.rawValue))
+            }
+            let i = profiles.firstIndex { Text.equalsIgnoringCase($0.apn, apn) }
+            log("Start Network by APN name '\(apn)'" + (i.map { ": profile \($0 + 1)" } ?? ": no profile has it, the network is asked for it"))
+            return .success((i ?? 0) + 1)
+        }
+        if byType {
+            guard let t = q.apnType, t.rawValue == 1 || t.rawValue == 2 else {
+                log("Start Network: bring-up by APN type without an APN type (TLV 0x38)")
+                return .failure(Refusal(value: QMIProtocolError.missingArgument.rawValue))
+            }
+            guard let i = profiles.firstIndex(where: { $0.apnTypeMask & UInt64(t.rawValue) != 0 }) else {
+                log("Start Network: no profile has APN type \(t.rawValue == 1 ? "internet" : "IMS")")
+                return .failure(Refusal(value: QMIProtocolError.invalidProfile.rawValue))
+            }
+            log("Start Network by APN type \(t.rawValue == 1 ? "internet" : "IMS"): profile \(i + 1)")
+            return .success(i + 1)
+        }
+        return .success(nil)
     }
 
     /// Packet service status indication to a WDS client, after the response latency so it

@@ -30,12 +30,14 @@ let usage = """
                              answer pings to the call's gateway when the data path is set up right
                              (with -v, why a ping was dropped)
       --veth                 (root) create NAME as a veth whose far end has the gateway and runs
-                             dnsmasq handing out the call's address (802.3 mode)
+                             dnsmasq handing out the call's address (802.3 mode); it has no bridge
+                             attributes (bridge mode is simulated on --tun's netdevs)
       --netns NS             (root) create the netdev inside network namespace NS (created if needed)
 
     Driver (the host side of the data path; the sysfs attributes qcm writes are FIFOs served here)
       --qmap N               Quectel's qmi_wwan_q with qmap_mode N: links NAME_1..NAME_N for muxes
-                             0x81..0x80+N (N = 1: NAME carries 0x81), link_state, qmap_size
+                             0x81..0x80+N (N = 1: NAME carries 0x81; N = 0: NAME carries plain
+                             raw IP), link_state, qmap_size
                              (default: upstream qmi_wwan with qmi/raw_ip, qmi/add_mux, qmi/del_mux)
       --qmap-size BYTES      the driver's receive buffer, qmap_size (default 4096; --pcie 15360)
       --mbim                 the module in MBIM mode instead (RM500Q on cdc_mbim): MBIM Basic Connect
@@ -45,7 +47,8 @@ let usage = """
                              --reject-call apply
       --gobinet              Quectel's GobiNet instead: /dev/qcqmi0 with one file per QMI service
                              (client ids from the ioctl, messages without the QMUX header), netdev
-                             usb0 (use --veth for its 802.3 link and DHCP)
+                             usb0 (use --veth for its 802.3 link and DHCP; --tun makes it a TAP in
+                             raw-IP mode, with bridge mode)
       --pcie                 a PCIe module on Quectel's pcie_mhi instead (RM500Q, product 0306):
                              the MHI bus in sysfs, the QMI node mhi_QMI0, netdev rmnet_mhi0 with
                              children rmnet_mhi0.1..N (qmap_mode N from --qmap, default 1, whose
@@ -59,6 +62,10 @@ let usage = """
                              With --mbim: an RM520N (PCI 1eac:1004) with /dev/wwan0mbim0 (served here),
                              wwan0at0 and wwan0qcdm0, and mhi_wwan_mbim's wwan0 carrying session 0
                              (with --tun a TUN). --product sets the PCI device id
+      --no-bridge            the driver built without bridge support: no bridge_mode and bridge_ipv4
+                             (by default qmi_wwan_q, GobiNet and pcie_mhi have them on their
+                             Ethernet-type netdevs; with --tun these are TAP devices that can be
+                             bridged to a LAN, and bridge mode is served as the drivers do it)
       --product HEX          product id (default 0125, EC25; --pcie 0306); 0800/0801 (RG500Q/RG520N)
                              and PCIe 0306/0308 make the driver decode QMAPv5 and the modem speak it
       --at                   a module without QMI, dialed with AT commands (EC200U by default; --product
@@ -106,6 +113,10 @@ let usage = """
       --ra-prefix-length N   the RA's prefix length (default 64)
       --ra-lifetime S        the RA prefix's valid and preferred lifetimes (default infinite)
       --ra-mtu N             the RA's MTU option (default the call's MTU)
+      --sdx35                an SDX35 module (product 0316): WDS Start Network takes the APN type
+                             (TLV 0x38) and brings a call up by APN name (0x3C) or type (0x3D);
+                             profile 1 is of type internet, profile 2 (APN ims) of type IMS
+      --profile-apn-types    the modem's profiles carry an APN type (Get Profile Settings TLV 0xDD)
       --client-ids N         client ids per service before ClientIdsExhausted (default 16)
       --calls-outlive-clients  calls stay up when their client is released (autoconnect-like)
 
@@ -180,6 +191,7 @@ var signalWalk: Int64 = 0
 var atMode = false
 var usbnet = "ncm"
 var atFaults: [(inout ATSimConfig) -> Void] = []
+var noBridge = false
 
 var args = Array(CommandLine.arguments.dropFirst())
 func value(_ flag: String) -> String {
@@ -211,9 +223,10 @@ while !args.isEmpty {
     case "--netns": netns = value(a)
     case "--qmap":
         let n = number(a)
-        guard n >= 1 && n <= 8 else { fail("--qmap takes 1 to 8") }
+        guard n >= 0 && n <= 8 else { fail("--qmap takes 0 to 8") }
         qmapMode = Int(n)
     case "--gobinet": gobiNet = true
+    case "--no-bridge": noBridge = true
     case "--pcie": pcie = true
     case "--wwan": wwan = true
     case "--mbim": mbimMode = true
@@ -311,6 +324,14 @@ while !args.isEmpty {
     case "--ra-lifetime": config.raPrefixLifetime = UInt32(truncatingIfNeeded: number(a))
     case "--ra-mtu": config.raMTU = UInt32(truncatingIfNeeded: number(a))
     case "--client-ids": config.clientIDsPerService = Int(number(a))
+    case "--sdx35":
+        config.apnTypeInStartNetwork = true
+        config.profilesCarryAPNType = true
+        config.profiles[0].apnTypeMask = 1
+        config.profiles[1].apn = "ims"
+        config.profiles[1].apnTypeMask = 2
+        if chosenProduct == nil { chosenProduct = "0316" }
+    case "--profile-apn-types": config.profilesCarryAPNType = true
     case "--calls-outlive-clients": config.callsOutliveClients = true
     case "--latency": config.latencyMs = number(a)
     case "--latency-for":
@@ -534,10 +555,12 @@ let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: dr
 
 var veth: VethLink?
 do {
-    if let r = root, !makeVeth, !gobiNet {
-        let plane: DataPlane.Driver = wwan ? .mhiNet : pcie ? .pcieMHI(mode: qmapMode ?? 1) : qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+    if let r = root, !makeVeth {
+        let plane: DataPlane.Driver = wwan ? .mhiNet : pcie ? .pcieMHI(mode: qmapMode ?? 1) : gobiNet ? .gobiNet(mode: 0)
+            : qmapMode.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
         try DataPlane.attach(to: sim, root: r, driver: plane, parent: netdev, networking: makeTun,
-                             driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: sdx55 ? 0 : 1)
+                             driverQMAP: sdx55 ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: sdx55 ? 0 : 1,
+                             bridgeSupport: !noBridge)
         if makeTun { log("TUN \(netdev) created; pings to a call's gateway are answered when the data path is right") }
     }
     if makeVeth {

@@ -24,7 +24,17 @@ final class CommandLineTests: XCTestCase {
             (["-k", "x"], "qcm: -k: 'x' is not a number from 1 to 24"),
             (["--dns", "magic"], "qcm: --dns: 'magic' is not one of auto, resolvconf, file, none"),
             (["--metric", "-1"], "qcm: --metric: '-1' is not a number from 0 to 2147483647"),
-            (["-b"], "qcm: -b: this quectel-CM option (bridging, usbmon, loopback, APN type) is not supported by qcm"),
+            (["-r"], "qcm: -r: this quectel-CM option (reset, loopback test) is not supported by qcm"),
+            (["-b", "-6"], "qcm: -b hands the PDN's IPv4 address to the LAN host; bridge mode carries no IPv6 call: drop -6"),
+            (["-a", "3"], "qcm: -a: '3' is neither 1 (bring the call up by APN name) nor 2 (by APN type)"),
+            (["-a", "1"], "qcm: -a 1 brings the call up by APN name: give the APN with -s APN"),
+            (["-a", "1", "-s"], "qcm: -a 1 brings the call up by APN name: give the APN with -s APN"),
+            (["-a", "2", "-s", "ims"], "qcm: -a 2 brings the call up by APN type: give the type with -y 1 (internet) or -y 2 (ims)"),
+            (["-n", "2", "-a", "2", "-y", "0"], "qcm: -a 2 brings the call up by APN type (PDN 2): give the type with -y 1 (internet) or -y 2 (ims)"),
+            (["-y", "mms"], "qcm: -y: 'mms' is not an APN type (0 unspecified, 1 internet, 2 ims)"),
+            (["-y"], "qcm: -y needs an APN type (0 unspecified, 1 internet, 2 ims)"),
+            (["-u"], "qcm: -u needs a file for the USB capture"),
+            (["-u", "-s"], "qcm: -u needs a file for the USB capture"),
             (["-m", "0"], "qcm: -m: '0' is not a number from 1 to 126"),
             (["--data-path", "ppp"], "qcm: --data-path: 'ppp' is not one of auto, raw-ip, qmap, qmimux, rmnet"),
             (["-n", "2", "-s", "a", "-s", "b"], "qcm: -s given twice for PDN 2"),
@@ -99,7 +109,7 @@ final class CommandLineTests: XCTestCase {
         let h = qcm(["--help"])
         XCTAssertEqual(h.status, 0)
         for flag in ["-s, --apn", "-p, --pin", "-p qmi-proxy", "-f, --log-file", "-i, --interface", "--device", "-4, --ipv4", "-6, --ipv6",
-                     "-n, --pdn", "-k, --kill", "-v, --verbose", "-d, --no-dhcp", "--script", "--dns", "--metric", "--max-retries",
+                     "-n, --pdn", "-k, --kill", "-v, --verbose", "-b, --bridge", "-a, --bring-up", "-y, --apn-type", "-u, --usbmon", "-d, --no-dhcp", "--script", "--dns", "--metric", "--max-retries",
                      "--stable-after", "--no-link", "--run-dir", "--pid-file", "--sysfs-root", "--dev-root", "--simulate", "--sim-arg",
                      "qcm list", "qcm status", "qcm decode", "qcm dhcp", "Exit status:"] {
             XCTAssertTrue(h.output.contains(flag), "--help lacks \(flag)")
@@ -218,6 +228,7 @@ final class CommandLineTests: XCTestCase {
               channel:    \(root)/dev/cdc-wdm0
               netdev:     wwan0 (raw-ip: yes, qmi/pass_through)
               data path:  one PDN: raw-IP; several PDNs: QMAP through rmnet links
+              bridge:     none (qmi_wwan has no bridge_mode or bridge_ipv4)
             Modem 2: EC200U (2c7c:0901) at usb 3-1 (bus 003 device 002)
               mode:       NCM, control by AT commands
               driver:     cdc_ncm 22-Aug-2005
@@ -238,6 +249,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(arr.map { $0["control"] as? String }, ["qmi", "at", "at"])
         XCTAssertTrue(arr[0]["at_port"] is NSNull)
         XCTAssertEqual(arr[0]["data_path"] as? String, "raw-IP")
+        XCTAssertEqual(arr[0]["bridge_netdevs"] as? [String], [], "upstream qmi_wwan: no bridge mode")
         XCTAssertEqual(arr[1]["at_port"] as? String, root + "/dev/ttyUSB4")
         XCTAssertEqual(arr[1]["at_interface"] as? String, "3-1:1.2")
         XCTAssertEqual(arr[1]["mode"] as? String, "NCM")

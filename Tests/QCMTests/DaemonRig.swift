@@ -53,7 +53,7 @@ final class DaemonRig {
     /// mhi_wwan_mbim's wwan0 (a TUN in the namespace); `netdev` is then that netdev's name.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
-         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", wwan: Bool = false,
+         at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", wwan: Bool = false, bridgeSupport: Bool = true, product: String? = nil,
          _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         var c = SimConfig()
         c.latencyMs = 5
@@ -98,7 +98,7 @@ final class DaemonRig {
             try FakeHardware.writeWWAN(root: root, mbim: mbim != nil, netdev: netdev)
         } else {
             try FakeHardware.writeSysfs(root: root, netdev: netdev, rawIP: rawIP,
-                                        product: mbim != nil ? "0800" : pcie ? "0306" : "0125",
+                                        product: product ?? (mbim != nil ? "0800" : pcie ? "0306" : "0125"),
                                         driver: mbim != nil ? "cdc_mbim" : qmap == nil || pcie ? driver : "qmi_wwan_q",
                                         qmapMode: qmap, qmapSize: qmapSize)
         }
@@ -112,12 +112,14 @@ final class DaemonRig {
             mbimSim = s
             return
         }
-        if qmap != nil || driver == "qmi_wwan" || pcie {
+        if qmap != nil || driver == "qmi_wwan" || pcie || driver == "GobiNet" {
             let owned = namespace == nil && ns != nil
-            let plane: DataPlane.Driver = wwan ? .mhiNet : pcie ? .pcieMHI(mode: qmap ?? 1) : qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
+            let plane: DataPlane.Driver = wwan ? .mhiNet : pcie ? .pcieMHI(mode: qmap ?? 1) : driver == "GobiNet" ? .gobiNet(mode: 0)
+                : qmap.map { .qmiWWANQ(mode: $0) } ?? .qmiWWAN
             try DataPlane.attach(to: sim, root: root, driver: plane, parent: netdev,
                                  namespace: owned ? "/run/netns/" + ns!.name : nil, networking: owned,
-                                 driverQMAP: pcie ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: pcie ? 0 : 1)
+                                 driverQMAP: pcie ? .qmapv5 : .qmap, qmapSize: UInt32(qmapSize), initialLinkState: pcie ? 0 : 1,
+                                 bridgeSupport: bridgeSupport)
         }
         sim.startThread()
         if driver == "GobiNet" {

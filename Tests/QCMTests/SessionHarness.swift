@@ -42,18 +42,24 @@ final class QMIHarness {
     private var runnerEvents: [Event] = []
     /// The Runner's result of applying a link plan (default: applied).
     var linkResult: (LinkPlan) -> Result<LinkPlan, LinkError> = { .success($0) }
+    /// The Runner's result of writing a bridge's attributes (default: written, the netdev a
+    /// port of br0).
+    var bridgeResult: (Int, Bool, UInt32) -> Result<String?, LinkError> = { _, _, _ in .success("br0") }
 
     init(_ args: [String] = [], viaProxy: Bool = false, proxy: Proxy? = nil, rawIP: Bool? = true, switchable: Bool = false,
          driver: String = "qmi_wwan", netdev: String? = "wwan0", noLink: Bool = true, facts: DriverFacts? = nil,
-         _ configure: (inout SimConfig) -> Void = { _ in }) throws {
+         productID: UInt16? = nil, _ configure: (inout SimConfig) -> Void = { _ in }) throws {
         let o = try Options.parse(args + (noLink ? ["--no-link"] : []))
         let f = facts ?? DriverFacts(driver: driver, netdev: netdev, netdevs: netdev.map { [$0] } ?? [], addMux: true)
         let plan = try DataPlan.decide(f, pdns: o.pdns, choice: o.dataPath)
         let p = proxy ?? (viaProxy ? .libqmi : nil)
-        session = QMISession(SessionConfig(
+        var config = SessionConfig(
             options: o, channel: p?.socket(device: "/dev/cdc-wdm0") ?? "/dev/cdc-wdm0", device: "/dev/cdc-wdm0", proxy: p,
             netdev: netdev, rawIP: rawIP, rawIPSwitchable: switchable, driver: f.driver, timeouts: SessionConfig.Timeouts(),
-            plan: plan))
+            plan: plan)
+        config.bridges = try BridgePlan.decide(f, plan, pdns: o.pdns)
+        config.productID = productID
+        session = QMISession(config)
         var c = SimConfig()
         c.latencyMs = 0
         configure(&c)
@@ -95,6 +101,7 @@ final class QMIHarness {
             case .prepareParent: runnerEvents.append(.parentReady(nil))
             case let .createDataLink(pdn, mux, _): runnerEvents.append(.dataLinkReady(pdn: pdn, .success("qmimux\(Int(mux) - 0x81)")))
             case let .applyLink(pdn, plan, _, _): runnerEvents.append(.linkApplied(pdn: pdn, linkResult(plan)))
+            case let .setBridge(pdn, on, ipv4): runnerEvents.append(.bridgeSet(pdn: pdn, bridgeResult(pdn, on, ipv4)))
             default: break
             }
         }

@@ -136,7 +136,8 @@ final class CatalogueTests: XCTestCase {
         XCTAssertEqual(QMICatalogue.spec(.wds, 0x7777).schemaProblem, "not in the catalogue")
         // Spot checks that the text became the layouts the codec needs.
         let start = WDS.StartNetwork.spec
-        XCTAssertEqual(start.request.map { $0.type }, [0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35])
+        XCTAssertEqual(start.request.map { $0.type }, [0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+                                                    0x38, 0x3c, 0x3d], "libqmi's, and the APN type TLVs of SDX35 modules (quectel-CM)")
         XCTAssertEqual(start.request.filter { $0.secret }.map { $0.name }, ["Password"])
         XCTAssertEqual(start.response.map { $0.name }, ["Packet Data Handle", "Call End Reason", "Verbose Call End Reason"])
         guard case let .structure(fields)? = NAS.GetSystemInfo.spec.tlv(type: 0x18, kind: .response)?.value else {

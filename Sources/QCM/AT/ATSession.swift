@@ -116,6 +116,7 @@ final class ATSession: SessionCore, SessionMachine {
             case let .linkApplied(_, result): linkApplied(result)
             case let .dhcp(pdn, e): dhcp(pdn, e)
             case .dataPathChanged(let why): fail(ExitCode.noModem, why)
+            case .bridgeSet: break                  // bridge mode is refused before an MBIM or AT session starts
             case .stop(let signal): stop(signal: signal)
             case .stopPDN: stop(signal: "qcm -k")
             case .statusQuery(let token): statusQuery(token)

@@ -87,6 +87,7 @@ enum ListCommand {
         } else if m.usable && !m.speaksAT {     // the data-path choice is QMI's; an AT module's netdev is Ethernet with DHCP
             let (one, several) = dataPaths(m, sysRoot: sysRoot)
             lines.append("  data path:  one PDN: \(one); several PDNs: \(several)")
+            lines.append("  bridge:     " + bridgeText(m, sysRoot: sysRoot))
         }
         for w in m.warnings { lines.append("  warning:    \(w)") }
         return lines.joined(separator: "\n")
@@ -102,6 +103,20 @@ enum ListCommand {
             }
         }
         return (describe([]), describe(["-n", "1", "-n", "2"]))
+    }
+
+    /// Where -b can hand the address to a LAN host: the netdevs with bridge_mode and
+    /// bridge_ipv4, or why none can.
+    static func bridgeNetdevs(_ m: Modem, sysRoot: String) -> (netdevs: [String], moduleParameter: Int?) {
+        let f = DriverFacts(m, netdev: m.netInterface, sysRoot: sysRoot)
+        return (f.bridgeNetdevs.filter { n in !f.netdevTypes.contains { $0.name.equals(n) && $0.type != 1 } }, f.bridgeModuleParameter)
+    }
+
+    static func bridgeText(_ m: Modem, sysRoot: String) -> String {
+        let b = bridgeNetdevs(m, sysRoot: sysRoot)
+        if !b.netdevs.isEmpty { return "-b possible on " + b.netdevs.joined(separator: ", ") + " (bridge_mode, bridge_ipv4)" }
+        if let p = b.moduleParameter { return "-b through the module parameters (bridge_mode=\(p))" }
+        return "none (\(m.driver ?? "the driver") has no bridge_mode or bridge_ipv4)"
     }
 
     static func jsonObject(_ m: Modem, sysRoot: String) -> String {
@@ -148,6 +163,7 @@ enum ListCommand {
             let (one, several) = dataPaths(m, sysRoot: sysRoot)
             o.add("data_path", one)
             o.add("data_path_several_pdns", several)
+            o.add("bridge_netdevs", bridgeNetdevs(m, sysRoot: sysRoot).netdevs)
         }
         o.add("warnings", m.warnings)
         return o.text

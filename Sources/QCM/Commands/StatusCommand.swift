@@ -179,7 +179,7 @@ enum StatusCommand {
             func v(_ k: StatusKey) -> String? { s.value(k).flatMap { $0.isEmpty ? nil : $0 } }
             func line(_ label: String, _ value: String?) { if let value { lines.append("  " + Text.pad(label + ":", 11) + value) } }
             for (label, key) in [("modem", StatusKey.modem), ("revision", .revision), ("channel", .channel), ("interface", .interface),
-                                 ("apn", .apn), ("ipv4", .ipv4), ("ipv6", .ipv6), ("dns", .dns), ("warning", .dnsWarning)] {
+                                 ("apn", .apn), ("ipv4", .ipv4), ("ipv6", .ipv6), ("bridge", .bridge), ("dns", .dns), ("warning", .dnsWarning)] {
                 line(label, v(key))
             }
             if let u = uptime { line("uptime", "\(u / 3600)h\(Text.decimal(u / 60 % 60, width: 2))m\(Text.decimal(u % 60, width: 2))s") }

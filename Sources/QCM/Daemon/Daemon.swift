@@ -59,6 +59,9 @@ enum Daemon {
         /// Found in sysfs (false: a --device named without a tree to match it against, so
         /// what it speaks is what -p or its name says).
         var discovered = true
+        /// The USB bus and device numbers (nil: not on USB), for -u.
+        var busNumber: Int?
+        var deviceNumber: Int?
     }
 
     /// A tty named with --device and no sysfs to say more: an AT port (ttyUSBn, ttyACMn,
@@ -90,9 +93,14 @@ enum Daemon {
             if result.modemManagerRunning {
                 log.log("warning: ModemManager is running: it probes AT ports and may answer or send commands on \(modem.atPort ?? "the AT port") while qcm dials (systemctl stop ModemManager)")
             }
-            return atTarget(modem, o, log: log)
+            var t = atTarget(modem, o, log: log)
+            t.busNumber = modem.busNumber
+            t.deviceNumber = modem.deviceNumber
+            return t
         }
         var t = Target(channel: modem.controlDevice ?? "", netdev: o.interface ?? modem.netInterface)
+        t.busNumber = modem.busNumber
+        t.deviceNumber = modem.deviceNumber
         log.log("Auto find qmichannel = \(t.channel)")
         log.log("Auto find usbnet_adapter = \(t.netdev ?? "?")")
         log.log("netcard driver = \(modem.driver ?? "?"), driver version = \(modem.driverVersion ?? "unknown")")
@@ -107,6 +115,7 @@ enum Daemon {
         if let d = o.device { t.channel = d }
         t.facts = DriverFacts(modem, netdev: t.netdev, sysRoot: o.sysRoot)
         t.mbim = modem.speaksMBIM
+        t.productID = modem.productID
         return t
     }
 
@@ -146,6 +155,9 @@ enum Daemon {
             return "an AT module carries one data call per netdev here: dial one PDN (-n CID) per qcm"
         }
         if o.dataPath != .auto { return "--data-path chooses how QMI data is carried; an AT module's data is plain Ethernet" }
+        if o.pdns.contains(where: { $0.bringUp != nil || $0.apnType != nil }) {
+            return "-a and -y choose how a QMI or MBIM call is brought up; the AT commands of UNISOC and ASR modules (AT+QICSGP, AT+QNETDEVCTL, AT+CGACT) carry no APN type: drop them"
+        }
         return nil
     }
 
@@ -170,6 +182,24 @@ enum Daemon {
         return nil
     }
 
+    /// `-u FILE`: the modem's USB traffic from debugfs usbmon (under the sysfs root, so that
+    /// a copy of a board's tree, or a test, can stand in for it). Where it cannot run, one
+    /// line says why, and qcm goes on without it.
+    static func startUsbmon(_ file: String, _ target: Target, _ o: Options, loop: EventLoop, log: Logger) -> UsbmonCapture? {
+        do throws(UsbmonCapture.Unavailable) {
+            let source = try UsbmonCapture.source(debugRoot: o.sysRoot + "/kernel/debug", moduleRoot: o.sysRoot + "/module",
+                                                  bus: target.busNumber)
+            let c = UsbmonCapture(source: source, file: file, bus: target.busNumber ?? 0, device: target.deviceNumber ?? 0,
+                                  loop: loop, log: log)
+            try c.start()
+            log.log("usbmon: copying bus \(c.bus) device \(Text.decimal(c.device, width: 3))'s traffic from \(source) into \(file)")
+            return c
+        } catch {
+            log.log("-u \(file): no USB capture: \(error.reason); qcm goes on without it")
+            return nil
+        }
+    }
+
     static func dial(_ o: Options, log: Logger) -> Int32 {
         guard let target = find(o, log: log) else { return ExitCode.noModem }
         if let p = o.proxy, let problem = proxyProblem(p, target) {
@@ -184,6 +214,10 @@ enum Daemon {
             log.log("several PDNs on a module in MBIM mode need cdc_mbim's VLAN links (wwan0.N), which qcm does not create yet; dial one PDN, or switch the module to QMI (AT+QCFG=\"usbnet\",0)")
             return ExitCode.noModem
         }
+        if (mbim || target.at) && o.pdns.contains(where: { $0.bridge }) {
+            log.log(BridgePlan.notQMI(driver: target.driver, mbim: mbim))
+            return ExitCode.noModem
+        }
         if target.at, let problem = atProblem(o) {
             log.log(problem)
             return ExitCode.usage
@@ -192,9 +226,15 @@ enum Daemon {
             log.log(problem)
             return ExitCode.usage
         }
+        if !mbim && !target.at, let problem = APNTypeRules.problem(o.pdns, productID: target.productID) {
+            log.log(problem)
+            return ExitCode.noModem
+        }
         let plan: DataPlan
+        var bridges: [BridgeTarget] = []
         do throws(DataPlan.Failure) {
             plan = try DataPlan.decide(target.facts, pdns: o.pdns, choice: o.dataPath)
+            if !mbim && !target.at { bridges = try BridgePlan.decide(target.facts, plan, pdns: o.pdns) }
         } catch {
             log.log(error.message)
             return ExitCode.noModem
@@ -247,6 +287,7 @@ enum Daemon {
             plan: plan)
         config.driverOwnsCTL = o.proxy == nil && QMITransports.isGobiNet(target.channel)
         config.productID = target.productID
+        config.bridges = bridges
         let session: Runner.Session
         if target.at {
             #if QCM_AT
@@ -276,9 +317,11 @@ enum Daemon {
         _ = csys_ignore_sigpipe()
         let notify = SystemdNotify()
         let interface = target.netdev
+        let capture = o.usbmonFile.flatMap { startUsbmon($0, target, o, loop: loop, log: log) }
         let rediscover: (() -> Runner.Found?)? = o.device != nil ? nil : {
             guard let m = try? Discovery.select(Discovery.scan(DiscoveryOptions(sysRoot: o.sysRoot, devRoot: o.devRoot)), interface: interface),
                   (m.control == .at) == target.at, let channel = target.at ? m.atPort : m.controlDevice else { return nil }
+            capture?.retarget(bus: m.busNumber, device: m.deviceNumber)
             return Runner.Found(channel: channel, facts: target.at ? DriverFacts() : DriverFacts(m, netdev: interface, sysRoot: o.sysRoot))
         }
         let runner = Runner(session: session, loop: loop, log: log, notify: notify, instances: instances, rediscover: rediscover)
@@ -306,6 +349,11 @@ enum Daemon {
         while runner.exitCode == nil { loop.run() }
         _ = close(sfd)
         let code = runner.exitCode ?? ExitCode.failure
+        if let c = capture {
+            c.drain()
+            c.stop()
+            log.log("usbmon: \(c.linesWritten) line(s) of the modem's (of \(c.linesSeen) on bus \(c.bus)) written to \(c.file)")
+        }
         log.log("qcm exit \(code)")
         return code
     }

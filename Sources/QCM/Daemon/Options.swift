@@ -22,9 +22,24 @@ final class PDNOptions {
     let ipv6LAN: String?
     /// `--ipv6-lan-ra off`: another daemon advertises the /64 on the LAN; qcm only routes it.
     let ipv6LANAdvertise: Bool
+    /// `-b`: the call's IPv4 address goes to one LAN host through the driver's bridge mode
+    /// (bridge_mode, bridge_ipv4); the netdev itself gets no address.
+    let bridge: Bool
+    /// `-y`: the APN type (0 unspecified, 1 internet, 2 IMS); nil: not given.
+    let apnType: UInt8?
+    /// `-a`: bring the call up by APN name or by APN type (nil: by profile, as always).
+    let bringUp: BringUp?
+
+    /// quectel-CM's `-a 1` and `-a 2`.
+    enum BringUp: Equatable {
+        case byName, byType
+
+        var name: String { self == .byName ? "APN name" : "APN type" }
+    }
 
     init(pdn: Int, apn: String?, user: String?, password: String?, auth: UInt8?, families: [Family], defaultRoute: Bool,
-         muxIndex: Int? = nil, ipv6LAN: String? = nil, ipv6LANAdvertise: Bool = true) {
+         muxIndex: Int? = nil, ipv6LAN: String? = nil, ipv6LANAdvertise: Bool = true, bridge: Bool = false,
+         apnType: UInt8? = nil, bringUp: BringUp? = nil) {
         self.ipv6LAN = ipv6LAN
         self.ipv6LANAdvertise = ipv6LANAdvertise
         self.pdn = pdn
@@ -35,7 +50,13 @@ final class PDNOptions {
         self.families = families
         self.defaultRoute = defaultRoute
         self.muxIndex = muxIndex
+        self.bridge = bridge
+        self.apnType = apnType
+        self.bringUp = bringUp
     }
+
+    /// "internet", "IMS", "unspecified" (-y 1, 2, 0).
+    static func apnTypeName(_ t: UInt8) -> String { t == 1 ? "internet" : t == 2 ? "IMS" : "unspecified" }
 
     /// The authentication the profile should hold: as given, else CHAP when there is a
     /// password (quectel-CM's rule), else none.
@@ -127,11 +148,13 @@ final class Options {
     let stableAfterSeconds: Int
     let noLink: Bool
     let pidFile: String?
+    /// `-u FILE`: the modem's USB traffic from debugfs usbmon into FILE while qcm runs.
+    let usbmonFile: String?
 
     init(pdns: [PDNOptions], dataPath: DataPathChoice = .auto, pin: String?, proxy: Proxy?, logFile: String?, interface: String?, device: String?,
          verbose: Bool, noDHCP: Bool, killPDN: Int?, simulate: Bool, simArgs: [String],
          sysRoot: String, devRoot: String, runDir: String, dns: DNSMode, resolvConf: String, script: String?,
-         metric: UInt32, maxRetries: Int, stableAfterSeconds: Int, noLink: Bool, pidFile: String?) {
+         metric: UInt32, maxRetries: Int, stableAfterSeconds: Int, noLink: Bool, pidFile: String?, usbmonFile: String? = nil) {
         self.pdns = pdns
         self.dataPath = dataPath
         self.pin = pin
@@ -155,6 +178,7 @@ final class Options {
         self.stableAfterSeconds = stableAfterSeconds
         self.noLink = noLink
         self.pidFile = pidFile
+        self.usbmonFile = usbmonFile
     }
 
     /// The first (or only) PDN.
@@ -165,7 +189,7 @@ final class Options {
         Options(pdns: pdns, dataPath: dataPath, pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device, verbose: verbose,
                 noDHCP: noDHCP, killPDN: killPDN, simulate: simulate, simArgs: simArgs, sysRoot: sysRoot, devRoot: devRoot,
                 runDir: runDir, dns: dns, resolvConf: resolvConf, script: script, metric: metric, maxRetries: maxRetries,
-                stableAfterSeconds: stableAfterSeconds, noLink: noLink, pidFile: pidFile)
+                stableAfterSeconds: stableAfterSeconds, noLink: noLink, pidFile: pidFile, usbmonFile: usbmonFile)
     }
 
     static let usage = """
@@ -184,6 +208,7 @@ final class Options {
           -p quectel-atc-proxy   an AT module through Quectel's quectel-atc-proxy
                                  (@quectel-atc-proxyN, N the AT port's last character)
           -f, --log-file FILE    append the log to FILE as well
+          -u, --usbmon FILE      copy the modem's USB traffic (debugfs usbmon) into FILE
           -i, --interface IFACE  the modem owning network interface IFACE (several modems)
               --device PATH      the modem with QMI/MBIM channel PATH (/dev/cdc-wdm0, /dev/wwan0qmi0,
                                  /dev/wwan0mbim0, a socket file)
@@ -191,9 +216,14 @@ final class Options {
           -6, --ipv6             IPv6 data call; -4 -6 together: dual stack
           -n, --pdn N            profile (PDN) index to dial (default 1); repeat -n for several PDNs
                                  in one qcm: each -n starts the options of its PDN (-s, --user,
-                                 --password, --auth, -4, -6, -m, --default-route, --ipv6-lan)
+                                 --password, --auth, -4, -6, -m, --default-route, --ipv6-lan, -b, -a, -y)
           -m, --mux N            QMAP mux 0x80+N for this PDN (qmi_wwan_q wwan0_N, qmimux, rmnet);
                                  MBIM on the upstream WWAN subsystem: session N on a wwan link
+          -b, --bridge           bridge mode: the PDN's IPv4 address goes to one LAN host through
+                                 the driver (qmi_wwan_q, GobiNet, pcie_mhi); the netdev gets none
+          -a, --bring-up 1|2     bring the call up by APN name (1: needs -s APN) or by APN type
+                                 (2: needs -y 1 or 2), as quectel-CM -a
+          -y, --apn-type TYPE    the APN type: 0 unspecified, 1 internet, 2 ims
               --default-route, --no-default-route
                                  whether this PDN gets the default route and DNS (default: the
                                  first PDN does, unless its APN is "ims")
@@ -246,6 +276,9 @@ final class Options {
         var defaultRoute: Bool?
         var ipv6LAN: String?
         var ipv6LANAdvertise = true
+        var bridge = false
+        var apnType: UInt8?
+        var bringUp: PDNOptions.BringUp?
         var given: [String] = []
 
         /// Records that `flag` was given for this PDN; twice is an error.
@@ -259,10 +292,12 @@ final class Options {
         /// `first`: the first PDN group of the command line.
         func build(first: Bool) -> PDNOptions {
             let families: [Family] = ipv4 && ipv6 ? [.ipv4, .ipv6] : ipv6 ? [.ipv6] : [.ipv4]
-            let ims = apn.map { Text.equalsIgnoringCase($0, "ims") } ?? false
+            // An IMS PDN (by name or by -y 2) and a bridged one (its address is the LAN host's)
+            // take no default route unless told to.
+            let ims = (apn.map { Text.equalsIgnoringCase($0, "ims") } ?? false) || apnType == 2
             return PDNOptions(pdn: pdn ?? 1, apn: apn, user: user, password: password, auth: auth, families: families,
-                              defaultRoute: defaultRoute ?? (first && !ims), muxIndex: mux, ipv6LAN: ipv6LAN,
-                              ipv6LANAdvertise: ipv6LANAdvertise)
+                              defaultRoute: defaultRoute ?? (first && !ims && !bridge), muxIndex: mux, ipv6LAN: ipv6LAN,
+                              ipv6LANAdvertise: ipv6LANAdvertise, bridge: bridge, apnType: apnType, bringUp: bringUp)
         }
     }
 
@@ -278,7 +313,7 @@ final class Options {
         var sysRoot = "/sys", devRoot = "/dev", runDir = "/run/qcm"
         var dns = DNSMode.auto
         var resolvConf = "/etc/resolv.conf"
-        var script: String?, pidFile: String?
+        var script: String?, pidFile: String?, usbmonFile: String?
         var metric: UInt32 = 0
         var maxRetries = 0, stableAfter = 30
         while let w = a.next() {
@@ -383,8 +418,32 @@ final class Options {
                     throw UsageError(message: "--sim-arg \(v): qcm --simulate chooses the simulator's directory and socket itself")
                 }
                 simArgs.append(v)
-            case "-b", "-u", "-r", "-l", "-a", "-y":
-                throw UsageError(message: "\(w): this quectel-CM option (bridging, usbmon, loopback, APN type) is not supported by qcm")
+            case "-b", "--bridge":
+                try draft.once("-b")
+                draft.bridge = true
+            case "-a", "--bring-up":
+                try draft.once("-a")
+                let v = try a.value(w, "1 (by APN name) or 2 (by APN type)")
+                switch Word(Text.lowercasedASCII(v)) {
+                case "1", "name", "apn-name": draft.bringUp = .byName
+                case "2", "type", "apn-type": draft.bringUp = .byType
+                default: throw UsageError(message: "\(w): '\(v)' is neither 1 (bring the call up by APN name) nor 2 (by APN type)")
+                }
+            case "-y", "--apn-type":
+                try draft.once("-y")
+                let v = try a.value(w, "an APN type (0 unspecified, 1 internet, 2 ims)")
+                switch Word(Text.lowercasedASCII(v)) {
+                case "0", "unspecified": draft.apnType = 0
+                case "1", "internet", "default": draft.apnType = 1
+                case "2", "ims": draft.apnType = 2
+                default: throw UsageError(message: "\(w): '\(v)' is not an APN type (0 unspecified, 1 internet, 2 ims)")
+                }
+            case "-u", "--usbmon":
+                let v = try a.value(w, "a file for the USB capture")
+                guard !v.isEmpty, !v.begins(with: "-") else { throw UsageError(message: "\(w) needs a file for the USB capture") }
+                usbmonFile = v
+            case "-r", "-l":
+                throw UsageError(message: "\(w): this quectel-CM option (reset, loopback test) is not supported by qcm")
             default:
                 throw Args.unknown(w)
             }
@@ -410,10 +469,14 @@ final class Options {
             throw UsageError(message: "--default-route is given to more than one PDN: one default route, one DNS")
         }
         if pdns.count > 1 && script != nil { throw UsageError(message: "--script serves one PDN; several PDNs are configured by qcm itself") }
+        if script != nil, pdns.contains(where: { $0.bridge }) {
+            throw UsageError(message: "--script and -b exclude each other: in bridge mode the address is the LAN host's, and nothing is configured on this board")
+        }
         return Options(pdns: pdns, dataPath: dataPath, pin: pin, proxy: proxy, logFile: logFile, interface: interface, device: device,
                        verbose: verbose, noDHCP: noDHCP, killPDN: killPDN, simulate: simulate, simArgs: simArgs,
                        sysRoot: sysRoot, devRoot: devRoot, runDir: runDir, dns: dns, resolvConf: resolvConf, script: script,
-                       metric: metric, maxRetries: maxRetries, stableAfterSeconds: stableAfter, noLink: noLink, pidFile: pidFile)
+                       metric: metric, maxRetries: maxRetries, stableAfterSeconds: stableAfter, noLink: noLink, pidFile: pidFile,
+                       usbmonFile: usbmonFile)
     }
 
     /// The checks on one PDN's values.
@@ -425,6 +488,27 @@ final class Options {
             throw UsageError(message: "--ipv6-lan-ra says who advertises on the --ipv6-lan interface: give --ipv6-lan IFACE too")
         }
         if let apn = g.apn, apn.utf8.count > 100 { throw UsageError(message: "the APN is longer than 100 characters") }
+        let which = g.pdn.map { " (PDN \($0))" } ?? ""
+        if g.bridge {
+            // The drivers' bridge_ipv4 holds one IPv4 address; the LAN host gets it by DHCP.
+            if g.ipv6 {
+                throw UsageError(message: "-b hands the PDN's IPv4 address to the LAN host; bridge mode carries no IPv6 call\(which): drop -6")
+            }
+            if g.defaultRoute == true {
+                throw UsageError(message: "-b and --default-route exclude each other\(which): in bridge mode the address, and so the route, are the LAN host's")
+            }
+        }
+        switch g.bringUp {
+        case .byName?:
+            guard let apn = g.apn, !apn.isEmpty else {
+                throw UsageError(message: "-a 1 brings the call up by APN name\(which): give the APN with -s APN")
+            }
+        case .byType?:
+            guard let t = g.apnType, t != 0 else {
+                throw UsageError(message: "-a 2 brings the call up by APN type\(which): give the type with -y 1 (internet) or -y 2 (ims)")
+            }
+        case nil: break
+        }
         // Control characters (a newline, ESC, NUL ...) would reach the modem's profile, the
         // status file and the log; no APN, user name or password contains one.
         for (what, value) in [("the APN", g.apn), ("the user name", g.user), ("the password", g.password)] {

@@ -80,9 +80,12 @@ final class Simulation {
                 throw Failure(message: "cannot create a private network namespace: \(Errno.current.description)")
             }
             networking = true
-            // GobiNet's netdev is Ethernet-like (DHCP): a veth; everything else a TUN.
+            // GobiNet's netdev is Ethernet-like (DHCP): a veth; everything else a TUN (a TAP for
+            // the Quectel drivers' Ethernet-type netdevs). Bridge mode is simulated on those, so
+            // a bridged GobiNet gets the TAP too.
             let gobiNet = o.simArgs.contains { $0.equals("--gobinet") }
-            if !o.simArgs.contains(where: { $0.equals("--veth") }) { args.append(gobiNet ? "--veth" : "--tun") }
+            let bridged = o.pdns.contains { $0.bridge }
+            if !o.simArgs.contains(where: { $0.equals("--veth") }) { args.append(gobiNet && !bridged ? "--veth" : "--tun") }
             log.log("simulation: private network namespace; qmi-sim provides the modem and its network interface")
         }
         args += o.simArgs

@@ -91,9 +91,12 @@ extension MBIMSession {
         let auth = call.options.auth.map { MBIM.AuthProtocol(rawValue: UInt32($0 == 3 ? 2 : $0)) } ?? (call.options.password == nil ? .noneValue : .chap)
         let body = MBIM.Connect.Set(sessionID: session, activationCommand: .activate, accessString: call.options.apn ?? "",
                                     userName: call.options.user, password: call.options.password, authProtocol: auth,
-                                    ipType: ipType, contextType: .contextInternet)
+                                    ipType: ipType, contextType: contextType)
         command(.connect, MBIM.Connect.cid, set: true, body.encode(), timeout: config.timeouts.startNetwork)
     }
+
+    /// The APN type of -y as CONNECT's context type: IMS for -y 2, Internet otherwise.
+    var contextType: MBIMUUID { call.options.apnType == 2 ? .contextIMS : .contextInternet }
 
     func connectAnswered(_ r: Result<MBIMMessage, MBIMError>) {
         dialing = false
@@ -147,7 +150,7 @@ extension MBIMSession {
     }
 
     var deactivateBody: [UInt8] {
-        MBIM.Connect.Set(sessionID: session, activationCommand: .deactivate, contextType: .contextInternet).encode()
+        MBIM.Connect.Set(sessionID: session, activationCommand: .deactivate, contextType: contextType).encode()
     }
 
     // MARK: indications

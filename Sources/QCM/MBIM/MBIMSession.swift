@@ -89,6 +89,7 @@ final class MBIMSession: SessionCore, SessionMachine {
             case let .linkApplied(_, result): linkApplied(result)
             case let .dataLinkReady(_, result): wwanLinkReady(result)
             case .dataPathChanged(let why): fail(ExitCode.noModem, why)
+            case .bridgeSet: break                  // bridge mode is refused before an MBIM or AT session starts
             case .stop(let signal): stop(signal: signal)
             case .stopPDN: stop(signal: "qcm -k")
             case .statusQuery(let token): statusQuery(token)

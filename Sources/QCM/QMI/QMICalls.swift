@@ -65,10 +65,17 @@ extension QMISession {
         setState(c, "dialing")
         c.started.removeAll()
         c.dialErrors = []
+        let sdx35 = APNTypeRules.takesTypeInStartNetwork(config.productID)
         for f in c.options.families {
             guard let cid = c.wds[f] else { continue }
             var r = WDS.StartNetwork.Request(clientID: cid)
-            r.profileIndex3GPP = UInt8(c.profile)
+            switch c.options.bringUp {
+            // SDX35: by APN name or type, no profile (quectel-CM's TLVs and values).
+            case .byName? where sdx35: r.bringUpByAPNName = true
+            case .byType? where sdx35: r.bringUpByAPNType = 2
+            default: r.profileIndex3GPP = UInt8(c.profile)
+            }
+            if sdx35, let t = c.options.apnType, t != 0 { r.apnType = WDS.ApnType(rawValue: UInt32(t)) }
             r.ipFamilyPreference = f.wds
             if let apn = c.options.apn, !apn.isEmpty { r.apn = apn }
             if let a = c.options.auth { r.authenticationPreference = WDS.Authentication(rawValue: a) }
@@ -183,6 +190,7 @@ extension QMISession {
     }
 
     func configure(_ c: Call) {
+        if let t = config.bridge(c.pdn), t.on { return configureBridge(c, t) }
         guard !options.noLink else { return connected(c, nil) }
         guard let dev = netdev(c.pdn) else {
             log("no network interface known for this modem: link configuration skipped (use -i IFACE)")
@@ -204,7 +212,11 @@ extension QMISession {
         case .success(let plan):
             if c.phase == .connected {
                 c.plan = plan
-                statusAddresses(c, plan)
+                if c.bridgeAddress == nil { statusAddresses(c, plan) }
+            } else if c.phase == .configuring, let a = c.bridgeAddress {
+                // The netdev is up without an address: now the driver is told the LAN host's.
+                c.plan = plan
+                emit(.setBridge(pdn: pdn, on: true, ipv4: a))
             } else if c.phase == .configuring {
                 connected(c, plan)
             }

@@ -17,6 +17,8 @@ final class Preparation {
     var granted: (version: WDA.AggregationProtocol, size: UInt32)?
     /// PDNs whose qmimux/rmnet link is being created (0: the parent being brought up).
     var linksPending: [Int] = []
+    /// PDNs whose bridge mode is being written.
+    var bridgesPending: [Int] = []
 
     init(wantRawIP: Bool) { self.wantRawIP = wantRawIP }
 
@@ -36,8 +38,9 @@ final class Preparation {
 extension QMISession {
     func prepare() {
         // raw-IP where the driver does it; qmi_wwan in 802.3 mode is switched first. QMAP
-        // always runs on raw-IP.
-        let wantRawIP = plan.usesQMAP || (config.rawIP ?? !(config.driver?.equals("GobiNet") ?? false))
+        // always runs on raw-IP, and so does bridge mode (GobiNet bridges only in raw-IP).
+        let bridged = config.bridges.contains { $0.on }
+        let wantRawIP = plan.usesQMAP || bridged || (config.rawIP ?? !(config.driver?.equals("GobiNet") ?? false))
         if config.rawIP == false && config.rawIPSwitchable {
             setup = .switchingRawIP(wantRawIP: wantRawIP)
             emit(.switchRawIP)
@@ -69,6 +72,9 @@ extension QMISession {
             requestDataFormat(p)
         } else if plan.usesQMAP {
             return fail(ExitCode.link, "QMAP needs the modem's WDA service to set the data format, and it gave no WDA client")
+        }
+        for t in config.bridges where calls.contains(where: { $0.pdn == t.pdn && $0.phase != .failed }) {
+            bridgeAtStart(t, p)
         }
         for c in calls where c.phase != .failed {
             prepareProfile(c)
@@ -245,33 +251,61 @@ extension QMISession {
     /// The profile: created when it does not exist, rewritten only when APN, user,
     /// password or authentication differ from what it holds.
     func prepareProfile(_ c: Call) {
-        guard let apn = c.options.apn, let cid = c.clientIDs.first else { return }
+        guard let cid = c.clientIDs.first else { return }
+        let sdx35 = APNTypeRules.takesTypeInStartNetwork(config.productID)
+        if sdx35, let b = c.options.bringUp {
+            // Start Network names no profile then: the profile is left as it is.
+            return log("the call is brought up by \(b.name) (SDX35: WDS Start Network TLV \(b == .byName ? "0x3C" : "0x3D")), not by profile \(c.profile): the profile is not written")
+        }
+        // -y on a modem that keeps the APN type in its profiles (SDX35 take it in Start Network).
+        var mask: UInt64?
+        if !sdx35, let want = APNTypeRules.mask(c.options.apnType) {
+            if c.profileMissing || c.profileSettings?.apnTypeMask != nil {
+                if c.profileSettings?.apnTypeMask?.rawValue != want { mask = want }
+            } else {
+                log("-y \(c.options.apnType ?? 0) (\(PDNOptions.apnTypeName(c.options.apnType ?? 0))): profile \(c.profile) carries no APN type on this modem (no APN Type Mask in Get Profile Settings), and only SDX35 modules take it in Start Network: the call is brought up by profile \(c.profile) as it is")
+            }
+        }
+        if c.options.bringUp == .byName {
+            log("-a 1: Start Network names the APN \(c.options.apn ?? ""), with profile \(c.profile)")
+        }
+        guard c.options.apn != nil || mask != nil else { return }
+        let apn = c.options.apn
         let user = c.options.user ?? "", password = c.options.password ?? ""
         let auth = c.options.effectiveAuth
-        let line = "\(apn)/\(user)/\(password.isEmpty ? "" : "***")/\(auth)"
+        let typeText = mask == nil ? "" : " apn-type \(PDNOptions.apnTypeName(c.options.apnType ?? 0))"
+        let line = (apn.map { "\($0)/\(user)/\(password.isEmpty ? "" : "***")/\(auth)" } ?? "(APN as it is)") + typeText
         if c.profileMissing {
             log("requestCreateProfile[\(c.profile)] \(line): profile \(c.profile) does not exist; creating it")
             var r = WDS.CreateProfile.Request(clientID: cid)
             r.profileType = .`3gpp`
-            r.apnName = apn
+            r.apnName = apn ?? ""
             r.username = user
             r.password = password
             r.authentication = WDS.Authentication(rawValue: auth)
+            if let m = mask { r.apnTypeMask = WDS.ApnTypeMask(rawValue: m) }
             expect(.createProfile(pdn: c.pdn))
             send(.createProfile(pdn: c.pdn), r)
             return
         }
-        if let have = c.profileSettings, (have.apnName ?? "").equals(apn), (have.username ?? "").equals(user),
-           (have.password ?? "").equals(password), (have.authentication?.rawValue ?? 0) == auth {
-            return
+        var credentials = false
+        if let apn {
+            let have = c.profileSettings
+            credentials = !((have?.apnName ?? "").equals(apn) && (have?.username ?? "").equals(user)
+                            && (have?.password ?? "").equals(password) && (have?.authentication?.rawValue ?? 0) == auth)
+                || have == nil
         }
+        guard credentials || mask != nil else { return }
         log("requestSetProfile[\(c.profile)] \(line)")
         var r = WDS.ModifyProfile.Request(clientID: cid)
         r.profileIdentifier = WDS.ProfileIdentifier(profileType: .`3gpp`, profileIndex: UInt8(c.profile))
-        r.apnName = apn
-        r.username = user
-        r.password = password
-        r.authentication = WDS.Authentication(rawValue: auth)
+        if credentials, let apn {
+            r.apnName = apn
+            r.username = user
+            r.password = password
+            r.authentication = WDS.Authentication(rawValue: auth)
+        }
+        if let m = mask { r.apnTypeMask = WDS.ApnTypeMask(rawValue: m) }
         expect(.modifyProfile(pdn: c.pdn))
         send(.modifyProfile(pdn: c.pdn), r)
     }
@@ -293,11 +327,88 @@ extension QMISession {
     /// Every answer of the preparation in: set up — field status is watched, and each call
     /// waits for the network.
     func preparationDone() {
-        guard case .preparing(let p) = setup, p.step.isDone, p.linksPending.isEmpty else { return }
+        guard case .preparing(let p) = setup, p.step.isDone, p.linksPending.isEmpty, p.bridgesPending.isEmpty else { return }
         if !p.step.problems.isEmpty { return setupFailed(p.step.problems.joined(separator: "; "), code: ExitCode.link) }
         setup = nil
         becameReady()
         watchNetwork()
         for c in calls where c.phase == .setup { waitForNetwork(c) }
+    }
+}
+
+// MARK: bridge mode
+
+extension QMISession {
+    /// Before the dial: bridge mode on where -b asks for it (the address still 0), off on
+    /// the other netdevs that have it (quectel-CM writes it either way: with the mode left
+    /// on, the driver drops the host's own frames). With --no-link the commands are logged.
+    func bridgeAtStart(_ t: BridgeTarget, _ p: Preparation) {
+        if options.noLink {
+            guard t.on else { return }
+            return log("--no-link: put \(t.netdev) in bridge mode yourself: " + t.commands(sysRoot: options.sysRoot, on: true, address: 0).joined(separator: "; "))
+        }
+        if t.on { log("\(t.netdev): bridge mode on (-b): the call's IPv4 address goes to the LAN host, \(t.netdev) gets none") }
+        p.bridgesPending.append(t.pdn)
+        emit(.setBridge(pdn: t.pdn, on: t.on, ipv4: 0))
+    }
+
+    /// What the Runner reports after writing the bridge attributes.
+    func bridgeSet(_ pdn: Int, _ result: Result<String?, LinkError>) {
+        guard let t = config.bridge(pdn) else { return }
+        if case .preparing(let p) = setup, let i = p.bridgesPending.firstIndex(of: pdn) {
+            p.bridgesPending.remove(at: i)
+            switch result {
+            case .success:
+                if t.on && !bridgesOn.contains(pdn) { bridgesOn.append(pdn) }
+            case .failure(let e):
+                guard t.on else {
+                    log("warning: could not turn bridge mode off on \(t.netdev): \(e.description)")
+                    break
+                }
+                // EACCES: not allowed to write sysfs (exit 9). EPERM comes from the driver's
+                // store(): older GobiNet drivers take bridge_mode only while the netdev is down.
+                var why = "cannot put \(t.netdev) in bridge mode: \(e.description)"
+                if e.errno == EPERM { why += " (older GobiNet drivers take bridge_mode only while \(t.netdev) is down: ip link set \(t.netdev) down, then start qcm)" }
+                return fail(e.errno == EACCES ? ExitCode.permission : ExitCode.link, why)
+            }
+            return preparationDone()
+        }
+        guard let c = call(pdn), c.phase == .configuring, c.bridgeAddress != nil else {
+            if case .failure(let e) = result { log("warning: \(t.netdev): \(e.description)") }
+            return
+        }
+        switch result {
+        case .success(let master):
+            c.bridgeMaster = master
+            if master == nil {
+                log("warning: \(t.netdev) is not a port of a bridge: the LAN host reaches the driver only through one (ip link set \(t.netdev) master br0)")
+            }
+            connected(c, c.plan)
+        case .failure(let e):
+            linkFailed(pdn, e)
+        }
+    }
+
+    /// A bridged call is up: the address goes to the driver, not to the netdev. The netdev
+    /// is brought up with the call's MTU and no address (an empty link plan: what others
+    /// left on it goes, as for any link qcm configures); then bridge_ipv4 is written.
+    func configureBridge(_ c: Call, _ t: BridgeTarget) {
+        guard let r = c.settings[.ipv4], let a = r.ipv4Address, IPAddress(ipv4: a).isUsableUnicast else {
+            // A failed dial (it counts for --max-retries): the call is stopped, nothing reaches the driver.
+            for (f, h) in c.handles.pairs { stopCall(c, family: f, handle: h, timeout: config.timeouts.request) }
+            c.handles.removeAll()
+            deconfigure(c, release: false)          // link_state down again
+            c.phase = .setup
+            return dialFailed(c, "bridge mode: the modem gave no usable IPv4 address to hand to the LAN host")
+        }
+        c.bridgeAddress = a
+        if options.noLink {
+            log("--no-link: hand \(IPAddress(ipv4: a).text) to the driver yourself: "
+                + t.commands(sysRoot: options.sysRoot, on: true, address: a).joined(separator: "; "))
+            return connected(c, nil)
+        }
+        let plan = LinkPlan(interface: t.netdev, metric: options.metric, defaultRoute: false)
+        if let mtu = r.mtu, mtu >= 576, mtu <= 65535 { plan.mtu = mtu }
+        emit(.applyLink(pdn: c.pdn, plan, leaseSeconds: nil, renew: false))
     }
 }

@@ -145,6 +145,7 @@ final class QMISession: SessionCore, SessionMachine {
             case .parentReady(let error): parentReady(error)
             case let .dataLinkReady(pdn, result): dataLinkReady(pdn, result)
             case .dataPathChanged(let why): fail(ExitCode.noModem, why)
+            case let .bridgeSet(pdn, result): bridgeSet(pdn, result)
             case .stop(let signal): stop(signal: signal)
             case .stopPDN(let pdn): stopPDN(pdn)
             case .statusQuery(let token): statusQuery(token)

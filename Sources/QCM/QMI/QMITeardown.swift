@@ -87,6 +87,7 @@ extension QMISession {
         }
         c.forget()
         c.phase = .stopped
+        resetBridge(pdn)
         emit(.removeDataLinks(pdn: pdn))
         emit(.pdnStopped(pdn: pdn))
     }

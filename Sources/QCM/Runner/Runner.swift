@@ -209,6 +209,7 @@ final class Runner {
         case .prepareParent(let mtu): prepareParent(mtu)
         case let .createDataLink(pdn, mux, flags): createDataLink(pdn, mux, flags)
         case let .setLinkState(pdn, mux, up): setLinkState(pdn, mux, up)
+        case let .setBridge(pdn, on, ipv4): setBridge(pdn, on, ipv4)
         case .removeDataLinks(let pdn): removeDataLinks(pdn)
         case .pdnStopped(let pdn):
             instances[pdn]?.release()

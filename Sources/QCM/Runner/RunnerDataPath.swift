@@ -66,6 +66,36 @@ extension Runner {
         }
     }
 
+    /// Bridge mode: bridge_mode and bridge_ipv4 of PDN's netdev (or the driver's module
+    /// parameter). Only what was validated is written: 0, or a usable unicast IPv4 address.
+    func setBridge(_ pdn: Int, _ on: Bool, _ ipv4: UInt32) {
+        guard let t = machine.config.bridge(pdn) else { return }
+        guard ipv4 == 0 || IPAddress(ipv4: ipv4).isUsableUnicast else {
+            return feed(.bridgeSet(pdn: pdn, .failure(.invalid("\(IPAddress(ipv4: ipv4).text) is not an address to hand to a LAN host"))))
+        }
+        let mode = t.modePath(sysRoot: o.sysRoot), address = t.ipv4Path(sysRoot: o.sysRoot)
+        do throws(SystemError) {
+            if on {
+                if t.writesMode { try Files.writeAttribute(mode, "1\n") }
+                // A newline ends the value, as echo's does; the drivers' base-16 parse stops there.
+                try Files.writeAttribute(address, t.ipv4Text(ipv4) + "\n")
+            } else {
+                try Files.writeAttribute(address, t.ipv4Text(0) + "\n")
+                if t.writesMode { try Files.writeAttribute(mode, "0\n") }
+            }
+        } catch {
+            return feed(.bridgeSet(pdn: pdn, .failure(.system(error))))
+        }
+        if ipv4 != 0 { log.log("echo '\(t.ipv4Text(ipv4))' > \(address)") }
+        feed(.bridgeSet(pdn: pdn, .success(ipv4 == 0 ? nil : bridgeMaster(t.netdev))))
+    }
+
+    /// The bridge `netdev` is a port of (rtnetlink's IFLA_MASTER), for `qcm status`.
+    func bridgeMaster(_ netdev: String) -> String? {
+        guard let nl = try? Netlink(), let index = try? nl.index(of: netdev), let link = try? nl.link(index), link.master > 0 else { return nil }
+        return (try? nl.link(link.master))??.name
+    }
+
     func removeDataLinks(_ pdn: Int?) {
         guard let d = qmapLinks else { return }
         if let p = pdn {

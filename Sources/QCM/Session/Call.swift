@@ -51,6 +51,10 @@ final class Call {
     var dialErrors: [String] = []
     var settings = SmallMap<Family, WDS.GetRuntimeSettings.Response>()
     var settingsProblem: String?
+    /// Bridge mode: the address in the driver's bridge_ipv4 (or being written there).
+    var bridgeAddress: UInt32?
+    /// The bridge the netdev is a port of, as the Runner found it.
+    var bridgeMaster: String?
 
     init(_ options: PDNOptions) {
         self.options = options

@@ -45,6 +45,12 @@ struct DriverFacts {
     /// (mhi_wwan_mbim registered its link operations): one per MBIM session other than 0.
     var wwanDevice: String?
     var wwanLinks = false
+    /// Netdevs with the bridge mode attributes (bridge_mode and bridge_ipv4).
+    var bridgeNetdevs: [String] = []
+    /// The netdevs' ARPHRD types (/sys/class/net/NAME/type), where readable.
+    var netdevTypes: [(name: String, type: Int)] = []
+    /// The driver's bridge_mode module parameter, where it has a bridge_ipv4 parameter too.
+    var bridgeModuleParameter: Int?
 }
 
 extension DriverFacts {
@@ -60,6 +66,23 @@ extension DriverFacts {
             mbimWWAN = modem.mode == .mbim && w.carriesMBIM
             wwanDevice = w.device
             wwanLinks = w.makesLinks
+        }
+        readBridge(sysRoot: sysRoot)
+    }
+
+    /// What the driver offers for bridge mode: the attributes on each netdev (only their
+    /// presence: reading them is not needed), the netdevs' types, the module parameters.
+    mutating func readBridge(sysRoot: String) {
+        for n in netdevs {
+            let dir = sysRoot + "/class/net/" + n
+            if Files.existsOrLinks(dir + "/bridge_mode") && Files.existsOrLinks(dir + "/bridge_ipv4") { bridgeNetdevs.append(n) }
+            if let t = Files.readSmall(dir + "/type", limit: 32), let v = Text.parseInt(Text.trimmed(String(decoding: t, as: UTF8.self))) {
+                netdevTypes.append((n, Int(v)))
+            }
+        }
+        if let d = driver, Files.exists(sysRoot + "/module/\(d)/parameters/bridge_ipv4"),
+           let m = Files.readSmall(sysRoot + "/module/\(d)/parameters/bridge_mode", limit: 32) {
+            bridgeModuleParameter = Text.parseInt(Text.trimmed(String(decoding: m, as: UTF8.self))).map { Int($0) } ?? 0
         }
     }
 }

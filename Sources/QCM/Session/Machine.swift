@@ -51,6 +51,8 @@ enum Event {
     case dataLinkReady(pdn: Int, Result<String, LinkError>)
     /// The modem came back with a driver that offers another data path (qmap_mode changed).
     case dataPathChanged(String)
+    /// The result of `.setBridge`: on success, the bridge the netdev is a port of (nil: none).
+    case bridgeSet(pdn: Int, Result<String?, LinkError>)
     /// SIGINT/SIGTERM ("SIGINT" or "SIGTERM").
     case stop(signal: String)
     /// `qcm -k N` for one PDN of a qcm that serves several: stop that one only.
@@ -127,6 +129,9 @@ enum Action {
     case createDataLink(pdn: Int, mux: UInt8, flags: UInt32)
     /// qmi_wwan_q / pcie_mhi: tell the driver the call on `mux` is up or down (link_state).
     case setLinkState(pdn: Int, mux: UInt8, up: Bool)
+    /// Bridge mode (-b): PDN's netdev bridges (`on`) or not, and the address the driver hands
+    /// to the LAN host (0: none). The result comes back as `.bridgeSet`.
+    case setBridge(pdn: Int, on: Bool, ipv4: UInt32)
     /// Remove the data links qcm created (and the parent state it changed), for one PDN or all.
     case removeDataLinks(pdn: Int?)
     /// PDN is stopped while others go on: its status file and lock go.
@@ -208,8 +213,14 @@ struct SessionConfig {
     var mbim = false
     /// The module is dialed with AT commands (no QMI: UNISOC, ASR): the session is an ATSession.
     var at = false
-    /// The USB product id, when discovery read it (some AT modules need their own rules).
+    /// The USB product id, when discovery read it (some AT modules need their own rules;
+    /// SDX35 modules take the APN type in Start Network).
     var productID: UInt16?
+    /// Bridge mode, per PDN whose netdev has it (BridgePlan).
+    var bridges: [BridgeTarget] = []
+
+    /// The bridge target of PDN (on or off).
+    func bridge(_ pdn: Int) -> BridgeTarget? { bridges.first { $0.pdn == pdn } }
 
     struct Timeouts {
         var request: Int64 = 10_000

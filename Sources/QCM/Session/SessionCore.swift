@@ -194,6 +194,7 @@ class SessionCore {
             log("second \(signal): giving up the clean teardown")
             lifecycle = .done
             for c in calls { emit(.deconfigureLink(pdn: c.pdn, release: false)) }
+            resetBridges()
             emit(.closeChannel)
             emit(.exit(ExitCode.failure))
             return
@@ -241,9 +242,36 @@ class SessionCore {
             log("warning: the modem did not confirm \(teardownDescription) (\(t.problems[0]))")
             if code == ExitCode.ok { code = ExitCode.notResponding }
         }
+        resetBridges()
         emit(.removeDataLinks(pdn: nil))
         emit(.closeChannel)
         emit(.exit(code))
+    }
+
+    // MARK: bridge mode
+
+    /// PDNs whose netdev qcm put in bridge mode: turned off again when qcm exits, whatever
+    /// the reason.
+    var bridgesOn: [Int] = []
+
+    /// Bridge mode off, and no address in bridge_ipv4, on every netdev qcm turned it on.
+    func resetBridges() {
+        for pdn in bridgesOn { emit(.setBridge(pdn: pdn, on: false, ipv4: 0)) }
+        bridgesOn.removeAll()
+    }
+
+    /// PDN's netdev leaves bridge mode (`qcm -k N` of one PDN of several).
+    func resetBridge(_ pdn: Int) {
+        guard bridgesOn.contains(pdn) else { return }
+        bridgesOn.removeAll { $0 == pdn }
+        emit(.setBridge(pdn: pdn, on: false, ipv4: 0))
+    }
+
+    /// "10.90.1.113 to the LAN host through wwan0 (a port of br0)": the state line and
+    /// `qcm status` of a bridged call.
+    func bridgeSummary(_ c: Call) -> String? {
+        guard let a = c.bridgeAddress, let t = config.bridge(c.pdn), t.on else { return nil }
+        return "\(IPAddress(ipv4: a).text) handed to the LAN host through \(t.netdev)" + (c.bridgeMaster.map { " (a port of \($0))" } ?? "")
     }
 
     // MARK: SIM and registration
@@ -268,8 +296,13 @@ class SessionCore {
         c.phase = .connected
         c.failures = 0
         c.connectedAt = now
-        if let p = plan { statusAddresses(c, p) }
-        let detail = plan.map { Plans.describe($0) }
+        let bridged = bridgeSummary(c)
+        if let b = bridged {
+            status(c.pdn, .bridge, b)
+        } else if let p = plan {
+            statusAddresses(c, p)
+        }
+        let detail = bridged.map { "bridge mode: " + $0 } ?? plan.map { Plans.describe($0) }
         let summary = "connected" + (detail.map { " (\($0))" } ?? "")
         log(tag(c) + summary)
         setState(c, "connected" + (detail.map { ": \($0)" } ?? ""))
@@ -289,6 +322,16 @@ class SessionCore {
         if c.plan != nil || c.phase == .connected || c.phase == .configuring {
             emit(.deconfigureLink(pdn: c.pdn, release: release))
             linkDown(c)
+        }
+        if c.bridgeAddress != nil, let t = config.bridge(c.pdn) {
+            // The driver stops answering for the address: the next call may bring another.
+            c.bridgeAddress = nil
+            c.bridgeMaster = nil
+            if options.noLink {
+                log("--no-link: clear the LAN host's address yourself: " + t.commands(sysRoot: options.sysRoot, on: true, address: 0).last!)
+            } else {
+                emit(.setBridge(pdn: c.pdn, on: true, ipv4: 0))
+            }
         }
         c.plan = nil
         for k in StatusKey.link { status(c.pdn, k, nil) }

@@ -27,6 +27,8 @@ struct StatusKey: Equatable {
     static let lastEndReason = StatusKey("last_end_reason")
     static let lastError = StatusKey("last_error")
     static let connectedSince = StatusKey("connected_since")
+    /// Bridge mode: the address handed to the LAN host, and through which netdev and bridge.
+    static let bridge = StatusKey("bridge")
     // The instance (the record's first lines are pid, pdn and when it was written).
     static let pid = StatusKey("pid")
     static let pdn = StatusKey("pdn")
@@ -71,12 +73,12 @@ struct StatusKey: Equatable {
     /// What identifies the subscriber and the device: root's and qcm's user's only.
     static let identifiers: [StatusKey] = [imsi, iccid, imei]
     /// JSON strings and JSON numbers.
-    static let texts: [StatusKey] = [state, modem, revision, channel, interface, apn, ipv4, ipv6, ipv6Prefix, ipv6LAN, dns, dnsWarning, lastEndReason,
+    static let texts: [StatusKey] = [state, modem, revision, channel, interface, apn, ipv4, ipv6, ipv6Prefix, ipv6LAN, dns, bridge, dnsWarning, lastEndReason,
                                      registration, roaming, rat, operatorName, mccMnc, imsi, iccid, imei, band]
     static let numbers: [StatusKey] = [lac, tac, cellID, rfChannel, signalBars, lteRSSI, lteRSRQ, lteRSRP, lteSNR, nrRSRP, nrRSRQ,
                                        nrSNR, wcdmaRSSI, wcdmaEcIo, gsmRSSI, rxBytes, txBytes, rxPackets, txPackets, rxDropped, txDropped]
     /// The connection's keys that go with its link (cleared when the link goes).
-    static let link: [StatusKey] = [connectedSince, ipv4, ipv6, ipv6Prefix, ipv6LAN, dns]
+    static let link: [StatusKey] = [connectedSince, ipv4, ipv6, ipv6Prefix, ipv6LAN, dns, bridge]
 }
 
 /// A value read from the modem for `qcm status` (packet counters, the RF band): for one
