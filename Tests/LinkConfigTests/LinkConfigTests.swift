@@ -54,14 +54,24 @@ final class LinkConfigTests: XCTestCase {
     func testIPv6PlanWithDefaultRoute() throws {
         let m = LinkManager(netlink: nl)
         let a6 = LinkPlan.Address(address: IPAddress("2409:8930:463:3daa:7c8e:429a:c902:c6cc")!, prefix: 64)
-        try m.apply(LinkPlan(interface: "wwan0", ipv4: v4("10.90.1.113", 30), ipv6: a6))
+        // The IPv6 settings (/proc/sys/net/ipv6/conf/wwan0) are the namespace's: apply and
+        // undo run inside it, as qcm runs in its own.
+        let conf = { (key: String) in
+            self.ns.inside { (try? String(contentsOfFile: "/proc/sys/net/ipv6/conf/wwan0/\(key)", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        let before = ["accept_ra", "accept_ra_defrtr", "accept_ra_pinfo"].map(conf)
+        try ns.inside { try m.apply(LinkPlan(interface: "wwan0", ipv4: v4("10.90.1.113", 30), ipv6: a6)) }
         XCTAssertEqual(Set(ipAddresses(ns.name, "wwan0")), ["10.90.1.113/30", "2409:8930:463:3daa:7c8e:429a:c902:c6cc/64"])
         XCTAssertEqual(ipDefaultRoutes(ns.name, "-6"), ["wwan0 via - metric 1024"], "IPv6 metric 0 is the kernel's 1024")
-        try m.apply(LinkPlan(interface: "wwan0", ipv4: v4("10.90.1.113", 30), ipv6: a6))
+        XCTAssertEqual(["accept_ra", "accept_ra_defrtr", "accept_ra_pinfo"].map(conf), ["2", "0", "0"],
+                       "the network's RAs give neither a default route nor an address")
+        try ns.inside { try m.apply(LinkPlan(interface: "wwan0", ipv4: v4("10.90.1.113", 30), ipv6: a6)) }
         XCTAssertEqual(ipDefaultRoutes(ns.name, "-6").count, 1, "re-apply is idempotent for IPv6 too")
-        try m.undo()
+        try ns.inside { try m.undo() }
         XCTAssertEqual(ipDefaultRoutes(ns.name, "-6"), [])
         XCTAssertEqual(ipAddresses(ns.name, "wwan0"), [])
+        XCTAssertEqual(["accept_ra", "accept_ra_defrtr", "accept_ra_pinfo"].map(conf), before, "settings put back")
     }
 
     func testReapplyIsIdempotentAndLeaseChangeMoves() throws {
