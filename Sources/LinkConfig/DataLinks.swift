@@ -74,7 +74,7 @@ public final class DataLinks {
         }
         if !link.isUp {
             try netlink.setLink(index, name: parent, up: true)
-            log("\(parent): up (the QMAP parent)")
+            log("\(parent): up (the parent the driver sends its links' traffic through)")
         }
     }
 

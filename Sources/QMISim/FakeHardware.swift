@@ -15,6 +15,7 @@ public enum FakeHardware {
         switch driver {
         case "GobiNet": return root + "/dev/qcqmi0"
         case "pcie_mhi": return root + "/dev/mhi_QMI0"
+        case "pcie_mhi_mbim": return root + "/dev/mhi_MBIM"
         case "mhi_net": return root + "/dev/wwan0qmi0"
         case "mhi_wwan_mbim": return root + "/dev/wwan0mbim0"
         default: return root + "/dev/cdc-wdm0"
@@ -54,9 +55,13 @@ public enum FakeHardware {
     /// `driver` "pcie_mhi": a PCIe module (RM500Q: `product` 0306) on Quectel's pcie_mhi
     /// instead of USB: the MHI bus's IP_HW0 channel with the netdev (rmnet_mhi0), the QMI0
     /// channel's node mhi_QMI0, qmap_mode (the driver's default is 1) and qmap_size.
+    /// With `mbim` (pcie_mhi loaded with mhi_mbim_enabled=1) the driver configures the MBIM
+    /// channel instead of QMI0 (its node mhi_MBIM), and the children rmnet_mhi0.1..N it
+    /// made at load for qmap_mode N are in class/net (Ethernet, type 1; the parent is
+    /// ARPHRD_NONE); MHIMBIMPlane serves link_state and, as root, the netdevs.
     public static func writeSysfs(root: String, netdev: String = "wwan0", rawIP: Bool = true,
                                   product: String = "0125", driver: String = "qmi_wwan", qmapMode: Int? = nil,
-                                  qmapSize: Int = 4096) throws {
+                                  qmapSize: Int = 4096, mbim: Bool = false) throws {
         let fm = FileManager.default
         let dev = "sys/devices/platform/sim/usb1/1-1/1-1.2"
         func file(_ p: String, _ s: String) throws {
@@ -68,11 +73,18 @@ public enum FakeHardware {
         if driver == "pcie_mhi" {
             try dir("dev")
             try dir("sys/bus/mhi_q/devices/\(product)_00.01.00_IP_HW0/net/\(netdev)")
-            try dir("sys/bus/mhi_q/devices/\(product)_00.01.00_QMI0/mhi_uci_q/mhi_QMI0")
+            let channel = mbim ? "MBIM" : "QMI0"
+            try file("sys/bus/mhi_q/devices/\(product)_00.01.00_\(channel)/mhi_uci_q/mhi_\(channel)/uevent",
+                     "MAJOR=243\nMINOR=\(mbim ? 1 : 0)\nDEVNAME=mhi_\(channel)")
             try file("sys/class/net/\(netdev)/qmap_mode", "\(qmapMode ?? 1)")
             try file("sys/class/net/\(netdev)/qmap_size", "\(qmapSize)")
             try file("sys/module/pcie_mhi/parameters/qmap_mode", "\(qmapMode ?? 1)")
+            try file("sys/module/pcie_mhi/parameters/mhi_mbim_enabled", mbim ? "1" : "0")
             try file("sys/module/pcie_mhi/version", "qmi-sim")
+            if mbim {
+                try file("sys/class/net/\(netdev)/type", "65534")
+                for n in 0..<(qmapMode ?? 1) { try file("sys/class/net/\(netdev).\(n + 1)/type", "1") }   // none for qmap_mode 0
+            }
             return
         }
         func link(_ p: String, _ target: String) throws {

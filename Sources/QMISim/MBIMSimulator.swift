@@ -9,7 +9,9 @@ import MBIMMessages
 /// `@mbim-proxy` protocol so `mbimcli -p` talks to it; Basic Connect with radio, SIM and
 /// PIN, registration, packet service, CONNECT sessions and their IP configuration; faults;
 /// and, as root, the netdev as a TAP device with cdc_mbim's fake Ethernet header that
-/// answers pings to the session's gateway while the session is up.
+/// answers pings to the session's gateway while the session is up — or the netdevs of
+/// mhi_wwan_mbim (`makeNetdev(rawIP:)`) or of Quectel's pcie_mhi in MBIM mode
+/// (`attachPCIe`, MHIMBIMPlane).
 ///
 /// Every message is read and answered through the typed views of MBIMCore's layouts
 /// (MBIMMessages): the simulator and qcm share one definition of each. Runs on its own
@@ -110,7 +112,9 @@ public final class MBIMSimulator {
     /// The netdev is a raw-IP link of the upstream WWAN subsystem (mhi_wwan_mbim's default
     /// link, session 0), not cdc_mbim's fake Ethernet.
     var rawIP = false
-    public private(set) var echoesAnswered = 0
+    public internal(set) var echoesAnswered = 0
+    /// Quectel's pcie_mhi in MBIM mode: its netdevs, link_state and session mapping.
+    public internal(set) var pcie: MHIMBIMPlane?
     /// Why packets the host sent were dropped, newest last.
     public private(set) var drops: [String] = []
     /// PACKET_STATISTICS since the function was opened: IP packets the host sent on the
@@ -136,6 +140,10 @@ public final class MBIMSimulator {
     /// No session up and the device closed: what a clean client leaves behind.
     public var isClean: Bool { locked { sessions.isEmpty && !opened } }
     public var sessionCount: Int { locked { sessions.count } }
+    /// The ids of the sessions up, in order.
+    public var activeSessions: [UInt32] { locked { sessions.keys.sorted() } }
+    /// Why packets the host sent were dropped (thread-safe).
+    public var dropReasons: [String] { locked { drops } }
     public var requestNames: [String] { locked { requests } }
 
     // MARK: lifecycle
@@ -197,6 +205,8 @@ public final class MBIMSimulator {
             listeners.removeAll()
             tap?.close()
             tap = nil
+            pcie?.close()
+            pcie = nil
         }
     }
 

@@ -115,6 +115,10 @@ public final class Modem {
     /// A PCIe module on the upstream kernel's MHI and WWAN drivers (mhi_pci_generic): its
     /// controller, channels, WWAN device and ports. nil for USB modules and pcie_mhi.
     public var wwan: WWANInfo?
+    /// Quectel's pcie_mhi: the children it made for its qmap_mode, rmnet_mhi0.1 …
+    /// rmnet_mhi0.N (each carries one QMAP mux, or with mhi_mbim_enabled one MBIM session);
+    /// empty for every other driver.
+    public var qmapChildren: [String] = []
 
     public init(bus: String, sysfsName: String, sysfsPath: String, vendorID: UInt16, productID: UInt16,
                 busNumber: Int?, deviceNumber: Int?, model: String, mode: ModemMode, interface: String?,
@@ -148,9 +152,12 @@ public final class Modem {
         case nil: return false
         }
     }
-    /// An MBIM function with cdc_mbim bound, or an upstream WWAN modem whose data channel
-    /// carries MBIM sessions: qcm dials it over MBIM.
-    public var speaksMBIM: Bool { mode == .mbim && (driver?.equals("cdc_mbim") == true || wwan != nil) }
+    /// An MBIM function with cdc_mbim bound, an upstream WWAN modem whose data channel
+    /// carries MBIM sessions, or a PCIe module on Quectel's pcie_mhi loaded with
+    /// mhi_mbim_enabled=1 (its MBIM channel, /dev/mhi_MBIM): qcm dials it over MBIM.
+    public var speaksMBIM: Bool { mode == .mbim && (driver?.equals("cdc_mbim") == true || wwan != nil || isPCIeMHI) }
+    /// A PCIe module on Quectel's pcie_mhi (rmnet_mhi0, /dev/mhi_QMI0 or /dev/mhi_MBIM).
+    public var isPCIeMHI: Bool { wwan == nil && bus.equals("pcie") && driver?.equals("pcie_mhi") == true }
     /// How qcm would control it; nil when it cannot (another mode, no driver).
     public var control: ControlProtocol? {
         if mode == .qmi { return .qmi }
@@ -210,6 +217,11 @@ public enum DiscoveryError: Error {
             if m.wwan != nil {
                 // An upstream WWAN modem with neither a QMI nor an MBIM function to dial.
                 return s + "cannot be dialed: " + m.warnings.joined(separator: "; ")
+                    + (mm ? ". ModemManager is running and may have claimed the modem: stop it (systemctl stop ModemManager)." : "")
+            }
+            if m.isPCIeMHI {
+                // pcie_mhi's IP_HW0 channel with its netdev, but no control channel node.
+                return s + "has no control channel: pcie_mhi made neither /dev/mhi_QMI0 nor /dev/mhi_MBIM (mhi_uci_q under \(m.sysfsName)_QMI0 or _MBIM); the module may still be booting"
                     + (mm ? ". ModemManager is running and may have claimed the modem: stop it (systemctl stop ModemManager)." : "")
             }
             switch m.mode {
@@ -592,7 +604,9 @@ public enum Discovery {
     // MARK: PCIe (MHI)
 
     /// Quectel PCIe modules under Quectel's pcie_mhi driver: the IP_HW0 channel carries the
-    /// netdev (rmnet_mhi0), the QMI0 channel the control node (/dev/mhi_QMI0).
+    /// netdev (rmnet_mhi0), the QMI0 channel the control node (/dev/mhi_QMI0) — or, with the
+    /// driver loaded with mhi_mbim_enabled=1, the MBIM channel (/dev/mhi_MBIM: the driver
+    /// then configures MBIM and no QMI channel, and its children carry MBIM sessions).
     /// The upstream MHI core's channels ("mhi0_IP_HW0") are scanWWAN's, not this driver's.
     static func scanMHI(_ o: DiscoveryOptions, _ looked: inout [String], upstream: Bool = false) -> [Modem] {
         var modems: [Modem] = []
@@ -606,9 +620,12 @@ public enum Discovery {
                 let net = Sysfs.list(root + "/" + e + "/net") ?? []
                 guard !net.isEmpty else { continue }
                 var control: String?
+                var uevent: String?
                 for ch in ["_QMI0", "_MBIM"] {
-                    if let kids = Sysfs.list(root + "/" + prefix + ch + "/mhi_uci_q"), let k = kids.first {
+                    let dir = root + "/" + prefix + ch + "/mhi_uci_q"
+                    if let kids = Sysfs.list(dir), let k = kids.first {
                         control = k
+                        uevent = dir + "/" + k + "/uevent"
                         break
                     }
                 }
@@ -620,23 +637,46 @@ public enum Discovery {
                               driver: driver, driverVersion: Sysfs.read(o.sysRoot + "/module/\(driver)/version"),
                               controlDevice: control.map { o.devRoot + "/" + $0 }, netInterfaces: net, rawIP: nil,
                               qmapMode: nil, addMux: false, warnings: [])
-                readNetAttributes(m, net: net[0], driver: driver, o)
+                if let node = m.controlDevice, !Sysfs.exists(node) { m.warnings.append(missingNode(node, uevent: uevent)) }
+                readMHINet(m, o)
                 modems.append(m)
             }
         }
         // quectel-CM's fallback: the netdev and node exist without an MHI bus listing.
-        if modems.isEmpty && !upstream && Sysfs.exists(o.sysRoot + "/class/net/rmnet_mhi0") && Sysfs.exists(o.devRoot + "/mhi_QMI0") {
-            let m = Modem(bus: "pcie", sysfsName: "rmnet_mhi0", sysfsPath: o.sysRoot + "/class/net/rmnet_mhi0",
-                          vendorID: 0x17cb, productID: 0, busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module",
-                          mode: .qmi, interface: nil, driver: "pcie_mhi",
-                          driverVersion: Sysfs.read(o.sysRoot + "/module/pcie_mhi/version"),
-                          controlDevice: o.devRoot + "/mhi_QMI0", netInterfaces: ["rmnet_mhi0"], rawIP: nil,
-                          qmapMode: nil, addMux: false, warnings: [])
-            readNetAttributes(m, net: "rmnet_mhi0", driver: "pcie_mhi", o)
-            modems.append(m)
+        if modems.isEmpty && !upstream && Sysfs.exists(o.sysRoot + "/class/net/rmnet_mhi0") {
+            for (node, mode) in [("mhi_QMI0", ModemMode.qmi), ("mhi_MBIM", .mbim)] where Sysfs.exists(o.devRoot + "/" + node) {
+                let m = Modem(bus: "pcie", sysfsName: "rmnet_mhi0", sysfsPath: o.sysRoot + "/class/net/rmnet_mhi0",
+                              vendorID: 0x17cb, productID: 0, busNumber: nil, deviceNumber: nil, model: "PCIe (MHI) module",
+                              mode: mode, interface: nil, driver: "pcie_mhi",
+                              driverVersion: Sysfs.read(o.sysRoot + "/module/pcie_mhi/version"),
+                              controlDevice: o.devRoot + "/" + node, netInterfaces: ["rmnet_mhi0"], rawIP: nil,
+                              qmapMode: nil, addMux: false, warnings: [])
+                readMHINet(m, o)
+                modems.append(m)
+                break
+            }
         }
         if modems.isEmpty && !upstream { looked.append("\(o.sysRoot)/bus/mhi_q and \(o.sysRoot)/bus/mhi (no PCIe module)") }
         return modems
+    }
+
+    /// pcie_mhi's qmap_mode and qmap_size, and the children it made for them
+    /// (rmnet_mhi0.1 … rmnet_mhi0.N); in MBIM mode what the driver lacks to carry a session.
+    static func readMHINet(_ m: Modem, _ o: DiscoveryOptions) {
+        guard let parent = m.netInterface else { return }
+        readNetAttributes(m, net: parent, driver: "pcie_mhi", o)
+        m.qmapChildren = (Sysfs.list(o.sysRoot + "/class/net") ?? []).filter { n in
+            n.begins(with: parent + ".") && n.utf8.count > parent.utf8.count + 1 && n.utf8.dropFirst(parent.utf8.count + 1).allSatisfy(Sysfs.isDigit)
+        }
+        guard m.mode == .mbim, let mode = m.qmapMode else { return }
+        if mode == 0 {
+            m.warnings.append("pcie_mhi runs qmap_mode 0, which with mhi_mbim_enabled makes no \(parent).N to carry an MBIM session: load it with qmap_mode=1 (its default) or more")
+            return
+        }
+        let missing = (1...min(mode, 16)).map { "\(parent).\($0)" }.filter { c in !m.qmapChildren.contains { $0.equals(c) } }
+        if !missing.isEmpty {
+            m.warnings.append("pcie_mhi runs qmap_mode \(mode) but " + missing.joined(separator: ", ") + (missing.count == 1 ? " is" : " are") + " missing")
+        }
     }
 
     // MARK: PCIe (UNISOC)

@@ -53,7 +53,12 @@ let usage = """
                              the MHI bus in sysfs, the QMI node mhi_QMI0, netdev rmnet_mhi0 with
                              children rmnet_mhi0.1..N (qmap_mode N from --qmap, default 1, whose
                              child also carries the call), link_state, qmap_size (default 15360),
-                             and the modem's data endpoint PCIe (type 3, interface 4)
+                             and the modem's data endpoint PCIe (type 3, interface 4).
+                             With --mbim: pcie_mhi loaded with mhi_mbim_enabled=1 — the MBIM channel
+                             (mhi_MBIM, served here) instead of QMI0, qmap_size 32768, and with --tun
+                             rmnet_mhi0 (a TUN) and its children as Ethernet TAPs with NOARP, child X
+                             carrying MBIM session X (qmap_mode 1: rmnet_mhi0.1 session 0; --product
+                             0309, SDX7x: 112+X, 112) while link_state has its bit
       --wwan                 a PCIe module on the upstream kernel instead (mhi_pci_generic, the WWAN
                              subsystem): the MHI bus, /sys/class/wwan/wwan0 and its ports. QMI: an SDX55
                              (RM500Q, PCI 17cb:0306) with /dev/wwan0qmi0 (served here), wwan0mbim0 and
@@ -368,7 +373,7 @@ if makeTun && root == nil { fail("--tun needs --root (the driver's attributes li
 if qmapMode != nil && makeVeth { fail("--qmap and --veth are exclusive (QMAP runs on raw-IP)") }
 if gobiNet && qmapMode != nil { fail("--gobinet and --qmap are exclusive") }
 if gobiNet && netdev == "wwan0" { netdev = "usb0" }
-if pcie && (gobiNet || makeVeth || mbimMode) { fail("--pcie excludes --gobinet, --veth and --mbim") }
+if pcie && (gobiNet || makeVeth) { fail("--pcie excludes --gobinet and --veth") }
 if wwan && (pcie || gobiNet || makeVeth || qmapMode != nil || atMode) { fail("--wwan excludes --pcie, --gobinet, --veth, --qmap and --at") }
 if wwan && !mbimMode {
     if netdev == "wwan0" { netdev = "mhi_hwip0" }
@@ -380,7 +385,8 @@ if pcie {
     config.endpoint = (3, 4)
 }
 let product = chosenProduct ?? (pcie || wwan ? "0306" : "0125")
-let qmapSize = chosenQMAPSize ?? (pcie ? 15360 : 4096)
+// pcie_mhi's receive buffer: 15 KiB for QMAP, the NTB size (32 KiB) in MBIM mode.
+let qmapSize = chosenQMAPSize ?? (pcie ? (mbimMode ? 32768 : 15360) : 4096)
 let driver = wwan ? "mhi_net" : gobiNet ? "GobiNet" : pcie ? "pcie_mhi" : qmapMode == nil ? "qmi_wwan" : "qmi_wwan_q"
 let sdx55 = pcie || wwan ? product == "0306" || product == "0308" : product == "0800" || product == "0801"
 if sdx55 { config.qmapVersions = [.qmap, .qmapv5]; config.qmapMaxSize = 31 * 1024 }
@@ -480,7 +486,7 @@ if atMode {
 }
 
 if mbimMode {
-    if gobiNet || qmapMode != nil || makeVeth { fail("--mbim excludes --gobinet, --qmap and --veth") }
+    if gobiNet || (qmapMode != nil && !pcie) || makeVeth { fail("--mbim excludes --gobinet, --qmap (but with --pcie) and --veth") }
     var mc = MBIMSimulator.Config()
     mc.sim = config.sim == .pinRequired ? .pinRequired : config.sim == .absent ? .absent : .ready
     mc.pin = config.pin
@@ -491,23 +497,33 @@ if mbimMode {
         // What an RM520N-GL on PCIe says of itself.
         mc.hardware = "RM520N-GL"
         mc.firmware = "RM520NGLAAR03A03M4G"
+    } else if pcie && product == "0304" {
+        // The EM120R-GL of pcie_mhi_mbim_qmap=4.txt.
+        mc.hardware = "EM120R_GL"
+        mc.firmware = "EM120RGLAPR02A03M4G_01.001.07"
     }
     if let r = config.rejectCall { mc.rejectConnect = (2, UInt32(r.verboseReason)) }
     mc.rejectTimes = config.rejectCallTimes
     let m = MBIMSimulator(config: mc)
     m.onLog = { s in if verbose { FileHandle.standardError.write(("qmi-sim: " + s + "\n").data(using: .utf8)!) } }
-    let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: wwan ? "mhi_wwan_mbim" : "cdc_mbim") } ?? "/tmp/qmi-sim.sock"
+    let path = socketPath ?? root.map { FakeHardware.socketPath(root: $0, driver: wwan ? "mhi_wwan_mbim" : pcie ? "pcie_mhi_mbim" : "cdc_mbim") } ?? "/tmp/qmi-sim.sock"
     do {
         if let r = root {
             if wwan {
                 try FakeHardware.writeWWAN(root: r, mbim: true, product: chosenProduct, netdev: netdev)
+            } else if pcie {
+                try FakeHardware.writeSysfs(root: r, netdev: netdev, product: product, driver: "pcie_mhi", qmapMode: qmapMode,
+                                            qmapSize: qmapSize, mbim: true)
+                try m.attachPCIe(root: r, parent: netdev, qmapMode: qmapMode ?? 1, sessionBase: product == "0309" ? 112 : 0,
+                                 networking: makeTun)
+                if makeTun { log("\(netdev) and its children created; each child answers pings for the session pcie_mhi maps to it") }
             } else {
                 try FakeHardware.writeSysfs(root: r, netdev: netdev, product: "0800", driver: "cdc_mbim")
             }
         }
         try m.listen(path)
         if proxy { try m.listen("@mbim-proxy", proxy: true) }
-        if makeTun { try m.makeNetdev(netdev, rawIP: wwan) }
+        if makeTun && !pcie { try m.makeNetdev(netdev, rawIP: wwan) }
     } catch { fail("\(error)") }
     var mbimProxy: QuectelMBIMProxy?
     if quectelProxy {

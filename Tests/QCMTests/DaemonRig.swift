@@ -51,6 +51,10 @@ final class DaemonRig {
     /// `wwan`: a PCIe module on the upstream kernel (FakeHardware.writeWWAN): QMI over
     /// /dev/wwan0qmi0 with mhi_net's mhi_hwip0, or with `mbim` MBIM over /dev/wwan0mbim0 with
     /// mhi_wwan_mbim's wwan0 (a TUN in the namespace); `netdev` is then that netdev's name.
+    /// `driver` "pcie_mhi" with `mbim`: the PCIe module on pcie_mhi loaded with
+    /// mhi_mbim_enabled=1 (/dev/mhi_MBIM; `qmap` its qmap_mode, default 1; `product` its
+    /// device id, default 0306, 0309 an SDX7x), the simulator's MHIMBIMPlane serving
+    /// link_state and, with a namespace, rmnet_mhi0 and its children there.
     init(netns: Bool = false, rawIP: Bool = true, driver: String = "qmi_wwan", netdev: String = "wwan0",
          namespace: TestNamespace? = nil, qmap: Int? = nil, qmapSize: Int = 4096, mbim: MBIMSimulator.Config? = nil,
          at: ATSimConfig? = nil, usbnet: String = "cdc_ncm", wwan: Bool = false, bridgeSupport: Bool = true, product: String? = nil,
@@ -94,6 +98,20 @@ final class DaemonRig {
             return
         }
         let wwanDriver = mbim != nil ? "mhi_wwan_mbim" : "mhi_net"
+        if let m = mbim, driver == "pcie_mhi" {
+            let product = product ?? "0306"
+            try FakeHardware.writeSysfs(root: root, netdev: netdev, product: product, driver: "pcie_mhi", qmapMode: qmap ?? 1,
+                                        qmapSize: 32768, mbim: true)
+            let socket = FakeHardware.socketPath(root: root, driver: "pcie_mhi_mbim")
+            channelKey = (socket as NSString).lastPathComponent
+            let s = MBIMSimulator(config: m)
+            try s.listen(socket)
+            try s.attachPCIe(root: root, parent: netdev, qmapMode: qmap ?? 1, sessionBase: product == "0309" ? 112 : 0,
+                             namespace: netns ? ns?.name : nil, networking: netns)
+            s.start()
+            mbimSim = s
+            return
+        }
         if wwan {
             try FakeHardware.writeWWAN(root: root, mbim: mbim != nil, netdev: netdev)
         } else {

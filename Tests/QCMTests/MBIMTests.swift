@@ -56,7 +56,7 @@ final class MBIMTests: XCTestCase {
         silent.neverOpen = true
         let quiet = try DaemonRig(mbim: silent)
         quiet.wrapper = ["env", "QCM_QMI_TIMEOUT_MS=300"]
-        quiet.start([])
+        quiet.start(["-s", "cmnet"])
         XCTAssertEqual(quiet.waitExit(timeout: 20), 5, quiet.log)
         XCTAssertTrue(quiet.log.contains("no answer to MBIM OPEN (attempt 1 of 5); trying again"), quiet.log)
         XCTAssertTrue(quiet.log.contains("the modem does not open its MBIM function"), quiet.log)
@@ -65,6 +65,12 @@ final class MBIMTests: XCTestCase {
         two.start(["-n", "1", "-n", "2"])
         XCTAssertEqual(two.waitExit(), 3, two.log)
         XCTAssertTrue(two.log.contains("need cdc_mbim's VLAN links"), two.log)
+
+        // No APN: refused as quectel-CM refuses it, before the device is opened.
+        two.start([])
+        XCTAssertEqual(two.waitExit(), 2, two.log)
+        XCTAssertTrue(two.log.contains("MBIM needs the APN: give it with -s APN"), two.log)
+        XCTAssertEqual(two.mbimSim?.requestNames, [])
     }
 
     /// A peer that answers OPEN with an endless stream of 64 KB INDICATE_STATUS fragments,
@@ -106,7 +112,7 @@ final class MBIMTests: XCTestCase {
         }
         flood.start()
         rig.wrapper = ["env", "QCM_QMI_TIMEOUT_MS=300"]
-        rig.start([])
+        rig.start(["-s", "cmnet"])
         XCTAssertTrue(waitFor { flooding.value }, rig.log)
         XCTAssertTrue(rig.waitLog("no answer to MBIM OPEN (attempt 1 of 5); trying again"), "timers fire during the flood: \(rig.log)")
         let rss = (try? String(contentsOfFile: "/proc/\(rig.pid!)/status", encoding: .utf8))?
@@ -141,14 +147,14 @@ final class MBIMTests: XCTestCase {
         wrong.sim = .pinRequired
         wrong.pin = "9999"
         let w = try DaemonRig(mbim: wrong)
-        w.start(["-p", "1234"])
+        w.start(["-p", "1234", "-s", "cmnet"])
         XCTAssertEqual(w.waitExit(), 4, w.log)
         XCTAssertEqual(w.mbimSim?.requestNames.filter { $0 == "basic-connect PIN set" }.count, 1)
         var last = MBIMSimulator.Config()
         last.sim = .pinRequired
         last.pinAttempts = 1
         let l = try DaemonRig(mbim: last)
-        l.start(["-p", "1234"])
+        l.start(["-p", "1234", "-s", "cmnet"])
         XCTAssertEqual(l.waitExit(), 4, l.log)
         XCTAssertTrue(l.log.contains("only 1 PIN attempt left"), l.log)
         XCTAssertEqual(l.mbimSim?.requestNames.filter { $0 == "basic-connect PIN set" }.count, 0)

@@ -74,4 +74,40 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: sock), "the socket is removed")
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/sys"), "the fake tree is removed")
     }
+
+    /// `--pcie --mbim`: pcie_mhi loaded with mhi_mbim_enabled=1 — the MBIM channel and its
+    /// node (served), no QMI0, the children for qmap_mode, link_state (a FIFO), qmap_size the
+    /// NTB size; all removed on SIGTERM.
+    func testPCIeMBIMTree() throws {
+        let root = NSTemporaryDirectory() + "qcm-simroot-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: productPath("qmi-sim"))
+        p.arguments = ["--pcie", "--mbim", "--qmap", "2", "--root", root, "--ready-file", root + "/ready"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: root + "/ready") && Date() < deadline { usleep(10_000) }
+        let fm = FileManager.default
+        let bus = root + "/sys/bus/mhi_q/devices/"
+        XCTAssertTrue(fm.fileExists(atPath: bus + "0306_00.01.00_IP_HW0/net/rmnet_mhi0"))
+        XCTAssertTrue(fm.fileExists(atPath: bus + "0306_00.01.00_MBIM/mhi_uci_q/mhi_MBIM/uevent"))
+        XCTAssertFalse(fm.fileExists(atPath: bus + "0306_00.01.00_QMI0"), "mhi_mbim_enabled drops the QMI channels")
+        XCTAssertEqual(try fm.attributesOfItem(atPath: root + "/dev/mhi_MBIM")[.type] as? FileAttributeType, .typeSocket)
+        XCTAssertEqual(try String(contentsOfFile: root + "/sys/module/pcie_mhi/parameters/mhi_mbim_enabled", encoding: .utf8), "1\n")
+        XCTAssertEqual(try String(contentsOfFile: root + "/sys/class/net/rmnet_mhi0/qmap_size", encoding: .utf8), "32768\n")
+        XCTAssertEqual(try fm.attributesOfItem(atPath: root + "/sys/class/net/rmnet_mhi0/link_state")[.type] as? FileAttributeType,
+                       FileAttributeType(rawValue: "NSFileTypeUnknown"), "a FIFO")
+        for c in ["rmnet_mhi0.1", "rmnet_mhi0.2"] { XCTAssertTrue(fm.fileExists(atPath: root + "/sys/class/net/\(c)/type"), c) }
+        XCTAssertFalse(fm.fileExists(atPath: root + "/sys/class/net/rmnet_mhi0.3"))
+        p.terminate()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertFalse(fm.fileExists(atPath: root + "/sys"), "the fake tree is removed")
+        XCTAssertFalse(fm.fileExists(atPath: root + "/dev"))
+
+        let r = shell([productPath("qmi-sim"), "--pcie", "--mbim", "--veth"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.output.contains("--pcie excludes --gobinet and --veth"), r.output)
+    }
 }

@@ -9,7 +9,8 @@ enum ListCommand {
           Lists the Quectel modems found in sysfs, one entry per modem, with the QMI
           channel (or the AT port of a module dialed by AT commands), network
           interface(s) and driver qcm would use; PCIe modules on the upstream kernel's
-          WWAN subsystem (mhi_pci_generic) with their WWAN device and ports.
+          WWAN subsystem (mhi_pci_generic) with their WWAN device and ports, and on
+          Quectel's pcie_mhi with its children and, in MBIM mode, the session each carries.
           --json            machine-readable output (an array of objects)
           --sysfs-root DIR  read DIR instead of /sys (a copy of a board's sysfs, or qmi-sim's)
           --dev-root DIR    look for device nodes in DIR instead of /dev
@@ -59,7 +60,7 @@ enum ListCommand {
             if m.netInterfaces.isEmpty { missing.append("no netdev") }
             lines.append("  mode:       \(m.mode.name), control by AT commands" + (missing.isEmpty ? "" : " (incomplete: " + missing.joined(separator: ", ") + ")"))
         } else {
-            lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi || m.wwan != nil ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
+            lines.append("  mode:       \(m.mode.name)" + (m.usable ? "" : m.mode == .qmi || m.wwan != nil || m.isPCIeMHI ? " (incomplete, see warnings)" : " (qcm needs QMI)"))
         }
         lines.append("  driver:     \(m.driver ?? "none")" + (m.driverVersion.map { " \($0)" } ?? ""))
         if let w = m.wwan {
@@ -80,7 +81,10 @@ enum ListCommand {
         if m.passThrough { extras.append("qmi/pass_through") }
         if !extras.isEmpty { net += " (" + extras.joined(separator: ", ") + ")" }
         lines.append("  netdev:     \(net)")
-        if m.usable && m.control == .mbim, let w = m.wwan {
+        if !m.qmapChildren.isEmpty { lines.append("  children:   " + m.qmapChildren.joined(separator: ", ")) }
+        if m.usable && m.control == .mbim && m.isPCIeMHI {
+            lines.append("  data path:  " + mhiDataPath(m, sysRoot: sysRoot))
+        } else if m.usable && m.control == .mbim, let w = m.wwan {
             // MBIM over the WWAN subsystem: a session per qcm, 0 on the default link.
             lines.append("  data path:  MBIM session 0 on \(m.netInterface ?? "?"); "
                          + (w.makesLinks ? "-m N: session N on a wwan link \(m.netInterface ?? "wwan0").N" : "no other session (\(m.driver ?? "the driver") makes no wwan links)"))
@@ -91,6 +95,37 @@ enum ListCommand {
         }
         for w in m.warnings { lines.append("  warning:    \(w)") }
         return lines.joined(separator: "\n")
+    }
+
+    /// MBIM over pcie_mhi: the session each of the driver's children carries (for --json),
+    /// as DataPlan maps them; nil when the driver shows no qmap_mode or runs 0.
+    static func mhiSessions(_ m: Modem, sysRoot: String) -> [(netdev: String, session: Int)]? {
+        guard let mode = m.qmapMode, mode >= 1, let parent = m.netInterface else { return nil }
+        let base = DataPlan.mbimSessionBase(DriverFacts(m, netdev: parent, sysRoot: sysRoot))
+        return (1...min(mode, 16)).compactMap { n in
+            let name = parent + ".\(n)"
+            guard m.qmapChildren.contains(where: { $0.equals(name) }) else { return nil }
+            return (name, DataPlan.mhiMBIMSession(child: n, mode: mode, base: base))
+        }
+    }
+
+    /// MBIM over pcie_mhi in a line: what a qcm without -n/-m dials, and how -n picks the rest.
+    static func mhiDataPath(_ m: Modem, sysRoot: String) -> String {
+        let facts = DriverFacts(m, netdev: m.netInterface, sysRoot: sysRoot)
+        let plan: DataPlan
+        do throws(DataPlan.Failure) {
+            plan = try DataPlan.decide(facts, pdns: (try? Options.parse([]).pdns) ?? [], choice: .auto)
+        } catch {
+            return "not possible (\(error.message))"
+        }
+        guard case .mhiMBIM(let mode) = plan.kind, let l = plan.links.first else { return plan.kindName }
+        let parent = m.netInterface ?? "rmnet_mhi0"
+        if mode == 1 {
+            return "MBIM session \(l.mux ?? 0) on \(l.netdev ?? "?") (qmap_mode 1: the only session pcie_mhi carries)"
+        }
+        let base = DataPlan.mbimSessionBase(facts)
+        return "MBIM session \(base == 0 ? "" : "\(base)+")N on \(parent).N for -n N (1-\(mode)), one session per qcm"
+            + (base == 0 ? "" : " (SDX7x: sessions from \(base))")
     }
 
     /// What qcm would use for one PDN and for several (`--data-path auto`).
@@ -143,6 +178,7 @@ enum ListCommand {
         o.add("qmap_mode", m.qmapMode)
         o.add("add_mux", m.addMux)
         o.add("pass_through", m.passThrough)
+        if !m.qmapChildren.isEmpty { o.add("qmap_children", m.qmapChildren) }
         if let w = m.wwan {
             o.add("wwan_device", w.device)
             o.add("mhi_controller", w.controller)
@@ -157,7 +193,19 @@ enum ListCommand {
             }.joined(separator: ", ") + "]")
             o.add("wwan_links", w.makesLinks)
         }
-        if m.usable && m.control == .mbim && m.wwan != nil {
+        if m.usable && m.control == .mbim && m.isPCIeMHI {
+            // What a qcm without -n/-m dials; each child's session.
+            let facts = DriverFacts(m, netdev: m.netInterface, sysRoot: sysRoot)
+            if let plan = try? DataPlan.decide(facts, pdns: (try? Options.parse([]).pdns) ?? [], choice: .auto) { o.add("data_path", plan.summary) }
+            if let sessions = mhiSessions(m, sysRoot: sysRoot) {
+                o.addRaw("mbim_sessions", "[" + sessions.map { s in
+                    var j = JSONObject()
+                    j.add("netdev", s.netdev)
+                    j.add("session", s.session)
+                    return j.text
+                }.joined(separator: ", ") + "]")
+            }
+        } else if m.usable && m.control == .mbim && m.wwan != nil {
             o.add("data_path", "MBIM session 0 on \(m.netInterface ?? "?")")
         } else if m.usable && !m.speaksAT {
             let (one, several) = dataPaths(m, sysRoot: sysRoot)

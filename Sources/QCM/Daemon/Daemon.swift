@@ -149,6 +149,16 @@ enum Daemon {
         return nil
     }
 
+    /// quectel-CM refuses to dial a module in MBIM mode without an APN (Quectel's modules may
+    /// fail a CONNECT whose access string is empty): so does qcm, before the modem is touched —
+    /// on cdc_mbim, pcie_mhi's MBIM channel and through a proxy. The upstream kernel's
+    /// /dev/wwanNmbimM, which quectel-CM cannot dial, keeps the modem's default APN.
+    static func mbimAPNProblem(_ o: Options, _ target: Target) -> String? {
+        guard !target.facts.mbimWWAN, let p = o.pdns.first(where: { ($0.apn ?? "").isEmpty }) else { return nil }
+        return "MBIM needs the APN" + (o.pdns.count > 1 ? " of PDN \(p.pdn)" : "")
+            + ": give it with -s APN (Quectel's modules in MBIM mode may refuse a CONNECT without one; quectel-CM refuses too)"
+    }
+
     /// What an AT module cannot do that the command line asks for.
     static func atProblem(_ o: Options) -> String? {
         if o.pdns.count > 1 || o.pdns.contains(where: { $0.muxIndex != nil }) {
@@ -210,13 +220,17 @@ enum Daemon {
         if let p = o.proxy { log.log("through \(p.name) on \(channel)") }
 
         let mbim = o.proxy.map { $0.speaksMBIM } ?? target.mbim
-        if mbim && o.pdns.count > 1 && !target.facts.mbimWWAN {
+        if mbim && o.pdns.count > 1 && !target.facts.mbimWWAN && !target.facts.mhiMBIM {
             log.log("several PDNs on a module in MBIM mode need cdc_mbim's VLAN links (wwan0.N), which qcm does not create yet; dial one PDN, or switch the module to QMI (AT+QCFG=\"usbnet\",0)")
             return ExitCode.noModem
         }
         if (mbim || target.at) && o.pdns.contains(where: { $0.bridge }) {
             log.log(BridgePlan.notQMI(driver: target.driver, mbim: mbim))
             return ExitCode.noModem
+        }
+        if mbim, let problem = mbimAPNProblem(o, target) {
+            log.log(problem)
+            return ExitCode.usage
         }
         if target.at, let problem = atProblem(o) {
             log.log(problem)
@@ -268,7 +282,7 @@ enum Daemon {
             }
             if let mux = plan.link(p.pdn)?.mux {
                 do throws(Instance.Failure) {
-                    try instance.lockMux(channel: target.channel, mux: mux, session: plan.kind == .wwan)
+                    try instance.lockMux(channel: target.channel, mux: mux, session: plan.carriesMBIMSessions)
                 } catch {
                     switch error {
                     case .held(let m): log.log(m); return ExitCode.locked

@@ -197,7 +197,8 @@ final class Options {
           -s, --apn APN [USER PASSWORD [AUTH]]
                                  APN, user, password and authentication for the data call
                                  (AUTH: 0/none, 1/pap, 2/chap, 3/both (quectel-CM: MsChapV2));
-                                 a password without AUTH means CHAP, as in quectel-CM
+                                 a password without AUTH means CHAP, as in quectel-CM; in MBIM
+                                 mode (cdc_mbim, /dev/mhi_MBIM) the APN is required, as there too
               --user USER, --password PASSWORD, --auth AUTH   the same, one at a time
           -p, --pin PIN          verify the SIM PIN (4-8 digits) if the SIM asks for it
           -p qmi-proxy, --proxy  talk to the modem through libqmi's qmi-proxy
@@ -211,14 +212,15 @@ final class Options {
           -u, --usbmon FILE      copy the modem's USB traffic (debugfs usbmon) into FILE
           -i, --interface IFACE  the modem owning network interface IFACE (several modems)
               --device PATH      the modem with QMI/MBIM channel PATH (/dev/cdc-wdm0, /dev/wwan0qmi0,
-                                 /dev/wwan0mbim0, a socket file)
+                                 /dev/wwan0mbim0, /dev/mhi_MBIM, a socket file)
           -4, --ipv4             IPv4 data call (the default)
           -6, --ipv6             IPv6 data call; -4 -6 together: dual stack
           -n, --pdn N            profile (PDN) index to dial (default 1); repeat -n for several PDNs
                                  in one qcm: each -n starts the options of its PDN (-s, --user,
                                  --password, --auth, -4, -6, -m, --default-route, --ipv6-lan, -b, -a, -y)
           -m, --mux N            QMAP mux 0x80+N for this PDN (qmi_wwan_q wwan0_N, qmimux, rmnet);
-                                 MBIM on the upstream WWAN subsystem: session N on a wwan link
+                                 MBIM on the upstream WWAN subsystem: session N on a wwan link;
+                                 MBIM on pcie_mhi: the child rmnet_mhi0.N and its session
           -b, --bridge           bridge mode: the PDN's IPv4 address goes to one LAN host through
                                  the driver (qmi_wwan_q, GobiNet, pcie_mhi); the netdev gets none
           -a, --bring-up 1|2     bring the call up by APN name (1: needs -s APN) or by APN type

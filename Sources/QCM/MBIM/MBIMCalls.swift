@@ -110,6 +110,7 @@ extension MBIMSession {
         sessionUp = true
         log("requestSetupDataCall MBIM session \(session) activated (\(up.ipType.name))")
         call.phase = .configuring
+        setLinkState(up: true)
         command(.ipConfig, MBIM.IPConfiguration.cid, MBIM.IPConfiguration.Query(sessionID: session).encode())
     }
 

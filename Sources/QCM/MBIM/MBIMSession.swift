@@ -28,7 +28,10 @@ enum MBIMEvent {
 /// does alike is SessionCore's. One session per qcm: 0 on cdc_mbim (a second would need its
 /// VLAN links, which qcm does not make yet); over the upstream WWAN subsystem (mhi_wwan_mbim)
 /// session 0 on the default link, or the session -m names on a link of kind "wwan" made
-/// before the dial and removed at the end.
+/// before the dial and removed at the end; over Quectel's pcie_mhi (/dev/mhi_MBIM) the
+/// session the driver maps to the child rmnet_mhi0.N the plan chose, the parent rmnet_mhi0
+/// brought up before the dial, and the driver told through link_state while the session is
+/// up (MBIMCalls.swift).
 final class MBIMSession: SessionCore, SessionMachine {
     /// The steps of setting the session up.
     enum Setup {
@@ -40,6 +43,8 @@ final class MBIMSession: SessionCore, SessionMachine {
         case sim
         /// The session's wwan link is being made (`.dataLinkReady`).
         case linking
+        /// pcie_mhi's parent netdev (rmnet_mhi0) is being brought up (`.parentReady`).
+        case parent
     }
 
     var setup: Setup?
@@ -58,18 +63,24 @@ final class MBIMSession: SessionCore, SessionMachine {
     var rssi: Int?
 
     static let maxOpenAttempts = 5
-    /// The MBIM session id: 0, or over the WWAN subsystem the one -m names.
+    /// The MBIM session id: 0, or over the WWAN subsystem the one -m names, or over pcie_mhi
+    /// the one the driver maps to the plan's child.
     var session: UInt32 { UInt32(plan.link(call.pdn)?.mux ?? 0) }
+    /// MBIM over Quectel's pcie_mhi, with the driver's qmap_mode.
+    var mhiMode: Int? {
+        if case .mhiMBIM(let mode) = plan.kind { return mode }
+        return nil
+    }
 
     init(_ config: SessionConfig) {
         plan = config.plan
         super.init(config, calls: [Call(config.options.pdns[0])])
     }
 
-    /// The session's own wwan link once made; else the modem's netdev (cdc_mbim's, or the
-    /// WWAN device's default link).
+    /// The session's own wwan link once made, or pcie_mhi's child that carries it; else the
+    /// modem's netdev (cdc_mbim's, or the WWAN device's default link).
     override func netdev(_ pdn: Int) -> String? {
-        if plan.kind == .wwan { return plan.link(pdn)?.netdev }
+        if plan.kind == .wwan || mhiMode != nil { return plan.link(pdn)?.netdev }
         return config.netdev
     }
 
@@ -88,14 +99,15 @@ final class MBIMSession: SessionCore, SessionMachine {
             case .timer(let t): timer(t)
             case let .linkApplied(_, result): linkApplied(result)
             case let .dataLinkReady(_, result): wwanLinkReady(result)
+            case .parentReady(let error): mhiParentReady(error)
             case .dataPathChanged(let why): fail(ExitCode.noModem, why)
             case .bridgeSet: break                  // bridge mode is refused before an MBIM or AT session starts
             case .stop(let signal): stop(signal: signal)
             case .stopPDN: stop(signal: "qcm -k")
             case .statusQuery(let token): statusQuery(token)
-            // cdc_mbim's and the WWAN links' netdevs are raw IP (cdc_mbim's behind a fake
-            // Ethernet header): no raw_ip switch, no DHCP, no QMAP parent.
-            case .rawIPSwitched, .dhcp, .parentReady: break
+            // cdc_mbim's and the WWAN links' netdevs are raw IP (cdc_mbim's and pcie_mhi's
+            // children behind a fake Ethernet header): no raw_ip switch, no DHCP.
+            case .rawIPSwitched, .dhcp: break
             }
         }
     }
@@ -332,8 +344,10 @@ final class MBIMSession: SessionCore, SessionMachine {
     // MARK: the session's wwan link
 
     /// A session other than 0 over the WWAN subsystem gets its link first (a kernel that
-    /// cannot make it stops qcm before anything is asked of the network); then the dial.
+    /// cannot make it stops qcm before anything is asked of the network); over pcie_mhi the
+    /// parent goes up first (the children send through it); then the dial.
     func linkThenReady() {
+        if mhiMode != nil { return parentThenReady() }
         guard plan.kind == .wwan, let link = plan.link(call.pdn), link.netdev == nil else { return ready() }
         if options.noLink {
             log("--no-link: make session \(session)'s link yourself: ip link add \(plan.parent ?? "wwan0").\(session) parentdev \(plan.wwanDevice ?? "wwan0") type wwan linkid \(session)")
@@ -355,5 +369,44 @@ final class MBIMSession: SessionCore, SessionMachine {
             fail(e.isPermissionDenied ? ExitCode.permission : ExitCode.link, "cannot create the wwan link for MBIM session \(session): \(e.description)")
         }
     }
+
+    // MARK: pcie_mhi
+
+    /// pcie_mhi sends every child's packets through rmnet_mhi0: it goes up before the dial
+    /// (put back down at the end when qcm raised it and no other qcm uses it), as
+    /// quectel-CM's `ifconfig rmnet_mhi0 up`.
+    func parentThenReady() {
+        if options.noLink {
+            log("--no-link: bring \(plan.parent ?? "rmnet_mhi0") up and configure \(plan.link(call.pdn)?.netdev ?? "its child") yourself")
+            return ready()
+        }
+        setup = .parent
+        emit(.prepareParent(mtu: nil))
+    }
+
+    func mhiParentReady(_ e: LinkError?) {
+        guard case .parent = setup else { return }
+        if let e {
+            return fail(e.isPermissionDenied ? ExitCode.permission : ExitCode.link,
+                        "cannot bring up \(plan.parent ?? "rmnet_mhi0"), through which pcie_mhi sends MBIM session \(session): \(e.description)")
+        }
+        log("MBIM session \(session): \(netdev(call.pdn) ?? "?") carries it (pcie_mhi's mapping with qmap_mode \(mhiMode ?? 1))")
+        ready()
+    }
+
+    /// pcie_mhi keeps a child's carrier off, and its traffic with it, until link_state says
+    /// the call on it is up: N (1 with qmap_mode 1) when the session is activated, 0x80+N
+    /// (0) when it ends — as quectel-CM writes it.
+    func setLinkState(up: Bool) {
+        guard let mode = mhiMode, let child = plan.link(call.pdn)?.child else { return }
+        let mux = UInt8(truncatingIfNeeded: 0x80 + child)      // link_state names child N as QMAP's mux 0x80+N
+        if options.noLink {
+            let value = DataLinks.linkStateValue(mux: mux, up: up, qmapMode: mode)
+            return log("--no-link: tell pcie_mhi yourself: echo \(value) > \(options.sysRoot)/class/net/\(plan.parent ?? "rmnet_mhi0")/link_state")
+        }
+        emit(.setLinkState(pdn: call.pdn, mux: mux, up: up))
+    }
+
+    override func linkDown(_ c: Call) { setLinkState(up: false) }
 }
 #endif

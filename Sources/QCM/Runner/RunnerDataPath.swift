@@ -3,12 +3,15 @@ import CSystem
 import LinkConfig
 
 /// The Runner's side of QMAP: the parent brought up, qmimux and rmnet links created and
-/// removed, link_state written for Quectel's drivers. Outcomes go back to the machine.
+/// removed, link_state written for Quectel's drivers (also for MBIM over pcie_mhi, whose
+/// parent goes up and whose link_state names the child the same way). Outcomes go back to
+/// the machine.
 extension Runner {
     func dataLinks() throws(LinkError) -> DataLinks {
         if let d = qmapLinks { return d }
         guard let parent = machine.plan.parent else {
-            throw .invalid((machine.plan.kind == .wwan ? "a wwan link" : "QMAP") + " needs the modem's network interface, and none is known (use -i IFACE)")
+            let what = machine.plan.kind == .wwan ? "a wwan link" : machine.plan.carriesMBIMSessions ? "pcie_mhi's link_state" : "QMAP"
+            throw .invalid(what + " needs the modem's network interface, and none is known (use -i IFACE)")
         }
         let d = try DataLinks(sysRoot: o.sysRoot, parent: parent,
                               recordPath: LinkSetup.usable(o.runDir).map { $0 + "/parent-\(Instance.key(parent)).state" })
@@ -58,11 +61,16 @@ extension Runner {
     }
 
     func setLinkState(_ pdn: Int, _ mux: UInt8, _ up: Bool) {
-        guard case .quectel(let mode) = machine.plan.kind else { return }
+        let mode: Int
+        switch machine.plan.kind {
+        case .quectel(let m), .mhiMBIM(let m): mode = m
+        default: return
+        }
         do throws(LinkError) {
             try dataLinks().setLinkState(mux: mux, up: up, qmapMode: mode)
         } catch {
-            log.log("warning: \(error.description): \(machine.config.driver ?? "the driver") keeps traffic on mux 0x\(Text.hex(mux)) \(up ? "off" : "on")")
+            let which = machine.plan.carriesMBIMSessions ? "\(machine.plan.parent ?? "rmnet_mhi0").\(mux & 0x7f)" : "mux 0x\(Text.hex(mux))"
+            log.log("warning: \(error.description): \(machine.config.driver ?? "the driver") keeps traffic on \(which) \(up ? "off" : "on")")
         }
     }
 

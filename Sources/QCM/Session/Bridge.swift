@@ -76,6 +76,7 @@ enum BridgePlan {
             case .rawIP: netdev = plan.parent
             case .quectel: netdev = plan.link(p.pdn)?.netdev
             case .qmimux, .rmnet, .wwan: netdev = nil      // links upstream drivers make: no bridge mode there
+            case .mhiMBIM: netdev = nil                   // MBIM: refused before (BridgePlan.notQMI)
             }
             let attributes = netdev.map { n in f.bridgeNetdevs.contains { $0.equals(n) } } ?? false
             guard p.bridge else {

@@ -51,6 +51,9 @@ struct DriverFacts {
     var netdevTypes: [(name: String, type: Int)] = []
     /// The driver's bridge_mode module parameter, where it has a bridge_ipv4 parameter too.
     var bridgeModuleParameter: Int?
+    /// An MBIM dial over Quectel's pcie_mhi loaded with mhi_mbim_enabled=1 (/dev/mhi_MBIM):
+    /// the driver's children rmnet_mhi0.N carry MBIM sessions, mapped by its qmap_mode.
+    var mhiMBIM = false
 }
 
 extension DriverFacts {
@@ -67,6 +70,7 @@ extension DriverFacts {
             wwanDevice = w.device
             wwanLinks = w.makesLinks
         }
+        mhiMBIM = modem.mode == .mbim && modem.isPCIeMHI
         readBridge(sysRoot: sysRoot)
     }
 
@@ -104,6 +108,11 @@ struct DataPlan {
         /// (wwan0), any other session on a link of kind "wwan" qcm makes (mhi_wwan_mbim).
         /// Each link's `mux` is then its MBIM session id.
         case wwan
+        /// MBIM over Quectel's pcie_mhi (mhi_mbim_enabled=1) with qmap_mode `mode`: the
+        /// driver frames each session itself (NTB16, the session in the NDP's signature) and
+        /// maps it to one of its children (`mhiMBIMSession`). The link's `mux` is the MBIM
+        /// session id, its `child` the N of rmnet_mhi0.N, which link_state names.
+        case mhiMBIM(mode: Int)
     }
 
     struct Link: Equatable {
@@ -112,9 +121,12 @@ struct DataPlan {
         let mux: UInt8?
         /// The netdev that carries the PDN (nil until qcm creates it: qmimux, rmnet).
         var netdev: String?
+        /// `.mhiMBIM`: the child's number N (rmnet_mhi0.N), the value link_state takes for it.
+        var child: Int? = nil
 
         static func == (a: Link, b: Link) -> Bool {
             a.pdn == b.pdn && a.mux == b.mux && (a.netdev ?? "").equals(b.netdev ?? "") && (a.netdev == nil) == (b.netdev == nil)
+                && a.child == b.child
         }
     }
 
@@ -129,7 +141,20 @@ struct DataPlan {
     /// `.wwan`: the WWAN device the links are made on (IFLA_PARENT_DEV_NAME).
     var wwanDevice: String? = nil
 
-    var usesQMAP: Bool { kind != .rawIP && kind != .wwan }
+    var usesQMAP: Bool {
+        switch kind {
+        case .rawIP, .wwan, .mhiMBIM: return false
+        case .quectel, .qmimux, .rmnet: return true
+        }
+    }
+
+    /// Each link carries an MBIM session (its `mux` is the session id): one qcm per session.
+    var carriesMBIMSessions: Bool {
+        switch kind {
+        case .wwan, .mhiMBIM: return true
+        default: return false
+        }
+    }
 
     func link(_ pdn: Int) -> Link? { links.first { $0.pdn == pdn } }
 
@@ -141,6 +166,7 @@ struct DataPlan {
         case .qmimux: return "QMAP through qmimux links"
         case .rmnet: return "QMAP through rmnet links"
         case .wwan: return "MBIM sessions on wwan links"
+        case .mhiMBIM(let mode): return "MBIM sessions on pcie_mhi's children (qmap_mode \(mode))"
         }
     }
 
@@ -156,6 +182,8 @@ struct DataPlan {
             return links.map { l in
                 "MBIM session \(l.mux ?? 0) on " + (l.netdev ?? "a wwan link of \(wwanDevice ?? "the WWAN device") (link id \(l.mux ?? 0))")
             }.joined(separator: ", ")
+        case .mhiMBIM(let mode):
+            return links.map { "MBIM session \($0.mux ?? 0) on \($0.netdev ?? "?")" }.joined(separator: ", ") + " (pcie_mhi, qmap_mode \(mode))"
         }
     }
 
@@ -168,6 +196,7 @@ struct DataPlan {
 
     static func decide(_ f: DriverFacts, pdns: [PDNOptions], choice: DataPathChoice) throws(Failure) -> DataPlan {
         if f.mbimWWAN { return try decideMBIM(f, pdns: pdns, choice: choice) }
+        if f.mhiMBIM { return try decideMHIMBIM(f, pdns: pdns, choice: choice) }
         let driver = f.driver ?? "the driver"
         let quectelQMAP = (f.qmapMode ?? 0) >= 1
         let wantsMux = pdns.count > 1 || pdns.contains { $0.muxIndex != nil }
@@ -238,7 +267,7 @@ struct DataPlan {
             size = UInt32(f.qmapSize ?? (versions[0] == .qmapv5 ? 31 * 1024 : 4096))
         case .qmimux: versions = [.qmap]; size = 16384              // qmimux decodes QMAP (v1) only
         case .rmnet: versions = [.qmapv5, .qmapv4, .qmap]; size = 16384
-        case .wwan: versions = [.disabled]; size = 0
+        case .wwan, .mhiMBIM: versions = [.disabled]; size = 0
         }
         return DataPlan(kind: kind, parent: f.netdev, links: links, versions: versions, downlinkMaxSize: size,
                         endpointType: f.pcie ? .pcie : .hsusb, endpointInterface: UInt32(f.interfaceNumber ?? 4))
@@ -260,6 +289,63 @@ struct DataPlan {
         let link = Link(pdn: p.pdn, mux: UInt8(session), netdev: session == 0 ? f.netdev : nil)
         return DataPlan(kind: .wwan, parent: f.netdev, links: [link], versions: [.disabled], downlinkMaxSize: 0,
                         endpointType: .pcie, endpointInterface: UInt32(f.interfaceNumber ?? 4), wwanDevice: f.wwanDevice)
+    }
+
+    /// pcie_mhi's first MBIM session id (`mbim_mux_id`): 112 on SDX7x (17cb:0309), whose
+    /// sessions are 112-126; 0 on every other module.
+    static func mbimSessionBase(_ f: DriverFacts) -> Int { f.pcie && f.productID == 0x0309 ? 112 : 0 }
+
+    /// The MBIM session pcie_mhi carries on its child N (rmnet_mhi0.N), as the driver maps
+    /// them: with qmap_mode 1 the only child carries the first session (0, or 112 on SDX7x);
+    /// with qmap_mode > 1 child N carries session N (112 + N on SDX7x).
+    static func mhiMBIMSession(child n: Int, mode: Int, base: Int) -> Int { base + (mode > 1 ? n : 0) }
+
+    /// MBIM over Quectel's pcie_mhi: one session per qcm, on the child the driver maps it to.
+    /// With qmap_mode 1 that is rmnet_mhi0.1 and the first session, whatever -n says (as
+    /// quectel-CM does); with qmap_mode N > 1 the child X of -m X, else of -n X, and its
+    /// session X. Everything that cannot carry traffic is refused here, before the modem is
+    /// touched: qmap_mode 0 (no child), a child outside the driver's, one that does not exist.
+    static func decideMHIMBIM(_ f: DriverFacts, pdns: [PDNOptions], choice: DataPathChoice) throws(Failure) -> DataPlan {
+        let parent = f.netdev ?? "rmnet_mhi0"
+        guard choice == .auto else {
+            throw Failure(message: "--data-path chooses how QMI data is carried; over MBIM pcie_mhi carries each session on the child its qmap_mode maps it to (\(parent).N)")
+        }
+        if let dot = parent.utf8.lastIndex(of: 46), parent.utf8[parent.utf8.index(after: dot)...].allSatisfy({ $0 >= 48 && $0 <= 57 }),
+           parent.utf8.index(after: dot) != parent.utf8.endIndex {
+            let base = String(decoding: parent.utf8[..<dot], as: UTF8.self)
+            throw Failure(message: "-i \(parent) is one of pcie_mhi's children: name its parent (-i \(base), or no -i) and choose the session's child with -n N (or -m N)")
+        }
+        guard pdns.count == 1, let p = pdns.first else {
+            throw Failure(message: "one qcm dials one MBIM session: run a qcm per PDN (-n N for the session on \(parent).N), sharing the MBIM channel through a proxy (-p mbim-proxy), as quectel-CM does through quectel-mbim-proxy")
+        }
+        guard let mode = f.qmapMode else {
+            throw Failure(message: "pcie_mhi shows no qmap_mode (\(parent)/qmap_mode, /sys/module/pcie_mhi/parameters/qmap_mode): which child carries which MBIM session cannot be told")
+        }
+        guard mode >= 1 else {
+            throw Failure(message: "pcie_mhi runs qmap_mode 0, and with mhi_mbim_enabled it then makes no \(parent).N to carry an MBIM session: load it with qmap_mode=1 (its default) or more")
+        }
+        let base = mbimSessionBase(f)
+        let n: Int
+        if mode == 1 {
+            if let m = p.muxIndex, m != 1 {
+                throw Failure(message: "-m \(m): pcie_mhi with qmap_mode 1 has \(parent).1 alone, carrying MBIM session \(base); dial without -m, or load the driver with qmap_mode=\(m)")
+            }
+            n = 1
+        } else {
+            n = p.muxIndex ?? p.pdn
+            guard n >= 1 && n <= mode else {
+                throw Failure(message: "PDN \(p.pdn) would use \(parent).\(n) (MBIM session \(mhiMBIMSession(child: n, mode: mode, base: base))), but pcie_mhi runs qmap_mode \(mode) (\(parent).1-\(parent).\(mode)): give -n or -m 1..\(mode), or load the driver with qmap_mode=\(n)")
+            }
+        }
+        let session = mhiMBIMSession(child: n, mode: mode, base: base)
+        let child = parent + ".\(n)"
+        guard session <= 255 else { throw Failure(message: "MBIM session \(session) is out of range") }
+        guard f.netdevs.contains(where: { $0.equals(child) }) else {
+            throw Failure(message: "pcie_mhi with qmap_mode \(mode) should have made \(child) for MBIM session \(session), but there is no such interface")
+        }
+        let link = Link(pdn: p.pdn, mux: UInt8(session), netdev: child, child: n)
+        return DataPlan(kind: .mhiMBIM(mode: mode), parent: parent, links: [link], versions: [.disabled], downlinkMaxSize: 0,
+                        endpointType: .pcie, endpointInterface: UInt32(f.interfaceNumber ?? 4))
     }
 
     /// qmi_wwan_q names its children wwan0_N (older versions and GobiNet wwan0.N, pcie_mhi

@@ -128,6 +128,8 @@ enum Action {
     /// `.dataLinkReady`).
     case createDataLink(pdn: Int, mux: UInt8, flags: UInt32)
     /// qmi_wwan_q / pcie_mhi: tell the driver the call on `mux` is up or down (link_state).
+    /// MBIM over pcie_mhi names its child N (rmnet_mhi0.N) as mux 0x80+N: link_state is
+    /// per child, the value the same whether the child carries a QMAP mux or an MBIM session.
     case setLinkState(pdn: Int, mux: UInt8, up: Bool)
     /// Bridge mode (-b): PDN's netdev bridges (`on`) or not, and the address the driver hands
     /// to the LAN host (0: none). The result comes back as `.bridgeSet`.
