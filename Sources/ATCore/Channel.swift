@@ -12,32 +12,25 @@ import CSystem
 /// reads from the module as `line CR LF`. So through it a command is written without its CR,
 /// and only when the proxy has read the one before.
 public final class ATChannel {
-    public let path: String
-    public private(set) var fd: Int32
+    let port: Port
+    public var path: String { port.path }
+    public var fd: Int32 { port.fd }
     /// Through quectel-atc-proxy: command lines without CR, one per read of the proxy.
-    public internal(set) var viaProxy = false
-    private var paceTimer: Int?
-    private var paceDelay: Int64 = 0
+    public var viaProxy: Bool { port.onePerRead }
     private var partial: [UInt8] = []
     /// In a line that grew past `maxLine`: the rest of it is dropped up to its end.
     private var overlong = false
     private var controlBytes = 0
-    private var outbox: [UInt8] = []
-    private var loop: EventLoop?
-    private var watchID = 0
     var onLine: ((String) -> Void)?
     var onJunk: ((String) -> Void)?
     var onClose: ((ATError) -> Void)?
 
     /// Longer than any answer qcm reads (RG500U's +QNETDEVSTATUS with IPv6 is about 260 bytes).
     public static let maxLine = 4096
-    /// Reads of 4 KB per wake-up at most: a port that never stops sending cannot keep the
-    /// loop from its timers and signals.
-    static let readsPerWakeup = 8
 
-    init(path: String, fd: Int32) {
-        self.path = path
-        self.fd = fd
+    init(path: String, fd: Int32, viaProxy: Bool = false) {
+        port = Port(path: path, fd: fd, kind: .stream, readSize: 4096)
+        port.onePerRead = viaProxy
     }
 
     /// Opens `path` as an AT port: it must be a terminal owned by root or by qcm's user (a
@@ -83,35 +76,23 @@ public final class ATChannel {
         case .untrusted(let why): throw .untrustedPeer(why)
         case .trusted(let f): fd = f
         }
-        _ = csys_set_nonblocking(fd)
-        let c = ATChannel(path: name, fd: fd)
-        c.viaProxy = true
-        return c
+        return adoptingProxySocket(fd: fd, name: name)
     }
 
     /// The proxy's side of an already-connected socket (a socketpair, in tests).
     public static func adoptingProxySocket(fd: Int32, name: String) -> ATChannel {
         _ = csys_set_nonblocking(fd)
-        let c = ATChannel(path: name, fd: fd)
-        c.viaProxy = true
-        return c
+        return ATChannel(path: name, fd: fd, viaProxy: true)
     }
 
     func start(on loop: EventLoop) {
-        self.loop = loop
-        watchID = loop.watch(fd) { revents in self.events(revents) }   // cycle broken by close()
-        if !outbox.isEmpty { pump() }
+        port.onBytes = { bytes in self.take(bytes) }
+        port.onFailure = { f in self.onClose?(ATError(f)) }
+        port.start(on: loop)   // the handlers' cycles are broken by close()
     }
 
     public func close() {
-        if let l = loop {
-            l.unwatch(watchID)
-            if let t = paceTimer { l.cancel(t) }
-        }
-        paceTimer = nil
-        loop = nil
-        if fd >= 0 { _ = CSystem.close(fd) }
-        fd = -1
+        port.close()
         onLine = nil
         onJunk = nil
         onClose = nil
@@ -119,96 +100,15 @@ public final class ATChannel {
 
     /// Sends one command line, ended by CR, in one write when the port takes it (some USB
     /// hosts lose a lone CR written on its own). Through the proxy: without the CR (it adds
-    /// one), written alone.
+    /// one), written when it has read the line before.
     func send(_ line: String) throws(ATError) {
-        guard fd >= 0 else { throw .closed }
-        if viaProxy {
-            lines.append(Array(line.utf8))
-            return try pumpLines()
-        }
-        outbox += Array(line.utf8) + [13]
-        try flush()
-    }
-
-    /// Command lines for the proxy, each written when it has read the one before.
-    private var lines: [[UInt8]] = []
-
-    private func pumpLines() throws(ATError) {
-        guard paceTimer == nil else { return }
-        while !lines.isEmpty && outbox.isEmpty {
-            if QuectelProxy.peerHasUnread(fd) {
-                if let l = loop {
-                    paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
-                    paceTimer = l.after(paceDelay) { self.pump() }
-                }
-                return
-            }
-            paceDelay = 0
-            outbox = lines.removeFirst()
-            try flush()
-        }
-    }
-
-    private func pump() {
-        paceTimer = nil
-        guard fd >= 0 else { return }
-        do throws(ATError) {
-            try flush()
-            try pumpLines()
-        } catch {
-            fail(error)
-        }
-    }
-
-    private func flush() throws(ATError) {
-        while !outbox.isEmpty {
-            let n = outbox.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let e = csys_errno()
-                if e == EAGAIN || e == EINTR { break }
-                throw e == ENODEV || e == EIO || e == EPIPE ? .deviceGone("write to \(path): \(Errno(e).description)")
-                    : .system(operation: "write to \(path)", errno: e)
-            }
-            outbox.removeFirst(n)
-        }
-        loop?.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty ? 0 : Int16(POLLOUT)))
-    }
-
-    private func fail(_ e: ATError) {
-        let c = onClose
-        close()
-        c?(e)
-    }
-
-    private func events(_ revents: Int16) {
-        if revents & Int16(POLLOUT) != 0 {
-            do throws(ATError) {
-                try flush()
-                if viaProxy { try pumpLines() }
-            } catch {
-                return fail(error)
-            }
-        }
-        guard revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
-        var buf = [UInt8](repeating: 0, count: 4096)
-        var reads = 0
-        while fd >= 0 && reads < ATChannel.readsPerWakeup {
-            reads += 1
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let e = csys_errno()
-                if e == EAGAIN || e == EINTR { return }
-                return fail(.deviceGone("read from \(path): \(Errno(e).description)"))
-            }
-            if n == 0 { return fail(.deviceGone("\(path) hung up")) }
-            take(buf[0..<n])
-        }
+        do throws(PortFailure) { try port.send(Array(line.utf8) + (viaProxy ? [] : [13])) } catch { throw ATError(error) }
     }
 
     /// Bytes in; whole lines out to `onLine`.
     func take(_ bytes: ArraySlice<UInt8>) {
         for b in bytes {
-            guard fd >= 0 else { return }                   // closed by a line's handler
+            guard port.isOpen else { return }               // closed by a line's handler
             if b == 13 || b == 10 {
                 endLine()
             } else if overlong {
@@ -236,5 +136,15 @@ public final class ATChannel {
         let line = String(decoding: partial, as: UTF8.self)
         partial.removeAll(keepingCapacity: true)
         onLine?(line)
+    }
+}
+
+extension ATError {
+    init(_ f: PortFailure) {
+        switch f {
+        case .closed: self = .closed
+        case .gone(let why): self = .deviceGone(why)
+        case let .system(operation, errno): self = .system(operation: operation, errno: errno)
+        }
     }
 }

@@ -174,13 +174,21 @@ static int write_all(int fd, const void *data, size_t len) {
 }
 
 int csys_write_file_atomic(const char *path, const void *data, size_t len, int mode) {
+    /* DIR/.NAME.qcm-XXXXXX beside DIR/NAME, put together by hand: snprintf would bring the
+     * C library's whole printf (9 KB of a static binary) for this one name. */
+    static const char suffix[] = ".qcm-XXXXXX";
     char tmp[4096];
     const char *slash = strrchr(path, '/');
-    int dirlen = slash ? (int)(slash - path + 1) : 0;
-    if (snprintf(tmp, sizeof tmp, "%.*s.%s.qcm-XXXXXX", dirlen, path, slash ? slash + 1 : path) >= (int)sizeof tmp) {
+    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
+    size_t namelen = strlen(path + dirlen);
+    if (dirlen + 1 + namelen + sizeof suffix > sizeof tmp) {
         errno = ENAMETOOLONG;
         return -1;
     }
+    memcpy(tmp, path, dirlen);
+    tmp[dirlen] = '.';
+    memcpy(tmp + dirlen + 1, path + dirlen, namelen);
+    memcpy(tmp + dirlen + 1 + namelen, suffix, sizeof suffix);
     int fd = mkostemp(tmp, O_CLOEXEC);   /* O_CREAT|O_EXCL: never an existing file or link */
     if (fd < 0) return -1;
     if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {

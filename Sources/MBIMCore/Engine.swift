@@ -8,45 +8,30 @@ import CSystem
 /// than a header or more than 64 KB means the stream is out of step, and what is buffered is
 /// dropped.
 public final class MBIMChannel {
-    public let path: String
-    public private(set) var fd: Int32
-    let isSocket: Bool
+    let port: Port
+    public var path: String { port.path }
+    public var fd: Int32 { port.fd }
     /// The peer reads one message per read(2) (quectel-mbim-proxy): a message is written only
     /// when the peer has read everything before it.
-    public internal(set) var onePerRead = false
-    private var paceTimer: Int?
-    private var paceDelay: Int64 = 0
+    public internal(set) var onePerRead: Bool {
+        get { port.onePerRead }
+        set { port.onePerRead = newValue }
+    }
     private var pending: [UInt8] = []
-    /// Messages (fragments) to write, and how much of the first is written.
-    private var outbox: [[UInt8]] = []
-    private var outOffset = 0
-    private var loop: EventLoop?
-    private var watchID = 0
     var onMessage: (([UInt8]) -> Void)?
     var onJunk: ((String) -> Void)?
     var onClose: ((MBIMError) -> Void)?
 
     static let maxMessage = 65536
-    /// Reads of 16 KB per wake-up at most.
-    static let readsPerWakeup = 8
 
     init(path: String, fd: Int32, isSocket: Bool) {
-        self.path = path
-        self.fd = fd
-        self.isSocket = isSocket
+        port = Port(path: path, fd: fd, kind: isSocket ? .stream : .messageDevice, readSize: 16384)
     }
 
     public static func open(_ path: String) throws(MBIMError) -> MBIMChannel {
         if path.begins(with: "@") || csys_file_kind(path) == Int32(CSYS_SOCKET) {
             // libmbim's proxy, or the simulator: root's or ours, or nothing is sent to it.
-            let fd: Int32
-            switch Peer.connect(path, path.begins(with: "@") ? "abstract socket \(path)" : path) {
-            case .failed(let e): throw .system(operation: "connect to \(path)", errno: e)
-            case .untrusted(let why): throw .untrustedPeer(why)
-            case .trusted(let f): fd = f
-            }
-            _ = csys_set_nonblocking(fd)
-            return MBIMChannel(path: path, fd: fd, isSocket: true)
+            return try connect(path, path.begins(with: "@") ? "abstract socket \(path)" : path)
         }
         let fd = csys_open(path, O_RDWR | O_NONBLOCK | O_NOCTTY, 0)
         guard fd >= 0 else { throw .system(operation: "open \(path)", errno: csys_errno()) }
@@ -61,33 +46,33 @@ public final class MBIMChannel {
     /// read(2) as one message.
     public static func openQuectelProxy() throws(MBIMError) -> MBIMChannel {
         let name = QuectelProxy.mbim.socket(forDevice: "") ?? "@quectel-mbim-proxy"
-        let fd: Int32
-        switch Peer.connect(name, "abstract socket \(name)") {
-        case .failed(let e): throw .system(operation: "connect to \(name)", errno: e)
-        case .untrusted(let why): throw .untrustedPeer(why)
-        case .trusted(let f): fd = f
-        }
-        _ = csys_set_nonblocking(fd)
-        let c = MBIMChannel(path: name, fd: fd, isSocket: true)
+        let c = try connect(name, "abstract socket \(name)")
         c.onePerRead = true
         return c
     }
 
+    /// A socket is used only when root or qcm's user listens there.
+    static func connect(_ path: String, _ what: String) throws(MBIMError) -> MBIMChannel {
+        switch Peer.connect(path, what) {
+        case .failed(let e): throw .system(operation: "connect to \(path)", errno: e)
+        case .untrusted(let why): throw .untrustedPeer(why)
+        case .trusted(let fd):
+            _ = csys_set_nonblocking(fd)
+            return MBIMChannel(path: path, fd: fd, isSocket: true)
+        }
+    }
+
     func start(on loop: EventLoop) {
-        self.loop = loop
-        watchID = loop.watch(fd) { revents in self.events(revents) }   // cycle broken by close()
-        if !outbox.isEmpty { pump() }
+        port.onBytes = { bytes in
+            self.pending += bytes
+            self.cut()
+        }
+        port.onFailure = { f in self.onClose?(MBIMError(f)) }
+        port.start(on: loop)   // the handlers' cycles are broken by close()
     }
 
     public func close() {
-        if let l = loop {
-            l.unwatch(watchID)
-            if let t = paceTimer { l.cancel(t) }
-        }
-        paceTimer = nil
-        loop = nil
-        if fd >= 0 { _ = CSystem.close(fd) }
-        fd = -1
+        port.close()
         onMessage = nil
         onJunk = nil
         onClose = nil
@@ -95,81 +80,12 @@ public final class MBIMChannel {
 
     /// Queues one message (or fragment) and writes what may go now.
     func send(_ bytes: [UInt8]) throws(MBIMError) {
-        guard fd >= 0 else { throw .closed }
-        outbox.append(bytes)
-        guard paceTimer == nil else { return }
-        try flush()
-    }
-
-    private func flush() throws(MBIMError) {
-        while let first = outbox.first {
-            if onePerRead && outOffset == 0 {
-                if QuectelProxy.peerHasUnread(fd) {
-                    if paceTimer == nil, let l = loop {
-                        paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
-                        paceTimer = l.after(paceDelay) { self.pump() }
-                    }
-                    break
-                }
-                paceDelay = 0
-            }
-            let n = first.withUnsafeBytes { write(fd, $0.baseAddress! + outOffset, $0.count - outOffset) }
-            if n < 0 {
-                let e = csys_errno()
-                if e == EAGAIN || e == EINTR { break }
-                throw e == ENODEV || e == EIO || e == EPIPE || e == ECONNRESET ? .deviceGone("write to \(path): \(Errno(e).description)")
-                    : .system(operation: "write to \(path)", errno: e)
-            }
-            outOffset += n
-            if outOffset >= first.count {
-                outbox.removeFirst()
-                outOffset = 0
-            }
-        }
-        // POLLOUT only while a write would block, not while the proxy has yet to read.
-        loop?.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty || paceTimer != nil ? 0 : Int16(POLLOUT)))
-    }
-
-    /// The pacing timer fired (or the loop started with messages queued).
-    private func pump() {
-        paceTimer = nil
-        guard fd >= 0 else { return }
-        do throws(MBIMError) { try flush() } catch { fail(error) }
-    }
-
-    private func fail(_ e: MBIMError) {
-        let c = onClose
-        close()
-        c?(e)
-    }
-
-    private func events(_ revents: Int16) {
-        if revents & Int16(POLLOUT) != 0 && paceTimer == nil {
-            do throws(MBIMError) { try flush() } catch { return fail(error) }
-        }
-        guard revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
-        var buf = [UInt8](repeating: 0, count: 16384)
-        // A few reads per wake-up at most: a peer that never stops sending cannot keep the
-        // loop from its timers and signals (poll(2) reports the rest at once).
-        var reads = 0
-        while fd >= 0 && reads < MBIMChannel.readsPerWakeup {
-            reads += 1
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let e = csys_errno()
-                if e == EAGAIN || e == EINTR { return }
-                return fail(.deviceGone("read from \(path): \(Errno(e).description)"))
-            }
-            if n == 0 { return fail(.deviceGone("\(path) closed by the other end")) }
-            pending += buf[0..<n]
-            cut()
-            if !isSocket { return }
-        }
+        do throws(PortFailure) { try port.send(bytes) } catch { throw MBIMError(error) }
     }
 
     /// Whole messages out of `pending`.
     private func cut() {
-        while pending.count >= 12 && fd >= 0 {
+        while pending.count >= 12 && port.isOpen {
             let length = Int(Reader(pending).u32(4))
             guard length >= 12 && length <= MBIMChannel.maxMessage else {
                 onJunk?("MBIM stream out of step (a MessageLength of \(length)): \(pending.count) bytes dropped")
@@ -180,6 +96,16 @@ public final class MBIMChannel {
             let message = Array(pending[..<length])
             pending.removeFirst(length)
             onMessage?(message)
+        }
+    }
+}
+
+extension MBIMError {
+    init(_ f: PortFailure) {
+        switch f {
+        case .closed: self = .closed
+        case .gone(let why): self = .deviceGone(why)
+        case let .system(operation, errno): self = .system(operation: operation, errno: errno)
         }
     }
 }

@@ -65,32 +65,24 @@ public enum QMITransports {
 }
 
 /// A QMUX stream: a cdc-wdm/mhi character device, or a Unix stream socket (the simulator's
-/// socket file, or `@name` for an abstract socket such as libqmi's `@qmi-proxy`).
-/// Non-blocking; writes that would block are queued.
+/// socket file, or `@name` for an abstract socket such as libqmi's `@qmi-proxy`), on a Port
+/// (non-blocking; writes that would block are queued), cut into frames.
 public final class QMIChannel: QMITransport {
-    public let path: String
-    public private(set) var fd: Int32
-    public let isSocket: Bool
+    let port: Port
+    public var path: String { port.path }
+    public var fd: Int32 { port.fd }
+    public var isSocket: Bool { port.kind == .stream }
     /// The peer reads one frame per read(2) (Quectel's proxies): a frame is written only when
     /// the peer has read everything before it.
-    public internal(set) var onePerRead = false
-    /// Waiting for the peer to read our last frame before writing the next.
-    private var paceTimer: Int?
-    private var paceDelay: Int64 = 0
-    private var outbox: [[UInt8]] = []
-    private var outOffset = 0
+    public internal(set) var onePerRead: Bool {
+        get { port.onePerRead }
+        set { port.onePerRead = newValue }
+    }
     private var reader = FrameReader()
-    private var loop: EventLoop?
-    private var watchID = 0
-    private var deliver: ((TransportEvent) -> Void)?
 
     init(path: String, fd: Int32, isSocket: Bool) {
-        self.path = path
-        self.fd = fd
-        self.isSocket = isSocket
+        port = Port(path: path, fd: fd, kind: isSocket ? .stream : .messageDevice, readSize: 16384)
     }
-
-    deinit { close() }
 
     public var summary: String { "fd \(fd)" + (onePerRead ? ", one frame per read" : "") }
     public var driverOwnsCTL: Bool { false }
@@ -129,158 +121,41 @@ public final class QMIChannel: QMITransport {
         }
     }
 
-    public var isOpen: Bool { fd >= 0 }
-    public var hasPendingOutput: Bool { !outbox.isEmpty }
+    public var isOpen: Bool { port.isOpen }
+    public var hasPendingOutput: Bool { port.hasPendingOutput }
 
     public func start(on loop: EventLoop, deliver: @escaping (TransportEvent) -> Void) {
-        self.loop = loop
-        self.deliver = deliver
-        watchID = loop.watch(fd) { revents in self.onEvents(revents) }   // cycle broken by close()
-        if !outbox.isEmpty { pump() }
+        port.onBytes = { bytes in
+            self.reader.append(Array(bytes))
+            while self.port.isOpen, let item = self.reader.next() {
+                switch item {
+                case .garbage(let junk): deliver(.garbage(junk))
+                case let .malformed(bytes, error): deliver(.malformed(bytes, error))
+                case .frame(let frame): deliver(.frame(frame))
+                }
+            }
+        }
+        port.onFailure = { f in deliver(.closed(QMIError(f))) }
+        port.start(on: loop)   // the handlers' cycles are broken by close()
     }
 
-    public func close() {
-        if let l = loop {
-            l.unwatch(watchID)
-            if let t = paceTimer { l.cancel(t) }
-        }
-        paceTimer = nil
-        loop = nil
-        deliver = nil
-        if fd >= 0 { _ = CSystem.close(fd) }
-        fd = -1
-        outbox.removeAll()
-    }
+    public func close() { port.close() }
 
     /// Queues a frame and writes as much as the device takes now.
     public func send(_ frame: [UInt8]) throws(QMIError) {
-        guard fd >= 0 else { throw .closed }
-        outbox.append(frame)
-        guard paceTimer == nil else { return }
-        try flush()
-        updateWriteInterest()
+        do throws(PortFailure) { try port.send(frame) } catch { throw QMIError(error) }
     }
-
-    /// Writes queued frames; returns with data still queued when the device would block, or
-    /// (one frame per read) when the peer has not read the last frame yet — then a timer
-    /// looks again shortly.
-    public func flush() throws(QMIError) {
-        while let first = outbox.first {
-            if onePerRead && outOffset == 0 {
-                if QuectelProxy.peerHasUnread(fd) {
-                    if paceTimer == nil, let l = loop {
-                        paceDelay = QuectelProxy.unreadPollMs(after: paceDelay)
-                        paceTimer = l.after(paceDelay) { self.pump() }
-                    }
-                    return
-                }
-                paceDelay = 0
-            }
-            let n = first.withUnsafeBytes { buf in
-                write(fd, buf.baseAddress! + outOffset, buf.count - outOffset)
-            }
-            if n < 0 {
-                let e = csys_errno()
-                if e == EAGAIN || e == EINTR || e == EBUSY { return }
-                throw classify(e, "write to \(path)")
-            }
-            if !isSocket && n != first.count {
-                // A character device takes a QMI message whole or not at all.
-                throw .system(operation: "short write to \(path)", errno: EIO)
-            }
-            outOffset += n
-            if outOffset >= first.count {
-                outbox.removeFirst()
-                outOffset = 0
-            }
-        }
-    }
-
-    /// The pacing timer fired (or the loop started with frames queued): write what may go now.
-    private func pump() {
-        paceTimer = nil
-        guard fd >= 0 else { return }
-        do throws(QMIError) { try flush() } catch { return fail(error) }
-        updateWriteInterest()
-    }
-
-    /// POLLOUT only while a write would block; not while waiting for the peer to read.
-    private func updateWriteInterest() {
-        guard let l = loop else { return }
-        l.setEvents(watchID, Int16(POLLIN) | (outbox.isEmpty || paceTimer != nil ? 0 : Int16(POLLOUT)))
-    }
-
-    /// The channel failed: stop watching, tell the engine once.
-    private func fail(_ e: QMIError) {
-        let d = deliver
-        close()
-        d?(.closed(e))
-    }
-
-    private func onEvents(_ revents: Int16) {
-        if revents & Int16(POLLOUT) != 0 && paceTimer == nil {
-            do throws(QMIError) { try flush() } catch { return fail(error) }
-            updateWriteInterest()
-        }
-        if revents & Int16(POLLIN | POLLHUP | POLLERR) == 0 { return }
-        // Drain what is there now, stopping at EAGAIN — or after a few reads, so that a peer
-        // that never stops sending cannot keep the loop from its timers and signals.
-        var reads = 0
-        while fd >= 0 && reads < QMIChannel.readsPerWakeup {
-            reads += 1
-            let r: ReadResult
-            do throws(QMIError) { r = try read() } catch { return fail(error) }
-            switch r {
-            case .wouldBlock:
-                if revents & Int16(POLLHUP | POLLERR) != 0 && revents & Int16(POLLIN) == 0 {
-                    fail(.deviceGone("\(path) hung up"))
-                }
-                return
-            case .endOfFile:
-                return fail(.deviceGone("\(path) closed by the other end"))
-            case .data(let bytes):
-                reader.append(bytes)
-                while fd >= 0, let item = reader.next() {
-                    switch item {
-                    case .garbage(let junk): deliver?(.garbage(junk))
-                    case let .malformed(bytes, error): deliver?(.malformed(bytes, error))
-                    case .frame(let frame): deliver?(.frame(frame))
-                    }
-                }
-                if !isSocket { return }   // cdc-wdm: one message per read; poll again
-            }
-        }
-    }
-
-    /// Reads of 16 KB per wake-up at most; poll(2) reports the rest at once.
-    static let readsPerWakeup = 8
-
-    public enum ReadResult {
-        case data([UInt8])
-        case wouldBlock
-        case endOfFile
-    }
-
-    public func read() throws(QMIError) -> ReadResult {
-        guard fd >= 0 else { throw .closed }
-        var buf = [UInt8](repeating: 0, count: 16384)
-        let n = buf.withUnsafeMutableBytes { CSystem.read(fd, $0.baseAddress, $0.count) }
-        if n > 0 { return .data(Array(buf[0..<n])) }
-        if n == 0 { return .endOfFile }
-        let e = csys_errno()
-        if e == EAGAIN || e == EINTR { return .wouldBlock }
-        throw classify(e, "read from \(path)")
-    }
-
-    func classify(_ e: Int32, _ op: String) -> QMIError { QMIError.classify(e, op) }
 }
 
 extension QMIError {
-    /// errno of a failed read/write: the device going away, or something else.
-    static func classify(_ e: Int32, _ op: String) -> QMIError {
-        if e == ENODEV || e == EIO || e == ECONNRESET || e == EPIPE || e == ENOTCONN || e == ESHUTDOWN || e == EPROTO || e == ENXIO {
-            return .deviceGone("\(op): \(Errno(e).description)")
+    init(_ f: PortFailure) {
+        switch f {
+        case .closed: self = .closed
+        case .gone(let why): self = .deviceGone(why)
+        case let .system(operation, errno): self = .system(operation: operation, errno: errno)
         }
-        return .system(operation: op, errno: e)
     }
+
+    /// errno of a failed read/write: the device going away, or something else.
+    static func classify(_ e: Int32, _ op: String) -> QMIError { QMIError(PortFailure.of(e, op)) }
 }
