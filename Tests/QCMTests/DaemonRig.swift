@@ -161,8 +161,10 @@ final class DaemonRig {
     var dataPlane: DataPlane? { sim.dataPlane }
 
     /// Pings `address` from qcm's namespace (once, two seconds at most).
+    /// One echo answered within 4 s (ping sends one a second until then): a single lost first
+    /// packet on a loaded machine is not a broken data path.
     func ping(_ address: String, from interface: String? = nil) -> (status: Int32, output: String) {
-        shell(["ip", "netns", "exec", ns!.name, "ping", "-c", "1", "-W", "2"] + (interface.map { ["-I", $0] } ?? []) + [address])
+        shell(["ip", "netns", "exec", ns!.name, "ping", "-c", "1", "-w", "4"] + (interface.map { ["-I", $0] } ?? []) + [address])
     }
 
     var baseArgs: [String] {

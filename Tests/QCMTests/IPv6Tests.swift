@@ -155,7 +155,8 @@ final class IPv6Tests: XCTestCase {
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         XCTAssertTrue(rig.waitLog("offers 2001:db8:2::/64, not the /64 of the modem's address (2409:8930:463:3daa::/64)", timeout: 10), rig.log)
         XCTAssertTrue(rig.waitLog("an MTU of 1000, below IPv6's minimum of 1280"), rig.log)
-        XCTAssertEqual(rig.ping(remote).status, 0, "the modem's address still works")
+        let stillWorks = rig.ping(remote)
+        XCTAssertEqual(stillWorks.status, 0, "the modem's address still works: \(stillWorks.output)\n\(rig.log)")
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
 
