@@ -74,6 +74,11 @@ extension DataPlane {
     /// What the network does with an IPv6 echo request of a call whose address is `own`:
     /// the address it answers as (the gateway or the remote), or why it drops the packet.
     func ipv6Verdict(_ e: Echo, own: [UInt8], gateway: [UInt8]) -> Result<[UInt8], Why> {
+        DataPlane.ipv6Verdict(e, own: own, gateway: gateway, remote: sim.config.ipv6Remote)
+    }
+
+    /// The network's rule for IPv6 echoes, on every data path (QMI's and MBIM's alike).
+    static func ipv6Verdict(_ e: Echo, own: [UInt8], gateway: [UInt8], remote: [UInt8]) -> Result<[UInt8], Why> {
         let linkLocalSource = e.source6[0] == 0xfe && e.source6[1] & 0xc0 == 0x80
         if linkLocalSource {
             return .failure(Why(text: "its source \(e.source) is link-local, sent to the global \(e.destination): the network drops it"))
@@ -83,7 +88,7 @@ extension DataPlane {
             for i in 8..<16 { p[i] = 0 }
             return .failure(Why(text: "its source \(e.source) is outside the call's \(Text.ipv6(p))/64: the network drops it"))
         }
-        if e.destination6 == gateway || e.destination6 == sim.config.ipv6Remote { return .success(e.destination6) }
+        if e.destination6 == gateway || e.destination6 == remote { return .success(e.destination6) }
         return .failure(Why(text: "nothing answers at \(e.destination)"))
     }
 }

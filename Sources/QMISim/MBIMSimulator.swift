@@ -42,6 +42,11 @@ public final class MBIMSimulator {
         public var ipv6 = (address: "2409:8930:463:3daa:7c8e:429a:c902:c6cc", prefix: 64, gateway: "2409:8930:463:3daa:7c8e:429a:c902:c6cd",
                            dns: ["2409:8030:2000::1"])
         public var mtu: UInt32 = 1500
+        /// The address beyond the network that answers IPv6 pings (the gateway answers too).
+        public var ipv6Remote: [UInt8] = Text.parseIPv6("2001:db8:ffff::1")!
+        /// The network's Router Advertisement for session 0's /64, when its IPv6 side comes up
+        /// and on every Router Solicitation, as a PGW sends it.
+        public var sendsRouterAdvertisements = true
         /// The coded RSSI (MBIM: -113 dBm + 2 dB a step; 20 is -73 dBm).
         public var rssi: UInt32 = 20
         /// REGISTER_STATE's available data classes (0x20 LTE; 0x04 UMTS, 0x02 EDGE, 0x40 5G NSA).
@@ -112,6 +117,8 @@ public final class MBIMSimulator {
     /// The netdev is a raw-IP link of the upstream WWAN subsystem (mhi_wwan_mbim's default
     /// link, session 0), not cdc_mbim's fake Ethernet.
     var rawIP = false
+    /// Router Advertisements sent on the netdev.
+    public private(set) var advertisements = 0
     public internal(set) var echoesAnswered = 0
     /// Quectel's pcie_mhi in MBIM mode: its netdevs, link_state and session mapping.
     public internal(set) var pcie: MHIMBIMPlane?
@@ -527,6 +534,7 @@ public final class MBIMSimulator {
                 sessions[id] = type
                 contextTypes[id] = set.contextType
                 log("session \(id) up (\(type.name), APN '\(set.accessString ?? "")', context \(set.contextType.name))")
+                if id == 0 { advertiseIPv6() }
                 return (.success, connectState(id))
             }
             return (.success, connectState(body(MBIM.Connect.Query.self)?.sessionID ?? leadingSessionID))
@@ -592,21 +600,58 @@ public final class MBIMSimulator {
 
     // MARK: data path
 
-    /// cdc_mbim's netdev: Ethernet frames with a fake header; only IP. Echo requests to the
-    /// session's IPv4 gateway from its address are answered while session 0 is up.
+    /// cdc_mbim's netdev: Ethernet frames with a fake header; only IP. While session 0 is up,
+    /// echo requests to its IPv4 gateway from its address are answered, and on its IPv6 side
+    /// what `ipv6(_:)` answers.
     func frame(_ f: [UInt8]) {
         guard f.count > 14, let tap = tap else { return }
-        // Session 0 carries IPv4 only: anything else the host sends is discarded.
-        guard f[12] == 0x08, f[13] == 0x00, sessions[0] != nil else { return counters.outDiscards &+= 1 }
+        let v4 = f[12] == 0x08 && f[13] == 0x00, v6 = f[12] == 0x86 && f[13] == 0xdd
+        // What session 0 does not carry (or anything while it is down) is discarded.
+        guard let type = sessions[0], v4 || (v6 && type != .ipv4) else { return counters.outDiscards &+= 1 }
         let ip = Array(f[14...])
         counters.outOctets += UInt64(ip.count); counters.outPackets += 1
-        guard let src = IPAddress(config.ipv4.address), ip.count >= 20, Array(ip[12..<16]) == src.bytes,
-              let gw = IPAddress(config.ipv4.gateway),
-              let reply = TunDevice.echoReply(ip, ipv4: UInt32(gw.bytes[0]) << 24 | UInt32(gw.bytes[1]) << 16 | UInt32(gw.bytes[2]) << 8 | UInt32(gw.bytes[3]),
-                                              ipv6: []) else { return }
-        echoesAnswered += 1
-        counters.inOctets += UInt64(reply.count); counters.inPackets += 1
-        tap.write(Array(f[6..<12]) + [0, 0, 0, 0, 0, 0] + [0x08, 0x00] + reply)
+        let reply: [UInt8]?
+        if v6 {
+            reply = ipv6(ip)
+        } else if let src = IPAddress(config.ipv4.address), ip.count >= 20, Array(ip[12..<16]) == src.bytes {
+            reply = ipv4EchoReply(ip)
+        } else {
+            reply = nil
+        }
+        guard let r = reply else { return }
+        answered(r)
+        tap.write(Array(f[6..<12]) + [0, 0, 0, 0, 0, 0] + Array(f[12..<14]) + r)
+    }
+
+    /// An IPv6 packet from the host on session 0: a Router Solicitation gets the network's RA;
+    /// an echo request the network's answer (from the gateway or the remote, for a source in the
+    /// session's /64; a link-local source to a global address or one outside the /64 dropped,
+    /// as on QMI's paths); anything else goes nowhere.
+    func ipv6(_ ip: [UInt8]) -> [UInt8]? {
+        if DataPlane.isRouterSolicitation(ip) {
+            advertiseIPv6()
+            return nil
+        }
+        guard let e = DataPlane.Echo(ip), !e.v4, let own = Text.parseIPv6(config.ipv6.address),
+              let gateway = Text.parseIPv6(config.ipv6.gateway) else { return nil }
+        switch DataPlane.ipv6Verdict(e, own: own, gateway: gateway, remote: config.ipv6Remote) {
+        case .success(let answerAs): return TunDevice.echoReply(ip, ipv4: 0, ipv6: answerAs)
+        case .failure(let why):
+            drop(why.text)
+            return nil
+        }
+    }
+
+    /// The network's Router Advertisement for session 0's /64 on the netdev (through
+    /// cdc_mbim's fake Ethernet header, or raw on mhi_wwan_mbim's link).
+    func advertiseIPv6() {
+        guard config.sendsRouterAdvertisements, let tap = tap, let type = sessions[0], type != .ipv4,
+              var prefix = Text.parseIPv6(config.ipv6.address) else { return }
+        for i in 8..<16 { prefix[i] = 0 }
+        let ra = DataPlane.routerAdvertisement(prefix: prefix, length: 64, lifetime: 0xffff_ffff, mtu: config.mtu)
+        tap.write(rawIP ? ra : [0x33, 0x33, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x86, 0xdd] + ra)
+        advertisements += 1
+        log("sent the network's router advertisement for \(Text.ipv6(prefix))/64")
     }
 
     func drop(_ why: String) {
@@ -628,16 +673,30 @@ public final class MBIMSimulator {
         let v4 = first >> 4 == 4
         guard v4 ? type != .ipv6 : type != .ipv4 else { return drop("session 0 is \(type.name): an IPv\(v4 ? 4 : 6) packet has nowhere to go") }
         counters.outOctets += UInt64(ip.count); counters.outPackets += 1
-        let own = IPAddress(v4 ? config.ipv4.address : config.ipv6.address), gw = IPAddress(v4 ? config.ipv4.gateway : config.ipv6.gateway)
-        guard let src = own, let g = gw, ip.count >= (v4 ? 20 : 40), Array(ip[(v4 ? 12 : 8)..<(v4 ? 16 : 24)]) == src.bytes else {
-            return drop("a packet whose source is not the session's address \(v4 ? config.ipv4.address : config.ipv6.address): the network drops it")
+        let reply: [UInt8]?
+        if v4 {
+            guard let src = IPAddress(config.ipv4.address), ip.count >= 20, Array(ip[12..<16]) == src.bytes else {
+                return drop("a packet whose source is not the session's address \(config.ipv4.address): the network drops it")
+            }
+            reply = ipv4EchoReply(ip)
+        } else {
+            reply = ipv6(ip)
         }
-        let b = g.bytes
-        guard let reply = TunDevice.echoReply(ip, ipv4: v4 ? UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]) : 0,
-                                              ipv6: v4 ? [] : b) else { return }
+        guard let r = reply else { return }
+        answered(r)
+        tap.write(r)
+    }
+
+    /// The gateway's answer to an IPv4 echo request (nil: not an echo to the gateway).
+    func ipv4EchoReply(_ ip: [UInt8]) -> [UInt8]? {
+        guard let gw = IPAddress(config.ipv4.gateway) else { return nil }
+        let b = gw.bytes
+        return TunDevice.echoReply(ip, ipv4: UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]), ipv6: [])
+    }
+
+    func answered(_ reply: [UInt8]) {
         echoesAnswered += 1
         counters.inOctets += UInt64(reply.count); counters.inPackets += 1
-        tap.write(reply)
     }
 }
 

@@ -43,6 +43,34 @@ final class MBIMTests: XCTestCase {
         XCTAssertTrue(names.contains("basic-connect RADIO_STATE set") && names.contains("basic-connect PACKET_SERVICE set"), "\(names)")
     }
 
+    /// IPv6 over cdc_mbim, dual stack: the address from IP_CONFIGURATION, the network's Router
+    /// Advertisement taken without a fight (no second default route, no address of the
+    /// kernel's), pings to the IPv6 gateway and beyond.
+    func testDualStackOverCdcMbim() throws {
+        guard isRoot else { throw XCTSkip("needs root: the TAP netdev in a network namespace") }
+        let rig = try DaemonRig(netns: true, mbim: MBIMSimulator.Config())
+        rig.start(["-s", "cmnet", "-4", "-6"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("requestSetupDataCall MBIM session 0 activated (ipv4v6)"), rig.log)
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0").sorted(), ["10.90.1.113/30", "2409:8930:463:3daa:7c8e:429a:c902:c6cc/64"])
+        XCTAssertEqual(rig.ping("10.90.1.114").status, 0)
+        for address in ["2409:8930:463:3daa:7c8e:429a:c902:c6cd", "2001:db8:ffff::1"] {
+            let p = rig.ping(address)
+            XCTAssertEqual(p.status, 0, "\(address): \(p.output)")
+        }
+        XCTAssertEqual(rig.mbimSim?.echoesAnswered, 3)
+        // The kernel solicited and got the network's RA; it still has one default route, qcm's.
+        XCTAssertTrue(waitFor { (rig.mbimSim?.advertisements ?? 0) >= 1 }, "the network's RA was never sent")
+        let routes = shell(["ip", "-n", rig.ns!.name, "-6", "route", "show", "default"]).output
+        XCTAssertEqual(routes.split(separator: "\n").count, 1, routes)
+        XCTAssertFalse(routes.contains("via fe80"), routes)
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0").count, 2, "no address of the kernel's from the RA")
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(clean(rig), "session deactivated and the device closed")
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0"), [])
+    }
+
     func testRefusalsAndASilentModemEndCleanly() throws {
         var refusing = MBIMSimulator.Config()
         refusing.rejectConnect = (18, 27)

@@ -240,21 +240,23 @@ final class WWANTests: XCTestCase {
         return false
     }
 
-    /// MBIM over /dev/wwan0mbim0: session 0 on mhi_wwan_mbim's default link wwan0 (raw IP).
+    /// MBIM over /dev/wwan0mbim0: session 0 on mhi_wwan_mbim's default link wwan0 (raw IP),
+    /// dual stack: both families' gateways answer.
     func testMBIMDialOverTheWWANPort() throws {
         guard isRoot else { throw XCTSkip("needs root: a TUN in a network namespace") }
         let rig = try DaemonRig(netns: true, mbim: MBIMSimulator.Config(), wwan: true)
         XCTAssertEqual(rig.channelKey, "wwan0mbim0")
-        rig.start(["-s", "cmnet"])
+        rig.start(["-s", "cmnet", "-4", "-6"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         for line in ["Auto find qmichannel = \(rig.root)/dev/wwan0mbim0", "netcard driver = mhi_wwan_mbim",
                      "data path: MBIM session 0 on wwan0", "MBIM mode: dialing with MBIM Basic Connect",
-                     "requestSetupDataCall MBIM session 0 activated (ipv4)"] {
+                     "requestSetupDataCall MBIM session 0 activated (ipv4v6)"] {
             XCTAssertTrue(rig.log.contains(line), line + " in:\n" + rig.log)
         }
-        XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0"), ["10.90.1.113/30"])
+        XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0").sorted(), ["10.90.1.113/30", "2409:8930:463:3daa:7c8e:429a:c902:c6cc/64"])
         XCTAssertEqual(rig.ping("10.90.1.114").status, 0, rig.mbimSim?.drops.joined(separator: "\n") ?? "")
-        XCTAssertEqual(rig.mbimSim?.echoesAnswered, 1)
+        XCTAssertEqual(rig.ping("2409:8930:463:3daa:7c8e:429a:c902:c6cd").status, 0, rig.mbimSim?.drops.joined(separator: "\n") ?? "")
+        XCTAssertEqual(rig.mbimSim?.echoesAnswered, 2)
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
         XCTAssertTrue(mbimClean(rig), "session deactivated and the device closed")
