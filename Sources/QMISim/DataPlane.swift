@@ -38,9 +38,9 @@ public final class DataPlane {
         /// 0x81..0x80+N, also with qmap_mode 1 (the parent carries none); link_state as
         /// qmi_wwan_q's. The parent is ARPHRD_NONE (a TUN here), the children Ethernet.
         case pcieMHI(mode: Int)
-        /// Quectel's GobiNet (usb0): qmap_mode 0 carries plain raw IP on usb0, 1 mux 0x81 on
-        /// usb0, N children usb0.1..N. Only its raw-IP mode is simulated on the netdev (the
-        /// 802.3 mode has the veth stand-in, `qmi-sim --gobinet --veth`).
+        /// Quectel's GobiNet (usb0): qmap_mode 0 carries plain IP on usb0 in the modem's link
+        /// layer (raw IP, or 802.3 frames whose DHCP the modem answers), 1 mux 0x81 on usb0,
+        /// N children usb0.1..N (`qmi-sim --gobinet --veth` is a veth stand-in with dnsmasq).
         case gobiNet(mode: Int)
         /// The upstream kernel's mhi_net (mhi_hwip0, FakeHardware.writeWWAN): a raw-IP netdev
         /// without attributes. IP packets go to the modem as they are; anything else is
@@ -436,13 +436,26 @@ public final class DataPlane {
         }
         switch type {
         case 0x0800, 0x86dd:
-            // The driver strips the header; what comes back gets one addressed to the netdev.
+            if type == 0x0800, framesReachTheModem(on: dev), DataPlane.isDHCP(payload) {
+                // 802.3 on both sides: the modem's own DHCP server leases the call's address.
+                return dhcp(f, on: dev, host: src) { frame in tun.write(src + Array(frame[6...])) }
+            }
+            // The driver strips the header (or, in 802.3 mode, the modem ignores it); what comes
+            // back gets one addressed to the netdev.
             ip(payload, on: tun) { reply in tun.write(src + DataPlane.modemMAC + [f[12], f[13]] + reply) }
         case 0x0806:
             note("\(dev): dropped an ARP frame: \(driver.name) makes \(dev) NOARP and sends no ARP to the modem")
         default:
             note("\(dev): dropped a frame of ethertype 0x\(Text.hex(type, 4)): \(driver.name) carries IPv4 and IPv6 only")
         }
+    }
+
+    /// GobiNet without QMAP follows the modem's link layer: when the modem runs 802.3 (WDA),
+    /// the driver hands it whole Ethernet frames, and the modem answers DHCP on the link, as
+    /// quectel-CM's GobiNet log shows (udhcpc on usb0, no data format set).
+    func framesReachTheModem(on dev: String) -> Bool {
+        guard case .gobiNet(let mode) = driver, mode == 0, muxOf[dev] == nil else { return false }
+        return sim.linkProtocol == .`8023`
     }
 
     /// A frame on a netdev in bridge mode: the driver's bridge rules.
@@ -637,7 +650,7 @@ public final class DataPlane {
         }
 
         // What the modem does with it.
-        guard sim.linkProtocol == .rawIp else {
+        guard sim.linkProtocol == .rawIp || framesReachTheModem(on: dev) else {
             return .failure(Why(text: "the modem's link layer is 802.3 (WDA), and the driver sends raw IP"))
         }
         let expected: WDA.AggregationProtocol

@@ -47,8 +47,8 @@ let usage = """
                              --reject-call apply
       --gobinet              Quectel's GobiNet instead: /dev/qcqmi0 with one file per QMI service
                              (client ids from the ioctl, messages without the QMUX header), netdev
-                             usb0 (use --veth for its 802.3 link and DHCP; --tun makes it a TAP in
-                             raw-IP mode, with bridge mode)
+                             usb0 (--tun makes it a TAP: raw IP, or in 802.3 mode Ethernet frames
+                             whose DHCP the modem answers, and bridge mode; --veth a veth stand-in)
       --pcie                 a PCIe module on Quectel's pcie_mhi instead (RM500Q, product 0306):
                              the MHI bus in sysfs, the QMI node mhi_QMI0, netdev rmnet_mhi0 with
                              children rmnet_mhi0.1..N (qmap_mode N from --qmap, default 1, whose

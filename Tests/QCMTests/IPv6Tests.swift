@@ -73,6 +73,23 @@ final class IPv6Tests: XCTestCase {
         XCTAssertEqual(acceptRA.trimmingCharacters(in: .whitespacesAndNewlines), "1", "put back as it was")
     }
 
+    /// GobiNet in raw-IP mode (an Ethernet-type usb0 whose header the driver strips): dual
+    /// stack, the network's RA through the driver's header taken without a default route of it.
+    func testDualStackOverGobiNet() throws {
+        guard isRoot else { throw XCTSkip("needs root: a network namespace and a TAP usb0") }
+        let rig = try DaemonRig(netns: true, driver: "GobiNet", netdev: "usb0")
+        rig.start(["-4", "-6"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertEqual(rig.ping("10.90.1.114").status, 0, rig.log)
+        XCTAssertEqual(rig.ping("2409:8930:463:3daa:7c8e:429a:c902:c6cd").status, 0, "the IPv6 gateway")
+        XCTAssertEqual(rig.ping(remote).status, 0, "beyond the network")
+        let routes = shell(["ip", "-n", rig.ns!.name, "-6", "route", "show", "default"]).output
+        XCTAssertFalse(routes.contains("proto ra"), "no default route from the RA: \(routes)")
+        XCTAssertTrue(routes.contains("dev usb0"), routes)
+        rig.signal(SIGTERM)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+    }
+
     /// An IPv6-only call on plain raw-IP.
     func testIPv6Only() throws {
         guard isRoot else { throw XCTSkip("needs root: a network namespace and TUN links") }
