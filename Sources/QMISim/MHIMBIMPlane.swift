@@ -203,14 +203,22 @@ public final class MHIMBIMPlane {
             return sim.drop("\(name): dropped a ping: session \(session) is \(t.name), an IPv\(v4 ? 4 : 6) packet has nowhere to go")
         }
         sim.counters.outOctets += UInt64(ip.count); sim.counters.outPackets += 1
-        let own = v4 ? sim.config.ipv4.address : sim.config.ipv6.address
-        guard let src = IPAddress(own), Array(ip[(v4 ? 12 : 8)..<(v4 ? 16 : 24)]) == src.bytes else {
-            return sim.drop("\(name): dropped a ping: its source is not \(own), the address of session \(session): the network drops it")
+        let reply: [UInt8]?
+        if v4 {
+            guard let src = IPAddress(sim.config.ipv4.address), Array(ip[12..<16]) == src.bytes else {
+                return sim.drop("\(name): dropped a ping: its source is not \(sim.config.ipv4.address), the address of session \(session): the network drops it")
+            }
+            reply = sim.ipv4EchoReply(ip)
+        } else {
+            // The network routes the session's /64, as on every other path.
+            guard let e = DataPlane.Echo(ip), let own = Text.parseIPv6(sim.config.ipv6.address),
+                  let gateway = Text.parseIPv6(sim.config.ipv6.gateway) else { return }
+            switch DataPlane.ipv6Verdict(e, own: own, gateway: gateway, remote: sim.config.ipv6Remote) {
+            case .success(let answerAs): reply = TunDevice.echoReply(ip, ipv4: 0, ipv6: answerAs)
+            case .failure(let why): return sim.drop("\(name): dropped a ping: " + why.text)
+            }
         }
-        guard let g = IPAddress(v4 ? sim.config.ipv4.gateway : sim.config.ipv6.gateway) else { return }
-        let b = g.bytes
-        guard let reply = TunDevice.echoReply(ip, ipv4: v4 ? UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]) : 0,
-                                              ipv6: v4 ? [] : b) else {
+        guard let reply else {
             return sim.drop("\(name): dropped a ping: nothing answers there (the session's gateway is \(v4 ? sim.config.ipv4.gateway : sim.config.ipv6.gateway))")
         }
         sim.echoesAnswered += 1

@@ -244,22 +244,24 @@ final class PCIeMBIMTests: XCTestCase {
         let child = try XCTUnwrap(ipJSON(ns, ["link", "show", "rmnet_mhi0.1"]).first)
         XCTAssertEqual(child["link_type"] as? String, "ether", "pcie_mhi's children are Ethernet-typed")
         XCTAssertTrue((child["flags"] as? [String] ?? []).contains("NOARP"))
-        rig.start(["-s", "cmnet"])
+        rig.start(["-s", "cmnet", "-4", "-6"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
         for line in ["Auto find qmichannel = \(rig.root)/dev/mhi_MBIM", "Auto find usbnet_adapter = rmnet_mhi0", "netcard driver = pcie_mhi",
                      "data path: MBIM session 0 on rmnet_mhi0.1 (pcie_mhi, qmap_mode 1)", "MBIM mode: dialing with MBIM Basic Connect",
-                     "MBIM session 0: rmnet_mhi0.1 carries it", "requestSetupDataCall MBIM session 0 activated (ipv4)"] {
+                     "MBIM session 0: rmnet_mhi0.1 carries it", "requestSetupDataCall MBIM session 0 activated (ipv4v6)"] {
             XCTAssertTrue(rig.log.contains(line), line + " in:\n" + rig.log)
         }
         XCTAssertFalse(rig.log.contains("DHCP"), "MBIM addressing is static")
         XCTAssertEqual(rig.mbimSim?.activeSessions, [0])
         XCTAssertEqual(plane.linkState, 1)
         XCTAssertTrue(flags(ns, "rmnet_mhi0").contains("UP"), "the parent the driver sends through is up")
-        XCTAssertEqual(ipAddresses(ns, "rmnet_mhi0.1"), ["10.90.1.113/30"])
+        XCTAssertEqual(ipAddresses(ns, "rmnet_mhi0.1").sorted(), ["10.90.1.113/30", "2409:8930:463:3daa:7c8e:429a:c902:c6cc/64"])
         XCTAssertEqual(ipAddresses(ns, "rmnet_mhi0"), [], "nothing on the parent")
         XCTAssertEqual(ipDefaultRoutes(ns, "-4"), ["rmnet_mhi0.1 via - metric 0"])
         XCTAssertEqual(rig.ping("10.90.1.114").status, 0, drops(rig))
-        XCTAssertEqual(plane.answered["rmnet_mhi0.1"], 1)
+        XCTAssertEqual(rig.ping("2409:8930:463:3daa:7c8e:429a:c902:c6cd").status, 0, drops(rig))
+        XCTAssertEqual(rig.ping("2001:db8:ffff::1").status, 0, drops(rig))
+        XCTAssertEqual(plane.answered["rmnet_mhi0.1"], 3)
         XCTAssertEqual(rig.statusValue("interface"), "rmnet_mhi0.1")
         XCTAssertEqual(rig.statusValue("ipv4"), "10.90.1.113/30")
         rig.signal(SIGTERM)
