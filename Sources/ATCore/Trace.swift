@@ -8,10 +8,12 @@ public enum ATTrace {
 
     /// The AT line in a log line ("… AT> AT+CPIN?" → "AT+CPIN?"), and whether qcm sent it.
     public static func find(in logLine: String) -> (line: String, sent: Bool)? {
+        let l = Array(logLine.utf8)
         for (mark, sent) in [(sentMark, true), (receivedMark, false)] {
-            let l = Array(logLine.utf8), m = Array(mark.utf8)
+            let m = Array(mark.utf8)
             guard l.count >= m.count else { continue }
-            for i in 0...(l.count - m.count) where Array(l[i..<(i + m.count)]) == m {
+            // Compared in place: a copy per position made `qcm decode` of a long line slow.
+            for i in 0...(l.count - m.count) where l[i] == m[0] && l[i..<(i + m.count)].elementsEqual(m) {
                 return (Text.trimmed(String(decoding: l[(i + m.count)...], as: UTF8.self)), sent)
             }
         }
