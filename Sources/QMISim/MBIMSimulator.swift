@@ -117,8 +117,9 @@ public final class MBIMSimulator {
     /// The netdev is a raw-IP link of the upstream WWAN subsystem (mhi_wwan_mbim's default
     /// link, session 0), not cdc_mbim's fake Ethernet.
     var rawIP = false
-    /// Router Advertisements sent on the netdev.
-    public private(set) var advertisements = 0
+    /// Router Advertisements sent on the netdev, and the host's Router Solicitations (each
+    /// answered by one).
+    public private(set) var advertisements = 0, routerSolicitations = 0
     public internal(set) var echoesAnswered = 0
     /// Quectel's pcie_mhi in MBIM mode: its netdevs, link_state and session mapping.
     public internal(set) var pcie: MHIMBIMPlane?
@@ -629,6 +630,7 @@ public final class MBIMSimulator {
     /// as on QMI's paths); anything else goes nowhere.
     func ipv6(_ ip: [UInt8]) -> [UInt8]? {
         if DataPlane.isRouterSolicitation(ip) {
+            routerSolicitations += 1
             advertiseIPv6()
             return nil
         }

@@ -59,8 +59,10 @@ final class MBIMTests: XCTestCase {
             XCTAssertEqual(p.status, 0, "\(address): \(p.output)")
         }
         XCTAssertEqual(rig.mbimSim?.echoesAnswered, 3)
-        // The kernel solicited and got the network's RA; it still has one default route, qcm's.
-        XCTAssertTrue(waitFor { (rig.mbimSim?.advertisements ?? 0) >= 1 }, "the network's RA was never sent")
+        // The kernel solicited and got the network's RA on the configured link; it still has
+        // one default route, qcm's, and no address of its own making.
+        XCTAssertTrue(waitFor { (rig.mbimSim?.routerSolicitations ?? 0) >= 1 }, "the kernel never solicited the network's RA")
+        usleep(300_000)
         let routes = shell(["ip", "-n", rig.ns!.name, "-6", "route", "show", "default"]).output
         XCTAssertEqual(routes.split(separator: "\n").count, 1, routes)
         XCTAssertFalse(routes.contains("via fe80"), routes)
