@@ -113,10 +113,21 @@ final class QuectelProxyTests: XCTestCase {
     func testQMIProxyReleasesAVanishedClientsIDs() throws {
         let (rig, ns, proxy) = try qmiProxyRig()
         var other = try ns.inside { try RawClient(proxy.name) }
+        // The next response for `c`: one read may bring several frames (an indication with
+        // the answer), so whole frames are cut out and indications passed over.
+        var readers: [ObjectIdentifier: FrameReader] = [:]
         func answer(_ c: RawClient) -> QMIMessage? {
-            var got: [UInt8] = []
-            rig.wait(1000) { got = c.read(); return !got.isEmpty }
-            return try? QMIMessage.decode(got)
+            var reader = readers[ObjectIdentifier(c)] ?? FrameReader()
+            defer { readers[ObjectIdentifier(c)] = reader }
+            var found: QMIMessage?
+            rig.wait(2000) {
+                reader.append(c.read())
+                while found == nil, let item = reader.next() {
+                    if case .frame(let f) = item, let m = try? QMIMessage.decode(f), m.kind == .response { found = m }
+                }
+                return found != nil
+            }
+            return found
         }
         other.write(try ctl(CTL.AllocateClientID.spec, tid: 1) { try $0.set("Service", .uint(UInt64(QMIService.wds.rawValue))) })
         let otherWDS = UInt8(try XCTUnwrap(answer(other)?.required("Allocation")[1]?.uint))

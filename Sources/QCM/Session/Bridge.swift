@@ -130,3 +130,26 @@ enum BridgePlan {
         return "-b: \(d) has no bridge mode (this module is dialed with AT commands); bridge mode is a feature of Quectel's qmi_wwan_q, GobiNet and pcie_mhi drivers"
     }
 }
+
+/// Bridge mode in the session: what qcm turned on is turned off again, whatever ends it.
+extension SessionCore {
+    /// Bridge mode off, and no address in bridge_ipv4, on every netdev qcm turned it on.
+    func resetBridges() {
+        for pdn in bridgesOn { emit(.setBridge(pdn: pdn, on: false, ipv4: 0)) }
+        bridgesOn.removeAll()
+    }
+
+    /// PDN's netdev leaves bridge mode (`qcm -k N` of one PDN of several).
+    func resetBridge(_ pdn: Int) {
+        guard bridgesOn.contains(pdn) else { return }
+        bridgesOn.removeAll { $0 == pdn }
+        emit(.setBridge(pdn: pdn, on: false, ipv4: 0))
+    }
+
+    /// "10.90.1.113 to the LAN host through wwan0 (a port of br0)": the state line and
+    /// `qcm status` of a bridged call.
+    func bridgeSummary(_ c: Call) -> String? {
+        guard let a = c.bridgeAddress, let t = config.bridge(c.pdn), t.on else { return nil }
+        return "\(IPAddress(ipv4: a).text) handed to the LAN host through \(t.netdev)" + (c.bridgeMaster.map { " (a port of \($0))" } ?? "")
+    }
+}

@@ -128,3 +128,10 @@ enum Network {
         return clean.utf8.count <= 64 ? clean : String(decoding: Array(clean.utf8.prefix(64)), as: UTF8.self)
     }
 }
+
+/// A `qcm status` asking the running qcm, while its requests are out.
+struct StatusQuery {
+    let token: Int
+    var waiting: Int
+    var results: [StatusValue]
+}

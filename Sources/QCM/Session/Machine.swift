@@ -243,3 +243,36 @@ struct SessionConfig {
         }
     }
 }
+
+extension SessionCore {
+    /// The control channel did not open: the message and exit code. A permission problem or
+    /// an untrusted peer is named as one (exit 9); through a proxy, the message says how to
+    /// start it.
+    static func openFailure(_ e: ChannelError, channel: String, proxyHint: String?) -> (code: Int32, message: String) {
+        if case .untrustedPeer(let why) = e {
+            return (ExitCode.permission, "cannot use the \(channel): \(why). Nothing was sent to it: no PIN, no password")
+        }
+        var message = "cannot open the \(channel): \(e.description)"
+        if let h = proxyHint { message += " (\(h))" }
+        if case let .system(_, errno) = e, Errno(errno).isPermissionDenied {
+            return (ExitCode.permission, message + " (qcm needs read and write access to it: run as root, or as a user of its group)")
+        }
+        return (ExitCode.notResponding, message)
+    }
+}
+
+/// A teardown in two rounds — stop the calls, then release what the session holds (QMI:
+/// client ids; MBIM: the device) — with the exit code it ends with and what the modem did
+/// not confirm.
+final class Teardown {
+    let exitCode: Int32
+    var problems: [String] = []
+    /// The requests that stop the calls went out.
+    var callsStopped = false
+    /// Of those, the ones still unanswered.
+    var stopsOutstanding = 0
+    /// The releases still unanswered (nil: not sent yet).
+    var releasesOutstanding: Int?
+
+    init(exitCode: Int32) { self.exitCode = exitCode }
+}

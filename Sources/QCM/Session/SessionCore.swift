@@ -159,21 +159,6 @@ class SessionCore {
         fail(f.code, f.message)
     }
 
-    /// The control channel did not open: the message and exit code. A permission problem or
-    /// an untrusted peer is named as one (exit 9); through a proxy, the message says how to
-    /// start it.
-    static func openFailure(_ e: ChannelError, channel: String, proxyHint: String?) -> (code: Int32, message: String) {
-        if case .untrustedPeer(let why) = e {
-            return (ExitCode.permission, "cannot use the \(channel): \(why). Nothing was sent to it: no PIN, no password")
-        }
-        var message = "cannot open the \(channel): \(e.description)"
-        if let h = proxyHint { message += " (\(h))" }
-        if case let .system(_, errno) = e, Errno(errno).isPermissionDenied {
-            return (ExitCode.permission, message + " (qcm needs read and write access to it: run as root, or as a user of its group)")
-        }
-        return (ExitCode.notResponding, message)
-    }
-
     /// Fatal: log, leave the modem clean (calls stopped, ids released), exit with `code`.
     func fail(_ code: Int32, _ message: String) {
         log(message)
@@ -251,28 +236,9 @@ class SessionCore {
     // MARK: bridge mode
 
     /// PDNs whose netdev qcm put in bridge mode: turned off again when qcm exits, whatever
-    /// the reason.
+    /// the reason (resetBridges, in Bridge.swift).
     var bridgesOn: [Int] = []
 
-    /// Bridge mode off, and no address in bridge_ipv4, on every netdev qcm turned it on.
-    func resetBridges() {
-        for pdn in bridgesOn { emit(.setBridge(pdn: pdn, on: false, ipv4: 0)) }
-        bridgesOn.removeAll()
-    }
-
-    /// PDN's netdev leaves bridge mode (`qcm -k N` of one PDN of several).
-    func resetBridge(_ pdn: Int) {
-        guard bridgesOn.contains(pdn) else { return }
-        bridgesOn.removeAll { $0 == pdn }
-        emit(.setBridge(pdn: pdn, on: false, ipv4: 0))
-    }
-
-    /// "10.90.1.113 to the LAN host through wwan0 (a port of br0)": the state line and
-    /// `qcm status` of a bridged call.
-    func bridgeSummary(_ c: Call) -> String? {
-        guard let a = c.bridgeAddress, let t = config.bridge(c.pdn), t.on else { return nil }
-        return "\(IPAddress(ipv4: a).text) handed to the LAN host through \(t.netdev)" + (c.bridgeMaster.map { " (a port of \($0))" } ?? "")
-    }
 
     // MARK: SIM and registration
 
@@ -468,27 +434,4 @@ class SessionCore {
         for q in queries { emit(.statusReply(q.token, q.results)) }
         queries.removeAll()
     }
-}
-
-/// A teardown in two rounds — stop the calls, then release what the session holds (QMI:
-/// client ids; MBIM: the device) — with the exit code it ends with and what the modem did
-/// not confirm.
-final class Teardown {
-    let exitCode: Int32
-    var problems: [String] = []
-    /// The requests that stop the calls went out.
-    var callsStopped = false
-    /// Of those, the ones still unanswered.
-    var stopsOutstanding = 0
-    /// The releases still unanswered (nil: not sent yet).
-    var releasesOutstanding: Int?
-
-    init(exitCode: Int32) { self.exitCode = exitCode }
-}
-
-/// A `qcm status` asking the running qcm, while its requests are out.
-struct StatusQuery {
-    let token: Int
-    var waiting: Int
-    var results: [StatusValue]
 }
