@@ -30,8 +30,7 @@ extension DataPlane {
         let c = sim.config
         guard c.sendsRouterAdvertisements else { return }
         let a = c.addressing(profile: call.profile, generation: call.generation)
-        var prefix = c.raPrefix ?? a.ipv6Address
-        for i in 8..<16 { prefix[i] = 0 }
+        guard let prefix = IPAddress(c.raPrefix ?? a.ipv6Address)?.prefix64.bytes else { return }
         let ra = DataPlane.routerAdvertisement(prefix: prefix, length: c.raPrefixLength, lifetime: c.raPrefixLifetime,
                                                mtu: c.raMTU ?? c.mtu)
         // An Ethernet-type netdev (the Quectel drivers') gets it with the driver's header: to
@@ -84,8 +83,7 @@ extension DataPlane {
             return .failure(Why(text: "its source \(e.source) is link-local, sent to the global \(e.destination): the network drops it"))
         }
         guard Array(e.source6[0..<8]) == Array(own[0..<8]) else {
-            var p = own
-            for i in 8..<16 { p[i] = 0 }
+            let p = IPAddress(own)?.prefix64.bytes ?? own
             return .failure(Why(text: "its source \(e.source) is outside the call's \(Text.ipv6(p))/64: the network drops it"))
         }
         if e.destination6 == gateway || e.destination6 == remote { return .success(e.destination6) }

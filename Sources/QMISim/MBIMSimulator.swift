@@ -648,8 +648,7 @@ public final class MBIMSimulator {
     /// cdc_mbim's fake Ethernet header, or raw on mhi_wwan_mbim's link).
     func advertiseIPv6() {
         guard config.sendsRouterAdvertisements, let tap = tap, let type = sessions[0], type != .ipv4,
-              var prefix = Text.parseIPv6(config.ipv6.address) else { return }
-        for i in 8..<16 { prefix[i] = 0 }
+              let prefix = IPAddress(config.ipv6.address)?.prefix64.bytes else { return }
         let ra = DataPlane.routerAdvertisement(prefix: prefix, length: 64, lifetime: 0xffff_ffff, mtu: config.mtu)
         tap.write(rawIP ? ra : [0x33, 0x33, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x86, 0xdd] + ra)
         advertisements += 1
@@ -691,9 +690,8 @@ public final class MBIMSimulator {
 
     /// The gateway's answer to an IPv4 echo request (nil: not an echo to the gateway).
     func ipv4EchoReply(_ ip: [UInt8]) -> [UInt8]? {
-        guard let gw = IPAddress(config.ipv4.gateway) else { return nil }
-        let b = gw.bytes
-        return TunDevice.echoReply(ip, ipv4: UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3]), ipv6: [])
+        guard let gateway = IPAddress(config.ipv4.gateway)?.ipv4 else { return nil }
+        return TunDevice.echoReply(ip, ipv4: gateway, ipv6: [])
     }
 
     func answered(_ reply: [UInt8]) {
