@@ -182,18 +182,21 @@ public final class LinkManager {
     // MARK: IPv6 settings and the LAN
 
     /// What the kernel made from the network's RAs before qcm took IPv6 over (the link came up
-    /// while the call was being set up): its default route (qcm adds its own) and the address
-    /// it formed in the call's /64 (qcm puts the modem's). Nothing else is touched.
+    /// while the call was being set up): its default route (qcm adds its own) and the addresses
+    /// it formed (qcm puts the modem's). An address formed from another prefix than the call's
+    /// would be worse than a duplicate: the kernel may pick it as the source, and the network
+    /// drops what does not come from the call's /64. Link-local and permanent addresses (set by
+    /// hand or by qcm) are not touched.
     func takeOverFromRA(index: Int32, name: String, prefix: IPAddress) {
         for r in (try? netlink.routes(.ipv6)) ?? [] where r.outputIndex == index && r.isDefault && r.proto == RT.protoRA {
             if (try? netlink.deleteRoute(r, name: name)) != nil {
                 log?("\(name): the default route the network's router advertisement made\(r.gateway.map { " (via \($0.text))" } ?? "") is replaced by qcm's")
             }
         }
-        for ad in (try? netlink.addresses(index: index)) ?? [] where !ad.linkScope && !ad.permanent && ad.address.family == .ipv6
-            && ad.address.prefix64 == prefix {
+        for ad in (try? netlink.addresses(index: index)) ?? [] where !ad.linkScope && !ad.permanent && ad.address.family == .ipv6 {
             if (try? netlink.deleteAddress(index, name: name, ad.address, prefix: ad.prefix)) != nil {
-                log?("\(name): removed \(ad.address.text)/\(ad.prefix), formed by the kernel from the network's router advertisement (qcm puts the modem's address)")
+                let whose = ad.address.prefix64 == prefix ? "qcm puts the modem's address" : "not the call's /64, so the network would drop what leaves from it"
+                log?("\(name): removed \(ad.address.text)/\(ad.prefix), formed by the kernel from the network's router advertisement (\(whose))")
             }
         }
     }
