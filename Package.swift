@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "BaseTests", dependencies: ["Base", "CSystem"]),
         .testTarget(name: "QMICoreTests", dependencies: ["Base", "QMICore", "QMIMessages", "QMICodegen", "CSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "USBDiscoveryTests", dependencies: ["Base", "USBDiscovery"]),
-        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "ATCore", "ATMessages", "CSystem", "USBDiscovery", "DHCPClient"]),
+        .testTarget(name: "QMISimTests", dependencies: ["TestSupport", "QMISim", "Base", "QMICore", "QMIMessages", "ATCore", "ATMessages", "CSystem", "USBDiscovery", "DHCPClient", "LinkConfig"]),
         .testTarget(name: "LinkConfigTests", dependencies: ["TestSupport", "LinkConfig", "Base", "CSystem"]),
         .testTarget(name: "DHCPClientTests", dependencies: ["TestSupport", "DHCPClient", "LinkConfig", "Base", "CSystem"]),
         .testTarget(name: "QCMTests", dependencies: ["TestSupport", "QCM", "QMISim", "Base", "QMICore", "QMIMessages", "MBIMCore", "ATCore", "ATMessages", "CSystem"]),

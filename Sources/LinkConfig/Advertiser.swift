@@ -235,6 +235,9 @@ public final class NetworkRAWatcher {
     /// The /64 of the modem's address.
     public var expected: IPAddress?
     public var log: ((String) -> Void)?
+    /// Each RA as it comes, with its sender (on an AT module's Ethernet link, the module is
+    /// the router, and its RA is where the host's IPv6 comes from).
+    public var onAdvertisement: ((RouterAdvertisement, IPAddress) -> Void)?
     private var said: [String] = []
     public private(set) var received = 0
 
@@ -267,6 +270,7 @@ public final class NetworkRAWatcher {
             if n < 0 { return }
             guard hops == 255, let ra = RouterAdvertisement.decode(Array(buf[0..<n])) else { continue }
             received += 1
+            if let from = IPAddress(source) { onAdvertisement?(ra, from) }
             for (kind, text) in NetworkRAWatcher.problems(ra, expected: expected, interface: interface)
                 where !said.contains(where: { $0.equals(kind) }) {
                 said.append(kind)

@@ -195,7 +195,7 @@ public final class LinkManager {
         }
         for ad in (try? netlink.addresses(index: index)) ?? [] where !ad.linkScope && !ad.permanent && ad.address.family == .ipv6 {
             if (try? netlink.deleteAddress(index, name: name, ad.address, prefix: ad.prefix)) != nil {
-                let whose = ad.address.prefix64 == prefix ? "qcm puts the modem's address" : "not the call's /64, so the network would drop what leaves from it"
+                let whose = ad.address.prefix64 == prefix ? "qcm puts the call's address itself" : "not the call's /64, so the network would drop what leaves from it"
                 log?("\(name): removed \(ad.address.text)/\(ad.prefix), formed by the kernel from the network's router advertisement (\(whose))")
             }
         }

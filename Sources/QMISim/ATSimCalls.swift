@@ -73,9 +73,13 @@ extension ATSimulator {
         guard let c = try? AT.DataStatus(parameters: p), (1...config.maxCid).contains(Int(c.cid)) else { return .cme(50) }
         let cid = Int(c.cid)
         guard contexts[cid]?.up == true else { return config.isRG801H ? .error : .cme(3) }
-        let a = config.addressing(cid: cid)
-        let mask = IPAddress.mask(ofPrefix: config.ipv4Prefix)
-        let dns = config.ipv4DNS
+        var a = config.addressing(cid: cid)
+        var mask = IPAddress.mask(ofPrefix: config.ipv4Prefix)
+        var dns = config.ipv4DNS
+        if profiles[cid]?.type == 2 {
+            // An IPv6 context: the IPv4 fields are zero.
+            (a.address, a.gateway, mask, dns) = (0, 0, 0, [])
+        }
         if config.isRG801H {
             // The address fields carry text: the definition reads both forms, and writes the
             // hex one when given it.
@@ -135,9 +139,13 @@ extension ATSimulator {
             put({ () throws(ATError) in try AT.ContextAddress.Answer(cid: c.cid).line() }, &out)
             return .ok
         }
+        // 27.007: one address per family the context has, IPv4 first.
+        let type = profiles[cid]?.type ?? 1
         let v4 = Text.ipv4(config.addressing(cid: cid).address)
-        let v6 = (profiles[cid]?.type ?? 1) == 3 ? config.ipv6Address : nil
-        put({ () throws(ATError) in try AT.ContextAddress.Answer(cid: c.cid, address: v4, address2: v6).line() }, &out)
+        let addresses = type == 1 ? [v4] : type == 2 ? [config.ipv6Address] : [v4, config.ipv6Address]
+        put({ () throws(ATError) in
+            try AT.ContextAddress.Answer(cid: c.cid, address: addresses[0], address2: addresses.count > 1 ? addresses[1] : nil).line()
+        }, &out)
         return .ok
     }
 
@@ -210,8 +218,15 @@ extension ATSimulator {
         }
         contexts[cid] = ctx
         let a = config.addressing(cid: cid)
-        log("call up on cid \(cid): \(Text.ipv4(a.address))/\(config.ipv4Prefix)")
-        onCallUp?(cid, a.address, config.ipv4Prefix, a.gateway, config.ipv4DNS)
+        let type = profiles[cid]?.type ?? 1
+        if type != 2 {
+            log("call up on cid \(cid): \(Text.ipv4(a.address))/\(config.ipv4Prefix)")
+            onCallUp?(cid, a.address, config.ipv4Prefix, a.gateway, config.ipv4DNS)
+        }
+        if type != 1, let v6 = Text.parseIPv6(config.ipv6Address) {
+            log("call up on cid \(cid): IPv6 \(config.ipv6Address)")
+            onIPv6CallUp?(cid, v6, config.ipv6DNS.compactMap { Text.parseIPv6($0) })
+        }
         if reported(ctx) { urc { () throws(ATError) in try callChanged(cid, up: true) } }
     }
 

@@ -35,6 +35,10 @@ public final class ATSimulator {
     public var onCallUp: ((_ cid: Int, _ address: UInt32, _ prefix: Int, _ gateway: UInt32, _ dns: [UInt32]) -> Void)?
     /// The call on `cid` ended (by the client, the network, a reset or the port going away).
     public var onCallDown: ((_ cid: Int) -> Void)?
+    /// The call on `cid` has IPv6 (an IPv4v6 or IPv6 profile): the module's address in the
+    /// /64 the network granted, and the network's IPv6 DNS servers. After `onCallUp` when the
+    /// call has IPv4 too; alone for an IPv6 profile.
+    public var onIPv6CallUp: ((_ cid: Int, _ address: [UInt8], _ dns: [[UInt8]]) -> Void)?
 
     // MARK: the port
     var master: Int32 = -1

@@ -41,13 +41,23 @@ public final class EthernetPlane {
 
     let lock = NSLock()
     var tap: TunDevice?
-    /// The carrier's addressing while a call is up; nil while it is down.
+    /// The carrier's addressing while a call is up; nil while it is down (or has IPv6 only).
     var call: Addressing?
+    /// The IPv6 side of the call (EthernetPlane+IPv6.swift); nil without one.
+    var callV6: IPv6Call?
+    /// The address beyond the network that answers pings (the network's rule decides from where).
+    public var ipv6Remote: [UInt8] = Text.parseIPv6("2001:db8:ffff::1")!
+    /// False: a module that never advertises its /64 (a fault; the call has IPv6 all the same).
+    public var advertisesIPv6: Bool {
+        get { locked { advertising } }
+        set { locked { advertising = newValue } }
+    }
+    var advertising = true
     var router: Bool
     /// Whether TUNSETCARRIER worked (nil: not tried yet).
     var carrierWorks: Bool?
     var held: (mac: [UInt8], address: UInt32, expires: Int64)?
-    var count = (offers: 0, acks: 0, naks: 0, releases: 0, echoes: 0, arps: 0)
+    var count = (offers: 0, acks: 0, naks: 0, releases: 0, echoes: 0, arps: 0, advertisements: 0, solicitations: 0)
     var dropped: [String] = []
     var ipID: UInt16 = 0
     /// Milliseconds on CLOCK_MONOTONIC; tests move it to expire leases.
@@ -117,6 +127,7 @@ public final class EthernetPlane {
     public func callDown() {
         locked {
             call = nil
+            callV6 = nil
             held = nil
             setCarrier(false)
             log("call down")
@@ -132,7 +143,7 @@ public final class EthernetPlane {
         set { locked { router = newValue } }
     }
 
-    public var isUp: Bool { locked { call != nil } }
+    public var isUp: Bool { locked { call != nil || callV6 != nil } }
 
     /// What the DHCP server hands out now (nil: the call is down).
     public var addressing: Addressing? { locked { served } }
@@ -168,6 +179,9 @@ public final class EthernetPlane {
     public var releases: Int { locked { count.releases } }
     public var echoesAnswered: Int { locked { count.echoes } }
     public var arpReplies: Int { locked { count.arps } }
+    /// Router Advertisements sent, and Router Solicitations from the host.
+    public var routerAdvertisements: Int { locked { count.advertisements } }
+    public var routerSolicitations: Int { locked { count.solicitations } }
     /// The host that holds the lease, and its address.
     public var lease: (mac: [UInt8], address: UInt32)? { locked { held.map { ($0.mac, $0.address) } } }
 
@@ -195,6 +209,13 @@ public final class EthernetPlane {
         }
         let to = Array(f[0..<6]), from = Array(f[6..<12])
         let toModule = to == moduleMAC, broadcast = to == DHCPFrame.broadcastMAC
+        if f[12] == 0x86, f[13] == 0xdd {
+            // IPv6 comes to the module's MAC or to a multicast one (33:33:…: RS, NS).
+            guard toModule || (to[0] == 0x33 && to[1] == 0x33) else {
+                return drop("\(frame.summary): sent to \(EthernetPlane.text(mac: to)), neither the module's \(EthernetPlane.text(mac: moduleMAC)) nor IPv6 multicast")
+            }
+            return ipv6(f)
+        }
         guard let a = served else {
             return drop("\(frame.summary) (sender \(EthernetPlane.text(mac: from))): the call is down, and nothing on the module answers")
         }
@@ -273,7 +294,7 @@ enum HostFrame {
         switch type {
         case 0x0806: return arp(f)
         case 0x0800: return ipv4(f)
-        case 0x86dd: return .success(.other("IPv6 (not simulated)"))
+        case 0x86dd: return .success(.other("IPv6"))
         default: return .success(.other("ethertype 0x\(Text.hex(type, 4))"))
         }
     }

@@ -448,6 +448,7 @@ if atMode {
             p.onLog = log
             p.serve(on: atLoop)
             sim.onCallUp = { _, address, prefix, gateway, dns in p.callUp(address: address, prefix: prefix, gateway: gateway, dns: dns) }
+            sim.onIPv6CallUp = { _, address, dns in p.ipv6Up(address: address, dns: dns) }
             sim.onCallDown = { _ in p.callDown() }
             plane = p
             log("TAP \(netdev) created; its DHCP server and gateway answer while the data call is up")

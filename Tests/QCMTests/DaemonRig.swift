@@ -89,6 +89,7 @@ final class DaemonRig {
                 let plane = try n.inside { try EthernetPlane(name: "usb0", natRouter: a.nat == 1) }
                 plane.serve(on: loop)
                 s.onCallUp = { _, address, prefix, gateway, dns in plane.callUp(address: address, prefix: prefix, gateway: gateway, dns: dns) }
+                s.onIPv6CallUp = { _, address, dns in plane.ipv6Up(address: address, dns: dns) }
                 s.onCallDown = { _ in plane.callDown() }
                 ethernet = plane
             }

@@ -210,7 +210,7 @@ final class EthernetPlaneTests: XCTestCase {
         XCTAssertEqual(p.drops.last, "IPv4 header checksum is wrong")
         XCTAssertEqual(p.handle(Array(dhcp(.discover).prefix(60))), [])
         XCTAssertEqual(p.handle(module + host + [0x86, 0xdd] + [UInt8](repeating: 0, count: 40)), [])
-        XCTAssertEqual(p.drops.last, "IPv6 (not simulated): the module answers only DHCP, ARP and pings to its gateway here")
+        XCTAssertEqual(p.drops.last, "IPv6 in a 54-byte frame: too short for ICMPv6")
 
         var rng = SystemRandomNumberGenerator()
         let seeds = [dhcp(.discover), dhcp(.request, requested: address, server: gateway), arp(sender: address, target: gateway),

@@ -142,8 +142,8 @@ extension ATSession {
             callStateAnswered(r)
         case .contextAddress:
             guard call.phase == .dialing else { return }
-            let a = ATSession.line(AT.ContextAddress.Answer.self, r)
-            callUp(a?.address.map(Text.shown) ?? "no address reported", data: nil)
+            let a = ATSession.addresses(ATSession.line(AT.ContextAddress.Answer.self, r))
+            callUp((a.ipv4 ?? a.ipv6)?.text ?? "no address reported", data: nil, ipv6: a.ipv6)
         default:
             break
         }
@@ -161,7 +161,9 @@ extension ATSession {
     /// down); ASR's +QNETDEVCTL? lists the cid with state 1.
     func callStateAnswered(_ r: Result<ATReply, ATError>) {
         let data = dialect == .unisoc ? ATSession.line(AT.DataStatus.Answer.self, r) : nil
+        // An IPv6 context has zeros in the IPv4 fields, and its address after them.
         var up = data?.address.map { !$0.isUnspecified } ?? false
+        if !up, data != nil { up = ATSession.dottedIPv6(data) != nil }
         if dialect == .asr, case .success(let reply) = r {
             up = reply.lines.compactMap { try? AT.DataCallStates.Answer(decoding: $0) }.contains { $0.cid == cid && $0.op != 0 && $0.state == 1 }
         }
@@ -169,7 +171,10 @@ extension ATSession {
         switch call.phase {
         case .dialing:
             if up {
-                if dialect == .unisoc { return callUp(data?.address?.text ?? "?", data: data) }
+                if dialect == .unisoc {
+                    let v6 = ATSession.dottedIPv6(data)
+                    return callUp((data?.address.flatMap { $0.isUnspecified ? nil : $0 } ?? v6)?.text ?? "?", data: data, ipv6: v6)
+                }
                 return send(.contextAddress, AT.ContextAddress(cid: cid))
             }
             upPolls += 1
@@ -186,15 +191,19 @@ extension ATSession {
     }
 
     /// The call is up on the module: the link next.
-    func callUp(_ address: String, data: AT.DataStatus.Answer?) {
+    func callUp(_ address: String, data: AT.DataStatus.Answer?, ipv6 v6: IPAddress?) {
         cancel(.at(.callUp))
         log("requestSetupDataCall: the data call of context \(cid) is up (the module's address: \(address))")
         call.phase = .configuring
+        forgetIPv6()
+        moduleIPv6 = v6
+        moduleReported(data)
         guard !options.noLink, let dev = config.netdev else {
             if config.netdev == nil && !options.noLink { log("no network interface known for this module: link configuration skipped (use -i IFACE)") }
             connected(call, nil)
             return afterConnected()
         }
+        if !wantsIPv4 { return ipv4Configured(nil) }
         if options.noDHCP, let d = data {
             return emit(.applyLink(pdn: call.pdn, Plans.fromDataStatus(d, interface: dev, metric: options.metric, defaultRoute: call.options.defaultRoute),
                                    leaseSeconds: nil, renew: false))
@@ -208,8 +217,12 @@ extension ATSession {
         switch r {
         case .success(let plan):
             if call.phase == .configuring {
-                connected(call, plan)
-                afterConnected()
+                if ipv6 == .waiting { return ipv4Plan = plan }     // a renewal while the RA is awaited
+                if case .formed = ipv6 {
+                    connected(call, plan)
+                    return afterConnected()
+                }
+                ipv4Configured(plan)
             } else if call.phase == .connected {
                 call.plan = plan
                 statusAddresses(call, plan)

@@ -3,6 +3,7 @@ import Base
 import ATCore
 import ATMessages
 import LinkConfig
+import DHCPClient
 
 /// What each AT command is for, so its answer finds the step that asked.
 enum ATStep: Equatable {
@@ -21,6 +22,9 @@ enum ATEvent {
     /// The answer to `.sendAT` (the information lines on OK, or the failure).
     case answer(ATStep, Result<ATReply, ATError>)
     case unsolicited(ATUnsolicited, String)
+    /// The module's Router Advertisement on its Ethernet link (after `.watchRouter`), or why
+    /// none can be heard there.
+    case routerAdvertised(Result<RouterOffer, LinkError>)
 }
 
 /// What only the AT session waits for.
@@ -31,6 +35,8 @@ enum ATTimer: Equatable {
     case callCheck
     /// The SIM is busy (after a PIN, or while the module starts): ask again.
     case simAgain
+    /// The module's Router Advertisement is overdue.
+    case routerAdvertisement
 }
 
 /// How the module starts its data call: UNISOC (RG500U, RG801H, EC200U ...) with
@@ -83,6 +89,13 @@ final class ATSession: SessionCore, SessionMachine {
     var reportSeen = false
     /// Times the call's state was asked while waiting for it to come up.
     var upPolls = 0
+    /// The call's IPv6 on the module's Ethernet link (ATIPv6.swift), and what the module
+    /// reported of it.
+    var ipv6 = IPv6State.none
+    var moduleIPv6: IPAddress?
+    var moduleIPv6DNS: [IPAddress] = []
+    /// The link's IPv4 plan while the IPv6 part is awaited.
+    var ipv4Plan: LinkPlan?
     /// Commands in a row that got no answer (three: the module is taken for gone).
     var silentCommands = 0
     /// The packet domains whose registration is reported (27.007 +CGREG, +CEREG, +C5GREG).
@@ -99,6 +112,11 @@ final class ATSession: SessionCore, SessionMachine {
 
     init(_ config: SessionConfig) {
         super.init(config, calls: [Call(config.options.pdns[0])])
+    }
+
+    /// A renewed DHCP lease keeps the call's IPv6 (ATIPv6.swift).
+    override func leasePlan(_ c: Call, _ lease: Lease, interface: String) -> LinkPlan {
+        withIPv6(super.leasePlan(c, lease, interface: interface))
     }
 
     // MARK: events
@@ -131,6 +149,7 @@ final class ATSession: SessionCore, SessionMachine {
             switch event {
             case let .answer(step, result): answer(step, result)
             case let .unsolicited(u, line): unsolicited(u, line)
+            case .routerAdvertised(let r): routerAdvertised(r)
             }
         }
     }
@@ -194,6 +213,7 @@ final class ATSession: SessionCore, SessionMachine {
         case .at(.callUp): askCallState()
         case .at(.callCheck): askCallState()
         case .at(.simAgain): askSIM()
+        case .at(.routerAdvertisement): ipv6Unavailable("the module sent no router advertisement on \(netdevName(call.pdn)) in \(ATSession.routerWaitMs / 1000) s")
         // QMI's own timers: an AT session never arms them.
         case .qmi: break
         }

@@ -188,6 +188,7 @@ final class Runner {
         #endif
         #if QCM_AT
         case let .sendAT(step, command, line, timeout): sendAT(step, command, line, timeout)
+        case .watchRouter(let pdn): watchRouter(pdn)
         #endif
         case let .arm(t, ms):
             if let old = timers[t] { loop.cancel(old) }

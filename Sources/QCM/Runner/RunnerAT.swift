@@ -1,6 +1,7 @@
 #if QCM_AT
 import Base
 import ATCore
+import LinkConfig
 
 extension Runner {
     /// The module's AT port: set raw, every line traced with -v (PINs and passwords as ****),
@@ -45,6 +46,41 @@ extension Runner {
             // The answer of a port closed since (the session was dropped) is stale.
             guard self.at === e else { return }
             self.feed(.at(.answer(step, result)))
+        }
+    }
+
+    /// The module's Router Advertisements on PDN's link, each usable one fed to the session.
+    func watchRouter(_ pdn: Int) {
+        do throws(LinkError) {
+            let setup = try link(pdn)
+            try setup.up()
+            try setup.watchRouter { self.feed(.at(.routerAdvertised(.success($0)))) }
+        } catch {
+            feed(.at(.routerAdvertised(.failure(error))))
+        }
+    }
+}
+
+extension LinkSetup {
+    /// Listens for Router Advertisements on the link; `deliver` gets each one that offers a
+    /// /64 to form an address in, from a router (router lifetime above 0). A solicitation
+    /// goes out at once.
+    func watchRouter(_ deliver: @escaping (RouterOffer) -> Void) throws(LinkError) {
+        let nl: Netlink
+        if let m = manager { nl = m.netlink } else { nl = try Netlink() }
+        let index = try nl.index(of: interface)
+        guard let linkLocal = try nl.addresses(.ipv6, index: index).first(where: { $0.linkScope })?.address else {
+            throw .invalid("\(interface) has no IPv6 link-local address (is net.ipv6.conf.\(interface).disable_ipv6 set?)")
+        }
+        if watcher == nil {
+            let w = try NetworkRAWatcher(interface: interface, index: index, expected: nil, loop: loop)
+            w.log = { [log] in log.log($0) }
+            watcher = w
+        }
+        watcher?.onAdvertisement = { ra, from in
+            guard ra.routerLifetime > 0, from.isLinkLocalOrMulticast,
+                  let p = ra.prefixes.first(where: { $0.autonomous && $0.length == 64 && $0.valid > 0 }) else { return }
+            deliver(RouterOffer(prefix: p.prefix, router: from, linkLocal: linkLocal, dns: ra.dns.filter { $0.isUsableUnicast }))
         }
     }
 }

@@ -109,6 +109,9 @@ enum Action {
     #if QCM_AT
     /// An AT command line (built from `command`); its answer comes back as `ATEvent.answer`.
     case sendAT(ATStep, ATCommand, String, timeoutMs: Int64)
+    /// Listen for the module's Router Advertisements on PDN's Ethernet link (the link brought
+    /// up); each usable one comes back as `ATEvent.routerAdvertised`.
+    case watchRouter(pdn: Int)
     #endif
     case arm(Timer, ms: Int64)
     case cancel(Timer)
