@@ -6,8 +6,10 @@ import Base
 /// address as the router, the MTU, the network's DNS servers as RDNSS), when the call comes
 /// up and on each Router Solicitation. It answers Neighbour Solicitations for its own two
 /// addresses, and pings to its address and to the remote address under the network's rule
-/// (`DataPlane.ipv6Verdict`): only from a source inside the /64. Nothing answers while the
-/// call has no IPv6.
+/// (`DataPlane.ipv6Verdict`): only from a source inside the /64. Like any IPv6 router, it
+/// sends a packet to an address of the /64 only after Neighbour Discovery found who holds it
+/// on the link: a board that extends the /64 to its LAN must answer for its LAN hosts (proxy
+/// NDP). Nothing answers while the call has no IPv6.
 extension EthernetPlane {
     /// The IPv6 side of a call: the module's own address in the /64 the network granted.
     struct IPv6Call {
@@ -57,6 +59,42 @@ extension EthernetPlane {
             + DataPlane.ipv6Packet(source: linkLocal, destination: DataPlane.allNodes, hopLimit: 255, icmp: icmp)
     }
 
+    /// `packet` to `address` on the link: at once to a known neighbour; otherwise it waits
+    /// (the latest 16) while a Neighbour Solicitation asks who has the address.
+    func send(_ packet: [UInt8], to address: [UInt8]) -> [[UInt8]] {
+        if let mac = neighbours[address] { return [mac + moduleMAC + [0x86, 0xdd] + packet] }
+        unresolved.append((address, packet))
+        if unresolved.count > 16 { unresolved.removeFirst() }
+        let group: [UInt8] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff] + Array(address[13..<16])
+        let icmp: [UInt8] = [135, 0, 0, 0, 0, 0, 0, 0] + address + [1, 1] + moduleMAC
+        log("who has \(Text.ipv6(address))? (neighbour solicitation)")
+        return [[0x33, 0x33] + Array(group[12..<16]) + moduleMAC + [0x86, 0xdd]
+                + DataPlane.ipv6Packet(source: linkLocal, destination: group, hopLimit: 255, icmp: icmp)]
+    }
+
+    /// A Neighbour Advertisement: the target's MAC is known, and what waited for it goes out.
+    func neighbourAdvertised(_ ip: [UInt8], from: [UInt8]) -> [[UInt8]] {
+        guard ip.count >= 64 else { return drop("a neighbour advertisement without its target") }
+        let target = Array(ip[48..<64])
+        let mac = linkLayerOption(ip, type: 2) ?? from
+        neighbours[target] = mac
+        let ready = unresolved.filter { $0.address == target }
+        unresolved.removeAll { $0.address == target }
+        return ready.map { mac + moduleMAC + [0x86, 0xdd] + $0.packet }
+    }
+
+    /// The link-layer address option (1 source, 2 target) of an NS or NA in `ip`.
+    func linkLayerOption(_ ip: [UInt8], type: UInt8) -> [UInt8]? {
+        var o = 64
+        while o + 8 <= ip.count {
+            let length = Int(ip[o + 1]) * 8
+            guard length > 0, o + length <= ip.count else { return nil }
+            if ip[o] == type && length == 8 { return Array(ip[(o + 2)..<(o + 8)]) }
+            o += length
+        }
+        return nil
+    }
+
     /// An IPv6 frame from the host (`f` the whole frame).
     func ipv6(_ f: [UInt8]) -> [[UInt8]] {
         let from = Array(f[6..<12])
@@ -72,9 +110,12 @@ extension EthernetPlane {
         case 133:
             count.solicitations += 1
             return routerAdvertisement().map { [$0] } ?? []
+        case 136:
+            return neighbourAdvertised(ip, from: from)
         case 135:
             guard ip.count >= 64 else { return drop("a neighbour solicitation without its target") }
             let target = Array(ip[48..<64])
+            if !source.allSatisfy({ $0 == 0 }), let mac = linkLayerOption(ip, type: 1) { neighbours[source] = mac }
             guard target == linkLocal || target == v6.address else {
                 return drop("neighbour solicitation for \(Text.ipv6(target)) from \(Text.ipv6(source)): not one of the module's addresses")
             }
@@ -98,7 +139,7 @@ extension EthernetPlane {
             }
             guard let reply = TunDevice.echoReply(ip, ipv4: 0, ipv6: answerAs) else { return drop("\(what): no reply could be made") }
             count.echoes += 1
-            return [from + moduleMAC + [0x86, 0xdd] + reply]
+            return send(reply, to: source)
         default:
             return drop("\(what), ICMPv6 type \(ip[40]): the module answers RS, NS and echo requests here")
         }

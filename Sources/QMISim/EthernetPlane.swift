@@ -53,6 +53,11 @@ public final class EthernetPlane {
         set { locked { advertising = newValue } }
     }
     var advertising = true
+    /// The module's neighbour cache on the link (IPv6 address → MAC), and what waits for an
+    /// address to be resolved: as a router, the module sends to a host's address only once a
+    /// Neighbour Advertisement (or a solicitation that carried it) told it the MAC.
+    var neighbours: [[UInt8]: [UInt8]] = [:]
+    var unresolved: [(address: [UInt8], packet: [UInt8])] = []
     var router: Bool
     /// Whether TUNSETCARRIER worked (nil: not tried yet).
     var carrierWorks: Bool?
@@ -128,6 +133,8 @@ public final class EthernetPlane {
         locked {
             call = nil
             callV6 = nil
+            neighbours = [:]
+            unresolved = []
             held = nil
             setCarrier(false)
             log("call down")

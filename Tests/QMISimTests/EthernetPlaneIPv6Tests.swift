@@ -31,9 +31,9 @@ final class EthernetPlaneIPv6Tests: XCTestCase {
         frame(to: [0x33, 0x33, 0, 0, 0, 2], from: source, to: Text.parseIPv6("ff02::2")!, icmp: [133, 0, 0, 0, 0, 0, 0, 0])
     }
 
-    func neighbour(_ target: [UInt8], from source: [UInt8]) -> [UInt8] {
+    func neighbour(_ target: [UInt8], from source: [UInt8], mac: [UInt8]? = nil) -> [UInt8] {
         frame(to: [0x33, 0x33, 0xff] + Array(target[13..<16]), from: source, to: [0xff, 0x02] + [UInt8](repeating: 0, count: 9) + [1, 0xff] + Array(target[13..<16]),
-              icmp: [135, 0, 0, 0, 0, 0, 0, 0] + target)
+              icmp: [135, 0, 0, 0, 0, 0, 0, 0] + target + (mac.map { [1, 1] + $0 } ?? []))
     }
 
     func ping(from source: [UInt8], to destination: [UInt8]) -> [UInt8] {
@@ -78,9 +78,36 @@ final class EthernetPlaneIPv6Tests: XCTestCase {
         XCTAssertTrue(p.drops.last?.contains("not one of the module's addresses") == true, "\(p.drops)")
     }
 
+    func advertisement(_ target: [UInt8], mac: [UInt8]) -> [UInt8] {
+        frame(to: module, from: target, to: moduleLinkLocal, icmp: [136, 0, 0, 0, 0x60, 0, 0, 0] + target + [2, 1] + mac)
+    }
+
+    /// As a router does, the module sends a reply to an address only once Neighbour Discovery
+    /// found its MAC: the reply waits for the answer to the module's solicitation, and goes to
+    /// the MAC the answer named (a board that proxies for its LAN host names its own).
+    func testRepliesWaitForNeighbourDiscovery() throws {
+        let p = try plane()
+        let lanHost = Text.parseIPv6("2408:841e:52f0:a2f4::77")!
+        let asked = p.handle(ping(from: lanHost, to: p.ipv6Remote))
+        XCTAssertEqual(asked.count, 1, "\(p.drops)")
+        let ns = try XCTUnwrap(asked.first)
+        XCTAssertEqual(Array(ns[0..<6]), [0x33, 0x33, 0xff, 0, 0, 0x77], "to the target's solicited-node group")
+        XCTAssertEqual(ns[14 + 40], 135)
+        XCTAssertEqual(Array(ns[(14 + 48)..<(14 + 64)]), lanHost)
+        let board: [UInt8] = [0x02, 0xbb, 0, 0, 0, 1]
+        let released = p.handle(advertisement(lanHost, mac: board))
+        XCTAssertEqual(released.count, 1)
+        XCTAssertEqual(released.first.map { Array($0[0..<6]) }, board)
+        XCTAssertEqual(released.first?[14 + 40], 129)
+        XCTAssertEqual(p.handle(ping(from: lanHost, to: p.ipv6Remote)).first?[14 + 40], 129, "known now: answered at once")
+    }
+
     func testPingsOnlyFromInsideTheSlash64() throws {
         let p = try plane()
         let remote = p.ipv6Remote
+        // The host resolved the module first: its solicitation carried its MAC.
+        _ = p.handle(neighbour(moduleLinkLocal, from: hostAddress, mac: host))
+        _ = p.handle(neighbour(moduleLinkLocal, from: hostLinkLocal, mac: host))
         for destination in [moduleAddress, remote] {
             let out = p.handle(ping(from: hostAddress, to: destination))
             XCTAssertEqual(out.count, 1, "\(p.drops)")
