@@ -140,7 +140,8 @@ public final class LinkManager {
             if !r.isDefault {
                 try netlink.addRoute(r, name: name, replace: true)
                 a.routes.append(r)
-                log?("\(name): on-link route to \(r.destination?.text ?? "?")")
+                let via = r.outputIndex == index ? name : plan.ipv6LAN?.interface ?? name
+                log?("\(via): route to \(r.destination?.text ?? "?")/\(r.prefix)")
                 continue
             }
             let existing = try netlink.routes(r.family).filter { $0.isDefault && $0.metric == r.metric }
@@ -188,9 +189,13 @@ public final class LinkManager {
     /// drops what does not come from the call's /64. Link-local and permanent addresses (set by
     /// hand or by qcm) are not touched.
     func takeOverFromRA(index: Int32, name: String, prefix: IPAddress) {
-        for r in (try? netlink.routes(.ipv6)) ?? [] where r.outputIndex == index && r.isDefault && r.proto == RT.protoRA {
-            if (try? netlink.deleteRoute(r, name: name)) != nil {
+        for r in (try? netlink.routes(.ipv6)) ?? [] where r.outputIndex == index && (r.proto == RT.protoRA || r.expires) {
+            guard (try? netlink.deleteRoute(r, name: name)) != nil else { continue }
+            if r.isDefault {
                 log?("\(name): the default route the network's router advertisement made\(r.gateway.map { " (via \($0.text))" } ?? "") is replaced by qcm's")
+            } else {
+                // An on-link prefix (L=1, as an AT module's RA has): qcm routes the /64 itself.
+                log?("\(name): removed the route to \(r.destination?.text ?? "?")/\(r.prefix) the router advertisement made (qcm routes the call's /64 itself)")
             }
         }
         for ad in (try? netlink.addresses(index: index)) ?? [] where !ad.linkScope && !ad.permanent && ad.address.family == .ipv6 {

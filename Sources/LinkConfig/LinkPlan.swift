@@ -25,6 +25,9 @@ public final class LinkPlan {
         /// The /64 (bits past 64 zero).
         public var prefix: IPAddress
         public var advertise: Bool
+        /// The mobile link is Ethernet with a router on it (an AT module's usb0), which finds
+        /// the /64's hosts by Neighbour Discovery: qcm answers it for the LAN (NeighbourProxy).
+        public var answersNeighbours = false
 
         public init(interface: String, prefix: IPAddress, advertise: Bool) {
             self.interface = interface
@@ -36,7 +39,7 @@ public final class LinkPlan {
         public var prefixText: String { prefix.text + "/64" }
 
         public static func == (a: LAN, b: LAN) -> Bool {
-            a.prefix == b.prefix && a.advertise == b.advertise && a.interface.equals(b.interface)
+            a.prefix == b.prefix && a.advertise == b.advertise && a.answersNeighbours == b.answersNeighbours && a.interface.equals(b.interface)
         }
     }
 

@@ -18,6 +18,7 @@ enum RT {
     static let nested: UInt16 = 0x8000
     static let ifaAddress: UInt16 = 1, ifaLocal: UInt16 = 2, ifaFlags: UInt16 = 8, ifaProto: UInt16 = 11
     static let rtaDst: UInt16 = 1, rtaOif: UInt16 = 4, rtaGateway: UInt16 = 5, rtaPriority: UInt16 = 6, rtaTable: UInt16 = 15
+    static let rtaCacheInfo: UInt16 = 12
     static let tableMain: UInt32 = 254
     static let protoStatic: UInt8 = 4
     /// The protocol qcm marks its routes (rtm_protocol) and addresses (IFA_PROTO, Linux 6.3+)
@@ -81,10 +82,12 @@ public final class RouteInfo: Equatable {
     public let metric: UInt32
     public let table: UInt32
     public let proto: UInt8
+    /// The route ends by itself (rta_cacheinfo's expiry): made from a Router Advertisement.
+    public let expires: Bool
     public var isDefault: Bool { prefix == 0 }
 
     public init(family: Family, destination: IPAddress?, prefix: Int, gateway: IPAddress?, outputIndex: Int32?,
-                metric: UInt32, table: UInt32, proto: UInt8) {
+                metric: UInt32, table: UInt32, proto: UInt8, expires: Bool = false) {
         self.family = family
         self.destination = destination
         self.prefix = prefix
@@ -93,6 +96,7 @@ public final class RouteInfo: Equatable {
         self.metric = metric
         self.table = table
         self.proto = proto
+        self.expires = expires
     }
 
     public static func == (a: RouteInfo, b: RouteInfo) -> Bool {
@@ -340,7 +344,7 @@ extension Netlink {
     static func parseRoute(_ b: [UInt8]) -> RouteInfo? {
         guard b.count >= 28, let fam = Family(rawValue: b[16]) else { return nil }
         var table = UInt32(b[20])
-        var dst: IPAddress?, gw: IPAddress?, oif: Int32?, metric: UInt32 = 0
+        var dst: IPAddress?, gw: IPAddress?, oif: Int32?, metric: UInt32 = 0, expires = false
         for (t, v) in attributes(b, from: 28) {
             switch t {
             case RT.rtaDst: dst = IPAddress(v)
@@ -348,10 +352,11 @@ extension Netlink {
             case RT.rtaOif: oif = Reader(b: v).i32(0)
             case RT.rtaPriority: metric = Reader(b: v).u32(0) ?? 0
             case RT.rtaTable: table = Reader(b: v).u32(0) ?? table
+            case RT.rtaCacheInfo: expires = (Reader(b: v).u32(8) ?? 0) != 0     // clntref, lastuse, expires
             default: break
             }
         }
         return RouteInfo(family: fam, destination: dst, prefix: Int(b[17]), gateway: gw, outputIndex: oif,
-                         metric: metric, table: table, proto: b[21])
+                         metric: metric, table: table, proto: b[21], expires: expires)
     }
 }

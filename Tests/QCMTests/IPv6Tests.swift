@@ -139,6 +139,33 @@ final class IPv6Tests: XCTestCase {
         XCTAssertFalse(routes.contains("lan0") || routes.contains("via fe80"), "no longer a default router: \(routes)")
     }
 
+    /// RFC 7278 behind an AT module (EC200U, usb0 an Ethernet link with the module as its IPv6
+    /// router): the module finds a LAN host's address by Neighbour Discovery on usb0 before it
+    /// sends it anything, and qcm answers for the LAN (a proxy for the /64); the LAN host forms
+    /// its address from qcm's RA on lan0 and pings the remote through the board.
+    func testTheLANBehindAnATModule() throws {
+        guard isRoot else { throw XCTSkip("needs root: network namespaces, a TAP usb0 and veth links") }
+        var at = ATSimConfig(product: .ec200u)
+        at.latencyMs = 5
+        at.callSetupMs = 100
+        let rig = try DaemonRig(netns: true, at: at)
+        let host = try lanHost(rig.ns!.name)
+        rig.start(["-s", "cmnet", "-4", "-6", "--ipv6-lan", "lan0"])
+        XCTAssertTrue(rig.waitLog("] connected"), rig.log)
+        XCTAssertTrue(rig.log.contains("lan0: advertising 2408:841e:52f0:a2f4::/64 (RFC 7278)"), rig.log)
+        XCTAssertEqual(rig.statusValue("ipv6_prefix"), "2408:841e:52f0:a2f4::/64")
+        let mobile = ipAddresses(rig.ns!.name, "usb0").filter { $0.contains(":") }
+        XCTAssertTrue(mobile.count == 1 && mobile[0].hasPrefix("2408:841e:52f0:a2f4:") && mobile[0].hasSuffix("/128"), "\(mobile)")
+        XCTAssertTrue(waitHost(host) { $0.contains { $0.contains("2408:841e:52f0:a2f4:") && !$0.contains("tentative") } }, "\(hostAddresses(host))\n\(rig.log)")
+        let ping = shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-w", "6", remote])
+        XCTAssertEqual(ping.status, 0, "the LAN host reaches the network through qcm: \(ping.output) \(rig.ethernet?.drops ?? [])\n\(rig.log)")
+        XCTAssertTrue(rig.log.contains("usb0: answering the module's neighbour solicitations for 2408:841e:52f0:a2f4::/64"), rig.log)
+        rig.signal(SIGINT)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log)
+        XCTAssertTrue(waitHost(host, timeout: 5) { $0.contains { $0.contains("a2f4:") && $0.contains("deprecated") } },
+                      "deprecated within seconds: \(hostAddresses(host))")
+    }
+
     /// A redial that brings another /64: the LAN moves to it, the old one deprecated.
     func testTheLANMovesToANewPrefixAfterARedial() throws {
         guard isRoot else { throw XCTSkip("needs root: network namespaces, TUN and veth links") }

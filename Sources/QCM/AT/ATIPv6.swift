@@ -120,6 +120,10 @@ extension ATSession {
         guard case let .formed(a, dns) = ipv6 else { return plan }
         plan.ipv6 = a
         plan.dns += dns.filter { d in !plan.dns.contains(d) }
+        // RFC 7278 with --ipv6-lan: the /64 to the LAN, and the module's neighbour
+        // solicitations for the LAN's hosts answered on usb0.
+        _ = Plans.extendToLAN(plan, call.options)
+        plan.ipv6LAN?.answersNeighbours = true
         return plan
     }
 

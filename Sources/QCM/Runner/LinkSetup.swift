@@ -17,6 +17,8 @@ final class LinkSetup {
     var advertiser: RouterAdvertiser?
     /// The network's Router Advertisements on the mobile link, read to say what qcm does not take.
     var watcher: NetworkRAWatcher?
+    /// RFC 7278 behind an AT module: the module's Neighbour Solicitations for the LAN's hosts answered.
+    var proxy: NeighbourProxy?
 
     /// `runDir`: where the DNS backup and the record of what was applied are kept (nil, or
     /// a directory that cannot be used safely: memory only).
@@ -82,6 +84,21 @@ final class LinkSetup {
             }
         }
         watcher?.expected = mine
+        if let lan = plan.ipv6LAN, lan.answersNeighbours, proxy?.prefix != lan.prefix {
+            proxy?.close()
+            proxy = nil
+            do throws(LinkError) {
+                let index = try m.netlink.index(of: interface)
+                guard let ll = try m.netlink.addresses(.ipv6, index: index).first(where: { $0.linkScope })?.address else {
+                    throw .invalid("\(interface) has no IPv6 link-local address")
+                }
+                let p = try NeighbourProxy(interface: interface, index: index, linkLocal: ll, prefix: lan.prefix, own: [v6.address], loop: loop)
+                p.log = { [log] in log.log($0) }
+                proxy = p
+            } catch {
+                log.log("warning: \(interface): the module's neighbour solicitations for \(lan.prefixText) are not answered, so the LAN's hosts get no IPv6 traffic back: \(error.description)")
+            }
+        }
         guard let lan = plan.ipv6LAN, lan.advertise else { return }
         if advertiser == nil {
             do throws(LinkError) {
@@ -103,6 +120,8 @@ final class LinkSetup {
         advertiser?.withdraw()
         watcher?.close()
         watcher = nil
+        proxy?.close()
+        proxy = nil
         if let s = script {
             guard scriptBound else { return }
             scriptBound = false
