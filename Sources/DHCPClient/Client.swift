@@ -27,10 +27,8 @@ public final class DHCPSocket {
 
     public func open() throws(DHCPError) {
         guard fd < 0 else { return }
-        let s = csys_packet_open(ifindex, 0x0800)
-        guard s >= 0 else { throw .system(operation: "open a packet socket on \(interface)", errno: csys_errno()) }
         // ldh [12]; jeq IPv4; ldb [23]; jeq UDP; ldh [20]; jset fragment; ldxb 4*([14]&0xf); ldh [x+16]; jeq 68
-        var prog: [sock_filter] = [
+        let prog: [sock_filter] = [
             sock_filter(code: 0x28, jt: 0, jf: 0, k: 12),
             sock_filter(code: 0x15, jt: 0, jf: 8, k: 0x0800),
             sock_filter(code: 0x30, jt: 0, jf: 0, k: 23),
@@ -43,13 +41,11 @@ public final class DHCPSocket {
             sock_filter(code: 0x06, jt: 0, jf: 0, k: 0xffff),
             sock_filter(code: 0x06, jt: 0, jf: 0, k: 0),
         ]
-        let rc = prog.withUnsafeMutableBufferPointer { csys_attach_filter(s, $0.baseAddress, UInt16($0.count)) }
-        if rc != 0 {
-            let e = csys_errno()
-            _ = CSystem.close(s)
-            throw .system(operation: "attach the DHCP filter on \(interface)", errno: e)
+        do throws(SystemError) {
+            fd = try PacketSocket.open(index: ifindex, ethertype: 0x0800, filter: prog, interface: interface)
+        } catch {
+            throw .system(operation: error.operation, errno: error.errno.code)
         }
-        fd = s
     }
 
     public func close() {

@@ -31,10 +31,8 @@ public final class NeighbourProxy {
         var type: Int32 = 0
         guard csys_if_hwaddr(interface, &hw, &type) == 0 else { throw .system(operation: "read the MAC address of \(interface)", errno: csys_errno()) }
         guard type == Int32(ARPHRD_ETHER) else { throw .invalid("\(interface) is not an Ethernet link: no neighbour discovery to answer on it") }
-        let fd = csys_packet_open(index, 0x86dd)
-        guard fd >= 0 else { throw .system(operation: "open a packet socket on \(interface)", errno: csys_errno()) }
         // ldh [12]; jeq IPv6; ldb [20] (next header); jeq ICMPv6; ldb [54] (type); jeq 135
-        var prog: [sock_filter] = [
+        let prog: [sock_filter] = [
             sock_filter(code: 0x28, jt: 0, jf: 0, k: 12),
             sock_filter(code: 0x15, jt: 0, jf: 5, k: 0x86dd),
             sock_filter(code: 0x30, jt: 0, jf: 0, k: 20),
@@ -44,11 +42,8 @@ public final class NeighbourProxy {
             sock_filter(code: 0x06, jt: 0, jf: 0, k: 0xffff),
             sock_filter(code: 0x06, jt: 0, jf: 0, k: 0),
         ]
-        if prog.withUnsafeMutableBufferPointer({ csys_attach_filter(fd, $0.baseAddress, UInt16($0.count)) }) != 0 {
-            let e = csys_errno()
-            _ = CSystem.close(fd)
-            throw .system(operation: "attach the neighbour solicitation filter on \(interface)", errno: e)
-        }
+        let fd: Int32
+        do throws(SystemError) { fd = try PacketSocket.open(index: index, ethertype: 0x86dd, filter: prog, interface: interface) } catch { throw .system(error) }
         self.interface = interface
         self.index = index
         self.mac = hw
