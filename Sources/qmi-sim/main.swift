@@ -446,6 +446,8 @@ if atMode {
         if makeTun {
             let p = try EthernetPlane(name: netdev, natRouter: ac.nat == 1)
             p.onLog = log
+            p.ipv6Remote = config.ipv6Remote
+            p.advertisesIPv6 = config.sendsRouterAdvertisements
             p.serve(on: atLoop)
             sim.onCallUp = { _, address, prefix, gateway, dns in p.callUp(address: address, prefix: prefix, gateway: gateway, dns: dns) }
             sim.onIPv6CallUp = { _, address, dns in p.ipv6Up(address: address, dns: dns) }
