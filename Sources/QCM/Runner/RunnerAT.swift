@@ -77,9 +77,12 @@ extension LinkSetup {
             w.log = { [log] in log.log($0) }
             watcher = w
         }
+        // RFC 4861: a router advertises from its link-local address. A prefix hosts could not
+        // use as their own (link-local, multicast, ::) is not taken.
         watcher?.onAdvertisement = { ra, from in
-            guard ra.routerLifetime > 0, from.isLinkLocalOrMulticast,
-                  let p = ra.prefixes.first(where: { $0.autonomous && $0.length == 64 && $0.valid > 0 }) else { return }
+            guard ra.routerLifetime > 0, from.isLinkLocalOrMulticast, !from.isMulticast,
+                  let p = ra.prefixes.first(where: { $0.autonomous && $0.length == 64 && $0.valid > 0
+                      && $0.prefix.isUsableUnicast && !$0.prefix.isLinkLocalOrMulticast }) else { return }
             deliver(RouterOffer(prefix: p.prefix, router: from, linkLocal: linkLocal, dns: ra.dns.filter { $0.isUsableUnicast }))
         }
     }
