@@ -253,7 +253,14 @@ enum Daemon {
             log.log(error.message)
             return ExitCode.noModem
         }
-        log.log("data path: " + (target.at ? "Ethernet (\(target.driver ?? "the module's netdev")), addresses by DHCP from the module" : plan.summary))
+        if target.at {
+            let f = o.pdns[0].families
+            let how = (f.contains(.ipv4) ? [o.noDHCP ? "IPv4 as the module reports it" : "IPv4 by DHCP"] : [])
+                + (f.contains(.ipv6) ? ["IPv6 from its router advertisement"] : [])
+            log.log("data path: Ethernet (\(target.driver ?? "the module's netdev")), " + how.joined(separator: " and ") + " from the module")
+        } else {
+            log.log("data path: " + plan.summary)
+        }
 
         // One qcm per channel and PDN, and per QMAP mux.
         var instances = SmallMap<Int, Instance>()
