@@ -119,7 +119,7 @@ public final class MBIMSimulator {
     var rawIP = false
     /// Router Advertisements sent on the netdev, and the host's Router Solicitations (each
     /// answered by one).
-    public private(set) var advertisements = 0, routerSolicitations = 0
+    public internal(set) var advertisements = 0, routerSolicitations = 0
     public internal(set) var echoesAnswered = 0
     /// Quectel's pcie_mhi in MBIM mode: its netdevs, link_state and session mapping.
     public internal(set) var pcie: MHIMBIMPlane?
@@ -535,7 +535,7 @@ public final class MBIMSimulator {
                 sessions[id] = type
                 contextTypes[id] = set.contextType
                 log("session \(id) up (\(type.name), APN '\(set.accessString ?? "")', context \(set.contextType.name))")
-                if id == 0 { advertiseIPv6() }
+                if let p = pcie { p.advertise(session: id) } else if id == 0 { advertiseIPv6() }
                 return (.success, connectState(id))
             }
             return (.success, connectState(body(MBIM.Connect.Query.self)?.sessionID ?? leadingSessionID))

@@ -176,14 +176,30 @@ public final class MHIMBIMPlane {
         return ip.count >= 48 && ip[6] == 58 && ip[40] == 128
     }
 
+    /// The network's Router Advertisement for session `id`'s /64 on the child that carries
+    /// it, as the driver hands it up (from the modem's MAC, to all nodes): when an IPv6
+    /// session comes up and when the host solicits one there.
+    func advertise(session id: UInt32) {
+        guard sim.config.sendsRouterAdvertisements, let t = sim.sessions[id], t != .ipv4, let name = child(ofSession: id),
+              let tap = devices[name], let prefix = IPAddress(sim.config.ipv6.address)?.prefix64.bytes else { return }
+        let ra = DataPlane.routerAdvertisement(prefix: prefix, length: 64, lifetime: 0xffff_ffff, mtu: sim.config.mtu)
+        tap.write([0x33, 0x33, 0, 0, 0, 1] + MHIMBIMPlane.modemMAC + [0x86, 0xdd] + ra)
+        sim.advertisements += 1
+        sim.log("\(name): sent the network's router advertisement for \(Text.ipv6(prefix))/64")
+    }
+
     /// A frame the host sent on child `n`: the driver strips the Ethernet header and sends
     /// the IP packet on the child's session; the modem answers echo requests to the session's
-    /// gateway from its address.
+    /// gateway from its address, and Router Solicitations with the network's RA.
     func onChild(_ f: [UInt8], n: Int, tap: TunDevice) {
         guard f.count > 14 else { return }
         let type = UInt16(f[12]) << 8 | UInt16(f[13])
         guard type == 0x0800 || type == 0x86dd else { return }         // ARP never leaves (NOARP), nor reaches the modem
         let ip = Array(f[14...])
+        if DataPlane.isRouterSolicitation(ip), state & (qmapMode > 1 ? UInt32(1) << UInt32(n - 1) : 1) != 0 {
+            sim.routerSolicitations += 1
+            return advertise(session: session(ofChild: n))
+        }
         guard isEchoRequest(ip) else { return }
         let name = tap.name
         let v4 = ip[0] >> 4 == 4

@@ -262,6 +262,11 @@ final class PCIeMBIMTests: XCTestCase {
         XCTAssertEqual(rig.ping("2409:8930:463:3daa:7c8e:429a:c902:c6cd").status, 0, drops(rig))
         XCTAssertEqual(rig.ping("2001:db8:ffff::1").status, 0, drops(rig))
         XCTAssertEqual(plane.answered["rmnet_mhi0.1"], 3)
+        // The network's RA on the child (at session up, and to qcm's solicitation), taken
+        // without a second address or a default route of it.
+        XCTAssertGreaterThan(rig.mbimSim?.advertisements ?? 0, 0)
+        XCTAssertEqual(ipDefaultRoutes(ns, "-6"), ["rmnet_mhi0.1 via - metric 1024"], "qcm's alone")
+        XCTAssertEqual(ipAddresses(ns, "rmnet_mhi0.1").filter { $0.contains(":") }.count, 1)
         XCTAssertEqual(rig.statusValue("interface"), "rmnet_mhi0.1")
         XCTAssertEqual(rig.statusValue("ipv4"), "10.90.1.113/30")
         rig.signal(SIGTERM)
