@@ -160,6 +160,11 @@ final class IPv6Tests: XCTestCase {
         let ping = shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-w", "6", remote])
         XCTAssertEqual(ping.status, 0, "the LAN host reaches the network through qcm: \(ping.output) \(rig.ethernet?.drops ?? [])\n\(rig.log)")
         XCTAssertTrue(rig.log.contains("usb0: answering the module's neighbour solicitations for 2408:841e:52f0:a2f4::/64"), rig.log)
+        // The network ends the call: after the redial the LAN is served again.
+        rig.atSim?.dropCalls()
+        XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
+        let again = shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-w", "6", remote])
+        XCTAssertEqual(again.status, 0, "after the redial: \(again.output) \(rig.ethernet?.drops ?? [])\n\(rig.log)")
         rig.signal(SIGINT)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
         XCTAssertTrue(waitHost(host, timeout: 5) { $0.contains { $0.contains("a2f4:") && $0.contains("deprecated") } },
