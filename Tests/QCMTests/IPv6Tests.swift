@@ -41,6 +41,22 @@ final class IPv6Tests: XCTestCase {
             .split(separator: "\n").map { String($0) }
     }
 
+    /// One ping from the LAN host to the remote, waiting up to 6 s for the answer (the first
+    /// echo may wait for neighbour discovery on both sides, on a loaded machine).
+    func pingFromLAN(_ host: TestNamespace) -> (status: Int32, output: String) {
+        shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-w", "6", remote])
+    }
+
+    /// SIGINT: qcm exits 0, and the LAN host sees its address in the prefix (`fragment`)
+    /// deprecated within seconds.
+    func interruptAndSeeDeprecated(_ rig: DaemonRig, _ host: TestNamespace, _ fragment: String,
+                                   file: StaticString = #filePath, line: UInt = #line) {
+        rig.signal(SIGINT)
+        XCTAssertEqual(rig.waitExit(), 0, rig.log, file: file, line: line)
+        XCTAssertTrue(waitHost(host, timeout: 5) { $0.contains { $0.contains(fragment) && $0.contains("deprecated") } },
+                      "deprecated within seconds: \(hostAddresses(host))", file: file, line: line)
+    }
+
     func waitHost(_ host: TestNamespace, timeout: Double = 15, _ cond: ([String]) -> Bool) -> Bool {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
@@ -129,12 +145,9 @@ final class IPv6Tests: XCTestCase {
         XCTAssertEqual(rig.statusValue("ipv6_lan"), "lan0")
         XCTAssertEqual(ipAddresses(rig.ns!.name, "wwan0").filter { !$0.hasPrefix("fe80") && $0.contains(":") },
                        ["2409:8930:463:3daa:7c8e:429a:c902:c6cc/128"], "the mobile side keeps the address alone")
-        let ping = shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-W", "2", remote])
+        let ping = pingFromLAN(host)
         XCTAssertEqual(ping.status, 0, "the LAN host reaches the network through qcm: \(ping.output) \(rig.dataPlane?.drops ?? [])")
-        rig.signal(SIGINT)
-        XCTAssertEqual(rig.waitExit(), 0, rig.log)
-        XCTAssertTrue(waitHost(host, timeout: 5) { $0.contains { $0.contains("3daa:") && $0.contains("deprecated") } },
-                      "deprecated within seconds: \(hostAddresses(host))")
+        interruptAndSeeDeprecated(rig, host, "3daa:")
         let routes = shell(["ip", "-n", host.name, "-6", "route", "show", "default"]).output
         XCTAssertFalse(routes.contains("lan0") || routes.contains("via fe80"), "no longer a default router: \(routes)")
     }
@@ -157,18 +170,15 @@ final class IPv6Tests: XCTestCase {
         let mobile = ipAddresses(rig.ns!.name, "usb0").filter { $0.contains(":") }
         XCTAssertTrue(mobile.count == 1 && mobile[0].hasPrefix("2408:841e:52f0:a2f4:") && mobile[0].hasSuffix("/128"), "\(mobile)")
         XCTAssertTrue(waitHost(host) { $0.contains { $0.contains("2408:841e:52f0:a2f4:") && !$0.contains("tentative") } }, "\(hostAddresses(host))\n\(rig.log)")
-        let ping = shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-w", "6", remote])
+        let ping = pingFromLAN(host)
         XCTAssertEqual(ping.status, 0, "the LAN host reaches the network through qcm: \(ping.output) \(rig.ethernet?.drops ?? [])\n\(rig.log)")
         XCTAssertTrue(rig.log.contains("usb0: answering the module's neighbour solicitations for 2408:841e:52f0:a2f4::/64"), rig.log)
         // The network ends the call: after the redial the LAN is served again.
         rig.atSim?.dropCalls()
         XCTAssertTrue(rig.waitCount("] connected", 2), rig.log)
-        let again = shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-w", "6", remote])
+        let again = pingFromLAN(host)
         XCTAssertEqual(again.status, 0, "after the redial: \(again.output) \(rig.ethernet?.drops ?? [])\n\(rig.log)")
-        rig.signal(SIGINT)
-        XCTAssertEqual(rig.waitExit(), 0, rig.log)
-        XCTAssertTrue(waitHost(host, timeout: 5) { $0.contains { $0.contains("a2f4:") && $0.contains("deprecated") } },
-                      "deprecated within seconds: \(hostAddresses(host))")
+        interruptAndSeeDeprecated(rig, host, "a2f4:")
     }
 
     /// A redial that brings another /64: the LAN moves to it, the old one deprecated.
@@ -186,7 +196,7 @@ final class IPv6Tests: XCTestCase {
             a.contains { $0.contains("2409:8930:463:3eaa:") && !$0.contains("deprecated") && !$0.contains("tentative") }
                 && a.contains { $0.contains("3daa:") && $0.contains("deprecated") }
         }, "\(hostAddresses(host))")
-        XCTAssertEqual(shell(["ip", "netns", "exec", host.name, "ping", "-c", "1", "-W", "2", remote]).status, 0)
+        XCTAssertEqual(pingFromLAN(host).status, 0)
         rig.signal(SIGTERM)
         XCTAssertEqual(rig.waitExit(), 0, rig.log)
     }
