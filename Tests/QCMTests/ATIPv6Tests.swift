@@ -13,14 +13,6 @@ final class ATIPv6Tests: XCTestCase {
     let moduleAddress = "2408:841e:52f0:a2f4:178f:7578:4e3d:7937"
     let remote = "2001:db8:ffff::1"
 
-    func atConfig(_ product: ATSimConfig.Product, _ change: (inout ATSimConfig) -> Void = { _ in }) -> ATSimConfig {
-        var c = ATSimConfig(product: product)
-        c.latencyMs = 5
-        c.callSetupMs = 100
-        change(&c)
-        return c
-    }
-
     func globalIPv6(_ rig: DaemonRig) -> [String] { ipAddresses(rig.ns!.name, "usb0").filter { $0.contains(":") } }
 
     /// Dual stack on UNISOC (EC200U) and IPv6 alone on ASR (EC200A): the address formed in the
@@ -30,7 +22,7 @@ final class ATIPv6Tests: XCTestCase {
     func testDualStackAndIPv6AloneOverUsb0() throws {
         guard isRoot else { throw XCTSkip("needs root: a network namespace and a TAP usb0") }
         for (product, args) in [(ATSimConfig.Product.ec200u, ["-4", "-6"]), (.ec200a, ["-6"])] {
-            let rig = try DaemonRig(netns: true, at: atConfig(product))
+            let rig = try DaemonRig(netns: true, at: ATSimConfig.quick(product))
             let ns = rig.ns!.name
             rig.start(["-s", "cmnet", "-v"] + args)
             XCTAssertTrue(rig.waitLog("] connected"), rig.log)
@@ -67,7 +59,7 @@ final class ATIPv6Tests: XCTestCase {
     /// goes on with IPv4.
     func testNoRouterAdvertisement() throws {
         guard isRoot else { throw XCTSkip("needs root: a network namespace and a TAP usb0") }
-        let v4 = try DaemonRig(netns: true, at: atConfig(.ec200u))
+        let v4 = try DaemonRig(netns: true, at: ATSimConfig.quick(.ec200u))
         v4.start(["-s", "cmnet"])
         XCTAssertTrue(v4.waitLog("] connected"), v4.log)
         XCTAssertEqual(globalIPv6(v4), [])
@@ -75,7 +67,7 @@ final class ATIPv6Tests: XCTestCase {
         v4.signal(SIGTERM)
         XCTAssertEqual(v4.waitExit(), 0, v4.log)
 
-        let v6 = try DaemonRig(netns: true, at: atConfig(.ec200u))
+        let v6 = try DaemonRig(netns: true, at: ATSimConfig.quick(.ec200u))
         v6.ethernet?.advertisesIPv6 = false
         v6.start(["-s", "cmnet", "-6", "--max-retries", "1"])
         XCTAssertEqual(v6.waitExit(timeout: 30), 6, v6.log)
@@ -83,7 +75,7 @@ final class ATIPv6Tests: XCTestCase {
         XCTAssertTrue(v6.atSim?.isClean == true, "the call is stopped: \(v6.atSim?.transcript.commands ?? [])")
         XCTAssertEqual(ipAddresses(v6.ns!.name, "usb0"), [])
 
-        let both = try DaemonRig(netns: true, at: atConfig(.ec200u))
+        let both = try DaemonRig(netns: true, at: ATSimConfig.quick(.ec200u))
         both.ethernet?.advertisesIPv6 = false
         both.start(["-s", "cmnet", "-4", "-6"])
         XCTAssertTrue(both.waitLog("] connected", timeout: 20), both.log)

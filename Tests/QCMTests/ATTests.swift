@@ -13,11 +13,7 @@ import TestSupport
 /// qcm found it (no call up, no context active).
 final class ATTests: XCTestCase {
     func atConfig(_ product: ATSimConfig.Product = .ec200u, _ change: (inout ATSimConfig) -> Void = { _ in }) -> ATSimConfig {
-        var c = ATSimConfig(product: product)
-        c.latencyMs = 5
-        c.callSetupMs = 100
-        change(&c)
-        return c
+        .quick(product, change)
     }
 
     func clean(_ rig: DaemonRig) -> Bool {

@@ -262,3 +262,14 @@ func qcm(_ args: [String], stdin: String? = nil) -> (status: Int32, output: Stri
     }
     return shell([productPath("qcm")] + args)
 }
+
+extension ATSimConfig {
+    /// A simulated AT module that answers quickly (5 ms a line, the call up in 100 ms), for tests.
+    static func quick(_ product: Product = .ec200u, _ change: (inout ATSimConfig) -> Void = { _ in }) -> ATSimConfig {
+        var c = ATSimConfig(product: product)
+        c.latencyMs = 5
+        c.callSetupMs = 100
+        change(&c)
+        return c
+    }
+}

@@ -158,10 +158,7 @@ final class IPv6Tests: XCTestCase {
     /// its address from qcm's RA on lan0 and pings the remote through the board.
     func testTheLANBehindAnATModule() throws {
         guard isRoot else { throw XCTSkip("needs root: network namespaces, a TAP usb0 and veth links") }
-        var at = ATSimConfig(product: .ec200u)
-        at.latencyMs = 5
-        at.callSetupMs = 100
-        let rig = try DaemonRig(netns: true, at: at)
+        let rig = try DaemonRig(netns: true, at: .quick(.ec200u))
         let host = try lanHost(rig.ns!.name)
         rig.start(["-s", "cmnet", "-4", "-6", "--ipv6-lan", "lan0"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)

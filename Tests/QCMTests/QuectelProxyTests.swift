@@ -139,10 +139,7 @@ final class QuectelProxyDaemonTests: XCTestCase {
     /// TAP; SIGTERM stops the call through the proxy.
     func testDialThroughQuectelAtcProxy() throws {
         try needRoot()
-        var c = ATSimConfig(product: .ec200u)
-        c.latencyMs = 5
-        c.callSetupMs = 100
-        let rig = try DaemonRig(netns: true, at: c)
+        let rig = try DaemonRig(netns: true, at: .quick(.ec200u))
         let port = rig.root + "/dev/" + rig.channelKey
         let proxy = try rig.ns!.inside { try rig.atSim!.serveQuectelProxy(device: port) }
         XCTAssertTrue(waitFor { proxy.isServing }, proxy.lines.joined(separator: "\n"))

@@ -55,10 +55,7 @@ final class SandboxTests: XCTestCase {
     /// The AT path (UNISOC module on a pty, DHCP over the TAP), inside the sandbox.
     func testATDialInTheSandbox() throws {
         guard isRoot else { throw XCTSkip("needs root: namespaces, setpriv, a TAP") }
-        var c = ATSimConfig(product: .ec200u)
-        c.latencyMs = 5
-        c.callSetupMs = 100
-        let rig = try DaemonRig(netns: true, at: c)
+        let rig = try DaemonRig(netns: true, at: .quick(.ec200u))
         rig.wrapper = sandbox(runDir: rig.root + "/run")
         rig.start(["-s", "cmnet"])
         XCTAssertTrue(rig.waitLog("] connected"), rig.log)
