@@ -4,6 +4,8 @@ import Base
 import CSystem
 import QMISim
 import TestSupport
+import LinkConfig
+@testable import QCM
 
 /// IPv6 on an AT module's Ethernet link (UNISOC, ASR): the simulated module advertises the
 /// call's /64 on the real TAP usb0 only while an IPv4v6 or IPv6 call is up, answers Neighbour
@@ -83,5 +85,32 @@ final class ATIPv6Tests: XCTestCase {
         XCTAssertEqual(ipAddresses(both.ns!.name, "usb0"), ["10.25.16.79/27"])
         both.signal(SIGTERM)
         XCTAssertEqual(both.waitExit(), 0, both.log)
+    }
+
+    /// What qcm takes from an RA on the module's link, and what it refuses: only a router's
+    /// (link-local sender, router lifetime above 0), only a usable /64 with A=1, only usable
+    /// DNS servers. The address completes the /64 with the link-local interface identifier.
+    func testWhatAnAdvertisementOffers() {
+        let router = IPAddress("fe80::e5b:8fff:fe27:9a64")!, mine = IPAddress("fe80::11:22ff:fe33:4455")!
+        func ra(_ prefix: String = "2408:841e:52f0:a2f4::", length: Int = 64, autonomous: Bool = true, valid: UInt32 = 86400,
+                lifetime: UInt16 = 1800, dns: [String] = ["2408:8888::8"]) -> RouterAdvertisement {
+            RouterAdvertisement(routerLifetime: lifetime,
+                                prefixes: [AdvertisedPrefix(prefix: IPAddress(prefix)!, length: length, autonomous: autonomous, valid: valid, preferred: valid)],
+                                dns: dns.compactMap { IPAddress($0) })
+        }
+        let offer = RouterOffer(ra(dns: ["2408:8888::8", "ff02::1", "::", "10.0.0.1"]), from: router, linkLocal: mine)
+        XCTAssertEqual(offer?.address, IPAddress("2408:841e:52f0:a2f4:11:22ff:fe33:4455"))
+        XCTAssertEqual(offer?.router, router)
+        XCTAssertEqual(offer?.dns, [IPAddress("2408:8888::8")!], "only usable IPv6 servers")
+
+        XCTAssertNil(RouterOffer(ra(), from: IPAddress("2408:841e:52f0:a2f4::1")!, linkLocal: mine), "a global sender: not a router's RA")
+        XCTAssertNil(RouterOffer(ra(), from: IPAddress("ff02::1")!, linkLocal: mine), "a multicast sender")
+        XCTAssertNil(RouterOffer(ra(lifetime: 0), from: router, linkLocal: mine), "not a default router")
+        XCTAssertNil(RouterOffer(ra(length: 48), from: router, linkLocal: mine), "no SLAAC from a /48")
+        XCTAssertNil(RouterOffer(ra(autonomous: false), from: router, linkLocal: mine), "not for autonomous addresses")
+        XCTAssertNil(RouterOffer(ra(valid: 0), from: router, linkLocal: mine), "withdrawn")
+        for bad in ["fe80::", "ff02::", "::"] {
+            XCTAssertNil(RouterOffer(ra(bad), from: router, linkLocal: mine), "\(bad)/64 is no prefix for a host's own address")
+        }
     }
 }

@@ -17,6 +17,20 @@ struct RouterOffer {
     var address: IPAddress { IPAddress(Array(prefix.bytes[0..<8]) + Array(linkLocal.bytes[8..<16])) ?? prefix }
 }
 
+extension RouterOffer {
+    /// What `ra`, sent from `from`, offers a host whose link-local address is `linkLocal`; nil
+    /// when it offers nothing to take. RFC 4861: a router advertises from its link-local
+    /// address, with a router lifetime above 0. A prefix hosts could not use as their own
+    /// (link-local, multicast, ::, not a /64, expired) is not taken; nor are DNS servers that
+    /// are no usable unicast addresses.
+    init?(_ ra: RouterAdvertisement, from: IPAddress, linkLocal: IPAddress) {
+        guard ra.routerLifetime > 0, from.family == .ipv6, from.isLinkLocalOrMulticast, !from.isMulticast,
+              let p = ra.prefixes.first(where: { $0.autonomous && $0.length == 64 && $0.valid > 0
+                  && $0.prefix.isUsableUnicast && !$0.prefix.isLinkLocalOrMulticast }) else { return nil }
+        self.init(prefix: p.prefix, router: from, linkLocal: linkLocal, dns: ra.dns.filter { $0.family == .ipv6 && $0.isUsableUnicast })
+    }
+}
+
 /// The call's IPv6 on an AT module's link.
 enum IPv6State: Equatable {
     /// Not asked for, or not yet.

@@ -77,13 +77,8 @@ extension LinkSetup {
             w.log = { [log] in log.log($0) }
             watcher = w
         }
-        // RFC 4861: a router advertises from its link-local address. A prefix hosts could not
-        // use as their own (link-local, multicast, ::) is not taken.
         watcher?.onAdvertisement = { ra, from in
-            guard ra.routerLifetime > 0, from.isLinkLocalOrMulticast, !from.isMulticast,
-                  let p = ra.prefixes.first(where: { $0.autonomous && $0.length == 64 && $0.valid > 0
-                      && $0.prefix.isUsableUnicast && !$0.prefix.isLinkLocalOrMulticast }) else { return }
-            deliver(RouterOffer(prefix: p.prefix, router: from, linkLocal: linkLocal, dns: ra.dns.filter { $0.isUsableUnicast }))
+            if let offer = RouterOffer(ra, from: from, linkLocal: linkLocal) { deliver(offer) }
         }
     }
 }
